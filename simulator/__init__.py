@@ -1,0 +1,1 @@
+"""SkyBerth simulator package."""

@@ -1,0 +1,1 @@
+"""SkyBerth telemetry package."""

@@ -1,0 +1,56 @@
+"""Shared fixtures: settings on a temporary data directory, free ports, services."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from web.settings import Settings
+
+ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for one test: its own data directory and SQLite file."""
+    return Settings(env="test", data_dir=tmp_path, http_port=0)
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """Return a port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def service_available(port: int) -> bool:
+    """Return True when something accepts TCP connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, port: int) -> None:
+    """Skip locally, but fail on CI, when a needed service is not running."""
+    if service_available(port):
+        return
+    message = f"{name} is not running on 127.0.0.1:{port}"
+    if ON_CI:
+        pytest.fail(f"{message}; CI must start it (.ci/services.sh)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Remove every SKYBERTH_* variable so a test sees only the defaults."""
+    for key in list(os.environ):
+        if key.startswith("SKYBERTH_"):
+            monkeypatch.delenv(key)
+    yield

@@ -1,0 +1,77 @@
+"""The sites API, in-process and as a real server started by the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import free_port
+from web.app import create_app
+from web.settings import Settings
+
+
+def test_lists_the_demo_site_with_its_feature_counts(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/api/v1/sites")
+    assert response.status_code == 200
+    (site,) = response.json()
+    assert site["metric_crs"] == "EPSG:2326"
+    assert site["pads"] >= 4
+    assert site["corridors"] >= 3
+
+
+def test_serves_a_site_as_geojson_in_lon_lat(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        site_id = client.get("/api/v1/sites").json()[0]["id"]
+        collection = client.get(f"/api/v1/sites/{site_id}").json()
+    assert collection["type"] == "FeatureCollection"
+    kinds = {f["properties"]["kind"] for f in collection["features"]}
+    assert {"site", "pad", "corridor", "exclusion"} <= kinds
+    lon, lat = next(
+        f["geometry"]["coordinates"]
+        for f in collection["features"]
+        if f["properties"]["kind"] == "site"
+    )
+    assert 114.0 < lon < 114.3
+    assert 22.1 < lat < 22.4
+
+
+def test_unknown_site_is_a_404_that_names_it(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/api/v1/sites/nowhere")
+    assert response.status_code == 404
+    assert "nowhere" in response.json()["detail"]
+
+
+@pytest.mark.slow
+def test_skyberth_serve_answers_over_real_http(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"SKYBERTH_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert response.json() == {"status": "ok"}
+        sites = httpx.get(f"http://127.0.0.1:{port}/api/v1/sites", timeout=5).json()
+        assert len(sites) == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,0 +1,98 @@
+"""The ``skyberth`` command line.
+
+Every setting can also come from a ``SKYBERTH_*`` environment variable; an option
+given here wins over the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from web.cli_site import site_app
+from web.settings import Settings
+
+app = typer.Typer(
+    name="skyberth",
+    help=(
+        "SkyBerth: manage a drone test site - pad and corridor bookings, live "
+        "MAVLink telemetry checked against corridors, and incident audit."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(site_app, name="site")
+
+log = logging.getLogger(__name__)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    # Logs are read next to MAVLink and booking times, which are all UTC.
+    logging.Formatter.converter = time.gmtime
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="HTTP bind address [env SKYBERTH_HTTP_HOST].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="HTTP port [env SKYBERTH_HTTP_PORT].")
+    ] = None,
+    site: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Site file to serve (repeatable); default: the demo site "
+            "[env SKYBERTH_SITE_FILES as a JSON list].",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the SkyBerth server (REST API and pages) on one process."""
+    import uvicorn
+
+    from web.app import create_app
+
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["http_host"] = host
+    if port is not None:
+        overrides["http_port"] = port
+    if site:
+        overrides["site_files"] = site
+    settings = Settings().model_copy(update=overrides)
+    _configure_logging(settings.log_level)
+    application = create_app(settings)
+    log.info(
+        "serving %d site(s) on http://%s:%d (API docs at /docs)",
+        len(application.state.sites),
+        settings.http_host,
+        settings.http_port,
+    )
+    uvicorn.run(
+        application,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print SkyBerth's version."""
+    from importlib.metadata import version as dist_version
+
+    typer.echo(f"skyberth {dist_version('skyberth')}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,62 @@
+"""SkyBerth's one settings object, read from ``SKYBERTH_*`` environment variables.
+
+Every setting has a working embedded default, so a fresh checkout runs without any
+configuration: SQLite in the user's data directory, the demo site, MAVLink on UDP
+14550 and HTTP on 127.0.0.1:8000. Outside ``dev`` the defaults that are unsafe
+(the token secret) are refused.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from airspace.site_files import demo_site_path
+
+DEV_SECRET = "dev-insecure-secret-change-me"
+
+
+def default_data_dir() -> Path:
+    """Return the per-user data directory (``$XDG_DATA_HOME/skyberth``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "skyberth"
+
+
+class Settings(BaseSettings):
+    """All of SkyBerth's configuration; env prefix ``SKYBERTH_``."""
+
+    model_config = SettingsConfigDict(env_prefix="SKYBERTH_", env_file=None)
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = ""
+    """SQLAlchemy URL; empty means SQLite at ``data_dir/skyberth.sqlite3``."""
+    site_files: list[Path] = Field(default_factory=lambda: [demo_site_path()])
+    """Site files (GeoJSON, KML or GeoPackage) served by this instance."""
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    mavlink: list[str] = Field(default_factory=lambda: ["udpin:0.0.0.0:14550"])
+    """MAVLink endpoints the gateway listens on or connects to."""
+    secret_key: str = DEV_SECRET
+    token_ttl_min: int = Field(default=60, ge=1)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Self:
+        if self.env == "prod" and self.secret_key == DEV_SECRET:
+            raise ValueError(
+                "SKYBERTH_SECRET_KEY must be set to a private value when "
+                "SKYBERTH_ENV=prod"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in use, with the SQLite default filled in."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'skyberth.sqlite3'}"
