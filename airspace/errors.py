@@ -47,4 +47,6 @@ class SiteValidationError(AirspaceError):
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         count = len(self.problems)
-        super().__init__(f"{count} problem{'s' if count != 1 else ''} in site:\n{lines}")
+        super().__init__(
+            f"{count} problem{'s' if count != 1 else ''} in site:\n{lines}"
+        )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,9 +47,8 @@ def require_service(name: str, port: int) -> None:
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Remove every SKYBERTH_* variable so a test sees only the defaults."""
     for key in list(os.environ):
         if key.startswith("SKYBERTH_"):
             monkeypatch.delenv(key)
-    yield

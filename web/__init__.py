@@ -1,6 +1,5 @@
-"""SkyBerth's composition root: settings, the FastAPI app, the command line."""
+"""SkyBerth's composition root: settings, the FastAPI app, the command line.
 
-from web.app import create_app
-from web.settings import Settings
-
-__all__ = ["Settings", "create_app"]
+Entry points: ``web.app.create_app(settings)`` and the ``skyberth`` command
+(``web.cli:app``). Nothing is imported here so the command line starts fast.
+"""

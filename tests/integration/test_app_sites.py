@@ -53,10 +53,11 @@ def test_unknown_site_is_a_404_that_names_it(settings: Settings) -> None:
 def test_skyberth_serve_answers_over_real_http(tmp_path: Path) -> None:
     port = free_port()
     env = {"SKYBERTH_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "serve", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
@@ -75,3 +76,4 @@ def test_skyberth_serve_answers_over_real_http(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()

@@ -1,0 +1,1 @@
+"""SkyBerth airspace package: pure geometry of sites, volumes and corridors."""

@@ -1,0 +1,750 @@
+"""Vectorised conformance of a whole fleet against its assigned volumes.
+
+One call evaluates every drone of a telemetry batch at once: lateral containment in
+the drone's *own* assigned volume, vertical containment in the *same* volume (never
+"lateral in one corridor, vertical in another"), the near-edge band, exclusion zones,
+the optional site boundary, and a straight-line prediction of when the drone leaves
+its volume. Everything is in the site's metric CRS (metres, x east, y north) and
+metres AMSL; the lon/lat entry point projects once per batch and then calls the
+metric one.
+
+How it stays fast: outlines, inward-buffered outlines and boundary edges are prepared
+once at construction. Cheap predicates run over all drones in single
+``shapely.contains_xy`` calls on geometry arrays (broadcast, no loop per corridor);
+exact distances and exit times are computed only for the subsets that need them (the
+near-edge band, drones outside, drones predicted to leave). ``bench/geofence.py``
+holds the measurements.
+
+Strictness: a drone is inside when it is in the open interior of the outline
+(Shapely's ``contains``) and strictly between floor and ceiling. A drone exactly on
+an edge, floor or ceiling counts as outside; so does a drone with a NaN coordinate.
+
+This module is pure: no clock reads, no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from airspace.projection import SiteProjection
+from airspace.volume import Volume
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+StateArray = npt.NDArray[np.int8]
+GeomArray = npt.NDArray[np.object_]
+
+DEFAULT_NEAR_EDGE_M = 10.0
+"""Lateral warning band inside an outline: about two GNSS error ellipses plus a
+second of drift at survey speed."""
+DEFAULT_NEAR_EDGE_VERTICAL_M = 5.0
+"""Vertical warning band below the ceiling and above the floor (barometric noise)."""
+DEFAULT_HORIZON_S = 10.0
+"""How far ahead ``seconds_to_exit`` looks; beyond it the answer is ``inf``."""
+STRTREE_MIN_ZONES = 32
+"""From this many exclusion zones on, an STRtree replaces per-zone bbox tests."""
+
+# The inner (near-edge) outline is a round inward buffer. Its arcs are drawn as
+# chords, which cut slightly closer to a reflex vertex than the true offset; growing
+# the radius by 1/cos(half the chord angle) keeps every point of the inner outline at
+# least ``near_edge_m`` from the boundary, so "in the inner outline" safely means "not
+# near the edge". The thin extra band just gets an exact distance like the rest.
+_INNER_QUAD_SEGS = 2
+_INNER_GROWTH = 1.0 / math.cos(math.pi / (4 * _INNER_QUAD_SEGS))
+_INNER_SLACK_M = 1e-3
+_GRID_MARGIN_M = 5.0
+
+
+class ConformanceState(enum.IntEnum):
+    """The one state that sums up a drone; a larger value takes precedence.
+
+    Precedence, highest first: IN_EXCLUSION > OUTSIDE_BOUNDARY > UNASSIGNED >
+    OUTSIDE_LATERAL > OUTSIDE_VERTICAL > NEAR_EDGE > INSIDE. The separate boolean
+    arrays of a ``ConformanceResult`` say everything that applies.
+    """
+
+    INSIDE = 0
+    NEAR_EDGE = 1
+    """Inside, but within the lateral or vertical near-edge band."""
+    OUTSIDE_VERTICAL = 2
+    """Inside the assigned outline, below its floor or above its ceiling."""
+    OUTSIDE_LATERAL = 3
+    """Outside the assigned outline (whatever the altitude)."""
+    UNASSIGNED = 4
+    """Flying with no assigned volume (unbooked)."""
+    OUTSIDE_BOUNDARY = 5
+    """Outside the site's inclusion boundary (outline or band)."""
+    IN_EXCLUSION = 6
+    """Inside an exclusion zone (outline and band)."""
+
+
+BREACH_STATES = frozenset(
+    {
+        ConformanceState.OUTSIDE_VERTICAL,
+        ConformanceState.OUTSIDE_LATERAL,
+        ConformanceState.UNASSIGNED,
+        ConformanceState.OUTSIDE_BOUNDARY,
+        ConformanceState.IN_EXCLUSION,
+    }
+)
+"""States that are a breach; exactly those at or above OUTSIDE_VERTICAL."""
+
+
+def _float_array(values: npt.ArrayLike) -> FloatArray:
+    return np.asarray(values, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class DroneBatch:
+    """One telemetry sample per drone, as equal-length 1-D arrays.
+
+    Positions are WGS84 degrees and metres AMSL; velocity is NED like MAVLink
+    (``vd_mps`` positive down); ``t_s`` is the sample's UTC epoch seconds.
+    ``volume_index`` indexes the engine's ``volumes``; -1 means no assignment.
+    Arrays are converted to float64/int64 on construction (no copy when they already
+    are); lengths must agree.
+    """
+
+    drone_id: npt.NDArray[Any]
+    lon_deg: FloatArray
+    lat_deg: FloatArray
+    alt_amsl_m: FloatArray
+    vn_mps: FloatArray
+    ve_mps: FloatArray
+    vd_mps: FloatArray
+    t_s: FloatArray
+    volume_index: IntArray
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "drone_id", np.asarray(self.drone_id))
+        for name in (
+            "lon_deg",
+            "lat_deg",
+            "alt_amsl_m",
+            "vn_mps",
+            "ve_mps",
+            "vd_mps",
+            "t_s",
+        ):
+            set_(self, name, _float_array(getattr(self, name)))
+        set_(self, "volume_index", np.asarray(self.volume_index, dtype=np.int64))
+        lengths = {
+            name: np.shape(getattr(self, name)) for name in self.__dataclass_fields__
+        }
+        if len(set(lengths.values())) != 1 or len(lengths["drone_id"]) != 1:
+            raise ValueError(f"drone batch arrays must be 1-D, equal length: {lengths}")
+
+    def __len__(self) -> int:
+        return int(self.drone_id.shape[0])
+
+
+@dataclass(frozen=True)
+class ConformanceResult:
+    """Per-drone conformance of one batch; every array is in batch order.
+
+    ``state`` holds ``ConformanceState`` values (int8). ``in_exclusion`` is the index
+    of the exclusion zone the drone is in (the lowest index if several), -1 for none.
+
+    ``lateral_distance_m`` is signed to the assigned outline's boundary: positive
+    inside, negative (or -0.0 on the edge) outside. It is exact where
+    ``lateral_distance_exact`` is True: always in the near-edge band and outside.
+    For drones deeper inside it is a lower bound, ``near_edge_m``, unless the
+    engine was asked for exact distances. ``vertical_distance_m`` is signed to the
+    nearer of floor and ceiling, always exact.
+
+    ``seconds_to_exit``: 0 when already outside the assigned volume (laterally or
+    vertically); otherwise the time until the straight-line path at the current
+    velocity first leaves the volume, ``inf`` when not within the horizon.
+
+    Unassigned drones have NaN distances and NaN ``seconds_to_exit`` (there is no
+    volume to be in or leave) and False ``outside_*`` flags; they are still checked
+    against exclusions and the boundary.
+    """
+
+    drone_id: npt.NDArray[Any]
+    volume_index: IntArray
+    state: StateArray
+    outside_lateral: BoolArray
+    outside_vertical: BoolArray
+    outside_boundary: BoolArray
+    in_exclusion: IntArray
+    lateral_distance_m: FloatArray
+    lateral_distance_exact: BoolArray
+    vertical_distance_m: FloatArray
+    seconds_to_exit: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.state.shape[0])
+
+    def state_of(self, i: int) -> ConformanceState:
+        """Return the state of the ``i``-th drone of the batch as the enum."""
+        return ConformanceState(int(self.state[i]))
+
+
+def _geom_array(geoms: Sequence[shapely.Geometry]) -> GeomArray:
+    out = np.empty(len(geoms), dtype=object)
+    out[:] = list(geoms)
+    return out
+
+
+@dataclass(frozen=True)
+class _Assigned:
+    """The volume checks of the assigned drones of a batch (internal)."""
+
+    state: StateArray
+    outside_lateral: BoolArray
+    outside_vertical: BoolArray
+    lateral_distance_m: FloatArray
+    lateral_distance_exact: BoolArray
+    vertical_distance_m: FloatArray
+    seconds_to_exit: FloatArray
+    inside: BoolArray
+
+
+def _segments(start: FloatArray, end: FloatArray) -> GeomArray:
+    """Return two-point linestrings from ``(n, 2)`` start and end coordinates."""
+    return np.asarray(
+        shapely.linestrings(np.stack([start, end], axis=1)), dtype=object
+    ).reshape(-1)
+
+
+def _expand(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArray]:
+    """Return ``(owner, index)``: ``counts[i]`` pairs ``(i, starts[i] + j)`` per i."""
+    owner = np.repeat(np.arange(counts.size), counts)
+    first = np.cumsum(counts) - counts
+    index = np.repeat(starts - first, counts) + np.arange(owner.size)
+    return owner, index
+
+
+class _EdgeIndex:
+    """Every boundary segment of every outline, indexed two ways.
+
+    An STRtree over the segments finds bbox candidates for arbitrary query segments
+    (exit prediction). A uniform grid keyed by (volume, cell) lists, for every cell,
+    the volume's segments within ``reach`` of that cell, so the exact distance of a
+    point that is within ``reach`` of its volume's boundary is the minimum over its
+    own cell's list: pure numpy, no geometry objects per point.
+    """
+
+    def __init__(self, outlines: GeomArray, reach_m: float) -> None:
+        rings, ring_volume = shapely.get_rings(outlines, return_index=True)
+        coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+        same_ring = coord_ring[:-1] == coord_ring[1:]
+        start = coords[:-1][same_ring]
+        end = coords[1:][same_ring]
+        self.volume = np.asarray(ring_volume, np.int64)[coord_ring[:-1][same_ring]]
+        self.x0, self.y0 = start[:, 0].copy(), start[:, 1].copy()
+        self.x1, self.y1 = end[:, 0].copy(), end[:, 1].copy()
+        self.ex, self.ey = self.x1 - self.x0, self.y1 - self.y0
+        self.len2 = self.ex * self.ex + self.ey * self.ey
+        self.tree = shapely.STRtree(_segments(start, end))
+        self.reach_m = reach_m
+        self._build_grid(max(2.0 * reach_m, 1.0))
+
+    def _build_grid(self, cell_m: float) -> None:
+        reach = self.reach_m
+        self.cell_m = cell_m
+        lo_x = np.minimum(self.x0, self.x1) - reach
+        hi_x = np.maximum(self.x0, self.x1) + reach
+        lo_y = np.minimum(self.y0, self.y1) - reach
+        hi_y = np.maximum(self.y0, self.y1) + reach
+        self.origin = (
+            (float(lo_x.min()), float(lo_y.min())) if lo_x.size else (0.0, 0.0)
+        )
+        ix0, ix1 = self._cell(lo_x, 0), self._cell(hi_x, 0)
+        iy0, iy1 = self._cell(lo_y, 1), self._cell(hi_y, 1)
+        self.columns = int(ix1.max()) + 1 if ix1.size else 1
+        self.rows = int(iy1.max()) + 1 if iy1.size else 1
+        # Every cell of each edge's grown bbox, then keep the cells that can hold a
+        # point within ``reach`` of the edge (centre distance <= reach + half diagonal).
+        nx, ny = ix1 - ix0 + 1, iy1 - iy0 + 1
+        edge, k = _expand(np.zeros(nx.size, np.int64), nx * ny)
+        cx = ix0[edge] + k % nx[edge]
+        cy = iy0[edge] + k // nx[edge]
+        centre_x = _float_array(self.origin[0] + (cx + 0.5) * cell_m)
+        centre_y = _float_array(self.origin[1] + (cy + 0.5) * cell_m)
+        d2 = self._distance2(edge, centre_x, centre_y)
+        keep = d2 <= (reach + cell_m * math.sqrt(0.5)) ** 2
+        keys = self._key(self.volume[edge[keep]], cx[keep], cy[keep])
+        order = np.argsort(keys, kind="stable")
+        keys, self.cell_edges = keys[order], edge[keep][order]
+        self.keys, first = np.unique(keys, return_index=True)
+        self.starts = first.astype(np.int64)
+        self.counts = np.diff(np.append(self.starts, keys.size))
+
+    def _cell(self, v: FloatArray, axis: int) -> IntArray:
+        return np.floor((v - self.origin[axis]) / self.cell_m).astype(np.int64)
+
+    def _key(self, volume: IntArray, cx: IntArray, cy: IntArray) -> IntArray:
+        return (volume * self.rows + cy) * self.columns + cx
+
+    def _distance2(self, edge: IntArray, px: FloatArray, py: FloatArray) -> FloatArray:
+        """Return squared distances from points to edges, pairwise."""
+        x0, y0, ex, ey = self.x0[edge], self.y0[edge], self.ex[edge], self.ey[edge]
+        len2 = self.len2[edge]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = ((px - x0) * ex + (py - y0) * ey) / len2
+        t = np.clip(np.nan_to_num(t), 0.0, 1.0)
+        dx = x0 + t * ex - px
+        dy = y0 + t * ey - py
+        return np.asarray(dx * dx + dy * dy, dtype=np.float64)
+
+    def near_distance(self, vi: IntArray, x: FloatArray, y: FloatArray) -> FloatArray:
+        """Return each point's distance to its volume's boundary where it is at
+        most ``reach_m``, NaN where the point is farther (or the grid cannot say)."""
+        cx, cy = self._cell(x, 0), self._cell(y, 1)
+        on_grid = (cx >= 0) & (cx < self.columns) & (cy >= 0) & (cy < self.rows)
+        keys = self._key(vi, cx, cy)
+        pos = np.minimum(np.searchsorted(self.keys, keys), max(self.keys.size - 1, 0))
+        found = on_grid & (self.keys.size > 0)
+        if self.keys.size:
+            found &= self.keys[pos] == keys
+        counts = np.where(found, self.counts[pos] if self.keys.size else 0, 0)
+        point, slot = _expand(np.where(found, self.starts[pos], 0), counts)
+        d2 = self._distance2(self.cell_edges[slot], x[point], y[point])
+        best = np.full(x.size, np.inf)
+        has = np.flatnonzero(counts)
+        if has.size:
+            best[has] = np.minimum.reduceat(d2, (np.cumsum(counts) - counts)[has])
+        dist = _float_array(np.sqrt(best))
+        dist[~(dist <= self.reach_m)] = np.nan
+        return dist
+
+
+class ConformanceEngine:
+    """Evaluates fleets of drones against assigned volumes, exclusions and boundary.
+
+    ``volumes`` are the assignable volumes (corridors, booked areas) in site metres;
+    a batch's ``volume_index`` points into them. ``exclusions`` are no-fly volumes
+    checked for every drone, assigned or not. ``boundary`` is the site's inclusion
+    volume, if any. ``near_edge_m`` / ``near_edge_vertical_m`` are the warning bands
+    inside the outline and inside the band; ``horizon_s`` is how far
+    ``seconds_to_exit`` looks ahead. Construction does all the geometry preparation;
+    build one engine per set of volumes and reuse it for every batch.
+    """
+
+    def __init__(
+        self,
+        volumes: Sequence[Volume],
+        exclusions: Sequence[Volume] = (),
+        boundary: Volume | None = None,
+        near_edge_m: float = DEFAULT_NEAR_EDGE_M,
+        near_edge_vertical_m: float = DEFAULT_NEAR_EDGE_VERTICAL_M,
+        horizon_s: float = DEFAULT_HORIZON_S,
+    ) -> None:
+        if not near_edge_m >= 0 or not near_edge_vertical_m >= 0:
+            raise ValueError("near-edge bands must be >= 0 m")
+        if not horizon_s > 0:
+            raise ValueError(f"horizon must be > 0 s, got {horizon_s}")
+        self.volumes = tuple(volumes)
+        self.exclusions = tuple(exclusions)
+        self.boundary = boundary
+        self.near_edge_m = float(near_edge_m)
+        self.near_edge_vertical_m = float(near_edge_vertical_m)
+        self.horizon_s = float(horizon_s)
+
+        self._outlines = _geom_array([v.outline for v in self.volumes])
+        self._floors = _float_array([v.floor_amsl_m for v in self.volumes])
+        self._ceilings = _float_array([v.ceiling_amsl_m for v in self.volumes])
+        radius = self.near_edge_m * _INNER_GROWTH + _INNER_SLACK_M
+        if self.near_edge_m > 0:
+            self._inner = shapely.buffer(
+                self._outlines, -radius, quad_segs=_INNER_QUAD_SEGS
+            )
+        else:
+            self._inner = self._outlines
+        self._boundaries = shapely.boundary(self._outlines)
+        for array in (self._outlines, self._inner, self._boundaries):
+            shapely.prepare(array)
+        # Drones outside the inner outline are within ``radius`` of the edge (or
+        # outside); the grid answers them up to a margin, GEOS the rest.
+        self._edges = _EdgeIndex(self._outlines, reach_m=radius + _GRID_MARGIN_M)
+
+        self._zones = _geom_array([z.outline for z in self.exclusions])
+        shapely.prepare(self._zones)
+        self._zone_floors = _float_array([z.floor_amsl_m for z in self.exclusions])
+        self._zone_ceilings = _float_array([z.ceiling_amsl_m for z in self.exclusions])
+        self._zone_bounds = shapely.bounds(self._zones).reshape(-1, 4)
+        self._zone_tree = (
+            shapely.STRtree(self._zones)
+            if len(self.exclusions) >= STRTREE_MIN_ZONES
+            else None
+        )
+
+        # A drone strictly inside a volume that the boundary covers (outline and
+        # band) is strictly inside the boundary: it needs no boundary test.
+        if boundary is None:
+            self._covered = np.ones(len(self.volumes), dtype=bool)
+        else:
+            shapely.prepare(boundary.outline)
+            self._covered = np.asarray(
+                shapely.covers(boundary.outline, self._outlines), dtype=bool
+            ) & (
+                (self._floors >= boundary.floor_amsl_m)
+                & (self._ceilings <= boundary.ceiling_amsl_m)
+            )
+
+    def evaluate(
+        self, batch: DroneBatch, projection: SiteProjection
+    ) -> ConformanceResult:
+        """Return the conformance of ``batch`` (lon/lat), projecting it once."""
+        x_m, y_m = projection.to_metric(batch.lon_deg, batch.lat_deg)
+        return self.evaluate_metric(batch, x_m, y_m)
+
+    def evaluate_metric(
+        self,
+        batch: DroneBatch,
+        x_m: npt.ArrayLike,
+        y_m: npt.ArrayLike,
+        *,
+        exact_distances: bool = False,
+    ) -> ConformanceResult:
+        """Return the conformance of ``batch`` at site-metric positions ``x_m, y_m``.
+
+        The caller has projected ``batch``'s lon/lat into the site CRS (x east, y
+        north); ``batch.lon_deg``/``lat_deg`` are not read. Velocities are taken as
+        east/north in that grid (grid convergence, under a degree on a site, is
+        ignored). ``exact_distances`` also computes the lateral distance of drones
+        deep inside (slower; for displays, not for the tick).
+        """
+        x = _float_array(x_m)
+        y = _float_array(y_m)
+        n = len(batch)
+        if x.shape != (n,) or y.shape != (n,):
+            raise ValueError(f"x_m and y_m must have the batch's length {n}")
+        vi = batch.volume_index
+        if n and (vi.min() < -1 or vi.max() >= len(self.volumes)):
+            raise ValueError(
+                f"volume_index must be -1 or in [0, {len(self.volumes)}), "
+                f"got values in [{vi.min()}, {vi.max()}]"
+            )
+
+        state = np.full(n, ConformanceState.UNASSIGNED, dtype=np.int8)
+        outside_lat = np.zeros(n, dtype=bool)
+        outside_vert = np.zeros(n, dtype=bool)
+        lat_dist = np.full(n, np.nan)
+        lat_exact = np.zeros(n, dtype=bool)
+        vert_dist = np.full(n, np.nan)
+        to_exit = np.full(n, np.nan)
+        inside = np.zeros(n, dtype=bool)
+
+        assigned = vi >= 0
+        rows: slice | IntArray = (
+            slice(None) if assigned.all() else np.flatnonzero(assigned)
+        )
+        part = self._assigned(
+            x[rows],
+            y[rows],
+            batch.alt_amsl_m[rows],
+            batch.vn_mps[rows],
+            batch.ve_mps[rows],
+            batch.vd_mps[rows],
+            vi[rows],
+            exact_distances,
+        )
+        state[rows] = part.state
+        outside_lat[rows] = part.outside_lateral
+        outside_vert[rows] = part.outside_vertical
+        lat_dist[rows] = part.lateral_distance_m
+        lat_exact[rows] = part.lateral_distance_exact
+        vert_dist[rows] = part.vertical_distance_m
+        to_exit[rows] = part.seconds_to_exit
+        inside[rows] = part.inside
+
+        outside_bound = self._outside_boundary(x, y, batch.alt_amsl_m, vi, inside)
+        state[outside_bound] = ConformanceState.OUTSIDE_BOUNDARY
+        in_zone = self._in_exclusion(x, y, batch.alt_amsl_m)
+        state[in_zone >= 0] = ConformanceState.IN_EXCLUSION
+
+        return ConformanceResult(
+            drone_id=batch.drone_id,
+            volume_index=vi,
+            state=state,
+            outside_lateral=outside_lat,
+            outside_vertical=outside_vert,
+            outside_boundary=outside_bound,
+            in_exclusion=in_zone,
+            lateral_distance_m=lat_dist,
+            lateral_distance_exact=lat_exact,
+            vertical_distance_m=vert_dist,
+            seconds_to_exit=to_exit,
+        )
+
+    # -- assigned volumes -----------------------------------------------------------
+
+    def _assigned(
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        alt: FloatArray,
+        vn: FloatArray,
+        ve: FloatArray,
+        vd: FloatArray,
+        vi: IntArray,
+        exact_distances: bool,
+    ) -> _Assigned:
+        """Return the volume checks of drones that all have a volume."""
+        # Lateral: the inner outline answers most drones; only the rest meet the
+        # full outline and get an exact distance.
+        in_inner = np.asarray(shapely.contains_xy(self._inner[vi], x, y), dtype=bool)
+        rest = np.flatnonzero(~in_inner)
+        in_outline = in_inner.copy()
+        if rest.size:
+            in_outline[rest] = shapely.contains_xy(
+                self._outlines[vi[rest]], x[rest], y[rest]
+            )
+        measure = np.arange(x.size) if exact_distances else rest
+        lat_dist = np.full(x.size, self.near_edge_m)
+        lat_exact = np.zeros(x.size, dtype=bool)
+        if measure.size:
+            dist = self._boundary_distance(vi[measure], x[measure], y[measure])
+            lat_dist[measure] = np.where(in_outline[measure], dist, -dist)
+            lat_exact[measure] = True
+
+        # Vertical, in the same volume.
+        floor = self._floors[vi]
+        ceiling = self._ceilings[vi]
+        vert_dist = np.minimum(alt - floor, ceiling - alt)
+        outside_vert = ~(vert_dist > 0)  # NaN altitude counts as outside
+        outside_lat = ~in_outline
+
+        inside = in_outline & ~outside_vert
+        near = inside & (
+            (~in_inner & (lat_dist <= self.near_edge_m))
+            | (vert_dist <= self.near_edge_vertical_m)
+        )
+        state = np.zeros(x.size, dtype=np.int8)
+        state[near] = ConformanceState.NEAR_EDGE
+        state[outside_vert] = ConformanceState.OUTSIDE_VERTICAL
+        state[outside_lat] = ConformanceState.OUTSIDE_LATERAL
+
+        to_exit = np.zeros(x.size)
+        rows = np.flatnonzero(inside)
+        if rows.size:
+            to_exit[rows] = self._seconds_to_exit(
+                vi[rows],
+                x[rows],
+                y[rows],
+                alt[rows],
+                floor[rows],
+                ceiling[rows],
+                vn[rows],
+                ve[rows],
+                vd[rows],
+            )
+        return _Assigned(
+            state=state,
+            outside_lateral=outside_lat,
+            outside_vertical=outside_vert,
+            lateral_distance_m=lat_dist,
+            lateral_distance_exact=lat_exact,
+            vertical_distance_m=vert_dist,
+            seconds_to_exit=to_exit,
+            inside=inside,
+        )
+
+    def _boundary_distance(
+        self, vi: IntArray, x: FloatArray, y: FloatArray
+    ) -> FloatArray:
+        """Return the unsigned distance of each point to its volume's boundary."""
+        dist = self._edges.near_distance(vi, x, y)
+        far = np.flatnonzero(np.isnan(dist))
+        if far.size:
+            points = shapely.points(x[far], y[far])
+            dist[far] = shapely.distance(self._boundaries[vi[far]], points)
+        return dist
+
+    def _seconds_to_exit(
+        self,
+        vi: IntArray,
+        x: FloatArray,
+        y: FloatArray,
+        alt: FloatArray,
+        floor: FloatArray,
+        ceiling: FloatArray,
+        vn: FloatArray,
+        ve: FloatArray,
+        vd: FloatArray,
+    ) -> FloatArray:
+        """Return seconds until each (inside) drone's straight path leaves its volume.
+
+        Vertical is exact from ``vd``. Lateral tests the look-ahead point
+        ``p + v * horizon`` against the outline and, only for drones whose look-ahead
+        point is outside, finds the first boundary crossing exactly. A path that
+        leaves and re-enters within the horizon (cutting a bend) with its look-ahead
+        point back inside is not predicted; the near-edge band catches it later.
+        """
+        horizon = self.horizon_s
+        with np.errstate(divide="ignore", invalid="ignore"):
+            climb = -vd
+            t_vert = np.where(
+                climb > 0,
+                (ceiling - alt) / climb,
+                np.where(climb < 0, (alt - floor) / -climb, np.inf),
+            )
+        t_vert[~(t_vert <= horizon)] = np.inf
+
+        hx = x + ve * horizon
+        hy = y + vn * horizon
+        ahead_in = np.asarray(
+            shapely.contains_xy(self._outlines[vi], hx, hy), dtype=bool
+        )
+        leave = np.flatnonzero(~ahead_in)
+        t_lat = np.full(x.size, np.inf)
+        if leave.size:
+            fraction = self._first_crossing(
+                vi[leave], x[leave], y[leave], hx[leave], hy[leave]
+            )
+            t_lat[leave] = fraction * horizon
+        return np.asarray(np.minimum(t_vert, t_lat), dtype=np.float64)
+
+    def _first_crossing(
+        self,
+        vi: IntArray,
+        x0: FloatArray,
+        y0: FloatArray,
+        x1: FloatArray,
+        y1: FloatArray,
+    ) -> FloatArray:
+        """Return, per segment, the fraction in [0, 1] where it first meets its
+        volume's boundary. Each segment starts strictly inside and ends outside.
+
+        The STRtree over all edges gives bbox candidates; the exact segment-segment
+        intersection is done in numpy on those pairs only.
+        """
+        edges = self._edges
+        segments = _segments(np.column_stack([x0, y0]), np.column_stack([x1, y1]))
+        seg, edge = edges.tree.query(segments)
+        own = edges.volume[edge] == vi[seg]
+        seg, edge = seg[own], edge[own]
+
+        px, py = x0[seg], y0[seg]
+        dx, dy = x1[seg] - px, y1[seg] - py
+        ex = edges.x1[edge] - edges.x0[edge]
+        ey = edges.y1[edge] - edges.y0[edge]
+        wx = edges.x0[edge] - px
+        wy = edges.y0[edge] - py
+        denom = dx * ey - dy * ex
+        scale = np.hypot(dx, dy) * np.hypot(ex, ey)
+        eps = 1e-12
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (wx * ey - wy * ex) / denom
+            u = (wx * dy - wy * dx) / denom
+            crossing = (np.abs(denom) > eps * scale) & (t >= -eps) & (t <= 1 + eps)
+            crossing &= (u >= -eps) & (u <= 1 + eps)
+            # Collinear overlap: the path runs along the edge; first contact is the
+            # nearer edge end (the path starts strictly inside, off the edge).
+            dd = dx * dx + dy * dy
+            t_a = (wx * dx + wy * dy) / dd
+            t_b = ((wx + ex) * dx + (wy + ey) * dy) / dd
+            collinear = (np.abs(denom) <= eps * scale) & (
+                np.abs(wx * dy - wy * dx) <= eps * np.hypot(wx, wy) * np.sqrt(dd)
+            )
+            t_lo = np.maximum(np.minimum(t_a, t_b), 0.0)
+            collinear &= (t_lo <= 1.0) & (np.maximum(t_a, t_b) >= 0.0)
+        first = np.full(x0.size, np.inf)
+        np.minimum.at(first, seg[crossing], np.clip(t[crossing], 0.0, 1.0))
+        np.minimum.at(first, seg[collinear], t_lo[collinear])
+        missing = np.flatnonzero(~np.isfinite(first))
+        if missing.size:
+            # Floating point lost a grazing crossing; ask GEOS, else the look-ahead.
+            first[missing] = self._crossing_by_geos(vi[missing], segments[missing])
+        return first
+
+    def _crossing_by_geos(self, vi: IntArray, segments: GeomArray) -> FloatArray:
+        hits = shapely.intersection(segments, self._boundaries[vi])
+        coords, which = shapely.get_coordinates(hits, return_index=True)
+        start = shapely.get_coordinates(shapely.get_point(segments, 0))
+        end = shapely.get_coordinates(shapely.get_point(segments, 1))
+        d = end - start
+        along = np.einsum("ij,ij->i", coords - start[which], d[which]) / np.einsum(
+            "ij,ij->i", d[which], d[which]
+        )
+        first = np.ones(segments.size)
+        np.minimum.at(first, which, np.clip(along, 0.0, 1.0))
+        return first
+
+    # -- zones ----------------------------------------------------------------------
+
+    def _outside_boundary(
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        alt: FloatArray,
+        vi: IntArray,
+        inside: BoolArray,
+    ) -> BoolArray:
+        out = np.zeros(x.size, dtype=bool)
+        boundary = self.boundary
+        if boundary is None:
+            return out
+        known_in = inside & self._covered[np.maximum(vi, 0)]
+        rows = np.flatnonzero(~known_in)
+        if rows.size:
+            a = alt[rows]
+            within = (
+                np.asarray(
+                    shapely.contains_xy(boundary.outline, x[rows], y[rows]), dtype=bool
+                )
+                & (a > boundary.floor_amsl_m)
+                & (a < boundary.ceiling_amsl_m)
+            )
+            out[rows] = ~within
+        return out
+
+    def _in_exclusion(self, x: FloatArray, y: FloatArray, alt: FloatArray) -> IntArray:
+        zone_of = np.full(x.size, -1, dtype=np.int64)
+        if not self.exclusions or not x.size:
+            return zone_of
+        if self._zone_tree is not None:
+            return self._in_exclusion_tree(self._zone_tree, x, y, alt, zone_of)
+        # Iterate from the last zone so the lowest index wins where zones overlap.
+        for z in range(len(self.exclusions) - 1, -1, -1):
+            xmin, ymin, xmax, ymax = self._zone_bounds[z]
+            rows = np.flatnonzero(
+                (x >= xmin)
+                & (x <= xmax)
+                & (y >= ymin)
+                & (y <= ymax)
+                & (alt > self._zone_floors[z])
+                & (alt < self._zone_ceilings[z])
+            )
+            if rows.size:
+                hit = np.asarray(
+                    shapely.contains_xy(self._zones[z], x[rows], y[rows]), dtype=bool
+                )
+                zone_of[rows[hit]] = z
+        return zone_of
+
+    def _in_exclusion_tree(
+        self,
+        tree: shapely.STRtree,
+        x: FloatArray,
+        y: FloatArray,
+        alt: FloatArray,
+        zone_of: IntArray,
+    ) -> IntArray:
+        xmin, ymin = self._zone_bounds[:, 0].min(), self._zone_bounds[:, 1].min()
+        xmax, ymax = self._zone_bounds[:, 2].max(), self._zone_bounds[:, 3].max()
+        rows = np.flatnonzero((x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax))
+        if not rows.size:
+            return zone_of
+        point, zone = tree.query(shapely.points(x[rows], y[rows]), predicate="within")
+        a = alt[rows[point]]
+        in_band = (a > self._zone_floors[zone]) & (a < self._zone_ceilings[zone])
+        point, zone = point[in_band], zone[in_band]
+        best = np.full(rows.size, len(self.exclusions), dtype=np.int64)
+        np.minimum.at(best, point, zone)
+        found = best < len(self.exclusions)
+        zone_of[rows[found]] = best[found]
+        return zone_of

@@ -1,0 +1,61 @@
+"""Who may do what: the booking domain's permission rules.
+
+- Operators and pilots act only on their own organisation's drones and bookings
+  (request, cancel, activate, complete; operators also register drones).
+- Site admins may do all of that for any organisation, and alone approve or reject.
+- Site admins and safety officers manage closures.
+
+Each ``require_*`` returns quietly or raises ``PermissionDenied`` naming the actor,
+the action and the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from booking.errors import PermissionDenied
+from booking.model import ORGANISATION_ROLES, Actor, OperatorId, Role
+
+CLOSURE_ROLES = frozenset({Role.SITE_ADMIN, Role.SAFETY_OFFICER})
+
+
+def require_organisation(
+    actor: Actor,
+    operator_id: OperatorId,
+    action: str,
+    *,
+    roles: frozenset[Role] = ORGANISATION_ROLES,
+    booking_ids: Iterable[int] = (),
+) -> None:
+    """Allow site admins, and ``roles`` members of organisation ``operator_id``."""
+    if actor.role is Role.SITE_ADMIN:
+        return
+    if actor.role not in roles:
+        raise PermissionDenied(
+            f"{actor} may not {action}: role {actor.role} cannot",
+            booking_ids=booking_ids,
+        )
+    if actor.operator_id != operator_id:
+        raise PermissionDenied(
+            f"{actor} may not {action}: it belongs to operator {operator_id}",
+            booking_ids=booking_ids,
+        )
+
+
+def require_site_admin(
+    actor: Actor, action: str, *, booking_ids: Iterable[int] = ()
+) -> None:
+    """Allow site admins only."""
+    if actor.role is not Role.SITE_ADMIN:
+        raise PermissionDenied(
+            f"{actor} may not {action}: only site admins may",
+            booking_ids=booking_ids,
+        )
+
+
+def require_closure_manager(actor: Actor, action: str) -> None:
+    """Allow site admins and safety officers."""
+    if actor.role not in CLOSURE_ROLES:
+        raise PermissionDenied(
+            f"{actor} may not {action}: only site admins and safety officers may"
+        )

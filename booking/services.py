@@ -1,0 +1,505 @@
+"""Booking use cases: each opens a unit of work, decides, audits, commits.
+
+Services take ``now`` (aware, UTC) and the acting ``Actor``; they never read a clock,
+a token or the environment. Every state change appends an ``AuditEntry`` and emits a
+domain event through the unit of work, so both are committed with the change or not
+at all. Reads that a decision depends on go through ``bookings.for_update`` first, the
+store's serialisation point (see ``booking.ports``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from airspace.site import CorridorId, PadId, Site, SiteId
+from airspace.volume import TimeWindow
+from booking.errors import BookingRuleViolation, NotFound, Rule, format_span
+from booking.model import (
+    BUMPABLE_STATES,
+    ActiveBookingInClosure,
+    Actor,
+    AuditEntry,
+    Booking,
+    BookingBumped,
+    BookingId,
+    BookingState,
+    BookingStateChanged,
+    ClosedCorridor,
+    ClosedPad,
+    Closure,
+    ClosureId,
+    ClosureTarget,
+    Drone,
+    DroneId,
+    OperatorId,
+    Role,
+    as_utc,
+    booking_snapshot,
+    closure_snapshot,
+    drone_snapshot,
+    make_window,
+)
+from booking.permissions import (
+    require_closure_manager,
+    require_organisation,
+    require_site_admin,
+)
+from booking.ports import UnitOfWork
+from booking.rules import (
+    Schedule,
+    bookings_hit_by_closure,
+    check_sysid_free,
+    lookaround,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RequestBooking:
+    """Command: book pads and/or a corridor for a drone; times aware (UTC)."""
+
+    site_id: SiteId
+    drone_id: DroneId
+    start: datetime
+    end: datetime
+    takeoff_pad_id: PadId | None = None
+    landing_pad_id: PadId | None = None
+    corridor_id: CorridorId | None = None
+
+
+@dataclass(frozen=True)
+class CreateClosure:
+    """Command: close a pad, corridor or area for ``[start, end)`` with a reason."""
+
+    site_id: SiteId
+    target: ClosureTarget
+    start: datetime
+    end: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class RegisterDrone:
+    """Command: register a drone of an operator at a site."""
+
+    drone_id: DroneId
+    name: str
+    site_id: SiteId
+    operator_id: OperatorId
+    mavlink_sysid: int
+    max_takeoff_mass_kg: float
+    signing_key: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ClosureOutcome:
+    """What ``create_closure`` did: the closure, the bookings it bumped (in their
+    new state) and the active flights it covers (left flying, reported by event)."""
+
+    closure: Closure
+    bumped: tuple[Booking, ...]
+    active_hit: tuple[Booking, ...]
+
+
+def _now(now: datetime) -> datetime:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware (UTC)")
+    return as_utc(now, "now")
+
+
+def _site(uow: UnitOfWork, site_id: SiteId) -> Site:
+    site = uow.sites.get(site_id)
+    if site is None:
+        raise NotFound("site", site_id)
+    return site
+
+
+def _widen(window: TimeWindow, site: Site) -> TimeWindow:
+    pad = lookaround(site)
+    return TimeWindow(window.start - pad, window.end + pad)
+
+
+def _audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    subject: tuple[str, str],
+    before: Mapping[str, str] | None,
+    after: Mapping[str, str] | None,
+    note: str = "",
+) -> None:
+    kind, ident = subject
+    uow.audit.append(
+        AuditEntry(
+            now, actor.user_id, actor.role, action, kind, ident, before, after, note
+        )
+    )
+
+
+def _record_change(
+    uow: UnitOfWork,
+    actor: Actor,
+    now: datetime,
+    before: Booking | None,
+    after: Booking,
+    note: str = "",
+) -> None:
+    if before is None:
+        uow.bookings.add(after)
+    else:
+        uow.bookings.save(after)
+    _audit(
+        uow,
+        actor,
+        now,
+        "booking.requested" if before is None else f"booking.{after.state}",
+        ("booking", str(after.id)),
+        booking_snapshot(before) if before is not None else None,
+        booking_snapshot(after),
+        note,
+    )
+    uow.emit(
+        BookingStateChanged(
+            after.id,
+            after.site_id,
+            after.operator_id,
+            after.drone_id,
+            before.state if before is not None else None,
+            after.state,
+            now,
+        )
+    )
+
+
+def request_booking(
+    uow: UnitOfWork, cmd: RequestBooking, actor: Actor, now: datetime
+) -> Booking:
+    """Return the new pending booking, or raise the first rule it breaks.
+
+    Checks, in order: the actor may book the drone, the pads/corridor exist, the drone
+    fits the site and pads, the window rules, closures, pads, corridor, drone.
+    """
+    now = _now(now)
+    window = make_window(cmd.start, cmd.end)
+    with uow:
+        site = _site(uow, cmd.site_id)
+        drone = uow.drones.get(cmd.drone_id)
+        if drone is None:
+            raise NotFound("drone", cmd.drone_id)
+        require_organisation(actor, drone.operator_id, f"book drone {drone.id}")
+        bookings = uow.bookings.for_update(site.id, _widen(window, site))
+        closures = uow.closures.overlapping(site.id, window)
+        candidate = Booking(
+            id=uow.bookings.next_id(),
+            site_id=site.id,
+            drone_id=drone.id,
+            operator_id=drone.operator_id,
+            requested_by=actor.user_id,
+            window=window,
+            takeoff_pad_id=cmd.takeoff_pad_id,
+            landing_pad_id=cmd.landing_pad_id,
+            corridor_id=cmd.corridor_id,
+            created_at=now,
+        )
+        Schedule(site, uow.sites.policy(site.id), bookings, closures).check(
+            candidate, drone, now
+        )
+        _record_change(uow, actor, now, None, candidate)
+        uow.commit()
+    logger.info("booking %s requested by %s", candidate.id, actor)
+    return candidate
+
+
+def _change_state(
+    uow: UnitOfWork,
+    booking_id: BookingId,
+    actor: Actor,
+    now: datetime,
+    to: BookingState,
+    authorise: Callable[[Booking], None],
+    note: str = "",
+) -> Booking:
+    now = _now(now)
+    with uow:
+        booking = uow.bookings.get(booking_id)
+        if booking is None:
+            raise NotFound("booking", booking_id)
+        authorise(booking)
+        # Lock the site's schedule, then re-read: a closure may have bumped it since.
+        uow.bookings.for_update(booking.site_id, booking.window)
+        current = uow.bookings.get(booking_id) or booking
+        changed = current.transition(to)
+        _record_change(uow, actor, now, current, changed, note)
+        uow.commit()
+    logger.info("booking %s %s by %s", booking_id, to, actor)
+    return changed
+
+
+def approve(
+    uow: UnitOfWork, booking_id: BookingId, actor: Actor, now: datetime
+) -> Booking:
+    """Return the booking approved; only site admins approve, before the window ends."""
+
+    def authorise(b: Booking) -> None:
+        require_site_admin(actor, f"approve booking {b.id}", booking_ids=[b.id])
+        if b.window.end <= now:
+            raise BookingRuleViolation(
+                Rule.IN_PAST,
+                f"booking {b.id} window {format_span(b.window.start, b.window.end)} "
+                "is over",
+                booking_ids=[b.id],
+            )
+
+    return _change_state(uow, booking_id, actor, now, BookingState.APPROVED, authorise)
+
+
+def reject(
+    uow: UnitOfWork,
+    booking_id: BookingId,
+    actor: Actor,
+    now: datetime,
+    reason: str = "",
+) -> Booking:
+    """Return the booking rejected; only site admins reject. ``reason`` is audited."""
+
+    def authorise(b: Booking) -> None:
+        require_site_admin(actor, f"reject booking {b.id}", booking_ids=[b.id])
+
+    return _change_state(
+        uow, booking_id, actor, now, BookingState.REJECTED, authorise, reason
+    )
+
+
+def _own_booking(actor: Actor, verb: str) -> Callable[[Booking], None]:
+    def authorise(b: Booking) -> None:
+        require_organisation(
+            actor, b.operator_id, f"{verb} booking {b.id}", booking_ids=[b.id]
+        )
+
+    return authorise
+
+
+def cancel(
+    uow: UnitOfWork, booking_id: BookingId, actor: Actor, now: datetime
+) -> Booking:
+    """Return the booking cancelled; by its organisation or a site admin."""
+    return _change_state(
+        uow,
+        booking_id,
+        actor,
+        now,
+        BookingState.CANCELLED,
+        _own_booking(actor, "cancel"),
+    )
+
+
+def activate(
+    uow: UnitOfWork, booking_id: BookingId, actor: Actor, now: datetime
+) -> Booking:
+    """Return the approved booking made active (flying); only inside its window."""
+    own = _own_booking(actor, "activate")
+
+    def authorise(b: Booking) -> None:
+        own(b)
+        if not b.window.start <= now < b.window.end:
+            raise BookingRuleViolation(
+                Rule.OUTSIDE_WINDOW,
+                f"booking {b.id} can only start within "
+                f"{format_span(b.window.start, b.window.end)}",
+                booking_ids=[b.id],
+            )
+
+    return _change_state(uow, booking_id, actor, now, BookingState.ACTIVE, authorise)
+
+
+def complete(
+    uow: UnitOfWork, booking_id: BookingId, actor: Actor, now: datetime
+) -> Booking:
+    """Return the active booking completed; by its organisation or a site admin."""
+    return _change_state(
+        uow,
+        booking_id,
+        actor,
+        now,
+        BookingState.COMPLETED,
+        _own_booking(actor, "complete"),
+    )
+
+
+def _check_target(site: Site, target: ClosureTarget) -> None:
+    match target:
+        case ClosedPad(pad_id) if pad_id not in {p.id for p in site.pads}:
+            raise NotFound("pad", f"{pad_id} at site {site.id}")
+        case ClosedCorridor(corridor_id) if corridor_id not in {
+            c.id for c in site.corridors
+        }:
+            raise NotFound("corridor", f"{corridor_id} at site {site.id}")
+        case _:
+            return
+
+
+def create_closure(
+    uow: UnitOfWork, cmd: CreateClosure, actor: Actor, now: datetime
+) -> ClosureOutcome:
+    """Close a pad, corridor or area and bump the pending/approved bookings it hits.
+
+    Everything happens in one unit of work: the closure, each bumped booking, their
+    audit entries and ``BookingBumped`` events. Active flights it covers are left
+    active and reported with ``ActiveBookingInClosure``.
+    """
+    now = _now(now)
+    require_closure_manager(actor, "close pads, corridors or areas")
+    window = make_window(cmd.start, cmd.end)
+    if window.end <= now:
+        raise BookingRuleViolation(
+            Rule.IN_PAST,
+            f"closure window {format_span(window.start, window.end)} is over",
+        )
+    if not cmd.reason.strip():
+        raise BookingRuleViolation(Rule.CLOSURE_REASON, "a closure needs a reason")
+    with uow:
+        site = _site(uow, cmd.site_id)
+        _check_target(site, cmd.target)
+        bookings = uow.bookings.for_update(site.id, window)
+        closure = Closure(
+            uow.closures.next_id(),
+            site.id,
+            cmd.target,
+            window,
+            cmd.reason.strip(),
+            actor.user_id,
+            now,
+        )
+        uow.closures.add(closure)
+        _audit(
+            uow,
+            actor,
+            now,
+            "closure.created",
+            ("closure", str(closure.id)),
+            None,
+            closure_snapshot(closure),
+        )
+        bumped: list[Booking] = []
+        active: list[Booking] = []
+        for hit in bookings_hit_by_closure(closure, bookings, site):
+            if hit.state not in BUMPABLE_STATES:
+                active.append(hit)
+                uow.emit(
+                    ActiveBookingInClosure(
+                        hit.id, closure.id, site.id, hit.operator_id, hit.drone_id, now
+                    )
+                )
+                continue
+            after = hit.transition(BookingState.BUMPED)
+            uow.bookings.save(after)
+            _audit(
+                uow,
+                actor,
+                now,
+                "booking.bumped",
+                ("booking", str(hit.id)),
+                booking_snapshot(hit),
+                booking_snapshot(after),
+                f"{closure.describe()}: {closure.reason}",
+            )
+            uow.emit(
+                BookingBumped(
+                    hit.id,
+                    closure.id,
+                    site.id,
+                    hit.operator_id,
+                    hit.drone_id,
+                    hit.window,
+                    closure.reason,
+                    now,
+                )
+            )
+            bumped.append(after)
+        uow.commit()
+    logger.info(
+        "%s created by %s: %d bumped, %d active hit",
+        closure.describe(),
+        actor,
+        len(bumped),
+        len(active),
+    )
+    return ClosureOutcome(closure, tuple(bumped), tuple(active))
+
+
+def delete_closure(
+    uow: UnitOfWork, closure_id: ClosureId, actor: Actor, now: datetime
+) -> Closure:
+    """Delete a closure and return it; bookings it bumped stay bumped."""
+    now = _now(now)
+    require_closure_manager(actor, f"delete closure {closure_id}")
+    with uow:
+        closure = uow.closures.get(closure_id)
+        if closure is None:
+            raise NotFound("closure", closure_id)
+        uow.bookings.for_update(closure.site_id, closure.window)
+        uow.closures.remove(closure.id)
+        _audit(
+            uow,
+            actor,
+            now,
+            "closure.deleted",
+            ("closure", str(closure.id)),
+            closure_snapshot(closure),
+            None,
+        )
+        uow.commit()
+    logger.info("%s deleted by %s", closure.describe(), actor)
+    return closure
+
+
+def register_drone(
+    uow: UnitOfWork, cmd: RegisterDrone, actor: Actor, now: datetime
+) -> Drone:
+    """Return the registered drone; its MAVLink system id must be free at the site.
+
+    The store must also keep ``(site_id, mavlink_sysid)`` unique, for concurrent
+    registrations.
+    """
+    now = _now(now)
+    require_organisation(
+        actor,
+        cmd.operator_id,
+        f"register a drone for operator {cmd.operator_id}",
+        roles=frozenset({Role.OPERATOR}),
+    )
+    drone = Drone(
+        cmd.drone_id,
+        cmd.name,
+        cmd.site_id,
+        cmd.operator_id,
+        cmd.mavlink_sysid,
+        cmd.max_takeoff_mass_kg,
+        cmd.signing_key,
+    )
+    with uow:
+        _site(uow, cmd.site_id)
+        if uow.drones.get(drone.id) is not None:
+            raise BookingRuleViolation(
+                Rule.DRONE, f"drone {drone.id} is already registered"
+            )
+        clash = check_sysid_free(drone, uow.drones.for_site(cmd.site_id))
+        if clash is not None:
+            raise clash
+        uow.drones.add(drone)
+        _audit(
+            uow,
+            actor,
+            now,
+            "drone.registered",
+            ("drone", drone.id),
+            None,
+            drone_snapshot(drone),
+        )
+        uow.commit()
+    return drone

@@ -1,0 +1,609 @@
+"""SQLModel storage for the booking domain: tables, repositories, unit of work.
+
+The domain objects stay plain dataclasses; this module maps them to rows and back.
+It honours the concurrency contract of ``booking.ports``:
+
+- SQLite: the unit of work's session is opened by the caller's ``session_factory``
+  with ``BEGIN IMMEDIATE`` (``web.db.write_session``), so a whole unit of work holds
+  the database's single write lock from its first read.
+- PostgreSQL: ``bookings.for_update`` takes a transaction-scoped advisory lock per
+  site, and the ``pad_slots`` table carries an exclusion constraint (btree_gist,
+  ``tstzrange &&``) as a second line of defence; a violation surfaces as
+  ``BookingConflict`` with rule ``concurrent_write``.
+
+Times are stored as UTC and always returned timezone-aware. Audit rows are
+append-only: the migration installs triggers that refuse UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+import shapely
+import sqlalchemy as sa
+from shapely.geometry import Polygon
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, delete, select
+
+from airspace.site import CorridorId, PadId, Site, SiteId
+from airspace.volume import TimeWindow, Volume
+from booking.errors import BookingConflict, Rule
+from booking.model import (
+    AuditEntry,
+    Booking,
+    BookingId,
+    BookingState,
+    ClosedArea,
+    ClosedCorridor,
+    ClosedPad,
+    Closure,
+    ClosureId,
+    DomainEvent,
+    Drone,
+    DroneId,
+    Operator,
+    OperatorId,
+    Role,
+    User,
+    UserId,
+)
+from booking.ports import SiteCatalogue
+from booking.rules import SitePolicy
+
+UtcDateTime = sa.DateTime(timezone=True)
+
+
+def _utc(t: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored here is UTC.
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+class OperatorRow(SQLModel, table=True):
+    """An operator organisation."""
+
+    __tablename__ = "operators"
+    id: str = Field(primary_key=True)
+    name: str
+
+
+class UserRow(SQLModel, table=True):
+    """A user and their argon2 password hash."""
+
+    __tablename__ = "users"
+    id: str = Field(primary_key=True)
+    username: str = Field(unique=True, index=True)
+    password_hash: str
+    role: str
+    operator_id: str | None = Field(default=None, foreign_key="operators.id")
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class DroneRow(SQLModel, table=True):
+    """A registered drone; ``(site_id, mavlink_sysid)`` is unique."""
+
+    __tablename__ = "drones"
+    __table_args__ = (sa.UniqueConstraint("site_id", "mavlink_sysid"),)
+    id: str = Field(primary_key=True)
+    name: str
+    site_id: str = Field(index=True)
+    operator_id: str = Field(foreign_key="operators.id", index=True)
+    mavlink_sysid: int
+    max_takeoff_mass_kg: float
+    signing_key: bytes | None = None
+
+
+class BookingRow(SQLModel, table=True):
+    """A booking of pads and/or a corridor for a window."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (sa.Index("ix_bookings_site_window", "site_id", "start_utc"),)
+    id: int = Field(primary_key=True)
+    site_id: str
+    drone_id: str = Field(foreign_key="drones.id", index=True)
+    operator_id: str = Field(foreign_key="operators.id", index=True)
+    requested_by: str
+    start_utc: datetime = Field(sa_type=UtcDateTime)
+    end_utc: datetime = Field(sa_type=UtcDateTime)
+    takeoff_pad_id: str | None = None
+    landing_pad_id: str | None = None
+    corridor_id: str | None = None
+    state: str = Field(index=True)
+    created_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    version: int = 0
+
+
+class PadSlotRow(SQLModel, table=True):
+    """A pad held by an occupying booking over ``[start, end + turnaround)``.
+
+    Two bookings conflict on a pad exactly when these padded ranges overlap, so on
+    PostgreSQL an exclusion constraint over them is the database's own guarantee.
+    """
+
+    __tablename__ = "pad_slots"
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: int = Field(foreign_key="bookings.id", index=True)
+    site_id: str
+    pad_id: str
+    start_utc: datetime = Field(sa_type=UtcDateTime)
+    end_utc: datetime = Field(sa_type=UtcDateTime)
+
+
+class ClosureRow(SQLModel, table=True):
+    """A closure of a pad, a corridor or an area (WKT in site metres + band)."""
+
+    __tablename__ = "closures"
+    id: int = Field(primary_key=True)
+    site_id: str = Field(index=True)
+    target_kind: str
+    target_id: str | None = None
+    area_wkt: str | None = None
+    floor_amsl_m: float | None = None
+    ceiling_amsl_m: float | None = None
+    start_utc: datetime = Field(sa_type=UtcDateTime)
+    end_utc: datetime = Field(sa_type=UtcDateTime)
+    reason: str
+    created_by: str
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class AuditRow(SQLModel, table=True):
+    """One append-only audit record."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UtcDateTime, index=True)
+    actor_id: str
+    actor_role: str
+    action: str = Field(index=True)
+    subject_kind: str
+    subject_id: str
+    before_json: str | None = None
+    after_json: str | None = None
+    note: str = ""
+
+
+class IdCounterRow(SQLModel, table=True):
+    """Id counters for rows whose id the domain needs before inserting."""
+
+    __tablename__ = "id_counters"
+    name: str = Field(primary_key=True)
+    value: int = 0
+
+
+# --- mapping -----------------------------------------------------------------
+
+
+def booking_from_row(row: BookingRow) -> Booking:
+    """Return the domain booking stored in ``row``."""
+    return Booking(
+        id=BookingId(row.id),
+        site_id=SiteId(row.site_id),
+        drone_id=DroneId(row.drone_id),
+        operator_id=OperatorId(row.operator_id),
+        requested_by=UserId(row.requested_by),
+        window=TimeWindow(_utc(row.start_utc), _utc(row.end_utc)),
+        takeoff_pad_id=PadId(row.takeoff_pad_id) if row.takeoff_pad_id else None,
+        landing_pad_id=PadId(row.landing_pad_id) if row.landing_pad_id else None,
+        corridor_id=CorridorId(row.corridor_id) if row.corridor_id else None,
+        state=BookingState(row.state),
+        created_at=_utc(row.created_at) if row.created_at else None,
+        version=row.version,
+    )
+
+
+def _booking_values(b: Booking) -> dict[str, Any]:
+    return {
+        "site_id": b.site_id,
+        "drone_id": b.drone_id,
+        "operator_id": b.operator_id,
+        "requested_by": b.requested_by,
+        "start_utc": b.window.start,
+        "end_utc": b.window.end,
+        "takeoff_pad_id": b.takeoff_pad_id,
+        "landing_pad_id": b.landing_pad_id,
+        "corridor_id": b.corridor_id,
+        "state": str(b.state),
+        "created_at": b.created_at,
+        "version": b.version,
+    }
+
+
+def drone_from_row(row: DroneRow) -> Drone:
+    """Return the domain drone stored in ``row``."""
+    return Drone(
+        id=DroneId(row.id),
+        name=row.name,
+        site_id=SiteId(row.site_id),
+        operator_id=OperatorId(row.operator_id),
+        mavlink_sysid=row.mavlink_sysid,
+        max_takeoff_mass_kg=row.max_takeoff_mass_kg,
+        signing_key=row.signing_key,
+    )
+
+
+def closure_from_row(row: ClosureRow) -> Closure:
+    """Return the domain closure stored in ``row``."""
+    target: ClosedPad | ClosedCorridor | ClosedArea
+    if row.target_kind == "pad" and row.target_id:
+        target = ClosedPad(PadId(row.target_id))
+    elif row.target_kind == "corridor" and row.target_id:
+        target = ClosedCorridor(CorridorId(row.target_id))
+    else:
+        outline = shapely.from_wkt(row.area_wkt or "")
+        if not isinstance(outline, Polygon):
+            raise ValueError(f"closure {row.id}: stored area is not a polygon")
+        target = ClosedArea(
+            Volume(outline, row.floor_amsl_m or 0.0, row.ceiling_amsl_m or 0.0)
+        )
+    return Closure(
+        id=ClosureId(row.id),
+        site_id=SiteId(row.site_id),
+        target=target,
+        window=TimeWindow(_utc(row.start_utc), _utc(row.end_utc)),
+        reason=row.reason,
+        created_by=UserId(row.created_by),
+        created_at=_utc(row.created_at),
+    )
+
+
+def closure_to_row(c: Closure) -> ClosureRow:
+    """Return the row that stores closure ``c``."""
+    row = ClosureRow(
+        id=c.id,
+        site_id=c.site_id,
+        target_kind="area",
+        start_utc=c.window.start,
+        end_utc=c.window.end,
+        reason=c.reason,
+        created_by=c.created_by,
+        created_at=c.created_at,
+    )
+    match c.target:
+        case ClosedPad(pad_id):
+            row.target_kind, row.target_id = "pad", pad_id
+        case ClosedCorridor(corridor_id):
+            row.target_kind, row.target_id = "corridor", corridor_id
+        case ClosedArea(volume):
+            row.area_wkt = shapely.to_wkt(volume.outline, rounding_precision=-1)
+            row.floor_amsl_m = volume.floor_amsl_m
+            row.ceiling_amsl_m = volume.ceiling_amsl_m
+    return row
+
+
+def user_from_row(row: UserRow) -> User:
+    """Return the domain user stored in ``row``."""
+    return User(
+        id=UserId(row.id),
+        name=row.username,
+        role=Role(row.role),
+        operator_id=OperatorId(row.operator_id) if row.operator_id else None,
+    )
+
+
+# --- repositories ---------------------------------------------------------------
+
+
+def _next_value(session: Session, name: str) -> int:
+    # One UPDATE ... RETURNING per id: row-locked on PostgreSQL, and serialised by
+    # BEGIN IMMEDIATE on SQLite, so two writers never get the same id.
+    result = session.execute(
+        sa.update(IdCounterRow)
+        .where(col(IdCounterRow.name) == name)
+        .values(value=col(IdCounterRow.value) + 1)
+        .returning(col(IdCounterRow.value))
+    ).scalar_one_or_none()
+    if result is not None:
+        return int(result)
+    session.add(IdCounterRow(name=name, value=1))
+    session.flush()
+    return 1
+
+
+class SqlDrones:
+    """Drones in the database."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def get(self, drone_id: DroneId) -> Drone | None:
+        row = self._s.get(DroneRow, drone_id)
+        return drone_from_row(row) if row else None
+
+    def for_site(self, site_id: SiteId) -> list[Drone]:
+        rows = self._s.exec(
+            select(DroneRow).where(DroneRow.site_id == site_id).order_by(DroneRow.id)
+        )
+        return [drone_from_row(r) for r in rows]
+
+    def add(self, drone: Drone) -> None:
+        self._s.add(
+            DroneRow(
+                id=drone.id,
+                name=drone.name,
+                site_id=drone.site_id,
+                operator_id=drone.operator_id,
+                mavlink_sysid=drone.mavlink_sysid,
+                max_takeoff_mass_kg=drone.max_takeoff_mass_kg,
+                signing_key=drone.signing_key,
+            )
+        )
+
+
+class SqlBookings:
+    """Bookings in the database; ``for_update`` locks the site's schedule."""
+
+    def __init__(self, session: Session, sites: SiteCatalogue) -> None:
+        self._s = session
+        self._sites = sites
+
+    def next_id(self) -> BookingId:
+        return BookingId(_next_value(self._s, "booking"))
+
+    def get(self, booking_id: BookingId) -> Booking | None:
+        row = self._s.get(BookingRow, booking_id)
+        return booking_from_row(row) if row else None
+
+    def for_update(self, site_id: SiteId, window: TimeWindow) -> list[Booking]:
+        if self._s.get_bind().dialect.name == "postgresql":
+            self._s.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:site, 0))"),
+                {"site": f"skyberth.site.{site_id}"},
+            )
+        rows = self._s.exec(
+            select(BookingRow).where(
+                BookingRow.site_id == site_id,
+                col(BookingRow.state).in_(
+                    [BookingState.PENDING, BookingState.APPROVED, BookingState.ACTIVE]
+                ),
+                col(BookingRow.start_utc) < window.end,
+                col(BookingRow.end_utc) > window.start,
+            )
+        )
+        return [booking_from_row(r) for r in rows]
+
+    def add(self, booking: Booking) -> None:
+        self._s.add(BookingRow(id=booking.id, **_booking_values(booking)))
+        self._s.flush()
+        self._sync_pad_slots(booking)
+
+    def save(self, booking: Booking) -> None:
+        row = self._s.get(BookingRow, booking.id)
+        if row is None:
+            raise KeyError(f"booking {booking.id} is not stored")
+        if row.version != booking.version - 1:
+            raise BookingConflict(
+                Rule.CONCURRENT_WRITE,
+                f"booking {booking.id} was changed by someone else meanwhile",
+                booking_ids=[booking.id],
+            )
+        for key, value in _booking_values(booking).items():
+            setattr(row, key, value)
+        self._s.add(row)
+        self._sync_pad_slots(booking)
+
+    def _sync_pad_slots(self, booking: Booking) -> None:
+        self._s.execute(
+            delete(PadSlotRow).where(col(PadSlotRow.booking_id) == booking.id)
+        )
+        site = self._sites.get(booking.site_id)
+        if not booking.occupies or site is None:
+            return
+        for pad_id in booking.pad_ids:
+            turnaround = timedelta(minutes=site.pad(pad_id).turnaround_min)
+            self._s.add(
+                PadSlotRow(
+                    booking_id=booking.id,
+                    site_id=booking.site_id,
+                    pad_id=pad_id,
+                    start_utc=booking.window.start,
+                    end_utc=booking.window.end + turnaround,
+                )
+            )
+
+
+class SqlClosures:
+    """Closures in the database."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def next_id(self) -> ClosureId:
+        return ClosureId(_next_value(self._s, "closure"))
+
+    def get(self, closure_id: ClosureId) -> Closure | None:
+        row = self._s.get(ClosureRow, closure_id)
+        return closure_from_row(row) if row else None
+
+    def overlapping(self, site_id: SiteId, window: TimeWindow) -> list[Closure]:
+        rows = self._s.exec(
+            select(ClosureRow).where(
+                ClosureRow.site_id == site_id,
+                col(ClosureRow.start_utc) < window.end,
+                col(ClosureRow.end_utc) > window.start,
+            )
+        )
+        return [closure_from_row(r) for r in rows]
+
+    def add(self, closure: Closure) -> None:
+        self._s.add(closure_to_row(closure))
+
+    def remove(self, closure_id: ClosureId) -> None:
+        self._s.execute(delete(ClosureRow).where(col(ClosureRow.id) == closure_id))
+
+
+class SqlAudit:
+    """The append-only audit log."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def append(self, entry: AuditEntry) -> None:
+        self._s.add(
+            AuditRow(
+                at=entry.at,
+                actor_id=entry.actor_id,
+                actor_role=str(entry.actor_role),
+                action=entry.action,
+                subject_kind=entry.subject_kind,
+                subject_id=entry.subject_id,
+                before_json=json.dumps(entry.before) if entry.before else None,
+                after_json=json.dumps(entry.after) if entry.after else None,
+                note=entry.note,
+            )
+        )
+
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+class SqlUnitOfWork:
+    """One transaction over the booking tables (see the module doc for locking).
+
+    ``session_factory`` opens the transaction; for writes on SQLite it must begin
+    with ``BEGIN IMMEDIATE`` (``web.db.write_session``). ``publish`` receives the
+    events emitted in the unit of work, after a successful commit only.
+    """
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        sites: SiteCatalogue,
+        publish: Callable[[Sequence[DomainEvent]], None] = lambda events: None,
+    ) -> None:
+        self._factory = session_factory
+        self._catalogue = sites
+        self._publish = publish
+        self._context: AbstractContextManager[Session] | None = None
+        self._session: Session | None = None
+        self._events: list[DomainEvent] = []
+
+    def __enter__(self) -> Self:
+        self._context = self._factory()
+        self._session = self._context.__enter__()
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._context is None:
+            raise RuntimeError("unit of work exited without being entered")
+        self.rollback()
+        context, self._context, self._session = self._context, None, None
+        context.__exit__(exc_type, exc, tb)
+
+    @property
+    def session(self) -> Session:
+        """The open session (inside ``with`` only)."""
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open; use 'with uow:'")
+        return self._session
+
+    @property
+    def sites(self) -> SiteCatalogue:
+        return self._catalogue
+
+    @property
+    def drones(self) -> SqlDrones:
+        return SqlDrones(self.session)
+
+    @property
+    def bookings(self) -> SqlBookings:
+        return SqlBookings(self.session, self._catalogue)
+
+    @property
+    def closures(self) -> SqlClosures:
+        return SqlClosures(self.session)
+
+    @property
+    def audit(self) -> SqlAudit:
+        return SqlAudit(self.session)
+
+    def emit(self, event: DomainEvent) -> None:
+        self._events.append(event)
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except IntegrityError as exc:
+            self.session.rollback()
+            self._events = []
+            raise _integrity_conflict(exc) from exc
+        events, self._events = self._events, []
+        if events:
+            self._publish(events)
+
+    def rollback(self) -> None:
+        self._events = []
+        if self._session is not None:
+            self._session.rollback()
+
+
+def _integrity_conflict(exc: IntegrityError) -> BookingConflict:
+    text = str(exc.orig)
+    if "pad_slots_no_overlap" in text:
+        return BookingConflict(
+            Rule.CONCURRENT_WRITE,
+            "the pad was booked by a concurrent request; try again",
+        )
+    if "mavlink_sysid" in text:
+        return BookingConflict(
+            Rule.SYSID_TAKEN, "that MAVLink system id is already registered"
+        )
+    return BookingConflict(Rule.CONCURRENT_WRITE, f"database refused: {text}")
+
+
+@dataclass(frozen=True)
+class StaticSiteCatalogue:
+    """The sites this instance serves, with one booking policy each."""
+
+    sites_by_id: dict[str, Site]
+    default_policy: SitePolicy = field(default_factory=SitePolicy)
+    policies: dict[str, SitePolicy] = field(default_factory=dict)
+
+    def get(self, site_id: SiteId) -> Site | None:
+        return self.sites_by_id.get(site_id)
+
+    def policy(self, site_id: SiteId) -> SitePolicy:
+        return self.policies.get(site_id, self.default_policy)
+
+
+class SqlUsers:
+    """Operators and users (with password hashes) in the database."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add_operator(self, operator: Operator) -> None:
+        if self._s.get(OperatorRow, operator.id) is None:
+            self._s.add(OperatorRow(id=operator.id, name=operator.name))
+
+    def add(self, user: User, password_hash: str, now: datetime) -> None:
+        self._s.add(
+            UserRow(
+                id=user.id,
+                username=user.name,
+                password_hash=password_hash,
+                role=str(user.role),
+                operator_id=user.operator_id,
+                created_at=now,
+            )
+        )
+
+    def get(self, user_id: str) -> User | None:
+        row = self._s.get(UserRow, user_id)
+        return user_from_row(row) if row else None
+
+    def by_username(self, username: str) -> tuple[User, str] | None:
+        """Return the user and their password hash, or None."""
+        row = self._s.exec(select(UserRow).where(UserRow.username == username)).first()
+        return (user_from_row(row), row.password_hash) if row else None

@@ -1,0 +1,92 @@
+"""Fixtures for tests against real databases: a migrated SQLite file, and a fresh
+PostgreSQL database per test module when the server runs (required on CI)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from airspace.site_files import demo_site_path, load_site
+from booking.model import Operator, OperatorId, Role, User, UserId
+from booking.store import SqlUsers, StaticSiteCatalogue
+from tests.conftest import require_service
+from web.db import make_engine, write_session
+from web.migrate import upgrade
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> StaticSiteCatalogue:
+    """The demo site, as the store sees it."""
+    site = load_site(demo_site_path())
+    return StaticSiteCatalogue({site.id: site})
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite database in a file of its own."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'skyberth.sqlite3'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def postgres_engine() -> Iterator[Engine]:
+    """A migrated, empty PostgreSQL database, dropped after the module."""
+    require_service("PostgreSQL", 5432)
+    name = f"skyberth_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=120,
+    )
+    upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each real database in turn."""
+    name = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
+    result: Engine = request.getfixturevalue(name)
+    return result
+
+
+def seed_operator(engine: Engine, operator_id: str) -> None:
+    """Create an operator organisation (idempotent)."""
+    with write_session(engine) as session:
+        SqlUsers(session).add_operator(Operator(OperatorId(operator_id), operator_id))
+
+
+def seed_user(engine: Engine, name: str, role: Role, operator_id: str | None) -> User:
+    """Create a user with a throwaway password hash and return it."""
+    if operator_id:
+        seed_operator(engine, operator_id)
+    suffix = uuid.uuid4().hex[:8]
+    user = User(
+        UserId(f"user-{suffix}"),
+        f"{name}-{suffix}",
+        role,
+        OperatorId(operator_id) if operator_id else None,
+    )
+    with write_session(engine) as session:
+        SqlUsers(session).add(user, "not-a-real-hash", datetime.now(UTC))
+    return user

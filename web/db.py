@@ -1,0 +1,104 @@
+"""Database engine and sessions: SQLite by default, PostgreSQL when configured.
+
+SQLite gets WAL (readers never block the writer), foreign keys, a busy timeout, and
+explicit transaction control so that a *write* unit of work can start with
+``BEGIN IMMEDIATE``: it takes the write lock before it reads the bookings it checks,
+which serialises conflict checks across threads and processes.
+
+Within one process, SQLite writers also queue on a lock before ``BEGIN IMMEDIATE``:
+SQLite's own busy handler waits by sleeping with growing back-off, which under load
+turns a 2 ms transaction into a tail of seconds; a lock hands over at once and in
+order. Other processes still meet the busy timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlmodel import Session, create_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+IMMEDIATE = "skyberth_immediate"
+"""Execution option: begin this SQLite transaction with ``BEGIN IMMEDIATE``."""
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Return an engine for ``url``; SQLite files get their directory and pragmas."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={
+            "check_same_thread": False,
+            "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+        },
+        **kwargs,
+    )
+    _sqlite_writer_locks[engine] = threading.Lock()
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+_sqlite_writer_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Hand transaction control to SQLAlchemy's "begin" event below instead of the
+    # sqlite3 module's implicit BEGIN, so a writer can ask for BEGIN IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """Return True when ``engine`` talks to SQLite."""
+    return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """Yield a session whose transaction holds the write lock from its first read.
+
+    On SQLite that is ``BEGIN IMMEDIATE``; on PostgreSQL an ordinary transaction,
+    whose conflict safety comes from constraints and row locks taken by the store.
+    Commits on success, rolls back on error.
+    """
+    lock = _sqlite_writer_locks.get(engine) if is_sqlite(engine) else None
+    if lock is None:
+        with Session(engine) as session:
+            yield from _commit_or_rollback(session)
+        return
+    with lock, Session(engine) as session:
+        session.connection(execution_options={IMMEDIATE: True})
+        yield from _commit_or_rollback(session)
+
+
+def _commit_or_rollback(session: Session) -> Iterator[Session]:
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
