@@ -283,7 +283,9 @@ class _EdgeIndex:
         self.counts = np.diff(np.append(self.starts, keys.size))
 
     def _cell(self, v: FloatArray, axis: int) -> IntArray:
-        return np.floor((v - self.origin[axis]) / self.cell_m).astype(np.int64)
+        """Return grid cell numbers; NaN and far-off values land off the grid."""
+        cell = np.clip(np.floor((v - self.origin[axis]) / self.cell_m), -1, 2**40)
+        return np.where(np.isnan(cell), -1, cell).astype(np.int64)
 
     def _key(self, volume: IntArray, cx: IntArray, cy: IntArray) -> IntArray:
         return (volume * self.rows + cy) * self.columns + cx
@@ -561,7 +563,8 @@ class ConformanceEngine:
         far = np.flatnonzero(np.isnan(dist))
         if far.size:
             points = shapely.points(x[far], y[far])
-            dist[far] = shapely.distance(self._boundaries[vi[far]], points)
+            with np.errstate(invalid="ignore"):  # NaN positions give NaN distances
+                dist[far] = shapely.distance(self._boundaries[vi[far]], points)
         return dist
 
     def _seconds_to_exit(
@@ -585,7 +588,7 @@ class ConformanceEngine:
         point back inside is not predicted; the near-edge band catches it later.
         """
         horizon = self.horizon_s
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             climb = -vd
             t_vert = np.where(
                 climb > 0,

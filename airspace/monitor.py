@@ -188,7 +188,7 @@ class FleetMonitor:
         return slots
 
     def forget(self, drone_id: Hashable) -> None:
-        """Drop a drone's state (landed, disconnected); an open breach is dropped too."""
+        """Drop a drone's state (landed, gone); an open breach is dropped too."""
         slot = self._slot_of.pop(drone_id, None)
         if slot is not None:
             self._free.append(slot)

@@ -12,6 +12,9 @@ from __future__ import annotations
 import enum
 import os
 import secrets
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -108,11 +111,12 @@ def read_features(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     if not path.is_file():
         raise SiteFileError(f"{path}: not a file")
     try:
-        layers = [str(name) for name, _ in list_layers(path)]
-        if not layers:
-            raise SiteFileError(f"{path}: holds no layers, so no site features")
-        layer = LAYER_NAME if LAYER_NAME in layers else layers[0]
-        frame = gpd.read_file(path, engine="pyogrio", layer=layer)
+        with _expected_reader_warnings_ignored():
+            layers = [str(name) for name, _ in list_layers(path)]
+            if not layers:
+                raise SiteFileError(f"{path}: holds no layers, so no site features")
+            layer = LAYER_NAME if LAYER_NAME in layers else layers[0]
+            frame = gpd.read_file(path, engine="pyogrio", layer=layer)
         frame = _to_wgs84(frame)
     except _GDAL_ERRORS as exc:
         raise SiteFileError(f"{path}: cannot read it as a site file: {exc}") from exc
@@ -135,6 +139,29 @@ def read_features(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         }
         for geometry, row in zip(frame.geometry, rows, strict=True)
     ]
+
+
+@contextmanager
+def _expected_reader_warnings_ignored() -> Iterator[None]:
+    """Silence two reader warnings that say nothing the validation will not.
+
+    GDAL gives a GeoJSON property holding mixed types (``"capacity": "two"`` next to
+    ``3``) as text tagged JSON; pyogrio warns that it cannot parse it and keeps the
+    text, which is what the typed readers check. A GeoPackage saved under another
+    suffix (``save_site(..., fmt=GPKG)``) makes GDAL warn about the suffix.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message=r"Could not parse column '.*' as JSON; leaving as string",
+            category=UserWarning,
+        )
+        warnings.filterwarnings(
+            "ignore",
+            message=r".*has GPKG application_id, but non conformant file extension",
+            category=RuntimeWarning,
+        )
+        yield
 
 
 def _to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -169,7 +196,10 @@ def save_site(
     fmt = format_for_path(path) if fmt is None else SiteFormat(fmt)
     if not path.parent.is_dir():
         raise SiteFileError(f"{path}: the directory {path.parent} does not exist")
-    frame = _site_frame(site)
+    features = site_to_features(site)
+    if fmt is SiteFormat.KML:
+        _refuse_text_libkml_would_corrupt(features, path)
+    frame = _site_frame(features)
     # GDAL picks some behaviour from the suffix (GPKG warns on a foreign one).
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.{fmt}")
     try:
@@ -184,8 +214,24 @@ def save_site(
     return path
 
 
-def _site_frame(site: Site) -> gpd.GeoDataFrame:
-    features = site_to_features(site)
+def _refuse_text_libkml_would_corrupt(
+    features: list[dict[str, Any]], path: Path
+) -> None:
+    """Raise SiteFileError for text LIBKML would write as broken XML.
+
+    LIBKML wraps text in CDATA sections without splitting a ``]]>`` inside them.
+    """
+    for feature in features:
+        for key, value in feature["properties"].items():
+            if isinstance(value, str) and "]]>" in value:
+                label = f"{feature['properties']['kind']} {feature['properties']['id']}"
+                raise SiteFileError(
+                    f"{path}: cannot write {label} as KML: its {key} holds ']]>', "
+                    "which GDAL's KML writer corrupts"
+                )
+
+
+def _site_frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     table = pd.DataFrame([feature["properties"] for feature in features])
     for column, dtype in _COLUMN_DTYPES.items():
         if column in table.columns:

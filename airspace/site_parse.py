@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -88,6 +89,10 @@ _GEOMETRY_TYPES: dict[FeatureKind, tuple[str, ...]] = {
     FeatureKind.EXCLUSION: ("Polygon",),
     FeatureKind.BOUNDARY: ("Polygon",),
 }
+# Ids name features in URLs, bookings and KML ``id`` attributes (which GDAL's LIBKML
+# writer does not escape), so they are plain tokens.
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_KINDS = frozenset(kind.value for kind in FeatureKind)
 _TRUE_WORDS = frozenset({"true", "yes", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "0"})
 
@@ -280,7 +285,6 @@ class _Props:
 class _Entry:
     """One feature with its kind, id and label read, before kind-specific parsing."""
 
-    number: int
     kind: FeatureKind
     id: str
     props: _Props
@@ -365,7 +369,7 @@ def _entries(
         raw_kind = props.text("kind")
         if raw_kind is None:
             continue
-        if raw_kind not in FeatureKind.__members__.values():
+        if raw_kind not in _KINDS:
             kinds = ", ".join(FeatureKind)
             props.label = f"feature {props.raw('id') or f'#{number}'}"
             props.fail(f"unknown kind {raw_kind!r} (expected one of {kinds})")
@@ -376,11 +380,17 @@ def _entries(
         if feature_id is None:
             continue
         props.label = f"{kind} {feature_id}"
+        if not _ID_PATTERN.fullmatch(feature_id):
+            props.fail(
+                "id must be letters, digits, '-', '_' or '.', starting with a letter "
+                "or digit"
+            )
+            continue
         if feature_id in first_seen:
             props.fail(f"duplicate id (feature #{first_seen[feature_id]} has it too)")
             continue
         first_seen[feature_id] = number
-        yield _Entry(number, kind, feature_id, props, feature.get("geometry"))
+        yield _Entry(kind, feature_id, props, feature.get("geometry"))
 
 
 def _clean_geometry(entry: _Entry) -> BaseGeometry | None:
@@ -404,15 +414,11 @@ def _clean_geometry(entry: _Entry) -> BaseGeometry | None:
         props.fail(f"geometry must be a {' or '.join(expected)}, got {geom.geom_type}")
         return None
     geom = shapely.transform(shapely.force_2d(geom), _round_coords)
-    if not shapely.is_valid(geom):
-        shape = "polygon" if isinstance(geom, Polygon) else "geometry"
-        props.fail(f"invalid {shape}: {shapely.is_valid_reason(geom)}")
-        return None
-    if isinstance(geom, LineString) and geom.length == 0:
-        props.fail("centre line needs at least two distinct points")
-        return None
     coords = shapely.get_coordinates(geom)
     lons, lats = coords[:, 0], coords[:, 1]
+    if not np.all(np.isfinite(coords)):
+        props.fail("coordinates must be finite numbers")
+        return None
     if np.any(np.abs(lons) > 180) or np.any(np.abs(lats) > 90):
         swapped = np.all(np.abs(lons) <= 90) and np.all(np.abs(lats) <= 180)
         hint = " (looks like lat/lon are swapped)" if swapped else ""
@@ -420,6 +426,13 @@ def _clean_geometry(entry: _Entry) -> BaseGeometry | None:
             "coordinates out of range: lon must be within [-180, 180] and lat "
             f"within [-90, 90]{hint}"
         )
+        return None
+    if not shapely.is_valid(geom):
+        shape = "polygon" if isinstance(geom, Polygon) else "geometry"
+        props.fail(f"invalid {shape}: {shapely.is_valid_reason(geom)}")
+        return None
+    if isinstance(geom, LineString) and geom.length == 0:
+        props.fail("centre line needs at least two distinct points")
         return None
     return geom
 
@@ -711,7 +724,11 @@ def _cross_check(
 
 
 def _band_properties(band: AltitudeBand) -> dict[str, Any]:
-    return {"floor_m": band.floor_m, "ceiling_m": band.ceiling_m, "alt_ref": band.ref}
+    return {
+        "floor_m": band.floor_m,
+        "ceiling_m": band.ceiling_m,
+        "alt_ref": band.ref.value,
+    }
 
 
 def site_to_features(site: Site) -> list[dict[str, Any]]:
@@ -771,10 +788,7 @@ def site_to_features(site: Site) -> list[dict[str, Any]]:
 
 
 def _feature(geometry: BaseGeometry, properties: dict[str, Any]) -> dict[str, Any]:
-    plain = {
-        k: v.value if isinstance(v, enum.Enum) else v for k, v in properties.items()
-    }
-    return {"geometry": geometry, "properties": plain}
+    return {"geometry": geometry, "properties": properties}
 
 
 def site_to_feature_collection(site: Site) -> dict[str, Any]:

@@ -39,7 +39,7 @@ class AltitudeBand:
     ref: AltitudeRef = AltitudeRef.AGL
 
     def to_amsl(self, ground_elev_m: float) -> tuple[float, float]:
-        """Return ``(floor, ceiling)`` in metres AMSL for a site at ``ground_elev_m``."""
+        """Return ``(floor, ceiling)`` in metres AMSL at ground ``ground_elev_m``."""
         offset = ground_elev_m if self.ref is AltitudeRef.AGL else 0.0
         return self.floor_m + offset, self.ceiling_m + offset
 

@@ -22,24 +22,21 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 from shapely.geometry import Point, Polygon
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from airspace.conformance import ConformanceEngine, ConformanceState, DroneBatch
+from airspace.monitor import FleetMonitor
+from airspace.projection import SiteProjection
+from airspace.volume import Volume
 
-from airspace.conformance import ConformanceEngine, DroneBatch  # noqa: E402
-from airspace.projection import SiteProjection  # noqa: E402
-from airspace.volume import Volume  # noqa: E402
-
-REPEATS = 15
+REPEATS = 21
 LOOP_SAMPLE = 2_000
 SEED = 20240611
 CRS = "EPSG:2326"  # Hong Kong 1980 Grid
@@ -77,7 +74,7 @@ def make_corridor(rng: np.random.Generator, i: int) -> Volume:
             length = rng.uniform(200, 500)
             steps.append((length * np.cos(heading), length * np.sin(heading)))
         line = np.vstack([[cx, cy], np.asarray([cx, cy]) + np.cumsum(steps, axis=0)])
-        outline = shapely.buffer(
+        outline: object = shapely.buffer(
             shapely.linestrings(line), rng.uniform(30, 60), quad_segs=4
         )
     else:
@@ -88,7 +85,7 @@ def make_corridor(rng: np.random.Generator, i: int) -> Volume:
             np.column_stack([cx + radius * np.cos(angle), cy + radius * np.sin(angle)])
         )
     if not isinstance(outline, Polygon) or not outline.is_valid:
-        outline = shapely.convex_hull(outline)
+        raise SystemExit(f"corridor {i} is not one valid polygon")
     floor = rng.uniform(20, 40)
     return Volume(outline, floor, floor + rng.uniform(60, 110))
 
@@ -173,13 +170,23 @@ def make_scene(n_drones: int, n_corridors: int) -> Scene:
 
 def median_seconds(fn: Callable[[], object], repeats: int = REPEATS) -> float:
     """Return the median wall time of ``fn`` over ``repeats`` runs (after a warm-up)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+    return interleaved_medians([fn], repeats)[0]
+
+
+def interleaved_medians(
+    fns: list[Callable[[], object]], repeats: int = REPEATS
+) -> list[float]:
+    """Return each ``fn``'s median wall time, the runs taken in turn (fn1, fn2, ...
+    fn1, fn2, ...) so load from other processes hits every contender alike."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, bucket in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - start)
+    return [statistics.median(bucket) for bucket in times]
 
 
 def raw_grouped(
@@ -204,10 +211,27 @@ def per_point_loop(
     outlines: list[Polygon], vi: npt.NDArray[np.int64], x: FloatArray, y: FloatArray
 ) -> list[bool]:
     """The naive baseline: one ``Polygon.contains(Point)`` per drone."""
-    return [
-        outlines[v].contains(Point(px, py))
-        for v, px, py in zip(vi.tolist(), x.tolist(), y.tolist(), strict=True)
-    ]
+    pairs = zip(vi.tolist(), x.tolist(), y.tolist(), strict=True)
+    return [outlines[v].contains(Point(px, py)) for v, px, py in pairs]
+
+
+def per_point_full_loop(scene: Scene, rows: int) -> list[tuple[bool, float, bool]]:
+    """The naive loop doing the engine's main work: containment, distance to the
+    edge and the look-ahead point, one Shapely call each per drone."""
+    b = scene.batch
+    out = []
+    for i in range(rows):
+        corridor = scene.corridors[int(b.volume_index[i])]
+        p = Point(scene.x_m[i], scene.y_m[i])
+        ahead = Point(scene.x_m[i] + 10 * b.ve_mps[i], scene.y_m[i] + 10 * b.vn_mps[i])
+        out.append(
+            (
+                corridor.outline.contains(p),
+                corridor.outline.exterior.distance(p),
+                corridor.outline.contains(ahead),
+            )
+        )
+    return out
 
 
 def run_case(n_drones: int, n_corridors: int) -> dict[str, float]:
@@ -226,19 +250,25 @@ def run_case(n_drones: int, n_corridors: int) -> dict[str, float]:
     if not np.array_equal(raw, ~result.outside_lateral):
         raise SystemExit("engine and RAW baseline disagree on lateral containment")
 
-    t_engine = median_seconds(lambda: engine.evaluate_metric(batch, x, y))
-    t_lonlat = median_seconds(lambda: engine.evaluate(batch, projection))
-    t_raw = median_seconds(lambda: raw_grouped(outlines, vi, x, y))
-    sample = min(n_drones, LOOP_SAMPLE)
-    t_loop = (
-        median_seconds(
-            lambda: per_point_loop(outlines, vi[:sample], x[:sample], y[:sample]),
-            repeats=3,
-        )
-        * n_drones
-        / sample
+    t_engine, t_lonlat, t_raw = interleaved_medians(
+        [
+            lambda: engine.evaluate_metric(batch, x, y),
+            lambda: engine.evaluate(batch, projection),
+            lambda: raw_grouped(outlines, vi, x, y),
+        ]
     )
-    states = np.bincount(result.state, minlength=7)
+    k = min(n_drones, LOOP_SAMPLE)
+    t_loop = median_seconds(
+        lambda: per_point_loop(outlines, vi[:k], x[:k], y[:k]), repeats=3
+    )
+    t_full = median_seconds(lambda: per_point_full_loop(scene, k), repeats=3)
+
+    monitor = FleetMonitor()
+    clock = iter(range(10**9))
+    t_monitor = median_seconds(lambda: monitor.update(result, next(clock) * 0.1))
+
+    states = np.bincount(result.state, minlength=len(ConformanceState))
+    ste = result.seconds_to_exit
     return {
         "drones": n_drones,
         "corridors": n_corridors,
@@ -246,53 +276,87 @@ def run_case(n_drones: int, n_corridors: int) -> dict[str, float]:
         "engine": n_drones / t_engine,
         "engine_lonlat": n_drones / t_lonlat,
         "raw": n_drones / t_raw,
-        "loop": n_drones / t_loop,
+        "loop": k / t_loop,
+        "full_loop": k / t_full,
+        "monitor_ms": t_monitor * 1e3,
         "inside_share": float(states[:2].sum() / n_drones),
-        "predicted_share": float(
-            np.isfinite(result.seconds_to_exit).mean()
-            - (result.seconds_to_exit == 0).mean()
-        ),
-        "loop_extrapolated": float(sample < n_drones),
+        "near_share": float(states[ConformanceState.NEAR_EDGE] / n_drones),
+        "predicted_share": float(((ste > 0) & np.isfinite(ste)).mean()),
+        "loop_extrapolated": float(k < n_drones),
     }
+
+
+def print_table(rows: list[dict[str, float]]) -> None:
+    """Print the human-readable table."""
+    print(f"SkyBerth geofence benchmark: medians of {REPEATS} runs; rates in drones/s")
+    head = ["drones", "corr", "engine", "lonlat", "raw cxy", "loop", "full loop"]
+    head += ["vs raw", "vs loop", "inside", "near", "pred", "monitor"]
+    widths = (7, 5, 11, 11, 11, 10, 10, 7, 8, 7, 5, 5, 8)
+    print(" ".join(f"{h:>{w}}" for h, w in zip(head, widths, strict=True)))
+    for r in rows:
+        star = "*" if r["loop_extrapolated"] else " "
+        cells = (
+            f"{r['drones']:.0f}",
+            f"{r['corridors']:.0f}",
+            f"{r['engine']:,.0f}",
+            f"{r['engine_lonlat']:,.0f}",
+            f"{r['raw']:,.0f}",
+            f"{r['loop']:,.0f}{star}",
+            f"{r['full_loop']:,.0f}{star}",
+            f"{r['engine'] / r['raw']:.2f}",
+            f"{r['engine'] / r['loop']:.1f}",
+            f"{r['inside_share']:.0%}",
+            f"{r['near_share']:.0%}",
+            f"{r['predicted_share']:.0%}",
+            f"{r['monitor_ms']:.2f}ms",
+        )
+        print(" ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
+    print(f"* per-point loops timed on the first {LOOP_SAMPLE} drones, rate per point")
+    print("full loop = contains + edge distance + look-ahead contains, per point")
+    print("inside = INSIDE or NEAR_EDGE; near = NEAR_EDGE; pred = finite, non-zero")
+    print("seconds_to_exit; monitor = FleetMonitor.update on the batch's result")
 
 
 def main() -> None:
     """Run every case, print the table, then the JSON summary line."""
     rows = [run_case(n, v) for v in CORRIDOR_COUNTS for n in DRONE_COUNTS]
-    print(f"SkyBerth geofence benchmark: medians of {REPEATS} runs, rates in drones/s")
-    print(
-        f"{'drones':>7} {'corr':>5} {'engine':>11} {'lonlat':>11} {'raw cxy':>11} {'loop':>10} {'vs raw':>7} {'vs loop':>8} {'inside':>7} {'pred':>5}"
-    )
-    for r in rows:
-        print(
-            f"{r['drones']:>7.0f} {r['corridors']:>5.0f} {r['engine']:>11,.0f} {r['engine_lonlat']:>11,.0f} "
-            f"{r['raw']:>11,.0f} {r['loop']:>10,.0f}{'*' if r['loop_extrapolated'] else ' '}"
-            f"{r['engine'] / r['raw']:>6.2f} {r['engine'] / r['loop']:>8.1f} {r['inside_share']:>7.0%} {r['predicted_share']:>5.0%}"
+    print_table(rows)
+    case = next(r for r in rows if r["drones"] == 10_000 and r["corridors"] == 100)
+    rate = case["engine"]
+    vs_raw = rate / case["raw"]
+    vs_loop = rate / case["loop"]
+    met = {
+        "rate": rate >= TARGET_RATE,
+        "vs_raw": vs_raw >= TARGET_VS_RAW,
+        "vs_loop": vs_loop >= TARGET_VS_LOOP,
+    }
+    missed = [name for name, ok in met.items() if not ok]
+    note = "all targets met"
+    if missed:
+        note = (
+            f"missed: {', '.join(missed)}. The engine does about two point-in-polygon "
+            "tests per drone (near-edge inner outline + look-ahead point) plus exact "
+            f"exit times for the {case['predicted_share']:.0%} of drones whose "
+            "random heading leaves the corridor within 10 s, and exact distances for "
+            f"the {1 - case['inside_share'] + case['near_share']:.0%} near or outside; "
+            "RAW does one test and nothing else, and a containment-only Python loop "
+            "sets a bar (x20) at about RAW's own speed."
         )
-    print(f"* loop timed on the first {LOOP_SAMPLE} drones, extrapolated per point")
-    print(
-        "inside = INSIDE or NEAR_EDGE; pred = share with a finite, non-zero seconds_to_exit"
-    )
-    main_case = next(r for r in rows if r["drones"] == 10_000 and r["corridors"] == 100)
     summary = {
         "case": "10000 drones, 100 corridors, 3 exclusion zones, 1 boundary",
-        "engine_checks_per_s": round(main_case["engine"]),
-        "engine_lonlat_checks_per_s": round(main_case["engine_lonlat"]),
-        "raw_contains_xy_checks_per_s": round(main_case["raw"]),
-        "loop_checks_per_s": round(main_case["loop"]),
-        "ratio_vs_raw": round(main_case["engine"] / main_case["raw"], 3),
-        "ratio_vs_loop": round(main_case["engine"] / main_case["loop"], 1),
+        "engine_checks_per_s": round(rate),
+        "engine_lonlat_checks_per_s": round(case["engine_lonlat"]),
+        "raw_contains_xy_checks_per_s": round(case["raw"]),
+        "loop_checks_per_s": round(case["loop"]),
+        "full_loop_checks_per_s": round(case["full_loop"]),
+        "ratio_vs_raw": round(vs_raw, 3),
+        "ratio_vs_loop": round(vs_loop, 1),
+        "ratio_vs_full_loop": round(rate / case["full_loop"], 1),
+        "predicted_exit_share": round(case["predicted_share"], 3),
+        "monitor_update_ms": round(case["monitor_ms"], 3),
+        "targets_met": not missed,
+        "note": note,
     }
-    met = {
-        "rate": summary["engine_checks_per_s"] >= TARGET_RATE,
-        "vs_raw": summary["ratio_vs_raw"] >= TARGET_VS_RAW,
-        "vs_loop": summary["ratio_vs_loop"] >= TARGET_VS_LOOP,
-    }
-    summary["targets_met"] = all(met.values())
-    missed = [name for name, ok in met.items() if not ok]
-    summary["note"] = (
-        "all targets met" if not missed else "missed: " + ", ".join(missed)
-    )
     print(json.dumps(summary))
 
 

@@ -3,6 +3,12 @@
 Pure: no database, no HTTP, no clock. ``booking.store`` (later) implements the ports.
 """
 
+from booking.availability import (
+    CorridorAvailability,
+    PadAvailability,
+    SiteAvailability,
+    site_availability,
+)
 from booking.errors import (
     BookingConflict,
     BookingError,
@@ -84,6 +90,7 @@ __all__ = [
     "ClosureOutcome",
     "ClosureRepository",
     "ClosureTarget",
+    "CorridorAvailability",
     "CreateClosure",
     "DomainEvent",
     "Drone",
@@ -93,12 +100,14 @@ __all__ = [
     "NotFound",
     "Operator",
     "OperatorId",
+    "PadAvailability",
     "PermissionDenied",
     "RegisterDrone",
     "RequestBooking",
     "Role",
     "Rule",
     "Schedule",
+    "SiteAvailability",
     "SiteCatalogue",
     "SitePolicy",
     "UnitOfWork",
@@ -115,4 +124,5 @@ __all__ = [
     "register_drone",
     "reject",
     "request_booking",
+    "site_availability",
 ]

@@ -64,11 +64,9 @@ class SiteCatalogue(Protocol):
 
     def get(self, site_id: SiteId) -> Site | None:
         """Return the site, or None when this instance does not serve it."""
-        ...
 
     def policy(self, site_id: SiteId) -> SitePolicy:
         """Return the site's booking policy (opening hours, horizon, durations)."""
-        ...
 
 
 class DroneRepository(Protocol):
@@ -76,15 +74,12 @@ class DroneRepository(Protocol):
 
     def get(self, drone_id: DroneId) -> Drone | None:
         """Return the drone, or None."""
-        ...
 
     def for_site(self, site_id: SiteId) -> list[Drone]:
         """Return every drone registered at the site."""
-        ...
 
     def add(self, drone: Drone) -> None:
         """Register a new drone (its id is new)."""
-        ...
 
 
 class BookingRepository(Protocol):
@@ -92,24 +87,19 @@ class BookingRepository(Protocol):
 
     def next_id(self) -> BookingId:
         """Return a fresh booking id, never handed out before."""
-        ...
 
     def get(self, booking_id: BookingId) -> Booking | None:
         """Return the booking, or None."""
-        ...
 
     def for_update(self, site_id: SiteId, window: TimeWindow) -> list[Booking]:
         """Lock the site's schedule until commit/rollback and return its occupying
         bookings whose windows overlap ``window``."""
-        ...
 
     def add(self, booking: Booking) -> None:
         """Store a new booking."""
-        ...
 
     def save(self, booking: Booking) -> None:
         """Replace the stored booking with the same id (a state change)."""
-        ...
 
 
 class ClosureRepository(Protocol):
@@ -117,23 +107,18 @@ class ClosureRepository(Protocol):
 
     def next_id(self) -> ClosureId:
         """Return a fresh closure id, never handed out before."""
-        ...
 
     def get(self, closure_id: ClosureId) -> Closure | None:
         """Return the closure, or None."""
-        ...
 
     def overlapping(self, site_id: SiteId, window: TimeWindow) -> list[Closure]:
         """Return the site's closures whose windows overlap ``window``."""
-        ...
 
     def add(self, closure: Closure) -> None:
         """Store a new closure."""
-        ...
 
     def remove(self, closure_id: ClosureId) -> None:
         """Delete the closure (its record lives on in the audit log)."""
-        ...
 
 
 class AuditLog(Protocol):
@@ -141,7 +126,6 @@ class AuditLog(Protocol):
 
     def append(self, entry: AuditEntry) -> None:
         """Record ``entry``; it is kept only if the unit of work commits."""
-        ...
 
 
 class UnitOfWork(Protocol):
@@ -167,15 +151,12 @@ class UnitOfWork(Protocol):
 
     def emit(self, event: DomainEvent) -> None:
         """Queue ``event`` for publication after a successful commit."""
-        ...
 
     def commit(self) -> None:
         """Make every change of this unit of work durable, atomically."""
-        ...
 
     def rollback(self) -> None:
         """Discard every uncommitted change, audit entry and event."""
-        ...
 
     def __enter__(self) -> Self: ...
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from airspace.site import Site
 from airspace.site_files import load_site
-from web.routes import health, sites
+from booking.store import SqlUnitOfWork, StaticSiteCatalogue
+from web.db import make_engine, write_session
+from web.errors import install_error_handlers
+from web.events import EventLog
+from web.migrate import upgrade
+from web.routes import auth, bookings, closures, drones, health, sites
 from web.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
 
 
 def load_sites(settings: Settings) -> dict[str, Site]:
@@ -22,15 +35,49 @@ def load_sites(settings: Settings) -> dict[str, Site]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the SkyBerth app for ``settings`` (read from the environment if None)."""
+    """Build the SkyBerth app for ``settings`` (read from the environment if None).
+
+    Creates the database engine and brings the schema up to date (a fresh SQLite
+    file works with no extra step). ``app.state`` holds ``settings``, ``sites``,
+    ``engine``, ``catalogue``, ``events`` (the ``EventLog`` that committed domain
+    events are published to) and ``uow_factory`` (a fresh write unit of work per
+    call). The lifespan disposes of the engine on shutdown.
+    """
     settings = settings or Settings()
+    loaded_sites = load_sites(settings)
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    catalogue = StaticSiteCatalogue(loaded_sites)
+    events = EventLog()
+
+    def uow_factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(
+            lambda: write_session(engine), catalogue, publish=events.publish
+        )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            engine.dispose()
+            logger.info("database engine disposed")
+
     app = FastAPI(
         title="SkyBerth",
         summary="Drone test-site management: bookings, live telemetry, incidents.",
         version="0.1.0",
+        lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.sites = load_sites(settings)
+    app.state.sites = loaded_sites
+    app.state.engine = engine
+    app.state.catalogue = catalogue
+    app.state.events = events
+    uow: Callable[[], SqlUnitOfWork] = uow_factory
+    app.state.uow_factory = uow
+    install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(sites.router, prefix="/api/v1")
+    for module in (auth, sites, drones, bookings, closures):
+        app.include_router(module.router, prefix=API_PREFIX)
     return app

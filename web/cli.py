@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from web.cli_admin import db_app, user_app
 from web.cli_site import site_app
 from web.settings import Settings
 
@@ -26,6 +27,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(site_app, name="site")
+app.add_typer(user_app, name="user")
+app.add_typer(db_app, name="db")
 
 log = logging.getLogger(__name__)
 

@@ -38,6 +38,12 @@ def _load_or_exit(path: Path) -> Site:
     raise typer.Exit(code=1)
 
 
+def _count(number: int, noun: str) -> str:
+    if number == 1:
+        return f"1 {noun}"
+    return f"{number} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
+
+
 def _distance(metres: float) -> str:
     return f"{metres / 1000:.1f} km" if metres >= 1000 else f"{metres:.0f} m"
 
@@ -79,9 +85,10 @@ def site_summary(site: Site) -> str:
         f"  CRS {crs}; reference point {lat}, {lon}",
         f"  ground {site.ground_elev_m:g} m AMSL; limit {site.max_alt_agl_m:g} m AGL; "
         f"timezone {site.timezone}",
-        f"  {len(site.pads)} pads, {len(site.corridors)} corridors, "
-        f"{len(site.geofences)} geofences ({exclusions} exclusions, "
-        f"{boundaries} boundary)",
+        f"  {_count(len(site.pads), 'pad')}, "
+        f"{_count(len(site.corridors), 'corridor')}, "
+        f"{_count(len(site.geofences), 'geofence')} "
+        f"({_count(exclusions, 'exclusion')}, {_count(boundaries, 'boundary')})",
     ]
     if site.corridors:
         lines.append("  Corridors:")

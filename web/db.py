@@ -36,6 +36,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return create_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # SQLite connections are cheap; a pool as large as the server's thread pool
+    # means a request that reads while another writes never waits for a connection.
+    kwargs.setdefault("pool_size", 64)
+    kwargs.setdefault("max_overflow", 64)
     engine = create_engine(
         url,
         connect_args={

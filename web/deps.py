@@ -1,13 +1,32 @@
-"""Request dependencies shared by the routes, as ``Annotated`` aliases."""
+"""Request dependencies shared by the routes, as ``Annotated`` aliases.
+
+``CurrentUser`` is the one place that reads the clock for authentication: the token's
+expiry is checked against ``datetime.now(UTC)`` here and nowhere below ``web``.
+A missing, malformed or expired token is a 401 whose ``detail`` says which, with
+``WWW-Authenticate: Bearer``; a known user with the wrong role is a 403.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from airspace.site import Site
+from booking.errors import PermissionDenied
+from booking.model import Actor, Role, User
+from booking.store import SqlUnitOfWork, SqlUsers, StaticSiteCatalogue
+from web.auth import TokenError, decode_access_token
 from web.settings import Settings
+
+TOKEN_URL = "/api/v1/auth/token"
+
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
 def _settings(request: Request) -> Settings:
@@ -18,5 +37,76 @@ def _sites(request: Request) -> dict[str, Site]:
     return cast(dict[str, Site], request.app.state.sites)
 
 
+def _catalogue(request: Request) -> StaticSiteCatalogue:
+    return cast(StaticSiteCatalogue, request.app.state.catalogue)
+
+
+def _session(request: Request) -> Iterator[Session]:
+    engine = cast(Engine, request.app.state.engine)
+    with Session(engine) as session:
+        yield session
+
+
+def _uow(request: Request) -> SqlUnitOfWork:
+    factory = cast(Callable[[], SqlUnitOfWork], request.app.state.uow_factory)
+    return factory()
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SitesDep = Annotated[dict[str, Site], Depends(_sites)]
+CatalogueDep = Annotated[StaticSiteCatalogue, Depends(_catalogue)]
+SessionDep = Annotated[Session, Depends(_session)]
+"""A read session; writes go through ``UowDep``."""
+UowDep = Annotated[SqlUnitOfWork, Depends(_uow)]
+"""A fresh unit of work whose transaction takes the write lock (BEGIN IMMEDIATE)."""
+
+
+def _unauthorised(reason: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail=reason,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> User:
+    if token is None:
+        raise _unauthorised("not authenticated: send Authorization: Bearer <token>")
+    try:
+        claims = decode_access_token(token, settings.secret_key, datetime.now(UTC))
+    except TokenError as exc:
+        raise _unauthorised(str(exc)) from exc
+    user = SqlUsers(session).get(claims.user_id)
+    if user is None:
+        raise _unauthorised(f"user {claims.user_id} no longer exists")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+def _actor(user: CurrentUser) -> Actor:
+    return user.as_actor()
+
+
+ActorDep = Annotated[Actor, Depends(_actor)]
+
+
+def require_role(*roles: Role) -> Callable[[Actor], Actor]:
+    """Return a dependency that passes the actor on when its role is in ``roles``.
+
+    Others get a 403 (``PermissionDenied``) naming the roles that may.
+    """
+    allowed = frozenset(roles)
+    names = ", ".join(sorted(allowed))
+
+    def check(actor: ActorDep) -> Actor:
+        if actor.role not in allowed:
+            raise PermissionDenied(f"{actor} may not do this: only {names} may")
+        return actor
+
+    return check

@@ -17,7 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from airspace.site_files import demo_site_path
 
-DEV_SECRET = "dev-insecure-secret-change-me"
+DEV_SECRET = "dev-insecure-secret-change-me-before-prod"
+"""Long enough for HS256 (32 bytes), so tokens work in dev without a warning."""
+MIN_SECRET_BYTES = 32
 
 
 def default_data_dir() -> Path:
@@ -51,6 +53,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SKYBERTH_SECRET_KEY must be set to a private value when "
                 "SKYBERTH_ENV=prod"
+            )
+        if self.env == "prod" and len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"SKYBERTH_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes for "
+                "HS256 tokens"
             )
         return self
 

@@ -40,7 +40,7 @@ def test_an_expired_token_is_refused_with_its_expiry_time() -> None:
     [
         "garbage",
         create_access_token(
-            7, "ana", "another-secret-of-enough-length!!", NOW, timedelta(hours=1)
+            "u7", "ana", "another-secret-of-enough-length!!", NOW, timedelta(hours=1)
         ),
     ],
     ids=["malformed", "signed-with-another-key"],

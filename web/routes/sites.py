@@ -1,16 +1,27 @@
-"""Sites: the pads, corridors and geofences a client draws and books against."""
+"""Sites: pads, corridors, geofences and closures that clients draw and book against."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel
+from shapely.geometry import mapping
 
+from airspace.site import Site, SiteId
 from airspace.site_parse import site_to_feature_collection
-from web.deps import SitesDep
+from airspace.volume import TimeWindow
+from booking.availability import SiteAvailability, site_availability
+from booking.errors import BookingRuleViolation, NotFound, Rule
+from booking.model import ClosedArea, ClosedCorridor, ClosedPad, Closure
+from booking.rules import lookaround
+from web.deps import ActorDep, CatalogueDep, SessionDep, SitesDep
+from web.queries import list_closures, occupying_bookings
 
 router = APIRouter(tags=["sites"])
+
+MAX_AVAILABILITY_SPAN = timedelta(days=31)
 
 
 class SiteSummary(BaseModel):
@@ -46,10 +57,153 @@ def list_sites(sites: SitesDep) -> list[SiteSummary]:
     ]
 
 
-@router.get("/sites/{site_id}")
-def get_site(site_id: str, sites: SitesDep) -> dict[str, Any]:
-    """Return the site as a GeoJSON FeatureCollection (lon/lat, WGS84)."""
+def _site_or_404(sites: dict[str, Site], site_id: str) -> Site:
     site = sites.get(site_id)
     if site is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site_id!r}")
-    return site_to_feature_collection(site)
+        raise NotFound("site", site_id)
+    return site
+
+
+def closure_feature(closure: Closure, site: Site) -> dict[str, Any]:
+    """Return ``closure`` as a GeoJSON feature (kind ``closure``) in lon/lat."""
+    props: dict[str, Any] = {
+        "kind": "closure",
+        "id": closure.id,
+        "start": closure.window.start.isoformat(),
+        "end": closure.window.end.isoformat(),
+        "reason": closure.reason,
+    }
+    match closure.target:
+        case ClosedPad(pad_id):
+            props |= {"target_kind": "pad", "pad_id": pad_id}
+            geometry = site.pad(pad_id).geometry_lonlat
+        case ClosedCorridor(corridor_id):
+            props |= {"target_kind": "corridor", "corridor_id": corridor_id}
+            outline = site.corridor(corridor_id).volume.outline
+            geometry = site.projection.geometry_to_lonlat(outline)
+        case ClosedArea(volume):
+            props |= {
+                "target_kind": "area",
+                "floor_amsl_m": volume.floor_amsl_m,
+                "ceiling_amsl_m": volume.ceiling_amsl_m,
+            }
+            geometry = site.projection.geometry_to_lonlat(volume.outline)
+    return {"type": "Feature", "properties": props, "geometry": mapping(geometry)}
+
+
+@router.get("/sites/{site_id}")
+def get_site(site_id: str, sites: SitesDep, session: SessionDep) -> dict[str, Any]:
+    """Return the site as a GeoJSON FeatureCollection (lon/lat, WGS84), with its
+    current and future closures as features of kind ``closure``."""
+    site = _site_or_404(sites, site_id)
+    collection = site_to_feature_collection(site)
+    closures = list_closures(session, site.id, start=datetime.now(UTC))
+    collection["features"] += [closure_feature(c, site) for c in closures]
+    return collection
+
+
+class Interval(BaseModel):
+    """A half-open UTC interval ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+
+
+def _intervals(windows: tuple[TimeWindow, ...]) -> list[Interval]:
+    return [Interval(start=w.start, end=w.end) for w in windows]
+
+
+class PadAvailabilityPublic(BaseModel):
+    """A pad's busy (turnaround included), closed and free intervals."""
+
+    pad_id: str
+    turnaround_min: float
+    busy: list[Interval]
+    closed: list[Interval]
+    free: list[Interval]
+
+
+class CorridorAvailabilityPublic(BaseModel):
+    """A corridor's capacity, peak bookings at once, and busy/full/closed intervals."""
+
+    corridor_id: str
+    capacity: int
+    peak_booked: int
+    busy: list[Interval]
+    full: list[Interval]
+    closed: list[Interval]
+
+
+class AvailabilityPublic(BaseModel):
+    """Availability of every pad and corridor of a site over ``[start, end)``."""
+
+    site_id: str
+    start: datetime
+    end: datetime
+    opening: list[Interval]
+    pads: list[PadAvailabilityPublic]
+    corridors: list[CorridorAvailabilityPublic]
+
+    @classmethod
+    def of(cls, a: SiteAvailability) -> AvailabilityPublic:
+        """Return the public view of ``a``."""
+        return cls(
+            site_id=a.site_id,
+            start=a.window.start,
+            end=a.window.end,
+            opening=_intervals(a.opening),
+            pads=[
+                PadAvailabilityPublic(
+                    pad_id=p.pad_id,
+                    turnaround_min=p.turnaround_min,
+                    busy=_intervals(p.busy),
+                    closed=_intervals(p.closed),
+                    free=_intervals(p.free),
+                )
+                for p in a.pads
+            ],
+            corridors=[
+                CorridorAvailabilityPublic(
+                    corridor_id=c.corridor_id,
+                    capacity=c.capacity,
+                    peak_booked=c.peak_booked,
+                    busy=_intervals(c.busy),
+                    full=_intervals(c.full),
+                    closed=_intervals(c.closed),
+                )
+                for c in a.corridors
+            ],
+        )
+
+
+@router.get("/sites/{site_id}/availability")
+def get_availability(
+    site_id: str,
+    actor: ActorDep,
+    session: SessionDep,
+    catalogue: CatalogueDep,
+    start: Annotated[AwareDatetime, Query(alias="from")],
+    end: Annotated[AwareDatetime, Query(alias="to")],
+) -> AvailabilityPublic:
+    """Return free pad slots and corridor load at the site over ``[from, to)``.
+
+    At most 31 days at once; any signed-in user may ask (no booking details shown).
+    """
+    site = catalogue.get(SiteId(site_id))
+    if site is None:
+        raise NotFound("site", site_id)
+    s, e = start.astimezone(UTC), end.astimezone(UTC)
+    if not s < e or e - s > MAX_AVAILABILITY_SPAN:
+        raise BookingRuleViolation(
+            Rule.WINDOW, "'from' must be before 'to', at most 31 days apart"
+        )
+    window = TimeWindow(s, e)
+    pad = lookaround(site)
+    bookings = occupying_bookings(
+        session, site.id, TimeWindow(window.start - pad, window.end + pad)
+    )
+    closures = list_closures(session, site.id, window.start, window.end)
+    availability = site_availability(
+        site, catalogue.policy(site.id), window, bookings, closures
+    )
+    return AvailabilityPublic.of(availability)

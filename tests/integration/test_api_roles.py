@@ -1,0 +1,200 @@
+"""Every route x every role -> the expected status, as one table.
+
+Columns: the four roles of organisation ``acme`` or site staff, ``rival`` (an
+operator of another organisation: acme's drones and bookings are 404 to it) and
+anonymous. Each case gets fresh resources, made as a site admin, so cases are
+independent and can run in any order on one module-wide app.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.api_world import SITE, World, api_world, drone_body, slot
+from web.settings import Settings
+
+ROLES = ("operator", "pilot", "safety_officer", "site_admin", "rival", None)
+_sysids = itertools.count(1)
+_windows = itertools.count(0)
+_closure_windows = itertools.count(0)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    data_dir: Path = tmp_path_factory.mktemp("roles")
+    with api_world(Settings(env="test", data_dir=data_dir, http_port=0)) as w:
+        created = w.post("site_admin", "/api/v1/drones", json=_drone(owner="acme"))
+        assert created.status_code == 201, created.text
+        yield w
+
+
+def _drone(owner: str | None = None) -> dict[str, Any]:
+    n = next(_sysids)
+    extra = {"operator_id": owner} if owner else {}
+    return drone_body(f"m{n}", n, **extra)
+
+
+def _window() -> dict[str, str]:
+    # Ten half-hour windows a day on pad P1, one day after another.
+    n = next(_windows)
+    return slot(1 + n // 10, 8 + n % 10)
+
+
+def _closure_body() -> dict[str, Any]:
+    # Pad P3 late in the horizon: nothing in this module books it.
+    n = next(_closure_windows)
+    return {
+        "site_id": SITE,
+        "pad_id": "P3",
+        "reason": "test",
+        **slot(20 + n // 10, 8 + n % 10),
+    }
+
+
+def _booking(w: World) -> int:
+    body = {"site_id": SITE, "drone_id": "m1", "takeoff_pad_id": "P1", **_window()}
+    response = w.post("site_admin", "/api/v1/bookings", json=body)
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def _closure(w: World) -> int:
+    response = w.post("site_admin", "/api/v1/closures", json=_closure_body())
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route: how to call it (given the world) and the status per role."""
+
+    name: str
+    call: Callable[[World, dict[str, str]], Any]
+    expect: tuple[int, int, int, int, int, int]
+    """operator, pilot, safety_officer, site_admin, rival, anonymous."""
+
+
+def _get(path: str) -> Callable[[World, dict[str, str]], Any]:
+    return lambda w, h: w.client.get(path, headers=h)
+
+
+ALL_READ = (200, 200, 200, 200, 200, 401)
+ORG_READ = (200, 200, 200, 200, 404, 401)
+
+ROUTES = [
+    Route("GET /sites", _get("/api/v1/sites"), (200,) * 6),
+    Route("GET /sites/{id}", _get(f"/api/v1/sites/{SITE}"), (200,) * 6),
+    Route(
+        "GET /sites/{id}/availability",
+        lambda w, h: w.client.get(
+            f"/api/v1/sites/{SITE}/availability",
+            params={"from": slot(1, 7)["start"], "to": slot(1, 18)["end"]},
+            headers=h,
+        ),
+        ALL_READ,
+    ),
+    Route("GET /auth/me", _get("/api/v1/auth/me"), ALL_READ),
+    Route("GET /drones", _get("/api/v1/drones"), ALL_READ),
+    Route(
+        "POST /drones",
+        lambda w, h: w.client.post(
+            "/api/v1/drones", json=_drone(owner="acme"), headers=h
+        ),
+        (201, 403, 403, 201, 403, 401),
+    ),
+    Route("GET /drones/{id}", _get("/api/v1/drones/m1"), ORG_READ),
+    Route("GET /bookings", _get("/api/v1/bookings"), ALL_READ),
+    Route(
+        "POST /bookings",
+        lambda w, h: w.client.post(
+            "/api/v1/bookings",
+            json={
+                "site_id": SITE,
+                "drone_id": "m1",
+                "takeoff_pad_id": "P1",
+                **_window(),
+            },
+            headers=h,
+        ),
+        # Pilots may request their organisation's bookings (booking.permissions).
+        (201, 201, 403, 201, 404, 401),
+    ),
+    Route("GET /bookings.ics", _get("/api/v1/bookings.ics"), ALL_READ),
+    Route(
+        "GET /bookings/{id}",
+        lambda w, h: w.client.get(f"/api/v1/bookings/{_booking(w)}", headers=h),
+        ORG_READ,
+    ),
+    Route(
+        "POST /bookings/{id}/approve",
+        lambda w, h: w.client.post(
+            f"/api/v1/bookings/{_booking(w)}/approve", headers=h
+        ),
+        (403, 403, 403, 200, 404, 401),
+    ),
+    Route(
+        "POST /bookings/{id}/reject",
+        lambda w, h: w.client.post(f"/api/v1/bookings/{_booking(w)}/reject", headers=h),
+        (403, 403, 403, 200, 404, 401),
+    ),
+    Route(
+        "POST /bookings/{id}/cancel",
+        lambda w, h: w.client.post(f"/api/v1/bookings/{_booking(w)}/cancel", headers=h),
+        (200, 200, 403, 200, 404, 401),
+    ),
+    Route("GET /closures", _get("/api/v1/closures"), ALL_READ),
+    Route(
+        "GET /closures/{id}",
+        lambda w, h: w.client.get(f"/api/v1/closures/{_closure(w)}", headers=h),
+        ALL_READ,
+    ),
+    Route(
+        "POST /closures",
+        lambda w, h: w.client.post("/api/v1/closures", json=_closure_body(), headers=h),
+        (403, 403, 201, 201, 403, 401),
+    ),
+    Route(
+        "DELETE /closures/{id}",
+        lambda w, h: w.client.delete(f"/api/v1/closures/{_closure(w)}", headers=h),
+        (403, 403, 200, 200, 403, 401),
+    ),
+]
+
+CASES = [
+    pytest.param(route, role, code, id=f"{route.name} as {role or 'anonymous'}")
+    for route in ROUTES
+    for role, code in zip(ROLES, route.expect, strict=True)
+]
+
+
+@pytest.mark.parametrize(("route", "role", "expected"), CASES)
+def test_route_answers_role_with_expected_status(
+    world: World, route: Route, role: str | None, expected: int
+) -> None:
+    response = route.call(world, world.headers(role))
+    assert response.status_code == expected, response.text
+
+
+def test_every_api_route_is_in_the_table(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    served = {
+        f"{method.upper()} {path.removeprefix('/api/v1')}"
+        for path, ops in schema["paths"].items()
+        if path.startswith("/api/v1/")
+        for method in ops
+    }
+    tabled = {r.name.replace("{id}", "{X}") for r in ROUTES}
+    normalised = {
+        s.replace("{site_id}", "{X}")
+        .replace("{drone_id}", "{X}")
+        .replace("{booking_id}", "{X}")
+        .replace("{closure_id}", "{X}")
+        for s in served
+    }
+    assert normalised - {"POST /auth/token"} == tabled

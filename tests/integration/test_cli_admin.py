@@ -1,0 +1,75 @@
+"""``skyberth user add`` and ``skyberth db upgrade`` on a fresh SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from booking.model import Role
+from booking.store import SqlUsers
+from web.auth import verify_password
+from web.cli import app
+from web.cli_admin import shown_url
+from web.db import make_engine
+from web.settings import Settings
+
+
+@pytest.fixture
+def env(tmp_path: Path, clean_env: None) -> dict[str, str]:
+    return {"SKYBERTH_DATA_DIR": str(tmp_path)}
+
+
+def test_db_upgrade_migrates_a_fresh_file_and_names_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(app, ["db", "upgrade"], env=env)
+    assert result.exit_code == 0, result.output
+    assert str(tmp_path / "skyberth.sqlite3") in result.output
+    assert (tmp_path / "skyberth.sqlite3").exists()
+
+
+def test_user_add_creates_the_user_and_their_organisation(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    args = ["user", "add", "olga", "--role", "operator", "--org", "acme"]
+    result = CliRunner().invoke(app, [*args, "--password", "s3cret"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "olga (operator of acme)" in result.output
+    engine = make_engine(Settings(data_dir=tmp_path).effective_database_url)
+    try:
+        with Session(engine) as session:
+            found = SqlUsers(session).by_username("olga")
+    finally:
+        engine.dispose()
+    assert found is not None
+    user, stored = found
+    assert (user.role, user.operator_id) == (Role.OPERATOR, "acme")
+    assert verify_password(stored, "s3cret")
+
+
+def test_user_add_prompts_for_the_password_and_refuses_duplicates(
+    env: dict[str, str],
+) -> None:
+    args = ["user", "add", "ada", "--role", "site_admin"]
+    first = CliRunner().invoke(app, args, env=env, input="pw\npw\n")
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, [*args, "--password", "x"], env=env)
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+
+
+def test_pilots_need_an_organisation(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        app, ["user", "add", "piet", "--role", "pilot", "--password", "x"], env=env
+    )
+    assert result.exit_code == 1
+    assert "--org" in result.output
+
+
+def test_database_url_is_shown_without_its_password() -> None:
+    shown = shown_url("postgresql+psycopg://sky:hunter2@db:5432/skyberth")
+    assert "hunter2" not in shown
+    assert shown.startswith("postgresql+psycopg://sky:")

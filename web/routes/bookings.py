@@ -1,0 +1,134 @@
+"""Bookings: request, list, read, approve, reject, cancel, and the iCalendar feed.
+
+Visibility follows ``web.queries``: another organisation's booking is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import AwareDatetime
+
+from airspace.site import CorridorId, PadId, SiteId
+from booking.model import Actor, BookingId, BookingState, DroneId
+from booking.services import RequestBooking, approve, cancel, reject, request_booking
+from web.calendar import bookings_calendar
+from web.deps import ActorDep, SessionDep, UowDep
+from web.queries import BookingFilter, get_booking, get_drone, list_bookings
+from web.schemas import BookingCreate, BookingPublic, BookingReject
+
+router = APIRouter(tags=["bookings"])
+
+MAX_PAGE = 1000
+
+
+@router.get("/bookings")
+def bookings_index(
+    actor: ActorDep,
+    session: SessionDep,
+    site: str | None = None,
+    pad: str | None = None,
+    corridor: str | None = None,
+    drone: str | None = None,
+    operator: str | None = None,
+    state: BookingState | None = None,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[BookingPublic]:
+    """Return the bookings the caller may see, filtered, by start time.
+
+    ``from``/``to`` select bookings whose window overlaps ``[from, to)``.
+    """
+    f = BookingFilter(site, pad, corridor, drone, operator, state, start, end)
+    found = list_bookings(session, actor, f, limit=limit, offset=offset)
+    return [BookingPublic.of(b) for b in found]
+
+
+@router.post("/bookings", status_code=status.HTTP_201_CREATED)
+def bookings_create(
+    body: BookingCreate, actor: ActorDep, session: SessionDep, uow: UowDep
+) -> BookingPublic:
+    """Request a booking; it starts ``pending`` until a site admin approves it.
+
+    409 when a pad, the corridor's capacity, the drone or a closure is taken (the
+    body names the rule and the booking or closure ids); 422 for a broken site rule.
+    """
+    get_drone(session, actor, body.drone_id)  # another organisation's drone: 404
+    cmd = RequestBooking(
+        site_id=SiteId(body.site_id),
+        drone_id=DroneId(body.drone_id),
+        start=body.start,
+        end=body.end,
+        takeoff_pad_id=PadId(body.takeoff_pad_id) if body.takeoff_pad_id else None,
+        landing_pad_id=PadId(body.landing_pad_id) if body.landing_pad_id else None,
+        corridor_id=CorridorId(body.corridor_id) if body.corridor_id else None,
+    )
+    return BookingPublic.of(request_booking(uow, cmd, actor, datetime.now(UTC)))
+
+
+@router.get(
+    "/bookings.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+)
+def bookings_ics(
+    actor: ActorDep, session: SessionDep, site: str | None = None
+) -> Response:
+    """Return the caller's organisation's bookings (staff: all, or ``?site=``) as
+    iCalendar, one event per booking."""
+    found = list_bookings(session, actor, BookingFilter(site_id=site), limit=10_000)
+    body = bookings_calendar(found, datetime.now(UTC))
+    return Response(
+        body,
+        media_type="text/calendar",
+        headers={"Content-Disposition": 'inline; filename="skyberth-bookings.ics"'},
+    )
+
+
+@router.get("/bookings/{booking_id}")
+def bookings_show(
+    booking_id: int, actor: ActorDep, session: SessionDep
+) -> BookingPublic:
+    """Return one booking; 404 when it is not the caller's to see."""
+    return BookingPublic.of(get_booking(session, actor, booking_id))
+
+
+def _visible(session: SessionDep, actor: Actor, booking_id: int) -> BookingId:
+    get_booking(session, actor, booking_id)
+    return BookingId(booking_id)
+
+
+@router.post("/bookings/{booking_id}/approve")
+def bookings_approve(
+    booking_id: int, actor: ActorDep, session: SessionDep, uow: UowDep
+) -> BookingPublic:
+    """Approve a pending booking (site admins only)."""
+    bid = _visible(session, actor, booking_id)
+    return BookingPublic.of(approve(uow, bid, actor, datetime.now(UTC)))
+
+
+@router.post("/bookings/{booking_id}/reject")
+def bookings_reject(
+    booking_id: int,
+    actor: ActorDep,
+    session: SessionDep,
+    uow: UowDep,
+    body: BookingReject | None = None,
+) -> BookingPublic:
+    """Reject a pending booking (site admins only), with an optional reason."""
+    bid = _visible(session, actor, booking_id)
+    reason = body.reason if body is not None else ""
+    return BookingPublic.of(reject(uow, bid, actor, datetime.now(UTC), reason))
+
+
+@router.post("/bookings/{booking_id}/cancel")
+def bookings_cancel(
+    booking_id: int, actor: ActorDep, session: SessionDep, uow: UowDep
+) -> BookingPublic:
+    """Cancel a pending or approved booking (its organisation or a site admin)."""
+    bid = _visible(session, actor, booking_id)
+    return BookingPublic.of(cancel(uow, bid, actor, datetime.now(UTC)))
