@@ -8,14 +8,16 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v 'is ignored' || true
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,nats]'
 	touch $(STAMP)
 
 setup: $(STAMP)
 
+# Until the simulator lands (its issue adds `skyberth demo`), the demo is the server on
+# the demo site.
 demo: $(STAMP)
-	$(BIN)/skyberth demo
+	$(BIN)/skyberth serve
 
 serve: $(STAMP)
 	$(BIN)/skyberth serve

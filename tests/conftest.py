@@ -27,20 +27,20 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return port
 
 
-def service_available(port: int) -> bool:
-    """Return True when something accepts TCP connections on 127.0.0.1:port."""
+def service_available(port: int, host: str = "127.0.0.1") -> bool:
+    """Return True when something accepts TCP connections on host:port."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+        with socket.create_connection((host, port), timeout=1.0):
             return True
     except OSError:
         return False
 
 
-def require_service(name: str, port: int) -> None:
+def require_service(name: str, port: int, host: str = "127.0.0.1") -> None:
     """Skip locally, but fail on CI, when a needed service is not running."""
-    if service_available(port):
+    if service_available(port, host):
         return
-    message = f"{name} is not running on 127.0.0.1:{port}"
+    message = f"{name} is not running on {host}:{port}"
     if ON_CI:
         pytest.fail(f"{message}; CI must start it (.ci/services.sh)")
     pytest.skip(message)

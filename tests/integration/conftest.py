@@ -3,6 +3,7 @@ PostgreSQL database per test module when the server runs (required on CI)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from airspace.site_files import demo_site_path, load_site
 from booking.model import Operator, OperatorId, Role, User, UserId
@@ -19,7 +20,11 @@ from tests.conftest import require_service
 from web.db import make_engine, write_session
 from web.migrate import upgrade
 
-POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# A server whose user may create databases; each test module gets a fresh one.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SKYBERTH_TEST_POSTGRES_URL",
+    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+)
 
 
 @pytest.fixture(scope="session")
@@ -41,13 +46,14 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def postgres_engine() -> Iterator[Engine]:
     """A migrated, empty PostgreSQL database, dropped after the module."""
-    require_service("PostgreSQL", 5432)
+    admin_url = make_url(POSTGRES_ADMIN_URL)
+    require_service("PostgreSQL", admin_url.port or 5432, admin_url.host or "127.0.0.1")
     name = f"skyberth_test_{uuid.uuid4().hex[:12]}"
     admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     engine = make_engine(
-        f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
+        admin_url.set(database=name).render_as_string(hide_password=False),
         pool_size=10,
         max_overflow=20,
         pool_timeout=120,
