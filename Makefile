@@ -4,20 +4,24 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint typecheck contracts pytest setup clean
+.PHONY: demo serve test lint typecheck contracts jstest pytest browser setup clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml web/frontend/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v 'is ignored' || true
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,nats]'
+	cd web/frontend && npm ci --no-audit --no-fund --silent && npm run --silent vendor
 	touch $(STAMP)
+
+# The page tests drive Debian's Chromium (a browser download does not work offline).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 setup: $(STAMP)
 
-# Until the simulator lands (its issue adds `skyberth demo`), the demo is the server on
-# the demo site.
+# The demo: server + simulated drones + live map on the demo site, offline.
 demo: $(STAMP)
-	$(BIN)/skyberth serve
+	$(BIN)/skyberth demo
 
 serve: $(STAMP)
 	$(BIN)/skyberth serve
@@ -32,10 +36,13 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+jstest: $(STAMP)
+	cd web/frontend && npm test --silent
+
+pytest: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck contracts pytest
+test: lint typecheck contracts jstest pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

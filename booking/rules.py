@@ -70,6 +70,8 @@ class SitePolicy:
     horizon: timedelta = timedelta(days=30)
     """How far ahead of ``now`` a window may end (ASTM F3548 plans 30 days ahead)."""
     max_duration: timedelta = timedelta(hours=4)
+    always_open: bool = False
+    """Open round the clock every day (rehearsals, the demo): no hours check."""
 
     def __post_init__(self) -> None:
         if not self.opens_local < self.closes_local:
@@ -167,6 +169,8 @@ def check_time(
             Rule.MAX_DURATION,
             f"window {span} is longer than the maximum {policy.max_duration}",
         )
+    if policy.always_open:
+        return None
     tz = ZoneInfo(site.timezone)
     start_local = window.start.astimezone(tz)
     day = start_local.date()

@@ -18,6 +18,7 @@ append-only: the migration installs triggers that refuse UPDATE and DELETE.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -29,12 +30,13 @@ import shapely
 import sqlalchemy as sa
 from shapely.geometry import Polygon
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, delete, select
+from sqlmodel import Field, Session, SQLModel, select
 
 from airspace.site import CorridorId, PadId, Site, SiteId
 from airspace.volume import TimeWindow, Volume
 from booking.errors import BookingConflict, Rule
 from booking.model import (
+    OCCUPYING_STATES,
     AuditEntry,
     Booking,
     BookingId,
@@ -169,7 +171,9 @@ class AuditRow(SQLModel, table=True):
 
 
 class IdCounterRow(SQLModel, table=True):
-    """Id counters for rows whose id the domain needs before inserting."""
+    """Named integers the store keeps in step with its writes: id counters for rows
+    whose id the domain needs before inserting, and each site's longest booking
+    (``booking_span_s:<site>``, see ``SqlBookings.for_update``)."""
 
     __tablename__ = "id_counters"
     name: str = Field(primary_key=True)
@@ -179,8 +183,8 @@ class IdCounterRow(SQLModel, table=True):
 # --- mapping -----------------------------------------------------------------
 
 
-def booking_from_row(row: BookingRow) -> Booking:
-    """Return the domain booking stored in ``row``."""
+def booking_from_row(row: BookingRow | sa.Row[Any]) -> Booking:
+    """Return the domain booking stored in ``row`` (an ORM row or a Core row)."""
     return Booking(
         id=BookingId(row.id),
         site_id=SiteId(row.site_id),
@@ -197,7 +201,24 @@ def booking_from_row(row: BookingRow) -> Booking:
     )
 
 
+_BOOKING_COLUMNS = (
+    "site_id",
+    "drone_id",
+    "operator_id",
+    "requested_by",
+    "start_utc",
+    "end_utc",
+    "takeoff_pad_id",
+    "landing_pad_id",
+    "corridor_id",
+    "state",
+    "created_at",
+    "version",
+)
+
+
 def _booking_values(b: Booking) -> dict[str, Any]:
+    """Return the stored columns of ``b`` but its id (``_BOOKING_COLUMNS``)."""
     return {
         "site_id": b.site_id,
         "drone_id": b.drone_id,
@@ -214,8 +235,8 @@ def _booking_values(b: Booking) -> dict[str, Any]:
     }
 
 
-def drone_from_row(row: DroneRow) -> Drone:
-    """Return the domain drone stored in ``row``."""
+def drone_from_row(row: DroneRow | sa.Row[Any]) -> Drone:
+    """Return the domain drone stored in ``row`` (an ORM row or a Core row)."""
     return Drone(
         id=DroneId(row.id),
         name=row.name,
@@ -227,8 +248,8 @@ def drone_from_row(row: DroneRow) -> Drone:
     )
 
 
-def closure_from_row(row: ClosureRow) -> Closure:
-    """Return the domain closure stored in ``row``."""
+def closure_from_row(row: ClosureRow | sa.Row[Any]) -> Closure:
+    """Return the domain closure stored in ``row`` (an ORM row or a Core row)."""
     target: ClosedPad | ClosedCorridor | ClosedArea
     if row.target_kind == "pad" and row.target_id:
         target = ClosedPad(PadId(row.target_id))
@@ -276,8 +297,8 @@ def closure_to_row(c: Closure) -> ClosureRow:
     return row
 
 
-def user_from_row(row: UserRow) -> User:
-    """Return the domain user stored in ``row``."""
+def user_from_row(row: UserRow | sa.Row[Any]) -> User:
+    """Return the domain user stored in ``row`` (an ORM row or a Core row)."""
     return User(
         id=UserId(row.id),
         name=row.username,
@@ -287,21 +308,117 @@ def user_from_row(row: UserRow) -> User:
 
 
 # --- repositories ---------------------------------------------------------------
+#
+# The repositories below speak SQLAlchemy Core on the session's connection, with
+# statements built once at import: the booking write path runs under the site's
+# write lock, and ORM flushes and per-call statement building cost several times
+# the SQL itself there (see bench/booking.py). Nothing is left pending in the
+# session, so every write reaches the database when its method returns, and a
+# constraint it trips surfaces right there as ``BookingConflict``.
+
+_BOOKINGS = SQLModel.metadata.tables["bookings"]
+_PAD_SLOTS = SQLModel.metadata.tables["pad_slots"]
+_DRONES = SQLModel.metadata.tables["drones"]
+_CLOSURES = SQLModel.metadata.tables["closures"]
+_AUDIT = SQLModel.metadata.tables["audit_log"]
+_COUNTERS = SQLModel.metadata.tables["id_counters"]
+_USERS = SQLModel.metadata.tables["users"]
+
+_OCCUPYING = sorted(str(s) for s in OCCUPYING_STATES)
+
+_NEXT_VALUE = (
+    sa.update(_COUNTERS)
+    .where(_COUNTERS.c.name == sa.bindparam("counter"))
+    .values(value=_COUNTERS.c.value + 1)
+    .returning(_COUNTERS.c.value)
+)
+_INSERT_COUNTER = sa.insert(_COUNTERS)
+_BOOKING_BY_ID = sa.select(_BOOKINGS).where(_BOOKINGS.c.id == sa.bindparam("id"))
+_SCHEDULE = sa.select(_BOOKINGS).where(
+    _BOOKINGS.c.site_id == sa.bindparam("site_id"),
+    _BOOKINGS.c.state.in_(_OCCUPYING),
+    # Lower bound on start for the (site_id, start_utc) index; see for_update.
+    _BOOKINGS.c.start_utc >= sa.bindparam("earliest_start"),
+    _BOOKINGS.c.start_utc < sa.bindparam("end"),
+    _BOOKINGS.c.end_utc > sa.bindparam("start"),
+)
+_COUNTER_VALUE = sa.select(_COUNTERS.c.value).where(
+    _COUNTERS.c.name == sa.bindparam("counter")
+)
+_RAISE_COUNTER = (
+    sa.update(_COUNTERS)
+    .where(
+        _COUNTERS.c.name == sa.bindparam("counter"),
+        _COUNTERS.c.value < sa.bindparam("at_least"),
+    )
+    .values(value=sa.bindparam("at_least"))
+)
+_SITE_WINDOWS = sa.select(_BOOKINGS.c.start_utc, _BOOKINGS.c.end_utc).where(
+    _BOOKINGS.c.site_id == sa.bindparam("site_id")
+)
+_INSERT_BOOKING = sa.insert(_BOOKINGS)
+_UPDATE_BOOKING = (
+    sa.update(_BOOKINGS)
+    .where(
+        _BOOKINGS.c.id == sa.bindparam("b_id"),
+        _BOOKINGS.c.version == sa.bindparam("b_previous_version"),
+    )
+    # SET parameters may not share a column's name; prefix them.
+    .values({name: sa.bindparam(f"b_{name}") for name in _BOOKING_COLUMNS})
+)
+_DELETE_PAD_SLOTS = sa.delete(_PAD_SLOTS).where(
+    _PAD_SLOTS.c.booking_id == sa.bindparam("booking_id")
+)
+_INSERT_PAD_SLOT = sa.insert(_PAD_SLOTS)
+_DRONE_BY_ID = sa.select(_DRONES).where(_DRONES.c.id == sa.bindparam("id"))
+_DRONES_OF_SITE = (
+    sa.select(_DRONES)
+    .where(_DRONES.c.site_id == sa.bindparam("site_id"))
+    .order_by(_DRONES.c.id)
+)
+_INSERT_DRONE = sa.insert(_DRONES)
+_CLOSURE_BY_ID = sa.select(_CLOSURES).where(_CLOSURES.c.id == sa.bindparam("id"))
+_CLOSURES_OVERLAPPING = sa.select(_CLOSURES).where(
+    _CLOSURES.c.site_id == sa.bindparam("site_id"),
+    _CLOSURES.c.start_utc < sa.bindparam("end"),
+    _CLOSURES.c.end_utc > sa.bindparam("start"),
+)
+_INSERT_CLOSURE = sa.insert(_CLOSURES)
+_DELETE_CLOSURE = sa.delete(_CLOSURES).where(_CLOSURES.c.id == sa.bindparam("id"))
+_INSERT_AUDIT = sa.insert(_AUDIT)
+_USER_BY_ID = sa.select(_USERS).where(_USERS.c.id == sa.bindparam("id"))
+_SITE_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:site, 0))")
 
 
-def _next_value(session: Session, name: str) -> int:
+def _write(
+    conn: sa.Connection,
+    statement: sa.Executable,
+    params: dict[str, Any] | list[dict[str, Any]],
+) -> sa.CursorResult[Any]:
+    # A constraint that trips here (PostgreSQL pad exclusion, unique sysid) is a
+    # conflict the caller can report, not a crash.
+    try:
+        return conn.execute(statement, params)
+    except IntegrityError as exc:
+        raise _integrity_conflict(exc) from exc
+
+
+def _span_counter(site_id: str) -> str:
+    return f"booking_span_s:{site_id}"
+
+
+def _span_s(start: datetime, end: datetime) -> int:
+    """Return ``end - start`` in whole seconds, rounded up (never under)."""
+    return math.ceil((end - start).total_seconds())
+
+
+def _next_value(conn: sa.Connection, name: str) -> int:
     # One UPDATE ... RETURNING per id: row-locked on PostgreSQL, and serialised by
     # BEGIN IMMEDIATE on SQLite, so two writers never get the same id.
-    result = session.execute(
-        sa.update(IdCounterRow)
-        .where(col(IdCounterRow.name) == name)
-        .values(value=col(IdCounterRow.value) + 1)
-        .returning(col(IdCounterRow.value))
-    ).scalar_one_or_none()
+    result = conn.execute(_NEXT_VALUE, {"counter": name}).scalar_one_or_none()
     if result is not None:
         return int(result)
-    session.add(IdCounterRow(name=name, value=1))
-    session.flush()
+    conn.execute(_INSERT_COUNTER, {"name": name, "value": 1})
     return 1
 
 
@@ -309,29 +426,29 @@ class SqlDrones:
     """Drones in the database."""
 
     def __init__(self, session: Session) -> None:
-        self._s = session
+        self._c = session.connection()
 
     def get(self, drone_id: DroneId) -> Drone | None:
-        row = self._s.get(DroneRow, drone_id)
+        row = self._c.execute(_DRONE_BY_ID, {"id": drone_id}).first()
         return drone_from_row(row) if row else None
 
     def for_site(self, site_id: SiteId) -> list[Drone]:
-        rows = self._s.exec(
-            select(DroneRow).where(DroneRow.site_id == site_id).order_by(DroneRow.id)
-        )
+        rows = self._c.execute(_DRONES_OF_SITE, {"site_id": site_id})
         return [drone_from_row(r) for r in rows]
 
     def add(self, drone: Drone) -> None:
-        self._s.add(
-            DroneRow(
-                id=drone.id,
-                name=drone.name,
-                site_id=drone.site_id,
-                operator_id=drone.operator_id,
-                mavlink_sysid=drone.mavlink_sysid,
-                max_takeoff_mass_kg=drone.max_takeoff_mass_kg,
-                signing_key=drone.signing_key,
-            )
+        _write(
+            self._c,
+            _INSERT_DRONE,
+            {
+                "id": drone.id,
+                "name": drone.name,
+                "site_id": drone.site_id,
+                "operator_id": drone.operator_id,
+                "mavlink_sysid": drone.mavlink_sysid,
+                "max_takeoff_mass_kg": drone.max_takeoff_mass_kg,
+                "signing_key": drone.signing_key,
+            },
         )
 
 
@@ -339,123 +456,151 @@ class SqlBookings:
     """Bookings in the database; ``for_update`` locks the site's schedule."""
 
     def __init__(self, session: Session, sites: SiteCatalogue) -> None:
-        self._s = session
+        self._c = session.connection()
         self._sites = sites
 
     def next_id(self) -> BookingId:
-        return BookingId(_next_value(self._s, "booking"))
+        return BookingId(_next_value(self._c, "booking"))
 
     def get(self, booking_id: BookingId) -> Booking | None:
-        row = self._s.get(BookingRow, booking_id)
+        row = self._c.execute(_BOOKING_BY_ID, {"id": booking_id}).first()
         return booking_from_row(row) if row else None
 
     def for_update(self, site_id: SiteId, window: TimeWindow) -> list[Booking]:
-        if self._s.get_bind().dialect.name == "postgresql":
-            self._s.execute(
-                sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:site, 0))"),
-                {"site": f"skyberth.site.{site_id}"},
-            )
-        rows = self._s.exec(
-            select(BookingRow).where(
-                BookingRow.site_id == site_id,
-                col(BookingRow.state).in_(
-                    [BookingState.PENDING, BookingState.APPROVED, BookingState.ACTIVE]
-                ),
-                col(BookingRow.start_utc) < window.end,
-                col(BookingRow.end_utc) > window.start,
-            )
+        """Lock the site's schedule; return its occupying bookings over ``window``.
+
+        The query is bounded below by the site's longest stored booking: one that
+        starts more than that before ``window`` ends before it. Without the bound
+        the index on ``(site_id, start_utc)`` reads every earlier booking, which
+        made each check, under the write lock, grow with the whole history.
+        """
+        if self._c.dialect.name == "postgresql":
+            self._c.execute(_SITE_LOCK, {"site": f"skyberth.site.{site_id}"})
+        longest = timedelta(seconds=self._longest_booking_s(site_id))
+        rows = self._c.execute(
+            _SCHEDULE,
+            {
+                "site_id": site_id,
+                "earliest_start": window.start - longest,
+                "start": window.start,
+                "end": window.end,
+            },
         )
         return [booking_from_row(r) for r in rows]
 
+    def _longest_booking_s(self, site_id: SiteId) -> int:
+        # The span is raised by every add and save in the same transaction, so it
+        # never falls behind the stored bookings; a database that predates it (or
+        # lost the row) gets it computed from every booking of the site, once.
+        name = _span_counter(site_id)
+        stored = self._c.execute(_COUNTER_VALUE, {"counter": name}).scalar()
+        if stored is not None:
+            return int(stored)
+        windows = self._c.execute(_SITE_WINDOWS, {"site_id": site_id})
+        longest = max((_span_s(_utc(s), _utc(e)) for s, e in windows), default=0)
+        self._c.execute(_INSERT_COUNTER, {"name": name, "value": longest})
+        return longest
+
+    def _raise_longest(self, booking: Booking) -> None:
+        # A no-op UPDATE unless this booking is the longest yet; when the row is
+        # missing, the next for_update computes it, this booking included.
+        self._c.execute(
+            _RAISE_COUNTER,
+            {
+                "counter": _span_counter(booking.site_id),
+                "at_least": _span_s(booking.window.start, booking.window.end),
+            },
+        )
+
     def add(self, booking: Booking) -> None:
-        self._s.add(BookingRow(id=booking.id, **_booking_values(booking)))
-        self._s.flush()
-        self._sync_pad_slots(booking)
+        _write(self._c, _INSERT_BOOKING, {"id": booking.id, **_booking_values(booking)})
+        self._raise_longest(booking)
+        # A new id has no pad slots yet: insert without the delete.
+        self._insert_pad_slots(booking)
 
     def save(self, booking: Booking) -> None:
-        row = self._s.get(BookingRow, booking.id)
-        if row is None:
-            raise KeyError(f"booking {booking.id} is not stored")
-        if row.version != booking.version - 1:
+        params = {f"b_{k}": v for k, v in _booking_values(booking).items()}
+        params |= {"b_id": booking.id, "b_previous_version": booking.version - 1}
+        updated = _write(self._c, _UPDATE_BOOKING, params)
+        if updated.rowcount != 1:
+            if self.get(booking.id) is None:
+                raise KeyError(f"booking {booking.id} is not stored")
             raise BookingConflict(
                 Rule.CONCURRENT_WRITE,
                 f"booking {booking.id} was changed by someone else meanwhile",
                 booking_ids=[booking.id],
             )
-        for key, value in _booking_values(booking).items():
-            setattr(row, key, value)
-        self._s.add(row)
-        self._sync_pad_slots(booking)
+        self._raise_longest(booking)
+        self._c.execute(_DELETE_PAD_SLOTS, {"booking_id": booking.id})
+        self._insert_pad_slots(booking)
 
-    def _sync_pad_slots(self, booking: Booking) -> None:
-        self._s.execute(
-            delete(PadSlotRow).where(col(PadSlotRow.booking_id) == booking.id)
-        )
+    def _insert_pad_slots(self, booking: Booking) -> None:
         site = self._sites.get(booking.site_id)
-        if not booking.occupies or site is None:
+        if not booking.occupies or site is None or not booking.pad_ids:
             return
-        for pad_id in booking.pad_ids:
-            turnaround = timedelta(minutes=site.pad(pad_id).turnaround_min)
-            self._s.add(
-                PadSlotRow(
-                    booking_id=booking.id,
-                    site_id=booking.site_id,
-                    pad_id=pad_id,
-                    start_utc=booking.window.start,
-                    end_utc=booking.window.end + turnaround,
-                )
-            )
+        slots = [
+            {
+                "booking_id": booking.id,
+                "site_id": booking.site_id,
+                "pad_id": pad_id,
+                "start_utc": booking.window.start,
+                "end_utc": booking.window.end
+                + timedelta(minutes=site.pad(pad_id).turnaround_min),
+            }
+            for pad_id in booking.pad_ids
+        ]
+        _write(self._c, _INSERT_PAD_SLOT, slots)
 
 
 class SqlClosures:
     """Closures in the database."""
 
     def __init__(self, session: Session) -> None:
-        self._s = session
+        self._c = session.connection()
 
     def next_id(self) -> ClosureId:
-        return ClosureId(_next_value(self._s, "closure"))
+        return ClosureId(_next_value(self._c, "closure"))
 
     def get(self, closure_id: ClosureId) -> Closure | None:
-        row = self._s.get(ClosureRow, closure_id)
+        row = self._c.execute(_CLOSURE_BY_ID, {"id": closure_id}).first()
         return closure_from_row(row) if row else None
 
     def overlapping(self, site_id: SiteId, window: TimeWindow) -> list[Closure]:
-        rows = self._s.exec(
-            select(ClosureRow).where(
-                ClosureRow.site_id == site_id,
-                col(ClosureRow.start_utc) < window.end,
-                col(ClosureRow.end_utc) > window.start,
-            )
+        rows = self._c.execute(
+            _CLOSURES_OVERLAPPING,
+            {"site_id": site_id, "start": window.start, "end": window.end},
         )
         return [closure_from_row(r) for r in rows]
 
     def add(self, closure: Closure) -> None:
-        self._s.add(closure_to_row(closure))
+        row = closure_to_row(closure)
+        values = {c.name: getattr(row, c.name) for c in _CLOSURES.columns}
+        _write(self._c, _INSERT_CLOSURE, values)
 
     def remove(self, closure_id: ClosureId) -> None:
-        self._s.execute(delete(ClosureRow).where(col(ClosureRow.id) == closure_id))
+        self._c.execute(_DELETE_CLOSURE, {"id": closure_id})
 
 
 class SqlAudit:
     """The append-only audit log."""
 
     def __init__(self, session: Session) -> None:
-        self._s = session
+        self._c = session.connection()
 
     def append(self, entry: AuditEntry) -> None:
-        self._s.add(
-            AuditRow(
-                at=entry.at,
-                actor_id=entry.actor_id,
-                actor_role=str(entry.actor_role),
-                action=entry.action,
-                subject_kind=entry.subject_kind,
-                subject_id=entry.subject_id,
-                before_json=json.dumps(entry.before) if entry.before else None,
-                after_json=json.dumps(entry.after) if entry.after else None,
-                note=entry.note,
-            )
+        self._c.execute(
+            _INSERT_AUDIT,
+            {
+                "at": entry.at,
+                "actor_id": entry.actor_id,
+                "actor_role": str(entry.actor_role),
+                "action": entry.action,
+                "subject_kind": entry.subject_kind,
+                "subject_id": entry.subject_id,
+                "before_json": json.dumps(entry.before) if entry.before else None,
+                "after_json": json.dumps(entry.after) if entry.after else None,
+                "note": entry.note,
+            },
         )
 
 
@@ -600,7 +745,8 @@ class SqlUsers:
         )
 
     def get(self, user_id: str) -> User | None:
-        row = self._s.get(UserRow, user_id)
+        # Core, not the ORM: this runs for every authenticated request.
+        row = self._s.connection().execute(_USER_BY_ID, {"id": user_id}).first()
         return user_from_row(row) if row else None
 
     def by_username(self, username: str) -> tuple[User, str] | None:

@@ -16,7 +16,9 @@ ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings for one test: its own data directory and SQLite file."""
-    return Settings(env="test", data_dir=tmp_path, http_port=0)
+    return Settings(
+        env="test", data_dir=tmp_path, http_port=0, mavlink=["udpin:127.0.0.1:0"]
+    )
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

@@ -7,16 +7,31 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlmodel import Session
 
 from airspace.site import Site
 from airspace.site_files import load_site
 from booking.store import SqlUnitOfWork, StaticSiteCatalogue
+from telemetry.gateway import GatewaySettings
+from telemetry.recorder import TelemetryRecorder
+from telemetry.store import TelemetryStore
 from web.db import make_engine, write_session
 from web.errors import install_error_handlers
 from web.events import EventLog
 from web.migrate import upgrade
-from web.routes import auth, bookings, closures, drones, health, sites
+from web.routes import (
+    auth,
+    bookings,
+    closures,
+    drones,
+    health,
+    live,
+    pages,
+    sites,
+    telemetry_api,
+)
 from web.settings import Settings
+from web.telemetry_runtime import TelemetryRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     loaded_sites = load_sites(settings)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
-    catalogue = StaticSiteCatalogue(loaded_sites)
+    catalogue = StaticSiteCatalogue(loaded_sites, settings.site_policy())
     events = EventLog()
 
     def uow_factory() -> SqlUnitOfWork:
@@ -55,13 +70,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lambda: write_session(engine), catalogue, publish=events.publish
         )
 
+    store = TelemetryStore(lambda: write_session(engine), lambda: Session(engine))
+    recorder = TelemetryRecorder(store, settings.tlog_dir)
+    telemetry = TelemetryRuntime(
+        loaded_sites,
+        engine,
+        events,
+        uow_factory,
+        recorder,
+        store,
+        settings.mavlink,
+        GatewaySettings(
+            tick_s=settings.telemetry_tick_ms / 1000,
+            link_lost_s=settings.link_lost_s,
+            low_battery_pct=settings.low_battery_pct,
+        ),
+        retention_days=settings.retention_days,
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await telemetry.start()
         try:
             yield
         finally:
+            await telemetry.stop()
             engine.dispose()
-            logger.info("database engine disposed")
+            logger.info("telemetry stopped, database engine disposed")
 
     app = FastAPI(
         title="SkyBerth",
@@ -76,8 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.events = events
     uow: Callable[[], SqlUnitOfWork] = uow_factory
     app.state.uow_factory = uow
+    app.state.telemetry = telemetry
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (auth, sites, drones, bookings, closures):
+    app.include_router(live.router)
+    pages.install_pages(app)
+    app.include_router(telemetry_api.metrics_router)
+    for module in (auth, sites, drones, bookings, closures, telemetry_api):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

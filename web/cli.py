@@ -13,7 +13,10 @@ from typing import Annotated
 
 import typer
 
+from simulator.cli import sim
+from telemetry.transports import parse_endpoint
 from web.cli_admin import db_app, user_app
+from web.cli_demo import demo
 from web.cli_site import site_app
 from web.settings import Settings
 
@@ -29,6 +32,8 @@ app = typer.Typer(
 app.add_typer(site_app, name="site")
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
+app.command("sim")(sim)
+app.command("demo")(demo)
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +64,18 @@ def serve(
             dir_okay=False,
         ),
     ] = None,
+    mavlink: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="MAVLink endpoint to listen on or connect to (repeatable): "
+            "udpin:HOST:PORT, udpout:HOST:PORT, tcp:HOST:PORT, tcpin:HOST:PORT or "
+            "serial:DEVICE:BAUD. Default udpin:0.0.0.0:14550 (all interfaces) "
+            "[env SKYBERTH_MAVLINK as a JSON list].",
+        ),
+    ] = None,
 ) -> None:
-    """Run the SkyBerth server (REST API and pages) on one process."""
+    """Run the SkyBerth server on one process: REST API, pages, the MAVLink
+    gateway and the live stream."""
     import uvicorn
 
     from web.app import create_app
@@ -72,8 +87,15 @@ def serve(
         overrides["http_port"] = port
     if site:
         overrides["site_files"] = site
+    if mavlink:
+        overrides["mavlink"] = mavlink
     settings = Settings().model_copy(update=overrides)
     _configure_logging(settings.log_level)
+    try:
+        for spec in settings.mavlink:
+            parse_endpoint(spec)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mavlink") from exc
     application = create_app(settings)
     log.info(
         "serving %d site(s) on http://%s:%d (API docs at /docs)",

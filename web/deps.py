@@ -4,14 +4,23 @@
 expiry is checked against ``datetime.now(UTC)`` here and nowhere below ``web``.
 A missing, malformed or expired token is a 401 whose ``detail`` says which, with
 ``WWW-Authenticate: Bearer``; a known user with the wrong role is a 403.
+
+FastAPI runs every plain ``def`` dependency in its thread pool, one hop each, and on
+a loaded server the hops cost about as much as a booking's whole transaction. So the
+dependencies that only read ``app.state`` or pass values on are ``async def`` (they
+await nothing and do no I/O); ``CurrentUser`` reads the user in its own short session
+within its one hop; and ``SessionDep`` connects only when a route first uses it, so it
+costs a hop (to close it) only then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, cast
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
@@ -29,25 +38,38 @@ TOKEN_URL = "/api/v1/auth/token"
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-def _sites(request: Request) -> dict[str, Site]:
+async def _sites(request: Request) -> dict[str, Site]:
     return cast(dict[str, Site], request.app.state.sites)
 
 
-def _catalogue(request: Request) -> StaticSiteCatalogue:
+async def _catalogue(request: Request) -> StaticSiteCatalogue:
     return cast(StaticSiteCatalogue, request.app.state.catalogue)
 
 
-def _session(request: Request) -> Iterator[Session]:
-    engine = cast(Engine, request.app.state.engine)
-    with Session(engine) as session:
+def _engine(request: Request) -> Engine:
+    return cast(Engine, request.app.state.engine)
+
+
+async def _session(request: Request) -> AsyncIterator[Session]:
+    # A new Session does no I/O; it checks out a connection on first use.
+    session = Session(_engine(request))
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            # Ending a used session is I/O (rollback, return to the pool): do it
+            # off the loop, and finish it even when the request was cancelled.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close)
+        else:
+            session.close()
 
 
-def _uow(request: Request) -> SqlUnitOfWork:
+async def _uow(request: Request) -> SqlUnitOfWork:
     factory = cast(Callable[[], SqlUnitOfWork], request.app.state.uow_factory)
     return factory()
 
@@ -70,7 +92,7 @@ def _unauthorised(reason: str) -> HTTPException:
 
 
 def _current_user(
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(_bearer)],
 ) -> User:
@@ -80,7 +102,9 @@ def _current_user(
         claims = decode_access_token(token, settings.secret_key, datetime.now(UTC))
     except TokenError as exc:
         raise _unauthorised(str(exc)) from exc
-    user = SqlUsers(session).get(claims.user_id)
+    # Looked up on every request, so a removed user is refused at once.
+    with Session(_engine(request)) as session:
+        user = SqlUsers(session).get(claims.user_id)
     if user is None:
         raise _unauthorised(f"user {claims.user_id} no longer exists")
     return user
@@ -89,14 +113,14 @@ def _current_user(
 CurrentUser = Annotated[User, Depends(_current_user)]
 
 
-def _actor(user: CurrentUser) -> Actor:
+async def _actor(user: CurrentUser) -> Actor:
     return user.as_actor()
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]
 
 
-def require_role(*roles: Role) -> Callable[[Actor], Actor]:
+def require_role(*roles: Role) -> Callable[[Actor], Awaitable[Actor]]:
     """Return a dependency that passes the actor on when its role is in ``roles``.
 
     Others get a 403 (``PermissionDenied``) naming the roles that may.
@@ -104,7 +128,7 @@ def require_role(*roles: Role) -> Callable[[Actor], Actor]:
     allowed = frozenset(roles)
     names = ", ".join(sorted(allowed))
 
-    def check(actor: ActorDep) -> Actor:
+    async def check(actor: ActorDep) -> Actor:
         if actor.role not in allowed:
             raise PermissionDenied(f"{actor} may not do this: only {names} may")
         return actor

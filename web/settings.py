@@ -9,6 +9,7 @@ configuration: SQLite in the user's data directory, the demo site, MAVLink on UD
 from __future__ import annotations
 
 import os
+from datetime import time
 from pathlib import Path
 from typing import Literal, Self
 
@@ -16,6 +17,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from airspace.site_files import demo_site_path
+from booking.rules import SitePolicy
 
 DEV_SECRET = "dev-insecure-secret-change-me-before-prod"
 """Long enough for HS256 (32 bytes), so tokens work in dev without a warning."""
@@ -42,7 +44,24 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     mavlink: list[str] = Field(default_factory=lambda: ["udpin:0.0.0.0:14550"])
-    """MAVLink endpoints the gateway listens on or connects to."""
+    """MAVLink endpoints the gateway listens on or connects to; empty: no gateway
+    links (the live stream still serves bookings and events)."""
+    telemetry_tick_ms: int = Field(default=20, ge=5, le=1000)
+    """How often the gateway checks conformance and publishes a frame."""
+    link_lost_s: float = Field(default=3.0, gt=0)
+    """A vehicle silent this long raises ``link_lost``."""
+    low_battery_pct: int = Field(default=20, ge=0, le=100)
+    retention_days: int = Field(default=90, ge=1)
+    """Track samples and ``.tlog`` recordings older than this are deleted."""
+    opening_hours: str = Field(
+        default="07:00-19:00",
+        pattern=r"^(24h|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$",
+    )
+    """Site-local hours in which bookings may lie (``HH:MM-HH:MM``), or ``24h``."""
+    tile_url: str = ""
+    """Opt-in online tile layer (e.g. ``https://tile.openstreetmap.org/{z}/{x}/{y}.png``);
+    empty keeps the map offline on the packaged coastline."""
+    tile_attribution: str = ""
     secret_key: str = DEV_SECRET
     token_ttl_min: int = Field(default=60, ge=1)
     log_level: str = "INFO"
@@ -60,6 +79,20 @@ class Settings(BaseSettings):
                 "HS256 tokens"
             )
         return self
+
+    def site_policy(self) -> SitePolicy:
+        """The booking policy the opening hours describe."""
+        if self.opening_hours == "24h":
+            return SitePolicy(always_open=True)
+        opens, closes = (
+            time.fromisoformat(part) for part in self.opening_hours.split("-")
+        )
+        return SitePolicy(opens_local=opens, closes_local=closes)
+
+    @property
+    def tlog_dir(self) -> Path:
+        """Where raw MAVLink recordings (``.tlog``) are kept."""
+        return self.data_dir / "tlogs"
 
     @property
     def effective_database_url(self) -> str:

@@ -52,7 +52,11 @@ def test_unknown_site_is_a_404_that_names_it(settings: Settings) -> None:
 @pytest.mark.slow
 def test_skyberth_serve_answers_over_real_http(tmp_path: Path) -> None:
     port = free_port()
-    env = {"SKYBERTH_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = {
+        "SKYBERTH_DATA_DIR": str(tmp_path),
+        "SKYBERTH_MAVLINK": '["udpin:127.0.0.1:0"]',
+        "PATH": "/usr/bin:/bin",
+    }
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "serve", "--port", str(port)],

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
 from airspace.site import CorridorId, PadId, SiteId
+from booking.errors import PermissionDenied
 from booking.model import Actor, BookingId, BookingState, DroneId
 from booking.services import RequestBooking, approve, cancel, reject, request_booking
 from web.calendar import bookings_calendar
@@ -57,7 +58,6 @@ def bookings_create(
     409 when a pad, the corridor's capacity, the drone or a closure is taken (the
     body names the rule and the booking or closure ids); 422 for a broken site rule.
     """
-    get_drone(session, actor, body.drone_id)  # another organisation's drone: 404
     cmd = RequestBooking(
         site_id=SiteId(body.site_id),
         drone_id=DroneId(body.drone_id),
@@ -67,7 +67,14 @@ def bookings_create(
         landing_pad_id=PadId(body.landing_pad_id) if body.landing_pad_id else None,
         corridor_id=CorridorId(body.corridor_id) if body.corridor_id else None,
     )
-    return BookingPublic.of(request_booking(uow, cmd, actor, datetime.now(UTC)))
+    try:
+        booked = request_booking(uow, cmd, actor, datetime.now(UTC))
+    except PermissionDenied:
+        # Another organisation's drone is a 404, exactly like a missing one. Only
+        # refusals pay for this look-up; the session connects on first use.
+        get_drone(session, actor, body.drone_id)
+        raise
+    return BookingPublic.of(booked)
 
 
 @router.get(

@@ -1,0 +1,342 @@
+"""A real ``skyberth serve`` for the gateway benchmark, and how it is read.
+
+The server runs in a subprocess on a fresh SQLite database with one ``udpin`` link
+per simulated link, opening hours ``24h`` and the demo site with its corridors'
+capacity raised (so hundreds of bookings can share the bench corridor). Drones and
+bookings are made through the REST API like an operator would; gateway figures
+come from ``GET /api/v1/telemetry/links`` and ``/metrics``, CPU from ``/proc``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from airspace.site_files import demo_site_path, load_site, save_site
+from airspace.site_parse import parse_site, site_to_features
+from bench.gateway_fleet import FleetLayout
+from booking.model import Role
+from web.auth import hash_password
+from web.db import make_engine
+from web.migrate import upgrade
+from web.users import add_user
+
+PASSWORD = "bench-password"
+OPERATOR, ADMIN, STAFF = "bench-op", "bench-admin", "bench-safety"
+USERS: dict[str, tuple[Role, str | None]] = {
+    OPERATOR: (Role.OPERATOR, "bench"),
+    ADMIN: (Role.SITE_ADMIN, None),
+    STAFF: (Role.SAFETY_OFFICER, None),
+}
+CORRIDOR_CAPACITY = 10_000
+START_TIMEOUT_S = 60.0
+HTTP_TIMEOUT_S = 30.0
+PROC_STAT = Path("/proc/stat")
+PROC_SNMP = Path("/proc/net/snmp")
+_METRIC = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
+
+
+def write_bench_site(directory: Path) -> Path:
+    """Write the demo site with every corridor's capacity raised; return its path."""
+    features = site_to_features(load_site(demo_site_path()))
+    for feature in features:
+        if feature["properties"].get("kind") == "corridor":
+            feature["properties"] = dict(
+                feature["properties"], capacity=CORRIDOR_CAPACITY
+            )
+    path = directory / "bench_site.geojson"
+    save_site(parse_site(features), path)
+    return path
+
+
+def free_udp_ports(n: int) -> list[int]:
+    """``n`` distinct UDP ports on 127.0.0.1 that were free a moment ago."""
+    with ExitStack() as stack:
+        socks = [
+            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            for _ in range(n)
+        ]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class BenchServer:
+    """A running server: its process, addresses, tokens and an HTTP client."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    ws_url: str
+    udp_ports: list[int]
+    log_path: Path
+    tokens: dict[str, str]
+    client: httpx.Client
+
+    def call(self, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        return self.client.request(
+            method, self.base_url + path, headers=headers, **kwargs
+        )
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+def seed_users(db_url: str) -> None:
+    """Create the bench users (one argon2 hash for all) in a migrated database."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    hashed = hash_password(PASSWORD)
+    now = datetime.now(UTC)
+    for name, (role, org) in USERS.items():
+        add_user(engine, name, role, PASSWORD, now, org, password_hash=hashed)
+    engine.dispose()
+
+
+@contextmanager
+def bench_server(
+    data_dir: Path, site_path: Path, links: int, log_level: str
+) -> Iterator[BenchServer]:
+    """Start ``skyberth serve`` with ``links`` udpin links; stop it on exit."""
+    seed_users(f"sqlite:///{data_dir / 'skyberth.sqlite3'}")
+    http_port = free_tcp_port()
+    udp_ports = free_udp_ports(links)
+    env = dict(os.environ)
+    env.update(
+        SKYBERTH_DATA_DIR=str(data_dir),
+        SKYBERTH_SITE_FILES=json.dumps([str(site_path)]),
+        SKYBERTH_MAVLINK=json.dumps([f"udpin:127.0.0.1:{p}" for p in udp_ports]),
+        SKYBERTH_OPENING_HOURS="24h",
+        SKYBERTH_LOG_LEVEL=log_level,
+    )
+    env.pop("SKYBERTH_DATABASE_URL", None)
+    log_path = data_dir / "server.log"
+    base_url = f"http://127.0.0.1:{http_port}"
+    with log_path.open("wb") as log, httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "serve", "--port", str(http_port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_healthy(client, base_url, process, log_path)
+            tokens = {name: _login(client, base_url, name) for name in USERS}
+            yield BenchServer(
+                process,
+                base_url,
+                f"ws://127.0.0.1:{http_port}/ws/live",
+                udp_ports,
+                log_path,
+                tokens,
+                client,
+            )
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_healthy(
+    client: httpx.Client, base_url: str, process: subprocess.Popen[bytes], log: Path
+) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            client.get(base_url + "/healthz", timeout=1).raise_for_status()
+            return
+        except httpx.HTTPError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+                raise SystemExit(
+                    f"server did not start; its log ends:\n{tail}"
+                ) from None
+            time.sleep(0.2)
+
+
+def _login(client: httpx.Client, base_url: str, name: str) -> str:
+    response = client.post(
+        base_url + "/api/v1/auth/token", data={"username": name, "password": PASSWORD}
+    )
+    if response.status_code != 200:
+        raise SystemExit(
+            f"login of {name} failed: {response.status_code} {response.text}"
+        )
+    return str(response.json()["access_token"])
+
+
+def register_and_book(
+    server: BenchServer, layout: FleetLayout, site_id: str
+) -> tuple[int, datetime]:
+    """Register every registered drone and book the bench corridor for it now.
+
+    Returns the number of bookings and when the last one starts. Each booking starts
+    a second after it is requested (bookings may not start in the past) and lasts
+    two hours; a site admin approves it.
+    """
+    last_start = datetime.now(UTC)
+    for drone in layout.registered:
+        drone_id = f"bench-{drone.sysid}"
+        _expect(
+            server.call(
+                OPERATOR,
+                "POST",
+                "/api/v1/drones",
+                json={
+                    "id": drone_id,
+                    "name": f"Bench {drone.sysid}",
+                    "site_id": site_id,
+                    "mavlink_sysid": drone.sysid,
+                    "max_takeoff_mass_kg": 4.0,
+                },
+            ),
+            201,
+        )
+        start = datetime.now(UTC) + timedelta(seconds=1)
+        response = _expect(
+            server.call(
+                OPERATOR,
+                "POST",
+                "/api/v1/bookings",
+                json={
+                    "site_id": site_id,
+                    "drone_id": drone_id,
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(hours=2)).isoformat(),
+                    "corridor_id": layout.corridor_id,
+                },
+            ),
+            201,
+        )
+        booking_id = int(response.json()["id"])
+        _expect(
+            server.call(ADMIN, "POST", f"/api/v1/bookings/{booking_id}/approve"), 200
+        )
+        last_start = start
+    return len(layout.registered), last_start
+
+
+def _expect(response: httpx.Response, status: int) -> httpx.Response:
+    if response.status_code != status:
+        raise SystemExit(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:500]}"
+        )
+    return response
+
+
+@dataclass(frozen=True)
+class GatewaySample:
+    """The gateway's counters at one instant (``t_s``: mid-request, epoch s)."""
+
+    t_s: float
+    frames_ok: int
+    datagrams_in: int
+    seq_lost: int
+    bad_input: dict[str, int]
+    vehicles: int
+    tick_ms_max: float
+    tick_ms_last: float
+    server_cpu_s: float
+    machine_busy_s: float
+    rcvbuf_errors: int
+    link_ids: tuple[str, ...]
+
+
+BAD_KEYS = ("bad_crc", "malformed", "garbage_bytes", "truncated", "internal_errors")
+
+
+def sample_gateway(server: BenchServer) -> GatewaySample:
+    """Read ``/api/v1/telemetry/links`` and the server's CPU time."""
+    t0 = time.time()
+    response = _expect(server.call(STAFF, "GET", "/api/v1/telemetry/links"), 200)
+    t1 = time.time()
+    body = response.json()
+    frames_ok = datagrams_in = seq_lost = 0
+    bad = dict.fromkeys((*BAD_KEYS, "callback_errors"), 0)
+    for link in body["links"]:
+        datagrams_in += int(link["transport"]["datagrams_in"])
+        bad["callback_errors"] += int(link["transport"].get("callback_errors", 0))
+        for stream in link["streams"]:
+            frames_ok += int(stream["frames_ok"])
+            seq_lost += int(stream.get("seq_lost", 0))
+            for key in BAD_KEYS:
+                bad[key] += int(stream.get(key, 0))
+    return GatewaySample(
+        t_s=(t0 + t1) / 2,
+        frames_ok=frames_ok,
+        datagrams_in=datagrams_in,
+        seq_lost=seq_lost,
+        bad_input=bad,
+        vehicles=int(body.get("vehicles", 0)),
+        tick_ms_max=float(body.get("tick_ms_max", 0.0)),
+        tick_ms_last=float(body.get("tick_ms_last", 0.0)),
+        server_cpu_s=process_cpu_s(server.process.pid),
+        machine_busy_s=machine_busy_s(),
+        rcvbuf_errors=udp_rcvbuf_errors(),
+        link_ids=tuple(str(link["link_id"]) for link in body["links"]),
+    )
+
+
+def read_metrics(server: BenchServer) -> dict[str, float]:
+    """``/metrics`` as ``{"name{labels}": value}``."""
+    response = _expect(server.call(STAFF, "GET", "/metrics"), 200)
+    out: dict[str, float] = {}
+    for line in response.text.splitlines():
+        match = _METRIC.match(line)
+        if match:
+            out[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    return out
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads); Linux only."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine was busy (all cores), from ``/proc/stat``."""
+    if not PROC_STAT.exists():
+        return 0.0
+    ticks = [int(v) for v in PROC_STAT.read_text().split("\n")[0].split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def udp_rcvbuf_errors() -> int:
+    """The kernel's count of UDP datagrams dropped for a full receive buffer."""
+    try:
+        lines = [line.split() for line in PROC_SNMP.read_text().splitlines()]
+    except OSError:
+        return 0
+    udp = [line for line in lines if line and line[0] == "Udp:"]
+    if len(udp) < 2 or "RcvbufErrors" not in udp[0]:
+        return 0
+    return int(udp[1][udp[0].index("RcvbufErrors")])

@@ -1,0 +1,410 @@
+"""One simulated drone: autopilot, scenarios, telemetry streams, and its answers.
+
+A ``DroneSpec`` says everything about a drone before it flies (identity as sent,
+plan, scenarios, signing key); ``SimDrone`` flies it. Each tick the fleet calls
+``advance`` (physics, take-off time, scenario triggers, battery failsafe), then
+``schedule`` for the messages due, ``fixes`` for the positions to project to lon/lat
+(one batch for the whole fleet), then ``emit`` for the frames. GNSS noise is a
+seeded random walk of at most ``gnss_noise_m``; a GPS glitch replaces exactly one
+GLOBAL_POSITION_INT.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from airspace.projection import SiteProjection
+from airspace.site import Corridor, Site
+from simulator import mavlink_out
+from simulator.excursions import bust_altitude_m, drift_target
+from simulator.flight import ARDUCOPTER_MODE, FlightController, FlightMode
+from simulator.kinematics import Limits, Wind, power_w
+from simulator.mavlink_in import VehicleResponder, targets
+from simulator.mavlink_out import STREAM_BUILDERS, STREAM_RATES_HZ, Battery, Sample
+from simulator.routes import FlightPlan
+from simulator.scenarios import (
+    AltitudeBust,
+    GpsGlitch,
+    LateralDrift,
+    LinkLoss,
+    LowBattery,
+    Scenario,
+    SpoofedSysid,
+    first,
+)
+
+GRAVITY_MPS2 = 9.80665
+DEFAULT_FAILSAFE_PCT = 10.0
+TURNAROUND_S = 10.0
+"""Seconds on the pad between flights when flights repeat."""
+POSITION = "GLOBAL_POSITION_INT"
+_CELL_FULL_V = 4.2
+_CELL_EMPTY_V = 3.5
+
+
+@dataclass(frozen=True)
+class DroneSpec:
+    """A drone as it will fly: ``sysid`` and ``signing_key`` as it sends them."""
+
+    label: str
+    sysid: int
+    plan: FlightPlan
+    corridor: Corridor | None
+    takeoff_at_s: float = 0.0
+    scenarios: tuple[Scenario, ...] = ()
+    signing_key: bytes | None = None
+    registered_sysid: int | None = None
+    """The drone's own system id when it flies under another (intruder, spoofer)."""
+    limits: Limits = field(default_factory=Limits)
+    cruise_speed_mps: float = 10.0
+
+    @property
+    def spoofer(self) -> bool:
+        """Return True when this drone sends under a signing drone's system id."""
+        return any(isinstance(s, SpoofedSysid) for s in self.scenarios)
+
+
+@dataclass
+class _Stream:
+    period_s: float
+    due_s: float
+
+
+class SimDrone:
+    """A drone flying its spec; see the module docstring for the call order."""
+
+    def __init__(
+        self,
+        spec: DroneSpec,
+        site: Site,
+        *,
+        seed: int,
+        phase: float,
+        mavlink1: bool = False,
+        gnss_noise_m: float = 0.5,
+        wind: Wind | None = None,
+        repeat: bool = False,
+        link_id: int = 0,
+    ) -> None:
+        self.spec = spec
+        self.site = site
+        self.projection: SiteProjection = site.projection
+        self.encoder = mavlink_out.Encoder(
+            spec.sysid, 1, spec.signing_key, link_id=link_id, mavlink1=mavlink1
+        )
+        self.wind = wind or Wind()
+        self.repeat = repeat
+        self.gnss_noise_m = gnss_noise_m
+        self._rng = random.Random(seed)
+        self._low_battery: LowBattery | None = first(spec.scenarios, LowBattery)
+        self.flights = 0
+        self.controller = self._new_flight()
+        self.responder = VehicleResponder(self.controller)
+        self._takeoff_at_s = spec.takeoff_at_s
+        self._takeoff_t_s: float | None = None
+        self._landed_at_s: float | None = None
+        self._triggers: list[Scenario] = []
+        self._pending_glitches: list[GpsGlitch] = []
+        self.glitched_samples = 0
+        self._noise = [0.0, 0.0, 0.0]
+        self._consumed_mah = 0.0
+        self.failsafe = False
+        self._fence_breaches = 0
+        self._fence_breached_at_ms = 0
+        self._fence_was_breached = False
+        self._streams = {
+            name: _Stream(1.0 / rate, (phase % 1.0) / rate)
+            for name, rate in STREAM_RATES_HZ.items()
+        }
+
+    # --- state others read ------------------------------------------------------
+
+    @property
+    def sysid(self) -> int:
+        """Return the system id this drone sends under."""
+        return self.spec.sysid
+
+    @property
+    def flying(self) -> bool:
+        """Return True while armed."""
+        return self.controller.armed
+
+    @property
+    def done(self) -> bool:
+        """Return True once landed for good (flights do not repeat)."""
+        return not self.repeat and self.controller.mode is FlightMode.LANDED
+
+    def since_takeoff_s(self, t_s: float) -> float | None:
+        """Return seconds since this flight's take-off, None before it."""
+        return None if self._takeoff_t_s is None else t_s - self._takeoff_t_s
+
+    def silent(self, t_s: float) -> bool:
+        """Return True while a link_loss scenario keeps this drone quiet."""
+        since = self.since_takeoff_s(t_s)
+        if since is None:
+            return False
+        return any(
+            isinstance(s, LinkLoss) and s.at_s <= since < s.at_s + s.duration_s
+            for s in self.spec.scenarios
+        )
+
+    # --- time ---------------------------------------------------------------------
+
+    def _new_flight(self) -> FlightController:
+        limits = self.spec.limits
+        energy = None
+        if self._low_battery is not None:
+            # A battery that drains drain_x times faster is one drain_x times smaller.
+            limits = replace(
+                limits,
+                battery_capacity_wh=limits.battery_capacity_wh
+                / self._low_battery.drain_x,
+            )
+            energy = limits.battery_capacity_wh * self._low_battery.start_pct / 100.0
+        return FlightController(
+            self.spec.plan, limits, self.wind, self.spec.cruise_speed_mps, energy
+        )
+
+    def advance(self, t_s: float, dt_s: float) -> None:
+        """Fly from ``t_s`` to ``t_s + dt_s`` (simulated seconds since the start)."""
+        ctl = self.controller
+        if ctl.mode is FlightMode.WAITING and t_s >= self._takeoff_at_s:
+            ctl.take_off()
+            self.flights += 1
+            self._takeoff_t_s = t_s
+            self._triggers = sorted(
+                (
+                    s
+                    for s in self.spec.scenarios
+                    if isinstance(s, LateralDrift | AltitudeBust | GpsGlitch)
+                ),
+                key=lambda s: float(getattr(s, "at_s", 0.0)),
+            )
+        elif ctl.mode is FlightMode.LANDED and self.repeat:
+            if self._landed_at_s is None:
+                self._landed_at_s = t_s
+            elif t_s - self._landed_at_s >= TURNAROUND_S:
+                self._restart(t_s)
+                return
+        self._fire_triggers(t_s)
+        self._check_battery()
+        current_a = self._current_a()
+        ctl.step(dt_s)
+        self._consumed_mah += current_a * dt_s / 3.6
+
+    def _restart(self, t_s: float) -> None:
+        self.controller = self._new_flight()
+        self.responder.autopilot = self.controller
+        self._landed_at_s = None
+        self._takeoff_at_s = t_s
+        self._consumed_mah = 0.0
+        self.failsafe = False
+
+    def _fire_triggers(self, t_s: float) -> None:
+        since = self.since_takeoff_s(t_s)
+        ctl = self.controller
+        if since is None or not self._triggers:
+            return
+        scenario = self._triggers[0]
+        if since < float(getattr(scenario, "at_s", 0.0)):
+            return
+        if not ctl.on_corridor_leg or ctl.deviating or self.spec.corridor is None:
+            return
+        self._triggers.pop(0)
+        s = ctl.state
+        match scenario:
+            case LateralDrift():
+                target = drift_target(
+                    self.site,
+                    self.spec.corridor,
+                    s.x_m,
+                    s.y_m,
+                    s.alt_m,
+                    scenario.overshoot_m,
+                )
+                ctl.deviate(target, scenario.speed_mps, scenario.hold_s)
+            case AltitudeBust():
+                alt = bust_altitude_m(self.spec.corridor, scenario.overshoot_m)
+                ctl.bust_altitude(alt, scenario.hold_s)
+            case GpsGlitch():
+                self._pending_glitches.append(scenario)
+
+    def _check_battery(self) -> None:
+        ctl = self.controller
+        failsafe_pct = (
+            self._low_battery.failsafe_pct
+            if self._low_battery is not None
+            else DEFAULT_FAILSAFE_PCT
+        )
+        if (
+            not self.failsafe
+            and ctl.armed
+            and ctl.battery_fraction * 100.0 <= failsafe_pct
+        ):
+            self.failsafe = True
+            if ctl.mode not in (FlightMode.RTL, FlightMode.LAND):
+                ctl.return_to_launch()
+
+    def _voltage_v(self) -> float:
+        fraction = self.controller.battery_fraction
+        cell = _CELL_EMPTY_V + (_CELL_FULL_V - _CELL_EMPTY_V) * fraction
+        return mavlink_out.CELLS * cell
+
+    def _current_a(self) -> float:
+        ctl = self.controller
+        return power_w(ctl.state, ctl.limits, ctl.armed) / self._voltage_v()
+
+    # --- telemetry ------------------------------------------------------------------
+
+    def schedule(self, t_s: float, position_due: bool) -> list[str]:
+        """Return the names of the messages due at ``t_s`` (none while silent).
+
+        Every stream's schedule moves on even while silent, so telemetry comes
+        back at its usual rate, not in a burst.
+        """
+        due = [name for name, st in self._streams.items() if t_s >= st.due_s - 1e-9]
+        for name in due:
+            st = self._streams[name]
+            st.due_s = max(st.due_s + st.period_s, t_s)
+        if self.silent(t_s):
+            return []
+        if "FENCE_STATUS" in due and self.responder.fence is None:
+            due.remove("FENCE_STATUS")
+        return [POSITION, *due] if position_due else due
+
+    def fixes(self, names: list[str]) -> list[tuple[float, float]]:
+        """Return the site-metre points to project for the messages ``names``.
+
+        The first is the (noisy) GNSS fix; a second one is the glitched fix when
+        this GLOBAL_POSITION_INT is the wild one.
+        """
+        s = self.controller.state
+        position_due = POSITION in names
+        if position_due:
+            self._walk_noise()
+        points = [(s.x_m + self._noise[0], s.y_m + self._noise[1])]
+        if position_due and self._pending_glitches:
+            glitch = self._pending_glitches[0]
+            angle = self._rng.uniform(0.0, math.tau)
+            points.append(
+                (
+                    points[0][0] + glitch.offset_m * math.sin(angle),
+                    points[0][1] + glitch.offset_m * math.cos(angle),
+                )
+            )
+        return points
+
+    def _walk_noise(self) -> None:
+        if self.gnss_noise_m <= 0:
+            return
+        step = self.gnss_noise_m * 0.1
+        for axis in range(3):
+            limit = self.gnss_noise_m * (2.0 if axis == 2 else 1.0)
+            moved = self._noise[axis] + self._rng.gauss(0.0, step)
+            self._noise[axis] = min(max(moved, -limit), limit)
+
+    def emit(
+        self,
+        t_s: float,
+        wall_s: float,
+        names: list[str],
+        lonlats: list[tuple[float, float]],
+    ) -> list[bytes]:
+        """Return the frames of ``names``; ``lonlats`` are the projected ``fixes``."""
+        sample = self._sample(t_s, lonlats[0])
+        messages: list[Any] = []
+        for name in names:
+            if name == POSITION:
+                if len(lonlats) > 1:
+                    self._pending_glitches.pop(0)
+                    self.glitched_samples += 1
+                    wild = replace(sample, lon_deg=lonlats[1][0], lat_deg=lonlats[1][1])
+                    messages.append(mavlink_out.global_position_int(wild))
+                else:
+                    messages.append(mavlink_out.global_position_int(sample))
+            elif name == "FENCE_STATUS":
+                messages.append(self._fence_status(sample.time_boot_ms))
+            else:
+                messages.append(STREAM_BUILDERS[name](sample))
+        return [self.encoder.encode(m, wall_s) for m in messages]
+
+    def _fence_status(self, time_boot_ms: int) -> Any:
+        fence = self.responder.fence
+        s = self.controller.state
+        breached = fence is not None and fence.breached(self.projection, s.x_m, s.y_m)
+        if breached and not self._fence_was_breached:
+            self._fence_breaches += 1
+            self._fence_breached_at_ms = time_boot_ms
+        self._fence_was_breached = breached
+        return mavlink_out.fence_status(
+            breached, self._fence_breaches, self._fence_breached_at_ms
+        )
+
+    def _sample(self, t_s: float, lonlat: tuple[float, float]) -> Sample:
+        ctl = self.controller
+        s = ctl.state
+        armed = ctl.armed
+        turn_rad_s = math.radians(s.turn_rate_dps)
+        fraction = ctl.battery_fraction
+        power = power_w(s, ctl.limits, armed)
+        if self.failsafe:
+            status = 5  # MAV_STATE_CRITICAL
+        else:
+            status = 4 if armed else 3  # MAV_STATE_ACTIVE / STANDBY
+        pct = fraction * 100.0
+        charge_state = 3 if pct <= DEFAULT_FAILSAFE_PCT or self.failsafe else 1
+        if charge_state == 1 and pct <= 20.0:
+            charge_state = 2
+        voltage = self._voltage_v()
+        battery = Battery(
+            voltage_v=voltage,
+            current_a=power / voltage,
+            remaining_pct=pct,
+            consumed_mah=self._consumed_mah,
+            consumed_j=(ctl.limits.battery_capacity_wh - s.energy_wh) * 3600.0,
+            time_remaining_s=s.energy_wh * 3600.0 / power if power > 0 else 0.0,
+            charge_state=charge_state,
+        )
+        alt_m = s.alt_m + self._noise[2]
+        return Sample(
+            time_boot_ms=round(t_s * 1000.0),
+            lat_deg=lonlat[1],
+            lon_deg=lonlat[0],
+            alt_m=alt_m,
+            relative_alt_m=alt_m - ctl.plan.ground_alt_m,
+            vn_mps=s.ground_north_mps,
+            ve_mps=s.ground_east_mps,
+            vd_mps=-s.vz_mps,
+            heading_deg=s.heading_deg,
+            course_deg=s.course_deg,
+            ground_speed_mps=s.ground_speed_mps,
+            airspeed_mps=s.speed_mps,
+            roll_rad=math.atan(s.speed_mps * turn_rad_s / GRAVITY_MPS2),
+            pitch_rad=-math.atan((s.accel_mps2 + 0.2 * s.speed_mps) / GRAVITY_MPS2)
+            if armed
+            else 0.0,
+            yaw_rate_rad_s=turn_rad_s,
+            throttle_pct=(45.0 + 3.0 * s.vz_mps + 0.8 * s.speed_mps) if armed else 0.0,
+            armed=armed,
+            custom_mode=ARDUCOPTER_MODE[ctl.mode],
+            system_status=status,
+            battery=battery,
+        )
+
+    # --- what comes in ----------------------------------------------------------------
+
+    def wants(self, msg: Any) -> bool:
+        """Return True when ``msg`` is for this drone (spoofers answer nothing)."""
+        return not self.spec.spoofer and targets(msg, self.sysid, self.encoder.compid)
+
+    def receive(self, msg: Any, t_s: float, wall_s: float) -> list[bytes]:
+        """Return the frames answering ``msg`` (which ``wants`` accepted)."""
+        replies = self.responder.handle(msg, t_s)
+        return [self.encoder.encode(m, wall_s) for m in replies]
+
+    def poll(self, t_s: float, wall_s: float) -> list[bytes]:
+        """Return frames a stalled transfer needs now (a retry or a cancel)."""
+        return [self.encoder.encode(m, wall_s) for m in self.responder.poll(t_s)]

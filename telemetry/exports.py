@@ -1,0 +1,359 @@
+"""Replays written as files: GeoJSON, KML, CSV, GeoPackage and raw ``.tlog``.
+
+Every writer takes one ``Replay`` so all formats carry the same track. Positions
+are WGS84 lon/lat degrees with altitude in metres AMSL; times are UTC.
+
+- **GeoJSON** (RFC 7946): one FeatureCollection; ``properties.role`` tells the
+  features apart: ``volume`` (the outline, band in ``floor_amsl_m``/
+  ``ceiling_amsl_m``), ``track`` (a 3-D LineString), one ``sample`` Point per
+  position (with its conformance state) and one ``event`` Point per timeline entry,
+  placed at the position nearest in time (no geometry without a track).
+- **KML** (OGC KML 2.2, for Google Earth): the volume as an extruded polygon at its
+  ceiling plus its floor, both ``altitudeMode`` absolute (AMSL), the track as a 3-D
+  LineString, the nonconforming stretches in red, and events as time-stamped
+  points. Written with ``xml.etree`` because GDAL's KML writers cannot extrude.
+- **CSV**: one row per position (``CSV_COLUMNS``).
+- **GeoPackage**: layers ``volume``, ``track``, ``samples`` and ``events``
+  (EPSG:4326), through geopandas; empty layers are left out.
+- **tlog**: raw MAVLink frames as received (``telemetry.tlog`` records).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from telemetry.frames import utc_iso
+from telemetry.incident_model import VolumeSnapshot
+from telemetry.replay import Replay, ReplaySample, positions_at, volume_json
+from telemetry.tlog import encode_record
+
+KML_NS: Final = "http://www.opengis.net/kml/2.2"
+NONCONFORMING_STATES: Final = frozenset(
+    {"outside_lateral", "outside_vertical", "outside_boundary", "in_exclusion"}
+)
+"""Conformance states that count as out of the assigned volume."""
+CSV_COLUMNS: Final = (
+    "t_utc",
+    "t_s",
+    "lat_deg",
+    "lon_deg",
+    "alt_amsl_m",
+    "rel_alt_m",
+    "speed_mps",
+    "heading_deg",
+    "state",
+    "phase",
+    "battery_pct",
+    "vehicle_key",
+)
+
+
+# --- GeoJSON -----------------------------------------------------------------------
+
+
+def _xyz(s: ReplaySample) -> list[float]:
+    return [s.lon_deg, s.lat_deg, s.alt_amsl_m]
+
+
+def _sample_properties(s: ReplaySample) -> dict[str, Any]:
+    return {
+        "t_utc": utc_iso(s.t_s),
+        "t_s": s.t_s,
+        "lat_deg": s.lat_deg,
+        "lon_deg": s.lon_deg,
+        "alt_amsl_m": s.alt_amsl_m,
+        "rel_alt_m": s.rel_alt_m,
+        "speed_mps": s.speed_mps,
+        "heading_deg": s.heading_deg,
+        "state": s.state,
+        "phase": s.phase,
+        "battery_pct": s.battery_pct,
+        "vehicle_key": s.vehicle_key,
+    }
+
+
+def replay_features(replay: Replay) -> list[dict[str, Any]]:
+    """Return the GeoJSON features of ``replay`` (see the module docstring)."""
+    features: list[dict[str, Any]] = []
+    if replay.volume is not None:
+        v = replay.volume
+        features.append(
+            _feature(
+                dict(v.outline_geojson),
+                role="volume",
+                source=v.source,
+                floor_amsl_m=v.floor_amsl_m,
+                ceiling_amsl_m=v.ceiling_amsl_m,
+            )
+        )
+    samples = replay.samples
+    if len(samples) >= 2:
+        features.append(
+            _feature(
+                {"type": "LineString", "coordinates": [_xyz(s) for s in samples]},
+                role="track",
+                start_utc=utc_iso(samples[0].t_s),
+                end_utc=utc_iso(samples[-1].t_s),
+                samples=len(samples),
+            )
+        )
+    for s in samples:
+        point = {"type": "Point", "coordinates": _xyz(s)}
+        features.append(_feature(point, role="sample", **_sample_properties(s)))
+    at = positions_at(samples, (e.t_s for e in replay.events))
+    for event, near in zip(replay.events, at, strict=True):
+        geometry = {"type": "Point", "coordinates": _xyz(near)} if near else None
+        features.append(
+            _feature(
+                geometry,
+                role="event",
+                t_utc=utc_iso(event.t_s),
+                t_s=event.t_s,
+                kind=event.kind,
+                incident_id=event.incident_id,
+                actor_id=event.actor_id,
+                details=dict(event.details),
+            )
+        )
+    return features
+
+
+def _feature(geometry: dict[str, Any] | None, **properties: Any) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": geometry, "properties": properties}
+
+
+def to_geojson(replay: Replay) -> bytes:
+    """Return the replay as a GeoJSON FeatureCollection (UTF-8)."""
+    collection = {
+        "type": "FeatureCollection",
+        "name": replay.title,
+        "skyberth": {
+            "subject": replay.subject,
+            "id": replay.subject_id,
+            "volume": volume_json(replay.volume),
+        },
+        "features": replay_features(replay),
+    }
+    return json.dumps(collection, ensure_ascii=False, allow_nan=False).encode()
+
+
+# --- KML ---------------------------------------------------------------------------
+
+# KML colours are aabbggrr.
+_STYLES: Final = {
+    "volume": {"LineStyle": ("ff00a5ff", "2"), "PolyStyle": "5500a5ff"},
+    "floor": {"LineStyle": ("ff0066cc", "1"), "PolyStyle": "330066cc"},
+    "track": {"LineStyle": ("ffffaa00", "3")},
+    "outside": {"LineStyle": ("ff0000ff", "5")},
+}
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+    child = ET.SubElement(parent, tag)
+    if text is not None:
+        child.text = text
+    return child
+
+
+def _coords(points: Iterable[Sequence[float]]) -> str:
+    return " ".join(f"{x:.8f},{y:.8f},{z:.2f}" for x, y, z in points)
+
+
+def _ring(parent: ET.Element, tag: str, ring: list[Any], alt_m: float) -> None:
+    boundary = _sub(parent, tag)
+    linear = _sub(boundary, "LinearRing")
+    _sub(linear, "coordinates", _coords((p[0], p[1], alt_m) for p in ring))
+
+
+def _volume_placemark(
+    folder: ET.Element, v: VolumeSnapshot, alt_m: float, *, top: bool
+) -> None:
+    name = v.source or "assigned volume"
+    what = "ceiling" if top else "floor"
+    mark = _sub(folder, "Placemark")
+    _sub(mark, "name", f"{name} {what} {alt_m:g} m AMSL")
+    _sub(mark, "styleUrl", "#volume" if top else "#floor")
+    data = _sub(mark, "ExtendedData")
+    for key, value in (
+        ("floor_amsl_m", v.floor_amsl_m),
+        ("ceiling_amsl_m", v.ceiling_amsl_m),
+    ):
+        item = _sub(data, "Data")
+        item.set("name", key)
+        _sub(item, "value", f"{value:g}")
+    polygon = _sub(mark, "Polygon")
+    # Extruding the ceiling draws the volume's walls down to the ground; the floor
+    # plate, not extruded, shows where the band starts.
+    _sub(polygon, "extrude", "1" if top else "0")
+    _sub(polygon, "altitudeMode", "absolute")
+    rings = v.outline_geojson["coordinates"]
+    _ring(polygon, "outerBoundaryIs", rings[0], alt_m)
+    for hole in rings[1:]:
+        _ring(polygon, "innerBoundaryIs", hole, alt_m)
+
+
+def _line(parent: ET.Element, samples: list[ReplaySample]) -> None:
+    line = _sub(parent, "LineString")
+    _sub(line, "extrude", "0")
+    _sub(line, "tessellate", "0")
+    _sub(line, "altitudeMode", "absolute")
+    _sub(line, "coordinates", _coords(_xyz(s) for s in samples))
+
+
+def _nonconforming_runs(
+    samples: tuple[ReplaySample, ...],
+) -> Iterator[list[ReplaySample]]:
+    run: list[ReplaySample] = []
+    for s in samples:
+        if s.state in NONCONFORMING_STATES:
+            run.append(s)
+        elif run:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+def to_kml(replay: Replay) -> bytes:
+    """Return the replay as KML 2.2 (UTF-8) that Google Earth opens."""
+    # Children are written unprefixed under this default namespace.
+    root = ET.Element("kml", xmlns=KML_NS)
+    doc = _sub(root, "Document")
+    _sub(doc, "name", replay.title)
+    for style_id, parts in _STYLES.items():
+        style = _sub(doc, "Style")
+        style.set("id", style_id)
+        colour, width = parts["LineStyle"]
+        line_style = _sub(style, "LineStyle")
+        _sub(line_style, "color", colour)
+        _sub(line_style, "width", width)
+        if "PolyStyle" in parts:
+            poly = _sub(style, "PolyStyle")
+            _sub(poly, "color", str(parts["PolyStyle"]))
+    if replay.volume is not None:
+        folder = _sub(doc, "Folder")
+        _sub(folder, "name", "Assigned volume")
+        v = replay.volume
+        _volume_placemark(folder, v, v.ceiling_amsl_m, top=True)
+        _volume_placemark(folder, v, v.floor_amsl_m, top=False)
+    samples = replay.samples
+    if len(samples) >= 2:
+        folder = _sub(doc, "Folder")
+        _sub(folder, "name", "Track")
+        mark = _sub(folder, "Placemark")
+        _sub(mark, "name", "Track")
+        span = _sub(mark, "TimeSpan")
+        _sub(span, "begin", utc_iso(samples[0].t_s))
+        _sub(span, "end", utc_iso(samples[-1].t_s))
+        _sub(mark, "styleUrl", "#track")
+        _line(mark, list(samples))
+        runs = [r for r in _nonconforming_runs(samples) if len(r) >= 2]
+        if runs:
+            outside = _sub(folder, "Placemark")
+            _sub(outside, "name", "Outside the assigned volume")
+            _sub(outside, "styleUrl", "#outside")
+            multi = _sub(outside, "MultiGeometry")
+            for run in runs:
+                _line(multi, run)
+    at = positions_at(samples, (e.t_s for e in replay.events))
+    placed = [(e, near) for e, near in zip(replay.events, at, strict=True) if near]
+    if placed:
+        folder = _sub(doc, "Folder")
+        _sub(folder, "name", "Events")
+        for event, near in placed:
+            mark = _sub(folder, "Placemark")
+            _sub(mark, "name", f"{event.kind} (incident {event.incident_id})")
+            _sub(
+                mark, "description", json.dumps(dict(event.details), ensure_ascii=False)
+            )
+            stamp = _sub(mark, "TimeStamp")
+            _sub(stamp, "when", utc_iso(event.t_s))
+            point = _sub(mark, "Point")
+            _sub(point, "altitudeMode", "absolute")
+            _sub(point, "coordinates", _coords([_xyz(near)]))
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+# --- CSV ---------------------------------------------------------------------------
+
+
+def to_csv(replay: Replay) -> bytes:
+    """Return one CSV row per position (header ``CSV_COLUMNS``), UTF-8."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for s in replay.samples:
+        row = _sample_properties(s)
+        writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
+    return out.getvalue().encode()
+
+
+# --- GeoPackage --------------------------------------------------------------------
+
+
+def write_gpkg(replay: Replay, path: Path) -> list[str]:
+    """Write the replay's layers to a new GeoPackage at ``path``; return their names.
+
+    ``FileExistsError`` when ``path`` exists (GeoPackage layers would be appended).
+    """
+    import geopandas as gpd  # at the edge only: slow to import
+    from shapely.geometry import shape
+
+    if path.exists():
+        raise FileExistsError(f"{path} exists; choose a new file")
+    layers: dict[str, list[dict[str, Any]]] = {
+        "volume": [],
+        "track": [],
+        "samples": [],
+        "events": [],
+    }
+    plural = {
+        "volume": "volume",
+        "track": "track",
+        "sample": "samples",
+        "event": "events",
+    }
+    for feature in replay_features(replay):
+        props = dict(feature["properties"])
+        role = props.pop("role")
+        if "details" in props:
+            props["details"] = json.dumps(props["details"], ensure_ascii=False)
+        geometry = feature["geometry"]
+        props["geometry"] = shape(geometry) if geometry else None
+        layers[plural[role]].append(props)
+    written = []
+    for name, rows in layers.items():
+        if not rows:
+            continue
+        frame = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+        frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+        written.append(name)
+    return written
+
+
+def to_gpkg(replay: Replay) -> bytes:
+    """Return the replay as the bytes of a GeoPackage file."""
+    with tempfile.TemporaryDirectory(prefix="skyberth-gpkg-") as folder:
+        path = Path(folder) / "export.gpkg"
+        write_gpkg(replay, path)
+        return path.read_bytes()
+
+
+# --- tlog --------------------------------------------------------------------------
+
+
+def to_tlog(frames: Iterable[tuple[float, bytes]]) -> bytes:
+    """Return ``(t_s, raw frame)`` pairs as ``.tlog`` records, in time order."""
+    return b"".join(encode_record(t_s, raw) for t_s, raw in sorted(frames, key=_first))
+
+
+def _first(frame: tuple[float, bytes]) -> float:
+    return frame[0]

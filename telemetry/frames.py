@@ -1,0 +1,176 @@
+"""The JSON shapes of the live stream (docs/live-stream.md), built from gateway state.
+
+One place turns vehicles and events into the dictionaries the hub serialises, so
+the snapshot and the per-tick frames can never disagree on field names.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from airspace.monitor import BREACH_KINDS, ConformanceEvent, EventKind
+from telemetry.vehicles import VehicleState
+
+WARNING_KINDS = frozenset({"near_edge", "predicted_exit", "low_battery"})
+INFO_KINDS = frozenset({"returned", "link_restored"})
+INCIDENT_KINDS = frozenset(
+    {str(k) for k in BREACH_KINDS} | {"link_lost", "fence_breach", "spoofed_frames"}
+)
+"""Event kinds that open (or join) an incident."""
+
+
+def utc_iso(t_s: float) -> str:
+    """``t_s`` as ISO 8601 UTC with millisecond precision and a ``Z``."""
+    stamp = datetime.fromtimestamp(t_s, UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def _finite(value: float | None, digits: int) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, digits)
+
+
+def vehicle_frame(v: VehicleState, now_s: float) -> dict[str, Any]:
+    """One vehicle as in the ``vehicles`` and ``snapshot`` frames."""
+    return {
+        "key": v.key,
+        "site_id": v.site_id,
+        "sysid": v.sysid,
+        "drone_id": v.drone_id,
+        "drone_name": v.drone_name,
+        "operator_id": v.operator_id,
+        "booking_id": v.booking_id,
+        "corridor_id": v.corridor_id,
+        "t_s": round(v.last_position_s, 3) if v.has_position else None,
+        "lat_deg": _finite(v.lat_deg, 7),
+        "lon_deg": _finite(v.lon_deg, 7),
+        "alt_amsl_m": _finite(v.alt_amsl_m, 2),
+        "rel_alt_m": _finite(v.rel_alt_m, 2),
+        "heading_deg": _finite(v.heading_deg, 1),
+        "speed_mps": round(v.speed_mps, 2),
+        "climb_mps": round(-v.vd_mps, 2),
+        "armed": v.armed,
+        "flying": v.flying,
+        "battery_pct": v.battery_pct,
+        "gps_fix": v.gps_fix,
+        "link_age_s": round(v.link_age_s(now_s), 2),
+        "msgs_per_s": round(v.rate_mps, 1),
+        "state": "link_lost" if v.link_lost else v.conformance,
+        "seconds_to_exit": _finite(v.seconds_to_exit, 2),
+        "lateral_margin_m": _finite(v.lateral_margin_m, 2),
+    }
+
+
+def severity_of(kind: str) -> str:
+    if kind in INCIDENT_KINDS:
+        return "breach"
+    if kind in WARNING_KINDS:
+        return "warning"
+    return "info"
+
+
+def _name(v: VehicleState) -> str:
+    return v.drone_name or f"unregistered sysid {v.sysid}"
+
+
+def conformance_message(
+    v: VehicleState, event: ConformanceEvent, exclusion: str | None
+) -> str:
+    """A sentence a pilot understands, with the numbers that matter."""
+    who, corridor = _name(v), v.corridor_id or "-"
+    lateral, vertical = event.lateral_distance_m, event.vertical_distance_m
+    match event.kind:
+        case EventKind.CORRIDOR_EXIT_LATERAL:
+            return f"{who} left corridor {corridor} sideways ({-lateral:.1f} m outside)"
+        case EventKind.CORRIDOR_EXIT_VERTICAL:
+            where = "above the ceiling" if v.vd_mps <= 0 else "below the floor"
+            return f"{who} left corridor {corridor} {where} ({-vertical:.1f} m out)"
+        case EventKind.BOUNDARY_EXIT:
+            return f"{who} left the site boundary"
+        case EventKind.EXCLUSION_ENTRY:
+            return f"{who} entered exclusion zone {exclusion or '?'}"
+        case EventKind.UNBOOKED_FLIGHT:
+            if v.drone_id is None:
+                return f"{who} is flying and is not a registered drone"
+            return f"{who} is flying with no booking for now"
+        case EventKind.BREACH_ESCALATED:
+            return f"{who}: breach escalated to {event.breach}"
+        case EventKind.RETURNED:
+            return f"{who} is back inside (after {event.breach})"
+        case EventKind.NEAR_EDGE:
+            return f"{who} is near the edge of corridor {corridor} ({lateral:.1f} m)"
+        case EventKind.PREDICTED_EXIT:
+            return (
+                f"{who} will leave corridor {corridor} in "
+                f"{event.seconds_to_exit:.1f} s at this velocity"
+            )
+    return f"{who}: {event.kind}"
+
+
+def event_frame(
+    v: VehicleState,
+    kind: str,
+    t_s: float,
+    message: str,
+    details: dict[str, Any],
+    incident_id: int | None = None,
+) -> dict[str, Any]:
+    """An ``event`` frame (docs/live-stream.md)."""
+    return {
+        "type": "event",
+        "event": {
+            "kind": kind,
+            "severity": severity_of(kind),
+            "t_s": round(t_s, 3),
+            "t_utc": utc_iso(t_s),
+            "vehicle_key": v.key,
+            "site_id": v.site_id,
+            "drone_id": v.drone_id,
+            "booking_id": v.booking_id,
+            "sysid": v.sysid,
+            "incident_id": incident_id,
+            "message": message,
+            "details": details,
+        },
+    }
+
+
+def conformance_details(event: ConformanceEvent) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "lateral_distance_m": _finite(event.lateral_distance_m, 2),
+        "vertical_distance_m": _finite(event.vertical_distance_m, 2),
+        "seconds_to_exit": _finite(event.seconds_to_exit, 2),
+        "state": event.state.name.lower(),
+    }
+    if event.breach is not None:
+        details["breach"] = str(event.breach)
+    if event.breach_started_s is not None:
+        details["breach_started_s"] = round(event.breach_started_s, 3)
+    return details
+
+
+def incident_frame(
+    incident_id: int, v: VehicleState, kind: str, t_s: float, message: str, state: str
+) -> dict[str, Any]:
+    """An ``incident`` frame for an incident opened (or joined) now."""
+    return {
+        "type": "incident",
+        "incident": {
+            "id": incident_id,
+            "site_id": v.site_id,
+            "kind": kind,
+            "state": state,
+            "severity": severity_of(kind),
+            "opened_utc": utc_iso(t_s),
+            "drone_id": v.drone_id,
+            "sysid": v.sysid,
+            "vehicle_key": v.key,
+            "booking_id": v.booking_id,
+            "corridor_id": v.corridor_id,
+            "operator_id": v.operator_id,
+            "message": message,
+        },
+    }

@@ -1,0 +1,627 @@
+"""The telemetry gateway: bytes from every link in, conformance and events out.
+
+``ingest`` is called by the transports for every datagram or stream chunk; it only
+decodes (``codec.py``) and folds messages into ``VehicleState``s, so it stays cheap.
+``tick`` runs every ``tick_s`` (20 ms by default) on the event loop and does the
+rest in batches: ties vehicles to drones and bookings, checks every fresh position
+of every flying vehicle through the site's ``SiteMonitor`` (the airspace engine),
+turns state changes into events, opens incidents through the recorder, publishes
+one ``vehicles`` frame plus event frames to the hub, samples tracks at 1 Hz and
+hands raw frames to the ``.tlog`` recording. Incidents are announced only after the
+recorder has persisted them (``on_done``), so a viewer never sees an incident id
+that is not in the database.
+
+Nothing here blocks: the database is behind the recorder's thread, the directory
+is swapped in whole by ``set_directory``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from airspace.monitor import ConformanceEvent, EventKind
+from airspace.site import CorridorId, Site, SiteId
+from booking.model import BookingId, DroneId, OperatorId
+from telemetry.codec import Framing, LinkCodec, LinkCounters
+from telemetry.fleet import FleetDirectory, nearest_site
+from telemetry.frames import (
+    INCIDENT_KINDS,
+    conformance_details,
+    conformance_message,
+    event_frame,
+    incident_frame,
+    severity_of,
+    vehicle_frame,
+)
+from telemetry.gateway_ports import BookingActivator, GatewayRecorder
+from telemetry.incident_model import (
+    EvidencePhase,
+    EvidenceSample,
+    IncidentKind,
+    NewIncident,
+    Severity,
+    TrackSample,
+    VolumeSnapshot,
+)
+from telemetry.site_monitor import STATE_NAMES, SiteMonitor
+from telemetry.transports import link_key
+from telemetry.vehicles import Sample, VehicleState
+
+logger = logging.getLogger(__name__)
+
+
+class LivePublisher(Protocol):
+    def publish_vehicles(
+        self, t_s: float, vehicles: Sequence[Mapping[str, Any]]
+    ) -> None: ...
+
+    def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    tick_s: float = 0.02
+    link_lost_s: float = 3.0
+    """A vehicle silent this long (no heartbeat, no message) is ``link_lost``."""
+    low_battery_pct: int = 20
+    evidence_s: float = 30.0
+    """Evidence kept before and after an incident's first breach."""
+    track_interval_s: float = 1.0
+    tlog_flush_s: float = 1.0
+    forget_after_s: float = 600.0
+    """A vehicle silent this long is dropped from the live picture."""
+
+
+@dataclass
+class _PendingEvidence:
+    due_s: float
+    incident_id: int
+    vehicle: VehicleState
+    from_s: float
+
+
+class Gateway:
+    """All live vehicles of all links and sites; see the module docstring."""
+
+    def __init__(
+        self,
+        sites: Mapping[str, Site],
+        hub: LivePublisher,
+        recorder: GatewayRecorder | None = None,
+        settings: GatewaySettings | None = None,
+        activate_booking: BookingActivator | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sites = dict(sites)
+        self.hub = hub
+        self.recorder = recorder
+        self.settings = settings or GatewaySettings()
+        self.activate_booking = activate_booking
+        self.clock = clock
+        self.monitors = {sid: SiteMonitor(site) for sid, site in self.sites.items()}
+        self._site_refs = [
+            (sid, s.ref_lon_deg, s.ref_lat_deg) for sid, s in self.sites.items()
+        ]
+        self.directory = FleetDirectory()
+        self.codecs: dict[str, LinkCodec] = {}
+        self.vehicles: dict[str, VehicleState] = {}
+        self._by_link: dict[str, dict[int, VehicleState]] = {}
+        self._retired: list[LinkCounters] = []
+        """Counters of streams that ended (kept for the totals)."""
+        self._changed: set[str] = set()
+        self._tlog_upto: dict[str, float] = {}
+        self._tlog_flushed_s = 0.0
+        self._track_s: dict[str, float] = {}
+        self._spoofed: Counter[tuple[str, int]] = Counter()
+        self._open_incident: dict[tuple[str, str], int] = {}
+        self._evidence: list[_PendingEvidence] = []
+        self._activated: set[int] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.ticks = 0
+        self.tick_seconds_max = 0.0
+        self.tick_seconds_last = 0.0
+        self.events_total: Counter[str] = Counter()
+        self.incidents_announced = 0
+
+    # -- input -------------------------------------------------------------------
+
+    def set_directory(self, directory: FleetDirectory, now_s: float) -> None:
+        """Swap in a fresh fleet directory; rebinds every vehicle at the next tick."""
+        self.directory = directory
+        keys = directory.signing_keys()
+        for codec in self.codecs.values():
+            codec.set_signing_keys(keys)
+        for site_id, monitor in self.monitors.items():
+            monitor.set_closures(directory.active_closures(site_id, now_s))
+
+    def ingest(self, stream_id: str, data: bytes, now_s: float) -> None:
+        """Decode ``data`` from one stream of a link; never raises on bad bytes.
+
+        A stream is a UDP link or one TCP/serial connection (``transports``): the
+        codec keeps partial frames per stream, vehicles are keyed per link.
+        """
+        codec = self.codecs.get(stream_id)
+        if codec is None:
+            framing: Framing = "datagram" if stream_id.startswith("udp") else "stream"
+            codec = self.codecs[stream_id] = LinkCodec(
+                stream_id, self.directory.signing_keys(), framing=framing
+            )
+        link_id = link_key(stream_id)
+        by_sysid = self._by_link.get(link_id)
+        if by_sysid is None:
+            by_sysid = self._by_link[link_id] = {}
+        decoded = codec.feed(data, now_s)
+        for msg in decoded.messages:
+            vehicle = by_sysid.get(msg.sysid)
+            if vehicle is None:
+                vehicle = by_sysid[msg.sysid] = VehicleState(link_id, msg.sysid, now_s)
+                self.vehicles[vehicle.key] = vehicle
+            vehicle.apply(msg)
+        for frame in decoded.frames:
+            vehicle = by_sysid.get(frame.sysid)
+            if vehicle is not None:
+                vehicle.record_frame(frame.t_s, frame.raw)
+        for rejected in decoded.rejected:
+            self._spoofed[(link_id, rejected.sysid)] += 1
+
+    def end_stream(self, stream_id: str) -> None:
+        """A TCP connection or serial device went away: drop its partial frames."""
+        codec = self.codecs.pop(stream_id, None)
+        if codec is not None:
+            self._retired.append(codec.counters)
+
+    # -- the tick ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Tick every ``tick_s`` until cancelled; a failing tick is logged."""
+        self._loop = asyncio.get_running_loop()
+        period = self.settings.tick_s
+        next_at = time.monotonic()
+        while True:
+            try:
+                self.tick(self.clock())
+            except Exception:
+                logger.exception("gateway tick failed; continuing")
+            next_at += period
+            delay = next_at - time.monotonic()
+            if delay < 0:
+                next_at = time.monotonic()
+                delay = 0
+            await asyncio.sleep(delay)
+
+    def tick(self, now_s: float) -> None:
+        """One batch: bind, evaluate, raise events, publish, record."""
+        started = time.perf_counter()
+        self.ticks += 1
+        per_site: dict[str, list[VehicleState]] = {}
+        for vehicle in list(self.vehicles.values()):
+            if vehicle.is_gcs:
+                continue
+            self._check_link(vehicle, now_s)
+            if not vehicle.position_pending:
+                continue
+            vehicle.position_pending = False
+            self._changed.add(vehicle.key)
+            self._bind(vehicle, now_s)
+            if vehicle.site_id is None:
+                continue
+            if vehicle.flying:
+                per_site.setdefault(vehicle.site_id, []).append(vehicle)
+            elif vehicle.conformance != "on_ground":
+                vehicle.conformance = "on_ground"
+                vehicle.seconds_to_exit = vehicle.lateral_margin_m = None
+                self.monitors[vehicle.site_id].forget(vehicle.key)
+            self._check_battery(vehicle, now_s)
+            self._check_fence(vehicle, now_s)
+            self._sample_track(vehicle, now_s)
+        for site_id, flying in per_site.items():
+            monitor = self.monitors[site_id]
+            _, events = monitor.evaluate(flying, now_s)
+            for event in events:
+                self._on_conformance_event(monitor, event, now_s)
+        self._check_spoofing(now_s)
+        self._publish_changed(now_s)
+        self._due_evidence(now_s)
+        if now_s - self._tlog_flushed_s >= self.settings.tlog_flush_s:
+            self._flush_tlog(now_s)
+        self._forget_silent(now_s)
+        self.tick_seconds_last = time.perf_counter() - started
+        self.tick_seconds_max = max(self.tick_seconds_max, self.tick_seconds_last)
+
+    def _bind(self, v: VehicleState, now_s: float) -> None:
+        """Tie the vehicle to its registered drone, site and current booking."""
+        drones = self.directory.drones_with_sysid(v.sysid)
+        if len(drones) == 1:
+            drone = drones[0]
+        elif drones:
+            site_id = nearest_site(
+                v.lon_deg,
+                v.lat_deg,
+                [r for r in self._site_refs if r[0] in {d.site_id for d in drones}],
+            )
+            drone = next(d for d in drones if d.site_id == site_id)
+        else:
+            drone = None
+        if drone is None or drone.site_id not in self.sites:
+            v.drone_id = v.drone_name = v.operator_id = None
+            v.booking_id = v.corridor_id = None
+            v.site_id = nearest_site(v.lon_deg, v.lat_deg, self._site_refs)
+            return
+        v.site_id = drone.site_id
+        v.drone_id, v.drone_name, v.operator_id = (
+            drone.drone_id,
+            drone.name,
+            drone.operator_id,
+        )
+        booking = self.directory.booking_for(drone.drone_id, now_s)
+        if booking is None:
+            v.booking_id = v.corridor_id = None
+            return
+        v.booking_id, v.corridor_id = booking.booking_id, booking.corridor_id
+        if (
+            booking.state == "approved"
+            and v.flying
+            and booking.booking_id not in self._activated
+            and self.activate_booking is not None
+        ):
+            self._activated.add(booking.booking_id)
+            self.activate_booking(booking.booking_id, now_s)
+
+    # -- events ------------------------------------------------------------------
+
+    def _on_conformance_event(
+        self, monitor: SiteMonitor, event: ConformanceEvent, now_s: float
+    ) -> None:
+        v = self.vehicles.get(str(event.drone_id))
+        if v is None:
+            return
+        exclusion = monitor.exclusion_name(event.exclusion_index)
+        message = conformance_message(v, event, exclusion)
+        details = conformance_details(event)
+        if exclusion is not None:
+            details["exclusion"] = exclusion
+        kind = str(event.kind)
+        if event.kind is EventKind.BREACH_ESCALATED and event.breach is not None:
+            kind = str(event.breach)
+        if event.kind is EventKind.RETURNED:
+            self._close_occurrence(v, str(event.breach), now_s, details)
+        self._emit(v, kind, event.t_s, message, details)
+
+    def _emit(
+        self,
+        v: VehicleState,
+        kind: str,
+        t_s: float,
+        message: str,
+        details: dict[str, Any],
+    ) -> None:
+        self.events_total[kind] += 1
+        if kind not in INCIDENT_KINDS or (kind == "link_lost" and not v.flying):
+            self.hub.publish(event_frame(v, kind, t_s, message, details), v.operator_id)
+            return
+        if self.recorder is None:
+            self._announce(v, kind, t_s, message, details, None, True)
+            return
+        new = self._draft(v, kind, t_s, message)
+        window = t_s - self.settings.evidence_s
+        before = _evidence(v.samples(window, t_s), EvidencePhase.BEFORE)
+        frames = v.frames(window, t_s)
+
+        def done(incident_id: int, created: bool) -> None:
+            self._call_in_loop(
+                self._announce, v, kind, t_s, message, details, incident_id, created
+            )
+
+        self.recorder.open_incident(new, before, frames, done)
+
+    def _announce(
+        self,
+        v: VehicleState,
+        kind: str,
+        t_s: float,
+        message: str,
+        details: dict[str, Any],
+        incident_id: int | None,
+        created: bool,
+    ) -> None:
+        if incident_id is not None:
+            self._open_incident[(v.key, kind)] = incident_id
+            if created:
+                self._evidence.append(
+                    _PendingEvidence(
+                        t_s + self.settings.evidence_s, incident_id, v, t_s
+                    )
+                )
+            state = "open"
+            self.hub.publish(
+                incident_frame(incident_id, v, kind, t_s, message, state), v.operator_id
+            )
+        self.incidents_announced += 1
+        self.hub.publish(
+            event_frame(v, kind, t_s, message, details, incident_id), v.operator_id
+        )
+
+    def _close_occurrence(
+        self, v: VehicleState, kind: str, t_s: float, details: dict[str, Any]
+    ) -> None:
+        incident_id = self._open_incident.get((v.key, kind))
+        if incident_id is not None and incident_id >= 0 and self.recorder is not None:
+            self.recorder.add_incident_event(incident_id, t_s, "returned", details)
+
+    def _draft(
+        self, v: VehicleState, kind: str, t_s: float, message: str
+    ) -> NewIncident:
+        volume: VolumeSnapshot | None = None
+        site = self.sites.get(v.site_id or "")
+        if site is not None and v.corridor_id is not None:
+            try:
+                corridor = site.corridor(v.corridor_id)
+            except KeyError:
+                corridor = None
+            if corridor is not None:
+                volume = VolumeSnapshot.of(
+                    corridor.volume, site.projection, f"corridor:{corridor.id}"
+                )
+        codec = next(
+            (c for sid, c in self.codecs.items() if link_key(sid) == v.link_id), None
+        )
+        link: dict[str, Any] = {
+            "link_id": v.link_id,
+            "msgs_per_s": round(v.rate_mps, 2),
+            "link_age_s": round(v.link_age_s(t_s), 3),
+            "gps_fix": v.gps_fix,
+            "satellites": v.gps_satellites,
+        }
+        if codec is not None:
+            link["seq_lost"] = codec.counters.seq_lost_of(v.sysid)
+        return NewIncident(
+            site_id=SiteId(v.site_id or ""),
+            kind=IncidentKind(kind),
+            severity=Severity(severity_of(kind)),
+            at=datetime.fromtimestamp(t_s, UTC),
+            vehicle_key=v.key,
+            sysid=v.sysid,
+            message=message,
+            drone_id=DroneId(v.drone_id) if v.drone_id else None,
+            operator_id=OperatorId(v.operator_id) if v.operator_id else None,
+            booking_id=BookingId(v.booking_id) if v.booking_id is not None else None,
+            corridor_id=CorridorId(v.corridor_id) if v.corridor_id else None,
+            rule={"rule": kind, **_RULE_THRESHOLDS.get(kind, {})},
+            volume=volume,
+            link=link,
+            idempotency_key=f"{v.key}:{kind}:{round(t_s * 1000)}",
+        )
+
+    def _call_in_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
+
+    # -- link, battery, fence, spoofing -------------------------------------------
+
+    def _check_link(self, v: VehicleState, now_s: float) -> None:
+        silent = now_s - v.last_message_s
+        if not v.link_lost and silent > self.settings.link_lost_s and v.site_id:
+            v.link_lost = True
+            self._changed.add(v.key)
+            self._emit(
+                v,
+                "link_lost",
+                now_s,
+                f"{v.drone_name or f'sysid {v.sysid}'}: link lost "
+                f"(silent {silent:.1f} s)",
+                {"silent_s": round(silent, 2), "timeout_s": self.settings.link_lost_s},
+            )
+        elif v.link_lost and silent <= self.settings.link_lost_s:
+            v.link_lost = False
+            self._changed.add(v.key)
+            self._emit(
+                v,
+                "link_restored",
+                now_s,
+                f"{v.drone_name or f'sysid {v.sysid}'}: link restored",
+                {},
+            )
+
+    def _check_battery(self, v: VehicleState, now_s: float) -> None:
+        pct = v.battery_pct
+        if pct is None:
+            return
+        threshold = self.settings.low_battery_pct
+        if not v.low_battery and pct < threshold and v.flying:
+            v.low_battery = True
+            self._emit(
+                v,
+                "low_battery",
+                now_s,
+                f"{v.drone_name or f'sysid {v.sysid}'}: battery {pct} %",
+                {"battery_pct": pct, "threshold_pct": threshold},
+            )
+        elif v.low_battery and pct >= threshold + 5:
+            v.low_battery = False
+
+    def _check_fence(self, v: VehicleState, now_s: float) -> None:
+        breached = v.fence_breach
+        key = (v.key, "fence_breach")
+        if breached and key not in self._open_incident and v.site_id:
+            self._open_incident[key] = -1  # raised; the real id follows on_done
+            self._emit(
+                v,
+                "fence_breach",
+                now_s,
+                f"{v.drone_name or f'sysid {v.sysid}'}: the autopilot reports a "
+                "fence breach",
+                {},
+            )
+        elif not breached and self._open_incident.get(key) is not None:
+            del self._open_incident[key]
+
+    def _check_spoofing(self, now_s: float) -> None:
+        if not self._spoofed:
+            return
+        for (link_id, sysid), count in self._spoofed.items():
+            v = self._by_link.get(link_id, {}).get(sysid)
+            if v is None:
+                v = VehicleState(link_id, sysid, now_s)
+                v.site_id = next(iter(self.sites), None)
+            drones = self.directory.drones_with_sysid(sysid)
+            if drones:
+                v.drone_id, v.drone_name = drones[0].drone_id, drones[0].name
+                v.operator_id, v.site_id = drones[0].operator_id, drones[0].site_id
+            self._emit(
+                v,
+                "spoofed_frames",
+                now_s,
+                f"{count} frame(s) claiming sysid {sysid} failed the signature check",
+                {"frames": count, "link_id": link_id},
+            )
+        self._spoofed.clear()
+
+    # -- output ------------------------------------------------------------------
+
+    def _publish_changed(self, now_s: float) -> None:
+        if not self._changed:
+            return
+        frames = [
+            vehicle_frame(self.vehicles[key], now_s)
+            for key in self._changed
+            if key in self.vehicles
+        ]
+        self._changed.clear()
+        self.hub.publish_vehicles(now_s, frames)
+
+    def _sample_track(self, v: VehicleState, now_s: float) -> None:
+        if self.recorder is None or not v.flying:
+            return
+        last = self._track_s.get(v.key, -math.inf)
+        if v.last_position_s - last < self.settings.track_interval_s:
+            return
+        self._track_s[v.key] = v.last_position_s
+        self.recorder.record_track(
+            [
+                TrackSample(
+                    site_id=SiteId(v.site_id or ""),
+                    vehicle_key=v.key,
+                    sysid=v.sysid,
+                    drone_id=DroneId(v.drone_id) if v.drone_id else None,
+                    booking_id=(
+                        BookingId(v.booking_id) if v.booking_id is not None else None
+                    ),
+                    t_s=v.last_position_s,
+                    lat_deg=v.lat_deg,
+                    lon_deg=v.lon_deg,
+                    alt_amsl_m=v.alt_amsl_m,
+                    rel_alt_m=v.rel_alt_m,
+                    speed_mps=v.speed_mps,
+                    heading_deg=v.heading_deg,
+                    battery_pct=None if v.battery_pct is None else float(v.battery_pct),
+                    state=v.conformance,
+                )
+            ]
+        )
+
+    def _due_evidence(self, now_s: float) -> None:
+        if not self._evidence or self.recorder is None:
+            return
+        due = [e for e in self._evidence if e.due_s <= now_s]
+        if not due:
+            return
+        self._evidence = [e for e in self._evidence if e.due_s > now_s]
+        for item in due:
+            v = item.vehicle
+            after = v.samples(item.from_s, item.due_s)
+            self.recorder.add_evidence(
+                item.incident_id,
+                _evidence(after, EvidencePhase.AFTER),
+                v.frames(item.from_s, item.due_s),
+            )
+
+    def _flush_tlog(self, now_s: float) -> None:
+        self._tlog_flushed_s = now_s
+        if self.recorder is None:
+            return
+        since = now_s - self.settings.tlog_flush_s * 2
+        for v in self.vehicles.values():
+            if v.is_gcs or v.last_message_s < since:
+                continue
+            last = self._tlog_upto.get(v.key, -math.inf)
+            records = [f for f in v.frames(last, math.inf) if f[0] > last]
+            if not records:
+                continue
+            self._tlog_upto[v.key] = records[-1][0]
+            name = (
+                f"{v.site_id}/booking-{v.booking_id}"
+                if v.booking_id is not None
+                else f"{v.site_id}/unbooked-sysid-{v.sysid}"
+            )
+            self.recorder.record_frames(name, records)
+
+    def _forget_silent(self, now_s: float) -> None:
+        if self.ticks % 50:
+            return
+        horizon = now_s - self.settings.forget_after_s
+        for key, v in list(self.vehicles.items()):
+            if v.last_message_s < horizon:
+                del self.vehicles[key]
+                self._by_link.get(v.link_id, {}).pop(v.sysid, None)
+                if v.site_id in self.monitors:
+                    self.monitors[v.site_id].forget(key)
+
+    # -- views -------------------------------------------------------------------
+
+    def vehicle_frames(self, now_s: float) -> list[dict[str, Any]]:
+        """Every live vehicle, as the snapshot lists them."""
+        return [vehicle_frame(v, now_s) for v in self.vehicles.values() if not v.is_gcs]
+
+    def links(self) -> list[dict[str, Any]]:
+        """Per link: vehicles, messages and bad-input counters."""
+        out = []
+        for link_id, codec in self.codecs.items():
+            counters = codec.counters
+            out.append(
+                {
+                    "link_id": link_id,
+                    "vehicles": len(self._by_link.get(link_id, {})),
+                    **counters.as_dict(),
+                }
+            )
+        return out
+
+
+def _evidence(samples: list[Sample], phase: EvidencePhase) -> list[EvidenceSample]:
+    return [
+        EvidenceSample(
+            t_s=s.t_s,
+            lat_deg=s.lat_deg,
+            lon_deg=s.lon_deg,
+            alt_amsl_m=s.alt_amsl_m,
+            rel_alt_m=s.rel_alt_m,
+            vn_mps=s.vn_mps,
+            ve_mps=s.ve_mps,
+            vd_mps=s.vd_mps,
+            heading_deg=None if math.isnan(s.heading_deg) else s.heading_deg,
+            state=STATE_NAMES.get(int(s.state_code), "on_ground"),
+            phase=phase,
+        )
+        for s in samples
+        if math.isfinite(s.lat_deg) and math.isfinite(s.alt_amsl_m)
+    ]
+
+
+_RULE_THRESHOLDS: dict[str, dict[str, Any]] = {
+    "corridor_exit_lateral": {"confirm_samples": 2},
+    "corridor_exit_vertical": {"confirm_samples": 2},
+    "boundary_exit": {"confirm_samples": 2},
+    "exclusion_entry": {"confirm_samples": 2},
+    "unbooked_flight": {"confirm_samples": 2},
+}

@@ -1,0 +1,48 @@
+"""What the gateway needs from the outside: a recorder and a booking activator.
+
+The gateway runs on the event loop and never touches the database itself; it hands
+incidents, evidence, tracks and raw frames to a ``GatewayRecorder`` (in production
+``telemetry.recorder.TelemetryRecorder``, a writer thread) and tells a
+``BookingActivator`` when a booked drone starts flying. Both are injected by the
+composition root; tests pass real ones or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from telemetry.incident_model import EvidenceSample, NewIncident, TrackSample
+
+IncidentDone = Callable[[int, bool], None]
+"""Called with (incident id, created) once persisted; False = joined an open one."""
+Frames = Sequence[tuple[float, bytes]]
+"""Raw MAVLink frames with their receive time, oldest first."""
+
+
+class GatewayRecorder(Protocol):
+    def open_incident(
+        self,
+        new: NewIncident,
+        evidence_before: Sequence[EvidenceSample],
+        frames: Frames,
+        on_done: IncidentDone,
+    ) -> None: ...
+
+    def add_evidence(
+        self, incident_id: int, samples: Sequence[EvidenceSample], frames: Frames
+    ) -> None: ...
+
+    def add_incident_event(
+        self, incident_id: int, at_s: float, kind: str, details: Mapping[str, Any]
+    ) -> None: ...
+
+    def record_track(self, samples: Sequence[TrackSample]) -> None: ...
+
+    def record_frames(self, key: str, frames: Frames) -> None:
+        """Append ``frames`` to the ``.tlog`` recording named ``key``."""
+        ...
+
+
+BookingActivator = Callable[[int, float], None]
+"""Called once with (booking id, t_s) when a booked drone is first seen flying."""

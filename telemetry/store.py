@@ -1,0 +1,771 @@
+"""SQLModel storage for incidents, their evidence, and the replay tracks.
+
+Tables (created only by the Alembic migration ``0002``): ``incidents``,
+``incident_events`` (the timeline), ``incident_samples`` and ``incident_frames``
+(the evidence window), ``track_samples`` (about 1 Hz, for replay; purged by
+retention, unlike evidence).
+
+Concurrency. Writes run in the write session the caller's ``session_factory``
+opens: on SQLite that is ``BEGIN IMMEDIATE`` (``web.db.write_session``), which
+serialises every writer; on PostgreSQL ``open_incident`` takes a transaction-scoped
+advisory lock on the incident's group and locks the joined row, so two writers never
+open two incidents for one group, and the unique ``idempotency_key`` is the second
+line of defence.
+
+Grouping. An incident of one kind for one drone (or, unregistered, one vehicle key)
+under one booking (or none) that is not closed absorbs new occurrences: its
+``occurrences`` goes up, its severity rises to the worst seen, and an ``occurrence``
+event records the new message and figures.
+
+Idempotency. ``open_incident`` replays the first call's answer for a key it has seen:
+the key of the request that opened an incident is on the incident, the key of one
+that joined is on its occurrence event.
+
+Evidence is append-only in time: positions or frames no newer than what the
+incident already holds are skipped, so the overlapping windows of two occurrences
+(or a retried write) are stored once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any, TypeAlias, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from airspace.site import CorridorId, SiteId
+from booking.model import BookingId, DroneId, OperatorId
+from telemetry.incident_model import (
+    Evidence,
+    EvidenceFrame,
+    EvidencePhase,
+    EvidenceSample,
+    Incident,
+    IncidentEvent,
+    IncidentId,
+    IncidentKind,
+    IncidentNotFound,
+    IncidentState,
+    NewIncident,
+    Severity,
+    TrackSample,
+    VolumeSnapshot,
+    require_utc,
+    to_json,
+)
+
+SessionFactory: TypeAlias = Callable[[], AbstractContextManager[Session]]
+
+# Row counts of the sample tables outgrow 32 bits on PostgreSQL; SQLite's rowid is
+# already 64-bit and only a plain INTEGER primary key is its alias.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+UtcDateTime = sa.DateTime(timezone=True)
+T = TypeVar("T")
+
+MAX_LIST_LIMIT = 1000
+OPENED = "opened"
+OCCURRENCE = "occurrence"
+STATE_CHANGED = "state_changed"
+
+
+class IncidentRow(SQLModel, table=True):
+    """One incident (see ``telemetry.incident_model.Incident``)."""
+
+    __tablename__ = "incidents"
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: str = Field(index=True)
+    kind: str = Field(index=True)
+    severity: str
+    state: str = Field(index=True)
+    opened_at: datetime = Field(sa_type=UtcDateTime, index=True)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    vehicle_key: str = Field(index=True)
+    sysid: int
+    drone_id: str | None = Field(default=None, index=True)
+    operator_id: str | None = Field(default=None, index=True)
+    booking_id: int | None = Field(default=None, index=True)
+    corridor_id: str | None = None
+    message: str
+    rule_json: str = Field(sa_type=sa.Text)
+    volume_json: str | None = Field(default=None, sa_type=sa.Text)
+    link_json: str = Field(sa_type=sa.Text)
+    occurrences: int = 1
+    last_occurrence_at: datetime = Field(sa_type=UtcDateTime)
+    idempotency_key: str = Field(unique=True)
+    assignee_id: str | None = None
+    root_cause: str | None = None
+    closing_summary: str | None = Field(default=None, sa_type=sa.Text)
+    version: int = 1
+
+
+class IncidentEventRow(SQLModel, table=True):
+    """One timeline entry of an incident."""
+
+    __tablename__ = "incident_events"
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    at: datetime = Field(sa_type=UtcDateTime)
+    kind: str
+    details_json: str = Field(sa_type=sa.Text)
+    actor_id: str | None = None
+    idempotency_key: str | None = Field(default=None, unique=True)
+
+
+class IncidentSampleRow(SQLModel, table=True):
+    """One evidence position of an incident."""
+
+    __tablename__ = "incident_samples"
+    __table_args__ = (sa.Index("ix_incident_samples_incident_t", "incident_id", "t_s"),)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    incident_id: int = Field(foreign_key="incidents.id")
+    t_s: float
+    lat_deg: float
+    lon_deg: float
+    alt_amsl_m: float
+    rel_alt_m: float
+    vn_mps: float
+    ve_mps: float
+    vd_mps: float
+    heading_deg: float | None = None
+    state: str
+    phase: str
+
+
+class IncidentFrameRow(SQLModel, table=True):
+    """One raw MAVLink frame of an incident's evidence window."""
+
+    __tablename__ = "incident_frames"
+    __table_args__ = (sa.Index("ix_incident_frames_incident_t", "incident_id", "t_s"),)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    incident_id: int = Field(foreign_key="incidents.id")
+    t_s: float
+    raw: bytes
+
+
+class TrackSampleRow(SQLModel, table=True):
+    """One downsampled replay position."""
+
+    __tablename__ = "track_samples"
+    __table_args__ = (
+        sa.Index("ix_track_samples_booking_t", "booking_id", "t_s"),
+        sa.Index("ix_track_samples_vehicle_t", "vehicle_key", "t_s"),
+        sa.Index("ix_track_samples_t", "t_s"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    site_id: str
+    vehicle_key: str
+    sysid: int
+    drone_id: str | None = None
+    booking_id: int | None = None
+    t_s: float
+    lat_deg: float
+    lon_deg: float
+    alt_amsl_m: float
+    rel_alt_m: float
+    speed_mps: float
+    heading_deg: float | None = None
+    battery_pct: float | None = None
+    state: str
+
+
+# --- mapping -----------------------------------------------------------------
+
+
+def _utc(t: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored here is UTC.
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _utc_or_none(t: datetime | None) -> datetime | None:
+    return _utc(t) if t is not None else None
+
+
+def incident_from_row(row: IncidentRow) -> Incident:
+    """Return the domain incident stored in ``row``."""
+    if row.id is None:
+        raise ValueError("incident row has no id; flush it first")
+    volume = json.loads(row.volume_json) if row.volume_json else None
+    return Incident(
+        id=IncidentId(row.id),
+        site_id=SiteId(row.site_id),
+        kind=IncidentKind(row.kind),
+        severity=Severity(row.severity),
+        state=IncidentState(row.state),
+        opened_at=_utc(row.opened_at),
+        updated_at=_utc(row.updated_at),
+        closed_at=_utc_or_none(row.closed_at),
+        vehicle_key=row.vehicle_key,
+        sysid=row.sysid,
+        drone_id=DroneId(row.drone_id) if row.drone_id else None,
+        operator_id=OperatorId(row.operator_id) if row.operator_id else None,
+        booking_id=BookingId(row.booking_id) if row.booking_id is not None else None,
+        corridor_id=CorridorId(row.corridor_id) if row.corridor_id else None,
+        message=row.message,
+        rule=json.loads(row.rule_json),
+        volume=VolumeSnapshot.from_dict(volume) if volume else None,
+        link=json.loads(row.link_json),
+        occurrences=row.occurrences,
+        last_occurrence_at=_utc(row.last_occurrence_at),
+        idempotency_key=row.idempotency_key,
+        assignee_id=row.assignee_id,
+        root_cause=row.root_cause,
+        closing_summary=row.closing_summary,
+        version=row.version,
+    )
+
+
+def _event_from_row(row: IncidentEventRow) -> IncidentEvent:
+    return IncidentEvent(
+        id=row.id or 0,
+        incident_id=IncidentId(row.incident_id),
+        at=_utc(row.at),
+        kind=row.kind,
+        details=json.loads(row.details_json),
+        actor_id=row.actor_id,
+    )
+
+
+def _sample_values(incident_id: int, s: EvidenceSample) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "t_s": s.t_s,
+        "lat_deg": s.lat_deg,
+        "lon_deg": s.lon_deg,
+        "alt_amsl_m": s.alt_amsl_m,
+        "rel_alt_m": s.rel_alt_m,
+        "vn_mps": s.vn_mps,
+        "ve_mps": s.ve_mps,
+        "vd_mps": s.vd_mps,
+        "heading_deg": s.heading_deg,
+        "state": s.state,
+        "phase": str(s.phase),
+    }
+
+
+def _sample_from_row(row: IncidentSampleRow) -> EvidenceSample:
+    return EvidenceSample(
+        t_s=row.t_s,
+        lat_deg=row.lat_deg,
+        lon_deg=row.lon_deg,
+        alt_amsl_m=row.alt_amsl_m,
+        rel_alt_m=row.rel_alt_m,
+        vn_mps=row.vn_mps,
+        ve_mps=row.ve_mps,
+        vd_mps=row.vd_mps,
+        heading_deg=row.heading_deg,
+        state=row.state,
+        phase=EvidencePhase(row.phase),
+    )
+
+
+def _track_values(s: TrackSample) -> dict[str, Any]:
+    return {
+        "site_id": s.site_id,
+        "vehicle_key": s.vehicle_key,
+        "sysid": s.sysid,
+        "drone_id": s.drone_id,
+        "booking_id": s.booking_id,
+        "t_s": s.t_s,
+        "lat_deg": s.lat_deg,
+        "lon_deg": s.lon_deg,
+        "alt_amsl_m": s.alt_amsl_m,
+        "rel_alt_m": s.rel_alt_m,
+        "speed_mps": s.speed_mps,
+        "heading_deg": s.heading_deg,
+        "battery_pct": s.battery_pct,
+        "state": s.state,
+    }
+
+
+def _track_from_row(row: TrackSampleRow) -> TrackSample:
+    return TrackSample(
+        site_id=SiteId(row.site_id),
+        vehicle_key=row.vehicle_key,
+        sysid=row.sysid,
+        t_s=row.t_s,
+        lat_deg=row.lat_deg,
+        lon_deg=row.lon_deg,
+        alt_amsl_m=row.alt_amsl_m,
+        rel_alt_m=row.rel_alt_m,
+        speed_mps=row.speed_mps,
+        heading_deg=row.heading_deg,
+        battery_pct=row.battery_pct,
+        state=row.state,
+        drone_id=DroneId(row.drone_id) if row.drone_id else None,
+        booking_id=BookingId(row.booking_id) if row.booking_id is not None else None,
+    )
+
+
+def _group_lock_name(new: NewIncident) -> str:
+    who = f"drone:{new.drone_id}" if new.drone_id else f"vehicle:{new.vehicle_key}"
+    return f"skyberth.incident.{new.site_id}.{new.kind}.{who}.{new.booking_id}"
+
+
+# --- the repository -------------------------------------------------------------
+
+
+class TelemetryStore:
+    """Incidents, evidence and tracks in the database.
+
+    ``session_factory`` opens write transactions (on SQLite it must begin with
+    ``BEGIN IMMEDIATE``: ``web.db.write_session``); ``read_session_factory``, when
+    given, opens plain read sessions so readers do not queue for the write lock.
+    Every method is synchronous and blocking: call it from a worker thread
+    (``TelemetryRecorder``, ``asyncio.to_thread`` or a sync route), never the loop.
+    """
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        read_session_factory: SessionFactory | None = None,
+    ) -> None:
+        self._write = session_factory
+        self._read = read_session_factory or session_factory
+
+    # --- incidents --------------------------------------------------------------
+
+    def open_incident(self, new: NewIncident) -> tuple[IncidentId, bool]:
+        """Open an incident, or join the open one of its group.
+
+        Returns ``(incident id, created)``: ``created`` is False when the occurrence
+        joined an incident that is not closed. A call repeating an earlier call's
+        ``idempotency_key`` changes nothing and returns that call's answer.
+        """
+        try:
+            with self._write() as session:
+                return self._open_in(session, new)
+        except IntegrityError:
+            # A concurrent writer stored the same key first; answer as it did.
+            with self._read() as session:
+                replay = _replay(session, new.idempotency_key)
+            if replay is None:
+                raise
+            return replay
+
+    def _open_in(self, s: Session, new: NewIncident) -> tuple[IncidentId, bool]:
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+                {"name": _group_lock_name(new)},
+            )
+        replay = _replay(s, new.idempotency_key)
+        if replay is not None:
+            return replay
+        row = s.exec(_group_query(new).with_for_update()).first()
+        if row is not None and row.id is not None:
+            _join(s, row, new)
+            return IncidentId(row.id), False
+        row = IncidentRow(
+            site_id=new.site_id,
+            kind=str(new.kind),
+            severity=str(new.severity),
+            state=str(IncidentState.OPEN),
+            opened_at=new.at,
+            updated_at=new.at,
+            vehicle_key=new.vehicle_key,
+            sysid=new.sysid,
+            drone_id=new.drone_id,
+            operator_id=new.operator_id,
+            booking_id=new.booking_id,
+            corridor_id=new.corridor_id,
+            message=new.message,
+            rule_json=to_json(new.rule, "rule"),
+            volume_json=to_json(new.volume.as_dict(), "volume") if new.volume else None,
+            link_json=to_json(new.link, "link"),
+            last_occurrence_at=new.at,
+            idempotency_key=new.idempotency_key,
+        )
+        s.add(row)
+        s.flush()
+        if row.id is None:
+            raise RuntimeError("the database assigned no incident id")
+        s.add(
+            IncidentEventRow(
+                incident_id=row.id,
+                at=new.at,
+                kind=OPENED,
+                details_json=to_json(
+                    {"message": new.message, "severity": str(new.severity)}, "event"
+                ),
+            )
+        )
+        return IncidentId(row.id), True
+
+    def get_incident(self, incident_id: int) -> Incident | None:
+        """Return the incident, or None when there is none with that id."""
+        with self._read() as s:
+            row = s.get(IncidentRow, incident_id)
+            return incident_from_row(row) if row else None
+
+    def list_incidents(
+        self,
+        *,
+        state: IncidentState | None = None,
+        kind: IncidentKind | None = None,
+        site_id: str | None = None,
+        drone_id: str | None = None,
+        operator_id: str | None = None,
+        booking_id: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Incident]:
+        """Return matching incidents, newest opened first.
+
+        ``start``/``end`` (aware UTC) keep the incidents active in ``[start, end)``:
+        opened before ``end`` with an occurrence at or after ``start``.
+        ``limit`` is 1..1000; ``ValueError`` names a bad argument.
+        """
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ValueError(f"limit must be 1..{MAX_LIST_LIMIT}, not {limit}")
+        if offset < 0:
+            raise ValueError(f"offset must not be negative, not {offset}")
+        query = select(IncidentRow)
+        if state is not None:
+            query = query.where(IncidentRow.state == str(IncidentState(state)))
+        if kind is not None:
+            query = query.where(IncidentRow.kind == str(IncidentKind(kind)))
+        if site_id is not None:
+            query = query.where(IncidentRow.site_id == site_id)
+        if drone_id is not None:
+            query = query.where(IncidentRow.drone_id == drone_id)
+        if operator_id is not None:
+            query = query.where(IncidentRow.operator_id == operator_id)
+        if booking_id is not None:
+            query = query.where(IncidentRow.booking_id == booking_id)
+        if start is not None:
+            since = require_utc(start, "start")
+            query = query.where(col(IncidentRow.last_occurrence_at) >= since)
+        if end is not None:
+            until = require_utc(end, "end")
+            query = query.where(col(IncidentRow.opened_at) < until)
+        query = (
+            query.order_by(
+                col(IncidentRow.opened_at).desc(), col(IncidentRow.id).desc()
+            )
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._read() as s:
+            return [incident_from_row(r) for r in s.exec(query)]
+
+    def open_incidents(self, site_id: str | None = None) -> list[Incident]:
+        """Return every incident that is not closed, oldest first."""
+        query = select(IncidentRow).where(
+            IncidentRow.state != str(IncidentState.CLOSED)
+        )
+        if site_id is not None:
+            query = query.where(IncidentRow.site_id == site_id)
+        query = query.order_by(col(IncidentRow.opened_at), col(IncidentRow.id))
+        with self._read() as s:
+            return [incident_from_row(r) for r in s.exec(query)]
+
+    def set_state(
+        self,
+        incident_id: int,
+        state: IncidentState,
+        at: datetime,
+        *,
+        actor_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Incident:
+        """Record a workflow transition and return the incident after it.
+
+        Stores only: which transitions are allowed is the workflow's rule. Closing
+        sets ``closed_at``; any other state clears it. A ``state_changed`` event
+        with ``from``/``to`` (and ``details``) goes on the timeline.
+        """
+        state = IncidentState(state)
+        at = require_utc(at, "state change time")
+        extra = dict(details or {})
+        with self._write() as s:
+            row = _locked_incident(s, incident_id)
+            before = row.state
+            row.state = str(state)
+            row.closed_at = at if state is IncidentState.CLOSED else None
+            row.updated_at = max(_utc(row.updated_at), at)
+            row.version += 1
+            s.add(row)
+            s.add(
+                IncidentEventRow(
+                    incident_id=incident_id,
+                    at=at,
+                    kind=STATE_CHANGED,
+                    details_json=to_json(
+                        {**extra, "from": before, "to": str(state)}, "event details"
+                    ),
+                    actor_id=actor_id,
+                )
+            )
+            s.flush()
+            return incident_from_row(row)
+
+    # --- timeline and evidence ----------------------------------------------------
+
+    def add_incident_event(
+        self,
+        incident_id: int,
+        kind: str,
+        at: datetime,
+        details: dict[str, Any] | None = None,
+        *,
+        actor_id: str | None = None,
+    ) -> int:
+        """Append an event (a return, a note ...) to the timeline; return its id."""
+        at = require_utc(at, "event time")
+        details_json = to_json(details or {}, "event details")
+        if not kind:
+            raise ValueError("an incident event needs a kind")
+        with self._write() as s:
+            row = _locked_incident(s, incident_id)
+            row.updated_at = max(_utc(row.updated_at), at)
+            s.add(row)
+            event = IncidentEventRow(
+                incident_id=incident_id,
+                at=at,
+                kind=kind,
+                details_json=details_json,
+                actor_id=actor_id,
+            )
+            s.add(event)
+            s.flush()
+            return event.id or 0
+
+    def incident_events(self, incident_id: int) -> list[IncidentEvent]:
+        """Return the incident's timeline, oldest first."""
+        query = (
+            select(IncidentEventRow)
+            .where(IncidentEventRow.incident_id == incident_id)
+            .order_by(col(IncidentEventRow.at), col(IncidentEventRow.id))
+        )
+        with self._read() as s:
+            return [_event_from_row(r) for r in s.exec(query)]
+
+    def add_evidence(
+        self,
+        incident_id: int,
+        samples: Sequence[EvidenceSample],
+        frames: Sequence[EvidenceFrame] = (),
+    ) -> tuple[int, int]:
+        """Append evidence positions and raw frames; return how many were new.
+
+        Anything no newer than the incident's latest stored position (frame) is
+        skipped as already stored. ``IncidentNotFound`` when there is no incident.
+        """
+        frames = [_checked_frame(f) for f in frames]
+        with self._write() as s:
+            _locked_incident(s, incident_id)
+            newest_sample = s.execute(
+                sa.select(sa.func.max(col(IncidentSampleRow.t_s))).where(
+                    col(IncidentSampleRow.incident_id) == incident_id
+                )
+            ).scalar_one()
+            newest_frame = s.execute(
+                sa.select(sa.func.max(col(IncidentFrameRow.t_s))).where(
+                    col(IncidentFrameRow.incident_id) == incident_id
+                )
+            ).scalar_one()
+            new_samples = _newer(samples, newest_sample, key=lambda x: x.t_s)
+            new_frames = _newer(frames, newest_frame, key=lambda f: f[0])
+            if new_samples:
+                s.execute(
+                    sa.insert(IncidentSampleRow),
+                    [_sample_values(incident_id, x) for x in new_samples],
+                )
+            if new_frames:
+                s.execute(
+                    sa.insert(IncidentFrameRow),
+                    [
+                        {"incident_id": incident_id, "t_s": t_s, "raw": raw}
+                        for t_s, raw in new_frames
+                    ],
+                )
+            return len(new_samples), len(new_frames)
+
+    def evidence(self, incident_id: int) -> Evidence:
+        """Return the incident's stored positions and frames, each in time order."""
+        with self._read() as s:
+            samples = s.exec(
+                select(IncidentSampleRow)
+                .where(IncidentSampleRow.incident_id == incident_id)
+                .order_by(col(IncidentSampleRow.t_s), col(IncidentSampleRow.id))
+            )
+            frames = s.execute(
+                sa.select(col(IncidentFrameRow.t_s), col(IncidentFrameRow.raw))
+                .where(col(IncidentFrameRow.incident_id) == incident_id)
+                .order_by(col(IncidentFrameRow.t_s), col(IncidentFrameRow.id))
+            )
+            return Evidence(
+                tuple(_sample_from_row(r) for r in samples),
+                tuple((float(t), bytes(raw)) for t, raw in frames),
+            )
+
+    # --- tracks -----------------------------------------------------------------
+
+    def append_track(self, samples: Sequence[TrackSample]) -> int:
+        """Insert replay positions in one transaction; return how many."""
+        if not samples:
+            return 0
+        with self._write() as s:
+            s.execute(sa.insert(TrackSampleRow), [_track_values(x) for x in samples])
+        return len(samples)
+
+    def track(
+        self,
+        *,
+        booking_id: int | None = None,
+        vehicle_key: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[TrackSample]:
+        """Return a booking's or a vehicle's replay positions in time order.
+
+        At least one of ``booking_id`` and ``vehicle_key`` is needed; ``start``/
+        ``end`` (aware UTC) bound the samples to ``[start, end)``.
+        """
+        if booking_id is None and vehicle_key is None:
+            raise ValueError("a track needs a booking id or a vehicle key")
+        query = select(TrackSampleRow)
+        if booking_id is not None:
+            query = query.where(TrackSampleRow.booking_id == booking_id)
+        if vehicle_key is not None:
+            query = query.where(TrackSampleRow.vehicle_key == vehicle_key)
+        if start is not None:
+            since = require_utc(start, "start").timestamp()
+            query = query.where(col(TrackSampleRow.t_s) >= since)
+        if end is not None:
+            until = require_utc(end, "end").timestamp()
+            query = query.where(col(TrackSampleRow.t_s) < until)
+        query = query.order_by(col(TrackSampleRow.t_s), col(TrackSampleRow.id))
+        if limit is not None:
+            if limit < 1:
+                raise ValueError(f"limit must be positive, not {limit}")
+            query = query.limit(limit)
+        with self._read() as s:
+            return [_track_from_row(r) for r in s.exec(query)]
+
+    def purge_track_before(self, before: datetime, batch_rows: int = 10_000) -> int:
+        """Delete replay positions older than ``before``; return how many.
+
+        Deletes in transactions of ``batch_rows`` so a large purge never holds the
+        write lock long enough to delay an incident. Evidence is never purged.
+        """
+        cutoff = require_utc(before, "purge time").timestamp()
+        total = 0
+        while True:
+            with self._write() as s:
+                batch = (
+                    sa.select(col(TrackSampleRow.id))
+                    .where(col(TrackSampleRow.t_s) < cutoff)
+                    .limit(batch_rows)
+                    .scalar_subquery()
+                )
+                result = s.execute(
+                    sa.delete(TrackSampleRow).where(col(TrackSampleRow.id).in_(batch))
+                )
+                deleted = int(getattr(result, "rowcount", 0) or 0)
+            total += deleted
+            if deleted < batch_rows:
+                return total
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _replay(s: Session, key: str) -> tuple[IncidentId, bool] | None:
+    opened = s.exec(
+        select(IncidentRow.id).where(IncidentRow.idempotency_key == key)
+    ).first()
+    if opened is not None:
+        return IncidentId(opened), True
+    joined = s.exec(
+        select(IncidentEventRow.incident_id).where(
+            IncidentEventRow.idempotency_key == key
+        )
+    ).first()
+    if joined is not None:
+        return IncidentId(joined), False
+    return None
+
+
+def _group_query(new: NewIncident) -> Any:
+    query = select(IncidentRow).where(
+        IncidentRow.site_id == new.site_id,
+        IncidentRow.kind == str(new.kind),
+        IncidentRow.state != str(IncidentState.CLOSED),
+    )
+    if new.drone_id is not None:
+        query = query.where(IncidentRow.drone_id == new.drone_id)
+    else:
+        query = query.where(
+            col(IncidentRow.drone_id).is_(None),
+            IncidentRow.vehicle_key == new.vehicle_key,
+        )
+    if new.booking_id is not None:
+        query = query.where(IncidentRow.booking_id == new.booking_id)
+    else:
+        query = query.where(col(IncidentRow.booking_id).is_(None))
+    return query.order_by(col(IncidentRow.id).desc()).limit(1)
+
+
+def _join(s: Session, row: IncidentRow, new: NewIncident) -> None:
+    if row.id is None:
+        raise ValueError("incident row has no id")
+    row.occurrences += 1
+    row.last_occurrence_at = max(_utc(row.last_occurrence_at), new.at)
+    row.updated_at = max(_utc(row.updated_at), new.at)
+    if new.severity.rank > Severity(row.severity).rank:
+        row.severity = str(new.severity)
+    row.version += 1
+    s.add(row)
+    s.add(
+        IncidentEventRow(
+            incident_id=row.id,
+            at=new.at,
+            kind=OCCURRENCE,
+            details_json=to_json(
+                {
+                    "message": new.message,
+                    "severity": str(new.severity),
+                    "vehicle_key": new.vehicle_key,
+                    "rule": dict(new.rule),
+                    "link": dict(new.link),
+                },
+                "event details",
+            ),
+            idempotency_key=new.idempotency_key,
+        )
+    )
+
+
+def _locked_incident(s: Session, incident_id: int) -> IncidentRow:
+    row = s.exec(
+        select(IncidentRow).where(IncidentRow.id == incident_id).with_for_update()
+    ).first()
+    if row is None:
+        raise IncidentNotFound(incident_id)
+    return row
+
+
+def _checked_frame(frame: EvidenceFrame) -> EvidenceFrame:
+    t_s, raw = frame
+    if not isinstance(raw, bytes | bytearray | memoryview) or not raw:
+        raise ValueError(f"evidence frame at {t_s}: raw must be non-empty bytes")
+    return float(t_s), bytes(raw)
+
+
+def _newer(
+    items: Iterable[T], newest: float | None, key: Callable[[T], float]
+) -> list[T]:
+    ordered = sorted(items, key=key)
+    if newest is None:
+        return ordered
+    return [x for x in ordered if key(x) > newest]

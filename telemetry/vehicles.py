@@ -1,0 +1,362 @@
+"""Live state of every vehicle the gateway hears, one per (link, system id).
+
+``VehicleState.apply`` folds the codec's typed messages into the latest position,
+velocity, heading, battery, GPS fix and link figures; the gateway reads that state
+once per tick. Each vehicle also keeps ring buffers of the last ``keep_s`` seconds at
+full rate — positions and raw frames — which become an incident's evidence.
+
+Ring buffers are chunked by second: a chunk is an ``array('d')`` of position
+samples (or a ``bytearray`` of tlog records), so appending is cheap and dropping
+old data is popping whole chunks. At 10 Hz and 35 s this is ~25 kB of positions
+and ~30 kB of frames per vehicle.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+from telemetry.messages import (
+    BatteryStatus,
+    FenceStatus,
+    GlobalPosition,
+    GpsRaw,
+    Heartbeat,
+    StatusText,
+    SysStatus,
+    Telemetry,
+    VfrHud,
+)
+
+KEEP_S: Final = 35.0
+"""Ring-buffer depth: evidence needs 30 s before a breach, plus a tick's slack."""
+MAV_TYPE_GCS: Final = 6
+MAV_AUTOPILOT_INVALID: Final = 8
+FLYING_REL_ALT_M: Final = 1.5
+"""Above this height over home, a vehicle counts as flying even if not armed."""
+
+_TLOG_TIME = struct.Struct(">Q")
+SAMPLE_FIELDS: Final = (
+    "t_s",
+    "lat_deg",
+    "lon_deg",
+    "alt_amsl_m",
+    "rel_alt_m",
+    "vn_mps",
+    "ve_mps",
+    "vd_mps",
+    "heading_deg",
+    "state_code",
+)
+_WIDTH: Final = len(SAMPLE_FIELDS)
+C = TypeVar("C", "array[float]", bytearray)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One full-rate position from a vehicle's ring buffer."""
+
+    t_s: float
+    lat_deg: float
+    lon_deg: float
+    alt_amsl_m: float
+    rel_alt_m: float
+    vn_mps: float
+    ve_mps: float
+    vd_mps: float
+    heading_deg: float
+    """NaN when the autopilot did not report one."""
+    state_code: float
+    """``ConformanceState`` value at this sample, -1 on the ground or unchecked."""
+
+
+class _Chunks(Generic[C]):
+    """Second-sized chunks of a time series, oldest first, trimmed to ``keep_s``."""
+
+    __slots__ = ("chunks", "factory", "keep_s")
+
+    def __init__(self, keep_s: float, factory: Callable[[], C]) -> None:
+        self.keep_s = keep_s
+        self.factory: Callable[[], C] = factory
+        self.chunks: deque[tuple[int, C]] = deque()
+
+    def current(self, t_s: float) -> C:
+        second = int(t_s)
+        chunks = self.chunks
+        if not chunks or chunks[-1][0] != second:
+            chunks.append((second, self.factory()))
+            horizon = second - self.keep_s - 1
+            while chunks and chunks[0][0] < horizon:
+                chunks.popleft()
+        return chunks[-1][1]
+
+
+def _float_array() -> array[float]:
+    return array("d")
+
+
+class VehicleState:
+    """What the gateway knows of one vehicle; mutated by ``apply`` in place."""
+
+    __slots__ = (
+        "_frames",
+        "_positions",
+        "alt_amsl_m",
+        "armed",
+        "battery_pct",
+        "battery_voltage_v",
+        "booking_id",
+        "compid",
+        "conformance",
+        "corridor_id",
+        "drone_id",
+        "drone_name",
+        "fence_breach",
+        "first_seen_s",
+        "gps_fix",
+        "gps_satellites",
+        "has_position",
+        "heading_deg",
+        "is_gcs",
+        "key",
+        "last_heartbeat_s",
+        "last_message_s",
+        "last_position_s",
+        "lat_deg",
+        "lateral_margin_m",
+        "link_id",
+        "link_lost",
+        "lon_deg",
+        "low_battery",
+        "messages",
+        "operator_id",
+        "position_pending",
+        "rate_count",
+        "rate_mps",
+        "rate_since_s",
+        "rel_alt_m",
+        "seconds_to_exit",
+        "site_id",
+        "state_code",
+        "status_text",
+        "sysid",
+        "vd_mps",
+        "ve_mps",
+        "vn_mps",
+    )
+
+    def __init__(self, link_id: str, sysid: int, now_s: float) -> None:
+        self.link_id = link_id
+        self.sysid = sysid
+        self.key = f"{link_id}/{sysid}"
+        self.compid = 0
+        self.first_seen_s = now_s
+        self.last_message_s = now_s
+        self.last_heartbeat_s = math.nan
+        self.last_position_s = math.nan
+        self.messages = 0
+        self.rate_count = 0
+        self.rate_since_s = now_s
+        self.rate_mps = 0.0
+        """Messages per second over the last rate window."""
+        self.is_gcs = False
+        self.armed = False
+        self.has_position = False
+        self.position_pending = False
+        """A position arrived since the last conformance tick."""
+        self.lat_deg = math.nan
+        self.lon_deg = math.nan
+        self.alt_amsl_m = math.nan
+        self.rel_alt_m = math.nan
+        self.vn_mps = 0.0
+        self.ve_mps = 0.0
+        self.vd_mps = 0.0
+        self.heading_deg: float | None = None
+        self.battery_pct: int | None = None
+        self.battery_voltage_v: float | None = None
+        self.gps_fix: int | None = None
+        self.gps_satellites: int | None = None
+        self.fence_breach = False
+        self.status_text: str | None = None
+        self.link_lost = False
+        self.low_battery = False
+        # Set by the gateway from the fleet directory and the conformance tick.
+        self.site_id: str | None = None
+        self.drone_id: str | None = None
+        self.drone_name: str | None = None
+        self.operator_id: str | None = None
+        self.booking_id: int | None = None
+        self.corridor_id: str | None = None
+        self.conformance = "on_ground"
+        self.state_code = -1
+        self.seconds_to_exit: float | None = None
+        self.lateral_margin_m: float | None = None
+        self._positions: _Chunks[array[float]] = _Chunks(KEEP_S, _float_array)
+        self._frames: _Chunks[bytearray] = _Chunks(KEEP_S, bytearray)
+
+    @property
+    def flying(self) -> bool:
+        """Armed, or clearly above home: either way it is in the air or about to be."""
+        return self.armed or (
+            self.rel_alt_m == self.rel_alt_m and self.rel_alt_m > FLYING_REL_ALT_M
+        )
+
+    @property
+    def speed_mps(self) -> float:
+        return math.hypot(self.vn_mps, self.ve_mps)
+
+    def link_age_s(self, now_s: float) -> float:
+        return max(0.0, now_s - self.last_message_s)
+
+    def apply(self, msg: Telemetry) -> None:
+        """Fold one typed message into the state."""
+        t_s = msg.t_s
+        self.last_message_s = t_s
+        self.messages += 1
+        self.rate_count += 1
+        if t_s - self.rate_since_s >= 1.0:
+            self.rate_mps = self.rate_count / (t_s - self.rate_since_s)
+            self.rate_count = 0
+            self.rate_since_s = t_s
+        handler = _HANDLERS.get(type(msg))
+        if handler is not None:
+            handler(self, msg)
+
+    def record_frame(self, t_s: float, raw: bytes) -> None:
+        """Keep one raw frame (as a tlog record) in the evidence ring."""
+        chunk = self._frames.current(t_s)
+        chunk += _TLOG_TIME.pack(int(t_s * 1e6))
+        chunk += raw
+
+    def samples(
+        self, from_s: float = -math.inf, to_s: float = math.inf
+    ) -> list[Sample]:
+        """The ring's positions with ``from_s <= t_s <= to_s``, oldest first."""
+        out: list[Sample] = []
+        for second, chunk in self._positions.chunks:
+            if second + 1 < from_s or second > to_s:
+                continue
+            for i in range(0, len(chunk), _WIDTH):
+                t_s = chunk[i]
+                if from_s <= t_s <= to_s:
+                    out.append(Sample(*chunk[i : i + _WIDTH]))
+        return out
+
+    def frames(
+        self, from_s: float = -math.inf, to_s: float = math.inf
+    ) -> list[tuple[float, bytes]]:
+        """The ring's raw frames ``(t_s, frame)`` in the window, oldest first."""
+        out: list[tuple[float, bytes]] = []
+        for second, chunk in self._frames.chunks:
+            if second + 1 < from_s or second > to_s:
+                continue
+            for t_s, record in iter_tlog_records(bytes(chunk)):
+                if from_s <= t_s <= to_s:
+                    out.append((t_s, record[8:]))
+        return out
+
+    def mark_state(self, state_code: int) -> None:
+        """Stamp the newest ring sample with the conformance state just computed."""
+        chunks = self._positions.chunks
+        if chunks and chunks[-1][1]:
+            chunks[-1][1][-1] = state_code
+        self.state_code = state_code
+
+    def _on_position(self, msg: GlobalPosition) -> None:
+        self.lat_deg = msg.lat_deg
+        self.lon_deg = msg.lon_deg
+        self.alt_amsl_m = msg.alt_amsl_m
+        self.rel_alt_m = msg.rel_alt_m
+        self.vn_mps = msg.vn_mps
+        self.ve_mps = msg.ve_mps
+        self.vd_mps = msg.vd_mps
+        if msg.heading_deg is not None:
+            self.heading_deg = msg.heading_deg
+        self.has_position = True
+        self.position_pending = True
+        self.last_position_s = msg.t_s
+        self._positions.current(msg.t_s).extend(
+            (
+                msg.t_s,
+                msg.lat_deg,
+                msg.lon_deg,
+                msg.alt_amsl_m,
+                msg.rel_alt_m,
+                msg.vn_mps,
+                msg.ve_mps,
+                msg.vd_mps,
+                math.nan if msg.heading_deg is None else msg.heading_deg,
+                self.state_code,
+            )
+        )
+
+    def _on_heartbeat(self, msg: Heartbeat) -> None:
+        if msg.vehicle_type == MAV_TYPE_GCS or msg.autopilot == MAV_AUTOPILOT_INVALID:
+            # A ground station or a companion announcing itself, not an aircraft.
+            self.is_gcs = not self.has_position
+            return
+        self.is_gcs = False
+        self.compid = msg.compid
+        self.armed = msg.armed
+        self.last_heartbeat_s = msg.t_s
+
+    def _on_sys_status(self, msg: SysStatus) -> None:
+        if msg.battery_remaining_pct is not None:
+            self.battery_pct = msg.battery_remaining_pct
+        if msg.battery_voltage_v is not None:
+            self.battery_voltage_v = msg.battery_voltage_v
+
+    def _on_battery(self, msg: BatteryStatus) -> None:
+        if msg.battery_id == 0 and msg.remaining_pct is not None:
+            self.battery_pct = msg.remaining_pct
+
+    def _on_gps(self, msg: GpsRaw) -> None:
+        self.gps_fix = msg.fix_type
+        self.gps_satellites = msg.satellites
+
+    def _on_vfr_hud(self, msg: VfrHud) -> None:
+        if self.heading_deg is None:
+            self.heading_deg = msg.heading_deg
+
+    def _on_fence(self, msg: FenceStatus) -> None:
+        self.fence_breach = msg.breach_status == 1
+
+    def _on_status_text(self, msg: StatusText) -> None:
+        self.status_text = msg.text
+
+
+_HANDLERS: dict[type, Callable[[VehicleState, Any], None]] = {
+    GlobalPosition: VehicleState._on_position,
+    Heartbeat: VehicleState._on_heartbeat,
+    SysStatus: VehicleState._on_sys_status,
+    BatteryStatus: VehicleState._on_battery,
+    GpsRaw: VehicleState._on_gps,
+    VfrHud: VehicleState._on_vfr_hud,
+    FenceStatus: VehicleState._on_fence,
+    StatusText: VehicleState._on_status_text,
+}
+
+
+def iter_tlog_records(data: bytes) -> Iterator[tuple[float, bytes]]:
+    """Split concatenated tlog records back into (t_s, record bytes).
+
+    Frame length comes from the MAVLink header: v1 (0xFE) is 8 + payload bytes, v2
+    (0xFD) 12 + payload, plus 13 when the signed flag is set.
+    """
+    i, n = 0, len(data)
+    while i + 9 <= n:
+        (t_us,) = _TLOG_TIME.unpack_from(data, i)
+        magic = data[i + 8]
+        length = data[i + 9] if i + 9 < n else 0
+        if magic == 0xFD:
+            size = 12 + length + (13 if i + 10 < n and data[i + 10] & 1 else 0)
+        else:
+            size = 8 + length
+        end = i + 8 + size
+        yield t_us / 1e6, data[i:end]
+        i = end

@@ -1,0 +1,146 @@
+"""A ground station uploads a geofence to a simulated drone over real UDP with the
+mission protocol (MAV_MISSION_TYPE_FENCE), reads it back, and sees FENCE_STATUS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
+from functools import cache
+from typing import Any
+
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+from airspace.site import Site
+from airspace.site_files import demo_site_path, load_site
+from simulator.assignments import build_specs, site_entries
+from simulator.fleet import Fleet
+from simulator.links import Endpoint
+from simulator.runner import RunOptions, run_fleet
+
+GCS = (255, 190)
+FENCE = mavlink.MAV_MISSION_TYPE_FENCE
+
+
+@cache
+def demo() -> Site:
+    return load_site(demo_site_path())
+
+
+class GroundStation(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.parser = mavlink.MAVLink(None)
+        self.messages: list[Any] = []
+        self.address: tuple[str, int] | None = None
+        self.transport: Any = None
+        self.packer = mavlink.MAVLink(None, *GCS)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.address = (str(addr[0]), int(addr[1]))
+        self.messages += self.parser.parse_buffer(data) or []
+
+    def of(self, kind: str) -> list[Any]:
+        return [m for m in self.messages if m.get_type() == kind]
+
+    def send(self, msg: Any) -> None:
+        self.transport.sendto(msg.pack(self.packer), self.address)
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s")
+        await asyncio.sleep(0.01)
+
+
+def square_around_pad(half_m: float) -> list[Any]:
+    """Fence items: an inclusion square of ``half_m`` around pad P4."""
+    site = demo()
+    pad = site.pad("P4").geometry_m
+    corners = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
+    xs = [pad.x + dx * half_m for dx, _ in corners]
+    ys = [pad.y + dy * half_m for _, dy in corners]
+    lons, lats = site.projection.to_lonlat(xs, ys)
+    return [
+        mavlink.MAVLink_mission_item_int_message(
+            1,
+            1,
+            seq,
+            mavlink.MAV_FRAME_GLOBAL,
+            mavlink.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+            0,
+            1,
+            4,
+            0,
+            0,
+            0,
+            round(float(lat) * 1e7),
+            round(float(lon) * 1e7),
+            0.0,
+            FENCE,
+        )
+        for seq, (lon, lat) in enumerate(zip(lons, lats, strict=True))
+    ]
+
+
+async def test_a_fence_uploads_reads_back_and_its_breach_is_reported() -> None:
+    loop = asyncio.get_running_loop()
+    transport, gcs = await loop.create_datagram_endpoint(
+        GroundStation, local_addr=("127.0.0.1", 0)
+    )
+    gcs.transport = transport
+    port = transport.get_extra_info("sockname")[1]
+    specs = build_specs(demo(), site_entries(demo(), 1, corridor_id="C1"))
+    assert specs[0].plan.takeoff_xy == (
+        demo().pad("P4").geometry_m.x,
+        demo().pad("P4").geometry_m.y,
+    )
+    # Take-off after 20 simulated seconds leaves time to upload on the pad.
+    the_fleet = Fleet(demo(), [replace(specs[0], takeoff_at_s=20.0)])
+    options = RunOptions((Endpoint("udpout", "127.0.0.1", port),), speed=20.0)
+    run = asyncio.create_task(run_fleet(the_fleet, options))
+    try:
+        await until(lambda: gcs.address is not None)
+        items = square_around_pad(30.0)
+        gcs.send(mavlink.MAVLink_mission_count_message(1, 1, len(items), FENCE))
+        served: list[int] = []
+
+        def acked() -> bool:
+            for request in gcs.of("MISSION_REQUEST_INT")[len(served) :]:
+                assert request.mission_type == FENCE
+                assert (request.target_system, request.target_component) == GCS
+                served.append(request.seq)
+                gcs.send(items[request.seq])
+            return bool(gcs.of("MISSION_ACK"))
+
+        await until(acked)
+        assert served == [0, 1, 2, 3]
+        (ack,) = gcs.of("MISSION_ACK")
+        assert (ack.type, ack.mission_type) == (mavlink.MAV_MISSION_ACCEPTED, FENCE)
+
+        gcs.send(mavlink.MAVLink_mission_request_list_message(1, 1, FENCE))
+        await until(lambda: bool(gcs.of("MISSION_COUNT")))
+        assert gcs.of("MISSION_COUNT")[0].count == 4
+        for seq in range(4):
+            gcs.send(mavlink.MAVLink_mission_request_int_message(1, 1, seq, FENCE))
+        await until(lambda: len(gcs.of("MISSION_ITEM_INT")) == 4)
+        read_back = sorted(gcs.of("MISSION_ITEM_INT"), key=lambda m: m.seq)
+        assert [(m.x, m.y, m.command) for m in read_back] == [
+            (m.x, m.y, m.command) for m in items
+        ]
+
+        # On the pad, inside the square: no breach. Off to the corridor: breach.
+        await until(lambda: bool(gcs.of("FENCE_STATUS")))
+        assert gcs.of("FENCE_STATUS")[0].breach_status == 0
+        await until(lambda: any(s.breach_status for s in gcs.of("FENCE_STATUS")), 30)
+        breach = next(s for s in gcs.of("FENCE_STATUS") if s.breach_status)
+        assert breach.breach_type == mavlink.FENCE_BREACH_BOUNDARY
+        assert breach.breach_count == 1
+        assert breach.breach_time > 20_000  # after take-off, in ms since boot
+    finally:
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        transport.close()

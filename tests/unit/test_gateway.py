@@ -1,0 +1,224 @@
+"""The gateway's tick on real MAVLink bytes: binding, conformance, events, frames.
+
+Frames come from pymavlink's encoder; the hub is the real one with a staff
+subscriber; time is driven by the test (``ingest``/``tick`` take ``now_s``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from airspace.site import Site
+from airspace.site_files import demo_site_path, load_site
+from telemetry.fleet import BookingEntry, DroneEntry, FleetDirectory
+from telemetry.gateway import Gateway, GatewaySettings
+from telemetry.hub import Audience, LiveHub, Subscriber
+from tests.mavlink_helpers import VehicleEncoder, corridor_point
+
+T0 = 1_795_000_000.0
+LINK = "udpin:127.0.0.1:14550"
+SITE = load_site(demo_site_path())
+
+
+@pytest.fixture
+def site() -> Site:
+    return SITE
+
+
+def directory(corridor: str | None = "C1") -> FleetDirectory:
+    drones = (DroneEntry("D1", "Kite-1", SITE.id, "op-a", sysid=11),)
+    bookings = (
+        (
+            BookingEntry(
+                booking_id=7,
+                drone_id="D1",
+                site_id=SITE.id,
+                operator_id="op-a",
+                corridor_id=corridor,
+                start_s=T0 - 600,
+                end_s=T0 + 3600,
+                state="active",
+            ),
+        )
+        if corridor
+        else ()
+    )
+    return FleetDirectory(drones, bookings)
+
+
+class World:
+    """A gateway, a staff subscriber and one encoder per sysid."""
+
+    def __init__(self, fleet: FleetDirectory) -> None:
+        self.hub = LiveHub(queue_frames=10_000, must_keep_frames=10_000)
+        self.sub: Subscriber = self.hub.connect(
+            Audience(sees_all=True, operator_id=None)
+        )
+        self.gateway = Gateway({SITE.id: SITE}, self.hub, settings=GatewaySettings())
+        self.gateway.set_directory(fleet, T0)
+        self.encoders: dict[int, VehicleEncoder] = {}
+        self.frames: list[dict[str, Any]] = []
+
+    def send(self, sysid: int, data: bytes, t_s: float) -> None:
+        self.gateway.ingest(LINK, data, t_s)
+
+    def enc(self, sysid: int) -> VehicleEncoder:
+        return self.encoders.setdefault(sysid, VehicleEncoder(sysid))
+
+    def fly(
+        self,
+        sysid: int,
+        at: tuple[float, float, float],
+        t_s: float,
+        armed: bool = True,
+        rel_alt_m: float = 40.0,
+    ) -> None:
+        enc = self.enc(sysid)
+        lat, lon, alt = at
+        self.send(
+            sysid, enc.heartbeat(armed) + enc.position(lat, lon, alt, rel_alt_m), t_s
+        )
+        self.gateway.tick(t_s)
+
+    def drain(self) -> list[dict[str, Any]]:
+        while self.sub.pending():
+            self.frames.append(orjson.loads(self.sub.next_frame_nowait()))
+        return self.frames
+
+    def events(self) -> list[dict[str, Any]]:
+        return [f["event"] for f in self.drain() if f["type"] == "event"]
+
+    def last_vehicle(self, sysid: int) -> dict[str, Any]:
+        for frame in reversed(self.drain()):
+            if frame["type"] == "vehicles":
+                for v in frame["vehicles"]:
+                    if v["sysid"] == sysid:
+                        return dict(v)
+        raise AssertionError(f"no vehicle frame for sysid {sysid}")
+
+
+def test_a_booked_drone_inside_its_corridor_is_bound_and_raises_nothing() -> None:
+    world = World(directory("C1"))
+    inside = corridor_point(SITE, "C1")
+    for i in range(10):
+        world.fly(11, inside, T0 + i * 0.1)
+    vehicle = world.last_vehicle(11)
+    assert vehicle["drone_id"] == "D1"
+    assert vehicle["booking_id"] == 7
+    assert vehicle["corridor_id"] == "C1"
+    assert vehicle["state"] in {"inside", "near_edge"}
+    assert vehicle["lat_deg"] == pytest.approx(inside[0], abs=1e-6)
+    assert vehicle["alt_amsl_m"] == pytest.approx(inside[2], abs=0.01)
+    assert not [e for e in world.events() if e["severity"] == "breach"]
+
+
+def test_leaving_the_corridor_sideways_raises_one_lateral_exit_after_two_samples() -> (
+    None
+):
+    world = World(directory("C1"))
+    world.fly(11, corridor_point(SITE, "C1"), T0)
+    outside = corridor_point(SITE, "C1", outside_by_m=25)
+    world.fly(11, outside, T0 + 0.1)
+    assert not [e for e in world.events() if e["kind"] == "corridor_exit_lateral"]
+    world.fly(11, outside, T0 + 0.2)
+    world.fly(11, outside, T0 + 0.3)
+    exits = [e for e in world.events() if e["kind"] == "corridor_exit_lateral"]
+    assert len(exits) == 1
+    assert exits[0]["severity"] == "breach"
+    assert exits[0]["booking_id"] == 7
+    assert "left corridor C1 sideways" in exits[0]["message"]
+    assert exits[0]["details"]["lateral_distance_m"] < 0
+    assert world.last_vehicle(11)["state"] == "outside_lateral"
+
+
+def test_one_wild_sample_raises_no_breach() -> None:
+    world = World(directory("C1"))
+    inside = corridor_point(SITE, "C1")
+    world.fly(11, inside, T0)
+    world.fly(11, corridor_point(SITE, "C1", outside_by_m=500), T0 + 0.1)
+    for i in range(2, 6):
+        world.fly(11, inside, T0 + i * 0.1)
+    assert not [e for e in world.events() if e["severity"] == "breach"]
+
+
+def test_an_unregistered_vehicle_in_the_air_is_an_unbooked_flight() -> None:
+    world = World(directory("C1"))
+    point = corridor_point(SITE, "C2")
+    world.fly(99, point, T0)
+    world.fly(99, point, T0 + 0.1)
+    events = [e for e in world.events() if e["kind"] == "unbooked_flight"]
+    assert len(events) == 1
+    assert events[0]["drone_id"] is None
+    assert "not a registered drone" in events[0]["message"]
+    assert world.last_vehicle(99)["state"] == "unassigned"
+
+
+def test_a_registered_drone_without_a_booking_for_now_is_an_unbooked_flight() -> None:
+    world = World(directory(corridor=None))
+    point = corridor_point(SITE, "C1")
+    world.fly(11, point, T0)
+    world.fly(11, point, T0 + 0.1)
+    events = [e for e in world.events() if e["kind"] == "unbooked_flight"]
+    assert [e["drone_id"] for e in events] == ["D1"]
+    assert "no booking" in events[0]["message"]
+
+
+def test_a_disarmed_drone_on_its_pad_is_on_the_ground_and_not_checked() -> None:
+    world = World(directory(corridor=None))
+    lat, lon, _ = corridor_point(SITE, "C1")
+    for i in range(5):
+        world.fly(11, (lat, lon, SITE.ground_elev_m), T0 + i * 0.1, False, 0.0)
+    assert world.last_vehicle(11)["state"] == "on_ground"
+    assert not [e for e in world.events() if e["severity"] == "breach"]
+
+
+def test_silence_past_the_timeout_is_link_lost_and_a_new_message_restores_it() -> None:
+    world = World(directory("C1"))
+    inside = corridor_point(SITE, "C1")
+    world.fly(11, inside, T0)
+    world.gateway.tick(T0 + 2.9)
+    assert not [e for e in world.events() if e["kind"] == "link_lost"]
+    world.gateway.tick(T0 + 3.2)
+    lost = [e for e in world.events() if e["kind"] == "link_lost"]
+    assert len(lost) == 1
+    assert lost[0]["severity"] == "breach"
+    assert world.last_vehicle(11)["state"] == "link_lost"
+    world.fly(11, inside, T0 + 4.0)
+    assert [e["kind"] for e in world.events()].count("link_restored") == 1
+
+
+def test_low_battery_warns_once() -> None:
+    world = World(directory("C1"))
+    inside = corridor_point(SITE, "C1")
+    enc = world.enc(11)
+    for i, pct in enumerate((50, 19, 18, 17)):
+        world.send(11, enc.sys_status(pct), T0 + i * 0.1)
+        world.fly(11, inside, T0 + i * 0.1)
+    warnings = [e for e in world.events() if e["kind"] == "low_battery"]
+    assert len(warnings) == 1
+    assert warnings[0]["severity"] == "warning"
+    assert warnings[0]["details"]["battery_pct"] == 19
+
+
+def test_an_autopilot_fence_breach_raises_one_fence_breach() -> None:
+    world = World(directory("C1"))
+    inside = corridor_point(SITE, "C1")
+    enc = world.enc(11)
+    for i in range(3):
+        world.send(11, enc.fence_status(breached=True), T0 + i * 0.1)
+        world.fly(11, inside, T0 + i * 0.1)
+    breaches = [e for e in world.events() if e["kind"] == "fence_breach"]
+    assert len(breaches) == 1
+
+
+def test_garbage_between_frames_is_counted_and_does_not_stop_decoding() -> None:
+    world = World(directory("C1"))
+    inside = corridor_point(SITE, "C1")
+    world.gateway.ingest(LINK, b"\x00garbage\xfd\x09", T0)
+    world.fly(11, inside, T0 + 0.1)
+    assert world.last_vehicle(11)["drone_id"] == "D1"
+    (link,) = world.gateway.links()
+    assert link["garbage_bytes"] > 0 or link["truncated"] > 0

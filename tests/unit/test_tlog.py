@@ -1,0 +1,176 @@
+"""The .tlog recording: our writer and reader, checked against pymavlink's reader."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings, strategies as st
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+from telemetry.codec import LinkCodec
+from telemetry.signing import sign_outgoing
+from telemetry.tlog import (
+    TlogFormatError,
+    TlogWriter,
+    complete_length,
+    encode_record,
+    read_tlog,
+)
+
+T0_S = 1_750_000_000.123456
+
+
+@pytest.fixture
+def mavutil() -> Iterator[Any]:
+    """pymavlink's log reader; undoes the environment variables it sets."""
+    before = dict(os.environ)
+    from pymavlink import mavutil as module
+
+    yield module
+    for name in set(os.environ) - set(before):  # MAVLINK_DIALECT, MAVLINK20
+        del os.environ[name]
+
+
+def frames() -> list[bytes]:
+    """Heartbeats and positions from three drones, MAVLink 1, 2 and 2 signed."""
+    v2 = mavlink.MAVLink(None, srcSystem=1, srcComponent=1)
+    v1 = mavlink.MAVLink(None, srcSystem=2, srcComponent=1)
+    signed = mavlink.MAVLink(None, srcSystem=3, srcComponent=1)
+    sign_outgoing(signed, bytes(32), T0_S)
+    out = []
+    for i in range(5):
+        for mav, force_v1 in ((v2, False), (v1, True), (signed, False)):
+            pos = mav.global_position_int_encode(
+                i, 222606000 + i, 1141289000, 50000, 30000, 0, 0, 0, 9000
+            )
+            out.append(pos.pack(mav, force_mavlink1=force_v1))
+            out.append(mav.heartbeat_encode(2, 3, 209, 4, 4).pack(mav, force_v1))
+            mav.seq += 1
+    return out
+
+
+def write(path: Path, records: list[tuple[float, bytes]]) -> None:
+    with TlogWriter(path) as writer:
+        for t_s, raw in records:
+            writer.write(t_s, raw)
+
+
+def test_a_record_is_big_endian_microseconds_then_the_frame() -> None:
+    raw = frames()[0]
+    record = encode_record(T0_S, raw)
+    assert record[:8] == (1_750_000_000_123_456).to_bytes(8, "big")
+    assert record[8:] == raw
+
+
+def test_records_round_trip_with_microsecond_times(tmp_path: Path) -> None:
+    path = tmp_path / "booking-41.tlog"
+    records = [(T0_S + i * 0.1, raw) for i, raw in enumerate(frames())]
+    write(path, records)
+    got = list(read_tlog(path))
+    assert [raw for _, raw in got] == [raw for _, raw in records]
+    assert [t for t, _ in got] == pytest.approx([t for t, _ in records], abs=1e-6)
+
+
+def test_pymavlinks_own_reader_reads_our_tlog(tmp_path: Path, mavutil: Any) -> None:
+    path = tmp_path / "booking-41.tlog"
+    sent = frames()
+    write(path, [(T0_S + i * 0.1, raw) for i, raw in enumerate(sent)])
+    log = mavutil.mavlink_connection(str(path))
+    got = []
+    while (msg := log.recv_match(type="GLOBAL_POSITION_INT")) is not None:
+        got.append(msg)
+    log.close()
+    assert len(got) == 15
+    assert [m.get_srcSystem() for m in got[:3]] == [1, 2, 3]
+    assert [m.lat for m in got[::3]] == [222606000 + i for i in range(5)]
+    assert [m._timestamp for m in got[:2]] == pytest.approx([T0_S, T0_S + 0.2])
+    assert got[2].get_signed() is False  # the reader has no key; it still decodes
+
+
+def test_frames_from_the_codec_go_to_the_tlog_as_received(
+    tmp_path: Path, mavutil: Any
+) -> None:
+    path = tmp_path / "link.tlog"
+    sent = frames()
+    decoded = LinkCodec("udp").feed(b"\x00junk" + b"".join(sent), T0_S)
+    with TlogWriter(path) as writer:
+        writer.write_frames(decoded.frames)
+    assert [raw for _, raw in read_tlog(path)] == sent
+    log = mavutil.mavlink_connection(str(path))
+    heartbeat = log.recv_match(type="HEARTBEAT")
+    assert heartbeat.base_mode == 209
+    assert heartbeat._timestamp == pytest.approx(T0_S)
+
+
+def test_opening_an_existing_tlog_appends(tmp_path: Path) -> None:
+    path = tmp_path / "x.tlog"
+    sent = frames()
+    write(path, [(T0_S, raw) for raw in sent[:4]])
+    write(path, [(T0_S + 1, raw) for raw in sent[4:]])
+    assert [raw for _, raw in read_tlog(path)] == sent
+
+
+def test_records_reach_the_file_on_flush(tmp_path: Path) -> None:
+    path = tmp_path / "x.tlog"
+    writer = TlogWriter(path)
+    writer.write_records(b"".join(encode_record(T0_S, raw) for raw in frames()[:2]))
+    writer.flush()
+    assert len(list(read_tlog(path))) == 2
+    writer.close()
+    assert writer.closed
+    with pytest.raises(ValueError, match="closed"):
+        writer.write(T0_S, frames()[0])
+
+
+def test_a_torn_last_record_is_skipped_and_cut_before_appending(tmp_path: Path) -> None:
+    path = tmp_path / "x.tlog"
+    sent = frames()
+    write(path, [(T0_S, raw) for raw in sent[:3]])
+    whole = path.stat().st_size
+    with path.open("ab") as file:  # a crash in the middle of the fourth record
+        file.write(encode_record(T0_S, sent[3])[:-5])
+    assert [raw for _, raw in read_tlog(path)] == sent[:3]
+    assert complete_length(path) == whole
+    write(path, [(T0_S, raw) for raw in sent[4:6]])
+    assert [raw for _, raw in read_tlog(path)] == sent[:3] + sent[4:6]
+
+
+@settings(max_examples=60, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=2000))
+def test_reading_a_tlog_cut_anywhere_yields_the_whole_records(
+    tmp_path_factory: pytest.TempPathFactory, cut: int
+) -> None:
+    data = b"".join(encode_record(T0_S + i, raw) for i, raw in enumerate(frames()))
+    path = tmp_path_factory.mktemp("cut") / "x.tlog"
+    path.write_bytes(data[:cut])
+    got = [raw for _, raw in read_tlog(path)]
+    whole = 0
+    for raw in frames():
+        if whole + 8 + len(raw) > cut:
+            break
+        whole += 8 + len(raw)
+    assert sum(8 + len(raw) for raw in got) == whole == complete_length(path)
+
+
+def test_a_file_that_is_no_tlog_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.tlog"
+    path.write_bytes(b"not a tlog, just some text that someone saved here")
+    with pytest.raises(
+        TlogFormatError, match=r"notes.tlog: no MAVLink frame .* byte 0"
+    ):
+        list(read_tlog(path))
+    with pytest.raises(TlogFormatError):
+        TlogWriter(path)
+    assert path.read_bytes().startswith(b"not a tlog")
+
+
+def test_a_bad_record_in_the_middle_names_its_offset(tmp_path: Path) -> None:
+    path = tmp_path / "x.tlog"
+    good = encode_record(T0_S, frames()[0])
+    path.write_bytes(good + b"\x00" * 8 + b"\x42garbage")
+    with pytest.raises(TlogFormatError, match=f"byte {len(good)} \\(0x42\\)"):
+        list(read_tlog(path))

@@ -1,0 +1,257 @@
+"""``skyberth demo``: the whole product on one machine, offline, in one command.
+
+Starts the server on the demo site with a fresh SQLite database, seeds demo users
+(printed with their passwords), drones and bookings for right now, then starts the
+simulator as a separate process that flies the booked drones over real MAVLink/UDP
+- one drifting out of its corridor, plus an intruder without a booking - and prints
+the URL of the live map. Ctrl-C stops the simulator and the server cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from fastapi import FastAPI
+
+from airspace.site import CorridorId, PadId, SiteId
+from booking import services
+from booking.model import Actor, DroneId, OperatorId, Role, UserId
+from booking.store import SqlUnitOfWork
+from web.auth import create_access_token
+from web.settings import Settings
+from web.users import add_user
+
+log = logging.getLogger(__name__)
+
+DEMO_ORG = "harbour-air"
+DEMO_USERS: dict[str, tuple[Role, str | None]] = {
+    "admin": (Role.SITE_ADMIN, None),
+    "safety": (Role.SAFETY_OFFICER, None),
+    "operator": (Role.OPERATOR, DEMO_ORG),
+    "pilot": (Role.PILOT, DEMO_ORG),
+}
+DEMO_FLIGHTS: tuple[tuple[str, str, str], ...] = (
+    ("C1", "P1", "P1"),
+    ("C2", "P2", "P2"),
+    ("C3", "P3", "P3"),
+    ("C1", "P4", "P4"),
+)
+"""(corridor, take-off pad, landing pad) per demo drone, cycled."""
+DRIFTING_DRONE = 2
+"""The fleet position of the drone that drifts out of its corridor."""
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    passwords: dict[str, str]
+    operator_token: str
+    booking_ids: list[int]
+
+
+def seed_demo(app: FastAPI, settings: Settings, drones: int, now: datetime) -> DemoSeed:
+    """Create the demo users, drones and today's approved bookings."""
+    engine = app.state.engine
+    site_id = SiteId(next(iter(app.state.sites)))
+    passwords = {name: secrets.token_urlsafe(9) for name in DEMO_USERS}
+    for name, (role, org) in DEMO_USERS.items():
+        add_user(engine, name, role, passwords[name], now, org)
+    operator = Actor(UserId("operator"), Role.OPERATOR, OperatorId(DEMO_ORG))
+    admin = Actor(UserId("admin"), Role.SITE_ADMIN)
+
+    def uow() -> SqlUnitOfWork:
+        factory = app.state.uow_factory
+        result: SqlUnitOfWork = factory()
+        return result
+
+    start = now + timedelta(seconds=2)
+    booking_ids = []
+    for n in range(1, drones + 1):
+        corridor, takeoff, landing = DEMO_FLIGHTS[(n - 1) % len(DEMO_FLIGHTS)]
+        drone_id = DroneId(f"kite-{n}")
+        services.register_drone(
+            uow(),
+            services.RegisterDrone(
+                drone_id, f"Kite-{n}", site_id, OperatorId(DEMO_ORG), n, 4.5
+            ),
+            operator,
+            now,
+        )
+        # Pads hold one booking at a time: drones beyond the pads fly from none.
+        pads = n <= len(DEMO_FLIGHTS)
+        booking = services.request_booking(
+            uow(),
+            services.RequestBooking(
+                site_id,
+                drone_id,
+                start,
+                start + timedelta(hours=2),
+                PadId(takeoff) if pads else None,
+                PadId(landing) if pads else None,
+                CorridorId(corridor),
+            ),
+            operator,
+            now,
+        )
+        services.approve(uow(), booking.id, admin, now)
+        booking_ids.append(int(booking.id))
+    token = create_access_token(
+        "operator", "operator", settings.secret_key, now, timedelta(hours=12)
+    )
+    return DemoSeed(passwords, token, booking_ids)
+
+
+def simulator_command(
+    settings: Settings, token: str, speed: float, drones: int
+) -> list[str]:
+    """The ``skyberth sim`` command line the demo runs."""
+    mavlink_port = settings.mavlink[0].rsplit(":", 1)[1]
+    api = f"http://{settings.http_host}:{settings.http_port}"
+    return [
+        sys.executable,
+        "-m",
+        "simulator",
+        "--api",
+        api,
+        "--token",
+        token,
+        "--to",
+        f"udpout:127.0.0.1:{mavlink_port}",
+        "--scenario",
+        f"lateral_drift@{min(DRIFTING_DRONE, drones)}:at_s=45,hold_s=25",
+        "--intruders",
+        "1",
+        "--speed",
+        str(speed),
+        "--repeat",
+        "--progress-s",
+        "30",
+    ]
+
+
+def _start_simulator_when_ready(
+    server_started: threading.Event,
+    command: list[str],
+    procs: list[subprocess.Popen[bytes]],
+) -> None:
+    if not server_started.wait(timeout=60):
+        log.error("server did not start; not starting the simulator")
+        return
+    procs.append(subprocess.Popen(command))
+
+
+def demo(
+    port: Annotated[int, typer.Option(help="HTTP port of the demo server.")] = 8000,
+    mavlink_port: Annotated[
+        int, typer.Option(help="UDP port the gateway listens on (127.0.0.1).")
+    ] = 14550,
+    drones: Annotated[
+        int, typer.Option(help="Booked demo drones (one drifts out).", min=1, max=50)
+    ] = 4,
+    speed: Annotated[
+        float, typer.Option(help="Simulated time per real second.", min=0.1, max=20)
+    ] = 1.0,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the demo keeps its database and recordings "
+            "(default: a new temporary directory).",
+            file_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the demo: server + simulated drones + live map, offline, in one go.
+
+    Prints the live map's URL and the demo users' passwords. One drone drifts out
+    of its corridor about a minute in, and an unbooked intruder appears, so the map
+    shows incidents. Ctrl-C stops everything.
+    """
+    import uvicorn
+
+    from web.app import create_app
+    from web.cli import _configure_logging
+
+    directory = data_dir or Path(tempfile.mkdtemp(prefix="skyberth-demo-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        env="dev",
+        data_dir=directory,
+        http_host="127.0.0.1",
+        http_port=port,
+        mavlink=[f"udpin:127.0.0.1:{mavlink_port}"],
+        opening_hours="24h",
+        log_level="WARNING",
+    )
+    _configure_logging("INFO")
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    app = create_app(settings)
+    seed = seed_demo(app, settings, drones, datetime.now(UTC))
+    base = f"http://127.0.0.1:{port}"
+    typer.echo(
+        "\n".join(
+            [
+                "",
+                "SkyBerth demo",
+                f"  live map:   {base}/map",
+                f"  bookings:   {base}/bookings",
+                f"  API docs:   {base}/docs",
+                f"  MAVLink:    udp 127.0.0.1:{mavlink_port} "
+                "(point QGroundControl or MAVProxy here too)",
+                f"  data:       {directory}",
+                "  users (name / password):",
+                *(
+                    f"    {name:<9} {password}   ({DEMO_USERS[name][0]})"
+                    for name, password in seed.passwords.items()
+                ),
+                f"  {drones} booked drone(s) take off now; Kite-"
+                f"{min(DRIFTING_DRONE, drones)} drifts out of its corridor, and an "
+                "intruder flies without a booking.",
+                "  Ctrl-C stops the demo.",
+                "",
+            ]
+        )
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    procs: list[subprocess.Popen[bytes]] = []
+    started = threading.Event()
+    watcher = threading.Thread(
+        target=_start_simulator_when_ready,
+        args=(
+            started,
+            simulator_command(settings, seed.operator_token, speed, drones),
+            procs,
+        ),
+        daemon=True,
+    )
+    watcher.start()
+
+    def announce_start() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            started.set()
+
+    threading.Thread(target=announce_start, daemon=True).start()
+    try:
+        server.run()
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        typer.echo(f"demo stopped; its data stays in {directory}")

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { explainRefusal } from "../../static/js/refusal.js";
+
+const HK = "Asia/Hong_Kong";
+
+function refused(status, body) {
+  return { status, body, message: body.message || "" };
+}
+
+test("a pad conflict names the booking that holds it, in site time", () => {
+  const known = new Map([[41, { id: 41, drone_id: "d1", takeoff_pad_id: "P2", corridor_id: "C1", start: "2026-11-24T02:00:00Z", end: "2026-11-24T02:30:00Z", state: "approved" }]]);
+  const { title, lines } = explainRefusal(
+    refused(409, { rule: "pad_booked", message: "pad P2 already booked 2026-11-24 02:00-02:30Z by booking 41", booking_ids: [41], closure_ids: [] }),
+    { known, timeZone: HK },
+  );
+  assert.equal(title, "Booking refused — pad already booked");
+  assert.equal(lines[0], "Pad P2 already booked 2026-11-24 02:00-02:30Z by booking 41.");
+  assert.match(lines[1], /^Booking #41 holds it: drone d1, pad P2, corridor C1, Tue 24 Nov 10:00–10:30 .* \(approved\)\.$/);
+  assert.match(lines[2], /Pick another pad/);
+});
+
+test("another organisation's booking is mentioned without details", () => {
+  const { lines } = explainRefusal(refused(409, { rule: "corridor_capacity", message: "corridor C3 is full", booking_ids: [7], closure_ids: [] }));
+  assert.ok(lines.some((l) => l.includes("Booking #7 holds it (another organisation's booking")));
+});
+
+test("a closure and a field error read as sentences", () => {
+  const closure = explainRefusal(refused(409, { rule: "closure", message: "pad P3 closed", booking_ids: [], closure_ids: [3] }));
+  assert.equal(closure.title, "Booking refused — closed");
+  assert.ok(closure.lines.includes("Closure #3 covers that time."));
+  const invalid = explainRefusal(refused(422, { detail: [{ loc: ["body", "start"], msg: "Input should have timezone info" }] }));
+  assert.deepEqual(invalid.lines, ["Start: Input should have timezone info."]);
+});

@@ -1,0 +1,239 @@
+"""``WS /ws/live``: the live stream of docs/live-stream.md.
+
+Authentication happens after the handshake is accepted, so a refused client gets a
+close frame whose code (4401 bad token, 4403 role) and reason say why, which a
+browser can show; a handshake refused with HTTP 403 would tell it nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from booking.model import ORGANISATION_ROLES, BookingState, User
+from booking.store import SqlUsers
+from telemetry.frames import utc_iso
+from telemetry.hub import Audience, SubscriberOverflow
+from web.auth import TokenError, decode_access_token
+from web.queries import BookingFilter, list_bookings
+from web.schemas import BookingPublic
+from web.settings import Settings
+from web.telemetry_runtime import TelemetryRuntime
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+CLOSE_UNAUTHORISED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_SLOW = 4408
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _bearer(websocket: WebSocket) -> str | None:
+    token = websocket.query_params.get("token")
+    if token:
+        return token
+    header = websocket.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value else None
+
+
+def _authenticate(engine: Engine, settings: Settings, token: str | None) -> User:
+    if not token:
+        raise _Refused(
+            CLOSE_UNAUTHORISED, "not authenticated: connect with ?token=<bearer token>"
+        )
+    try:
+        claims = decode_access_token(token, settings.secret_key, datetime.now(UTC))
+    except TokenError as exc:
+        raise _Refused(CLOSE_UNAUTHORISED, str(exc)) from exc
+    with Session(engine) as session:
+        user = SqlUsers(session).get(claims.user_id)
+    if user is None:
+        raise _Refused(CLOSE_UNAUTHORISED, f"user {claims.user_id} no longer exists")
+    return user
+
+
+def audience_of(user: User) -> Audience:
+    """Operators and pilots see their organisation; staff see everything."""
+    if user.role in ORGANISATION_ROLES:
+        return Audience(sees_all=False, operator_id=user.operator_id)
+    return Audience(sees_all=True, operator_id=None)
+
+
+def _visible(audience: Audience, operator_id: str | None) -> bool:
+    return (
+        audience.sees_all or operator_id is None or operator_id == audience.operator_id
+    )
+
+
+def _snapshot(
+    runtime: TelemetryRuntime, engine: Engine, user: User, audience: Audience
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    actor = user.as_actor()
+    with Session(engine) as session:
+        bookings = [
+            b
+            for state in (BookingState.APPROVED, BookingState.ACTIVE)
+            for b in list_bookings(
+                session, actor, BookingFilter(state=state, start=now, end=now)
+            )
+        ]
+    now_s = time.time()
+    incidents: list[dict[str, Any]] = []
+    store = runtime.store
+    if store is not None:
+        for incident in store.open_incidents():
+            if _visible(audience, incident.operator_id):
+                incidents.append(incident_summary(incident))
+    return {
+        "type": "snapshot",
+        "t_s": round(now_s, 3),
+        "t_utc": utc_iso(now_s),
+        "sites": [
+            {"id": s.id, "name": s.name, "url": f"/api/v1/sites/{s.id}"}
+            for s in runtime.sites.values()
+        ],
+        "bookings": [BookingPublic.of(b).model_dump(mode="json") for b in bookings],
+        "vehicles": [
+            v
+            for v in runtime.gateway.vehicle_frames(now_s)
+            if _visible(audience, v["operator_id"])
+        ],
+        "incidents": incidents,
+    }
+
+
+def incident_summary(incident: Any) -> dict[str, Any]:
+    """An incident as the live stream's ``incident`` frame carries it."""
+    return {
+        "id": incident.id,
+        "site_id": incident.site_id,
+        "kind": str(incident.kind),
+        "state": str(incident.state),
+        "severity": str(incident.severity),
+        "opened_utc": utc_iso(incident.opened_at.timestamp()),
+        "drone_id": incident.drone_id,
+        "sysid": incident.sysid,
+        "vehicle_key": incident.vehicle_key,
+        "booking_id": incident.booking_id,
+        "corridor_id": incident.corridor_id,
+        "operator_id": incident.operator_id,
+        "message": incident.message,
+        "occurrences": incident.occurrences,
+    }
+
+
+@router.websocket("/ws/live")
+async def live(websocket: WebSocket) -> None:
+    """Snapshot, then per-tick vehicle frames and events (docs/live-stream.md)."""
+    app = websocket.app
+    engine = cast(Engine, app.state.engine)
+    settings = cast(Settings, app.state.settings)
+    runtime = cast(TelemetryRuntime | None, getattr(app.state, "telemetry", None))
+    await websocket.accept()
+    try:
+        user = await asyncio.to_thread(
+            _authenticate, engine, settings, _bearer(websocket)
+        )
+        if runtime is None:
+            raise _Refused(1013, "live telemetry is not running on this server")
+    except _Refused as refused:
+        await websocket.close(code=refused.code, reason=refused.reason)
+        return
+    audience = audience_of(user)
+    subscriber = runtime.hub.connect(audience)
+    try:
+        await _send_snapshot(websocket, runtime, engine, user, audience)
+        receiver = asyncio.create_task(
+            _receive(websocket, runtime, engine, user, audience)
+        )
+        try:
+            while True:
+                getter = asyncio.ensure_future(subscriber.next_frame())
+                done, _ = await asyncio.wait(
+                    {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter not in done:
+                    getter.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await getter
+                    break
+                await websocket.send_text(getter.result())
+        finally:
+            receiver.cancel()
+            with suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await receiver
+    except SubscriberOverflow:
+        logger.warning("live client %s too slow; disconnecting", user.name)
+        with suppress(Exception):
+            await websocket.close(
+                code=CLOSE_TOO_SLOW, reason="too slow: reconnect for a fresh snapshot"
+            )
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        runtime.hub.disconnect(subscriber)
+
+
+async def _send_snapshot(
+    websocket: WebSocket,
+    runtime: TelemetryRuntime,
+    engine: Engine,
+    user: User,
+    audience: Audience,
+) -> None:
+    snapshot = await asyncio.to_thread(_snapshot, runtime, engine, user, audience)
+    await websocket.send_text(orjson.dumps(snapshot).decode())
+
+
+async def _receive(
+    websocket: WebSocket,
+    runtime: TelemetryRuntime,
+    engine: Engine,
+    user: User,
+    audience: Audience,
+) -> None:
+    """Answer ``ping`` and ``resync``; returns when the client goes away."""
+    while True:
+        try:
+            text = await websocket.receive_text()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        try:
+            message = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            await websocket.send_text(
+                orjson.dumps({"type": "error", "error": "not JSON"}).decode()
+            )
+            continue
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "ping":
+            await websocket.send_text(
+                orjson.dumps({"type": "pong", "t_s": round(time.time(), 3)}).decode()
+            )
+        elif kind == "resync":
+            await _send_snapshot(websocket, runtime, engine, user, audience)
+        else:
+            await websocket.send_text(
+                orjson.dumps(
+                    {"type": "error", "error": f"unknown message type {kind!r}"}
+                ).decode()
+            )

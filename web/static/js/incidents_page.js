@@ -1,0 +1,123 @@
+// The incident list (GET /api/v1/incidents), filtered in the page by state, kind,
+// drone, operator and date. The route arrives with the incident-audit issue; until
+// then this page says so instead of failing.
+
+import { api, applyRole, chooseSite, el, listSites, requireUser, siteSelector } from "./session.js";
+import { localDate, localTime, startClock, zoneAbbrev } from "./time.js";
+
+const $ = (id) => document.getElementById(id);
+const FILTERS = ["state", "kind", "drone_id", "operator_id"];
+const FILTER_IDS = { state: "f-state", kind: "f-kind", drone_id: "f-drone", operator_id: "f-operator" };
+
+const page = { zone: "UTC", incidents: [] };
+
+async function main() {
+  const user = await requireUser();
+  applyRole(user);
+  const sites = await listSites();
+  const site = chooseSite(sites);
+  if (site) {
+    siteSelector($("site-select"), sites, site);
+    page.zone = site.timezone || "UTC";
+  }
+  startClock($("clock"), page.zone);
+  let incidents;
+  try {
+    const query = site ? `?${new URLSearchParams({ site: site.id })}` : "";
+    incidents = await api(`incidents${query}`);
+  } catch (err) {
+    if (err.status === 404 || err.status === 405) {
+      showUnavailable();
+      return;
+    }
+    throw err;
+  }
+  page.incidents = Array.isArray(incidents) ? incidents : incidents.items || [];
+  setUpFilters();
+  render();
+}
+
+function showUnavailable() {
+  $("incident-table").replaceChildren(
+    el(
+      "div",
+      { class: "unavailable", dataset: { state: "unavailable" } },
+      el("h2", {}, "Incident audit is not available on this server yet"),
+      el(
+        "p",
+        { class: "muted" },
+        "This server does not provide the incident list. Incidents still appear live on the map, as toasts and in its side list.",
+      ),
+      el("p", {}, el("a", { href: "/map" }, "Go to the live map")),
+    ),
+  );
+}
+
+function setUpFilters() {
+  for (const key of FILTERS) {
+    const values = [...new Set(page.incidents.map((i) => i[key]).filter(Boolean))].sort();
+    $(FILTER_IDS[key]).append(...values.map((v) => new Option(String(v).replaceAll("_", " "), v)));
+  }
+  const form = $("filters");
+  form.hidden = false;
+  form.addEventListener("input", render);
+  form.addEventListener("reset", () => setTimeout(render));
+}
+
+function opened(i) {
+  return Date.parse(i.opened_utc || i.t_utc || 0);
+}
+
+function render() {
+  const chosen = Object.fromEntries(FILTERS.map((k) => [k, $(FILTER_IDS[k]).value]));
+  const day = $("f-date").value;
+  const shown = page.incidents
+    .filter((i) => FILTERS.every((k) => !chosen[k] || i[k] === chosen[k]))
+    .filter((i) => !day || localDate(opened(i), page.zone) === day)
+    .sort((a, b) => opened(b) - opened(a));
+  if (!shown.length) {
+    $("incident-table").replaceChildren(
+      el("p", { class: "muted" }, page.incidents.length ? "No incident matches these filters." : "No incidents recorded."),
+    );
+    return;
+  }
+  const zone = zoneAbbrev(page.zone);
+  $("incident-table").replaceChildren(
+    el(
+      "table",
+      {},
+      el(
+        "thead",
+        {},
+        el("tr", {}, ["Incident", "Opened", "Kind", "Severity", "State", "Drone", "Operator", "Booking / corridor", "What happened"].map((h) => el("th", { scope: "col" }, h))),
+      ),
+      el(
+        "tbody",
+        {},
+        shown.map((i) =>
+          el(
+            "tr",
+            { dataset: { incidentId: String(i.id) } },
+            el("td", {}, `#${i.id}`),
+            el(
+              "td",
+              { title: new Date(opened(i)).toISOString() },
+              `${localDate(opened(i), page.zone)} ${localTime(opened(i), page.zone, true)} ${zone}`,
+            ),
+            el("td", {}, String(i.kind || "").replaceAll("_", " ")),
+            el("td", {}, i.severity || ""),
+            el("td", {}, el("span", { class: `state state-${i.state}` }, i.state || "")),
+            el("td", {}, i.drone_id || (i.sysid ? `sysid ${i.sysid}` : "unknown")),
+            el("td", {}, i.operator_id || ""),
+            el("td", {}, [i.booking_id && `#${i.booking_id}`, i.corridor_id].filter(Boolean).join(" · ")),
+            el("td", {}, i.message || ""),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+main().catch((err) => {
+  $("incident-table").replaceChildren(el("p", { class: "error" }, `The page could not start: ${err.message}`));
+});

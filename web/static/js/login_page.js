@@ -1,0 +1,47 @@
+// The sign-in form: the OAuth2 password flow of POST /api/v1/auth/token.
+
+import { api, saveToken, token } from "./session.js";
+
+const form = document.getElementById("login-form");
+const error = document.getElementById("login-error");
+const notice = document.getElementById("login-notice");
+const params = new URLSearchParams(location.search);
+
+function nextPage() {
+  const next = params.get("next") || "/map";
+  // Only paths on this server: never send a signed-in user to another host.
+  return next.startsWith("/") && !next.startsWith("//") ? next : "/map";
+}
+
+if (params.get("reason")) {
+  notice.textContent = params.get("reason");
+  notice.hidden = false;
+}
+if (token() && !params.get("reason")) location.replace(nextPage());
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  error.hidden = true;
+  const username = form.username.value.trim();
+  const password = form.password.value;
+  if (!username || !password) {
+    error.textContent = "Enter your user name and password.";
+    error.hidden = false;
+    return;
+  }
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    sessionStorage.clear();
+    const issued = await api("auth/token", { method: "POST", form: { username, password } });
+    saveToken(issued);
+    location.assign(nextPage());
+  } catch (err) {
+    error.textContent =
+      err.status === 401 ? "That user name and password do not match an account." : `Sign-in failed: ${err.message}`;
+    error.hidden = false;
+    form.password.select();
+  } finally {
+    button.disabled = false;
+  }
+});

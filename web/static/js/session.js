@@ -1,0 +1,167 @@
+// The signed-in session: the bearer token (sessionStorage, one per tab), calls to
+// the REST API with it, and showing only what the user's role may use. The API
+// enforces every rule itself; hiding controls here only keeps pages uncluttered.
+
+const TOKEN_KEY = "skyberth.token";
+const USER_KEY = "skyberth.user";
+export const API = "/api/v1";
+
+/** Roles that may request and cancel bookings (their organisation's; admins: any). */
+export const BOOKING_ROLES = ["operator", "pilot", "site_admin"];
+/** Roles that may create and delete closures. */
+export const CLOSURE_ROLES = ["site_admin", "safety_officer"];
+/** Roles that may approve or reject pending bookings. */
+export const APPROVER_ROLES = ["site_admin"];
+
+export class ApiError extends Error {
+  /** A non-2xx answer: `status`, and `body` (parsed JSON when it was JSON). */
+  constructor(status, body, url) {
+    super(describeError(status, body));
+    this.status = status;
+    this.body = body;
+    this.url = url;
+  }
+}
+
+function describeError(status, body) {
+  if (body && typeof body === "object") {
+    if (typeof body.message === "string") return body.message;
+    if (typeof body.detail === "string") return body.detail;
+    if (Array.isArray(body.detail)) {
+      return body.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+    }
+  }
+  return `the server answered ${status}`;
+}
+
+export function saveToken(token) {
+  sessionStorage.setItem(TOKEN_KEY, JSON.stringify(token));
+}
+
+export function token() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(TOKEN_KEY) || "null");
+    if (!saved || !saved.access_token) return null;
+    if (saved.expires_at && Date.parse(saved.expires_at) <= Date.now()) return null;
+    return saved.access_token;
+  } catch {
+    return null;
+  }
+}
+
+export function signOut(reason) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(USER_KEY);
+  const next = encodeURIComponent(location.pathname + location.search);
+  const why = reason ? `&reason=${encodeURIComponent(reason)}` : "";
+  location.assign(`/login?next=${next}${why}`);
+}
+
+/**
+ * Call the API; resolve to the parsed JSON body (or text for non-JSON answers).
+ * A 401 signs the user out (the token expired or was revoked); other errors reject
+ * with an ApiError carrying the body, for the page to explain in words.
+ */
+export async function api(path, { method = "GET", body, form, raw = false } = {}) {
+  const headers = { Accept: "application/json" };
+  const bearer = token();
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  let payload;
+  if (form) {
+    payload = new URLSearchParams(form);
+  } else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const url = path.startsWith("/") ? path : `${API}/${path}`;
+  const response = await fetch(url, { method, headers, body: payload });
+  if (response.status === 401 && bearer) {
+    signOut("Your session has ended; please sign in again.");
+    throw new ApiError(401, null, url);
+  }
+  if (raw && response.ok) return response;
+  const type = response.headers.get("Content-Type") || "";
+  const parsed = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) throw new ApiError(response.status, parsed, url);
+  return parsed;
+}
+
+/** Return the signed-in user ({id, name, role, operator_id}); go to /login if none. */
+export async function requireUser() {
+  if (!token()) {
+    signOut();
+    return new Promise(() => {}); // the page is being left
+  }
+  const cached = sessionStorage.getItem(USER_KEY);
+  if (cached) return JSON.parse(cached);
+  const me = await api("auth/me");
+  sessionStorage.setItem(USER_KEY, JSON.stringify(me));
+  return me;
+}
+
+export function hasRole(user, roles) {
+  return roles.includes(user.role);
+}
+
+/**
+ * Show elements whose `data-roles` lists the user's role (they start `hidden`) and
+ * fill the top bar: who is signed in, the current page, sign-out.
+ */
+export function applyRole(user, root = document) {
+  for (const el of root.querySelectorAll("[data-roles]")) {
+    el.hidden = !el.dataset.roles.split(/\s+/).includes(user.role);
+  }
+  const who = document.getElementById("who");
+  if (who) {
+    const org = user.operator_id ? ` · ${user.operator_id}` : "";
+    who.textContent = `${user.name} (${user.role.replace("_", " ")}${org})`;
+  }
+  for (const link of document.querySelectorAll(".topbar nav a")) {
+    if (link.getAttribute("href") === location.pathname) link.setAttribute("aria-current", "page");
+  }
+  const out = document.getElementById("sign-out");
+  if (out) out.addEventListener("click", () => signOut());
+}
+
+/** Return the sites this server serves (GET /api/v1/sites). */
+export function listSites() {
+  return api("sites");
+}
+
+/** Pick the site from `?site=` or the first one; remember the choice in the URL. */
+export function chooseSite(sites) {
+  const wanted = new URLSearchParams(location.search).get("site");
+  return sites.find((s) => s.id === wanted) || sites[0] || null;
+}
+
+/** Fill a <select> with the sites and reload the page on change (keeps ?site=). */
+export function siteSelector(select, sites, current) {
+  select.replaceChildren(
+    ...sites.map((s) => new Option(`${s.name} (${s.id})`, s.id, false, s.id === current.id)),
+  );
+  select.hidden = sites.length < 2;
+  select.addEventListener("change", () => {
+    const params = new URLSearchParams(location.search);
+    params.set("site", select.value);
+    location.search = params.toString();
+  });
+}
+
+/** Create an element: el("td", {class: "x", title: "y"}, "text", child...). */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on") && typeof value === "function") {
+      node.addEventListener(key.slice(2), value);
+    } else if (value === true) node.setAttribute(key, "");
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}

@@ -1,0 +1,267 @@
+// The site's own features on the map: boundary, corridors (with altitude bands),
+// pads, exclusion zones and closures, from GET /api/v1/sites/{id} (GeoJSON, lon/lat).
+// These always render, with or without any base map.
+/* global L */
+
+import { el } from "./session.js";
+import { spanLabel, utcSpanLabel } from "./time.js";
+
+const M_PER_DEG_LAT = 110_574;
+const M_PER_DEG_LON_EQ = 111_320;
+const PAD_RADIUS_M = 12;
+const MITER_LIMIT = 3;
+
+const STYLE = {
+  boundary: { color: "#1f2d3d", weight: 2, dashArray: "6 6", fill: false, interactive: false },
+  corridor: { color: "#1769aa", weight: 2, fillColor: "#2b8cd6", fillOpacity: 0.16 },
+  corridorHighlight: { color: "#f5b000", weight: 4, fillColor: "#ffd34d", fillOpacity: 0.32 },
+  pad: { color: "#0b3d2e", weight: 2, fillColor: "#2fbf71", fillOpacity: 0.85 },
+  exclusion: { color: "#b3261e", weight: 2, fillColor: "#e0483e", fillOpacity: 0.22, dashArray: "2 4" },
+  closure: { color: "#8a1c00", weight: 3, fillColor: "#ff6a00", fillOpacity: 0.35, dashArray: "8 4" },
+};
+
+/** Return "20–60 m AGL" for a feature's altitude band, or null when it has none. */
+export function bandLabel(props) {
+  if (props.floor_m === undefined || props.floor_m === null) return null;
+  return `${fmt(props.floor_m)}–${fmt(props.ceiling_m)} m ${props.alt_ref || "AGL"}`;
+}
+
+const fmt = (v) => (Number.isInteger(v) ? String(v) : Number(v).toFixed(1));
+
+/**
+ * Return a polygon ring (lon/lat) around a centre line, `halfWidthM` metres each
+ * side, mitred at the bends: what a LineString corridor with `half_width_m` covers.
+ * Drawn in a local flat frame around the first vertex, which is plenty for a map.
+ */
+export function bufferLine(coords, halfWidthM) {
+  const [lon0, lat0] = coords[0];
+  const kx = M_PER_DEG_LON_EQ * Math.cos((lat0 * Math.PI) / 180);
+  const pts = coords.map(([lon, lat]) => [(lon - lon0) * kx, (lat - lat0) * M_PER_DEG_LAT]);
+  const normals = [];
+  for (let i = 0; i + 1 < pts.length; i++) {
+    const dx = pts[i + 1][0] - pts[i][0];
+    const dy = pts[i + 1][1] - pts[i][1];
+    const len = Math.hypot(dx, dy) || 1;
+    normals.push([-dy / len, dx / len]);
+  }
+  const left = [];
+  const right = [];
+  for (let i = 0; i < pts.length; i++) {
+    const nIn = normals[Math.max(0, i - 1)];
+    const nOut = normals[Math.min(normals.length - 1, i)];
+    let mx = nIn[0] + nOut[0];
+    let my = nIn[1] + nOut[1];
+    const mlen = Math.hypot(mx, my) || 1;
+    mx /= mlen;
+    my /= mlen;
+    const cos = mx * nOut[0] + my * nOut[1];
+    const scale = halfWidthM / Math.max(cos, 1 / MITER_LIMIT);
+    left.push([pts[i][0] + mx * scale, pts[i][1] + my * scale]);
+    right.push([pts[i][0] - mx * scale, pts[i][1] - my * scale]);
+  }
+  const ring = [...left, ...right.reverse()];
+  return ring.map(([x, y]) => [lat0 + y / M_PER_DEG_LAT, lon0 + x / kx]); // Leaflet: lat, lon
+}
+
+const lonLatToLatLngs = (ring) => ring.map(([lon, lat]) => [lat, lon]);
+
+function polygonLatLngs(geometry) {
+  if (geometry.type === "Polygon") return geometry.coordinates.map(lonLatToLatLngs);
+  if (geometry.type === "MultiPolygon") {
+    return geometry.coordinates.map((poly) => poly.map(lonLatToLatLngs));
+  }
+  return null;
+}
+
+function popup(title, rows) {
+  return el(
+    "div",
+    { class: "feature-popup" },
+    el("strong", {}, title),
+    el("dl", {}, rows.filter(([, v]) => v !== null && v !== undefined && v !== "").map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+  );
+}
+
+export class SiteLayers {
+  /** Draw on `map`; `timeZone` is the site's, for closure windows. */
+  constructor(map) {
+    this.map = map;
+    this.group = L.layerGroup().addTo(map);
+    this.closures = L.layerGroup().addTo(map);
+    this.corridors = new Map(); // corridor id -> {layer, props}
+    this.pads = new Map(); // pad id -> {layer, props}
+    this.highlighted = null;
+    this.site = null;
+    this.bounds = null;
+  }
+
+  /** Replace everything with the features of `collection` (the site GeoJSON). */
+  draw(collection) {
+    this.group.clearLayers();
+    this.closures.clearLayers();
+    this.corridors.clear();
+    this.pads.clear();
+    this.highlighted = null;
+    const all = [];
+    const order = { boundary: 0, exclusion: 1, corridor: 2, closure: 3, pad: 4, site: 5 };
+    const features = [...collection.features].sort(
+      (a, b) => (order[a.properties.kind] ?? 9) - (order[b.properties.kind] ?? 9),
+    );
+    this.site = features.find((f) => f.properties.kind === "site")?.properties || null;
+    for (const feature of features) {
+      const layer = this.#layerFor(feature);
+      if (!layer) continue;
+      (feature.properties.kind === "closure" ? this.closures : this.group).addLayer(layer);
+      if (feature.properties.kind !== "site") all.push(layer);
+    }
+    const boundary = features.find((f) => f.properties.kind === "boundary");
+    const fitTo = boundary ? this.#layerFor(boundary) : L.featureGroup(all);
+    this.bounds = fitTo.getBounds ? fitTo.getBounds() : null;
+    return this;
+  }
+
+  /** Zoom to the pier: the pads and the short corridors, not the long routes. */
+  pierBounds() {
+    const pads = [...this.pads.values()].map((p) => p.layer.getLatLng());
+    if (!pads.length) return this.bounds;
+    return L.latLngBounds(pads).pad(6);
+  }
+
+  /** Outline one corridor (null: none) the way a selected drone's booking is shown. */
+  highlightCorridor(corridorId) {
+    if (this.highlighted) {
+      this.highlighted.layer.setStyle(STYLE.corridor);
+      this.highlighted.layer.getElement()?.classList.remove("corridor-highlight");
+    }
+    this.highlighted = corridorId ? this.corridors.get(corridorId) || null : null;
+    if (this.highlighted) {
+      this.highlighted.layer.setStyle(STYLE.corridorHighlight);
+      this.highlighted.layer.bringToFront();
+      this.highlighted.layer.getElement()?.classList.add("corridor-highlight");
+    }
+  }
+
+  #layerFor(feature) {
+    const p = feature.properties;
+    const g = feature.geometry;
+    switch (p.kind) {
+      case "boundary": {
+        const latlngs = polygonLatLngs(g);
+        return latlngs && L.polygon(latlngs, STYLE.boundary);
+      }
+      case "corridor":
+        return this.#corridor(p, g);
+      case "pad":
+        return this.#pad(p, g);
+      case "exclusion": {
+        const latlngs = polygonLatLngs(g);
+        if (!latlngs) return null;
+        const band = bandLabel(p) || "all altitudes";
+        return L.polygon(latlngs, { ...STYLE.exclusion, className: "exclusion" })
+          .bindTooltip(`${p.id} no-fly · ${band}`, { sticky: true })
+          .bindPopup(popup(`Exclusion ${p.id}: ${p.name || ""}`, [["Altitudes", band]]));
+      }
+      case "closure":
+        return this.#closure(p, g);
+      default:
+        return null;
+    }
+  }
+
+  #corridor(p, g) {
+    let latlngs = null;
+    if (g.type === "LineString") latlngs = bufferLine(g.coordinates, p.half_width_m || 25);
+    else latlngs = polygonLatLngs(g);
+    if (!latlngs) return null;
+    const band = bandLabel(p);
+    const layer = L.polygon(latlngs, { ...STYLE.corridor, className: `corridor corridor-${p.id}` });
+    layer.bindTooltip(`${p.id} · ${band}`, {
+      permanent: true,
+      direction: "center",
+      className: "feature-label corridor-label",
+    });
+    layer.bindPopup(
+      popup(`Corridor ${p.id}: ${p.name || ""}`, [
+        ["Altitude band", band],
+        ["Capacity", `${p.capacity} drone${p.capacity === 1 ? "" : "s"} at once`],
+        ["Width", p.half_width_m ? `${2 * p.half_width_m} m` : null],
+        ["Over water", p.over_water ? "yes" : "no"],
+      ]),
+    );
+    this.corridors.set(p.id, { layer, props: p });
+    return layer;
+  }
+
+  #pad(p, g) {
+    if (g.type !== "Point") return null;
+    const [lon, lat] = g.coordinates;
+    const layer = L.circle([lat, lon], {
+      ...STYLE.pad,
+      radius: PAD_RADIUS_M,
+      className: `pad pad-${p.id}`,
+    });
+    layer.bindTooltip(`${p.id}${p.charger ? " ⚡" : ""}`, {
+      permanent: true,
+      direction: "top",
+      offset: [0, -6],
+      className: "feature-label pad-label",
+    });
+    layer.bindPopup(
+      popup(`Pad ${p.id}: ${p.name || ""}`, [
+        ["Charger", p.charger ? "yes" : "no"],
+        ["Max take-off mass", p.max_takeoff_mass_kg ? `${p.max_takeoff_mass_kg} kg` : null],
+        ["Turnaround", p.turnaround_min ? `${p.turnaround_min} min` : null],
+      ]),
+    );
+    this.pads.set(p.id, { layer, props: p });
+    return layer;
+  }
+
+  #closure(p, g) {
+    const zone = this.site?.timezone || "UTC";
+    const what = p.target_kind === "pad" ? `pad ${p.pad_id}` : p.target_kind === "corridor" ? `corridor ${p.corridor_id}` : "area";
+    const rows = [
+      ["Closed", what],
+      ["When", `${spanLabel(p.start, p.end, zone)} (${utcSpanLabel(p.start, p.end)})`],
+      ["Reason", p.reason],
+      ["Altitudes", p.floor_amsl_m !== undefined ? `${fmt(p.floor_amsl_m)}–${fmt(p.ceiling_amsl_m)} m AMSL` : null],
+    ];
+    const active = Date.parse(p.start) <= Date.now();
+    const style = { ...STYLE.closure, className: `closure ${active ? "closure-active" : "closure-future"}` };
+    let layer;
+    if (g.type === "Point") {
+      const [lon, lat] = g.coordinates;
+      layer = L.circle([lat, lon], { ...style, radius: PAD_RADIUS_M * 1.8 });
+    } else if (g.type === "LineString") {
+      const corridor = this.corridors.get(p.corridor_id);
+      layer = L.polygon(bufferLine(g.coordinates, corridor?.props.half_width_m || 25), style);
+    } else {
+      const latlngs = polygonLatLngs(g);
+      if (!latlngs) return null;
+      layer = L.polygon(latlngs, style);
+    }
+    layer.bindTooltip(`Closed ${what}${active ? " now" : " later"}: ${p.reason}`, { sticky: true });
+    layer.bindPopup(popup(`Closure #${p.id}`, rows));
+    return layer;
+  }
+}
+
+/** Draw the shipped land layer (GSHHG coastline) under everything; never fails the map. */
+export async function drawLand(map, url = "/static/basemap/hk_land.geojson") {
+  try {
+    const response = await fetch(url);
+    if (!response.ok) return null;
+    const land = await response.json();
+    const pane = map.createPane("land");
+    pane.style.zIndex = 250;
+    const layer = L.geoJSON(land, {
+      pane: "land",
+      interactive: false,
+      style: { color: "#9a8f75", weight: 1, fillColor: "#efe8d6", fillOpacity: 1 },
+    }).addTo(map);
+    if (land.attribution) map.attributionControl.addAttribution(land.attribution);
+    return layer;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,150 @@
+// The bookings timeline: one row per pad and per corridor over a day or a week,
+// showing the user's bookings (booked / pending), everyone's busy time without
+// details (from the availability API), closures and the hours the site is shut.
+
+import { el } from "./session.js";
+import { dayLabel, localDate, localTime, spanLabel, utcSpanLabel } from "./time.js";
+
+const HOUR_MS = 3_600_000;
+const SHOWN_STATES = new Set(["pending", "approved", "active"]);
+
+/**
+ * Return the timeline element.
+ * range: {startMs, endMs, view: "day"|"week", zone}
+ * site: {pads: [{id, name}], corridors: [{id, name, band, capacity}]}
+ * data: {bookings, availability, closures}
+ * onOpen(booking): a booking block was activated.
+ */
+export function renderTimeline(range, site, data, onOpen) {
+  const span = range.endMs - range.startMs;
+  const pct = (ms) => `${(((ms - range.startMs) / span) * 100).toFixed(3)}%`;
+  const width = (a, b) => `${(((Math.min(b, range.endMs) - Math.max(a, range.startMs)) / span) * 100).toFixed(3)}%`;
+  const clip = (a, b) => Math.min(b, range.endMs) > Math.max(a, range.startMs);
+
+  const ticks = makeTicks(range);
+  const tickEls = (withText) =>
+    ticks.map((t) => el("div", { class: "tl-tick", style: `left:${pct(t.ms)}` }, withText ? t.label : ""));
+
+  const closedHours = complement(
+    (data.availability?.opening || []).map((i) => [Date.parse(i.start), Date.parse(i.end)]),
+    range.startMs,
+    range.endMs,
+  );
+  const shade = () =>
+    closedHours.map(([a, b]) =>
+      el("div", { class: "tl-closed-hours", style: `left:${pct(a)};width:${width(a, b)}`, title: "Site closed (outside opening hours)" }),
+    );
+  const nowMs = Date.now();
+  const nowLine = () =>
+    nowMs > range.startMs && nowMs < range.endMs ? el("div", { class: "tl-now", style: `left:${pct(nowMs)}`, title: "Now" }) : null;
+
+  const block = (cls, a, b, text, title, extra = {}) => {
+    if (!clip(a, b)) return null;
+    const tag = extra.onclick ? "button" : "div";
+    return el(tag, { class: `tl-block ${cls}`, style: `left:${pct(Math.max(a, range.startMs))};width:${width(a, b)}`, title, type: extra.onclick ? "button" : undefined, ...extra }, text);
+  };
+  const intervalBlocks = (intervals, cls, text, title) =>
+    (intervals || []).map((i) => block(cls, Date.parse(i.start), Date.parse(i.end), text, `${title}: ${spanLabel(i.start, i.end, range.zone)}`));
+
+  const bookingBlocks = (pred) =>
+    data.bookings
+      .filter((b) => SHOWN_STATES.has(b.state) && pred(b))
+      .map((b) => {
+        const cls = b.state === "pending" ? "pending" : b.state === "active" ? "active" : "booked";
+        const resources = [
+          b.takeoff_pad_id && `take-off ${b.takeoff_pad_id}`,
+          b.landing_pad_id && `landing ${b.landing_pad_id}`,
+          b.corridor_id && `corridor ${b.corridor_id}`,
+        ].filter(Boolean);
+        const title = `Booking #${b.id} (${b.state}) · drone ${b.drone_id} · ${resources.join(", ")} · ${spanLabel(b.start, b.end, range.zone)} · ${utcSpanLabel(b.start, b.end)}`;
+        return block(cls, Date.parse(b.start), Date.parse(b.end), `#${b.id} ${b.drone_id}`, title, {
+          onclick: () => onOpen(b),
+          dataset: { bookingId: String(b.id), state: b.state },
+          "aria-label": title,
+        });
+      });
+
+  const closureReason = (kind, id) =>
+    (data.closures || [])
+      .filter((c) => (kind === "pad" ? c.pad_id === id : c.corridor_id === id) || c.target_kind === "area")
+      .map((c) => c.reason)
+      .join("; ");
+
+  const rows = [];
+  const axis = el("div", { class: "tl-axis", "aria-hidden": "true" }, tickEls(true));
+  rows.push(el("div", { class: "tl-axis-label" }, range.view === "day" ? `Time (${range.zoneLabel})` : `Day (${range.zoneLabel})`), axis);
+
+  rows.push(el("div", { class: "tl-group" }, "Pads"));
+  const padAvail = new Map((data.availability?.pads || []).map((p) => [p.pad_id, p]));
+  for (const pad of site.pads) {
+    const a = padAvail.get(pad.id) || {};
+    const reason = closureReason("pad", pad.id);
+    rows.push(
+      el("div", { class: "tl-label", title: pad.name }, el("strong", {}, pad.id), ` ${pad.name || ""}`),
+      el(
+        "div",
+        { class: "tl-track", dataset: { resource: `pad:${pad.id}` }, "aria-label": `Pad ${pad.id}` },
+        tickEls(false),
+        shade(),
+        intervalBlocks(a.busy, "busy", "", "Busy (a booking and its turnaround)"),
+        intervalBlocks(a.closed, "closed", "closed", `Closed${reason ? ` (${reason})` : ""}`),
+        bookingBlocks((b) => b.takeoff_pad_id === pad.id || b.landing_pad_id === pad.id),
+        nowLine(),
+      ),
+    );
+  }
+  rows.push(el("div", { class: "tl-group" }, "Corridors"));
+  const corAvail = new Map((data.availability?.corridors || []).map((c) => [c.corridor_id, c]));
+  for (const cor of site.corridors) {
+    const a = corAvail.get(cor.id) || {};
+    const reason = closureReason("corridor", cor.id);
+    rows.push(
+      el(
+        "div",
+        { class: "tl-label", title: `${cor.name} · ${cor.band} · capacity ${cor.capacity}` },
+        el("strong", {}, cor.id),
+        ` ${cor.band || ""}`,
+      ),
+      el(
+        "div",
+        { class: "tl-track", dataset: { resource: `corridor:${cor.id}` }, "aria-label": `Corridor ${cor.id}` },
+        tickEls(false),
+        shade(),
+        intervalBlocks(a.busy, "busy", "", "In use (below capacity)"),
+        intervalBlocks(a.full, "full", "full", `Full (${cor.capacity} at once)`),
+        intervalBlocks(a.closed, "closed", "closed", `Closed${reason ? ` (${reason})` : ""}`),
+        bookingBlocks((b) => b.corridor_id === cor.id),
+        nowLine(),
+      ),
+    );
+  }
+  return el("div", { class: "timeline", role: "group", "aria-label": "Timeline of pads and corridors" }, rows);
+}
+
+function makeTicks(range) {
+  const ticks = [];
+  if (range.view === "day") {
+    for (let ms = range.startMs; ms < range.endMs; ms += HOUR_MS) {
+      const hour = localTime(ms, range.zone).slice(0, 2);
+      ticks.push({ ms, label: `${hour}:00` });
+    }
+  } else {
+    for (let ms = range.startMs; ms < range.endMs; ms += 6 * HOUR_MS) {
+      const first = localTime(ms, range.zone).startsWith("00");
+      ticks.push({ ms, label: first ? dayLabel(localDate(ms, range.zone)) : "" });
+    }
+  }
+  return ticks;
+}
+
+/** Return the parts of [start, end) not covered by `intervals` ([a, b] pairs, sorted). */
+export function complement(intervals, start, end) {
+  const out = [];
+  let cursor = start;
+  for (const [a, b] of [...intervals].sort((x, y) => x[0] - y[0])) {
+    if (a > cursor) out.push([cursor, Math.min(a, end)]);
+    cursor = Math.max(cursor, b);
+  }
+  if (cursor < end) out.push([cursor, end]);
+  return out.filter(([a, b]) => b > a);
+}

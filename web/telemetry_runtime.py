@@ -1,0 +1,221 @@
+"""Assembles and runs the live side: MAVLink links, gateway, hub, recorder.
+
+``TelemetryRuntime.start`` (called from the app's lifespan) loads the fleet
+directory, opens every ``--mavlink`` endpoint, and starts the gateway's tick and the
+directory refresh; ``stop`` undoes it in reverse and drains the recorder so nothing
+recorded is lost on a clean shutdown. Committed booking events reach the hub (and
+trigger a directory refresh) through the ``EventLog`` subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from airspace.site import Site
+from booking import services
+from booking.errors import BookingError
+from booking.model import (
+    ActiveBookingInClosure,
+    Actor,
+    BookingBumped,
+    BookingId,
+    BookingStateChanged,
+    DomainEvent,
+    Role,
+    UserId,
+)
+from booking.store import SqlUnitOfWork
+from telemetry.frames import utc_iso
+from telemetry.gateway import Gateway, GatewaySettings
+from telemetry.hub import LiveHub
+from telemetry.recorder import TelemetryRecorder
+from telemetry.store import TelemetryStore
+from telemetry.transports import Link, open_link, parse_endpoint
+from web.events import EventLog
+from web.fleet_directory import load_fleet_directory
+
+logger = logging.getLogger(__name__)
+
+GATEWAY_ACTOR = Actor(UserId("system:gateway"), Role.SITE_ADMIN)
+"""Who the audit trail names when the gateway starts a booking's flight."""
+DIRECTORY_REFRESH_S = 5.0
+RETENTION_SWEEP_S = 3600.0
+
+
+class TelemetryRuntime:
+    """The gateway and everything it talks to, for one app."""
+
+    def __init__(
+        self,
+        sites: dict[str, Site],
+        engine: Engine,
+        events: EventLog,
+        uow_factory: Callable[[], SqlUnitOfWork],
+        recorder: TelemetryRecorder | None,
+        store: TelemetryStore | None,
+        endpoints: Sequence[str],
+        gateway_settings: GatewaySettings | None = None,
+        hub: LiveHub | None = None,
+        retention_days: int = 90,
+    ) -> None:
+        self.sites = sites
+        self.engine = engine
+        self.events = events
+        self.uow_factory = uow_factory
+        self.recorder = recorder
+        self.store = store
+        self.endpoints = [parse_endpoint(spec) for spec in endpoints]
+        self.hub = hub or LiveHub()
+        self.gateway = Gateway(
+            sites,
+            self.hub,
+            recorder,
+            gateway_settings,
+            activate_booking=self._activate_booking,
+        )
+        self.retention_days = retention_days
+        self.links: list[Link] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._refresh = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self.recorder is not None:
+            self.recorder.start()
+        await self.refresh_directory()
+        self.events.subscribe(self._on_domain_events)
+        for endpoint in self.endpoints:
+            link = await open_link(
+                endpoint, self.gateway.ingest, on_stream_end=self.gateway.end_stream
+            )
+            self.links.append(link)
+            logger.info("MAVLink link %s open on %s", link.link_id, link.local_address)
+        self._tasks.append(asyncio.create_task(self.gateway.run(), name="gateway"))
+        self._tasks.append(
+            asyncio.create_task(self._refresh_loop(), name="directory-refresh")
+        )
+        self._tasks.append(
+            asyncio.create_task(self._retention_loop(), name="retention")
+        )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for link in self.links:
+            await link.close()
+        self.links.clear()
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.close)
+
+    async def refresh_directory(self) -> None:
+        now = datetime.now(UTC)
+        directory = await asyncio.to_thread(load_fleet_directory, self.engine, now)
+        self.gateway.set_directory(directory, time.time())
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._refresh.wait(), DIRECTORY_REFRESH_S)
+            self._refresh.clear()
+            try:
+                await self.refresh_directory()
+            except Exception:
+                logger.exception("fleet directory refresh failed; keeping the old one")
+
+    async def _retention_loop(self) -> None:
+        """Once an hour, delete replay positions and tlogs past the retention."""
+        while True:
+            if self.recorder is not None:
+                try:
+                    result = await asyncio.to_thread(
+                        self.recorder.purge, self.retention_days
+                    )
+                    logger.info("retention sweep: %s", result)
+                except Exception:
+                    logger.exception("retention sweep failed; will retry")
+            await asyncio.sleep(RETENTION_SWEEP_S)
+
+    def _activate_booking(self, booking_id: int, t_s: float) -> None:
+        """Mark the booking active, off the loop; a refusal is logged, not raised."""
+
+        def activate() -> None:
+            try:
+                with self.uow_factory() as uow:
+                    services.activate(
+                        uow,
+                        BookingId(booking_id),
+                        GATEWAY_ACTOR,
+                        datetime.fromtimestamp(t_s, UTC),
+                    )
+            except BookingError as exc:
+                logger.warning("booking %s not activated: %s", booking_id, exc)
+            except Exception:
+                logger.exception("booking %s activation failed", booking_id)
+
+        if self._loop is not None:
+            self._loop.run_in_executor(None, activate)
+
+    def _on_domain_events(self, events: Sequence[DomainEvent]) -> None:
+        """From a request thread: forward to the loop (never block the caller)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._publish_domain_events, list(events))
+
+    def _publish_domain_events(self, events: list[DomainEvent]) -> None:
+        for event in events:
+            frame = booking_frame(event)
+            self.hub.publish(frame, event.operator_id)
+        self._refresh.set()
+
+
+def booking_frame(event: DomainEvent) -> dict[str, Any]:
+    """The live-stream ``booking`` frame for a committed booking event."""
+    booking: dict[str, Any] = {
+        "id": event.booking_id,
+        "site_id": event.site_id,
+        "operator_id": event.operator_id,
+        "drone_id": event.drone_id,
+    }
+    match event:
+        case BookingStateChanged():
+            booking["state"] = str(event.to_state)
+            return {
+                "type": "booking",
+                "change": "state_changed",
+                "booking": booking,
+                "from_state": str(event.from_state) if event.from_state else None,
+                "t_utc": utc_iso(event.at.timestamp()),
+            }
+        case BookingBumped():
+            booking["state"] = "bumped"
+            booking["start_utc"] = utc_iso(event.window.start.timestamp())
+            booking["end_utc"] = utc_iso(event.window.end.timestamp())
+            return {
+                "type": "booking",
+                "change": "bumped",
+                "booking": booking,
+                "closure_id": event.closure_id,
+                "reason": event.reason,
+                "t_utc": utc_iso(event.at.timestamp()),
+            }
+        case ActiveBookingInClosure():
+            return {
+                "type": "booking",
+                "change": "active_in_closure",
+                "booking": booking,
+                "closure_id": event.closure_id,
+                "t_utc": utc_iso(event.at.timestamp()),
+            }
