@@ -76,6 +76,7 @@ from bench.gateway_server import (
     STAFF,
     BenchServer,
     GatewaySample,
+    UdpQueueWatch,
     bench_server,
     process_cpu_s,
     read_metrics,
@@ -89,8 +90,13 @@ from bench.gateway_viewers import EventSeen, ViewerResult, run_viewers
 TAIL_S = 1.5
 """The sender keeps sending this long after the window (the last breaches' events)."""
 SETTLE_S = 1.0
+EVENT_GRACE_S = 6.0
+"""Viewers keep listening this long after the settle for late breach events; a
+breach event not received by then counts as missed."""
 """Wait after the sender stops before reading the final counters."""
 RAW_SAMPLE_DATAGRAMS = 40_000
+BULK_RAMP = 0.5
+"""Unregistered drones take off at random over this share of the warm-up."""
 BREACH_KIND = {Role.BREACHER: "corridor_exit_lateral", Role.INTRUDER: "unbooked_flight"}
 TARGET_BREACH_P99_MS = 250.0
 TARGET_RATIO = 0.5
@@ -222,6 +228,7 @@ def _run_case(
         args.intruders,
         window[0] + 0.5,
         window[1] - 1.0,
+        bulk_ramp_s=BULK_RAMP * case.warmup_s,
     )
     duration = window[1] + TAIL_S
     print(
@@ -275,6 +282,10 @@ class Measured:
     viewers_cpu_s: float
     started_s: float
     udp_ports: list[int]
+    udp_queue_mb_max: float
+    """Most bytes waiting in the server's UDP receive buffers during the window."""
+    udp_kernel_drops: int
+    """Datagrams the kernel dropped at the server's sockets (buffers full)."""
 
 
 def _drive(
@@ -305,56 +316,59 @@ def _drive(
         print(f"{tag} {connected}/{case.viewers} viewers connected", flush=True)
         for error in errors[:5]:
             print(f"{tag}   {error}")
-    start_at = time.time() + 1.0
-    win_from, win_to = start_at + window[0], start_at + window[1]
-    stop_at = start_at + duration + SETTLE_S + 1.0
-    if viewers_conn is not None:
-        viewers_conn.send(("go", win_from, win_to, stop_at))
     sender_conn, child = ctx.Pipe()
     ports = server.udp_ports
     sender = ctx.Process(
         target=run_sender,
-        args=(plan, ports, [d.link for d in layout.drones], start_at, child),
+        args=(plan, ports, [d.link for d in layout.drones], child),
         name="bench-sender",
     )
     sender.start()
     child.close()
+    if not sender_conn.poll(120) or sender_conn.recv() != "ready":
+        raise SystemExit(f"{tag} the sender did not get ready")
+    start_at = time.time() + 0.5
+    sender_conn.send(start_at)
+    win_from, win_to = start_at + window[0], start_at + window[1]
+    stop_at = start_at + duration + SETTLE_S + EVENT_GRACE_S
+    if viewers_conn is not None:
+        viewers_conn.send(("go", win_from, win_to, stop_at))
     print(
         f"{tag} sending {case.warmup_s:.0f} s warm-up + {case.seconds:.0f} s window "
         f"+ {TAIL_S} s tail",
         flush=True,
     )
-    _sleep_until(win_from)
-    samples = [sample_gateway(server)]
-    viewer_cpu0 = (
-        process_cpu_s(viewers_proc.pid) if viewers_proc and viewers_proc.pid else 0.0
-    )
-    while samples[-1].t_s < win_to - 0.05:
-        _sleep_until(min(win_to, samples[-1].t_s + 1.0))
-        samples.append(sample_gateway(server))
-        prev, cur = samples[-2], samples[-1]
-        dt = cur.t_s - prev.t_s
-        print(
-            f"{tag}   +{cur.t_s - start_at:5.1f} s  ingest "
-            f"{(cur.frames_ok - prev.frames_ok) / dt:9,.0f} msgs/s  server "
-            f"{(cur.server_cpu_s - prev.server_cpu_s) / dt:4.0%} CPU  tick max "
-            f"{cur.tick_ms_max:.1f} ms  vehicles {cur.vehicles}",
-            flush=True,
-        )
-    viewers_cpu_s = (
-        process_cpu_s(viewers_proc.pid) - viewer_cpu0
-        if viewers_proc and viewers_proc.pid
-        else 0.0
-    )
-    if not sender_conn.poll(duration + 120):
-        raise SystemExit(f"{tag} the sender did not finish")
-    report: SenderReport = sender_conn.recv()
-    sender.join(30)
-    if report.error:
-        raise SystemExit(f"{tag} sender failed: {report.error}")
-    time.sleep(SETTLE_S)
-    final = sample_gateway(server)
-    metrics = read_metrics(server)
+    with UdpQueueWatch(ports) as watch:
+        _sleep_until(win_from)
+        samples = [sample_gateway(server)]
+        viewers_pid = viewers_proc.pid if viewers_proc else None
+        viewer_cpu0 = process_cpu_s(viewers_pid) if viewers_pid else 0.0
+        while time.time() < win_to - 0.05:
+            _sleep_until(min(win_to, samples[-1].t_s + 1.0))
+            samples.append(sample_gateway(server))
+            prev, cur = samples[-2], samples[-1]
+            dt = cur.t_s - prev.t_s
+            queued = watch.samples[-1][1] if watch.samples else 0
+            print(
+                f"{tag}   +{cur.t_s - start_at:5.1f} s  ingest "
+                f"{(cur.frames_ok - prev.frames_ok) / dt:8,.0f} msgs/s  server "
+                f"{(cur.server_cpu_s - prev.server_cpu_s) / dt:4.0%} CPU  UDP "
+                f"backlog {queued / 1e6:5.1f} MB  tick max {cur.tick_ms_max:.0f} ms  "
+                f"GET {cur.request_s * 1000:.0f} ms",
+                flush=True,
+            )
+        viewers_cpu_s = process_cpu_s(viewers_pid) - viewer_cpu0 if viewers_pid else 0.0
+        if not sender_conn.poll(duration + 120):
+            raise SystemExit(f"{tag} the sender did not finish")
+        report: SenderReport = sender_conn.recv()
+        sender.join(30)
+        if report.error:
+            raise SystemExit(f"{tag} sender failed: {report.error}")
+        time.sleep(SETTLE_S)
+        final = sample_gateway(server)
+        metrics = read_metrics(server)
+    queue_mb_max = watch.max_queued_bytes(win_from, win_to) / 1e6
+    kernel_drops = watch.samples[-1][2] if watch.samples else 0
     viewers: ViewerResult | None = None
     if viewers_conn is not None and viewers_proc is not None:
         if viewers_conn.poll(120):
@@ -363,10 +377,24 @@ def _drive(
         viewers_proc.join(30)
         if viewers is None:
             print(f"{tag} viewers sent no result")
-        elif viewers.error:
-            print(f"{tag} viewers: {viewers.error}")
+        else:
+            if viewers.error:
+                print(f"{tag} viewers: {viewers.error}")
+            for at_s, line in viewers.closed_early[:3]:
+                print(f"{tag} at +{at_s - start_at:.1f} s the server closed {line}")
+            if len(viewers.closed_early) > 3:
+                print(f"{tag} ... {len(viewers.closed_early)} closures in all")
     return Measured(
-        samples, final, metrics, report, viewers, viewers_cpu_s, start_at, ports
+        samples,
+        final,
+        metrics,
+        report,
+        viewers,
+        viewers_cpu_s,
+        start_at,
+        ports,
+        queue_mb_max,
+        kernel_drops,
     )
 
 
@@ -427,7 +455,9 @@ def figures(
         "datagrams_received": m.final.datagrams_in,
         "lost_datagrams": lost,
         "seq_lost": m.final.seq_lost,
-        "kernel_udp_rcvbuf_errors": m.final.rcvbuf_errors - m.samples[0].rcvbuf_errors,
+        "udp_kernel_drops": m.udp_kernel_drops,
+        "udp_backlog_mb_max": round(m.udp_queue_mb_max, 2),
+        "stats_request_ms_max": round(1000 * max(s.request_s for s in m.samples), 1),
         "bad_input": {k: n for k, n in m.final.bad_input.items() if n},
         **breach,
         "viewer_frame_latency_p50_ms": _pct_ms(lat, 0.5),
@@ -439,7 +469,7 @@ def figures(
             (v.bytes_received if v else 0) / 1e6 / max(case.seconds + case.warmup_s, 1),
             1,
         ),
-        "viewer_closed_early": len(v.closed_early) if v else 0,
+        "viewer_reconnects": v.reconnects if v else 0,
         "viewer_loop_lag_ms_p99": round(v.loop_lag_ms_p99, 1) if v else None,
         "snapshot_kb_max": round((v.snapshot_bytes_max if v else 0) / 1e3, 1),
         "server_cpu_pct": round(100 * server_cpu, 1),
@@ -587,7 +617,13 @@ ROWS: list[tuple[str, Cell]] = [
             f"{f['viewer_frame_latency_p50_ms']} / {f['viewer_frame_latency_p99_ms']}"
         ),
     ),
+    (
+        "UDP backlog max MB / kernel drops",
+        lambda f: f"{f['udp_backlog_mb_max']} / {f['udp_kernel_drops']:,}",
+    ),
+    ("slowest GET /links ms", lambda f: f["stats_request_ms_max"]),
     ("viewer frames dropped (reported)", lambda f: f["viewer_dropped_frames"]),
+    ("viewer reconnects (after 4408)", lambda f: f["viewer_reconnects"]),
     (
         "server / sender / viewers CPU %",
         lambda f: (
@@ -683,7 +719,10 @@ def _why_lost(label: str, f: dict[str, Any]) -> str:
         reasons.append(
             f"the sender ran up to {f['sender_late_ms_max']} ms late (bursts)"
         )
-    reasons.append(f"gateway tick max {f['tick_ms_max']} ms")
+    reasons.append(
+        f"gateway tick max {f['tick_ms_max']} ms, UDP backlog up to "
+        f"{f['udp_backlog_mb_max']} MB"
+    )
     return ", ".join(reasons)
 
 

@@ -70,6 +70,8 @@ class SimDrone:
     out_lat_deg: float | None = None
     out_lon_deg: float | None = None
     """Loiter centre after the breach (breachers only)."""
+    start_s: float = 0.0
+    """Silent before this (seconds after the start): intruders, staggered bulk."""
 
     @property
     def registered(self) -> bool:
@@ -110,10 +112,12 @@ def make_layout(
     intruders: int,
     events_from_s: float,
     events_to_s: float,
+    bulk_ramp_s: float = 0.0,
     seed: int = 7,
 ) -> FleetLayout:
     """Place ``n_drones``; breaches and appearances are spread evenly, interleaved,
-    over ``[events_from_s, events_to_s]`` (seconds after the start)."""
+    over ``[events_from_s, events_to_s]`` (seconds after the start); bulk drones take
+    off at random instants in ``[0, bulk_ramp_s]``."""
     if breachers > registered:
         raise ValueError(f"{breachers} breachers but only {registered} registered")
     if registered + intruders > SYSID_MAX - 10:
@@ -154,6 +158,7 @@ def make_layout(
         alt: float,
         event_s: float | None = None,
         out: tuple[float, float] | None = None,
+        start_s: float = 0.0,
     ) -> None:
         lon, lat = lonlat(x, y)
         out_lon = out_lat = None
@@ -174,6 +179,7 @@ def make_layout(
                 event_s=event_s,
                 out_lat_deg=out_lat,
                 out_lon_deg=out_lon,
+                start_s=start_s,
             )
         )
 
@@ -188,14 +194,24 @@ def make_layout(
             add(0, k + 1, Role.BOOKED, x, y, corridor_alt)
     for k in range(intruders):
         x, y = free[k]
-        add(0, registered + k + 1, Role.INTRUDER, x, y, bulk_alt, appear_s[k])
+        add(
+            0,
+            registered + k + 1,
+            Role.INTRUDER,
+            x,
+            y,
+            bulk_alt,
+            appear_s[k],
+            start_s=appear_s[k],
+        )
     unregistered_ids = list(range(registered + intruders + 1, SYSID_MAX + 1))
     link, slot = 0, 0
     for k in range(intruders, n_drones - registered):
         if slot == len(unregistered_ids):
             link, slot = link + 1, 0
         x, y = free[k]
-        add(link, unregistered_ids[slot], Role.BULK, x, y, bulk_alt)
+        take_off = float(rng.uniform(0.0, bulk_ramp_s)) if bulk_ramp_s > 0 else 0.0
+        add(link, unregistered_ids[slot], Role.BULK, x, y, bulk_alt, start_s=take_off)
         slot += 1
     # Link 0 starts with the registered and intruder ids; the others hold only the
     # unregistered ones, so link 0 fills up first in the loop above too.

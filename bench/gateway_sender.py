@@ -45,11 +45,11 @@ def run_sender(
     plan: SendPlan,
     ports: Sequence[int],
     drone_links: Sequence[int],
-    start_at_s: float,
     conn: Connection,
 ) -> None:
-    """Process entry point: send ``plan`` from ``start_at_s`` (epoch seconds), then
-    put a ``SenderReport`` on ``conn``."""
+    """Process entry point: open one socket per drone, say ``"ready"`` on ``conn``,
+    receive the start time (epoch seconds), send ``plan`` from then on, and put a
+    ``SenderReport`` on ``conn``."""
     report = SenderReport()
     socks: list[socket.socket] = []
     try:
@@ -57,6 +57,8 @@ def run_sender(
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.connect(("127.0.0.1", ports[link]))
             socks.append(sock)
+        conn.send("ready")
+        start_at_s = float(conn.recv())
         _send_all(plan, [s.send for s in socks], start_at_s, report)
     except Exception as exc:  # report, never hang the parent waiting on the pipe
         report.error = f"{type(exc).__name__}: {exc}"

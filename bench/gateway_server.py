@@ -15,8 +15,9 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,7 +46,7 @@ CORRIDOR_CAPACITY = 10_000
 START_TIMEOUT_S = 60.0
 HTTP_TIMEOUT_S = 30.0
 PROC_STAT = Path("/proc/stat")
-PROC_SNMP = Path("/proc/net/snmp")
+PROC_UDP = Path("/proc/net/udp")
 _METRIC = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
 
 
@@ -263,8 +264,9 @@ class GatewaySample:
     tick_ms_last: float
     server_cpu_s: float
     machine_busy_s: float
-    rcvbuf_errors: int
     link_ids: tuple[str, ...]
+    request_s: float
+    """How long the request took (the server's load shows here first)."""
 
 
 BAD_KEYS = ("bad_crc", "malformed", "garbage_bytes", "truncated", "internal_errors")
@@ -287,7 +289,8 @@ def sample_gateway(server: BenchServer) -> GatewaySample:
             for key in BAD_KEYS:
                 bad[key] += int(stream.get(key, 0))
     return GatewaySample(
-        t_s=(t0 + t1) / 2,
+        # The server's own reading time when it gives one, else mid-request.
+        t_s=float(body.get("t_s", (t0 + t1) / 2)),
         frames_ok=frames_ok,
         datagrams_in=datagrams_in,
         seq_lost=seq_lost,
@@ -297,8 +300,8 @@ def sample_gateway(server: BenchServer) -> GatewaySample:
         tick_ms_last=float(body.get("tick_ms_last", 0.0)),
         server_cpu_s=process_cpu_s(server.process.pid),
         machine_busy_s=machine_busy_s(),
-        rcvbuf_errors=udp_rcvbuf_errors(),
         link_ids=tuple(str(link["link_id"]) for link in body["links"]),
+        request_s=t1 - t0,
     )
 
 
@@ -330,13 +333,47 @@ def machine_busy_s() -> float:
     return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def udp_rcvbuf_errors() -> int:
-    """The kernel's count of UDP datagrams dropped for a full receive buffer."""
+def udp_socket_queues(ports: Collection[int]) -> tuple[int, int]:
+    """Bytes queued in, and datagrams dropped by, the 127.0.0.1 UDP sockets bound to
+    ``ports`` (``/proc/net/udp``: ``rx_queue`` counts kernel buffer bytes, roughly
+    1 KiB per small datagram)."""
+    wanted = {f"0100007F:{port:04X}" for port in ports}
+    queued = dropped = 0
     try:
-        lines = [line.split() for line in PROC_SNMP.read_text().splitlines()]
+        lines = PROC_UDP.read_text().splitlines()[1:]
     except OSError:
-        return 0
-    udp = [line for line in lines if line and line[0] == "Udp:"]
-    if len(udp) < 2 or "RcvbufErrors" not in udp[0]:
-        return 0
-    return int(udp[1][udp[0].index("RcvbufErrors")])
+        return 0, 0
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 12 and fields[1] in wanted:
+            queued += int(fields[4].split(":")[1], 16)
+            dropped += int(fields[12])
+    return queued, dropped
+
+
+class UdpQueueWatch:
+    """Samples the server's UDP receive queues every ``period_s`` in a thread."""
+
+    def __init__(self, ports: Collection[int], period_s: float = 0.1) -> None:
+        self.ports = list(ports)
+        self.period_s = period_s
+        self.samples: list[tuple[float, int, int]] = []
+        """(epoch s, bytes queued, datagrams dropped so far)."""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> UdpQueueWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            queued, dropped = udp_socket_queues(self.ports)
+            self.samples.append((time.time(), queued, dropped))
+
+    def max_queued_bytes(self, from_s: float, to_s: float) -> int:
+        return max((q for t, q, _ in self.samples if from_s <= t <= to_s), default=0)

@@ -229,6 +229,11 @@ def build_plan(
     ids = first_id[drone, 0] + group
 
     markers: dict[int, int] = {}
+    late = {d.index: d.start_s for d in layout.drones if d.start_s > 0}
+    if late:
+        start = np.zeros(len(layout.drones))
+        start[list(late)] = list(late.values())
+        ids[times < start[drone]] = -1
     for d in layout.drones:
         if d.event_s is None:
             continue
@@ -236,8 +241,6 @@ def build_plan(
         after = mine[times[mine] >= d.event_s]
         if d.role is Role.BREACHER:
             ids[after] = first_id[d.index, 1] + group[after]
-        elif d.role is Role.INTRUDER:
-            ids[mine[times[mine] < d.event_s]] = -1
         firsts = after[group_has_position[group[after]]]
         if firsts.size:
             markers[int(firsts[0])] = d.index

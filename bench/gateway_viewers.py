@@ -29,6 +29,7 @@ CONNECT_CONCURRENCY = 10
 OPEN_TIMEOUT_S = 60.0
 HEAD_BYTES = 200
 LAG_PROBE_S = 0.01
+RECONNECT_DELAY_S = 0.5
 _TYPE = re.compile(rb'"type":"([a-z_]+)"')
 _T_S = re.compile(rb'"t_s":(-?[0-9.eE+-]+)')
 
@@ -51,7 +52,9 @@ class ViewerResult:
 
     connected: int = 0
     connect_errors: list[str] = field(default_factory=list)
-    closed_early: list[str] = field(default_factory=list)
+    closed_early: list[tuple[float, str]] = field(default_factory=list)
+    """Why the server closed viewers (each then reconnected)."""
+    reconnects: int = 0
     frame_latency_s: list[float] = field(default_factory=list)
     """Per ``vehicles`` frame received inside the window, every viewer."""
     frames: Counter[str] = field(default_factory=Counter)
@@ -118,6 +121,21 @@ def run_viewers(url: str, n: int, deflate: bool, conn: Connection) -> None:
     conn.close()
 
 
+async def _open(url: str, deflate: bool, result: ViewerResult) -> ClientConnection:
+    """Connect and read the snapshot (raises on failure)."""
+    ws = await connect(
+        url,
+        compression="deflate" if deflate else None,
+        max_size=None,
+        open_timeout=OPEN_TIMEOUT_S,
+        ping_interval=None,
+    )
+    snapshot = await asyncio.wait_for(ws.recv(decode=False), OPEN_TIMEOUT_S)
+    result.snapshot_bytes_max = max(result.snapshot_bytes_max, len(snapshot))
+    result.frames[frame_head(snapshot)[0]] += 1
+    return ws
+
+
 async def _watch(
     url: str, n: int, deflate: bool, conn: Connection, result: ViewerResult
 ) -> None:
@@ -127,31 +145,32 @@ async def _watch(
     async def open_one(k: int) -> ClientConnection | None:
         async with limit:
             try:
-                ws = await connect(
-                    url,
-                    compression="deflate" if deflate else None,
-                    max_size=None,
-                    open_timeout=OPEN_TIMEOUT_S,
-                    ping_interval=None,
-                )
-                snapshot = await asyncio.wait_for(ws.recv(decode=False), OPEN_TIMEOUT_S)
+                return await _open(url, deflate, result)
             except (OSError, TimeoutError, ConnectionClosed) as exc:
                 result.connect_errors.append(f"viewer {k}: {type(exc).__name__}: {exc}")
                 return None
-            result.snapshot_bytes_max = max(result.snapshot_bytes_max, len(snapshot))
-            result.frames[frame_head(snapshot)[0]] += 1
-            return ws
 
     opened = await asyncio.gather(*(open_one(k) for k in range(n)))
-    sockets = [ws for ws in opened if ws is not None]
-    result.connected = len(sockets)
+    current = {k: ws for k, ws in enumerate(opened) if ws is not None}
+    result.connected = len(current)
     conn.send(("ready", result.connected, list(result.connect_errors)))
     lags: list[float] = []
     window = Window()
-    readers = [
-        asyncio.create_task(_read(k, ws, window, result))
-        for k, ws in enumerate(sockets)
-    ]
+
+    async def viewer(k: int) -> None:
+        """Read until closed, then reconnect like a browser (fresh snapshot)."""
+        while True:
+            await _read(k, current[k], window, result)
+            while True:
+                await asyncio.sleep(RECONNECT_DELAY_S)
+                try:
+                    current[k] = await _open(url, deflate, result)
+                    break
+                except (OSError, TimeoutError, ConnectionClosed) as exc:
+                    result.connect_errors.append(f"viewer {k} reconnecting: {exc}")
+            result.reconnects += 1
+
+    readers = [asyncio.create_task(viewer(k)) for k in list(current)]
     probe = asyncio.create_task(_probe_lag(window, lags))
     go = await asyncio.to_thread(conn.recv)
     if go[0] == "go":
@@ -165,7 +184,7 @@ async def _watch(
     with suppress(TimeoutError):
         async with asyncio.timeout(5):
             await asyncio.gather(
-                *(ws.close() for ws in sockets), return_exceptions=True
+                *(ws.close() for ws in current.values()), return_exceptions=True
             )
     result.cpu_s = time.process_time() - cpu0
     result.wall_s = time.time() - wall0
@@ -215,7 +234,7 @@ async def _read(
             elif kind == "dropped":
                 result.dropped_reported += int(orjson.loads(data).get("frames", 0))
     except ConnectionClosed as exc:
-        result.closed_early.append(f"viewer {k}: {exc}")
+        result.closed_early.append((time.time(), f"viewer {k}: {exc.rcvd}"))
 
 
 _SEQ = re.compile(rb'"seq":([0-9]+)')

@@ -34,6 +34,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from airspace.site import CorridorId, PadId, Site, SiteId
 from airspace.volume import TimeWindow, Volume
+from booking.audit_chain import GENESIS_HASH, chained
 from booking.errors import BookingConflict, Rule
 from booking.model import (
     OCCUPYING_STATES,
@@ -168,6 +169,10 @@ class AuditRow(SQLModel, table=True):
     before_json: str | None = None
     after_json: str | None = None
     note: str = ""
+    # The hash chain (booking.audit_chain); unique so the chain cannot fork.
+    prev_hash: str | None = Field(default=None, sa_type=sa.String(64))
+    hash: str | None = Field(default=None, sa_type=sa.String(64))
+    __table_args__ = (sa.Index("ux_audit_log_prev_hash", "prev_hash", unique=True),)
 
 
 class IdCounterRow(SQLModel, table=True):
@@ -403,6 +408,10 @@ def _write(
         raise _integrity_conflict(exc) from exc
 
 
+_SPANS_SEEN = "skyberth.booking_spans_s"
+"""``Session.info`` key: the sites' longest-booking spans read in this transaction."""
+
+
 def _span_counter(site_id: str) -> str:
     return f"booking_span_s:{site_id}"
 
@@ -458,6 +467,9 @@ class SqlBookings:
     def __init__(self, session: Session, sites: SiteCatalogue) -> None:
         self._c = session.connection()
         self._sites = sites
+        # Spans read under this transaction's lock, by counter name: they cannot
+        # change before it ends (the unit of work forgets them when it does).
+        self._spans: dict[str, int] = session.info.setdefault(_SPANS_SEEN, {})
 
     def next_id(self) -> BookingId:
         return BookingId(_next_value(self._c, "booking"))
@@ -469,10 +481,11 @@ class SqlBookings:
     def for_update(self, site_id: SiteId, window: TimeWindow) -> list[Booking]:
         """Lock the site's schedule; return its occupying bookings over ``window``.
 
-        The query is bounded below by the site's longest stored booking: one that
-        starts more than that before ``window`` ends before it. Without the bound
-        the index on ``(site_id, start_utc)`` reads every earlier booking, which
-        made each check, under the write lock, grow with the whole history.
+        The query is bounded below by the site's longest stored booking: no
+        booking lasts longer, so one that starts more than that before ``window``
+        has ended before it. Without the bound the index on ``(site_id,
+        start_utc)`` reads every earlier booking of the site, and each check, made
+        under the write lock, grew with the whole history.
         """
         if self._c.dialect.name == "postgresql":
             self._c.execute(_SITE_LOCK, {"site": f"skyberth.site.{site_id}"})
@@ -494,23 +507,24 @@ class SqlBookings:
         # lost the row) gets it computed from every booking of the site, once.
         name = _span_counter(site_id)
         stored = self._c.execute(_COUNTER_VALUE, {"counter": name}).scalar()
-        if stored is not None:
-            return int(stored)
-        windows = self._c.execute(_SITE_WINDOWS, {"site_id": site_id})
-        longest = max((_span_s(_utc(s), _utc(e)) for s, e in windows), default=0)
-        self._c.execute(_INSERT_COUNTER, {"name": name, "value": longest})
-        return longest
+        if stored is None:
+            windows = self._c.execute(_SITE_WINDOWS, {"site_id": site_id})
+            stored = max((_span_s(_utc(s), _utc(e)) for s, e in windows), default=0)
+            self._c.execute(_INSERT_COUNTER, {"name": name, "value": stored})
+        self._spans[name] = int(stored)
+        return int(stored)
 
     def _raise_longest(self, booking: Booking) -> None:
-        # A no-op UPDATE unless this booking is the longest yet; when the row is
-        # missing, the next for_update computes it, this booking included.
-        self._c.execute(
-            _RAISE_COUNTER,
-            {
-                "counter": _span_counter(booking.site_id),
-                "at_least": _span_s(booking.window.start, booking.window.end),
-            },
-        )
+        # Skipped when this transaction's for_update saw a span at least as long;
+        # otherwise an UPDATE that changes the row only for the longest booking yet.
+        # When the row is missing, the next for_update computes it, this included.
+        name = _span_counter(booking.site_id)
+        span_s = _span_s(booking.window.start, booking.window.end)
+        if span_s <= self._spans.get(name, -1):
+            return
+        self._c.execute(_RAISE_COUNTER, {"counter": name, "at_least": span_s})
+        if name in self._spans:
+            self._spans[name] = span_s
 
     def add(self, booking: Booking) -> None:
         _write(self._c, _INSERT_BOOKING, {"id": booking.id, **_booking_values(booking)})
@@ -582,26 +596,36 @@ class SqlClosures:
 
 
 class SqlAudit:
-    """The append-only audit log."""
+    """The append-only audit log, hash-chained (``booking.audit_chain``)."""
+
+    _CHAIN_LOCK = sa.text(
+        "SELECT pg_advisory_xact_lock(hashtextextended('skyberth.audit_chain', 0))"
+    )
+    _LAST_HASH = sa.select(_AUDIT.c.hash).order_by(_AUDIT.c.id.desc()).limit(1)
 
     def __init__(self, session: Session) -> None:
         self._c = session.connection()
 
     def append(self, entry: AuditEntry) -> None:
-        self._c.execute(
-            _INSERT_AUDIT,
-            {
-                "at": entry.at,
-                "actor_id": entry.actor_id,
-                "actor_role": str(entry.actor_role),
-                "action": entry.action,
-                "subject_kind": entry.subject_kind,
-                "subject_id": entry.subject_id,
-                "before_json": json.dumps(entry.before) if entry.before else None,
-                "after_json": json.dumps(entry.after) if entry.after else None,
-                "note": entry.note,
-            },
-        )
+        values = {
+            # UTC, as SQLite gives it back: the hash covers the value read back.
+            "at": _utc(entry.at),
+            "actor_id": entry.actor_id,
+            "actor_role": str(entry.actor_role),
+            "action": entry.action,
+            "subject_kind": entry.subject_kind,
+            "subject_id": entry.subject_id,
+            "before_json": json.dumps(entry.before) if entry.before else None,
+            "after_json": json.dumps(entry.after) if entry.after else None,
+            "note": entry.note,
+        }
+        # Read the last hash and insert under one lock held to commit, or two
+        # writers would chain onto the same record: BEGIN IMMEDIATE already
+        # serialises SQLite writers; PostgreSQL takes the chain's advisory lock.
+        if self._c.dialect.name == "postgresql":
+            self._c.execute(self._CHAIN_LOCK)
+        prev_hash = self._c.execute(self._LAST_HASH).scalar_one_or_none()
+        self._c.execute(_INSERT_AUDIT, chained(prev_hash or GENESIS_HASH, values))
 
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
@@ -627,11 +651,21 @@ class SqlUnitOfWork:
         self._context: AbstractContextManager[Session] | None = None
         self._session: Session | None = None
         self._events: list[DomainEvent] = []
+        self._forget_repositories()
+
+    def _forget_repositories(self) -> None:
+        # Repositories hold the transaction's connection: one set per transaction,
+        # made on first use (a service touches them a few times per request).
+        self._drones: SqlDrones | None = None
+        self._bookings: SqlBookings | None = None
+        self._closures: SqlClosures | None = None
+        self._audit: SqlAudit | None = None
 
     def __enter__(self) -> Self:
         self._context = self._factory()
         self._session = self._context.__enter__()
         self._events = []
+        self._forget_repositories()
         return self
 
     def __exit__(
@@ -644,6 +678,7 @@ class SqlUnitOfWork:
             raise RuntimeError("unit of work exited without being entered")
         self.rollback()
         context, self._context, self._session = self._context, None, None
+        self._forget_repositories()
         context.__exit__(exc_type, exc, tb)
 
     @property
@@ -659,24 +694,34 @@ class SqlUnitOfWork:
 
     @property
     def drones(self) -> SqlDrones:
-        return SqlDrones(self.session)
+        if self._drones is None:
+            self._drones = SqlDrones(self.session)
+        return self._drones
 
     @property
     def bookings(self) -> SqlBookings:
-        return SqlBookings(self.session, self._catalogue)
+        if self._bookings is None:
+            self._bookings = SqlBookings(self.session, self._catalogue)
+        return self._bookings
 
     @property
     def closures(self) -> SqlClosures:
-        return SqlClosures(self.session)
+        if self._closures is None:
+            self._closures = SqlClosures(self.session)
+        return self._closures
 
     @property
     def audit(self) -> SqlAudit:
-        return SqlAudit(self.session)
+        if self._audit is None:
+            self._audit = SqlAudit(self.session)
+        return self._audit
 
     def emit(self, event: DomainEvent) -> None:
         self._events.append(event)
 
     def commit(self) -> None:
+        self.session.info.pop(_SPANS_SEEN, None)
+        self._forget_repositories()
         try:
             self.session.commit()
         except IntegrityError as exc:
@@ -689,7 +734,9 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self._events = []
+        self._forget_repositories()
         if self._session is not None:
+            self._session.info.pop(_SPANS_SEEN, None)
             self._session.rollback()
 
 
@@ -722,6 +769,15 @@ class StaticSiteCatalogue:
         return self.policies.get(site_id, self.default_policy)
 
 
+def user_by_id(connection: sa.Connection, user_id: str) -> User | None:
+    """Return the user with id ``user_id``, or None.
+
+    One Core query on a plain connection: authentication runs it on every request.
+    """
+    row = connection.execute(_USER_BY_ID, {"id": user_id}).first()
+    return user_from_row(row) if row else None
+
+
 class SqlUsers:
     """Operators and users (with password hashes) in the database."""
 
@@ -745,9 +801,7 @@ class SqlUsers:
         )
 
     def get(self, user_id: str) -> User | None:
-        # Core, not the ORM: this runs for every authenticated request.
-        row = self._s.connection().execute(_USER_BY_ID, {"id": user_id}).first()
-        return user_from_row(row) if row else None
+        return user_by_id(self._s.connection(), user_id)
 
     def by_username(self, username: str) -> tuple[User, str] | None:
         """Return the user and their password hash, or None."""

@@ -49,6 +49,8 @@ class DroneEntry:
     takeoff_pad_id: str | None = None
     landing_pad_id: str | None = None
     takeoff_at_s: float = 0.0
+    takeoff_until_s: float | None = None
+    """No take-off from this time on (a booking's end); None: no limit."""
     laps: int | None = None
     scenarios: tuple[Scenario, ...] = ()
     signing_key: bytes | None = None
@@ -114,8 +116,9 @@ def booking_entries(
 ) -> list[DroneEntry]:
     """Return one drone per booked drone: its earliest booking not yet over.
 
-    It takes off at the booking's start (at once if that has passed). Bookings of
-    drones the token cannot see are skipped with a warning.
+    It takes off at the booking's start (at once if that has passed) and never
+    after its end. Bookings of drones the token cannot see are skipped with a
+    warning.
     """
     by_id = {d.drone_id: d for d in drones}
     chosen: dict[str, BookedFlight] = {}
@@ -145,6 +148,7 @@ def booking_entries(
                 takeoff_pad_id=booking.takeoff_pad_id,
                 landing_pad_id=booking.landing_pad_id,
                 takeoff_at_s=max(0.0, (booking.start - now).total_seconds()),
+                takeoff_until_s=(booking.end - now).total_seconds(),
                 label=f"{drone.name} (booking {booking.booking_id})",
                 pad_only=booking.corridor_id is None,
             )
@@ -328,6 +332,7 @@ def _spec(
         plan=plan,
         corridor=corridor,
         takeoff_at_s=entry.takeoff_at_s,
+        takeoff_until_s=entry.takeoff_until_s,
         scenarios=entry.scenarios,
         signing_key=key,
         registered_sysid=entry.sysid,

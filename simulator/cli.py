@@ -11,37 +11,27 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from airspace.errors import AirspaceError
-from airspace.site import Site
-from airspace.site_files import demo_site_path, load_site
-from simulator.assignments import (
-    DroneEntry,
-    booking_entries,
-    build_specs,
-    merge_entries,
-    site_entries,
-)
-from simulator.bookings_api import SkyBerthApi
-from simulator.drone import DroneSpec
-from simulator.errors import FleetError, SimulatorError
+from simulator.errors import SimulatorError
 from simulator.fleet import Fleet
+from simulator.fleet_source import FleetSource, parse_signing_keys
 from simulator.kinematics import Wind
 from simulator.links import parse_endpoint
 from simulator.runner import RunOptions, RunStats, run_fleet, run_replay
-from simulator.scenario_file import ScenarioFile, load_scenario_file, parse_key_hex
-from simulator.scenarios import ScenarioSpec, describe_scenarios, parse_spec
+from simulator.scenario_file import load_scenario_file
+from simulator.scenarios import describe_scenarios, parse_spec
 from simulator.tlog import read_tlog
 
 DEFAULT_ENDPOINT = "udpout:127.0.0.1:14550"
-DEFAULT_DRONES = 3
 BOOKING_HORIZON = timedelta(hours=24)
 
 log = logging.getLogger(__name__)
@@ -195,7 +185,15 @@ def sim(
         float,
         typer.Option(help="Seconds between progress lines on stderr.", min=0.1),
     ] = 5.0,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log connections and more.")
+    ] = False,
 ) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.Formatter.converter = time.gmtime  # log times are UTC
     try:
         endpoints = tuple(parse_endpoint(t) for t in (to or [DEFAULT_ENDPOINT]))
         options = RunOptions(
@@ -211,22 +209,23 @@ def sim(
             stats = _run(
                 lambda stop: run_replay(records, options, stop=stop, progress=_echo)
             )
-            _summary(stats, options)
+            _summary(stats, options, "of the tlog")
             return
-        plan = _FleetChoice(
+        plan = FleetSource(
             drones=drones,
             scenarios=tuple(parse_spec(s) for s in scenario or ()),
             file=load_scenario_file(scenario_file) if scenario_file else None,
-            site=site,
+            site_path=site,
             api=api,
             token=token,
             site_id=site_id,
             corridor=corridor,
-            keys=_keys(signing_key or []),
+            keys=parse_signing_keys(signing_key or []),
             intruders=intruders,
             laps=laps,
             sysid_base=sysid_base,
             horizon=timedelta(seconds=duration_s) if duration_s else BOOKING_HORIZON,
+            warn=_echo,
         )
         the_site, specs = plan.build()
         file = plan.file
@@ -289,143 +288,13 @@ _HELP_PARAGRAPHS = (
     "seed, duration_s, wind_mps, wind_from_deg and scenarios (a list like "
     "--scenario's); then one \\[\\[drones]] table per drone with sysid, corridor, "
     "pad, landing_pad, takeoff_at_s, laps, signing_key_hex and scenarios, e.g. "
-    "scenarios = \\[\"link_loss\", {name = \"lateral_drift\", at_s = 30}].",
+    'scenarios = \\["link_loss", {name = "lateral_drift", at_s = 30}].',
     "--record FILE.tlog writes every frame sent (stamped with the simulated clock); "
     "--replay FILE.tlog sends a recorded tlog instead. Ctrl-C stops cleanly.",
     "Example: skyberth sim --drones 3 --to udpout:127.0.0.1:14550 --scenario "
     "lateral_drift@2 --speed 5",
 )
 sim.__doc__ = "\n\n".join(_HELP_PARAGRAPHS)
-
-
-class _FleetChoice:
-    """Works out the site and the drone specs from the command's options."""
-
-    def __init__(
-        self,
-        *,
-        drones: int | None,
-        scenarios: tuple[ScenarioSpec, ...],
-        file: ScenarioFile | None,
-        site: Path | None,
-        api: str | None,
-        token: str | None,
-        site_id: str | None,
-        corridor: str | None,
-        keys: dict[int, bytes],
-        intruders: int,
-        laps: int | None,
-        sysid_base: int,
-        horizon: timedelta,
-    ) -> None:
-        self.drones = drones
-        self.scenarios = scenarios
-        self.file = file
-        self.site_path = site
-        self.api = api
-        self.token = token
-        self.site_id = site_id
-        self.corridor = corridor
-        self.keys = keys
-        self.intruders = intruders
-        self.laps = laps
-        self.sysid_base = sysid_base
-        self.horizon = horizon
-
-    def build(self) -> tuple[Site, list[DroneSpec]]:
-        file_specs = self.file.scenarios if self.file else ()
-        file_drones = list(self.file.drones) if self.file else []
-        registered: dict[int, bool] = {}
-        if self.api is not None:
-            if self.corridor is not None:
-                raise FleetError(
-                    "--corridor is for site files; bookings name corridors"
-                )
-            client = SkyBerthApi(self.api, self.token or "")
-            site_id = self.site_id or self._only_site(client)
-            site = load_site(self.site_path) if self.site_path else client.site(site_id)
-            if site.id != site_id:
-                raise FleetError(
-                    f"--site is site {site.id}, the bookings are of {site_id}"
-                )
-            registered_drones = client.drones(site_id)
-            registered = {d.sysid: d.signed for d in registered_drones}
-            now = datetime.now(UTC)
-            booked = booking_entries(
-                client.approved_bookings(site_id, now, self.horizon),
-                registered_drones,
-                now,
-            )
-            if self.drones is not None:
-                booked = booked[: self.drones]
-            entries = merge_entries(booked, file_drones)
-            self._warn_unsigned(entries, registered)
-            if not entries and not self.intruders:
-                raise FleetError(
-                    f"no approved booking of site {site_id} in the next "
-                    f"{self.horizon} and no drones in the scenario file"
-                )
-        else:
-            site = load_site(self.site_path or demo_site_path())
-            if file_drones:
-                if self.drones is not None:
-                    raise FleetError(
-                        "give --drones or [[drones]] in the scenario file, not both"
-                    )
-                entries = file_drones
-            else:
-                entries = site_entries(
-                    site,
-                    self.drones or DEFAULT_DRONES,
-                    sysid_base=self.sysid_base,
-                    corridor_id=self.corridor,
-                )
-        specs = build_specs(
-            site,
-            entries,
-            scenario_specs=(*file_specs, *self.scenarios),
-            keys=self.keys,
-            registered=registered,
-            intruders=self.intruders,
-            laps=self.laps,
-        )
-        return site, specs
-
-    @staticmethod
-    def _only_site(client: SkyBerthApi) -> str:
-        ids = client.site_ids()
-        if len(ids) != 1:
-            raise FleetError(
-                f"the server serves {len(ids)} sites ({', '.join(ids) or 'none'}): "
-                "choose one with --site-id"
-            )
-        return ids[0]
-
-    def _warn_unsigned(
-        self, entries: list[DroneEntry], registered: dict[int, bool]
-    ) -> None:
-        for entry in entries:
-            if entry.sysid is None or not registered.get(entry.sysid):
-                continue
-            if entry.signing_key is None and entry.sysid not in self.keys:
-                _echo(
-                    f"warning: drone with sysid {entry.sysid} is registered with a "
-                    "signing key, but none was given (--signing-key SYSID:HEX): its "
-                    "unsigned frames will be rejected"
-                )
-
-
-def _keys(texts: list[str]) -> dict[int, bytes]:
-    keys: dict[int, bytes] = {}
-    for text in texts:
-        sysid_text, sep, key_hex = text.partition(":")
-        if not sep or not sysid_text.strip().isdigit():
-            raise FleetError(f"--signing-key {text!r}: write SYSID:HEX")
-        sysid = int(sysid_text)
-        if not 1 <= sysid <= 255:
-            raise FleetError(f"--signing-key {text!r}: sysid must be 1-255")
-        keys[sysid] = parse_key_hex(key_hex, f"--signing-key for sysid {sysid}")
-    return keys
 
 
 def _where(options: RunOptions) -> str:
@@ -464,10 +333,10 @@ def _run(
         return RunStats(stopped=True)
 
 
-def _summary(stats: RunStats, options: RunOptions) -> None:
+def _summary(stats: RunStats, options: RunOptions, what: str = "simulated") -> None:
     how = "stopped" if stats.stopped else "finished"
     line = (
-        f"{how} after {stats.sim_s:.1f} s simulated ({stats.wall_s:.1f} s wall): "
+        f"{how} after {stats.sim_s:.1f} s {what} ({stats.wall_s:.1f} s wall): "
         f"sent {stats.frames_sent:,} frames, dropped {stats.frames_dropped:,}, "
         f"received {stats.messages_received:,} messages"
     )

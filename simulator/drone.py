@@ -19,11 +19,12 @@ from typing import Any
 from airspace.projection import SiteProjection
 from airspace.site import Corridor, Site
 from simulator import mavlink_out
+from simulator.battery import BatteryGauge
 from simulator.excursions import bust_altitude_m, drift_target
 from simulator.flight import ARDUCOPTER_MODE, FlightController, FlightMode
-from simulator.kinematics import Limits, Wind, power_w
+from simulator.kinematics import Limits, Wind
 from simulator.mavlink_in import VehicleResponder, targets
-from simulator.mavlink_out import STREAM_BUILDERS, STREAM_RATES_HZ, Battery, Sample
+from simulator.mavlink_out import STREAM_BUILDERS, STREAM_RATES_HZ, Sample
 from simulator.routes import FlightPlan
 from simulator.scenarios import (
     AltitudeBust,
@@ -38,11 +39,10 @@ from simulator.scenarios import (
 
 GRAVITY_MPS2 = 9.80665
 DEFAULT_FAILSAFE_PCT = 10.0
+MAV_STATE_STANDBY, MAV_STATE_ACTIVE, MAV_STATE_CRITICAL = 3, 4, 5
 TURNAROUND_S = 10.0
 """Seconds on the pad between flights when flights repeat."""
 POSITION = "GLOBAL_POSITION_INT"
-_CELL_FULL_V = 4.2
-_CELL_EMPTY_V = 3.5
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class DroneSpec:
     plan: FlightPlan
     corridor: Corridor | None
     takeoff_at_s: float = 0.0
+    takeoff_until_s: float | None = None
+    """No take-off (first or repeated) from this time on: the booking is over."""
     scenarios: tuple[Scenario, ...] = ()
     signing_key: bytes | None = None
     registered_sysid: int | None = None
@@ -104,13 +106,16 @@ class SimDrone:
         self.controller = self._new_flight()
         self.responder = VehicleResponder(self.controller)
         self._takeoff_at_s = spec.takeoff_at_s
+        self._until_s = (
+            math.inf if spec.takeoff_until_s is None else spec.takeoff_until_s
+        )
         self._takeoff_t_s: float | None = None
         self._landed_at_s: float | None = None
         self._triggers: list[Scenario] = []
         self._pending_glitches: list[GpsGlitch] = []
         self.glitched_samples = 0
         self._noise = [0.0, 0.0, 0.0]
-        self._consumed_mah = 0.0
+        self._gauge = BatteryGauge()
         self.failsafe = False
         self._fence_breaches = 0
         self._fence_breached_at_ms = 0
@@ -132,10 +137,13 @@ class SimDrone:
         """Return True while armed."""
         return self.controller.armed
 
-    @property
-    def done(self) -> bool:
-        """Return True once landed for good (flights do not repeat)."""
-        return not self.repeat and self.controller.mode is FlightMode.LANDED
+    def done(self, t_s: float) -> bool:
+        """Return True once landed for good: flights do not repeat, or no further
+        take-off is allowed (the booking is over)."""
+        mode = self.controller.mode
+        if mode is FlightMode.LANDED:
+            return not self.repeat or t_s >= self._until_s
+        return mode is FlightMode.WAITING and t_s >= self._until_s
 
     def since_takeoff_s(self, t_s: float) -> float | None:
         """Return seconds since this flight's take-off, None before it."""
@@ -153,7 +161,9 @@ class SimDrone:
 
     # --- time ---------------------------------------------------------------------
 
-    def _new_flight(self) -> FlightController:
+    def _new_flight(
+        self, start_xy: tuple[float, float] | None = None
+    ) -> FlightController:
         limits = self.spec.limits
         energy = None
         if self._low_battery is not None:
@@ -165,13 +175,18 @@ class SimDrone:
             )
             energy = limits.battery_capacity_wh * self._low_battery.start_pct / 100.0
         return FlightController(
-            self.spec.plan, limits, self.wind, self.spec.cruise_speed_mps, energy
+            self.spec.plan,
+            limits,
+            self.wind,
+            self.spec.cruise_speed_mps,
+            energy,
+            start_xy,
         )
 
     def advance(self, t_s: float, dt_s: float) -> None:
         """Fly from ``t_s`` to ``t_s + dt_s`` (simulated seconds since the start)."""
         ctl = self.controller
-        if ctl.mode is FlightMode.WAITING and t_s >= self._takeoff_at_s:
+        if ctl.mode is FlightMode.WAITING and self._takeoff_at_s <= t_s < self._until_s:
             ctl.take_off()
             self.flights += 1
             self._takeoff_t_s = t_s
@@ -186,21 +201,23 @@ class SimDrone:
         elif ctl.mode is FlightMode.LANDED and self.repeat:
             if self._landed_at_s is None:
                 self._landed_at_s = t_s
-            elif t_s - self._landed_at_s >= TURNAROUND_S:
+            elif TURNAROUND_S <= t_s - self._landed_at_s and t_s < self._until_s:
                 self._restart(t_s)
                 return
         self._fire_triggers(t_s)
         self._check_battery()
-        current_a = self._current_a()
+        self._gauge.add(ctl.state, ctl.limits, ctl.armed, dt_s)
         ctl.step(dt_s)
-        self._consumed_mah += current_a * dt_s / 3.6
 
     def _restart(self, t_s: float) -> None:
-        self.controller = self._new_flight()
+        # The next flight starts where the last one ended (a land command may
+        # have put it down away from its pad), on a charged battery.
+        s = self.controller.state
+        self.controller = self._new_flight((s.x_m, s.y_m))
         self.responder.autopilot = self.controller
         self._landed_at_s = None
         self._takeoff_at_s = t_s
-        self._consumed_mah = 0.0
+        self._gauge = BatteryGauge()
         self.failsafe = False
 
     def _fire_triggers(self, t_s: float) -> None:
@@ -247,15 +264,6 @@ class SimDrone:
             self.failsafe = True
             if ctl.mode not in (FlightMode.RTL, FlightMode.LAND):
                 ctl.return_to_launch()
-
-    def _voltage_v(self) -> float:
-        fraction = self.controller.battery_fraction
-        cell = _CELL_EMPTY_V + (_CELL_FULL_V - _CELL_EMPTY_V) * fraction
-        return mavlink_out.CELLS * cell
-
-    def _current_a(self) -> float:
-        ctl = self.controller
-        return power_w(ctl.state, ctl.limits, ctl.armed) / self._voltage_v()
 
     # --- telemetry ------------------------------------------------------------------
 
@@ -348,26 +356,10 @@ class SimDrone:
         s = ctl.state
         armed = ctl.armed
         turn_rad_s = math.radians(s.turn_rate_dps)
-        fraction = ctl.battery_fraction
-        power = power_w(s, ctl.limits, armed)
+        battery = self._gauge.reading(s, ctl.limits, armed, self.failsafe)
+        status = MAV_STATE_ACTIVE if armed else MAV_STATE_STANDBY
         if self.failsafe:
-            status = 5  # MAV_STATE_CRITICAL
-        else:
-            status = 4 if armed else 3  # MAV_STATE_ACTIVE / STANDBY
-        pct = fraction * 100.0
-        charge_state = 3 if pct <= DEFAULT_FAILSAFE_PCT or self.failsafe else 1
-        if charge_state == 1 and pct <= 20.0:
-            charge_state = 2
-        voltage = self._voltage_v()
-        battery = Battery(
-            voltage_v=voltage,
-            current_a=power / voltage,
-            remaining_pct=pct,
-            consumed_mah=self._consumed_mah,
-            consumed_j=(ctl.limits.battery_capacity_wh - s.energy_wh) * 3600.0,
-            time_remaining_s=s.energy_wh * 3600.0 / power if power > 0 else 0.0,
-            charge_state=charge_state,
-        )
+            status = MAV_STATE_CRITICAL
         alt_m = s.alt_m + self._noise[2]
         return Sample(
             time_boot_ms=round(t_s * 1000.0),

@@ -88,7 +88,7 @@ class Fleet:
     @property
     def done(self) -> bool:
         """Return True when every drone has landed for good."""
-        return all(d.done for d in self.drones)
+        return all(d.done(self.t_s) for d in self.drones)
 
     def step(self, wall_s: float) -> list[bytes]:
         """Advance one tick; return the frames sent during it, in drone order."""

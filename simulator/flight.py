@@ -77,7 +77,8 @@ def _hypot(dx: float, dy: float) -> float:
 class FlightController:
     """One vehicle's autopilot and airframe, flying ``plan``.
 
-    ``energy_wh`` is the charge at take-off (default: a full battery).
+    ``energy_wh`` is the charge at take-off (default: a full battery);
+    ``start_xy`` where it stands (default: the plan's take-off pad).
     """
 
     def __init__(
@@ -87,12 +88,13 @@ class FlightController:
         wind: Wind,
         cruise_speed_mps: float = 10.0,
         energy_wh: float | None = None,
+        start_xy: tuple[float, float] | None = None,
     ) -> None:
         self.plan = plan
         self.limits = limits
         self.wind = wind
         self.cruise_speed_mps = min(cruise_speed_mps, limits.max_speed_mps)
-        x, y = plan.takeoff_xy
+        x, y = start_xy or plan.takeoff_xy
         self.state = VehicleState(
             x_m=x,
             y_m=y,
@@ -100,7 +102,8 @@ class FlightController:
             energy_wh=limits.battery_capacity_wh if energy_wh is None else energy_wh,
         )
         self.mode = FlightMode.WAITING
-        self.home_xy = plan.takeoff_xy
+        self.home_xy = (x, y)
+        """Where it took off from: return-to-launch lands here."""
         self.flight_time_s = 0.0
         """Seconds since take-off (0 until then)."""
         self._leg = 0
@@ -222,7 +225,7 @@ class FlightController:
                 return self._landing()
 
     def _takeoff(self) -> Setpoint:
-        east, north = self._hold_xy(self.plan.takeoff_xy)
+        east, north = self._hold_xy(self.home_xy)
         up = self._vertical(self.plan.cruise_alt_m)
         if abs(self.plan.cruise_alt_m - self.state.alt_m) < ALT_REACHED_M:
             self.mode = FlightMode.MISSION

@@ -12,7 +12,8 @@ the wind) and then applies the airframe's limits:
 - under way (``SLOW_MPS`` or faster) the velocity turns at most
   ``max_turn_rate_dps`` and the vehicle slows while the wanted direction is off
   (``cos`` of the error); past 90 deg it brakes along its line, so a reversal is a
-  stop and a new start; slower than that it moves in any direction, like a multicopter hovering;
+  stop and a new start; slower than that it moves in any direction, as a hovering
+  multicopter does;
 - the nose (``heading_deg``) follows the air velocity at the same turn rate;
 - vertical speed between ``-max_descent_mps`` and ``max_climb_mps``, changing by at
   most ``max_vert_accel_mps2`` per second; never below the ground.

@@ -86,6 +86,9 @@ def parse_endpoint(text: str) -> Endpoint:
 class Link:
     """Base of the three links: counters and the common interface."""
 
+    datagrams = False
+    """True when each receive holds whole frames (UDP), False for a byte stream."""
+
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self.frames_sent = 0
@@ -140,6 +143,8 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
 class UdpOutLink(Link):
     """Datagrams to one address; replies taken from anyone."""
+
+    datagrams = True
 
     def __init__(self, endpoint: Endpoint) -> None:
         super().__init__(endpoint)

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 
 import shapely
 from shapely.geometry import LineString, Point, Polygon
+from shapely.ops import substring
 
 from airspace.site import Corridor, Pad, Site
+from airspace.transit import transit_entry
 
 MIN_INSET_M = 8.0
 MAX_INSET_M = 80.0
@@ -152,16 +154,24 @@ def plan_flight(
 ) -> FlightPlan:
     """Return the plan that flies ``corridor`` from ``takeoff_pad``.
 
-    Climb at the pad to the band's middle, go straight to the corridor's route,
-    fly it ``laps`` times, come straight back and land on ``landing_pad`` (default:
-    the take-off pad).
+    Climb at the pad to the band's middle, fly the booking's transit straight into
+    the corridor (``airspace.transit``: the airspace a booking holds between pad and
+    corridor), join the route along the centre line, fly it ``laps`` times, and come
+    back the same way to land on ``landing_pad`` (default: the take-off pad).
     """
+    landing = landing_pad or takeoff_pad
     takeoff_xy = pad_xy(takeoff_pad)
-    landing_xy = pad_xy(landing_pad or takeoff_pad)
+    landing_xy = pad_xy(landing)
     alt = cruise_alt_m(corridor)
-    path = corridor_path(site, corridor, takeoff_xy, laps)
-    waypoints = [Waypoint(path[0][0], path[0][1], alt, in_corridor=False)]
+    entry = transit_entry(takeoff_pad, corridor)
+    path = corridor_path(site, corridor, (entry.x, entry.y), laps)
+    exit_ = transit_entry(landing, corridor)
+    approach = [(entry.x, entry.y), *_along_centre(site, corridor, entry, path[0])]
+    departure = [*_along_centre(site, corridor, Point(path[-1]), (exit_.x, exit_.y))]
+    departure.append((exit_.x, exit_.y))
+    waypoints = [Waypoint(x, y, alt, in_corridor=False) for x, y in approach]
     waypoints += [Waypoint(x, y, alt, in_corridor=True) for x, y in path[1:]]
+    waypoints += [Waypoint(x, y, alt, in_corridor=False) for x, y in departure]
     waypoints.append(Waypoint(*landing_xy, alt, in_corridor=False))
     return FlightPlan(
         corridor_id=corridor.id,
@@ -171,6 +181,21 @@ def plan_flight(
         cruise_alt_m=alt,
         waypoints=tuple(waypoints),
     )
+
+
+def _along_centre(
+    site: Site, corridor: Corridor, frm: Point, to_xy: tuple[float, float]
+) -> list[tuple[float, float]]:
+    """Points along a centre-line corridor from ``frm`` to ``to_xy`` (both
+    projected on the line), so joining the route never cuts across a bend.
+    Polygon corridors are joined straight: just ``to_xy``."""
+    if not isinstance(corridor.geometry_lonlat, LineString):
+        return [to_xy]
+    line = site.projection.geometry_to_metric(corridor.geometry_lonlat)
+    start, end = line.project(frm), line.project(Point(to_xy))
+    part = substring(line, start, end)
+    coords = [(float(x), float(y)) for x, y, *_ in part.coords]
+    return [*coords, to_xy]
 
 
 def plan_hover(

@@ -33,7 +33,7 @@ LINGER_S = 3.0
 """Simulated seconds the run goes on after the last drone has landed (its
 heartbeats then say landed and disarmed)."""
 MAX_SPEED = 1000.0
-_YIELD_EVERY_TICKS = 20
+_YIELD_EVERY_FRAMES = 10
 
 Progress = Callable[[str], None]
 
@@ -66,7 +66,8 @@ class RunStats:
 
 
 class _Inbound:
-    """Decodes the bytes of each peer with its own parser (streams differ)."""
+    """Decodes the bytes of each TCP peer with its own parser (streams differ), and
+    each datagram on its own."""
 
     def __init__(self, handle: Callable[[Any, Link], None]) -> None:
         self._handle = handle
@@ -75,11 +76,14 @@ class _Inbound:
 
     def feeder(self, link: Link) -> Callable[[bytes, str], None]:
         def feed(data: bytes, peer: str) -> None:
-            parser = self._parsers.get(peer)
+            parser = None if link.datagrams else self._parsers.get(peer)
             if parser is None:
+                # A datagram holds whole frames: a truncated one must not swallow
+                # the next datagram, so each gets a fresh parser.
                 parser = mavlink.MAVLink(None)
                 parser.robust_parsing = True
-                self._parsers[peer] = parser
+                if not link.datagrams:
+                    self._parsers[peer] = parser
             for msg in parser.parse_buffer(data) or ():
                 if msg.get_type() == "BAD_DATA":
                     continue
@@ -158,10 +162,9 @@ async def run_fleet(
                     break
             due = start + (fleet.tick + 1) * fleet.dt_s / options.speed
             delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif fleet.tick % _YIELD_EVERY_TICKS == 0:
-                await asyncio.sleep(0)  # let replies in while catching up
+            # Sleep until the tick is due; when behind, still yield, so that
+            # replies (and anything else on this loop) get their turn.
+            await asyncio.sleep(max(delay, 0.0))
             send(fleet.step(time.time()), links)
             if progress is not None and meter.due(loop.time()):
                 behind = loop.time() - due
@@ -209,7 +212,7 @@ async def run_replay(
             delay = start + elapsed / options.speed - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            elif index % _YIELD_EVERY_TICKS == 0:
+            elif index % _YIELD_EVERY_FRAMES == 0:
                 await asyncio.sleep(0)
             for link in links:
                 link.send(record.frame)

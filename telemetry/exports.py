@@ -14,7 +14,7 @@ are WGS84 lon/lat degrees with altitude in metres AMSL; times are UTC.
   points. Written with ``xml.etree`` because GDAL's KML writers cannot extrude.
 - **CSV**: one row per position (``CSV_COLUMNS``).
 - **GeoPackage**: layers ``volume``, ``track``, ``samples`` and ``events``
-  (EPSG:4326), through geopandas; empty layers are left out.
+  (EPSG:4326, ``GPKG_LAYERS``), through geopandas; all four even when empty.
 - **tlog**: raw MAVLink frames as received (``telemetry.tlog`` records).
 """
 
@@ -147,12 +147,13 @@ def to_geojson(replay: Replay) -> bytes:
 # --- KML ---------------------------------------------------------------------------
 
 # KML colours are aabbggrr.
-_STYLES: Final = {
-    "volume": {"LineStyle": ("ff00a5ff", "2"), "PolyStyle": "5500a5ff"},
-    "floor": {"LineStyle": ("ff0066cc", "1"), "PolyStyle": "330066cc"},
-    "track": {"LineStyle": ("ffffaa00", "3")},
-    "outside": {"LineStyle": ("ff0000ff", "5")},
-}
+_STYLES: Final = (
+    # id, line colour, line width, fill colour
+    ("volume", "ff00a5ff", "2", "5500a5ff"),
+    ("floor", "ff0066cc", "1", "330066cc"),
+    ("track", "ffffaa00", "3", None),
+    ("outside", "ff0000ff", "5", None),
+)
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
@@ -227,16 +228,14 @@ def to_kml(replay: Replay) -> bytes:
     root = ET.Element("kml", xmlns=KML_NS)
     doc = _sub(root, "Document")
     _sub(doc, "name", replay.title)
-    for style_id, parts in _STYLES.items():
+    for style_id, colour, width, fill in _STYLES:
         style = _sub(doc, "Style")
         style.set("id", style_id)
-        colour, width = parts["LineStyle"]
         line_style = _sub(style, "LineStyle")
         _sub(line_style, "color", colour)
         _sub(line_style, "width", width)
-        if "PolyStyle" in parts:
-            poly = _sub(style, "PolyStyle")
-            _sub(poly, "color", str(parts["PolyStyle"]))
+        if fill is not None:
+            _sub(_sub(style, "PolyStyle"), "color", fill)
     if replay.volume is not None:
         folder = _sub(doc, "Folder")
         _sub(folder, "name", "Assigned volume")
@@ -279,7 +278,8 @@ def to_kml(replay: Replay) -> bytes:
             _sub(point, "altitudeMode", "absolute")
             _sub(point, "coordinates", _coords([_xyz(near)]))
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return body
 
 
 # --- CSV ---------------------------------------------------------------------------
@@ -299,8 +299,23 @@ def to_csv(replay: Replay) -> bytes:
 # --- GeoPackage --------------------------------------------------------------------
 
 
+# GeoPackage layers: (layer, GeoJSON role, geometry type, attribute columns).
+GPKG_LAYERS: Final = (
+    ("volume", "volume", "Polygon", ("source", "floor_amsl_m", "ceiling_amsl_m")),
+    ("track", "track", "LineString Z", ("start_utc", "end_utc", "samples")),
+    ("samples", "sample", "Point Z", CSV_COLUMNS),
+    (
+        "events",
+        "event",
+        "Point Z",
+        ("t_utc", "t_s", "kind", "incident_id", "actor_id", "details"),
+    ),
+)
+
+
 def write_gpkg(replay: Replay, path: Path) -> list[str]:
-    """Write the replay's layers to a new GeoPackage at ``path``; return their names.
+    """Write the replay's layers (``GPKG_LAYERS``, every one even when empty) to a
+    new GeoPackage at ``path``; return their names.
 
     ``FileExistsError`` when ``path`` exists (GeoPackage layers would be appended).
     """
@@ -309,18 +324,7 @@ def write_gpkg(replay: Replay, path: Path) -> list[str]:
 
     if path.exists():
         raise FileExistsError(f"{path} exists; choose a new file")
-    layers: dict[str, list[dict[str, Any]]] = {
-        "volume": [],
-        "track": [],
-        "samples": [],
-        "events": [],
-    }
-    plural = {
-        "volume": "volume",
-        "track": "track",
-        "sample": "samples",
-        "event": "events",
-    }
+    rows: dict[str, list[dict[str, Any]]] = {role: [] for _, role, _, _ in GPKG_LAYERS}
     for feature in replay_features(replay):
         props = dict(feature["properties"])
         role = props.pop("role")
@@ -328,15 +332,22 @@ def write_gpkg(replay: Replay, path: Path) -> list[str]:
             props["details"] = json.dumps(props["details"], ensure_ascii=False)
         geometry = feature["geometry"]
         props["geometry"] = shape(geometry) if geometry else None
-        layers[plural[role]].append(props)
-    written = []
-    for name, rows in layers.items():
-        if not rows:
-            continue
-        frame = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
-        frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
-        written.append(name)
-    return written
+        rows[role].append(props)
+    for name, role, geometry_type, columns in GPKG_LAYERS:
+        frame = gpd.GeoDataFrame(
+            rows[role] or {c: [] for c in columns},
+            columns=[*columns, "geometry"],
+            geometry="geometry",
+            crs="EPSG:4326",
+        )
+        frame.to_file(
+            path,
+            layer=name,
+            driver="GPKG",
+            engine="pyogrio",
+            geometry_type=geometry_type,
+        )
+    return [name for name, _, _, _ in GPKG_LAYERS]
 
 
 def to_gpkg(replay: Replay) -> bytes:

@@ -39,6 +39,8 @@ class BookingEntry:
     start_s: float
     end_s: float
     state: str
+    takeoff_pad_id: str | None = None
+    landing_pad_id: str | None = None
 
     def covers(self, t_s: float) -> bool:
         return self.start_s <= t_s < self.end_s

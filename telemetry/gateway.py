@@ -76,6 +76,9 @@ class GatewaySettings:
     """Evidence kept before and after an incident's first breach."""
     track_interval_s: float = 1.0
     tlog_flush_s: float = 1.0
+    full_frame_s: float = 1.0
+    """Every vehicle is re-sent this often, changed or not, so a client that lost
+    frames (or a vehicle gone quiet) is never stale for longer."""
     forget_after_s: float = 600.0
     """A vehicle silent this long is dropped from the live picture."""
 
@@ -118,6 +121,7 @@ class Gateway:
         """Counters of streams that ended (kept for the totals)."""
         self._changed: set[str] = set()
         self._tlog_upto: dict[str, float] = {}
+        self._full_frame_s = 0.0
         self._tlog_flushed_s = 0.0
         self._track_s: dict[str, float] = {}
         self._spoofed: Counter[tuple[str, int]] = Counter()
@@ -253,6 +257,7 @@ class Gateway:
         if drone is None or drone.site_id not in self.sites:
             v.drone_id = v.drone_name = v.operator_id = None
             v.booking_id = v.corridor_id = None
+            v.takeoff_pad_id = v.landing_pad_id = None
             v.site_id = nearest_site(v.lon_deg, v.lat_deg, self._site_refs)
             return
         v.site_id = drone.site_id
@@ -264,8 +269,11 @@ class Gateway:
         booking = self.directory.booking_for(drone.drone_id, now_s)
         if booking is None:
             v.booking_id = v.corridor_id = None
+            v.takeoff_pad_id = v.landing_pad_id = None
             return
         v.booking_id, v.corridor_id = booking.booking_id, booking.corridor_id
+        v.takeoff_pad_id = booking.takeoff_pad_id
+        v.landing_pad_id = booking.landing_pad_id
         if (
             booking.state == "approved"
             and v.flying
@@ -334,6 +342,12 @@ class Gateway:
     ) -> None:
         if incident_id is not None:
             self._open_incident[(v.key, kind)] = incident_id
+            logger.warning(
+                "incident %d %s: %s",
+                incident_id,
+                "opened" if created else "repeated",
+                message,
+            )
             if created:
                 self._evidence.append(
                     _PendingEvidence(
@@ -490,6 +504,9 @@ class Gateway:
     # -- output ------------------------------------------------------------------
 
     def _publish_changed(self, now_s: float) -> None:
+        if now_s - self._full_frame_s >= self.settings.full_frame_s:
+            self._full_frame_s = now_s
+            self._changed.update(k for k, v in self.vehicles.items() if not v.is_gcs)
         if not self._changed:
             return
         frames = [

@@ -101,12 +101,14 @@ class Investigate:
 class Assign:
     """Command: hand the incident to a staff member (None: to nobody).
 
-    Whether ``assignee_id`` is a staff user is the caller's check (it needs the
-    user table); the workflow only refuses a closed incident.
+    ``assignee_role`` is the assignee's role as the caller found it in the user
+    table (None: no such user); only safety officers and site admins take
+    incidents.
     """
 
     assignee_id: str | None
     note: str = ""
+    assignee_role: Role | None = None
 
 
 @dataclass(frozen=True)
@@ -313,9 +315,16 @@ def decide(
         case Investigate(note=text):
             note = _optional_text(incident, "note", text)
             draft.move(IncidentState.INVESTIGATING)
-        case Assign(assignee_id=assignee, note=text):
+        case Assign(assignee_id=assignee, note=text, assignee_role=role):
             note = _optional_text(incident, "note", text)
             draft.refuse_when_closed("assigned")
+            if assignee and role not in MANAGER_ROLES:
+                raise IncidentInputRefused(
+                    incident.id,
+                    "assignee_id",
+                    f"user {assignee} cannot take incidents: "
+                    + ("no such user" if role is None else f"a {role} is not staff"),
+                )
             draft.event("assigned", previous=incident.assignee_id, assignee_id=assignee)
             draft.assignee_id = assignee or None
         case AddNote(text=text):

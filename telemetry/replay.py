@@ -27,6 +27,9 @@ from telemetry.incident_model import (
     VolumeSnapshot,
 )
 
+PLACE_WITHIN_S = 5.0
+"""An event is drawn on the track only this close in time to a position."""
+
 
 @dataclass(frozen=True, slots=True)
 class ReplaySample:
@@ -198,21 +201,23 @@ def _ordered(events: list[ReplayEvent]) -> tuple[ReplayEvent, ...]:
 
 
 def positions_at(
-    samples: Sequence[ReplaySample], times_s: Iterable[float]
+    samples: Sequence[ReplaySample],
+    times_s: Iterable[float],
+    max_gap_s: float = PLACE_WITHIN_S,
 ) -> list[ReplaySample | None]:
-    """Return, per time, the sample nearest to it (None for all without samples).
+    """Return, per time, the sample nearest to it, or None when none is within
+    ``max_gap_s`` (an acknowledgement an hour later is not placed on the track).
 
     ``samples`` must be in time order (a ``Replay``'s are).
     """
     stamps = [s.t_s for s in samples]
     found: list[ReplaySample | None] = []
     for t_s in times_s:
-        if not samples:
-            found.append(None)
-            continue
         i = bisect.bisect_left(stamps, t_s)
         nearby = [j for j in (i - 1, i) if 0 <= j < len(samples)]
-        found.append(samples[min(nearby, key=lambda j: abs(stamps[j] - t_s))])
+        best = min(nearby, key=lambda j: abs(stamps[j] - t_s), default=None)
+        near = best is not None and abs(stamps[best] - t_s) <= max_gap_s
+        found.append(samples[best] if near and best is not None else None)
     return found
 
 

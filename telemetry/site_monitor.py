@@ -1,18 +1,27 @@
 """Conformance of one site's flying vehicles, one batch per gateway tick.
 
-Wraps the airspace engine and the debouncing ``FleetMonitor`` for a site: the
-engine's assignable volumes are the site's corridors (volume index = corridor
-position), its exclusions the site's exclusion geofences plus the area closures
-active now, its boundary the site's inclusion boundary. The engine is rebuilt only
-when the set of active closures changes.
+Wraps the airspace engine and the debouncing ``FleetMonitor`` for a site. A
+booking holds its corridor plus the transits between its pads and that corridor
+(``airspace.transit``), or only its pad's column when it booked no corridor. The
+engine's assignable volumes are therefore every corridor, every pad-to-corridor
+transit and every pad column; each drone is checked against its corridor first,
+and a drone outside it is checked again against its booking's transits and keeps
+the better answer. In a transit, near-edge and predicted-exit warnings are off: the
+way out of a transit is normally into the corridor.
+
+Exclusions are the site's exclusion geofences plus the area closures active now;
+the boundary is the site's inclusion boundary. The engine is rebuilt only when the
+set of active closures changes.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import fields as dc_fields
 
 import numpy as np
+import numpy.typing as npt
 
 from airspace.conformance import (
     ConformanceEngine,
@@ -22,11 +31,15 @@ from airspace.conformance import (
 )
 from airspace.monitor import ConformanceEvent, FleetMonitor, MonitorSettings
 from airspace.site import Site
+from airspace.transit import pad_column, transit_volume
 from airspace.volume import Volume
 from telemetry.fleet import AreaClosure
 from telemetry.vehicles import VehicleState
 
 STATE_NAMES: dict[int, str] = {int(s): s.name.lower() for s in ConformanceState}
+_INSIDE = int(ConformanceState.INSIDE)
+_NEAR_EDGE = int(ConformanceState.NEAR_EDGE)
+_OUTSIDE_VERTICAL = int(ConformanceState.OUTSIDE_VERTICAL)
 
 
 class SiteMonitor:
@@ -37,6 +50,16 @@ class SiteMonitor:
         self.corridor_index: dict[str, int] = {
             c.id: i for i, c in enumerate(site.corridors)
         }
+        volumes = [c.volume for c in site.corridors]
+        self.transit_index: dict[tuple[str, str], int] = {}
+        self.column_index: dict[str, int] = {}
+        for pad in site.pads:
+            for corridor in site.corridors:
+                self.transit_index[(pad.id, corridor.id)] = len(volumes)
+                volumes.append(transit_volume(site, pad, corridor))
+            self.column_index[pad.id] = len(volumes)
+            volumes.append(pad_column(site, pad))
+        self._volumes = volumes
         self.monitor = FleetMonitor(monitor)
         self._closure_ids: tuple[int, ...] = ()
         self._exclusion_names: list[str] = []
@@ -51,7 +74,7 @@ class SiteMonitor:
         self._exclusion_names = names
         boundary = self.site.boundary
         return ConformanceEngine(
-            [c.volume for c in self.site.corridors],
+            self._volumes,
             exclusions,
             boundary.volume if boundary is not None else None,
         )
@@ -68,13 +91,23 @@ class SiteMonitor:
             self._closure_ids = ids
             self.engine = self._build(closures)
 
+    def _primary(self, v: VehicleState) -> int:
+        if v.corridor_id is not None:
+            return self.corridor_index.get(v.corridor_id, -1)
+        pad = v.takeoff_pad_id or v.landing_pad_id
+        if pad is not None and v.booking_id is not None:
+            return self.column_index.get(pad, -1)
+        return -1
+
+    def _transit(self, v: VehicleState, pad_id: str | None) -> int:
+        if pad_id is None or v.corridor_id is None:
+            return -1
+        return self.transit_index.get((pad_id, v.corridor_id), -1)
+
     def evaluate(
         self, vehicles: Sequence[VehicleState], now_s: float
     ) -> tuple[ConformanceResult | None, list[ConformanceEvent]]:
-        """Check ``vehicles`` (flying, with a fresh position) and update their state.
-
-        Each vehicle's ``corridor_id`` selects its volume (none: unassigned).
-        """
+        """Check ``vehicles`` (flying, with a fresh position) and update their state."""
         if not vehicles:
             return None, []
         n = len(vehicles)
@@ -85,19 +118,13 @@ class SiteMonitor:
         ve = np.fromiter((v.ve_mps for v in vehicles), np.float64, n)
         vd = np.fromiter((v.vd_mps for v in vehicles), np.float64, n)
         t = np.fromiter((v.last_position_s for v in vehicles), np.float64, n)
-        index = self.corridor_index
-        vol = np.fromiter(
-            (
-                index.get(v.corridor_id, -1) if v.corridor_id is not None else -1
-                for v in vehicles
-            ),
-            np.int64,
-            n,
-        )
+        vol = np.fromiter((self._primary(v) for v in vehicles), np.int64, n)
         ids = np.empty(n, dtype=object)
         ids[:] = [v.key for v in vehicles]
         batch = DroneBatch(ids, lon, lat, alt, vn, ve, vd, t, vol)
-        result = self.engine.evaluate(batch, self.site.projection)
+        x_m, y_m = self.site.projection.to_metric(lon, lat)
+        result = self.engine.evaluate_metric(batch, x_m, y_m)
+        result = self._with_transits(vehicles, batch, result, x_m, y_m)
         events = self.monitor.update(result, now_s)
         states = result.state.tolist()
         margins = result.lateral_distance_m.tolist()
@@ -110,6 +137,56 @@ class SiteMonitor:
             exit_s = exits[i]
             v.seconds_to_exit = exit_s if math.isfinite(exit_s) else None
         return result, events
+
+    def _with_transits(
+        self,
+        vehicles: Sequence[VehicleState],
+        batch: DroneBatch,
+        result: ConformanceResult,
+        x_m: npt.NDArray[np.float64],
+        y_m: npt.NDArray[np.float64],
+    ) -> ConformanceResult:
+        """``result``, where a drone outside its corridor is inside one of its
+        booking's transits, replaced by the transit's (warnings off)."""
+        outside = (result.state >= _OUTSIDE_VERTICAL) & (batch.volume_index >= 0)
+        if not outside.any():
+            return result
+        fields = {f.name: getattr(result, f.name).copy() for f in dc_fields(result)}
+        for pad_attr in ("takeoff_pad_id", "landing_pad_id"):
+            alt_index = np.fromiter(
+                (self._transit(v, getattr(v, pad_attr)) for v in vehicles),
+                np.int64,
+                len(vehicles),
+            )
+            rows = np.flatnonzero(outside & (alt_index >= 0))
+            if rows.size == 0:
+                continue
+            sub = DroneBatch(
+                batch.drone_id[rows],
+                batch.lon_deg[rows],
+                batch.lat_deg[rows],
+                batch.alt_amsl_m[rows],
+                batch.vn_mps[rows],
+                batch.ve_mps[rows],
+                batch.vd_mps[rows],
+                batch.t_s[rows],
+                alt_index[rows],
+            )
+            other = self.engine.evaluate_metric(sub, x_m[rows], y_m[rows])
+            better = other.state < fields["state"][rows]
+            if not better.any():
+                continue
+            take = rows[better]
+            for name, array in fields.items():
+                array[take] = getattr(other, name)[better]
+            # Leaving a transit is normally entering the corridor: no warnings.
+            near = fields["state"][take] == _NEAR_EDGE
+            fields["state"][take[near]] = _INSIDE
+            fields["seconds_to_exit"][take] = np.where(
+                fields["seconds_to_exit"][take] > 0, np.inf, 0.0
+            )
+            outside[take] = fields["state"][take] >= _OUTSIDE_VERTICAL
+        return ConformanceResult(**fields)
 
     def forget(self, key: str) -> None:
         self.monitor.forget(key)

@@ -124,6 +124,7 @@ class VehicleState:
         "heading_deg",
         "is_gcs",
         "key",
+        "landing_pad_id",
         "last_heartbeat_s",
         "last_message_s",
         "last_position_s",
@@ -145,6 +146,7 @@ class VehicleState:
         "state_code",
         "status_text",
         "sysid",
+        "takeoff_pad_id",
         "vd_mps",
         "ve_mps",
         "vn_mps",
@@ -192,6 +194,8 @@ class VehicleState:
         self.operator_id: str | None = None
         self.booking_id: int | None = None
         self.corridor_id: str | None = None
+        self.takeoff_pad_id: str | None = None
+        self.landing_pad_id: str | None = None
         self.conformance = "on_ground"
         self.state_code = -1
         self.seconds_to_exit: float | None = None

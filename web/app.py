@@ -20,11 +20,14 @@ from web.errors import install_error_handlers
 from web.events import EventLog
 from web.migrate import upgrade
 from web.routes import (
+    audit,
     auth,
     bookings,
     closures,
     drones,
     health,
+    incident_replays,
+    incidents,
     live,
     pages,
     sites,
@@ -117,6 +120,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live.router)
     pages.install_pages(app)
     app.include_router(telemetry_api.metrics_router)
-    for module in (auth, sites, drones, bookings, closures, telemetry_api):
+    for module in (
+        auth,
+        sites,
+        drones,
+        bookings,
+        closures,
+        telemetry_api,
+        incidents,
+        incident_replays,
+        audit,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -16,7 +16,9 @@ import typer
 from simulator.cli import sim
 from telemetry.transports import parse_endpoint
 from web.cli_admin import db_app, user_app
+from web.cli_audit import audit_app
 from web.cli_demo import demo
+from web.cli_export import export_app
 from web.cli_site import site_app
 from web.settings import Settings
 
@@ -32,6 +34,8 @@ app = typer.Typer(
 app.add_typer(site_app, name="site")
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
+app.add_typer(export_app, name="export")
+app.add_typer(audit_app, name="audit")
 app.command("sim")(sim)
 app.command("demo")(demo)
 

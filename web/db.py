@@ -94,9 +94,14 @@ def write_session(engine: Engine) -> Iterator[Session]:
         with Session(engine) as session:
             yield from _commit_or_rollback(session)
         return
-    with lock, Session(engine) as session:
-        session.connection(execution_options={IMMEDIATE: True})
-        yield from _commit_or_rollback(session)
+    # Check the connection out of the pool before queueing for the lock and return
+    # it after: every writer waits while the lock is held, so only the transaction
+    # itself belongs inside.
+    with engine.connect() as connection:
+        connection.execution_options(**{IMMEDIATE: True})
+        with lock, Session(bind=connection) as session:
+            session.connection()  # BEGIN IMMEDIATE, before the caller's first read
+            yield from _commit_or_rollback(session)
 
 
 def _commit_or_rollback(session: Session) -> Iterator[Session]:

@@ -51,6 +51,8 @@ def load_fleet_directory(engine: Engine, now: datetime) -> FleetDirectory:
                 start_s=_utc(row.start_utc).timestamp(),
                 end_s=_utc(row.end_utc).timestamp(),
                 state=row.state,
+                takeoff_pad_id=row.takeoff_pad_id,
+                landing_pad_id=row.landing_pad_id,
             )
             for row in booking_rows
         )

@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 GATEWAY_ACTOR = Actor(UserId("system:gateway"), Role.SITE_ADMIN)
 """Who the audit trail names when the gateway starts a booking's flight."""
-DIRECTORY_REFRESH_S = 5.0
+DIRECTORY_REFRESH_S = 2.0
 RETENTION_SWEEP_S = 3600.0
 
 
@@ -135,6 +135,12 @@ class TelemetryRuntime:
             except Exception:
                 logger.exception("fleet directory refresh failed; keeping the old one")
 
+    def request_refresh(self) -> None:
+        """Reload the fleet directory soon; safe from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._refresh.set)
+
     async def _retention_loop(self) -> None:
         """Once an hour, delete replay positions and tlogs past the retention."""
         while True:
@@ -153,13 +159,12 @@ class TelemetryRuntime:
 
         def activate() -> None:
             try:
-                with self.uow_factory() as uow:
-                    services.activate(
-                        uow,
-                        BookingId(booking_id),
-                        GATEWAY_ACTOR,
-                        datetime.fromtimestamp(t_s, UTC),
-                    )
+                services.activate(
+                    self.uow_factory(),
+                    BookingId(booking_id),
+                    GATEWAY_ACTOR,
+                    datetime.fromtimestamp(t_s, UTC),
+                )
             except BookingError as exc:
                 logger.warning("booking %s not activated: %s", booking_id, exc)
             except Exception:

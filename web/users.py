@@ -8,8 +8,16 @@ from functools import cache
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from booking.model import ORGANISATION_ROLES, Operator, OperatorId, Role, User, UserId
-from booking.store import SqlUsers
+from booking.model import (
+    ORGANISATION_ROLES,
+    AuditEntry,
+    Operator,
+    OperatorId,
+    Role,
+    User,
+    UserId,
+)
+from booking.store import SqlAudit, SqlUsers
 from web.auth import hash_password, verify_password
 from web.db import write_session
 
@@ -27,11 +35,13 @@ def add_user(
     operator_id: str | None = None,
     *,
     password_hash: str | None = None,
+    actor_id: str = "system:cli",
 ) -> User:
     """Create user ``name`` (its id is the name) and return it.
 
     Operators and pilots need ``operator_id``; the organisation is created when new.
     ``password_hash`` may be given instead of hashing ``password`` again (tests).
+    The creation is in the audit trail, by ``actor_id`` (the command line by default).
     """
     if role in ORGANISATION_ROLES and not operator_id:
         raise UserError(f"a {role} needs an organisation (--org)")
@@ -49,6 +59,22 @@ def add_user(
             users.add_operator(Operator(user.operator_id, user.operator_id))
             session.flush()
         users.add(user, hashed, now)
+        SqlAudit(session).append(
+            AuditEntry(
+                at=now,
+                actor_id=UserId(actor_id),
+                actor_role=Role.SITE_ADMIN,
+                action="user.created",
+                subject_kind="user",
+                subject_id=user.id,
+                before=None,
+                after={
+                    "name": name,
+                    "role": str(role),
+                    "operator_id": user.operator_id or "",
+                },
+            )
+        )
     return user
 
 

@@ -73,7 +73,9 @@ def body(
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data_dir: Path = tmp_path_factory.mktemp("fuzz")
-    with api_world(Settings(env="test", data_dir=data_dir, http_port=0)) as w:
+    with api_world(
+        Settings(env="test", data_dir=data_dir, http_port=0, mavlink=[])
+    ) as w:
         assert (
             w.post("operator", "/api/v1/drones", json=drone_body("f1", 200)).status_code
             == 201

@@ -28,7 +28,9 @@ _closure_windows = itertools.count(0)
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data_dir: Path = tmp_path_factory.mktemp("roles")
-    with api_world(Settings(env="test", data_dir=data_dir, http_port=0)) as w:
+    with api_world(
+        Settings(env="test", data_dir=data_dir, http_port=0, mavlink=[])
+    ) as w:
         created = w.post("site_admin", "/api/v1/drones", json=_drone(owner="acme"))
         assert created.status_code == 201, created.text
         yield w
@@ -100,6 +102,7 @@ ROUTES = [
         ALL_READ,
     ),
     Route("GET /auth/me", _get("/api/v1/auth/me"), ALL_READ),
+    Route("GET /telemetry/links", _get("/api/v1/telemetry/links"), ALL_READ),
     Route("GET /drones", _get("/api/v1/drones"), ALL_READ),
     Route(
         "POST /drones",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from booking.model import Role
-from booking.store import SqlUsers
+from booking.store import AuditRow, SqlUsers
 from web.auth import verify_password
 from web.cli import app
 from web.cli_admin import shown_url
@@ -42,12 +42,16 @@ def test_user_add_creates_the_user_and_their_organisation(
     try:
         with Session(engine) as session:
             found = SqlUsers(session).by_username("olga")
+            audit = session.exec(
+                select(AuditRow).where(AuditRow.action == "user.created")
+            ).all()
     finally:
         engine.dispose()
     assert found is not None
     user, stored = found
     assert (user.role, user.operator_id) == (Role.OPERATOR, "acme")
     assert verify_password(stored, "s3cret")
+    assert [(a.subject_id, a.actor_id) for a in audit] == [("olga", "system:cli")]
 
 
 def test_user_add_prompts_for_the_password_and_refuses_duplicates(

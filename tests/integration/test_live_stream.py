@@ -127,6 +127,9 @@ async def test_a_viewer_sees_the_drone_move_and_its_corridor_exit_within_250_ms(
             assert latency_s < 0.1 + 0.25
             incidents = [f for f in seen if f.get("type") == "incident"]
             assert [i["incident"]["id"] for i in incidents] == [event["incident_id"]]
+        # The first position in the air started the booking's flight.
+        booking = server.get("operator", f"/api/v1/bookings/{booking_id}").json()
+        assert booking["state"] == "active"
     finally:
         udp.close()
 
@@ -160,7 +163,7 @@ async def test_an_operator_never_sees_another_organisations_drone(
         ):
             await pilot.recv()
             await staff.recv()
-            await asyncio.sleep(0.3)  # let the directory pick the new drone up
+            await asyncio.sleep(0.5)  # registration asked for a directory refresh
             for _ in range(5):
                 udp.sendto(
                     enc.heartbeat() + enc.position(lat, lon, alt, 40.0),

@@ -69,6 +69,18 @@ def test_an_unreachable_server_is_a_clear_error() -> None:
     assert "cannot reach" in result.output
 
 
+def test_a_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app(), ["--to", f"tcpin:127.0.0.1:{port}"], env={"COLUMNS": "200"}
+        )
+    assert result.exit_code == 2
+    assert f"tcpin:127.0.0.1:{port}: cannot listen" in result.output
+
+
 def test_a_bad_scenario_file_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("[[drones]]\nsysid = 'one'\n", encoding="utf-8")
@@ -105,6 +117,7 @@ def test_a_scenario_file_flies_to_its_end(tmp_path: Path) -> None:
         receiver.close()
 
 
+@pytest.mark.slow
 def test_a_running_simulator_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))

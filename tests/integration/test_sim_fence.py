@@ -17,6 +17,7 @@ from airspace.site_files import demo_site_path, load_site
 from simulator.assignments import build_specs, site_entries
 from simulator.fleet import Fleet
 from simulator.links import Endpoint
+from simulator.routes import pad_xy
 from simulator.runner import RunOptions, run_fleet
 
 GCS = (255, 190)
@@ -58,10 +59,10 @@ async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
 def square_around_pad(half_m: float) -> list[Any]:
     """Fence items: an inclusion square of ``half_m`` around pad P4."""
     site = demo()
-    pad = site.pad("P4").geometry_m
+    pad_x, pad_y = pad_xy(site.pad("P4"))
     corners = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
-    xs = [pad.x + dx * half_m for dx, _ in corners]
-    ys = [pad.y + dy * half_m for _, dy in corners]
+    xs = [pad_x + dx * half_m for dx, _ in corners]
+    ys = [pad_y + dy * half_m for _, dy in corners]
     lons, lats = site.projection.to_lonlat(xs, ys)
     return [
         mavlink.MAVLink_mission_item_int_message(
@@ -93,13 +94,10 @@ async def test_a_fence_uploads_reads_back_and_its_breach_is_reported() -> None:
     gcs.transport = transport
     port = transport.get_extra_info("sockname")[1]
     specs = build_specs(demo(), site_entries(demo(), 1, corridor_id="C1"))
-    assert specs[0].plan.takeoff_xy == (
-        demo().pad("P4").geometry_m.x,
-        demo().pad("P4").geometry_m.y,
-    )
+    assert specs[0].plan.takeoff_xy == pad_xy(demo().pad("P4"))
     # Take-off after 20 simulated seconds leaves time to upload on the pad.
     the_fleet = Fleet(demo(), [replace(specs[0], takeoff_at_s=20.0)])
-    options = RunOptions((Endpoint("udpout", "127.0.0.1", port),), speed=20.0)
+    options = RunOptions((Endpoint("udpout", "127.0.0.1", port),), speed=40.0)
     run = asyncio.create_task(run_fleet(the_fleet, options))
     try:
         await until(lambda: gcs.address is not None)

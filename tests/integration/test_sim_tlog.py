@@ -90,11 +90,11 @@ async def test_a_replayed_recording_reproduces_the_same_positions(
     replayed, replay_transport, replay_to = await sink()
     loop = asyncio.get_running_loop()
     started = loop.time()
-    replay_stats = await run_replay(records, RunOptions(replay_to, speed=20.0))
+    replay_stats = await run_replay(records, RunOptions(replay_to, speed=40.0))
     wall_s = loop.time() - started
     await asyncio.sleep(0.1)
     replay_transport.close()
     assert replay_stats.frames_sent == len(records)
     assert replayed.positions() == live.positions()
     assert len(replayed.positions()) == pytest.approx(600, abs=4)
-    assert wall_s == pytest.approx(span_s / 20.0, abs=0.4)
+    assert wall_s == pytest.approx(span_s / 40.0, abs=0.3)

@@ -8,8 +8,10 @@ minute of flight takes a few seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
+import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,7 +198,7 @@ async def test_return_to_launch_is_acknowledged_and_the_drone_flies_home() -> No
     gcs, port = await ground_station()
     the_fleet = fleet(gnss_noise_m=0.0)
     task = asyncio.create_task(
-        run_fleet(the_fleet, RunOptions(udp(port), speed=40.0, duration_s=300.0))
+        run_fleet(the_fleet, RunOptions(udp(port), speed=60.0, duration_s=300.0))
     )
     try:
         await until(lambda: the_fleet.t_s >= 40.0)
@@ -226,3 +228,41 @@ async def test_return_to_launch_is_acknowledged_and_the_drone_flies_home() -> No
     assert math.dist((float(x[0]), float(y[0])), home) < 2.0
     assert last.relative_alt < 100  # millimetres: on the pad
     assert not gcs.of("HEARTBEAT")[-1].base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED
+
+
+async def test_garbage_sent_back_never_stops_the_simulator() -> None:
+    gcs, port = await ground_station()
+    the_fleet = fleet()
+    task = asyncio.create_task(
+        run_fleet(the_fleet, RunOptions(udp(port), speed=20.0, duration_s=60.0))
+    )
+    try:
+        await until(lambda: bool(gcs.datagrams))
+        sim_address = gcs.datagrams[-1][1]
+        assert gcs.transport is not None
+        rng = random.Random(5)
+        valid = mavlink.MAVLink_command_long_message(
+            1, 1, mavlink.MAV_CMD_NAV_LAND, 0, 0, 0, 0, 0, 0, 0, 0
+        ).pack(mavlink.MAVLink(None, *GCS))
+        for i in range(300):
+            junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))
+            if i % 3 == 0:
+                junk = valid[: rng.randrange(1, len(valid))]  # truncated
+            elif i % 3 == 1:
+                flipped = bytearray(valid)
+                flipped[rng.randrange(len(flipped))] ^= 0x10  # bad checksum
+                junk = bytes(flipped)
+            gcs.transport.sendto(junk, sim_address)
+        await asyncio.sleep(0.2)
+        assert not gcs.of("COMMAND_ACK")  # nothing valid has arrived yet
+        before = len(gcs.datagrams)
+        gcs.transport.sendto(valid, sim_address)
+        await until(lambda: bool(gcs.of("COMMAND_ACK")))
+        await until(lambda: len(gcs.datagrams) > before + 50)
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert gcs.transport is not None
+        gcs.transport.close()

@@ -84,8 +84,8 @@ class World:
         self.gateway.tick(t_s)
 
     def drain(self) -> list[dict[str, Any]]:
-        while self.sub.pending():
-            self.frames.append(orjson.loads(self.sub.next_frame_nowait()))
+        while (text := self.sub.next_frame_nowait()) is not None:
+            self.frames.append(orjson.loads(text))
         return self.frames
 
     def events(self) -> list[dict[str, Any]]:

@@ -227,7 +227,8 @@ class TestRoles:
 
 class TestOtherChanges:
     def test_assign_and_unassign_record_previous_and_new(self) -> None:
-        change = decide(incident(), Assign("olivia", "yours"), ADMIN, NOW)
+        olivia = Assign("olivia", "yours", Role.SAFETY_OFFICER)
+        change = decide(incident(), olivia, ADMIN, NOW)
         assert change.assignee_id == "olivia"
         assert change.state is IncidentState.OPEN
         assert change.event_kind == "assigned"
@@ -279,7 +280,21 @@ class TestOtherChanges:
 
     def test_closed_incident_cannot_be_assigned(self) -> None:
         with pytest.raises(IncidentTransitionRefused):
-            decide(incident(IncidentState.CLOSED), Assign("olivia"), OFFICER, NOW)
+            decide(
+                incident(IncidentState.CLOSED),
+                Assign("olivia", assignee_role=Role.SAFETY_OFFICER),
+                OFFICER,
+                NOW,
+            )
+
+    @pytest.mark.parametrize(
+        ("role", "reason"),
+        [(None, "no such user"), (Role.PILOT, "a pilot is not staff")],
+    )
+    def test_only_staff_can_be_assigned(self, role: Role | None, reason: str) -> None:
+        with pytest.raises(IncidentInputRefused, match=reason) as err:
+            decide(incident(), Assign("pia", assignee_role=role), OFFICER, NOW)
+        assert err.value.field == "assignee_id"
 
 
 class TestVersionsAndAudit:

@@ -159,9 +159,11 @@ def test_each_booked_drone_flies_its_earliest_booking_not_yet_over() -> None:
         DRONES,
         NOW,
     )
-    assert [(e.sysid, e.corridor_id, e.takeoff_at_s) for e in entries] == [
-        (21, "C3", 0.0),
-        (22, None, 120.0),
+    assert [
+        (e.sysid, e.corridor_id, e.takeoff_at_s, e.takeoff_until_s) for e in entries
+    ] == [
+        (21, "C3", 0.0, 1200.0),
+        (22, None, 120.0, 1800.0),
     ]
     assert entries[1].pad_only
     assert entries[0].label == "Kite (booking 4)"

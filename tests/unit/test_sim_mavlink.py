@@ -332,7 +332,8 @@ def test_a_fence_uploads_item_by_item_and_downloads_unchanged() -> None:
     assert fence is not None
     assert len(fence.inclusion_polygons) == 1
     assert len(fence.inclusion_polygons[0]) == 4
-    assert fence.exclusion_circles == (pytest.approx((114.129, 22.261, 25.0)),)
+    ((lon, lat, radius_m),) = fence.exclusion_circles
+    assert (lon, lat, radius_m) == pytest.approx((114.129, 22.261, 25.0))
 
     listing = responder.handle(
         from_gcs(mavlink.MAVLink_mission_request_list_message(1, 1, FENCE)), 0.0

@@ -9,7 +9,7 @@ the breach it promises, and ``gps_glitch`` none at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -353,3 +353,31 @@ def test_two_drones_cannot_share_a_system_id() -> None:
 def test_an_unknown_corridor_is_refused_with_the_known_ones() -> None:
     with pytest.raises(FleetError, match=r"no corridor 'C9' \(known: C1, C2, C3\)"):
         site_entries(demo(), 1, corridor_id="C9")
+
+
+def test_with_repeat_a_drone_takes_off_again_after_landing() -> None:
+    specs = specs_for()
+    once = Fleet(demo(), specs)
+    again = Fleet(demo(), specs, repeat=True)
+    for fleet in (once, again):
+        while fleet.t_s < 200.0:
+            fleet.step(WALL_S + fleet.t_s)
+    assert once.done
+    assert once.drones[0].flights == 1
+    assert not again.done
+    assert again.drones[0].flights == 2
+    assert again.flying == 1
+
+
+def test_no_drone_takes_off_once_its_booking_is_over() -> None:
+    (spec,) = specs_for()
+    late = Fleet(demo(), [replace(spec, takeoff_at_s=5.0, takeoff_until_s=5.0)])
+    while late.t_s < 6.0:
+        late.step(WALL_S + late.t_s)
+    assert late.done  # it will never fly: nothing to wait for
+    assert late.drones[0].flights == 0
+    repeating = Fleet(demo(), [replace(spec, takeoff_until_s=100.0)], repeat=True)
+    while repeating.t_s < 400.0 and not repeating.done:
+        repeating.step(WALL_S + repeating.t_s)
+    assert repeating.done
+    assert repeating.drones[0].flights == 1

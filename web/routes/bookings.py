@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime
 
 from airspace.site import CorridorId, PadId, SiteId
@@ -16,7 +16,7 @@ from booking.errors import PermissionDenied
 from booking.model import Actor, BookingId, BookingState, DroneId
 from booking.services import RequestBooking, approve, cancel, reject, request_booking
 from web.calendar import bookings_calendar
-from web.deps import ActorDep, SessionDep, UowDep
+from web.deps import ActorDep, SessionDep, UowDep, read_session
 from web.queries import BookingFilter, get_booking, get_drone, list_bookings
 from web.schemas import BookingCreate, BookingPublic, BookingReject
 
@@ -51,7 +51,7 @@ def bookings_index(
 
 @router.post("/bookings", status_code=status.HTTP_201_CREATED)
 def bookings_create(
-    body: BookingCreate, actor: ActorDep, session: SessionDep, uow: UowDep
+    body: BookingCreate, actor: ActorDep, uow: UowDep, request: Request
 ) -> BookingPublic:
     """Request a booking; it starts ``pending`` until a site admin approves it.
 
@@ -71,8 +71,9 @@ def bookings_create(
         booked = request_booking(uow, cmd, actor, datetime.now(UTC))
     except PermissionDenied:
         # Another organisation's drone is a 404, exactly like a missing one. Only
-        # refusals pay for this look-up; the session connects on first use.
-        get_drone(session, actor, body.drone_id)
+        # refusals pay for this look-up (and its session); the rest skip both.
+        with read_session(request) as session:
+            get_drone(session, actor, body.drone_id)
         raise
     return BookingPublic.of(booked)
 

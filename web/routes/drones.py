@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from airspace.site import SiteId
 from booking.errors import NotFound, PermissionDenied
@@ -29,7 +29,11 @@ def drones_index(
 
 @router.post("/drones", status_code=status.HTTP_201_CREATED)
 def drones_create(
-    body: DroneCreate, actor: ActorDep, session: SessionDep, uow: UowDep
+    body: DroneCreate,
+    actor: ActorDep,
+    session: SessionDep,
+    uow: UowDep,
+    request: Request,
 ) -> DronePublic:
     """Register a drone for the caller's organisation (site admins: any)."""
     operator_id = body.operator_id or actor.operator_id
@@ -48,7 +52,13 @@ def drones_create(
         if body.signing_key_hex
         else None,
     )
-    return DronePublic.of(register_drone(uow, cmd, actor, datetime.now(UTC)))
+    drone = register_drone(uow, cmd, actor, datetime.now(UTC))
+    # The gateway must know the new sysid before its first frame arrives, or the
+    # drone would show as an unregistered intruder until the next refresh.
+    telemetry = getattr(request.app.state, "telemetry", None)
+    if telemetry is not None:
+        telemetry.request_refresh()
+    return DronePublic.of(drone)
 
 
 @router.get("/drones/{drone_id}")

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from booking.model import ORGANISATION_ROLES, BookingState, User
 from booking.store import SqlUsers
 from telemetry.frames import utc_iso
-from telemetry.hub import Audience, SubscriberOverflow
+from telemetry.hub import Audience, Subscriber, SubscriberClosed, SubscriberOverflowed
 from web.auth import TokenError, decode_access_token
 from web.queries import BookingFilter, list_bookings
 from web.schemas import BookingPublic
@@ -163,7 +163,7 @@ async def live(websocket: WebSocket) -> None:
     try:
         await _send_snapshot(websocket, runtime, engine, user, audience)
         receiver = asyncio.create_task(
-            _receive(websocket, runtime, engine, user, audience)
+            _receive(websocket, subscriber, runtime, engine, user, audience)
         )
         try:
             while True:
@@ -181,13 +181,13 @@ async def live(websocket: WebSocket) -> None:
             receiver.cancel()
             with suppress(asyncio.CancelledError, WebSocketDisconnect):
                 await receiver
-    except SubscriberOverflow:
+    except SubscriberOverflowed:
         logger.warning("live client %s too slow; disconnecting", user.name)
         with suppress(Exception):
             await websocket.close(
                 code=CLOSE_TOO_SLOW, reason="too slow: reconnect for a fresh snapshot"
             )
-    except (WebSocketDisconnect, RuntimeError):
+    except (WebSocketDisconnect, SubscriberClosed, RuntimeError):
         pass
     finally:
         runtime.hub.disconnect(subscriber)
@@ -206,12 +206,14 @@ async def _send_snapshot(
 
 async def _receive(
     websocket: WebSocket,
+    subscriber: Subscriber,
     runtime: TelemetryRuntime,
     engine: Engine,
     user: User,
     audience: Audience,
 ) -> None:
-    """Answer ``ping`` and ``resync``; returns when the client goes away."""
+    """Answer ``ping`` and ``resync`` through the client's own queue (one sender per
+    socket); returns when the client goes away."""
     while True:
         try:
             text = await websocket.receive_text()
@@ -220,20 +222,17 @@ async def _receive(
         try:
             message = orjson.loads(text)
         except orjson.JSONDecodeError:
-            await websocket.send_text(
-                orjson.dumps({"type": "error", "error": "not JSON"}).decode()
-            )
+            subscriber.push({"type": "error", "error": "not JSON"})
             continue
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "ping":
-            await websocket.send_text(
-                orjson.dumps({"type": "pong", "t_s": round(time.time(), 3)}).decode()
-            )
+            subscriber.push({"type": "pong", "t_s": round(time.time(), 3)})
         elif kind == "resync":
-            await _send_snapshot(websocket, runtime, engine, user, audience)
+            snapshot = await asyncio.to_thread(
+                _snapshot, runtime, engine, user, audience
+            )
+            subscriber.push(snapshot, snapshot=True)
         else:
-            await websocket.send_text(
-                orjson.dumps(
-                    {"type": "error", "error": f"unknown message type {kind!r}"}
-                ).decode()
+            subscriber.push(
+                {"type": "error", "error": f"unknown message type {kind!r}"}
             )

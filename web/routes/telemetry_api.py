@@ -114,13 +114,17 @@ def _metric_lines(runtime: TelemetryRuntime) -> Iterator[str]:
         yield f"skyberth_link_seq_lost_total{labels} {row.get('seq_lost', 0)}"
     hub = runtime.hub.stats()
     yield from metric("live_subscribers", "gauge", "Connected live-stream clients.")
-    yield f"skyberth_live_subscribers {hub['subscribers']}"
+    yield f"skyberth_live_subscribers {hub.subscribers}"
     yield from metric(
         "live_frames_dropped_total",
         "counter",
         "Position frames dropped for slow clients.",
     )
-    yield f"skyberth_live_frames_dropped_total {hub['dropped_total']}"
+    yield f"skyberth_live_frames_dropped_total {hub.frames_dropped_total}"
+    yield from metric(
+        "live_clients_overflowed_total", "counter", "Clients cut off as too slow."
+    )
+    yield f"skyberth_live_clients_overflowed_total {hub.overflowed_total}"
     if runtime.recorder is not None:
         stats = dataclasses.asdict(runtime.recorder.counters())
         yield from metric("recorder_rows", "counter", "Recorder work, by outcome.")

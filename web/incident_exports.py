@@ -1,0 +1,211 @@
+"""Exports of an incident or a booking: gather the replay, render one format.
+
+The API (``GET /api/v1/incidents/{id}/export``, ``/bookings/{id}/export``) and the
+command line (``skyberth export``) both come here, so a file is the same whichever
+way it was made. Visibility is the caller's business (the routes check it; the
+command line is for whoever holds the database).
+
+Formats (``ExportFormat``): ``geojson``, ``kml``, ``csv``, ``gpkg``, ``tlog`` and
+``html`` (the report). An incident's ``tlog`` holds its evidence frames; a
+booking's is its recording ``<tlog_dir>/<site>/booking-<id>.tlog``, served from
+disk as it is.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from airspace.site import Site
+from booking.errors import NotFound
+from booking.model import Booking
+from telemetry import exports
+from telemetry.incident_model import Incident, VolumeSnapshot
+from telemetry.incident_report import AuditLine, render_report
+from telemetry.recorder import TLOG_SUFFIX
+from telemetry.replay import Replay, booking_replay, incident_replay
+from telemetry.store import TelemetryStore
+from web.audit_trail import audit_lines
+
+MAX_BOOKING_INCIDENTS: Final = 1000
+
+
+class ExportFormat(enum.StrEnum):
+    """A file format an incident or a booking can be exported to."""
+
+    GEOJSON = "geojson"
+    KML = "kml"
+    CSV = "csv"
+    GPKG = "gpkg"
+    TLOG = "tlog"
+    HTML = "html"
+
+
+MEDIA_TYPES: Final[Mapping[ExportFormat, str]] = {
+    ExportFormat.GEOJSON: "application/geo+json",
+    ExportFormat.KML: "application/vnd.google-earth.kml+xml",
+    ExportFormat.CSV: "text/csv; charset=utf-8",
+    ExportFormat.GPKG: "application/geopackage+sqlite3",
+    ExportFormat.TLOG: "application/octet-stream",
+    ExportFormat.HTML: "text/html; charset=utf-8",
+}
+_RENDERERS: Final[Mapping[ExportFormat, Callable[[Replay], bytes]]] = {
+    ExportFormat.GEOJSON: exports.to_geojson,
+    ExportFormat.KML: exports.to_kml,
+    ExportFormat.CSV: exports.to_csv,
+    ExportFormat.GPKG: exports.to_gpkg,
+}
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """An export: its bytes, or (a large recording) the file that holds them."""
+
+    filename: str
+    media_type: str
+    content: bytes | None = None
+    path: Path | None = None
+
+    def read(self) -> bytes:
+        """Return the export's bytes."""
+        if self.content is not None:
+            return self.content
+        if self.path is None:
+            raise ValueError(f"export {self.filename} has neither content nor a path")
+        return self.path.read_bytes()
+
+
+@dataclass(frozen=True)
+class ExportSources:
+    """Where exports read from."""
+
+    store: TelemetryStore
+    engine: Engine
+    sites: Mapping[str, Site]
+    tlog_dir: Path
+
+
+def incident_replay_of(store: TelemetryStore, incident: Incident) -> Replay:
+    """Return the incident's replay: evidence positions and timeline."""
+    evidence = store.evidence(incident.id)
+    return incident_replay(
+        incident, evidence.samples, store.incident_events(incident.id)
+    )
+
+
+def booking_volume(
+    sites: Mapping[str, Site], booking: Booking
+) -> VolumeSnapshot | None:
+    """Return the booking's corridor as the site defines it now (None: no corridor)."""
+    site = sites.get(booking.site_id)
+    if site is None or booking.corridor_id is None:
+        return None
+    try:
+        corridor = site.corridor(booking.corridor_id)
+    except KeyError:
+        return None
+    return VolumeSnapshot.of(
+        corridor.volume, site.projection, f"corridor:{corridor.id}"
+    )
+
+
+def booking_replay_of(
+    store: TelemetryStore, sites: Mapping[str, Site], booking: Booking
+) -> Replay:
+    """Return the booking's replay: its track and its incidents' timelines."""
+    incidents = store.list_incidents(booking_id=booking.id, limit=MAX_BOOKING_INCIDENTS)
+    incidents.sort(key=lambda i: (i.opened_at, i.id))
+    return booking_replay(
+        booking.id,
+        f"Booking {booking.id}: drone {booking.drone_id}, {booking.site_id}",
+        store.track(booking_id=booking.id),
+        [(i, store.incident_events(i.id)) for i in incidents],
+        booking_volume(sites, booking),
+    )
+
+
+def booking_tlog_path(tlog_dir: Path, booking: Booking) -> Path:
+    """Return where the gateway records the booking's raw frames."""
+    return tlog_dir / booking.site_id / f"booking-{booking.id}{TLOG_SUFFIX}"
+
+
+def booking_facts(booking: Booking) -> list[tuple[str, object]]:
+    """Return the booking's facts for the report."""
+    return [
+        ("Booking", booking.id),
+        ("State", booking.state),
+        ("Site", booking.site_id),
+        ("Drone", booking.drone_id),
+        ("Operator", booking.operator_id),
+        ("Requested by", booking.requested_by),
+        ("Window start (UTC)", booking.window.start.isoformat()),
+        ("Window end (UTC)", booking.window.end.isoformat()),
+        ("Take-off pad", booking.takeoff_pad_id or "none"),
+        ("Landing pad", booking.landing_pad_id or "none"),
+        ("Corridor", booking.corridor_id or "none"),
+    ]
+
+
+def _audit(engine: Engine, subjects: list[tuple[str, str]]) -> list[AuditLine]:
+    with Session(engine) as session:
+        return audit_lines(session, subjects)
+
+
+def _rendered(
+    replay: Replay, fmt: ExportFormat, stem: str, report: Callable[[], str]
+) -> ExportFile:
+    name = f"{stem}.{fmt}"
+    if fmt is ExportFormat.HTML:
+        return ExportFile(name, MEDIA_TYPES[fmt], report().encode())
+    return ExportFile(name, MEDIA_TYPES[fmt], _RENDERERS[fmt](replay))
+
+
+def export_incident(
+    sources: ExportSources, incident: Incident, fmt: ExportFormat, now: datetime
+) -> ExportFile:
+    """Return the incident in ``fmt``; ``NotFound`` for a tlog without frames."""
+    fmt = ExportFormat(fmt)
+    stem = f"skyberth-incident-{incident.id}"
+    if fmt is ExportFormat.TLOG:
+        frames = sources.store.evidence(incident.id).frames
+        if not frames:
+            raise NotFound("raw MAVLink evidence of incident", incident.id)
+        return ExportFile(f"{stem}.tlog", MEDIA_TYPES[fmt], exports.to_tlog(frames))
+    replay = incident_replay_of(sources.store, incident)
+
+    def report() -> str:
+        audit = _audit(sources.engine, [("incident", str(incident.id))])
+        return render_report(replay, audit=audit, generated_at=now)
+
+    return _rendered(replay, fmt, stem, report)
+
+
+def export_booking(
+    sources: ExportSources, booking: Booking, fmt: ExportFormat, now: datetime
+) -> ExportFile:
+    """Return the booking in ``fmt``; ``NotFound`` when it has no recording (tlog)."""
+    fmt = ExportFormat(fmt)
+    stem = f"skyberth-booking-{booking.id}"
+    if fmt is ExportFormat.TLOG:
+        path = booking_tlog_path(sources.tlog_dir, booking)
+        if not path.is_file():
+            raise NotFound("tlog recording of booking", booking.id)
+        return ExportFile(f"{stem}.tlog", MEDIA_TYPES[fmt], path=path)
+    replay = booking_replay_of(sources.store, sources.sites, booking)
+
+    def report() -> str:
+        subjects = [("booking", str(booking.id))]
+        subjects += [("incident", str(i.id)) for i in replay.incidents]
+        audit = _audit(sources.engine, subjects)
+        return render_report(
+            replay, audit=audit, generated_at=now, facts=booking_facts(booking)
+        )
+
+    return _rendered(replay, fmt, stem, report)

@@ -1,0 +1,234 @@
+"""The incident and audit API's bodies, and the live stream's ``incident`` frame.
+
+Every change body takes an optional ``version``: the incident version the client
+last saw. When given and the incident has moved on, the change is refused with 409
+(rule ``concurrent_write``) instead of overwriting someone else's. Texts are
+checked by the workflow (``telemetry.incident_workflow``) so a missing closing
+summary gets its own message; the limits here only keep bodies bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from telemetry.frames import utc_iso
+from telemetry.incident_model import (
+    Incident,
+    IncidentEvent,
+    IncidentKind,
+    IncidentState,
+    Severity,
+)
+from telemetry.incident_workflow import MAX_TEXT_CHARS, RootCause
+from telemetry.replay import volume_json
+
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+Version = Annotated[
+    int | None,
+    Field(ge=1, description="The incident version last seen; 409 when it moved on."),
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IncidentPublic(BaseModel):
+    """An incident as the API lists it."""
+
+    id: int
+    site_id: str
+    kind: IncidentKind
+    severity: Severity
+    state: IncidentState
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    last_occurrence_at: datetime
+    occurrences: int
+    vehicle_key: str
+    sysid: int
+    drone_id: str | None
+    operator_id: str | None
+    booking_id: int | None
+    corridor_id: str | None
+    message: str
+    assignee_id: str | None
+    root_cause: str | None
+    closing_summary: str | None
+    version: int
+
+    @classmethod
+    def of(cls, i: Incident) -> Self:
+        """Return the public view of ``i``."""
+        return cls(
+            id=i.id,
+            site_id=i.site_id,
+            kind=i.kind,
+            severity=i.severity,
+            state=i.state,
+            opened_at=i.opened_at,
+            updated_at=i.updated_at,
+            closed_at=i.closed_at,
+            last_occurrence_at=i.last_occurrence_at,
+            occurrences=i.occurrences,
+            vehicle_key=i.vehicle_key,
+            sysid=i.sysid,
+            drone_id=i.drone_id,
+            operator_id=i.operator_id,
+            booking_id=i.booking_id,
+            corridor_id=i.corridor_id,
+            message=i.message,
+            assignee_id=i.assignee_id,
+            root_cause=i.root_cause,
+            closing_summary=i.closing_summary,
+            version=i.version,
+        )
+
+
+class IncidentEventPublic(BaseModel):
+    """One timeline entry; ``actor_id`` None is the gateway itself."""
+
+    id: int
+    at: datetime
+    kind: str
+    actor_id: str | None
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, e: IncidentEvent) -> Self:
+        """Return the public view of ``e``."""
+        return cls(
+            id=e.id, at=e.at, kind=e.kind, actor_id=e.actor_id, details=dict(e.details)
+        )
+
+
+class IncidentDetail(IncidentPublic):
+    """An incident with its rule, link figures, assigned volume and timeline."""
+
+    rule: dict[str, Any]
+    link: dict[str, Any]
+    volume: dict[str, Any] | None
+    events: list[IncidentEventPublic]
+
+    @classmethod
+    def with_events(cls, i: Incident, events: Sequence[IncidentEvent]) -> Self:
+        """Return ``i`` with its timeline ``events``."""
+        return cls(
+            **IncidentPublic.of(i).model_dump(),
+            rule=dict(i.rule),
+            link=dict(i.link),
+            volume=volume_json(i.volume),
+            events=[IncidentEventPublic.of(e) for e in events],
+        )
+
+
+class IncidentChanged(BaseModel):
+    """The incident after a change, and the timeline event the change added."""
+
+    incident: IncidentPublic
+    event: IncidentEventPublic
+
+
+class IncidentNoteBody(_Body):
+    """An optional note with a state change."""
+
+    note: Text = ""
+    version: Version = None
+
+
+class IncidentAssign(_Body):
+    """Assign to a safety officer or site admin; ``assignee_id`` null unassigns."""
+
+    assignee_id: str | None = Field(max_length=128)
+    note: Text = ""
+    version: Version = None
+
+
+class IncidentNote(_Body):
+    """A note for the timeline."""
+
+    text: Text = ""
+    version: Version = None
+
+
+class IncidentSeverity(_Body):
+    """A severity adjustment with its reason."""
+
+    severity: Severity
+    reason: Text = ""
+    version: Version = None
+
+
+class IncidentRootCause(_Body):
+    """The root-cause category found so far."""
+
+    root_cause: RootCause
+    note: Text = ""
+    version: Version = None
+
+
+class IncidentClose(_Body):
+    """Close with a summary (required); ``root_cause`` defaults to the one set."""
+
+    summary: Text = ""
+    root_cause: RootCause | None = None
+    version: Version = None
+
+
+class IncidentReopen(_Body):
+    """Reopen with a reason (required)."""
+
+    reason: Text = ""
+    version: Version = None
+
+
+PRIVATE_DETAILS = frozenset({"note", "summary"})
+"""Free texts the live stream leaves out: an unregistered drone's incident goes to
+every viewer, its notes only to those who may read it (``GET /incidents/{id}``)."""
+
+
+def incident_frame(i: Incident, event: IncidentEvent | None = None) -> dict[str, Any]:
+    """Return the live stream's ``incident`` frame for a changed incident.
+
+    The ``incident`` fields are those of ``telemetry.frames.incident_frame`` plus
+    the workflow's; ``change`` names what happened (the event kind). The event's
+    free texts (``PRIVATE_DETAILS``) are left out.
+    """
+    frame: dict[str, Any] = {
+        "type": "incident",
+        "change": event.kind if event is not None else "changed",
+        "incident": {
+            "id": i.id,
+            "site_id": i.site_id,
+            "kind": str(i.kind),
+            "state": str(i.state),
+            "severity": str(i.severity),
+            "opened_utc": utc_iso(i.opened_at.timestamp()),
+            "updated_utc": utc_iso(i.updated_at.timestamp()),
+            "drone_id": i.drone_id,
+            "sysid": i.sysid,
+            "vehicle_key": i.vehicle_key,
+            "booking_id": i.booking_id,
+            "corridor_id": i.corridor_id,
+            "operator_id": i.operator_id,
+            "message": i.message,
+            "assignee_id": i.assignee_id,
+            "root_cause": i.root_cause,
+            "version": i.version,
+        },
+    }
+    if event is not None:
+        frame["event"] = {
+            "kind": event.kind,
+            "t_utc": utc_iso(event.at.timestamp()),
+            "actor_id": event.actor_id,
+            "details": {
+                k: v for k, v in event.details.items() if k not in PRIVATE_DETAILS
+            },
+        }
+    return frame

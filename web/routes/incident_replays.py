@@ -1,0 +1,120 @@
+"""Replay tracks and exports of incidents and bookings.
+
+``GET /incidents/{id}/track`` and ``/bookings/{id}/track`` return the
+time-ordered samples with their conformance state, the events and the assigned
+volume, for the pages' time slider (``telemetry.replay.replay_json``).
+``GET .../export?format=geojson|kml|csv|gpkg|tlog|html`` returns a file
+(``web.incident_exports``). Visibility is the incidents' and bookings' own: another
+organisation's answers 404.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
+from sqlalchemy.engine import Engine
+
+from airspace.site import Site
+from telemetry.replay import replay_json
+from web.deps import ActorDep, SessionDep
+from web.incident_exports import (
+    MEDIA_TYPES,
+    ExportFile,
+    ExportFormat,
+    ExportSources,
+    booking_replay_of,
+    export_booking,
+    export_incident,
+    incident_replay_of,
+)
+from web.queries import get_booking
+from web.routes.incidents import telemetry_store, visible_incident
+from web.settings import Settings
+
+router = APIRouter(tags=["incidents"])
+
+FormatQuery = Annotated[
+    ExportFormat, Query(alias="format", description="The file format to export.")
+]
+_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {media: {} for media in sorted(set(MEDIA_TYPES.values()))}}
+}
+
+
+def _sources(request: Request) -> ExportSources:
+    settings = cast(Settings, request.app.state.settings)
+    return ExportSources(
+        store=telemetry_store(request),
+        engine=cast(Engine, request.app.state.engine),
+        sites=cast(dict[str, Site], request.app.state.sites),
+        tlog_dir=Path(settings.tlog_dir),
+    )
+
+
+def _response(export: ExportFile) -> Response:
+    if export.path is not None:
+        return FileResponse(
+            export.path, media_type=export.media_type, filename=export.filename
+        )
+    return Response(
+        export.read(),
+        media_type=export.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+    )
+
+
+@router.get("/incidents/{incident_id}/track")
+def incidents_track(
+    incident_id: int, request: Request, actor: ActorDep
+) -> dict[str, Any]:
+    """Return the incident's evidence track, timeline and volume for replay."""
+    store = telemetry_store(request)
+    incident = visible_incident(store, actor, incident_id)
+    return replay_json(incident_replay_of(store, incident))
+
+
+@router.get("/bookings/{booking_id}/track")
+def bookings_track(
+    booking_id: int, request: Request, actor: ActorDep, session: SessionDep
+) -> dict[str, Any]:
+    """Return the booking's recorded track, its incidents' events and its corridor."""
+    booking = get_booking(session, actor, booking_id)
+    sources = _sources(request)
+    return replay_json(booking_replay_of(sources.store, sources.sites, booking))
+
+
+@router.get(
+    "/incidents/{incident_id}/export",
+    response_class=Response,
+    responses=_FILE_RESPONSES,
+)
+def incidents_export(
+    incident_id: int, request: Request, actor: ActorDep, fmt: FormatQuery
+) -> Response:
+    """Return the incident as a file: GeoJSON, KML, CSV, GeoPackage, its raw
+    evidence frames as ``.tlog``, or the HTML report."""
+    sources = _sources(request)
+    incident = visible_incident(sources.store, actor, incident_id)
+    return _response(export_incident(sources, incident, fmt, datetime.now(UTC)))
+
+
+@router.get(
+    "/bookings/{booking_id}/export",
+    response_class=Response,
+    responses=_FILE_RESPONSES,
+)
+def bookings_export(
+    booking_id: int,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    fmt: FormatQuery,
+) -> Response:
+    """Return the booking's flight as a file: GeoJSON, KML, CSV, GeoPackage, its
+    raw recording (``.tlog``), or an HTML report."""
+    booking = get_booking(session, actor, booking_id)
+    return _response(export_booking(_sources(request), booking, fmt, datetime.now(UTC)))

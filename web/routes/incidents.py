@@ -1,0 +1,347 @@
+"""Incidents: list, read, evidence, and the safety officers' workflow actions.
+
+Reads follow ``telemetry.incident_workflow.can_read``: staff see every incident,
+operators and pilots their organisation's; another's answers 404 like a missing
+one. Only safety officers and site admins change incidents (others get 403).
+
+Each change (``POST /incidents/{id}/<action>``) runs in one write transaction that
+updates the incident, appends its timeline event and its audit record; after the
+commit it is published on the live stream as an ``incident`` frame. The change
+routes are ``async`` so the hub is called on the event loop; their database work
+runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from booking.errors import NotFound
+from booking.model import ORGANISATION_ROLES, Actor
+from booking.store import SqlAudit, SqlUsers
+from telemetry.frames import utc_iso
+from telemetry.incident_model import (
+    EvidencePhase,
+    EvidenceSample,
+    Incident,
+    IncidentKind,
+    IncidentState,
+)
+from telemetry.incident_updates import AppliedChange, apply_command
+from telemetry.incident_workflow import (
+    Acknowledge,
+    AddNote,
+    AdjustSeverity,
+    Assign,
+    Close,
+    IncidentCommand,
+    Investigate,
+    Reopen,
+    SetRootCause,
+    can_read,
+)
+from telemetry.replay import volume_json
+from telemetry.store import MAX_LIST_LIMIT, TelemetryStore
+from web.db import write_session
+from web.deps import ActorDep
+from web.incident_schemas import (
+    IncidentAssign,
+    IncidentChanged,
+    IncidentClose,
+    IncidentDetail,
+    IncidentEventPublic,
+    IncidentNote,
+    IncidentNoteBody,
+    IncidentPublic,
+    IncidentReopen,
+    IncidentRootCause,
+    IncidentSeverity,
+    incident_frame,
+)
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["incidents"])
+
+
+def telemetry_store(request: Request) -> TelemetryStore:
+    """Return the app's telemetry store (one on the engine if the runtime has none)."""
+    store = getattr(request.app.state.telemetry, "store", None)
+    if isinstance(store, TelemetryStore):
+        return store
+    engine = cast(Engine, request.app.state.engine)
+    return TelemetryStore(lambda: write_session(engine), lambda: Session(engine))
+
+
+def visible_incident(store: TelemetryStore, actor: Actor, incident_id: int) -> Incident:
+    """Return the incident if ``actor`` may see it; ``NotFound`` otherwise."""
+    incident = store.get_incident(incident_id)
+    if incident is None or not can_read(actor, incident):
+        raise NotFound("incident", incident_id)
+    return incident
+
+
+@router.get("/incidents")
+def incidents_index(
+    request: Request,
+    actor: ActorDep,
+    state: IncidentState | None = None,
+    kind: IncidentKind | None = None,
+    site: str | None = None,
+    drone: str | None = None,
+    operator: str | None = None,
+    booking: int | None = None,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[IncidentPublic]:
+    """Return the incidents the caller may see, newest opened first.
+
+    ``from``/``to`` keep the incidents active in ``[from, to)``: opened before
+    ``to`` with an occurrence at or after ``from``.
+    """
+    if actor.role in ORGANISATION_ROLES:
+        if operator is not None and operator != actor.operator_id:
+            return []
+        operator = actor.operator_id
+    found = telemetry_store(request).list_incidents(
+        state=state,
+        kind=kind,
+        site_id=site,
+        drone_id=drone,
+        operator_id=operator,
+        booking_id=booking,
+        start=start,
+        end=end,
+        limit=limit,
+        offset=offset,
+    )
+    return [IncidentPublic.of(i) for i in found]
+
+
+@router.get("/incidents/{incident_id}")
+def incidents_show(
+    incident_id: int, request: Request, actor: ActorDep
+) -> IncidentDetail:
+    """Return one incident with its rule, volume, link figures and timeline."""
+    store = telemetry_store(request)
+    incident = visible_incident(store, actor, incident_id)
+    return IncidentDetail.with_events(incident, store.incident_events(incident_id))
+
+
+def _evidence_sample(s: EvidenceSample) -> dict[str, Any]:
+    return {
+        "t_s": s.t_s,
+        "t_utc": utc_iso(s.t_s),
+        "lat_deg": s.lat_deg,
+        "lon_deg": s.lon_deg,
+        "alt_amsl_m": s.alt_amsl_m,
+        "rel_alt_m": s.rel_alt_m,
+        "vn_mps": s.vn_mps,
+        "ve_mps": s.ve_mps,
+        "vd_mps": s.vd_mps,
+        "heading_deg": s.heading_deg,
+        "state": s.state,
+    }
+
+
+@router.get("/incidents/{incident_id}/evidence")
+def incidents_evidence(
+    incident_id: int, request: Request, actor: ActorDep
+) -> dict[str, Any]:
+    """Return the incident's evidence as it was frozen when it opened.
+
+    ``before``/``after``: full-rate positions around the opening; ``frames``: how
+    many raw MAVLink frames were kept (export them with ``?format=tlog``);
+    ``volume``: the assigned volume at the time; ``rule`` and ``link``: the rule's
+    thresholds and the link-quality figures.
+    """
+    store = telemetry_store(request)
+    incident = visible_incident(store, actor, incident_id)
+    evidence = store.evidence(incident_id)
+    frames = evidence.frames
+    opened_s = incident.opened_at.timestamp()
+    before = [s for s in evidence.samples if s.phase is EvidencePhase.BEFORE]
+    after = [s for s in evidence.samples if s.phase is EvidencePhase.AFTER]
+    return {
+        "incident_id": incident.id,
+        "opened_utc": utc_iso(opened_s),
+        "volume": volume_json(incident.volume),
+        "rule": dict(incident.rule),
+        "link": dict(incident.link),
+        "before": [_evidence_sample(s) for s in before],
+        "after": [_evidence_sample(s) for s in after],
+        "covered_s": {
+            "before": round(opened_s - before[0].t_s, 3) if before else 0.0,
+            "after": round(after[-1].t_s - opened_s, 3) if after else 0.0,
+        },
+        "frames": {
+            "count": len(frames),
+            "bytes": sum(len(raw) for _, raw in frames),
+            "first_utc": utc_iso(frames[0][0]) if frames else None,
+            "last_utc": utc_iso(frames[-1][0]) if frames else None,
+        },
+    }
+
+
+# --- changes -------------------------------------------------------------------
+
+CommandFactory = Callable[[Session], IncidentCommand]
+
+
+def _apply(
+    engine: Engine,
+    incident_id: int,
+    make_command: CommandFactory,
+    actor: Actor,
+    version: int | None,
+) -> AppliedChange:
+    with write_session(engine) as session:
+        return apply_command(
+            session,
+            SqlAudit(session),
+            incident_id,
+            make_command(session),
+            actor,
+            datetime.now(UTC),
+            expected_version=version,
+        )
+
+
+async def _change(
+    request: Request,
+    incident_id: int,
+    actor: Actor,
+    make_command: CommandFactory,
+    version: int | None,
+) -> IncidentChanged:
+    engine = cast(Engine, request.app.state.engine)
+    applied = await asyncio.to_thread(
+        _apply, engine, incident_id, make_command, actor, version
+    )
+    try:
+        # Same audience as the gateway's incident frames (None: everyone, as for an
+        # unregistered drone); the frame carries no note text (see incident_frame).
+        request.app.state.telemetry.hub.publish(
+            incident_frame(applied.incident, applied.event),
+            applied.incident.operator_id,
+        )
+    except Exception:
+        # Committed already: a live-stream hiccup must not turn it into an error.
+        logger.exception("incident %s changed but not published", incident_id)
+    return IncidentChanged(
+        incident=IncidentPublic.of(applied.incident),
+        event=IncidentEventPublic.of(applied.event),
+    )
+
+
+@router.post("/incidents/{incident_id}/acknowledge")
+async def incidents_acknowledge(
+    incident_id: int,
+    request: Request,
+    actor: ActorDep,
+    body: IncidentNoteBody | None = None,
+) -> IncidentChanged:
+    """Acknowledge an open or reopened incident (safety officers, site admins)."""
+    b = body or IncidentNoteBody()
+    return await _change(
+        request, incident_id, actor, lambda _: Acknowledge(b.note), b.version
+    )
+
+
+@router.post("/incidents/{incident_id}/investigate")
+async def incidents_investigate(
+    incident_id: int,
+    request: Request,
+    actor: ActorDep,
+    body: IncidentNoteBody | None = None,
+) -> IncidentChanged:
+    """Start investigating an acknowledged incident."""
+    b = body or IncidentNoteBody()
+    return await _change(
+        request, incident_id, actor, lambda _: Investigate(b.note), b.version
+    )
+
+
+@router.post("/incidents/{incident_id}/assign")
+async def incidents_assign(
+    incident_id: int, request: Request, actor: ActorDep, body: IncidentAssign
+) -> IncidentChanged:
+    """Assign the incident to a safety officer or site admin (null: unassign)."""
+
+    def command(session: Session) -> IncidentCommand:
+        user = SqlUsers(session).get(body.assignee_id) if body.assignee_id else None
+        return Assign(body.assignee_id, body.note, user.role if user else None)
+
+    return await _change(request, incident_id, actor, command, body.version)
+
+
+@router.post("/incidents/{incident_id}/note")
+async def incidents_note(
+    incident_id: int, request: Request, actor: ActorDep, body: IncidentNote
+) -> IncidentChanged:
+    """Add a note to the timeline (any state)."""
+    return await _change(
+        request, incident_id, actor, lambda _: AddNote(body.text), body.version
+    )
+
+
+@router.post("/incidents/{incident_id}/severity")
+async def incidents_severity(
+    incident_id: int, request: Request, actor: ActorDep, body: IncidentSeverity
+) -> IncidentChanged:
+    """Adjust the severity the rule gave, with a reason."""
+    return await _change(
+        request,
+        incident_id,
+        actor,
+        lambda _: AdjustSeverity(body.severity, body.reason),
+        body.version,
+    )
+
+
+@router.post("/incidents/{incident_id}/root-cause")
+async def incidents_root_cause(
+    incident_id: int, request: Request, actor: ActorDep, body: IncidentRootCause
+) -> IncidentChanged:
+    """Record the root-cause category found so far."""
+    return await _change(
+        request,
+        incident_id,
+        actor,
+        lambda _: SetRootCause(body.root_cause, body.note),
+        body.version,
+    )
+
+
+@router.post("/incidents/{incident_id}/close")
+async def incidents_close(
+    incident_id: int, request: Request, actor: ActorDep, body: IncidentClose
+) -> IncidentChanged:
+    """Close an incident under investigation; a closing summary is required."""
+    return await _change(
+        request,
+        incident_id,
+        actor,
+        lambda _: Close(body.summary, body.root_cause),
+        body.version,
+    )
+
+
+@router.post("/incidents/{incident_id}/reopen")
+async def incidents_reopen(
+    incident_id: int, request: Request, actor: ActorDep, body: IncidentReopen
+) -> IncidentChanged:
+    """Reopen a closed incident, with a reason."""
+    return await _change(
+        request, incident_id, actor, lambda _: Reopen(body.reason), body.version
+    )
