@@ -69,7 +69,7 @@ from typing import Any
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from airspace.site_files import load_site
+from airspace.site_files import demo_site_path, load_site
 from bench.gateway_fleet import FleetLayout, Role, make_layout
 from bench.gateway_sender import SenderReport, run_sender
 from bench.gateway_server import (
@@ -82,7 +82,9 @@ from bench.gateway_server import (
     read_metrics,
     register_and_book,
     sample_gateway,
-    write_bench_site,
+    seed_fleet,
+    udp_socket_queues,
+    write_bench_sites,
 )
 from bench.gateway_stream import MSGS_PER_S, RawParse, SendPlan, build_plan, raw_parse
 from bench.gateway_viewers import EventSeen, ViewerResult, run_viewers
@@ -90,14 +92,17 @@ from bench.gateway_viewers import EventSeen, ViewerResult, run_viewers
 TAIL_S = 1.5
 """The sender keeps sending this long after the window (the last breaches' events)."""
 SETTLE_S = 1.0
-EVENT_GRACE_S = 6.0
-"""Viewers keep listening this long after the settle for late breach events; a
-breach event not received by then counts as missed."""
+EVENT_GRACE_S = 5.0
+"""Viewers keep listening this long after the final reading for late breach
+events; a breach event not received by then counts as missed."""
+DRAIN_TIMEOUT_S = 120.0
 """Wait after the sender stops before reading the final counters."""
 RAW_SAMPLE_DATAGRAMS = 40_000
-BULK_RAMP = 0.5
+RAMP = 0.5
 """Unregistered drones take off at random over this share of the warm-up."""
 BREACH_KIND = {Role.BREACHER: "corridor_exit_lateral", Role.INTRUDER: "unbooked_flight"}
+IGNORED_KINDS = ("predicted_exit", "near_edge", "link_lost", "link_restored")
+"""Not a wrong answer to a breach: warnings before it, the sender's stop after."""
 TARGET_BREACH_P99_MS = 250.0
 TARGET_RATIO = 0.5
 
@@ -161,16 +166,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     fleet_shape = parser.add_argument_group("both runs")
     fleet_shape.add_argument(
-        "--registered",
-        type=int,
-        default=100,
-        help="drones registered and booked (system ids 1..N on link 0)",
+        "--unregistered-pct",
+        type=float,
+        default=5.0,
+        help="share of the fleet flying unregistered (one incident each); the rest "
+        "are registered and booked",
     )
     fleet_shape.add_argument(
         "--breachers", type=int, default=20, help="booked drones that leave"
     )
     fleet_shape.add_argument(
         "--intruders", type=int, default=10, help="unregistered drones that appear"
+    )
+    fleet_shape.add_argument(
+        "--api-drones",
+        type=int,
+        default=50,
+        help="drones registered and booked through the REST API (every breacher "
+        "among them); the rest go straight through the booking services, because "
+        "each API registration reloads the server's whole fleet directory",
     )
     fleet_shape.add_argument("--corridor", default="C1", help="the booked corridor")
     fleet_shape.add_argument(
@@ -214,27 +228,29 @@ def run_case(case: Case, args: argparse.Namespace) -> dict[str, Any]:
 def _run_case(
     case: Case, args: argparse.Namespace, tmp: Path, tag: str
 ) -> dict[str, Any]:
-    site_path = write_bench_site(tmp)
-    site = load_site(site_path)
-    registered = max(0, min(args.registered, case.drones - args.intruders))
+    base = load_site(demo_site_path())
+    unregistered = round(case.drones * args.unregistered_pct / 100)
+    unregistered = max(0, min(unregistered, case.drones - args.intruders))
+    registered = case.drones - unregistered - args.intruders
     breachers = min(args.breachers, registered)
     window = (case.warmup_s, case.warmup_s + case.seconds)
     layout = make_layout(
-        site,
+        base,
         args.corridor,
         case.drones,
-        registered,
+        unregistered,
         breachers,
         args.intruders,
         window[0] + 0.5,
         window[1] - 1.0,
-        bulk_ramp_s=BULK_RAMP * case.warmup_s,
+        ramp_s=RAMP * case.warmup_s,
     )
+    site_paths = write_bench_sites(tmp, base, layout.sites)
     duration = window[1] + TAIL_S
     print(
         f"{tag} encoding {duration:.1f} s of MAVLink 2 for {case.drones} drones "
-        f"on {layout.links} links ({registered} booked, {breachers} breach, "
-        f"{args.intruders} intruders)",
+        f"at {layout.sites} sites ({registered} booked incl. {breachers} breachers, "
+        f"{unregistered} unregistered, {args.intruders} intruders)",
         flush=True,
     )
     t0 = time.perf_counter()
@@ -251,9 +267,32 @@ def _run_case(
         f"({len(sample):,} datagrams, median of {args.repeats})",
         flush=True,
     )
-    with bench_server(tmp, site_path, layout.links, args.log_level) as server:
-        print(f"{tag} server pid {server.process.pid} up; booking", flush=True)
-        n_booked, last_start = register_and_book(server, layout, str(site.id))
+    via_api = [d for d in layout.registered if d.role is Role.BREACHER]
+    via_api += [d for d in layout.registered if d.role is Role.BOOKED][
+        : max(0, args.api_drones - len(via_api))
+    ]
+    api_ids = {d.index for d in via_api}
+    seeded = [d for d in layout.registered if d.index not in api_ids]
+
+    def prepare(db_url: str) -> None:
+        t0 = time.perf_counter()
+        seed_fleet(db_url, base, layout, seeded)
+        print(
+            f"{tag} {len(seeded)} drones registered and booked through the booking "
+            f"services in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
+
+    with bench_server(tmp, site_paths, layout.links, args.log_level, prepare) as server:
+        print(f"{tag} server pid {server.process.pid} up", flush=True)
+        t0 = time.perf_counter()
+        n_api, last_start = register_and_book(server, layout, base, via_api)
+        print(
+            f"{tag} {n_api} drones (every breacher) registered and booked through "
+            f"the REST API in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
+        n_booked = n_api + len(seeded)
         # Let every booking start and the directory refresh pick them up.
         time.sleep(max(0.0, last_start.timestamp() - time.time()) + 1.5)
         measured = _drive(case, args, server, layout, plan, window, duration, tag)
@@ -330,9 +369,8 @@ def _drive(
     start_at = time.time() + 0.5
     sender_conn.send(start_at)
     win_from, win_to = start_at + window[0], start_at + window[1]
-    stop_at = start_at + duration + SETTLE_S + EVENT_GRACE_S
     if viewers_conn is not None:
-        viewers_conn.send(("go", win_from, win_to, stop_at))
+        viewers_conn.send(("go", win_from, win_to))
     print(
         f"{tag} sending {case.warmup_s:.0f} s warm-up + {case.seconds:.0f} s window "
         f"+ {TAIL_S} s tail",
@@ -364,13 +402,22 @@ def _drive(
         sender.join(30)
         if report.error:
             raise SystemExit(f"{tag} sender failed: {report.error}")
+        # Count losses only once the server has read everything queued for it.
+        t_sent = time.time()
+        while udp_socket_queues(ports)[0] and time.time() < t_sent + DRAIN_TIMEOUT_S:
+            time.sleep(0.1)
+        drain_s = time.time() - t_sent
         time.sleep(SETTLE_S)
         final = sample_gateway(server)
         metrics = read_metrics(server)
+        if drain_s > 0.5:
+            print(f"{tag} the server needed {drain_s:.1f} s to read its backlog")
     queue_mb_max = watch.max_queued_bytes(win_from, win_to) / 1e6
     kernel_drops = watch.samples[-1][2] if watch.samples else 0
     viewers: ViewerResult | None = None
     if viewers_conn is not None and viewers_proc is not None:
+        time.sleep(EVENT_GRACE_S)
+        viewers_conn.send(("stop",))
         if viewers_conn.poll(120):
             message = viewers_conn.recv()
             viewers = message[1] if message[0] == "result" else None
@@ -463,6 +510,7 @@ def figures(
         "viewer_frame_latency_p50_ms": _pct_ms(lat, 0.5),
         "viewer_frame_latency_p99_ms": _pct_ms(lat, 0.99),
         "viewer_frames": len(lat),
+        "viewer_frames_by_type": dict(v.frames) if v else {},
         "viewer_seq_gaps": v.seq_gaps if v else 0,
         "viewer_dropped_frames": v.dropped_reported if v else 0,
         "viewer_mb_per_s": round(
@@ -530,7 +578,7 @@ def breach_figures(layout: FleetLayout, m: Measured) -> dict[str, Any]:
         per_viewer: dict[int, EventSeen] = {}
         for e in sorted(events.get(key, []), key=lambda e: e.received_s):
             if e.kind != want:
-                if e.kind not in ("predicted_exit", "near_edge") and e.viewer == 0:
+                if e.kind not in IGNORED_KINDS and e.viewer == 0:
                     wrong[e.kind] += 1
                 continue
             if e.received_s >= sent_s and e.viewer not in per_viewer:

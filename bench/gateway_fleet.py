@@ -1,23 +1,27 @@
-"""Who flies in the gateway benchmark: roles, links, system ids and loiter spots.
+"""Who flies in the gateway benchmark: sites, links, system ids, roles, positions.
 
-A MAVLink system id is 8 bits, so one link carries at most ~250 vehicles; a fleet
-of thousands arrives over many UDP links (one ``udpin`` port each), as it would from
-several radios or routers. The gateway ties a vehicle to a registered drone by
-system id alone (whatever the link), so registered ids appear on link 0 only and
-the other links reuse only unregistered ids.
+A MAVLink system id is 8 bits and unique per site, so a fleet of thousands is spread
+over several copies of the demo site, 2 km apart, each with up to 250 drones on a
+``udpin`` link (port) of its own, as a multi-site deployment would be. The gateway
+ties a vehicle to a registered drone by system id and, when several sites register
+that id, by the nearest site; so registered ids are the low ones (1..N) at every
+site and unregistered vehicles use only the high ids, which no site registers.
 
 Roles:
 
-- ``booked``: registered, with an approved booking of the bench corridor, loitering
-  inside it for the whole run;
+- ``booked``: registered, with an approved booking of its site's bench corridor,
+  loitering inside it for the whole run;
 - ``breacher``: like ``booked`` until its ``event_s``, then loitering 30 m outside
   the corridor (``corridor_exit_lateral``);
 - ``intruder``: unregistered, silent until its ``event_s``, then flying
   (``unbooked_flight``);
-- ``bulk``: unregistered and flying from the start; each opens one
-  ``unbooked_flight`` incident in the warm-up and is then steady load.
+- ``unregistered``: flying without registration: one ``unbooked_flight`` incident
+  each, then steady load.
 
-Positions are WGS84 degrees; the site's metric CRS is used only to place them.
+Booked and unregistered drones take off (start sending) at random instants early in
+the warm-up, not all in the same 100 ms.
+
+Positions are WGS84 degrees; the base site's metric CRS is used only to place them.
 """
 
 from __future__ import annotations
@@ -25,29 +29,33 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
+from shapely import affinity
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from airspace.site import Site
+from airspace.site_parse import parse_site, site_to_features
 
 SYSID_MAX = 250
 """Ids 251-255 are ground stations and companions by convention; never used."""
+SITE_SPACING_DEG = 0.02
+"""Longitude between site copies (~2 km at 22 N): each drone is nearest its own."""
 LOITER_RADIUS_M = 6.0
 """Every drone circles its spot once per replay loop (16 s): ~2.4 m/s."""
 BREACH_OUTSIDE_M = 30.0
 """How far outside the corridor's outline a breacher loiters after its breach."""
-BULK_AGL_M = 40.0
-SPOT_TRIES = 20_000
+UNREGISTERED_AGL_M = 40.0
 
 
 class Role(enum.StrEnum):
     BOOKED = "booked"
     BREACHER = "breacher"
     INTRUDER = "intruder"
-    BULK = "bulk"
+    UNREGISTERED = "unregistered"
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,8 @@ class SimDrone:
     """One simulated drone; positions in WGS84 degrees, altitudes in metres."""
 
     index: int
-    link: int
+    site: int
+    """Site copy, and the link (udpin port) it sends to."""
     sysid: int
     role: Role
     lat_deg: float
@@ -71,7 +80,11 @@ class SimDrone:
     out_lon_deg: float | None = None
     """Loiter centre after the breach (breachers only)."""
     start_s: float = 0.0
-    """Silent before this (seconds after the start): intruders, staggered bulk."""
+    """Silent before this (seconds after the start): its take-off, or appearance."""
+
+    @property
+    def link(self) -> int:
+        return self.site
 
     @property
     def registered(self) -> bool:
@@ -80,11 +93,15 @@ class SimDrone:
 
 @dataclass(frozen=True)
 class FleetLayout:
-    """The whole simulated fleet and the corridor the registered drones book."""
+    """The simulated fleet, its sites and the corridor registered drones book."""
 
     drones: tuple[SimDrone, ...]
-    links: int
+    sites: int
     corridor_id: str
+
+    @property
+    def links(self) -> int:
+        return self.sites
 
     def by_role(self, role: Role) -> list[SimDrone]:
         return [d for d in self.drones if d.role is role]
@@ -94,87 +111,123 @@ class FleetLayout:
         return [d for d in self.drones if d.registered]
 
 
-def links_needed(n_drones: int, registered: int, intruders: int) -> int:
-    """Links for ``n_drones``: link 0 holds ids 1..250, the others only the ids
-    above the registered ones."""
-    if n_drones <= SYSID_MAX:
-        return 1
-    per_other = SYSID_MAX - registered - intruders
-    return 1 + math.ceil((n_drones - SYSID_MAX) / per_other)
+def site_copy(base: Site, k: int, corridor_capacity: int) -> list[dict[str, Any]]:
+    """Features of site copy ``k``: ``base`` moved ``k`` spacings east, id
+    ``{base.id}-{k}``, every corridor's capacity set to ``corridor_capacity``."""
+    features = site_to_features(base)
+    out: list[dict[str, Any]] = []
+    for feature in features:
+        props = dict(feature["properties"])
+        if props.get("kind") == "site":
+            props.update(id=f"{base.id}-{k}", name=f"{base.name} (bench copy {k})")
+        elif props.get("kind") == "corridor":
+            props["capacity"] = corridor_capacity
+        geometry = affinity.translate(feature["geometry"], xoff=k * SITE_SPACING_DEG)
+        out.append({"geometry": geometry, "properties": props})
+    parse_site(out)  # fail here, with the reasons, rather than in the server
+    return out
+
+
+def site_id(base: Site, k: int) -> str:
+    return f"{base.id}-{k}"
 
 
 def make_layout(
-    site: Site,
+    base: Site,
     corridor_id: str,
     n_drones: int,
-    registered: int,
+    unregistered: int,
     breachers: int,
     intruders: int,
     events_from_s: float,
     events_to_s: float,
-    bulk_ramp_s: float = 0.0,
+    ramp_s: float = 0.0,
     seed: int = 7,
 ) -> FleetLayout:
-    """Place ``n_drones``; breaches and appearances are spread evenly, interleaved,
-    over ``[events_from_s, events_to_s]`` (seconds after the start); bulk drones take
-    off at random instants in ``[0, bulk_ramp_s]``."""
-    if breachers > registered:
-        raise ValueError(f"{breachers} breachers but only {registered} registered")
-    if registered + intruders > SYSID_MAX - 10:
-        raise ValueError("registered + intruders must leave room for other ids")
-    if n_drones < registered + intruders:
-        raise ValueError(
-            f"{n_drones} drones cannot hold {registered} registered + {intruders} "
-            "intruders"
-        )
+    """Place ``n_drones`` over as many site copies as the system ids need.
+
+    Drones take off at random instants in ``[0, ramp_s]``; breaches and
+    intruder appearances are spread evenly, interleaved, over ``[events_from_s,
+    events_to_s]`` (seconds after the start).
+    """
+    strays = unregistered + intruders
+    if strays > n_drones:
+        raise ValueError(f"{strays} unregistered + intruders exceed {n_drones} drones")
+    if breachers > n_drones - strays:
+        raise ValueError(f"{breachers} breachers but {n_drones - strays} registered")
+    sites = max(1, math.ceil(n_drones / SYSID_MAX))
+    while True:
+        quota = math.ceil(strays / sites)  # unregistered ids per site, from the top
+        if sites * (SYSID_MAX - quota) >= n_drones - strays:
+            break
+        sites += 1
     rng = np.random.default_rng(seed)
-    corridor = site.corridor(corridor_id)
-    inside = _spots(rng, _inner(corridor.volume.outline), registered)
-    outside = _outside_spots(site, corridor.volume.outline, max(breachers, 1))
-    area = _free_area(site)
-    free = _spots(rng, area, n_drones - registered)
+    # (site, sysid, registered) for every drone, site by site.
+    slots: list[tuple[int, int, bool]] = []
+    left_reg, left_stray = n_drones - strays, strays
+    for s in range(sites):
+        n_reg = min(left_reg, SYSID_MAX - quota, math.ceil(left_reg / (sites - s)))
+        n_stray = min(left_stray, quota)
+        slots += [(s, k + 1, True) for k in range(n_reg)]
+        slots += [(s, SYSID_MAX - k, False) for k in range(n_stray)]
+        left_reg, left_stray = left_reg - n_reg, left_stray - n_stray
+    n_registered = n_drones - strays
+    corridor = base.corridor(corridor_id)
+    inside = _spots(rng, _inner(corridor.volume.outline), n_registered)
+    outside = _outside_spots(base, corridor.volume.outline, max(breachers, 1))
+    free = _spots(rng, _free_area(base), strays)
     band = corridor.volume
     corridor_alt = (band.floor_amsl_m + band.ceiling_amsl_m) / 2
-    bulk_alt = site.ground_elev_m + BULK_AGL_M
-    n_events = breachers + intruders
-    step = (events_to_s - events_from_s) / max(n_events, 1)
-    event_times = [events_from_s + (k + 0.5) * step for k in range(n_events)]
-    # Interleave: even slots breachers, odd slots intruders, while both last.
-    order = _interleave(breachers, intruders)
-    breach_s = [t for t, who in zip(event_times, order, strict=True) if who == "b"]
-    appear_s = [t for t, who in zip(event_times, order, strict=True) if who == "i"]
-    breacher_every = registered / max(breachers, 1)
-    breacher_idx = {int(k * breacher_every) for k in range(breachers)}
+    stray_alt = base.ground_elev_m + UNREGISTERED_AGL_M
+    event_times = _event_times(breachers, intruders, events_from_s, events_to_s)
+    breach_s = [t for t, who in event_times if who == "b"]
+    appear_s = [t for t, who in event_times if who == "i"]
+    every = n_registered / max(breachers, 1)
+    breacher_at = {int(k * every): k for k in range(breachers)}
+    # Intruders are the first strays of each site in turn, the rest unregistered.
+    stray_slots = [i for i, slot in enumerate(slots) if not slot[2]]
+    stray_slots.sort(key=lambda i: (slots[i][1] * -1, slots[i][0]))
+    intruder_at = {i: k for k, i in enumerate(stray_slots[:intruders])}
 
+    lonlat = base.projection.to_lonlat
     drones: list[SimDrone] = []
-    lonlat = site.projection.to_lonlat
-
-    def add(
-        link: int,
-        sysid: int,
-        role: Role,
-        x: float,
-        y: float,
-        alt: float,
-        event_s: float | None = None,
-        out: tuple[float, float] | None = None,
-        start_s: float = 0.0,
-    ) -> None:
+    n_reg = n_stray = 0
+    for index, (s, sysid, registered) in enumerate(slots):
+        shift = s * SITE_SPACING_DEG
+        out_lat = out_lon = event_s = None
+        start_s = 0.0
+        if registered:
+            x, y = inside[n_reg]
+            alt = corridor_alt
+            role = Role.BOOKED
+            start_s = float(rng.uniform(0.0, ramp_s)) if ramp_s > 0 else 0.0
+            if n_reg in breacher_at:
+                b = breacher_at[n_reg]
+                role, event_s = Role.BREACHER, breach_s[b]
+                o_lon, o_lat = lonlat(*outside[b % len(outside)])
+                out_lat, out_lon = float(o_lat), float(o_lon) + shift
+            n_reg += 1
+        else:
+            x, y = free[n_stray]
+            alt = stray_alt
+            n_stray += 1
+            if index in intruder_at:
+                role, event_s = Role.INTRUDER, appear_s[intruder_at[index]]
+                start_s = event_s
+            else:
+                role = Role.UNREGISTERED
+                start_s = float(rng.uniform(0.0, ramp_s)) if ramp_s > 0 else 0.0
         lon, lat = lonlat(x, y)
-        out_lon = out_lat = None
-        if out is not None:
-            o_lon, o_lat = lonlat(*out)
-            out_lon, out_lat = float(o_lon), float(o_lat)
         drones.append(
             SimDrone(
-                index=len(drones),
-                link=link,
+                index=index,
+                site=s,
                 sysid=sysid,
                 role=role,
                 lat_deg=float(lat),
-                lon_deg=float(lon),
+                lon_deg=float(lon) + shift,
                 alt_amsl_m=alt,
-                rel_alt_m=alt - site.ground_elev_m,
+                rel_alt_m=alt - base.ground_elev_m,
                 phase_s=float(rng.uniform(0.0, 0.1)),
                 event_s=event_s,
                 out_lat_deg=out_lat,
@@ -182,53 +235,24 @@ def make_layout(
                 start_s=start_s,
             )
         )
-
-    b = 0
-    for k in range(registered):
-        x, y = inside[k]
-        if k in breacher_idx:
-            ox, oy = outside[b % len(outside)]
-            add(0, k + 1, Role.BREACHER, x, y, corridor_alt, breach_s[b], (ox, oy))
-            b += 1
-        else:
-            add(0, k + 1, Role.BOOKED, x, y, corridor_alt)
-    for k in range(intruders):
-        x, y = free[k]
-        add(
-            0,
-            registered + k + 1,
-            Role.INTRUDER,
-            x,
-            y,
-            bulk_alt,
-            appear_s[k],
-            start_s=appear_s[k],
-        )
-    unregistered_ids = list(range(registered + intruders + 1, SYSID_MAX + 1))
-    link, slot = 0, 0
-    for k in range(intruders, n_drones - registered):
-        if slot == len(unregistered_ids):
-            link, slot = link + 1, 0
-        x, y = free[k]
-        take_off = float(rng.uniform(0.0, bulk_ramp_s)) if bulk_ramp_s > 0 else 0.0
-        add(link, unregistered_ids[slot], Role.BULK, x, y, bulk_alt, start_s=take_off)
-        slot += 1
-    # Link 0 starts with the registered and intruder ids; the others hold only the
-    # unregistered ones, so link 0 fills up first in the loop above too.
-    return FleetLayout(tuple(drones), link + 1, corridor_id)
+    return FleetLayout(tuple(drones), sites, corridor_id)
 
 
-def _interleave(breachers: int, intruders: int) -> list[str]:
-    out: list[str] = []
+def _event_times(
+    breachers: int, intruders: int, from_s: float, to_s: float
+) -> list[tuple[float, str]]:
+    """Evenly spaced instants, breaches ("b") and appearances ("i") interleaved."""
+    order: list[str] = []
     b, i = breachers, intruders
     while b or i:
-        if b and (b >= i or not i):
-            out.append("b")
+        if b:
+            order.append("b")
             b -= 1
         if i:
-            out.append("i")
+            order.append("i")
             i -= 1
-    return out
+    step = (to_s - from_s) / max(len(order), 1)
+    return [(from_s + (k + 0.5) * step, who) for k, who in enumerate(order)]
 
 
 def _inner(outline: Polygon) -> Polygon:

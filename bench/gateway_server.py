@@ -1,10 +1,10 @@
 """A real ``skyberth serve`` for the gateway benchmark, and how it is read.
 
 The server runs in a subprocess on a fresh SQLite database with one ``udpin`` link
-per simulated link, opening hours ``24h`` and the demo site with its corridors'
-capacity raised (so hundreds of bookings can share the bench corridor). Drones and
-bookings are made through the REST API like an operator would; gateway figures
-come from ``GET /api/v1/telemetry/links`` and ``/metrics``, CPU from ``/proc``.
+per site copy, opening hours ``24h`` and copies of the demo site with their
+corridors' capacity raised (so 250 bookings can share each bench corridor).
+Drones and bookings are made through the REST API like an operator would; gateway
+figures come from ``GET /api/v1/telemetry/links`` and ``/metrics``, CPU from ``/proc``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,12 +27,16 @@ from typing import Any
 
 import httpx
 
-from airspace.site_files import demo_site_path, load_site, save_site
-from airspace.site_parse import parse_site, site_to_features
-from bench.gateway_fleet import FleetLayout
-from booking.model import Role
+from airspace.site import CorridorId, Site, SiteId
+from airspace.site_files import save_site
+from airspace.site_parse import parse_site
+from bench.gateway_fleet import FleetLayout, SimDrone, site_copy, site_id
+from booking import services
+from booking.model import Actor, DroneId, OperatorId, Role, UserId
+from booking.rules import SitePolicy
+from booking.store import SqlUnitOfWork, StaticSiteCatalogue
 from web.auth import hash_password
-from web.db import make_engine
+from web.db import make_engine, write_session
 from web.migrate import upgrade
 from web.users import add_user
 
@@ -50,17 +55,14 @@ PROC_UDP = Path("/proc/net/udp")
 _METRIC = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
 
 
-def write_bench_site(directory: Path) -> Path:
-    """Write the demo site with every corridor's capacity raised; return its path."""
-    features = site_to_features(load_site(demo_site_path()))
-    for feature in features:
-        if feature["properties"].get("kind") == "corridor":
-            feature["properties"] = dict(
-                feature["properties"], capacity=CORRIDOR_CAPACITY
-            )
-    path = directory / "bench_site.geojson"
-    save_site(parse_site(features), path)
-    return path
+def write_bench_sites(directory: Path, base: Site, sites: int) -> list[Path]:
+    """Write ``sites`` copies of ``base`` (see ``site_copy``); return their paths."""
+    paths = []
+    for k in range(sites):
+        path = directory / f"bench_site_{k}.geojson"
+        save_site(parse_site(site_copy(base, k, CORRIDOR_CAPACITY)), path)
+        paths.append(path)
+    return paths
 
 
 def free_udp_ports(n: int) -> list[int]:
@@ -115,18 +117,84 @@ def seed_users(db_url: str) -> None:
     engine.dispose()
 
 
+def seed_fleet(
+    db_url: str, base: Site, layout: FleetLayout, drones: list[SimDrone]
+) -> None:
+    """Register ``drones`` and approve their bookings straight through the booking
+    services (the same rules as the API, without HTTP), before the server starts.
+
+    Through the API each registration makes the server reload its whole fleet
+    directory, so thousands take many minutes; the API path is exercised by the
+    drones ``register_and_book`` handles.
+    """
+    sites = {
+        site_id(base, k): parse_site(site_copy(base, k, CORRIDOR_CAPACITY))
+        for k in range(layout.sites)
+    }
+    engine = make_engine(db_url)
+    catalogue = StaticSiteCatalogue(sites, default_policy=SitePolicy(always_open=True))
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(lambda: write_session(engine), catalogue)
+
+    operator = Actor(UserId(OPERATOR), Role.OPERATOR, OperatorId("bench"))
+    admin = Actor(UserId(ADMIN), Role.SITE_ADMIN, None)
+    now = datetime.now(UTC)
+    start = now + timedelta(seconds=1)
+    for drone in drones:
+        site = SiteId(site_id(base, drone.site))
+        drone_id = DroneId(drone_key(drone))
+        services.register_drone(
+            uow(),
+            services.RegisterDrone(
+                drone_id, drone_key(drone), site, OperatorId("bench"), drone.sysid, 4.0
+            ),
+            operator,
+            now,
+        )
+        booking = services.request_booking(
+            uow(),
+            services.RequestBooking(
+                site,
+                drone_id,
+                start,
+                start + timedelta(hours=2),
+                corridor_id=CorridorId(layout.corridor_id),
+            ),
+            operator,
+            now,
+        )
+        services.approve(uow(), booking.id, admin, now)
+    engine.dispose()
+
+
+def drone_key(drone: SimDrone) -> str:
+    """The bench's drone id for ``drone`` (also its name)."""
+    return f"bench-{drone.site}-{drone.sysid}"
+
+
 @contextmanager
 def bench_server(
-    data_dir: Path, site_path: Path, links: int, log_level: str
+    data_dir: Path,
+    site_paths: list[Path],
+    links: int,
+    log_level: str,
+    prepare: Callable[[str], None] | None = None,
 ) -> Iterator[BenchServer]:
-    """Start ``skyberth serve`` with ``links`` udpin links; stop it on exit."""
-    seed_users(f"sqlite:///{data_dir / 'skyberth.sqlite3'}")
+    """Start ``skyberth serve`` with ``links`` udpin links; stop it on exit.
+
+    ``prepare`` gets the database URL after the users are made, before the start.
+    """
+    db_url = f"sqlite:///{data_dir / 'skyberth.sqlite3'}"
+    seed_users(db_url)
+    if prepare is not None:
+        prepare(db_url)
     http_port = free_tcp_port()
     udp_ports = free_udp_ports(links)
     env = dict(os.environ)
     env.update(
         SKYBERTH_DATA_DIR=str(data_dir),
-        SKYBERTH_SITE_FILES=json.dumps([str(site_path)]),
+        SKYBERTH_SITE_FILES=json.dumps([str(p) for p in site_paths]),
         SKYBERTH_MAVLINK=json.dumps([f"udpin:127.0.0.1:{p}" for p in udp_ports]),
         SKYBERTH_OPENING_HOURS="24h",
         SKYBERTH_LOG_LEVEL=log_level,
@@ -191,54 +259,64 @@ def _login(client: httpx.Client, base_url: str, name: str) -> str:
 
 
 def register_and_book(
-    server: BenchServer, layout: FleetLayout, site_id: str
+    server: BenchServer,
+    layout: FleetLayout,
+    base: Site,
+    drones: list[SimDrone],
+    workers: int = 8,
 ) -> tuple[int, datetime]:
-    """Register every registered drone and book the bench corridor for it now.
+    """Register ``drones`` and book their sites' bench corridor now, via the API.
 
     Returns the number of bookings and when the last one starts. Each booking starts
     a second after it is requested (bookings may not start in the past) and lasts
-    two hours; a site admin approves it.
+    two hours; a site admin approves it. ``workers`` clients work in parallel.
     """
-    last_start = datetime.now(UTC)
-    for drone in layout.registered:
-        drone_id = f"bench-{drone.sysid}"
-        _expect(
-            server.call(
-                OPERATOR,
-                "POST",
-                "/api/v1/drones",
-                json={
-                    "id": drone_id,
-                    "name": f"Bench {drone.sysid}",
-                    "site_id": site_id,
-                    "mavlink_sysid": drone.sysid,
-                    "max_takeoff_mass_kg": 4.0,
-                },
-            ),
-            201,
+    with ThreadPoolExecutor(workers) as pool:
+        starts = list(
+            pool.map(lambda d: _register_one(server, layout, base, d), drones)
         )
-        start = datetime.now(UTC) + timedelta(seconds=1)
-        response = _expect(
-            server.call(
-                OPERATOR,
-                "POST",
-                "/api/v1/bookings",
-                json={
-                    "site_id": site_id,
-                    "drone_id": drone_id,
-                    "start": start.isoformat(),
-                    "end": (start + timedelta(hours=2)).isoformat(),
-                    "corridor_id": layout.corridor_id,
-                },
-            ),
-            201,
-        )
-        booking_id = int(response.json()["id"])
-        _expect(
-            server.call(ADMIN, "POST", f"/api/v1/bookings/{booking_id}/approve"), 200
-        )
-        last_start = start
-    return len(layout.registered), last_start
+    return len(drones), max(starts, default=datetime.now(UTC))
+
+
+def _register_one(
+    server: BenchServer, layout: FleetLayout, base: Site, drone: SimDrone
+) -> datetime:
+    site = site_id(base, drone.site)
+    drone_id = drone_key(drone)
+    _expect(
+        server.call(
+            OPERATOR,
+            "POST",
+            "/api/v1/drones",
+            json={
+                "id": drone_id,
+                "name": drone_id,
+                "site_id": site,
+                "mavlink_sysid": drone.sysid,
+                "max_takeoff_mass_kg": 4.0,
+            },
+        ),
+        201,
+    )
+    start = datetime.now(UTC) + timedelta(seconds=1)
+    response = _expect(
+        server.call(
+            OPERATOR,
+            "POST",
+            "/api/v1/bookings",
+            json={
+                "site_id": site,
+                "drone_id": drone_id,
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=2)).isoformat(),
+                "corridor_id": layout.corridor_id,
+            },
+        ),
+        201,
+    )
+    booking_id = int(response.json()["id"])
+    _expect(server.call(ADMIN, "POST", f"/api/v1/bookings/{booking_id}/approve"), 200)
+    return start
 
 
 def _expect(response: httpx.Response, status: int) -> httpx.Response:

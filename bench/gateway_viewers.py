@@ -91,18 +91,17 @@ def frame_head(data: bytes) -> tuple[str, float | None]:
 
 @dataclass
 class Window:
-    """When frame latencies count, and when to stop (epoch seconds)."""
+    """When frame latencies count (epoch seconds)."""
 
     from_s: float = math.inf
     to_s: float = -math.inf
-    stop_at_s: float = math.inf
 
 
 def run_viewers(url: str, n: int, deflate: bool, conn: Connection) -> None:
     """Process entry point: connect ``n`` viewers and say ``("ready", connected,
-    errors)`` on ``conn``; read frames; on ``("go", from_s, to_s, stop_at_s)`` from
-    the parent count latencies in ``[from_s, to_s]``, stop at ``stop_at_s`` and send
-    ``("result", ViewerResult)``."""
+    errors)`` on ``conn``; read frames; after ``("go", from_s, to_s)`` from the
+    parent count frame latencies in ``[from_s, to_s]``; on ``("stop",)`` close and
+    send ``("result", ViewerResult)``."""
     result = ViewerResult()
     try:
         import uvloop
@@ -174,8 +173,8 @@ async def _watch(
     probe = asyncio.create_task(_probe_lag(window, lags))
     go = await asyncio.to_thread(conn.recv)
     if go[0] == "go":
-        window.from_s, window.to_s, window.stop_at_s = go[1], go[2], go[3]
-        await asyncio.sleep(max(0.0, window.stop_at_s - time.time()))
+        window.from_s, window.to_s = go[1], go[2]
+        await asyncio.to_thread(conn.recv)  # ("stop",)
     for task in (*readers, probe):
         task.cancel()
     for task in (*readers, probe):

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 MAX_HEADER_BYTES = 64 * 1024
 """A response head larger than this is refused as malformed."""
+MAX_IDLE_S = 4.0
+"""A connection idle for longer is reopened before use: uvicorn closes kept-alive
+connections after 5 s, and one closed just as a request goes out loses it."""
 
 
 class HttpLoadError(Exception):
@@ -67,17 +71,23 @@ class HttpConnection:
         self.default_headers = dict(default_headers or {})
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._idle_since = 0.0
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._reader is not None and self._reader.at_eof():
-            # The server closed the idle connection (uvicorn after 5 s keep-alive);
-            # sending on it would lose the request, so open a fresh one.
+    async def _connect(
+        self,
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        """Return the reader, the writer and whether the connection was reused."""
+        idle_s = time.monotonic() - self._idle_since
+        if self._reader is not None and (self._reader.at_eof() or idle_s > MAX_IDLE_S):
+            # The server closed the idle connection, or is about to: a request sent
+            # on it would be lost, so open a fresh one.
             await self.close()
-        if self._reader is None or self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(
-                self.host, self.port, limit=MAX_HEADER_BYTES
-            )
-        return self._reader, self._writer
+        if self._reader is not None and self._writer is not None:
+            return self._reader, self._writer, True
+        self._reader, self._writer = await asyncio.open_connection(
+            self.host, self.port, limit=MAX_HEADER_BYTES
+        )
+        return self._reader, self._writer, False
 
     async def request(
         self,
@@ -86,22 +96,46 @@ class HttpConnection:
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
     ) -> HttpResponse:
-        """Send one request and return its response (callers add a timeout)."""
-        reader, writer = await self._connect()
+        """Send one request and return its response (callers add a timeout).
+
+        Raises ``HttpLoadError`` when the connection fails or the response is
+        malformed. A kept-alive connection that the server closed before reading
+        the request is reopened and the request sent once more, as HTTP clients
+        commonly do (it was never read, so it was never acted on).
+        """
         fields = {**self.default_headers, **(headers or {})}
         head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         head += [f"{name}: {value}" for name, value in fields.items()]
         if body or method in {"POST", "PUT", "PATCH"}:
             head.append(f"Content-Length: {len(body)}")
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
-        try:
-            response = await self._read_response(reader)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            await self.close()
-            raise HttpLoadError(f"{method} {path}: truncated response") from exc
-        if response.headers.get("connection", "").lower() == "close":
-            await self.close()
-        return response
+        message = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+        attempt, reused = 1, False
+        while True:
+            try:
+                reader, writer, reused = await self._connect()
+                writer.write(message)
+                response = await self._read_response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                await self.close()
+                nothing_back = not isinstance(exc, asyncio.IncompleteReadError) or (
+                    not exc.partial
+                )
+                if reused and nothing_back and attempt == 1:
+                    attempt += 1
+                    continue
+                raise HttpLoadError(
+                    f"{method} {path}: connection failed: {exc!r}"
+                ) from exc
+            except (OSError, asyncio.LimitOverrunError) as exc:
+                await self.close()
+                raise HttpLoadError(f"{method} {path}: {exc!r}") from exc
+            except HttpLoadError:
+                await self.close()
+                raise
+            if response.headers.get("connection", "").lower() == "close":
+                await self.close()
+            self._idle_since = time.monotonic()
+            return response
 
     async def _read_response(self, reader: asyncio.StreamReader) -> HttpResponse:
         status, headers = _parse_head(await reader.readuntil(b"\r\n\r\n"))

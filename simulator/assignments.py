@@ -113,12 +113,16 @@ def booking_entries(
     bookings: Iterable[BookedFlight],
     drones: Iterable[RegisteredDrone],
     now: datetime,
+    *,
+    speed: float = 1.0,
 ) -> list[DroneEntry]:
     """Return one drone per booked drone: its earliest booking not yet over.
 
     It takes off at the booking's start (at once if that has passed) and never
     after its end. Bookings of drones the token cannot see are skipped with a
-    warning.
+    warning. ``speed`` is the run's time scale: a booking starting 10 real seconds
+    from ``now`` starts ``10 * speed`` simulated seconds into the run, so a fast run
+    never takes off before its booking's window has opened.
     """
     by_id = {d.drone_id: d for d in drones}
     chosen: dict[str, BookedFlight] = {}
@@ -147,8 +151,8 @@ def booking_entries(
                 corridor_id=booking.corridor_id,
                 takeoff_pad_id=booking.takeoff_pad_id,
                 landing_pad_id=booking.landing_pad_id,
-                takeoff_at_s=max(0.0, (booking.start - now).total_seconds()),
-                takeoff_until_s=(booking.end - now).total_seconds(),
+                takeoff_at_s=max(0.0, (booking.start - now).total_seconds()) * speed,
+                takeoff_until_s=(booking.end - now).total_seconds() * speed,
                 label=f"{drone.name} (booking {booking.booking_id})",
                 pad_only=booking.corridor_id is None,
             )

@@ -224,8 +224,12 @@ def sim(
             intruders=intruders,
             laps=laps,
             sysid_base=sysid_base,
-            horizon=timedelta(seconds=duration_s) if duration_s else BOOKING_HORIZON,
+            # duration_s is simulated time; bookings are looked up in real time.
+            horizon=(
+                timedelta(seconds=duration_s / speed) if duration_s else BOOKING_HORIZON
+            ),
             warn=_echo,
+            speed=speed,
         )
         the_site, specs = plan.build()
         file = plan.file

@@ -241,6 +241,7 @@ class SimDrone:
                     s.y_m,
                     s.alt_m,
                     scenario.overshoot_m,
+                    (self.spec.plan.takeoff_xy, self.spec.plan.landing_xy),
                 )
                 ctl.deviate(target, scenario.speed_mps, scenario.hold_s)
             case AltitudeBust():

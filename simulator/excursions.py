@@ -1,20 +1,27 @@
 """Where a scenario sends a drone out of its corridor, so it breaks one rule only.
 
 A lateral drift should raise ``corridor_exit_lateral`` and nothing worse: the point
-it drifts to lies ``overshoot_m`` beyond the corridor's edge, inside the site's
-boundary and clear of every exclusion zone (with ``CLEARANCE_M`` to spare), and the
-straight drift there crosses no exclusion zone. Of the directions that qualify, the
-one that leaves the corridor soonest wins; directions are tried every
-``STEP_DEG`` clockwise from north, so the answer is deterministic.
+it drifts to lies ``overshoot_m`` beyond the edge of the airspace the drone's booking
+holds, inside the site's boundary and clear of every exclusion zone (with
+``CLEARANCE_M`` to spare), and the straight drift there crosses no exclusion zone.
+The booking holds the corridor *and* the transits between its pads and the corridor
+(``airspace.transit``), and SkyBerth counts a drone in a transit as conforming, so a
+drift out of the corridor into a transit would breach nothing: the edge that counts
+is that of the corridor and the transits together. Of the directions that qualify,
+the one that leaves soonest wins; directions are tried every ``STEP_DEG`` clockwise
+from north, so the answer is deterministic.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-from shapely.geometry import LineString, Point
+from shapely.geometry import LineString, Point, Polygon
+from shapely.ops import unary_union
 
 from airspace.site import Corridor, GeofenceKind, Site
+from airspace.transit import transit_volume
 
 STEP_DEG = 5.0
 CLEARANCE_M = 15.0
@@ -27,9 +34,14 @@ def drift_target(
     y_m: float,
     alt_m: float,
     overshoot_m: float,
+    pads_xy: Sequence[tuple[float, float]] = (),
 ) -> tuple[float, float]:
-    """Return the point ``overshoot_m`` outside ``corridor`` to drift to from here."""
-    outline = corridor.volume.outline
+    """Return the point ``overshoot_m`` outside ``corridor`` to drift to from here.
+
+    ``pads_xy`` are the drone's take-off and landing pads (site metres): the
+    transits between them and the corridor count as held airspace too.
+    """
+    outline = held_outline(site, corridor, alt_m, pads_xy)
     start = Point(x_m, y_m)
     minx, miny, maxx, maxy = outline.bounds
     reach = math.hypot(maxx - minx, maxy - miny) + overshoot_m + 1.0
@@ -57,6 +69,31 @@ def drift_target(
         # Outside already, or a degenerate outline: drift east.
         return x_m + overshoot_m, y_m
     return chosen[1]
+
+
+def held_outline(
+    site: Site,
+    corridor: Corridor,
+    alt_m: float,
+    pads_xy: Sequence[tuple[float, float]] = (),
+) -> Polygon:
+    """Return the outline a booking of ``corridor`` from these pads holds at
+    ``alt_m``: the corridor's, with every pad's transit whose band holds ``alt_m``."""
+    outlines = [corridor.volume.outline]
+    for pad in site.pads:
+        centre = pad.geometry_m.centroid
+        if not any(math.dist((centre.x, centre.y), xy) < 1e-3 for xy in pads_xy):
+            continue
+        volume = transit_volume(site, pad, corridor)
+        if volume.floor_amsl_m <= alt_m <= volume.ceiling_amsl_m:
+            outlines.append(volume.outline)
+    merged = unary_union(outlines)
+    # The transit overlaps its corridor by design, so the union is one polygon;
+    # should it not be, its hull is a safe (larger) stand-in.
+    if isinstance(merged, Polygon):
+        return merged
+    hull = merged.convex_hull
+    return hull if isinstance(hull, Polygon) else corridor.volume.outline
 
 
 def _clear(

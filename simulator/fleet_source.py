@@ -53,6 +53,8 @@ class FleetSource:
     sysid_base: int
     horizon: timedelta
     warn: Callable[[str], None]
+    speed: float = 1.0
+    """The run's time scale; booking times (real) become simulated times with it."""
 
     def build(self) -> tuple[Site, list[DroneSpec]]:
         file_specs = self.file.scenarios if self.file else ()
@@ -77,6 +79,7 @@ class FleetSource:
                 client.approved_bookings(site_id, now, self.horizon),
                 registered_drones,
                 now,
+                speed=self.speed,
             )
             if self.drones is not None:
                 booked = booked[: self.drones]

@@ -79,7 +79,7 @@ def corridor_point(
     volume = corridor.volume
     alt = (volume.floor_amsl_m + volume.ceiling_amsl_m) / 2
     if outside_by_m > 0:
-        minx, _, maxx, _ = volume.outline.bounds
+        _, _, maxx, _ = volume.outline.bounds
         east = max(volume.outline.exterior.coords, key=lambda c: c[0])
         x, y = maxx + outside_by_m, east[1]
     else:

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from airspace.site import Site
 from airspace.site_files import load_site
 from booking.store import SqlUnitOfWork, StaticSiteCatalogue
+from telemetry.bus import open_bus
 from telemetry.gateway import GatewaySettings
 from telemetry.recorder import TelemetryRecorder
 from telemetry.store import TelemetryStore
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             low_battery_pct=settings.low_battery_pct,
         ),
         retention_days=settings.retention_days,
+        bus=open_bus(settings.bus_url, settings.effective_node_name),
+        role=settings.role,
     )
 
     @asynccontextmanager
@@ -117,9 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.telemetry = telemetry
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(telemetry_api.metrics_router)
+    if settings.role == "gateway":
+        return app  # a gateway process serves /healthz and /metrics only
     app.include_router(live.router)
     pages.install_pages(app)
-    app.include_router(telemetry_api.metrics_router)
     for module in (
         auth,
         sites,

@@ -9,6 +9,8 @@ configuration: SQLite in the user's data directory, the demo site, MAVLink on UD
 from __future__ import annotations
 
 import os
+import re
+import socket
 from datetime import time
 from pathlib import Path
 from typing import Literal, Self
@@ -65,6 +67,34 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     token_ttl_min: int = Field(default=60, ge=1)
     log_level: str = "INFO"
+    # -- scale-out (docs/bus.md) --
+    bus_url: str = Field(default="", pattern=r"^((nats|tls)://\S+)?$")
+    """Live bus between processes: empty = in process (one process does it all);
+    ``nats://HOST:4222`` = NATS with JetStream."""
+    role: Literal["all", "gateway", "web"] = "all"
+    """What this process runs: ``all`` (``skyberth serve``), ``gateway`` (MAVLink,
+    conformance, recorder; publishes to the bus) or ``web`` (API, pages, live
+    stream from the bus). ``gateway`` and ``web`` need ``bus_url``."""
+    node_name: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,64}$")
+    """This process's name on the bus (its durable event consumer); unique per
+    process. Empty: ``<role>-<host>-<http port>``."""
+
+    @model_validator(mode="after")
+    def _need_a_bus_to_split(self) -> Self:
+        if self.role != "all" and not self.bus_url:
+            raise ValueError(
+                f"SKYBERTH_ROLE={self.role} needs SKYBERTH_BUS_URL=nats://HOST:PORT "
+                "(processes share live frames through NATS)"
+            )
+        return self
+
+    @property
+    def effective_node_name(self) -> str:
+        """``node_name``, or one made of the role, host name and HTTP port."""
+        if self.node_name:
+            return self.node_name
+        host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:40]
+        return f"{self.role}-{host}-{self.http_port}"
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Self:

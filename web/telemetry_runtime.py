@@ -5,6 +5,12 @@ directory, opens every ``--mavlink`` endpoint, and starts the gateway's tick and
 directory refresh; ``stop`` undoes it in reverse and drains the recorder so nothing
 recorded is lost on a clean shutdown. Committed booking events reach the hub (and
 trigger a directory refresh) through the ``EventLog`` subscription.
+
+Scale-out (docs/bus.md): every live frame goes out through ``bus`` (in process by
+default, straight into the hub). With a remote bus the process has a ``role``:
+``gateway`` runs the links, the gateway and the recorder and only publishes;
+``web`` opens no link and shows what the bus brings, through a ``VehicleRelay``
+in front of its hub; ``all`` does both.
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from airspace.site import Site
 from booking import services
@@ -33,6 +40,7 @@ from booking.model import (
     UserId,
 )
 from booking.store import SqlUnitOfWork
+from telemetry.bus import InProcessBus, LiveBus, VehicleRelay
 from telemetry.frames import utc_iso
 from telemetry.gateway import Gateway, GatewaySettings
 from telemetry.hub import LiveHub
@@ -48,6 +56,10 @@ GATEWAY_ACTOR = Actor(UserId("system:gateway"), Role.SITE_ADMIN)
 """Who the audit trail names when the gateway starts a booking's flight."""
 DIRECTORY_REFRESH_S = 2.0
 RETENTION_SWEEP_S = 3600.0
+ACTIVATE_ATTEMPTS = 5
+"""Whole activation transactions tried before giving up on a transient DB error."""
+
+ProcessRole = Literal["all", "gateway", "web"]
 
 
 class TelemetryRuntime:
@@ -65,6 +77,8 @@ class TelemetryRuntime:
         gateway_settings: GatewaySettings | None = None,
         hub: LiveHub | None = None,
         retention_days: int = 90,
+        bus: LiveBus | None = None,
+        role: ProcessRole = "all",
     ) -> None:
         self.sites = sites
         self.engine = engine
@@ -74,9 +88,13 @@ class TelemetryRuntime:
         self.store = store
         self.endpoints = [parse_endpoint(spec) for spec in endpoints]
         self.hub = hub or LiveHub()
+        self.role: ProcessRole = role
+        self.bus: LiveBus = bus or InProcessBus(self.hub)
+        self.relay = VehicleRelay(self.hub) if self.bus.remote else None
+        """The web side's vehicle picture when frames come from other processes."""
         self.gateway = Gateway(
             sites,
-            self.hub,
+            self.bus,
             recorder,
             gateway_settings,
             activate_booking=self._activate_booking,
@@ -89,6 +107,16 @@ class TelemetryRuntime:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        consumes = self.role != "gateway"
+        await self.bus.start((self.relay or self.hub) if consumes else None)
+        if self.relay is not None and consumes:
+            self._tasks.append(
+                asyncio.create_task(self.relay.run(), name="vehicle-relay")
+            )
+        if self.role == "web":
+            # No links, no gateway: bookings changed here still reach the bus.
+            self.events.subscribe(self._on_domain_events)
+            return
         if self.recorder is not None:
             self.recorder.start()
         await self.refresh_directory()
@@ -117,8 +145,22 @@ class TelemetryRuntime:
         for link in self.links:
             await link.close()
         self.links.clear()
-        if self.recorder is not None:
+        if self.recorder is not None and self.role != "web":
             await asyncio.to_thread(self.recorder.close)
+            await asyncio.sleep(0)  # let the last incidents' announcements queue
+        await self.bus.close()
+
+    def vehicle_frames(self, now_s: float) -> list[dict[str, Any]]:
+        """Every live vehicle for a snapshot: from the bus's relay when there is
+        one, else from this process's gateway."""
+        if self.relay is not None:
+            return self.relay.vehicle_frames(now_s)
+        return self.gateway.vehicle_frames(now_s)
+
+    def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None:
+        """Announce a must-keep frame (e.g. an incident change) to every viewer of
+        every web process; call on the event loop."""
+        self.bus.publish(frame, operator_id)
 
     async def refresh_directory(self) -> None:
         now = datetime.now(UTC)
@@ -158,17 +200,29 @@ class TelemetryRuntime:
         """Mark the booking active, off the loop; a refusal is logged, not raised."""
 
         def activate() -> None:
-            try:
-                services.activate(
-                    self.uow_factory(),
-                    BookingId(booking_id),
-                    GATEWAY_ACTOR,
-                    datetime.fromtimestamp(t_s, UTC),
-                )
-            except BookingError as exc:
-                logger.warning("booking %s not activated: %s", booking_id, exc)
-            except Exception:
-                logger.exception("booking %s activation failed", booking_id)
+            # A transient error (PostgreSQL restarting) retries the whole
+            # transaction; if a commit did land before the error, the retry is
+            # refused as a transition from "active" and changes nothing.
+            for attempt in range(1, ACTIVATE_ATTEMPTS + 1):
+                try:
+                    services.activate(
+                        self.uow_factory(),
+                        BookingId(booking_id),
+                        GATEWAY_ACTOR,
+                        datetime.fromtimestamp(t_s, UTC),
+                    )
+                    return
+                except BookingError as exc:
+                    logger.warning("booking %s not activated: %s", booking_id, exc)
+                    return
+                except (OperationalError, InterfaceError) as exc:
+                    if attempt == ACTIVATE_ATTEMPTS:
+                        logger.error("booking %s not activated: %s", booking_id, exc)
+                        return
+                    time.sleep(0.2 * 2**attempt)
+                except Exception:
+                    logger.exception("booking %s activation failed", booking_id)
+                    return
 
         if self._loop is not None:
             self._loop.run_in_executor(None, activate)
@@ -182,7 +236,7 @@ class TelemetryRuntime:
     def _publish_domain_events(self, events: list[DomainEvent]) -> None:
         for event in events:
             frame = booking_frame(event)
-            self.hub.publish(frame, event.operator_id)
+            self.bus.publish(frame, event.operator_id)
         self._refresh.set()
 
 

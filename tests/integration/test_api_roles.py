@@ -200,4 +200,12 @@ def test_every_api_route_is_in_the_table(world: World) -> None:
         .replace("{closure_id}", "{X}")
         for s in served
     }
-    assert normalised - {"POST /auth/token"} == tabled
+    # The incident and audit routes have their own role matrix, with incidents to
+    # act on, in test_api_incidents.py.
+    elsewhere = {
+        s
+        for s in normalised
+        if s.split(" ", 1)[1].startswith(("/incidents", "/audit"))
+        or s.endswith(("/{X}/track", "/{X}/export"))
+    }
+    assert normalised - {"POST /auth/token"} - elsewhere == tabled

@@ -116,7 +116,7 @@ def test_the_simulator_flies_the_approved_bookings_of_a_running_server(
         if key is not None:
             body["signing_key_hex"] = key.hex()
         server.call(server.operator, "POST", "/drones", json=body)
-    soon = datetime.now(UTC) + timedelta(seconds=3)
+    soon = datetime.now(UTC) + timedelta(seconds=1)
     book(server, "d11", soon, corridor_id="C1", takeoff_pad_id="P4")
     book(server, "d12", soon, corridor_id="C3", takeoff_pad_id="P1")
     pending = {
@@ -136,7 +136,7 @@ def test_the_simulator_flies_the_approved_bookings_of_a_running_server(
     application.command()(sim)
     args = [
         *("--api", server.url, "--token", server.admin),
-        *("--to", f"udpout:127.0.0.1:{port}", "--speed", "20", "--duration-s", "20"),
+        *("--to", f"udpout:127.0.0.1:{port}", "--speed", "20", "--duration-s", "60"),
         *("--signing-key", f"12:{KEY.hex()}", "--intruders", "1"),
     ]
     try:

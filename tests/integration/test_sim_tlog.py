@@ -4,6 +4,7 @@ real UDP: the replay reproduces the same positions, at the recorded pace / speed
 from __future__ import annotations
 
 import asyncio
+import socket
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,10 @@ async def sink() -> tuple[Sink, asyncio.DatagramTransport, tuple[Endpoint, ...]]
     transport, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
         Sink, local_addr=("127.0.0.1", 0)
     )
+    # Sender and sink share one loop: a burst must fit in the socket buffer, or a
+    # loaded machine drops datagrams that the test would blame on the replay.
+    sock = transport.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     port = transport.get_extra_info("sockname")[1]
     return protocol, transport, (Endpoint("udpout", "127.0.0.1", port),)
 
