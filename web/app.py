@@ -21,6 +21,7 @@ from web.errors import install_error_handlers
 from web.events import EventLog
 from web.migrate import upgrade
 from web.routes import (
+    api_docs,
     audit,
     auth,
     bookings,
@@ -109,6 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Drone test-site management: bookings, live telemetry, incidents.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by web.routes.api_docs from local files: the CDN ones fail offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.sites = loaded_sites
@@ -120,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.telemetry = telemetry
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(api_docs.router)
     app.include_router(telemetry_api.metrics_router)
     if settings.role == "gateway":
         return app  # a gateway process serves /healthz and /metrics only

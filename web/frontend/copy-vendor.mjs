@@ -9,6 +9,14 @@ const vendor = join(here, "..", "static", "vendor");
 
 const files = {
   leaflet: ["dist/leaflet.js", "dist/leaflet.css", "dist/images", "LICENSE"],
+  // The API docs page (/docs), so it works offline like every other page.
+  "swagger-ui-dist": [
+    "swagger-ui-bundle.js",
+    "swagger-ui.css",
+    "favicon-32x32.png",
+    "oauth2-redirect.html",
+    "LICENSE",
+  ],
 };
 
 for (const [pkg, paths] of Object.entries(files)) {
