@@ -11,9 +11,11 @@ b. closed loop, 50 clients making conflict-checked bookings over many pads and
 c. open loop, bookings offered at a fixed 100/s for about 10 s: p50/p99 latency,
    measured from each request's scheduled send time (no coordinated omission);
 
-then counts double bookings straight from the database. Each phase also records the
-CPU cores used by the server, by this load generator and by everything else on the
-machine, since other work on shared cores moves the figures.
+then counts double bookings straight from the database: overlapping pairs of occupying
+bookings per pad (turnaround included) and per drone, read from the bookings table
+itself, and again in ``pad_slots``. Each phase also records the CPU cores used by
+the server, by this load generator and by everything else on the machine, since
+other work on shared cores moves the figures.
 
 The load generator is ``bench.http_load``: one keep-alive HTTP/1.1 connection per
 simulated client on uvloop. httpx, tried first, cost more CPU per request than the

@@ -9,6 +9,7 @@ the URL of the live map. Ctrl-C stops the simulator and the server cleanly.
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 import subprocess
@@ -196,6 +197,8 @@ def demo(
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     app = create_app(settings)
     seed = seed_demo(app, settings, drones, datetime.now(UTC))
+    gc.collect()
+    gc.freeze()  # as `skyberth serve` does: long-lived objects out of full GC passes
     base = f"http://127.0.0.1:{port}"
     typer.echo(
         "\n".join(

@@ -240,6 +240,17 @@ class TelemetryRuntime:
         self._refresh.set()
 
 
+FLYABLE = frozenset({"approved", "active"})
+
+
+def _changes_directory(event: DomainEvent) -> bool:
+    """True when the event makes a booking flyable or stops it being so."""
+    if isinstance(event, BookingStateChanged):
+        states = {str(event.to_state), str(event.from_state)}
+        return bool(states & FLYABLE)
+    return True
+
+
 def booking_frame(event: DomainEvent) -> dict[str, Any]:
     """The live-stream ``booking`` frame for a committed booking event."""
     booking: dict[str, Any] = {
