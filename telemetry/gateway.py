@@ -76,6 +76,8 @@ class GatewaySettings:
     """Evidence kept before and after an incident's first breach."""
     track_interval_s: float = 1.0
     tlog_flush_s: float = 1.0
+    spoof_report_s: float = 5.0
+    """Rejected (spoofed) frames of one sender are reported at most this often."""
     full_frame_s: float = 1.0
     """Every vehicle is re-sent this often, changed or not, so a client that lost
     frames (or a vehicle gone quiet) is never stale for longer."""
@@ -125,6 +127,7 @@ class Gateway:
         self._tlog_flushed_s = 0.0
         self._track_s: dict[str, float] = {}
         self._spoofed: Counter[tuple[str, int]] = Counter()
+        self._spoof_reported: dict[tuple[str, int], float] = {}
         self._open_incident: dict[tuple[str, str], int] = {}
         self._evidence: list[_PendingEvidence] = []
         self._activated: set[int] = set()
@@ -481,9 +484,21 @@ class Gateway:
             del self._open_incident[key]
 
     def _check_spoofing(self, now_s: float) -> None:
+        """Report rejected frames per (link, sysid): the first at once, then the
+        count gathered at most every ``spoof_report_s`` (a spoofer sends many frames
+        a second; one breach event each would flood every viewer)."""
         if not self._spoofed:
             return
-        for (link_id, sysid), count in self._spoofed.items():
+        due = [
+            key
+            for key in self._spoofed
+            if now_s - self._spoof_reported.get(key, -math.inf)
+            >= self.settings.spoof_report_s
+        ]
+        for key in due:
+            self._spoof_reported[key] = now_s
+            link_id, sysid = key
+            count = self._spoofed.pop(key)
             v = self._by_link.get(link_id, {}).get(sysid)
             if v is None:
                 v = VehicleState(link_id, sysid, now_s)
@@ -499,7 +514,6 @@ class Gateway:
                 f"{count} frame(s) claiming sysid {sysid} failed the signature check",
                 {"frames": count, "link_id": link_id},
             )
-        self._spoofed.clear()
 
     # -- output ------------------------------------------------------------------
 

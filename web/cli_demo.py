@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -247,9 +248,23 @@ def demo(
             started.set()
 
     threading.Thread(target=announce_start, daemon=True).start()
+    # On the main thread uvicorn re-raises SIGINT after its shutdown (exit 130):
+    # serve from a thread and stop it from here, so Ctrl-C is a clean exit 0.
+    serving = threading.Thread(target=server.run, name="demo-server")
+
+    def stop(_signum: int, _frame: object) -> None:
+        server.should_exit = True
+
+    previous = {
+        sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    serving.start()
     try:
-        server.run()
+        while serving.is_alive():
+            serving.join(timeout=0.5)
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         for proc in procs:
             proc.terminate()
             try:

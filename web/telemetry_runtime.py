@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlmodel import Session
 
 from airspace.site import Site
 from booking import services
@@ -39,7 +40,7 @@ from booking.model import (
     Role,
     UserId,
 )
-from booking.store import SqlUnitOfWork
+from booking.store import BookingRow, SqlUnitOfWork, booking_from_row
 from telemetry.bus import InProcessBus, LiveBus, VehicleRelay
 from telemetry.frames import utc_iso
 from telemetry.gateway import Gateway, GatewaySettings
@@ -49,6 +50,7 @@ from telemetry.store import TelemetryStore
 from telemetry.transports import Link, open_link, parse_endpoint
 from web.events import EventLog
 from web.fleet_directory import load_fleet_directory
+from web.schemas import BookingPublic
 
 logger = logging.getLogger(__name__)
 
@@ -228,16 +230,36 @@ class TelemetryRuntime:
             self._loop.run_in_executor(None, activate)
 
     def _on_domain_events(self, events: Sequence[DomainEvent]) -> None:
-        """From a request thread: forward to the loop (never block the caller)."""
+        """From the committing request's worker thread: read the bookings as they
+        now are (pages replace their copy with the frame's), then hand the frames
+        to the loop (never block it)."""
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._publish_domain_events, list(events))
+        if loop is None or loop.is_closed():
+            return
+        frames = [(booking_frame(e, self._booking_view(e)), e) for e in events]
+        loop.call_soon_threadsafe(self._publish_domain_events, frames)
 
-    def _publish_domain_events(self, events: list[DomainEvent]) -> None:
-        for event in events:
-            frame = booking_frame(event)
+    def _booking_view(self, event: DomainEvent) -> dict[str, Any] | None:
+        try:
+            with Session(self.engine) as session:
+                row = session.get(BookingRow, event.booking_id)
+                if row is None:
+                    return None
+                booking = BookingPublic.of(booking_from_row(row))
+                return booking.model_dump(mode="json")
+        except Exception:
+            logger.exception("booking %s unread (live stream)", event.booking_id)
+            return None
+
+    def _publish_domain_events(
+        self, frames: list[tuple[dict[str, Any], DomainEvent]]
+    ) -> None:
+        for frame, event in frames:
             self.bus.publish(frame, event.operator_id)
-        self._refresh.set()
+        # Reload only when what the gateway flies by changed: a burst of new
+        # pending bookings must not reload the directory once each.
+        if any(_changes_directory(event) for _, event in frames):
+            self._refresh.set()
 
 
 FLYABLE = frozenset({"approved", "active"})
@@ -251,14 +273,21 @@ def _changes_directory(event: DomainEvent) -> bool:
     return True
 
 
-def booking_frame(event: DomainEvent) -> dict[str, Any]:
-    """The live-stream ``booking`` frame for a committed booking event."""
-    booking: dict[str, Any] = {
-        "id": event.booking_id,
-        "site_id": event.site_id,
-        "operator_id": event.operator_id,
-        "drone_id": event.drone_id,
-    }
+def booking_frame(
+    event: DomainEvent, booking_view: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The live-stream ``booking`` frame for a committed booking event, carrying the
+    whole booking (as ``GET /api/v1/bookings/{id}`` shows it) when known."""
+    booking: dict[str, Any] = (
+        dict(booking_view)
+        if booking_view
+        else {
+            "id": event.booking_id,
+            "site_id": event.site_id,
+            "operator_id": event.operator_id,
+            "drone_id": event.drone_id,
+        }
+    )
     match event:
         case BookingStateChanged():
             booking["state"] = str(event.to_state)
@@ -271,8 +300,8 @@ def booking_frame(event: DomainEvent) -> dict[str, Any]:
             }
         case BookingBumped():
             booking["state"] = "bumped"
-            booking["start_utc"] = utc_iso(event.window.start.timestamp())
-            booking["end_utc"] = utc_iso(event.window.end.timestamp())
+            booking.setdefault("start", utc_iso(event.window.start.timestamp()))
+            booking.setdefault("end", utc_iso(event.window.end.timestamp()))
             return {
                 "type": "booking",
                 "change": "bumped",

@@ -17,10 +17,6 @@ pytestmark = pytest.mark.e2e
 
 DASH = "\N{EN DASH}"  # the pages write ranges as 20-60 with an en dash
 
-# The live feed is not served before the telemetry gateway lands; the browser logs
-# each refused websocket handshake as a console error.
-WS_NOT_YET = "WebSocket connection to"
-
 
 def _tomorrow() -> str:
     return (datetime.now(HK).date() + timedelta(days=1)).isoformat()
@@ -78,7 +74,7 @@ def test_login_form_signs_in_and_the_map_draws_the_demo_site(tab: Browsing) -> N
     tab.shot("map")
     assert tab.external_requests() == []
     # The one 401 is the wrong password above.
-    assert tab.unexpected_console_errors(WS_NOT_YET, "401") == []
+    assert tab.unexpected_console_errors("401") == []
 
 
 def test_bookings_page_books_and_explains_the_refused_overlap(tab: Browsing) -> None:
@@ -107,7 +103,7 @@ def test_bookings_page_books_and_explains_the_refused_overlap(tab: Browsing) -> 
 
     page.click("#ics-download")  # a Blob download: no navigation, no error
     assert tab.external_requests() == []
-    assert tab.unexpected_console_errors(WS_NOT_YET, "409") == []
+    assert tab.unexpected_console_errors("409") == []
 
 
 def test_each_role_sees_only_its_controls_and_the_api_backs_them(tab: Browsing) -> None:
@@ -156,7 +152,7 @@ def test_each_role_sees_only_its_controls_and_the_api_backs_them(tab: Browsing) 
     expect(closed).not_to_have_count(0)
     tab.shot("bookings-closure")
     assert tab.external_requests() == []
-    assert tab.unexpected_console_errors(WS_NOT_YET) == []
+    assert tab.unexpected_console_errors() == []
 
 
 def test_incidents_page_says_when_the_server_has_no_incident_list(

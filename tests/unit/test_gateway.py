@@ -222,3 +222,22 @@ def test_garbage_between_frames_is_counted_and_does_not_stop_decoding() -> None:
     assert world.last_vehicle(11)["drone_id"] == "D1"
     (link,) = world.gateway.links()
     assert link["garbage_bytes"] > 0 or link["truncated"] > 0
+
+
+def test_unsigned_frames_of_a_signing_drone_are_reported_at_most_every_5_s() -> None:
+    key = bytes(range(32))
+    fleet = FleetDirectory(
+        (DroneEntry("D1", "Kite-1", SITE.id, "op-a", sysid=11, signing_key=key),),
+    )
+    world = World(fleet)
+    inside = corridor_point(SITE, "C1")
+    for i in range(80):  # 8 s of unsigned positions at 10 Hz
+        world.fly(11, inside, T0 + i * 0.1)
+    reports = [e for e in world.events() if e["kind"] == "spoofed_frames"]
+    assert [r["details"]["frames"] for r in reports[:1]] == [2]  # the first at once
+    assert len(reports) == 2
+    assert reports[1]["t_s"] - reports[0]["t_s"] >= 5.0
+    assert sum(r["details"]["frames"] for r in reports) <= 160
+    assert reports[0]["drone_id"] == "D1"
+    # Nothing it sent was taken as a position.
+    assert not [f for f in world.drain() if f["type"] == "vehicles"]

@@ -249,7 +249,8 @@ function onIncident(incident) {
 function onBooking(frame) {
   const b = frame.booking;
   if (!b) return;
-  page.bookings.set(b.id, b);
+  // Merge: an older server may send only the fields that changed.
+  page.bookings.set(b.id, { ...(page.bookings.get(b.id) || {}), ...b });
   if (frame.change === "bumped") {
     const why = frame.reason ? `: ${frame.reason}` : "";
     page.toasts.show(`Booking #${b.id} (${b.drone_id}) was bumped by closure #${frame.closure_id}${why}`, {
@@ -295,7 +296,8 @@ function fetchBooking(id) {
   if (page.bookingFetches.has(id)) return;
   const request = api(`bookings/${id}`)
     .then((b) => {
-      page.bookings.set(b.id, b);
+      // Merge: an older server may send only the fields that changed.
+  page.bookings.set(b.id, { ...(page.bookings.get(b.id) || {}), ...b });
       const selected = page.drones.get(page.drones.selectedKey);
       if (selected?.v.booking_id === id) page.layers.highlightCorridor(corridorOf(selected.v));
     })

@@ -1,0 +1,319 @@
+"""The live map in a real browser, fed by real drones through a real server.
+
+``skyberth serve`` runs as a subprocess on the demo site (``serve_process``); two
+drones of organisation acme are registered and booked over REST, and the real
+simulator (``python -m simulator --api``, a subprocess) flies them over MAVLink/UDP:
+``Drone lm-1`` flies corridor C1 as planned, ``Drone lm-2`` drifts out of it sideways
+and stays out. Debian's Chromium, signed in as acme's pilot, must show both drones
+with their labels, the drift's incident as a toast and in the side list, the
+"reconnecting" state while the server is down, and the picture again, from the
+new connection's snapshot, once the server is back on the same port.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, WebSocket, expect
+
+from tests.e2e.conftest import Browsing
+from tests.e2e.serve_process import ServeProcess
+from tests.integration.api_world import SITE, drone_body
+from tests.integration.sim_world import SOURCE_ROOT, simulator_env
+
+pytestmark = pytest.mark.e2e
+
+SPEED = 4
+NOMINAL = ("lm-1", 31, "P1")
+DRIFTING = ("lm-2", 32, "P4")
+"""(drone id, MAVLink system id, pad); both fly corridor C1."""
+DRIFT = "lateral_drift@2:at_s=5,speed_mps=4,hold_s=400"
+"""The second drone of the fleet (by system id) leaves C1 as soon as it flies a
+leg along it, and stays out for the rest of the test."""
+LABEL_LINE = re.compile(r"-?\d+\.\d m · \d+\.\d m/s · \d+ % · \d+\.\d s")
+"""A label's second line: altitude, speed, battery and link age, with units."""
+STALE = re.compile(r"\bstale\b")
+WS_DOWN = "WebSocket connection to"
+"""Chromium logs each refused reconnect attempt while the server is down."""
+
+
+@dataclass
+class LiveMapWorld:
+    """The server (``base_url`` is what the ``tab`` fixture opens), the bookings of
+    its drones, and the simulator once ``fly`` has started it."""
+
+    serve: ServeProcess
+    bookings: dict[str, int]
+    simulator_log: Path
+    simulator: subprocess.Popen[bytes] | None = None
+    opens_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When the last booking's window opens: nothing may fly unbooked before."""
+
+    @property
+    def base_url(self) -> str:
+        return self.serve.base_url
+
+    def fly(self) -> None:
+        """Start the simulator on the booked drones (once)."""
+        if self.simulator is not None:
+            return
+        time.sleep(max(0.0, (self.opens_at - datetime.now(UTC)).total_seconds()))
+        with self.simulator_log.open("wb") as log:
+            self.simulator = subprocess.Popen(
+                [
+                    sys.executable,
+                    *("-m", "simulator", "--api", self.serve.base_url),
+                    *("--token", self.serve.token("site_admin")),
+                    *("--to", f"udpout:127.0.0.1:{self.serve.udp_port}"),
+                    *("--speed", str(SPEED), "--laps", "3", "--scenario", DRIFT),
+                    *("--progress-s", "10"),
+                ],
+                cwd=SOURCE_ROOT,
+                env=simulator_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop_flying(self) -> None:
+        simulator, self.simulator = self.simulator, None
+        if simulator is None:
+            return
+        simulator.send_signal(signal.SIGINT)
+        try:
+            simulator.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            simulator.kill()
+            simulator.wait()
+
+
+def _book(
+    serve: ServeProcess, drone_id: str, sysid: int, pad: str
+) -> tuple[int, datetime]:
+    """Register the drone, book C1 from ``pad`` and approve; return id and start."""
+    serve.call("operator", "POST", "/drones", json=drone_body(drone_id, sysid))
+    start = datetime.now(UTC) + timedelta(seconds=1)
+    booking = serve.call(
+        "operator",
+        "POST",
+        "/bookings",
+        json={
+            "site_id": SITE,
+            "drone_id": drone_id,
+            "start": start.isoformat(),
+            "end": (start + timedelta(minutes=30)).isoformat(),
+            "corridor_id": "C1",
+            "takeoff_pad_id": pad,
+            "landing_pad_id": pad,
+        },
+    )
+    serve.call("site_admin", "POST", f"/bookings/{booking['id']}/approve")
+    return int(booking["id"]), start
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMapWorld]:
+    """Overrides conftest's ``server``: ours has booked drones to fly and can be
+    restarted."""
+    data_dir = tmp_path_factory.mktemp("live-map")
+    serve = ServeProcess(data_dir)
+    serve.seed_users()
+    serve.start()
+    world = LiveMapWorld(serve, {}, data_dir / "simulator.log")
+    try:
+        for drone_id, sysid, pad in (NOMINAL, DRIFTING):
+            booking_id, world.opens_at = _book(serve, drone_id, sysid, pad)
+            world.bookings[drone_id] = booking_id
+        yield world
+    finally:
+        world.stop_flying()
+        serve.stop()
+
+
+@dataclass
+class SocketLog:
+    """The frames every websocket of the page received, per connection."""
+
+    connections: list[list[dict[str, Any]]] = field(default_factory=list)
+
+    def attach(self, page: Page) -> None:
+        page.on("websocket", self._opened)
+
+    def _opened(self, ws: WebSocket) -> None:
+        frames: list[dict[str, Any]] = []
+        self.connections.append(frames)
+
+        def received(payload: str | bytes) -> None:
+            text = payload.decode() if isinstance(payload, bytes) else payload
+            # Only the first frame (the snapshot) and events matter here.
+            if text.startswith(('{"type":"snapshot"', '{"type":"incident"')):
+                frames.append(json.loads(text))
+
+        ws.on("framereceived", received)
+
+
+def _markers(page: Page) -> dict[str, dict[str, Any]]:
+    """Each drawn drone: its label and marker position (page pixels) by drone id."""
+    found: dict[str, dict[str, Any]] = page.evaluate(
+        """() => Object.fromEntries([...window.skyberth.drones.entries.values()]
+            .filter((e) => e.marker)
+            .map((e) => {
+              const box = e.marker.getElement().getBoundingClientRect();
+              return [e.v.drone_id, {
+                key: e.key, state: e.v.state,
+                name: e.root.querySelector('.drone-label b').textContent,
+                line: e.root.querySelector('.drone-label span').textContent,
+                x: box.x, y: box.y, classes: e.root.className,
+              }];
+            }))"""
+    )
+    return found
+
+
+def _wait_for_both_drones(tab: Browsing, timeout_s: float = 30.0) -> None:
+    tab.page.wait_for_function(
+        """() => window.skyberth && window.skyberth.drones
+            && ['lm-1', 'lm-2'].every((id) => [...window.skyberth.drones.entries
+                 .values()].some((e) => e.v.drone_id === id && e.marker))""",
+        timeout=timeout_s * 1000,
+    )
+
+
+def _wait_for_drift_incident(tab: Browsing, timeout_s: float = 40.0) -> None:
+    items = tab.page.locator("#incident-list li", has_text="corridor exit lateral")
+    expect(items).to_have_count(1, timeout=timeout_s * 1000)
+
+
+def test_live_map_shows_the_drones_with_labels_and_the_drift_as_an_incident(
+    tab: Browsing, server: LiveMapWorld
+) -> None:
+    tab.sign_in("pilot")
+    page = tab.page
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    # The pilot watches as the drones take off (and their bookings go active).
+    server.fly()
+    _wait_for_both_drones(tab)
+    first = _markers(page)
+    assert first["lm-1"]["name"] == "Drone lm-1"
+    assert first["lm-2"]["name"] == "Drone lm-2"
+    expect(page.locator("#drone-count")).to_have_text("2 drones")
+    expect(page.locator("#drone-list")).to_contain_text("Drone lm-1")
+
+    # Once under way (climbed, heading for the corridor), the drones move on the
+    # screen between two reads.
+    page.wait_for_function(
+        """() => [...window.skyberth.drones.entries.values()]
+            .filter((e) => e.v.speed_mps > 2).length === 2""",
+        timeout=30_000,
+    )
+    first = _markers(page)
+    # The label's second line: altitude, speed, battery, link age, with units.
+    for marker in first.values():
+        assert LABEL_LINE.fullmatch(marker["line"]), marker
+    page.wait_for_timeout(1500)
+    later = _markers(page)
+    for drone in ("lm-1", "lm-2"):
+        moved_px = math.hypot(
+            later[drone]["x"] - first[drone]["x"], later[drone]["y"] - first[drone]["y"]
+        )
+        assert moved_px > 5, (drone, first[drone], later[drone])
+
+    _wait_for_drift_incident(tab)
+    incident = page.locator("#incident-list li", has_text="corridor exit lateral")
+    expect(incident).to_contain_text("lm-2")
+    toast = page.locator("#toasts .toast-breach", has_text="Incident #")
+    expect(toast.first).to_contain_text("Drone lm-2 left corridor C1")
+    expect(page.locator(f'[data-key="{later["lm-2"]["key"]}"] .drone')).to_have_class(
+        re.compile(r"\bstate-outside_lateral\b")
+    )
+    assert "state-outside_lateral" not in _markers(page)["lm-1"]["classes"]
+    expect(page.locator("#event-list")).to_contain_text("left corridor C1")
+
+    # Well out (10 m past the edge), the drifting drone is picked from the side
+    # list: its live values and its booking show, the map pans to it.
+    page.wait_for_function(
+        """() => [...window.skyberth.drones.entries.values()].some((e) =>
+            e.v.drone_id === 'lm-2' && e.v.lateral_margin_m < -10)""",
+        timeout=30_000,
+    )
+    page.locator("#drone-list button", has_text="Drone lm-2").click()
+    expect(page.locator("#selected")).to_be_visible()
+    expect(page.locator("#selected-name")).to_have_text("Drone lm-2")
+    expect(page.locator("#selected-state")).to_have_text(
+        "outside the corridor sideways"
+    )
+    booking = page.locator("#selected-booking")
+    expect(booking).to_contain_text(f"#{server.bookings['lm-2']}")
+    expect(booking).to_contain_text("C1")
+    expect(booking).to_contain_text("P4 → P4")
+    tab.shot("live-map-incident")
+    assert tab.external_requests() == []
+    assert tab.unexpected_console_errors() == []
+
+
+def test_live_map_shows_reconnecting_while_the_server_is_down_and_recovers(
+    tab: Browsing, server: LiveMapWorld
+) -> None:
+    sockets = SocketLog()
+    sockets.attach(tab.page)
+    tab.sign_in("pilot")
+    page = tab.page
+    status = page.locator("#live-status")
+    expect(status).to_have_attribute("data-state", "live")
+    server.fly()
+    _wait_for_both_drones(tab)
+    _wait_for_drift_incident(tab)
+    incident_text = page.locator("#incident-list li").first.inner_text()
+
+    server.serve.stop()
+    expect(status).to_have_attribute("data-state", "reconnecting", timeout=10_000)
+    expect(status).to_have_text("Reconnecting…")
+    banner = page.locator("#live-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("Reconnecting to the live feed")
+    expect(page.locator("#map")).to_have_class(STALE)
+    # What was known stays on the map, marked as possibly out of date.
+    expect(page.locator("#incident-list li")).to_have_count(1)
+    tab.shot("live-map-reconnecting")
+
+    page.wait_for_timeout(1500)  # a few refused attempts while it is down
+    server.serve.start()
+    # The backoff tops out at 8 s between attempts (live_stream.js).
+    expect(status).to_have_attribute("data-state", "live", timeout=20_000)
+    expect(banner).to_be_hidden()
+    expect(page.locator("#map")).not_to_have_class(STALE)
+    _wait_for_both_drones(tab)
+
+    # The new connection began with a snapshot holding the open drift incident
+    # (from the database: the new server process had not seen it fly) ...
+    assert len(sockets.connections) >= 2
+    snapshot = sockets.connections[-1][0]
+    assert snapshot["type"] == "snapshot"
+    kinds = {(i["kind"], i["drone_id"]) for i in snapshot["incidents"]}
+    assert ("corridor_exit_lateral", "lm-2") in kinds
+    assert {b["id"] for b in snapshot["bookings"]} == set(server.bookings.values())
+    # ... and the page shows it again, and the drones fly on.
+    expect(page.locator("#incident-list li")).to_have_count(1)
+    assert page.locator("#incident-list li").first.inner_text() == incident_text
+    before = _markers(page)
+    page.wait_for_timeout(1500)
+    after = _markers(page)
+    assert after["lm-1"]["x"] != before["lm-1"]["x"] or (
+        after["lm-1"]["y"] != before["lm-1"]["y"]
+    )
+    tab.shot("live-map-recovered")
+    assert tab.external_requests() == []
+    assert tab.unexpected_console_errors(WS_DOWN) == []
+    assert server.simulator is not None
+    assert server.simulator.poll() is None, server.simulator_log.read_text()

@@ -1,0 +1,187 @@
+"""``skyberth demo`` as a user runs it: one command, then Ctrl-C.
+
+The demo runs as a subprocess in its own session (process group) on free ports and
+a temporary data directory. The test reads the passwords it prints, signs in as the
+pilot, and checks within bounded times that the live map answers, that the live
+stream shows the booked drones moving, and that SIGINT stops the server and the
+simulator it started: exit code 0, no traceback, no process left in its group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.sim_world import SOURCE_ROOT, LiveRecorder, simulator_env
+
+pytestmark = pytest.mark.slow
+logger = logging.getLogger(__name__)
+
+SPEED = 4
+BOOKED_DRONES = 4
+"""The demo's default fleet: kite-1 .. kite-4, plus an intruder."""
+START_TIMEOUT_S = 30.0
+MOVING_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 15.0
+PASSWORD_LINE = re.compile(r"^\s+(\w+)\s+(\S+)\s+\((\w+)\)\s*$", re.MULTILINE)
+
+
+@dataclass
+class Demo:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    ws_url: str
+    log_path: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    http_port = free_port()
+    udp_port = free_port(socket.SOCK_DGRAM)
+    log_path = tmp_path / "demo.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                *("-m", "web.cli", "demo"),
+                *("--port", str(http_port), "--mavlink-port", str(udp_port)),
+                *("--data-dir", str(tmp_path / "data"), "--speed", str(SPEED)),
+            ],
+            cwd=SOURCE_ROOT,
+            env=simulator_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: the test can see what is left
+        )
+    base_url = f"http://127.0.0.1:{http_port}"
+    try:
+        yield Demo(process, base_url, f"ws://127.0.0.1:{http_port}/ws/live", log_path)
+    finally:
+        # Whatever the test did, nothing of the demo outlives it.
+        if _group_alive(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def _wait_for_map(demo: Demo) -> float:
+    started = time.monotonic()
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(demo.base_url + "/map", timeout=2).status_code == 200:
+                return time.monotonic() - started
+        if demo.process.poll() is not None:
+            pytest.fail(f"the demo exited early:\n{demo.output()[-3000:]}")
+        if time.monotonic() - started > START_TIMEOUT_S:
+            pytest.fail(f"no map after {START_TIMEOUT_S} s:\n{demo.output()[-3000:]}")
+        time.sleep(0.2)
+
+
+def _pilot_token(demo: Demo) -> str:
+    passwords = {
+        name: password
+        for name, password, role in PASSWORD_LINE.findall(demo.output())
+        if role in {"site_admin", "safety_officer", "operator", "pilot"}
+    }
+    assert "pilot" in passwords, demo.output()
+    response = httpx.post(
+        demo.base_url + "/api/v1/auth/token",
+        data={"username": "pilot", "password": passwords["pilot"]},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def _moved_m(first: dict[str, float], last: dict[str, float]) -> float:
+    dlat_m = (last["lat_deg"] - first["lat_deg"]) * 111_320.0
+    dlon_m = (
+        (last["lon_deg"] - first["lon_deg"])
+        * 111_320.0
+        * math.cos(math.radians(first["lat_deg"]))
+    )
+    return math.hypot(dlat_m, dlon_m)
+
+
+def test_demo_serves_the_map_flies_the_booked_drones_and_stops_on_sigint(
+    demo: Demo,
+) -> None:
+    map_after_s = _wait_for_map(demo)
+    token = _pilot_token(demo)
+    booked = {f"kite-{n}" for n in range(1, BOOKED_DRONES + 1)}
+    with LiveRecorder.running(f"{demo.ws_url}?token={token}") as live:
+        live.wait_for(lambda f: f.get("type") == "snapshot", 10)
+
+        def all_moving(_: object) -> bool:
+            first: dict[str, dict[str, float]] = {}
+            moved: set[str] = set()
+            for frame in live.snapshot():
+                for v in (
+                    frame.get("vehicles", []) if frame["type"] == "vehicles" else []
+                ):
+                    drone = v.get("drone_id")
+                    if drone not in booked:
+                        continue
+                    if drone not in first:
+                        first[drone] = v
+                    elif _moved_m(first[drone], v) > 5.0:
+                        moved.add(drone)
+            return moved == booked
+
+        moving_since = time.monotonic()
+        live.wait_for(all_moving, MOVING_TIMEOUT_S)
+        moving_after_s = time.monotonic() - moving_since
+    # A pilot of the demo organisation sees its drones flying their bookings.
+    reports = [
+        v for f in live.snapshot() if f["type"] == "vehicles" for v in f["vehicles"]
+    ]
+    flying_booked = {
+        v["drone_id"] for v in reports if v["booking_id"] is not None and v["flying"]
+    }
+    assert flying_booked == booked
+
+    assert demo.process.poll() is None, demo.output()[-3000:]
+    sent = time.monotonic()
+    demo.process.send_signal(signal.SIGINT)
+    try:
+        returncode = demo.process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the demo did not stop within {STOP_TIMEOUT_S} s")
+    stop_s = time.monotonic() - sent
+    output = demo.output()
+    assert not _group_alive(demo.process.pid), "a process of the demo is left"
+    assert "stopped after" in output, output[-3000:]  # the simulator's own summary
+    assert "demo stopped" in output, output[-3000:]
+    assert "Traceback" not in output, output[-5000:]
+    assert returncode == 0, output[-5000:]
+    logger.info(
+        f"map after {map_after_s:.1f} s, all booked drones moving after "
+        f"{moving_after_s:.1f} s, stopped {stop_s:.1f} s after SIGINT"
+    )
