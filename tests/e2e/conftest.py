@@ -147,9 +147,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium (skipped locally when it is not installed)."""
+    """Debian's headless Chromium (skipped locally when it is not installed).
+
+    Module-scoped: Playwright's sync API keeps an event loop running on this
+    thread while it is open, and the asyncio tests that follow need it gone.
+    """
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: apt-get install chromium"
         if ON_CI:
