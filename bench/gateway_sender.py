@@ -1,7 +1,10 @@
 """The benchmark's sender: replays a ``SendPlan`` in real time from its own process.
 
-Each simulated drone has its own UDP socket (its own source port, as separate
-autopilots or radios would), connected to its link's ``udpin`` port. The loop sends
+All drones of a site send from one UDP socket connected to the site's ``udpin``
+port, as through one radio or router per site; ``socket_per_drone`` gives every
+drone its own source port instead (as separate autopilots), which makes the
+kernel's socket table (read ten times a second by the benchmark) thousands of
+lines long. The loop sends
 whatever is due, then sleeps until the next datagram is; it never sends ahead of
 time, and it records how late it ran so a sender that could not keep up is visible
 rather than mistaken for a slow gateway.
@@ -15,10 +18,18 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from typing import Protocol
 
 from bench.gateway_stream import SendPlan
 
 MAX_SLEEP_S = 0.002
+MAX_BATCH = 500
+
+
+class Progress(Protocol):
+    """A shared counter (``multiprocessing.RawValue("q")``)."""
+
+    value: int
 
 
 @dataclass
@@ -46,20 +57,29 @@ def run_sender(
     ports: Sequence[int],
     drone_links: Sequence[int],
     conn: Connection,
+    progress: Progress,
+    socket_per_drone: bool = False,
 ) -> None:
-    """Process entry point: open one socket per drone, say ``"ready"`` on ``conn``,
+    """Process entry point: open the sockets, say ``"ready"`` on ``conn``,
     receive the start time (epoch seconds), send ``plan`` from then on, and put a
-    ``SenderReport`` on ``conn``."""
+    ``SenderReport`` on ``conn``. ``progress.value`` counts datagrams sent so far
+    (shared memory, updated after every batch)."""
     report = SenderReport()
     socks: list[socket.socket] = []
     try:
+        by_link: dict[int, socket.socket] = {}
+        sends = []
         for link in drone_links:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.connect(("127.0.0.1", ports[link]))
-            socks.append(sock)
+            sock = None if socket_per_drone else by_link.get(link)
+            if sock is None:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sock.connect(("127.0.0.1", ports[link]))
+                socks.append(sock)
+                by_link[link] = sock
+            sends.append(sock.send)
         conn.send("ready")
         start_at_s = float(conn.recv())
-        _send_all(plan, [s.send for s in socks], start_at_s, report)
+        _send_all(plan, sends, start_at_s, report, progress)
     except Exception as exc:  # report, never hang the parent waiting on the pipe
         report.error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -74,6 +94,7 @@ def _send_all(
     sends: Sequence[Callable[[memoryview], int]],
     start_at_s: float,
     report: SenderReport,
+    progress: Progress,
 ) -> None:
     times, starts, ends, drone = plan.times_s, plan.starts, plan.ends, plan.drone
     view = memoryview(plan.blob)
@@ -94,7 +115,9 @@ def _send_all(
     i = 0
     while i < n:
         now = time.perf_counter() - base
-        j = bisect_right(times, now, i)
+        # A sender behind schedule catches up in slices, so its shared counter
+        # and lateness stay current.
+        j = min(bisect_right(times, now, i), i + MAX_BATCH)
         if j == i:
             time.sleep(min(times[i] - now, MAX_SLEEP_S))
             continue
@@ -113,6 +136,7 @@ def _send_all(
             if k == marker_at:
                 report.marker_sent_s[plan.markers[k]] = time.time()
                 marker_at = markers.pop(0) if markers else -1
+        progress.value = sent
         # A marker whose datagram failed to send gives no sample.
         while 0 <= marker_at < j:
             marker_at = markers.pop(0) if markers else -1

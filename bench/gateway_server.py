@@ -31,6 +31,7 @@ from airspace.site import CorridorId, Site, SiteId
 from airspace.site_files import save_site
 from airspace.site_parse import parse_site
 from bench.gateway_fleet import FleetLayout, SimDrone, site_copy, site_id
+from bench.gateway_sender import Progress
 from booking import services
 from booking.model import Actor, DroneId, OperatorId, Role, UserId
 from booking.rules import SitePolicy
@@ -120,8 +121,9 @@ def seed_users(db_url: str) -> None:
 def seed_fleet(
     db_url: str, base: Site, layout: FleetLayout, drones: list[SimDrone]
 ) -> None:
-    """Register ``drones`` and approve their bookings straight through the booking
-    services (the same rules as the API, without HTTP), before the server starts.
+    """Register ``drones``, approve their bookings and mark them active (flying)
+    straight through the booking services (the same rules as the API, without
+    HTTP), before the server starts.
 
     Through the API each registration makes the server reload its whole fleet
     directory, so thousands take many minutes; the API path is exercised by the
@@ -165,6 +167,9 @@ def seed_fleet(
             now,
         )
         services.approve(uow(), booking.id, admin, now)
+        # Already flying: the steady state of a fleet that took off a while ago,
+        # not a thousand take-offs in the first seconds of the run.
+        services.activate(uow(), booking.id, operator, start)
     engine.dispose()
 
 
@@ -429,29 +434,81 @@ def udp_socket_queues(ports: Collection[int]) -> tuple[int, int]:
     return queued, dropped
 
 
-class UdpQueueWatch:
-    """Samples the server's UDP receive queues every ``period_s`` in a thread."""
+@dataclass(frozen=True)
+class KernelSample:
+    """The server seen from outside at one instant (epoch seconds)."""
 
-    def __init__(self, ports: Collection[int], period_s: float = 0.1) -> None:
+    t_s: float
+    queued_bytes: int
+    """Bytes waiting in its UDP receive buffers (kernel accounting)."""
+    dropped: int
+    """Datagrams the kernel dropped at its sockets so far (buffers full)."""
+    server_cpu_s: float
+    machine_busy_s: float
+    sent: int
+    """Datagrams the sender had sent (its shared counter), read just before."""
+
+
+class KernelWatch:
+    """Samples the server's UDP sockets and CPU every ``period_s`` in a thread.
+
+    Nothing here asks the server: an overloaded server answers HTTP late, the
+    kernel's counters are read at once.
+    """
+
+    def __init__(
+        self,
+        ports: Collection[int],
+        pid: int,
+        sent: Progress,
+        period_s: float = 0.1,
+    ) -> None:
         self.ports = list(ports)
+        self.pid = pid
+        self.sent = sent
         self.period_s = period_s
-        self.samples: list[tuple[float, int, int]] = []
-        """(epoch s, bytes queued, datagrams dropped so far)."""
+        self.samples: list[KernelSample] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> UdpQueueWatch:
+    def __enter__(self) -> KernelWatch:
+        self.samples.append(self.sample())
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.samples.append(self.sample())
+
+    def sample(self) -> KernelSample:
+        sent = int(self.sent.value)
+        queued, dropped = udp_socket_queues(self.ports)
+        return KernelSample(
+            time.time(),
+            queued,
+            dropped,
+            process_cpu_s(self.pid),
+            machine_busy_s(),
+            sent,
+        )
 
     def _run(self) -> None:
         while not self._stop.wait(self.period_s):
-            queued, dropped = udp_socket_queues(self.ports)
-            self.samples.append((time.time(), queued, dropped))
+            self.samples.append(self.sample())
 
-    def max_queued_bytes(self, from_s: float, to_s: float) -> int:
-        return max((q for t, q, _ in self.samples if from_s <= t <= to_s), default=0)
+
+def datagram_truesize(datagrams: list[bytes]) -> float:
+    """Kernel bytes a queued datagram of this stream takes (about 0.8-1.3 KiB for
+    small ones), measured by queueing ``datagrams`` on a socket nobody reads."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.bind(("127.0.0.1", 0))
+        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        port = int(sink.getsockname()[1])
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as source:
+            for data in datagrams:
+                source.sendto(data, ("127.0.0.1", port))
+        time.sleep(0.05)
+        queued, dropped = udp_socket_queues([port])
+    kept = len(datagrams) - dropped
+    return queued / kept if kept > 0 else 1024.0

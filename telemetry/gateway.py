@@ -76,6 +76,8 @@ class GatewaySettings:
     """Evidence kept before and after an incident's first breach."""
     track_interval_s: float = 1.0
     tlog_flush_s: float = 1.0
+    rebind_s: float = 1.0
+    """A vehicle is re-tied to its drone and booking at least this often."""
     spoof_report_s: float = 5.0
     """Rejected (spoofed) frames of one sender are reported at most this often."""
     full_frame_s: float = 1.0
@@ -124,6 +126,7 @@ class Gateway:
         self._changed: set[str] = set()
         self._tlog_upto: dict[str, float] = {}
         self._full_frame_s = 0.0
+        self._directory_version = 0
         self._tlog_flushed_s = 0.0
         self._track_s: dict[str, float] = {}
         self._spoofed: Counter[tuple[str, int]] = Counter()
@@ -143,6 +146,7 @@ class Gateway:
     def set_directory(self, directory: FleetDirectory, now_s: float) -> None:
         """Swap in a fresh fleet directory; rebinds every vehicle at the next tick."""
         self.directory = directory
+        self._directory_version += 1
         keys = directory.signing_keys()
         for codec in self.codecs.values():
             codec.set_signing_keys(keys)
@@ -217,7 +221,11 @@ class Gateway:
                 continue
             vehicle.position_pending = False
             self._changed.add(vehicle.key)
-            self._bind(vehicle, now_s)
+            if (
+                vehicle.bound_version != self._directory_version
+                or now_s >= vehicle.bound_until_s
+            ):
+                self._bind(vehicle, now_s)
             if vehicle.site_id is None:
                 continue
             if vehicle.flying:
@@ -244,15 +252,20 @@ class Gateway:
         self.tick_seconds_max = max(self.tick_seconds_max, self.tick_seconds_last)
 
     def _bind(self, v: VehicleState, now_s: float) -> None:
-        """Tie the vehicle to its registered drone, site and current booking."""
+        """Tie the vehicle to its registered drone, site and current booking.
+
+        Done again when the directory changes and at least every ``rebind_s``
+        (booking windows open and close; an unregistered vehicle changes site).
+        """
+        v.bound_version = self._directory_version
+        v.bound_until_s = now_s + self.settings.rebind_s
         drones = self.directory.drones_with_sysid(v.sysid)
         if len(drones) == 1:
             drone = drones[0]
         elif drones:
+            sites = {d.site_id for d in drones}
             site_id = nearest_site(
-                v.lon_deg,
-                v.lat_deg,
-                [r for r in self._site_refs if r[0] in {d.site_id for d in drones}],
+                v.lon_deg, v.lat_deg, [r for r in self._site_refs if r[0] in sites]
             )
             drone = next(d for d in drones if d.site_id == site_id)
         else:

@@ -111,6 +111,8 @@ class VehicleState:
         "battery_pct",
         "battery_voltage_v",
         "booking_id",
+        "bound_until_s",
+        "bound_version",
         "compid",
         "conformance",
         "corridor_id",
@@ -194,6 +196,8 @@ class VehicleState:
         self.operator_id: str | None = None
         self.booking_id: int | None = None
         self.corridor_id: str | None = None
+        self.bound_version = -1
+        self.bound_until_s = -math.inf
         self.takeoff_pad_id: str | None = None
         self.landing_pad_id: str | None = None
         self.conformance = "on_ground"

@@ -117,6 +117,9 @@ def serve(
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
+        # Each live frame is serialised once for all viewers; per-message deflate
+        # would compress it again for every client, on the event loop.
+        ws_per_message_deflate=False,
     )
 
 

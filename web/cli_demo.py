@@ -226,7 +226,13 @@ def demo(
         )
     )
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws_per_message_deflate=False,  # frames are serialised once for all
+        )
     )
     procs: list[subprocess.Popen[bytes]] = []
     started = threading.Event()

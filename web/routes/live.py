@@ -112,11 +112,7 @@ def _snapshot(
             for s in runtime.sites.values()
         ],
         "bookings": [BookingPublic.of(b).model_dump(mode="json") for b in bookings],
-        "vehicles": [
-            v
-            for v in runtime.gateway.vehicle_frames(now_s)
-            if _visible(audience, v["operator_id"])
-        ],
+        "vehicles": [],  # filled on the event loop, which owns the gateway's state
         "incidents": incidents,
     }
 
@@ -167,6 +163,14 @@ async def live(websocket: WebSocket) -> None:
         )
         try:
             while True:
+                # Send all that is queued before waiting: a waiting task per frame
+                # would cost loop turns that a busy gateway cannot spare.
+                frame = subscriber.next_frame_nowait()
+                if frame is not None:
+                    await websocket.send_text(frame)
+                    continue
+                if receiver.done():
+                    break
                 getter = asyncio.ensure_future(subscriber.next_frame())
                 done, _ = await asyncio.wait(
                     {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
@@ -200,8 +204,22 @@ async def _send_snapshot(
     user: User,
     audience: Audience,
 ) -> None:
-    snapshot = await asyncio.to_thread(_snapshot, runtime, engine, user, audience)
+    snapshot = await _snapshot_with_vehicles(runtime, engine, user, audience)
     await websocket.send_text(orjson.dumps(snapshot).decode())
+
+
+async def _snapshot_with_vehicles(
+    runtime: TelemetryRuntime, engine: Engine, user: User, audience: Audience
+) -> dict[str, Any]:
+    """The database part in a worker thread, the vehicles here on the loop (the
+    gateway mutates them there; reading them from a thread would race)."""
+    snapshot = await asyncio.to_thread(_snapshot, runtime, engine, user, audience)
+    snapshot["vehicles"] = [
+        v
+        for v in runtime.vehicle_frames(time.time())
+        if _visible(audience, v["operator_id"])
+    ]
+    return snapshot
 
 
 async def _receive(
@@ -228,9 +246,7 @@ async def _receive(
         if kind == "ping":
             subscriber.push({"type": "pong", "t_s": round(time.time(), 3)})
         elif kind == "resync":
-            snapshot = await asyncio.to_thread(
-                _snapshot, runtime, engine, user, audience
-            )
+            snapshot = await _snapshot_with_vehicles(runtime, engine, user, audience)
             subscriber.push(snapshot, snapshot=True)
         else:
             subscriber.push(
