@@ -218,7 +218,7 @@ class VehicleRelay:
         hub: LiveSink,
         *,
         stale_s: float = 3.0,
-        coalesce_s: float = 0.01,
+        coalesce_s: float = 0.05,
         expire_every_s: float = 0.5,
         forget_after_s: float = 600.0,
         clock: Callable[[], float] = time.time,

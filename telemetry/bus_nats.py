@@ -161,6 +161,11 @@ class NatsBus:
         return nc is not None and nc.is_connected
 
     @property
+    def consuming(self) -> bool:
+        """True once positions and the durable event consumer are subscribed."""
+        return self.connected and len(self._subscriptions) == 2
+
+    @property
     def events_subjects(self) -> str:
         """The stream's subject filter: every site's events."""
         return f"{self.prefix}.*.events.>"
@@ -190,28 +195,27 @@ class NatsBus:
         self._tasks.append(
             asyncio.create_task(self._send_vehicles(), name="bus-vehicles")
         )
-        try:
-            await self._connect_and_set_up()
-        except Exception as exc:
+        # nats-py retries a first connection forever (reconnects are unlimited),
+        # so connecting never fails: wait a little, then let it finish later.
+        connecting = asyncio.create_task(self._connect_until_up(), name="bus-connect")
+        self._tasks.append(connecting)
+        await asyncio.wait({connecting}, timeout=self.connect_timeout_s)
+        if not connecting.done():
             logger.warning(
-                "NATS at %s not reachable (%s); retrying in the background",
-                self.url,
-                exc,
-            )
-            self._tasks.append(
-                asyncio.create_task(self._connect_until_up(), name="bus-connect")
+                "NATS at %s not reachable yet; connecting in the background", self.url
             )
 
     async def _connect_until_up(self) -> None:
         wait_s = self.reconnect_wait_s
         while not self._closing:
-            await asyncio.sleep(wait_s)
             try:
                 await self._connect_and_set_up()
-                logger.info("NATS at %s reachable again", self.url)
+                logger.info("NATS bus up at %s as %s", self.url, self.node_name)
                 return
             except Exception as exc:
-                self._log_limited("connect", "NATS still not reachable: %s", exc)
+                # Connected, but JetStream said no (not enabled, no space...).
+                self._log_limited("setup", "NATS bus not set up yet: %s", exc)
+                await asyncio.sleep(wait_s)
                 wait_s = min(wait_s * 2, _BACKOFF_MAX_S * 5)
 
     async def _connect_and_set_up(self) -> None:

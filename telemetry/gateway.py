@@ -124,7 +124,6 @@ class Gateway:
         self._retired: list[LinkCounters] = []
         """Counters of streams that ended (kept for the totals)."""
         self._changed: set[str] = set()
-        self._tlog_upto: dict[str, float] = {}
         self._full_frame_s = 0.0
         self._directory_version = 0
         self._tlog_flushed_s = 0.0
@@ -592,17 +591,13 @@ class Gateway:
 
     def _flush_tlog(self, now_s: float) -> None:
         self._tlog_flushed_s = now_s
-        if self.recorder is None:
-            return
-        since = now_s - self.settings.tlog_flush_s * 2
         for v in self.vehicles.values():
-            if v.is_gcs or v.last_message_s < since:
-                continue
-            last = self._tlog_upto.get(v.key, -math.inf)
-            records = [f for f in v.frames(last, math.inf) if f[0] > last]
+            records = v.tlog_pending
             if not records:
                 continue
-            self._tlog_upto[v.key] = records[-1][0]
+            v.tlog_pending = []
+            if self.recorder is None or v.is_gcs:
+                continue
             name = (
                 f"{v.site_id}/booking-{v.booking_id}"
                 if v.booking_id is not None

@@ -149,6 +149,7 @@ class VehicleState:
         "status_text",
         "sysid",
         "takeoff_pad_id",
+        "tlog_pending",
         "vd_mps",
         "ve_mps",
         "vn_mps",
@@ -197,6 +198,8 @@ class VehicleState:
         self.booking_id: int | None = None
         self.corridor_id: str | None = None
         self.bound_version = -1
+        self.tlog_pending: list[tuple[float, bytes]] = []
+        """Frames not yet handed to the ``.tlog`` recording."""
         self.bound_until_s = -math.inf
         self.takeoff_pad_id: str | None = None
         self.landing_pad_id: str | None = None
@@ -236,7 +239,8 @@ class VehicleState:
             handler(self, msg)
 
     def record_frame(self, t_s: float, raw: bytes) -> None:
-        """Keep one raw frame (as a tlog record) in the evidence ring."""
+        """Keep one raw frame in the evidence ring and for the next tlog flush."""
+        self.tlog_pending.append((t_s, raw))
         chunk = self._frames.current(t_s)
         chunk += _TLOG_TIME.pack(int(t_s * 1e6))
         chunk += raw

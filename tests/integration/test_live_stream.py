@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
+from pymavlink import mavutil
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -132,6 +133,22 @@ async def test_a_viewer_sees_the_drone_move_and_its_corridor_exit_within_250_ms(
         assert booking["state"] == "active"
     finally:
         udp.close()
+    # Every frame of the booking is recorded as a .tlog pymavlink can read.
+    tlog = server.data_dir / "tlogs" / SITE / f"booking-{booking_id}.tlog"
+    deadline = time.monotonic() + 5
+    positions: list[Any] = []
+    while len(positions) < 8 and time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+        if tlog.exists():
+            log = mavutil.mavlink_connection(str(tlog), dialect="ardupilotmega")
+            try:
+                positions = []
+                while (m := log.recv_match(type="GLOBAL_POSITION_INT")) is not None:
+                    positions.append(m)
+            finally:
+                log.close()
+    assert len(positions) == 8  # 5 inside, 3 outside
+    assert positions[0].get_srcSystem() == 41
 
 
 async def test_a_bad_token_is_closed_with_4401_and_the_reason(
