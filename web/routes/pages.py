@@ -26,8 +26,9 @@ PAGES_DIR = WEB_DIR / "pages"
 STATIC_DIR = WEB_DIR / "static"
 STATIC_URL = "/static"
 
-PAGES = ("login", "map", "bookings", "incidents")
-"""Each is served at ``/<name>`` from ``web/pages/<name>.html``."""
+PAGES = ("login", "map", "bookings", "incidents", "incident")
+"""Each is served at ``/<name>`` from ``web/pages/<name>.html`` (``incident`` also
+at ``/incidents/{id}``)."""
 
 DEFAULT_TILE_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
@@ -136,6 +137,18 @@ def bookings_page(request: Request) -> FileResponse:
 def incidents_page(request: Request) -> FileResponse:
     """Return the incident list page."""
     return _page("incidents", request)
+
+
+@router.api_route("/incidents/{incident_id}", methods=["GET", "HEAD"])
+def incident_page(incident_id: str, request: Request) -> FileResponse:
+    """Return the page of one incident (its script reads the id from the path)."""
+    return _page("incident", request)
+
+
+@router.api_route("/incident", methods=["GET", "HEAD"])
+def incident_page_by_query(request: Request) -> FileResponse:
+    """Return the page of one incident named by ``?id=``."""
+    return _page("incident", request)
 
 
 @router.get("/ui/config.json")

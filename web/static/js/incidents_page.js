@@ -65,7 +65,7 @@ function setUpFilters() {
 }
 
 function opened(i) {
-  return Date.parse(i.opened_utc || i.t_utc || 0);
+  return Date.parse(i.opened_at || i.opened_utc || i.t_utc || 0);
 }
 
 function render() {
@@ -98,7 +98,7 @@ function render() {
           el(
             "tr",
             { dataset: { incidentId: String(i.id) } },
-            el("td", {}, `#${i.id}`),
+            el("td", {}, el("a", { href: `/incidents/${encodeURIComponent(i.id)}`, class: "incident-link" }, `#${i.id}`)),
             el(
               "td",
               { title: new Date(opened(i)).toISOString() },

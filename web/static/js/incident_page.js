@@ -1,0 +1,452 @@
+// One incident: what happened and which rule fired, its evidence track on the map
+// around the breach with the assigned volume, a time slider that replays the track,
+// the timeline, exports, and the safety officers' workflow actions. The page is
+// served at /incidents/{id} (or /incident?id=N); the API checks every action again.
+/* global L */
+
+import { stateInfo } from "./drone_layer.js";
+import { api, applyRole, el, hasRole, listSites, requireUser } from "./session.js";
+import { drawLand, SiteLayers } from "./site_layers.js";
+import { localDate, localTime, startClock, zoneAbbrev } from "./time.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** Roles that may change incidents (the API answers 403 to everyone else). */
+const ACTION_ROLES = ["safety_officer", "site_admin"];
+/** Which state change each state allows (telemetry.incident_workflow.TRANSITIONS). */
+const NEXT_ACTIONS = {
+  open: ["acknowledge"],
+  reopened: ["acknowledge"],
+  acknowledged: ["investigate"],
+  investigating: ["close"],
+  closed: ["reopen"],
+};
+const EXPORTS = [
+  ["html", "Report (HTML)"],
+  ["geojson", "Track (GeoJSON)"],
+  ["kml", "Track (KML)"],
+  ["csv", "Samples (CSV)"],
+  ["gpkg", "GeoPackage"],
+  ["tlog", "Raw MAVLink (.tlog)"],
+];
+const PLAY_STEP_MS = 120;
+
+const page = {
+  id: null,
+  user: null,
+  zone: "UTC",
+  incident: null,
+  samples: [],
+  map: null,
+  marker: null,
+  timer: null,
+};
+
+function incidentIdFromUrl() {
+  const query = new URLSearchParams(location.search).get("id");
+  const raw = query ?? location.pathname.split("/").filter(Boolean).pop();
+  return /^[1-9][0-9]{0,17}$/.test(raw || "") ? Number(raw) : null;
+}
+
+async function main() {
+  page.user = await requireUser();
+  applyRole(page.user);
+  page.id = incidentIdFromUrl();
+  if (page.id === null) {
+    showStatus("This address names no incident. Open one from the incident list.", "error");
+    return;
+  }
+  let incident;
+  try {
+    incident = await api(`incidents/${page.id}`);
+  } catch (err) {
+    const text = err.status === 404 ? `Incident #${page.id} does not exist or is not visible to you.` : `The incident could not be loaded: ${err.message}`;
+    showStatus(text, "error");
+    return;
+  }
+  const [config, sites, evidence, track] = await Promise.all([
+    api("/ui/config.json"),
+    listSites().catch(() => []),
+    api(`incidents/${page.id}/evidence`).catch(() => null),
+    api(`incidents/${page.id}/track`).catch(() => null),
+  ]);
+  const site = sites.find((s) => s.id === incident.site_id);
+  page.zone = site?.timezone || "UTC";
+  startClock($("clock"), page.zone);
+  showIncident(incident);
+  renderRule(incident, evidence);
+  renderExports();
+  setUpActions();
+  page.map = makeMap(config);
+  if (site) drawSite(site.id);
+  const samples = track?.samples?.length ? track.samples : [...(evidence?.before || []), ...(evidence?.after || [])];
+  drawEvidence(samples, evidence?.volume || incident.volume, Date.parse(incident.opened_at));
+  window.skyberthIncident = page; // for the browser tests and for curious people
+}
+
+function showStatus(text, kind = "") {
+  const status = $("inc-status");
+  status.hidden = !text;
+  status.textContent = text || "";
+  status.className = `inc-status ${kind}`;
+}
+
+// --- what happened --------------------------------------------------------------
+
+const words = (v) => String(v ?? "").replaceAll("_", " ");
+
+function when(iso) {
+  if (!iso) return "";
+  const ms = Date.parse(iso);
+  return `${localDate(ms, page.zone)} ${localTime(ms, page.zone, true)} ${zoneAbbrev(page.zone, ms)}`;
+}
+
+function showIncident(incident) {
+  page.incident = incident;
+  document.title = `Incident #${incident.id} · SkyBerth`;
+  $("inc-title").replaceChildren(
+    `Incident #${incident.id} `,
+    el("span", { id: "inc-state", class: `state state-${incident.state}`, dataset: { state: incident.state } }, words(incident.state)),
+    " ",
+    el("span", { class: `severity sev-${incident.severity}` }, words(incident.severity)),
+  );
+  showStatus("");
+  $("inc-summary").hidden = false;
+  $("inc-message").textContent = incident.message || words(incident.kind);
+  const facts = [
+    ["Kind", words(incident.kind)],
+    ["Opened", when(incident.opened_at)],
+    ["Last occurrence", `${when(incident.last_occurrence_at)} (${incident.occurrences}×)`],
+    ["Drone", incident.drone_id || `unregistered, sysid ${incident.sysid}`],
+    ["Operator", incident.operator_id || "unknown"],
+    ["Booking", incident.booking_id ? `#${incident.booking_id}` : "none"],
+    ["Corridor", incident.corridor_id || "none"],
+    ["Assigned to", incident.assignee_id || "nobody"],
+    ["Root cause", words(incident.root_cause) || "not set"],
+    incident.closed_at && ["Closed", when(incident.closed_at)],
+    incident.closing_summary && ["Closing summary", incident.closing_summary],
+  ].filter(Boolean);
+  $("inc-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  renderTimeline(incident.events || []);
+  showActionsFor(incident.state);
+}
+
+function describeValue(value) {
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(2);
+  if (typeof value === "object") return JSON.stringify(value);
+  return words(value);
+}
+
+function definitionList(target, entries) {
+  if (!entries.length) {
+    target.replaceChildren(el("dd", { class: "muted" }, "none recorded"));
+    return;
+  }
+  target.replaceChildren(...entries.flatMap(([k, v]) => [el("dt", {}, words(k)), el("dd", {}, describeValue(v))]));
+}
+
+function renderRule(incident, evidence) {
+  const rule = evidence?.rule || incident.rule || {};
+  definitionList($("inc-rule"), Object.entries(rule));
+  const volume = evidence?.volume || incident.volume;
+  definitionList(
+    $("inc-volume"),
+    volume
+      ? [
+          ["source", volume.source || "?"],
+          ["floor", `${volume.floor_amsl_m.toFixed(1)} m AMSL`],
+          ["ceiling", `${volume.ceiling_amsl_m.toFixed(1)} m AMSL`],
+        ]
+      : [],
+  );
+  const link = Object.entries(evidence?.link || incident.link || {});
+  if (evidence?.frames) link.push(["raw frames kept", evidence.frames.count]);
+  definitionList($("inc-link"), link);
+}
+
+function eventText(event) {
+  const d = event.details || {};
+  const parts = [];
+  if (d.from || d.to) parts.push(`${words(d.from)} → ${words(d.to)}`);
+  for (const key of ["note", "text", "summary", "reason", "assignee_id", "severity", "root_cause", "message"]) {
+    if (d[key]) parts.push(key === "assignee_id" ? `assigned to ${d[key]}` : String(d[key]));
+  }
+  return parts.join(" · ");
+}
+
+function renderTimeline(events) {
+  const list = $("inc-timeline");
+  if (!events.length) {
+    list.replaceChildren(el("li", { class: "muted" }, "No events."));
+    return;
+  }
+  list.replaceChildren(
+    ...events.map((e) =>
+      el(
+        "li",
+        { class: "event", dataset: { kind: e.kind } },
+        el("time", { datetime: e.at, title: e.at }, when(e.at)),
+        el("strong", {}, words(e.kind)),
+        `by ${e.actor_id || "the gateway"}`,
+        eventText(e) ? el("div", { class: "event-details" }, eventText(e)) : null,
+      ),
+    ),
+  );
+}
+
+// --- exports --------------------------------------------------------------------
+
+function renderExports() {
+  $("inc-exports").replaceChildren(
+    ...EXPORTS.map(([format, label]) => {
+      const link = el("a", { href: `/api/v1/incidents/${page.id}/export?format=${format}`, dataset: { format } }, label);
+      // The API wants the bearer token, which a plain link cannot send.
+      link.addEventListener("click", (e) => {
+        e.preventDefault();
+        download(format, link);
+      });
+      return el("li", {}, link);
+    }),
+  );
+}
+
+async function download(format, link) {
+  link.setAttribute("aria-busy", "true");
+  try {
+    const response = await api(`incidents/${page.id}/export?format=${format}`, { raw: true });
+    const blob = await response.blob();
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] || `incident-${page.id}.${format}`;
+    const url = URL.createObjectURL(blob);
+    const a = el("a", { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (err) {
+    showResult(`Export failed: ${err.message}`, "refused");
+  } finally {
+    link.removeAttribute("aria-busy");
+  }
+}
+
+// --- actions --------------------------------------------------------------------
+
+function setUpActions() {
+  if (!hasRole(page.user, ACTION_ROLES)) {
+    $("inc-actions").remove(); // not merely hidden: nothing to find for other roles
+    return;
+  }
+  for (const button of $("inc-actions").querySelectorAll("button[data-action]")) {
+    button.addEventListener("click", () => act(button.dataset.action, button));
+  }
+}
+
+function showActionsFor(state) {
+  if (!$("inc-actions")) return;
+  const allowed = NEXT_ACTIONS[state] || [];
+  for (const action of ["acknowledge", "investigate", "close", "reopen"]) {
+    $(`act-${action}`).hidden = !allowed.includes(action);
+  }
+}
+
+function bodyFor(action, text) {
+  const version = page.incident.version;
+  switch (action) {
+    case "note":
+      return { text, version };
+    case "close":
+      return { summary: text, version };
+    case "reopen":
+      return { reason: text, version };
+    case "assign":
+      return { assignee_id: $("act-assignee").value.trim() || null, note: text, version };
+    default:
+      return { note: text, version };
+  }
+}
+
+const DONE = {
+  acknowledge: "Acknowledged.",
+  investigate: "Under investigation.",
+  close: "Closed.",
+  reopen: "Reopened.",
+  note: "Note added.",
+  assign: "Assignment changed.",
+};
+
+async function act(action, button) {
+  const text = $("act-text").value.trim();
+  const buttons = $("inc-actions").querySelectorAll("button");
+  buttons.forEach((b) => (b.disabled = true));
+  try {
+    await api(`incidents/${page.id}/${action}`, { method: "POST", body: bodyFor(action, text) });
+    $("act-text").value = "";
+    showIncident(await api(`incidents/${page.id}`));
+    showResult(DONE[action], "ok");
+  } catch (err) {
+    let message = err.message;
+    if (err.status === 409 && err.body?.rule === "concurrent_write") {
+      message = "Someone else changed this incident meanwhile; it has been reloaded. Check it and try again.";
+      showIncident(await api(`incidents/${page.id}`));
+    } else if (err.status === 403) {
+      message = "Your role may not change incidents.";
+    }
+    showResult(`${button.textContent} refused: ${message}`, "refused");
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+  }
+}
+
+function showResult(text, kind) {
+  const result = $("act-result");
+  if (!result) return;
+  result.hidden = false;
+  result.className = `result ${kind}`;
+  result.dataset.kind = kind;
+  result.textContent = text;
+}
+
+// --- map and replay -------------------------------------------------------------
+
+function makeMap(config) {
+  const map = L.map("inc-map", { zoomSnap: 0.25 });
+  map.attributionControl.setPrefix('<a href="/static/vendor/leaflet/LICENSE" title="Leaflet licence">Leaflet</a>');
+  drawLand(map);
+  if (config.tile_url) {
+    L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(map);
+  }
+  L.control.scale({ imperial: false }).addTo(map);
+  map.setView([22.28, 114.17], 14); // replaced by the track's bounds once drawn
+  return map;
+}
+
+async function drawSite(siteId) {
+  try {
+    const layers = new SiteLayers(page.map);
+    layers.draw(await api(`sites/${encodeURIComponent(siteId)}`));
+    layers.group.eachLayer((l) => l.setStyle?.({ opacity: 0.5, fillOpacity: 0.08 }));
+  } catch {
+    // The site's features are context only; the track and volume still show.
+  }
+}
+
+function drawEvidence(samples, volume, openedMs) {
+  const bounds = [];
+  if (volume?.outline) {
+    const layer = L.geoJSON(volume.outline, {
+      style: { color: "#1769aa", weight: 3, fillColor: "#2b8cd6", fillOpacity: 0.25, className: "inc-volume" },
+    }).addTo(page.map);
+    layer.bindTooltip(
+      `${volume.source || "assigned volume"} · ${volume.floor_amsl_m.toFixed(0)}–${volume.ceiling_amsl_m.toFixed(0)} m AMSL`,
+      { sticky: true },
+    );
+    bounds.push(layer.getBounds());
+  }
+  page.samples = samples.filter((s) => Number.isFinite(s.lat_deg) && Number.isFinite(s.lon_deg));
+  if (!page.samples.length) {
+    $("replay-empty").hidden = false;
+    if (bounds.length) page.map.fitBounds(bounds[0]);
+    return;
+  }
+  // One polyline per run of the same state, so the colour tells inside from out.
+  let run = [page.samples[0]];
+  const flush = () => {
+    if (run.length < 2) return;
+    L.polyline(
+      run.map((s) => [s.lat_deg, s.lon_deg]),
+      { color: stateInfo(run[0].state).colour, weight: 4, className: `inc-track track-${run[0].state}` },
+    ).addTo(page.map);
+  };
+  for (const s of page.samples.slice(1)) {
+    run.push(s);
+    if (s.state !== run[0].state) {
+      flush();
+      run = [s];
+    }
+  }
+  flush();
+  const track = L.latLngBounds(page.samples.map((s) => [s.lat_deg, s.lon_deg]));
+  bounds.push(track);
+  const breachIndex = Math.max(0, page.samples.findIndex((s) => Date.parse(s.t_utc) >= openedMs));
+  const breach = page.samples[breachIndex];
+  // Above the site's permanent labels, which would otherwise hide the marker.
+  page.map.createPane("replay").style.zIndex = 660;
+  L.circleMarker([breach.lat_deg, breach.lon_deg], { pane: "replay", radius: 11, color: "#b3261e", weight: 2, fill: false, className: "inc-breach" })
+    .bindTooltip("Incident opened here")
+    .addTo(page.map);
+  page.marker = L.circleMarker([breach.lat_deg, breach.lon_deg], {
+    pane: "replay",
+    radius: 7,
+    color: "#14202b",
+    weight: 2,
+    fillOpacity: 1,
+    className: "inc-marker",
+  }).addTo(page.map);
+  page.map.fitBounds(bounds.reduce((all, b) => all.extend(b), L.latLngBounds(track.getSouthWest(), track.getNorthEast())).pad(0.4));
+  setUpReplay(breachIndex);
+}
+
+function setUpReplay(startIndex) {
+  const slider = $("replay-slider");
+  slider.max = String(page.samples.length - 1);
+  slider.value = String(startIndex);
+  $("replay").hidden = false;
+  slider.addEventListener("input", () => {
+    stop();
+    showSample(Number(slider.value));
+  });
+  $("replay-play").addEventListener("click", () => (page.timer ? stop() : play()));
+  showSample(startIndex);
+}
+
+function play() {
+  const slider = $("replay-slider");
+  if (Number(slider.value) >= page.samples.length - 1) {
+    slider.value = "0";
+    showSample(0);
+  }
+  $("replay-play").textContent = "Pause";
+  $("replay-play").setAttribute("aria-pressed", "true");
+  page.timer = setInterval(() => {
+    const next = Number(slider.value) + 1;
+    if (next >= page.samples.length) {
+      stop();
+      return;
+    }
+    slider.value = String(next);
+    showSample(next);
+  }, PLAY_STEP_MS);
+}
+
+function stop() {
+  clearInterval(page.timer);
+  page.timer = null;
+  $("replay-play").textContent = "Play";
+  $("replay-play").setAttribute("aria-pressed", "false");
+}
+
+function showSample(index) {
+  const s = page.samples[index];
+  if (!s) return;
+  const info = stateInfo(s.state);
+  page.marker.setLatLng([s.lat_deg, s.lon_deg]);
+  page.marker.setStyle({ fillColor: info.colour });
+  const opened = Date.parse(page.incident.opened_at);
+  const offset = (Date.parse(s.t_utc) - opened) / 1000;
+  const out = $("replay-readout");
+  out.dataset.state = s.state || "unknown";
+  out.dataset.index = String(index);
+  out.style.setProperty("--pill-colour", info.colour);
+  const alt = Number.isFinite(s.rel_alt_m) ? `${s.rel_alt_m.toFixed(1)} m AGL` : "";
+  const amsl = Number.isFinite(s.alt_amsl_m) ? `${s.alt_amsl_m.toFixed(1)} m AMSL` : "";
+  out.replaceChildren(
+    el("span", { class: "state-pill" }, info.text),
+    " ",
+    el("time", { datetime: s.t_utc }, `${localTime(Date.parse(s.t_utc), page.zone, true)} ${zoneAbbrev(page.zone)}`),
+    ` (${offset >= 0 ? "+" : ""}${offset.toFixed(1)} s from opening) · ${[alt, amsl].filter(Boolean).join(" · ")}`,
+  );
+}
+
+main().catch((err) => showStatus(`The page could not start: ${err.message}`, "error"));
