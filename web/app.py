@@ -32,6 +32,7 @@ from web.routes import (
     incidents,
     live,
     pages,
+    reports,
     sites,
     telemetry_api,
 )
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         incidents,
         incident_replays,
         audit,
+        reports,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -201,11 +201,12 @@ def test_every_api_route_is_in_the_table(world: World) -> None:
         for s in served
     }
     # The incident and audit routes have their own role matrix, with incidents to
-    # act on, in test_api_incidents.py.
+    # act on, in test_api_incidents.py; the reports routes, with flights to report
+    # on, in test_api_reports.py.
     elsewhere = {
         s
         for s in normalised
-        if s.split(" ", 1)[1].startswith(("/incidents", "/audit"))
+        if s.split(" ", 1)[1].startswith(("/incidents", "/audit", "/reports"))
         or s.endswith(("/{X}/track", "/{X}/export"))
     }
     assert normalised - {"POST /auth/token"} - elsewhere == tabled
