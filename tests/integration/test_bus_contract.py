@@ -1,0 +1,205 @@
+"""The contract every live bus keeps, run against the in-process bus and against
+NATS (the real server on 127.0.0.1:4222; each test on subjects and a stream of its
+own, deleted afterwards)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+from telemetry.bus import InProcessBus, LiveBus, open_bus
+from telemetry.bus_nats import NatsBus
+from telemetry.hub import serialise
+from tests.conftest import require_service
+
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+class RecordingSink:
+    """A sink that keeps what arrives and lets a test wait for it."""
+
+    def __init__(self) -> None:
+        self.vehicles: list[tuple[float, list[Mapping[str, Any]]]] = []
+        self.frames: list[tuple[Mapping[str, Any], str | None]] = []
+        self._changed = asyncio.Event()
+
+    def publish_vehicles(
+        self, t_s: float, vehicles: Sequence[Mapping[str, Any]]
+    ) -> None:
+        self.vehicles.append((t_s, list(vehicles)))
+        self._changed.set()
+
+    def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None:
+        self.frames.append((frame, operator_id))
+        self._changed.set()
+
+    def vehicle_keys(self) -> list[str]:
+        return [v["key"] for _, batch in self.vehicles for v in batch]
+
+    async def until(self, done: Any, timeout_s: float = 10.0) -> None:
+        async def wait() -> None:
+            while not done():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(wait(), timeout_s)
+
+
+@dataclass
+class Pair:
+    """A producer's bus and the sink its consumer delivers to."""
+
+    producer: LiveBus
+    sink: RecordingSink
+    consumer: LiveBus
+
+
+async def _delete_stream(stream: str) -> None:
+    import nats
+
+    nc = await nats.connect(NATS_URL)
+    try:
+        await nc.jetstream().delete_stream(stream)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture(params=["in-process", "nats"])
+async def pair(request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
+    sink = RecordingSink()
+    if request.param == "in-process":
+        bus = InProcessBus()
+        await bus.start(sink)
+        yield Pair(bus, sink, bus)
+        await bus.close()
+        return
+    require_service("NATS", 4222)
+    tag = uuid.uuid4().hex[:10]
+    prefix, stream = f"t{tag}", f"T{tag}"
+    producer = NatsBus(NATS_URL, f"gw-{tag}", prefix=prefix, stream=stream)
+    consumer = NatsBus(NATS_URL, f"web-{tag}", prefix=prefix, stream=stream)
+    await producer.start(None)
+    await consumer.start(sink)
+    await _wait_bound(consumer)
+    try:
+        yield Pair(producer, sink, consumer)
+    finally:
+        await producer.close()
+        await consumer.close()
+        await _delete_stream(stream)
+
+
+async def _wait_bound(bus: NatsBus) -> None:
+    """The consumer takes a moment to bind; new events start after that."""
+    await eventually(lambda: bus.consuming)
+
+
+async def eventually(condition: Any, timeout_s: float = 5.0) -> None:
+    """Wait until ``condition()`` is true; fail after ``timeout_s``."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not true after {timeout_s} s: {condition}")
+        await asyncio.sleep(0.02)
+
+
+def _event(i: int, site: str = "cyberport-pier") -> dict[str, Any]:
+    return {
+        "type": "event",
+        "event": {"kind": "near_edge", "site_id": site, "t_s": 1.0 + i, "n": i},
+    }
+
+
+def _vehicle(key: str, site: str | None, operator: str | None) -> dict[str, Any]:
+    return {"key": key, "site_id": site, "operator_id": operator, "lat_deg": 22.26}
+
+
+async def test_delivers_every_must_keep_frame_once_in_order_with_its_audience(
+    pair: Pair,
+) -> None:
+    sent = []
+    for i in range(40):
+        frame = _event(i) if i % 4 else {"type": "booking", "booking": {"id": i}}
+        operator = None if i % 3 else f"op-{i % 2}"
+        pair.producer.publish(frame, operator)
+        sent.append((serialise(frame), operator))
+
+    await pair.sink.until(lambda: len(pair.sink.frames) >= 40)
+    await asyncio.sleep(0.1)  # anything extra would show up by now
+
+    got = [(serialise(frame), op) for frame, op in pair.sink.frames]
+    assert got == sent
+
+
+async def test_delivers_every_vehicle_of_a_batch_of_several_sites(pair: Pair) -> None:
+    batch = [
+        _vehicle(f"udpin:0.0.0.0:14550/{i}", ("a", "b.c", None)[i % 3], None)
+        for i in range(700)
+    ]
+
+    pair.producer.publish_vehicles(1795000000.25, batch)
+
+    await pair.sink.until(lambda: len(pair.sink.vehicle_keys()) >= 700)
+    received = {v["key"]: v for _, vs in pair.sink.vehicles for v in vs}
+    assert {k: serialise(v) for k, v in received.items()} == {
+        v["key"]: serialise(v) for v in batch
+    }
+    assert {t_s for t_s, _ in pair.sink.vehicles} == {1795000000.25}
+
+
+async def test_frames_with_numpy_numbers_arrive_as_the_hub_would_send_them(
+    pair: Pair,
+) -> None:
+    frame = {"type": "event", "event": {"site_id": "s", "margin_m": np.float64(2.5)}}
+
+    pair.producer.publish(frame, None)
+
+    await pair.sink.until(lambda: len(pair.sink.frames) == 1)
+    assert serialise(pair.sink.frames[0][0]) == serialise(frame)
+
+
+async def test_counts_what_it_carried(pair: Pair) -> None:
+    pair.producer.publish(_event(1), None)
+    pair.producer.publish_vehicles(1.0, [_vehicle("k", "s", None)])
+
+    await pair.sink.until(lambda: pair.sink.frames and pair.sink.vehicles)
+
+    produced, consumed = pair.producer.stats(), pair.consumer.stats()
+    assert produced.connected
+    assert consumed.connected
+    assert (produced.events_sent, consumed.events_received) == (1, 1)
+    assert produced.vehicle_batches_sent == consumed.vehicle_batches_received == 1
+    assert produced.events_pending == 0
+
+
+async def test_close_is_idempotent_and_later_publishes_do_not_raise(
+    pair: Pair,
+) -> None:
+    await pair.producer.close()
+    await pair.producer.close()
+
+    pair.producer.publish(_event(1), None)
+    pair.producer.publish_vehicles(1.0, [_vehicle("k", "s", None)])
+
+
+def test_open_bus_refuses_an_unknown_scheme_and_names_the_forms() -> None:
+    with pytest.raises(ValueError, match=r"nats://HOST:PORT"):
+        open_bus("redis://127.0.0.1:6379", "web-1")
+
+
+@pytest.mark.parametrize("name", ["", "web.1", "web 1", "a" * 65, "we*b"])
+def test_nats_bus_refuses_a_node_name_nats_cannot_use(name: str) -> None:
+    with pytest.raises(ValueError, match="letters, digits"):
+        NatsBus(NATS_URL, name)
+
+
+def test_open_bus_is_in_process_without_a_url() -> None:
+    bus = open_bus("", "web-1")
+    assert isinstance(bus, InProcessBus)
+    assert not bus.remote

@@ -1,0 +1,162 @@
+"""The web side's vehicle relay: latest frame per vehicle, batches merged, silent
+vehicles shown ``link_lost`` (their gateway died), in front of a real ``LiveHub``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+
+from telemetry.bus import VehicleRelay
+from telemetry.hub import Audience, LiveHub
+from tests.integration.test_bus_contract import RecordingSink
+
+
+class Clock:
+    def __init__(self, now_s: float = 1000.0) -> None:
+        self.now_s = now_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def _v(key: str, state: str = "inside", operator: str | None = None) -> dict[str, Any]:
+    return {"key": key, "operator_id": operator, "state": state, "link_age_s": 0.1}
+
+
+def test_batches_from_two_gateways_reach_the_hub_as_one_frame_with_the_latest() -> None:
+    hub = RecordingSink()
+    relay = VehicleRelay(hub, clock=Clock())
+
+    relay.publish_vehicles(10.0, [_v("gw1/1"), _v("gw1/2")])
+    relay.publish_vehicles(10.02, [_v("gw2/1"), _v("gw1/1", "near_edge")])
+    relay.flush()
+
+    assert len(hub.vehicles) == 1
+    t_s, batch = hub.vehicles[0]
+    assert t_s == 10.02
+    assert {v["key"]: v["state"] for v in batch} == {
+        "gw1/1": "near_edge",
+        "gw1/2": "inside",
+        "gw2/1": "inside",
+    }
+    relay.flush()
+    assert len(hub.vehicles) == 1  # nothing new, nothing sent
+
+
+def test_the_snapshot_holds_every_vehicle_once_in_its_latest_state() -> None:
+    relay = VehicleRelay(RecordingSink(), coalesce_s=0, clock=Clock())
+
+    relay.publish_vehicles(1.0, [_v("a"), _v("b")])
+    relay.publish_vehicles(2.0, [_v("a", "outside_lateral")])
+
+    frames = {v["key"]: v["state"] for v in relay.vehicle_frames(2.0)}
+    assert frames == {"a": "outside_lateral", "b": "inside"}
+
+
+def test_a_vehicle_silent_for_stale_s_is_published_once_as_link_lost() -> None:
+    hub, clock = RecordingSink(), Clock()
+    relay = VehicleRelay(hub, stale_s=3.0, coalesce_s=0, clock=clock)
+    relay.publish_vehicles(1.0, [_v("dead/1"), _v("alive/1")])
+
+    clock.now_s += 2.0
+    relay.publish_vehicles(3.0, [_v("alive/1")])
+    clock.now_s += 1.5  # dead/1 silent 3.5 s, alive/1 1.5 s
+    relay.expire(clock.now_s)
+    relay.flush()
+    relay.expire(clock.now_s + 0.5)
+    relay.flush()
+
+    lost = [v for _, batch in hub.vehicles for v in batch if v["state"] == "link_lost"]
+    assert [v["key"] for v in lost] == ["dead/1"]
+    assert lost[0]["link_age_s"] == pytest.approx(3.6)
+    snapshot = {v["key"]: v["state"] for v in relay.vehicle_frames(clock.now_s)}
+    assert snapshot == {"dead/1": "link_lost", "alive/1": "inside"}
+    assert relay.marked_lost_total == 1
+
+
+def test_a_lost_vehicle_heard_again_shows_what_its_gateway_says() -> None:
+    clock = Clock()
+    relay = VehicleRelay(RecordingSink(), stale_s=1.0, coalesce_s=0, clock=clock)
+    relay.publish_vehicles(1.0, [_v("k")])
+    clock.now_s += 2
+    relay.expire(clock.now_s)
+
+    relay.publish_vehicles(3.0, [_v("k", "inside")])
+    clock.now_s += 0.5
+    relay.expire(clock.now_s)
+
+    assert [v["state"] for v in relay.vehicle_frames(clock.now_s)] == ["inside"]
+
+
+def test_a_vehicle_silent_past_forget_after_s_leaves_the_picture() -> None:
+    clock = Clock()
+    relay = VehicleRelay(RecordingSink(), forget_after_s=60, coalesce_s=0, clock=clock)
+    relay.publish_vehicles(1.0, [_v("k")])
+
+    clock.now_s += 61
+    relay.expire(clock.now_s)
+
+    assert relay.vehicle_frames(clock.now_s) == []
+    assert relay.vehicles == 0
+
+
+def test_entries_without_key_or_owner_are_counted_and_kept_from_the_hub() -> None:
+    hub = LiveHub()
+    sub = hub.connect(Audience(sees_all=True))
+    relay = VehicleRelay(hub, coalesce_s=0, clock=Clock())
+
+    relay.publish_vehicles(
+        1.0,
+        [{"key": "no-owner"}, {"operator_id": None}, "junk", _v("ok")],  # type: ignore[list-item]
+    )
+
+    frame = orjson.loads(sub.next_frame_nowait() or "null")
+    assert [v["key"] for v in frame["vehicles"]] == ["ok"]
+    assert relay.bad_vehicles == 3
+
+
+def test_each_audience_still_sees_only_its_own_and_unregistered_vehicles() -> None:
+    hub = LiveHub()
+    acme = hub.connect(Audience(sees_all=False, operator_id="acme"))
+    relay = VehicleRelay(hub, coalesce_s=0, clock=Clock())
+
+    relay.publish_vehicles(
+        1.0, [_v("a", operator="acme"), _v("r", operator="rival"), _v("stray")]
+    )
+
+    frame = orjson.loads(acme.next_frame_nowait() or "null")
+    assert sorted(v["key"] for v in frame["vehicles"]) == ["a", "stray"]
+
+
+def test_must_keep_frames_pass_straight_through() -> None:
+    hub = RecordingSink()
+    relay = VehicleRelay(hub, clock=Clock())
+
+    relay.publish({"type": "incident", "incident": {"id": 3}}, "acme")
+
+    assert hub.frames == [({"type": "incident", "incident": {"id": 3}}, "acme")]
+
+
+@pytest.mark.parametrize(("stale_s", "coalesce_s"), [(0.0, 0.01), (3.0, -1.0)])
+def test_refuses_timings_that_cannot_work(stale_s: float, coalesce_s: float) -> None:
+    with pytest.raises(ValueError, match="relay timings"):
+        VehicleRelay(RecordingSink(), stale_s=stale_s, coalesce_s=coalesce_s)
+
+
+async def test_running_it_sends_a_batch_within_the_coalescing_window() -> None:
+    hub = RecordingSink()
+    relay = VehicleRelay(hub, coalesce_s=0.02)
+    task = asyncio.create_task(relay.run())
+    try:
+        relay.publish_vehicles(1.0, [_v("a")])
+        relay.publish_vehicles(1.01, [_v("b")])
+        assert hub.vehicles == []  # not before the window closes
+        await hub.until(lambda: hub.vehicles, timeout_s=2)
+        assert sorted(v["key"] for v in hub.vehicles[0][1]) == ["a", "b"]
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
