@@ -152,6 +152,7 @@ def _run(settings: Settings) -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
+        ws_per_message_deflate=False,  # frames are serialised once for all viewers
     )
 
 
