@@ -69,6 +69,8 @@ class BusStats:
     events_pending: int = 0
     """Must-keep frames waiting for the bus (kept in memory, retried)."""
     events_retried: int = 0
+    events_dropped: int = 0
+    """Must-keep frames refused: too big, too many waiting, or after close."""
     vehicle_batches_received: int = 0
     events_received: int = 0
     events_duplicate: int = 0
@@ -85,6 +87,7 @@ class BusStats:
             "events_sent": self.events_sent,
             "events_pending": self.events_pending,
             "events_retried": self.events_retried,
+            "events_dropped": self.events_dropped,
             "vehicle_batches_received": self.vehicle_batches_received,
             "events_received": self.events_received,
             "events_duplicate": self.events_duplicate,

@@ -48,7 +48,13 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NoStreamResponseError
 
-from telemetry.bus import BusStats, LiveSink, frame_site, subject_token
+from telemetry.bus import (
+    MUST_KEEP_TYPES,
+    BusStats,
+    LiveSink,
+    frame_site,
+    subject_token,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +67,10 @@ _BACKOFF_FIRST_S = 0.05
 _BACKOFF_MAX_S = 2.0
 _LOG_EVERY_S = 10.0
 _SEEN_SEQUENCES = 65536
+MAX_EVENT_BYTES = 512 * 1024
+"""A must-keep frame bigger than this is refused (NATS's default limit is 1 MB,
+and a frame at the head of the queue that can never be published would hold
+back every later one)."""
 
 
 def _json_default(value: object) -> object:
@@ -145,6 +155,7 @@ class NatsBus:
                 "vehicle_batches_dropped",
                 "events_sent",
                 "events_retried",
+                "events_dropped",
                 "vehicle_batches_received",
                 "events_received",
                 "events_duplicate",
@@ -296,9 +307,14 @@ class NatsBus:
                 )
             except Exception as exc:
                 # "already bound": the server has not yet noticed that this name's
-                # previous process died; it will.
+                # previous process died (it will), or another live process has
+                # the same name (it must not).
                 self._log_limited(
-                    "bind", "durable consumer %s not bound yet: %s", self.node_name, exc
+                    "bind",
+                    "durable consumer %s not bound yet (%s); if another process "
+                    "runs under this node name, give each its own",
+                    self.node_name,
+                    exc,
                 )
                 await asyncio.sleep(wait_s)
                 wait_s = min(wait_s * 2, _BACKOFF_MAX_S)
@@ -372,7 +388,7 @@ class NatsBus:
         """Queue a must-keep frame for JetStream; raises ``TypeError`` when the frame
         cannot be serialised (a caller's bug, as with the hub)."""
         kind = frame.get("type")
-        token = kind if isinstance(kind, str) and kind in _KIND_TOKENS else "other"
+        token = kind if isinstance(kind, str) and kind in MUST_KEEP_TYPES else "other"
         subject = f"{self.prefix}.{subject_token(frame_site(frame))}.events.{token}"
         payload = dumps(frame)
         headers: dict[str, str] = {}
@@ -383,16 +399,20 @@ class NatsBus:
             digest.update(part if isinstance(part, bytes) else part.encode())
             digest.update(b"\0")
         headers[HEADER_MSG_ID] = digest.hexdigest()
+        refused = None
         if self._closing:
-            logger.error("bus closed: %s frame not published", token)
-            return
-        if len(self._events) >= self.max_pending_events:
+            refused = "the bus is closed"
+        elif len(payload) > MAX_EVENT_BYTES:
+            refused = f"{len(payload)} bytes is over {MAX_EVENT_BYTES}"
+        elif len(self._events) >= self.max_pending_events:
+            refused = f"{len(self._events)} events wait for NATS already"
+        if refused is not None:
+            self._c["events_dropped"] += 1
             self._log_limited(
-                "overflow",
-                "%d events wait for NATS already; this %s frame is dropped "
-                "(incidents are in the database)",
-                len(self._events),
+                f"drop-{refused[:8]}",
+                "%s frame not published: %s (incidents are in the database)",
                 token,
+                refused,
             )
             return
         self._events.append(_Outgoing(subject, payload, headers))
@@ -564,6 +584,3 @@ class NatsBus:
         if now - self._last_log.get(what, -_LOG_EVERY_S) >= _LOG_EVERY_S:
             self._last_log[what] = now
             logger.warning(message, *args)
-
-
-_KIND_TOKENS = frozenset({"event", "incident", "booking", "closure"})

@@ -13,7 +13,9 @@ order. Other processes still meet the busy timeout.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +24,10 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
+
+logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 IMMEDIATE = "skyberth_immediate"
@@ -92,6 +97,7 @@ def write_session(engine: Engine) -> Iterator[Session]:
     lock = _sqlite_writer_locks.get(engine) if is_sqlite(engine) else None
     if lock is None:
         with Session(engine) as session:
+            _begin_when_reachable(session)
             yield from _commit_or_rollback(session)
         return
     # Check the connection out of the pool before queueing for the lock and return
@@ -102,6 +108,30 @@ def write_session(engine: Engine) -> Iterator[Session]:
         with lock, Session(bind=connection) as session:
             session.connection()  # BEGIN IMMEDIATE, before the caller's first read
             yield from _commit_or_rollback(session)
+
+
+CONNECT_RETRY_S = 10.0
+"""How long a write waits for a database server that is restarting."""
+
+
+def _begin_when_reachable(session: Session) -> None:
+    """Connect, retrying with backoff while the server is unreachable (a restart).
+
+    Safe to retry: nothing of the transaction has run yet.
+    """
+    give_up_at = time.monotonic() + CONNECT_RETRY_S
+    delay_s = 0.05
+    while True:
+        try:
+            session.connection()
+            return
+        except (OperationalError, InterfaceError):
+            session.rollback()
+            if time.monotonic() + delay_s > give_up_at:
+                raise
+            logger.warning("database unreachable; retrying in %.2f s", delay_s)
+            time.sleep(delay_s)
+            delay_s = min(delay_s * 2, 1.0)
 
 
 def _commit_or_rollback(session: Session) -> Iterator[Session]:

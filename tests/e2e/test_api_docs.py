@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, Browsing
+from tests.e2e.conftest import Browsing
+from tests.integration.api_world import PASSWORD
 
 pytestmark = pytest.mark.e2e
 

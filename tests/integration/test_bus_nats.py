@@ -234,3 +234,25 @@ async def test_a_bus_started_before_nats_connects_when_nats_comes_up(
         assert info.state.messages == 1
     finally:
         await producer.close()
+
+
+async def test_a_frame_too_big_for_nats_is_refused_and_holds_back_nothing(
+    space: Space,
+) -> None:
+    producer = space.bus("gw")
+    await producer.start(None)
+    sink = RecordingSink()
+    web = space.bus("web")
+    await web.start(sink)
+    await _wait_bound(web)
+    try:
+        huge = {"type": "event", "event": {"site_id": "s", "blob": "x" * 600_000}}
+        producer.publish(huge, None)
+        producer.publish(_event(1), None)
+
+        await sink.until(lambda: sink.frames)
+        assert [_n(f) for f in sink.frames] == [1]
+        assert producer.stats().events_dropped == 1
+    finally:
+        await web.close()
+        await producer.close()

@@ -231,7 +231,7 @@ async def _change(
     try:
         # Same audience as the gateway's incident frames (None: everyone, as for an
         # unregistered drone); the frame carries no note text (see incident_frame).
-        request.app.state.telemetry.hub.publish(
+        request.app.state.telemetry.publish(
             incident_frame(applied.incident, applied.event),
             applied.incident.operator_id,
         )

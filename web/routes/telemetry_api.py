@@ -125,6 +125,16 @@ def _metric_lines(runtime: TelemetryRuntime) -> Iterator[str]:
         "live_clients_overflowed_total", "counter", "Clients cut off as too slow."
     )
     yield f"skyberth_live_clients_overflowed_total {hub.overflowed_total}"
+    bus = runtime.bus.stats().as_dict()
+    yield from metric("bus_connected", "gauge", "1 while the live bus carries frames.")
+    yield f"skyberth_bus_connected {int(bus.pop('connected'))}"
+    yield from metric(
+        "bus_events_pending", "gauge", "Must-keep frames waiting for the bus."
+    )
+    yield f"skyberth_bus_events_pending {bus.pop('events_pending')}"
+    yield from metric("bus_total", "counter", "Live bus traffic, by what happened.")
+    for key, value in sorted(bus.items()):
+        yield f"skyberth_bus_total{_labels(what=key)} {value}"
     if runtime.recorder is not None:
         stats = dataclasses.asdict(runtime.recorder.counters())
         yield from metric("recorder_rows", "counter", "Recorder work, by outcome.")
