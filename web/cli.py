@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from web.cli_demo import demo
 from web.cli_export import export_app
 from web.cli_roles import gateway, web
 from web.cli_site import site_app
+from web.logs import configure_logging
 from web.settings import Settings
 
 app = typer.Typer(
@@ -46,13 +46,8 @@ app.command("web")(web)
 log = logging.getLogger(__name__)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    # Logs are read next to MAVLink and booking times, which are all UTC.
-    logging.Formatter.converter = time.gmtime
+def _configure_logging(level: str, fmt: str = "text") -> None:
+    configure_logging(level, fmt)
 
 
 @app.command()
@@ -98,7 +93,7 @@ def serve(
     if mavlink:
         overrides["mavlink"] = mavlink
     settings = Settings().model_copy(update=overrides)
-    _configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, settings.log_format)
     try:
         for spec in settings.mavlink:
             parse_endpoint(spec)

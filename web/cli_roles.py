@@ -12,7 +12,6 @@ one-process way.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +19,7 @@ import typer
 from pydantic import ValidationError
 
 from telemetry.transports import parse_endpoint
+from web.logs import configure_logging
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -132,11 +132,7 @@ def _run(settings: Settings) -> None:
 
     from web.app import create_app
 
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    logging.Formatter.converter = time.gmtime  # UTC, like every time we log
+    configure_logging(settings.log_level, settings.log_format)
     application = create_app(settings)
     log.info(
         "%s %s: %d site(s), bus %s, http://%s:%d",

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     token_ttl_min: int = Field(default=60, ge=1)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line, for log collectors."""
     # -- scale-out (docs/bus.md) --
     bus_url: str = Field(default="", pattern=r"^((nats|tls)://\S+)?$")
     """Live bus between processes: empty = in process (one process does it all);

@@ -1,0 +1,51 @@
+"""Readiness and JSON logs: what supervisors and log collectors read."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi.testclient import TestClient
+
+from web.app import create_app
+from web.db import make_engine
+from web.logs import JsonFormatter
+from web.settings import Settings
+
+
+def test_readyz_is_ready_when_the_database_answers(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}
+
+
+def test_readyz_names_the_database_when_it_does_not_answer(
+    settings: Settings,
+) -> None:
+    app = create_app(settings)
+    with TestClient(app) as client:
+        working = app.state.engine
+        # A server that is down: nothing listens on port 1.
+        app.state.engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/x")
+        try:
+            response = client.get("/readyz")
+        finally:
+            app.state.engine.dispose()
+            app.state.engine = working
+    assert response.status_code == 503
+    assert response.json()["problems"][0].startswith("database: OperationalError")
+
+
+def test_json_logs_are_one_object_per_line_in_utc() -> None:
+    record = logging.LogRecord(
+        "skyberth.test", logging.WARNING, __file__, 1, "incident %d opened", (7,), None
+    )
+    record.created = 1_795_000_000.25
+    line = JsonFormatter().format(record)
+    assert json.loads(line) == {
+        "t_utc": "2026-11-18T11:06:40.250+00:00",
+        "level": "WARNING",
+        "logger": "skyberth.test",
+        "message": "incident 7 opened",
+    }
