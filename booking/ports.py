@@ -95,6 +95,10 @@ class BookingRepository(Protocol):
         """Lock the site's schedule until commit/rollback and return its occupying
         bookings whose windows overlap ``window``."""
 
+    def lock_schedule(self, site_id: SiteId, window: TimeWindow) -> None:
+        """Take ``for_update``'s lock without reading the schedule: for changes to
+        one booking (approve, activate, cancel) that need no list of the others."""
+
     def add(self, booking: Booking) -> None:
         """Store a new booking."""
 

@@ -231,7 +231,7 @@ def _change_state(
             raise NotFound("booking", booking_id)
         authorise(booking)
         # Lock the site's schedule, then re-read: a closure may have bumped it since.
-        uow.bookings.for_update(booking.site_id, booking.window)
+        uow.bookings.lock_schedule(booking.site_id, booking.window)
         current = uow.bookings.get(booking_id) or booking
         changed = current.transition(to)
         _record_change(uow, actor, now, current, changed, note)

@@ -501,6 +501,16 @@ class SqlBookings:
         )
         return [booking_from_row(r) for r in rows]
 
+    def lock_schedule(self, site_id: SiteId, window: TimeWindow) -> None:
+        """Lock the site's schedule (see ``for_update``) and read nothing.
+
+        On SQLite the write transaction's ``BEGIN IMMEDIATE`` already holds the
+        database's one write lock; PostgreSQL takes the same advisory lock as
+        ``for_update``, so the two serialise with each other.
+        """
+        if self._c.dialect.name == "postgresql":
+            self._c.execute(_SITE_LOCK, {"site": f"skyberth.site.{site_id}"})
+
     def _longest_booking_s(self, site_id: SiteId) -> int:
         # The span is raised by every add and save in the same transaction, so it
         # never falls behind the stored bookings; a database that predates it (or

@@ -415,7 +415,8 @@ class LinkCodec:
 
     def _run(self, m: Any, now_s: float, out: Decoded) -> None:
         """Handle ``m`` and every further message the parser has ready."""
-        parse = self._mav.parse_char
+        mav = self._mav
+        parse = mav.parse_char
         messages, frames = out.messages, out.frames
         counters = self.counters
         by_id = counters.msgs_by_id
@@ -466,6 +467,8 @@ class LinkCodec:
             conversion = convert(msg_id)
             if conversion is not None:
                 messages.append(conversion(m, sysid, compid, now_s))
+            if not mav.buf:
+                break  # parse_char empties its buffer once all is read: skip a call
             m = parse(b"")
 
     def _on_bad(self, m: Any, msg_id: int, now_s: float) -> None:

@@ -64,6 +64,41 @@ def vehicle_frame(v: VehicleState, now_s: float) -> dict[str, Any]:
     }
 
 
+def vehicle_motion(v: VehicleState, now_s: float) -> dict[str, Any]:
+    """The fields of ``v`` that change with every position, for ``vehicles`` deltas.
+
+    A vehicle with a position only. Values straight from MAVLink (integers over a
+    power of ten) already print short, so only computed ones are rounded.
+    """
+    heading = v.heading_deg
+    return {
+        "key": v.key,
+        "sysid": v.sysid,
+        "operator_id": v.operator_id,
+        "t_s": round(v.last_position_s, 3),
+        "lat_deg": v.lat_deg,
+        "lon_deg": v.lon_deg,
+        "alt_amsl_m": v.alt_amsl_m,
+        "rel_alt_m": v.rel_alt_m,
+        "heading_deg": heading,
+        "speed_mps": round(math.hypot(v.vn_mps, v.ve_mps), 2),
+        "climb_mps": -v.vd_mps,
+        "link_age_s": round(max(0.0, now_s - v.last_message_s), 2),
+        "state": "link_lost" if v.link_lost else v.conformance,
+        "seconds_to_exit": _finite(v.seconds_to_exit, 2),
+        "lateral_margin_m": _finite(v.lateral_margin_m, 2),
+    }
+
+
+MOTION_FIELDS = frozenset(
+    (
+        "key sysid operator_id t_s lat_deg lon_deg alt_amsl_m rel_alt_m heading_deg "
+        "speed_mps climb_mps link_age_s state seconds_to_exit lateral_margin_m"
+    ).split()
+)
+"""The fields ``vehicle_motion`` sends; the rest come with full records."""
+
+
 def severity_of(kind: str) -> str:
     if kind in INCIDENT_KINDS:
         return "breach"

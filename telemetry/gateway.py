@@ -40,6 +40,7 @@ from telemetry.frames import (
     incident_frame,
     severity_of,
     vehicle_frame,
+    vehicle_motion,
 )
 from telemetry.gateway_ports import BookingActivator, GatewayRecorder
 from telemetry.incident_model import (
@@ -51,6 +52,7 @@ from telemetry.incident_model import (
     TrackSample,
     VolumeSnapshot,
 )
+from telemetry.messages import GlobalPosition
 from telemetry.site_monitor import STATE_NAMES, SiteMonitor
 from telemetry.transports import link_key
 from telemetry.vehicles import Sample, VehicleState
@@ -80,6 +82,11 @@ class GatewaySettings:
     """A vehicle is re-tied to its drone and booking at least this often."""
     spoof_report_s: float = 5.0
     """Rejected (spoofed) frames of one sender are reported at most this often."""
+    live_interval_s: float = 0.2
+    """``vehicles`` frames go out at most this often (events at once, every tick):
+    maps redraw a few times a second, and each frame costs every viewer bytes."""
+    link_check_s: float = 0.1
+    """How often every vehicle's silence is checked against ``link_lost_s``."""
     full_frame_s: float = 1.0
     """Every vehicle is re-sent this often, changed or not, so a client that lost
     frames (or a vehicle gone quiet) is never stale for longer."""
@@ -124,6 +131,10 @@ class Gateway:
         self._retired: list[LinkCounters] = []
         """Counters of streams that ended (kept for the totals)."""
         self._changed: set[str] = set()
+        self._fresh: dict[str, VehicleState] = {}
+        """Vehicles with a position since the last tick: the only ones it visits."""
+        self._published_s = -math.inf
+        self._link_checked_s = -math.inf
         self._full_frame_s = 0.0
         self._directory_version = 0
         self._tlog_flushed_s = 0.0
@@ -169,12 +180,15 @@ class Gateway:
         if by_sysid is None:
             by_sysid = self._by_link[link_id] = {}
         decoded = codec.feed(data, now_s)
+        fresh = self._fresh
         for msg in decoded.messages:
             vehicle = by_sysid.get(msg.sysid)
             if vehicle is None:
                 vehicle = by_sysid[msg.sysid] = VehicleState(link_id, msg.sysid, now_s)
                 self.vehicles[vehicle.key] = vehicle
             vehicle.apply(msg)
+            if type(msg) is GlobalPosition:
+                fresh[vehicle.key] = vehicle
         for frame in decoded.frames:
             vehicle = by_sysid.get(frame.sysid)
             if vehicle is not None:
@@ -208,16 +222,27 @@ class Gateway:
             await asyncio.sleep(delay)
 
     def tick(self, now_s: float) -> None:
-        """One batch: bind, evaluate, raise events, publish, record."""
+        """One batch: bind, evaluate, raise events, publish, record.
+
+        Only vehicles with a new position are visited (``_fresh``, filled by
+        ``ingest``); every vehicle's silence is checked each ``link_check_s``.
+        """
         started = time.perf_counter()
         self.ticks += 1
+        if now_s - self._link_checked_s >= self.settings.link_check_s:
+            self._link_checked_s = now_s
+            for vehicle in list(self.vehicles.values()):
+                if not vehicle.is_gcs:
+                    self._check_link(vehicle, now_s)
+        fresh = self._fresh
+        self._fresh = {}
         per_site: dict[str, list[VehicleState]] = {}
-        for vehicle in list(self.vehicles.values()):
-            if vehicle.is_gcs:
+        tracks: list[TrackSample] = []
+        for vehicle in fresh.values():
+            if vehicle.is_gcs or not vehicle.position_pending:
                 continue
-            self._check_link(vehicle, now_s)
-            if not vehicle.position_pending:
-                continue
+            if vehicle.link_lost:
+                self._check_link(vehicle, now_s)
             vehicle.position_pending = False
             self._changed.add(vehicle.key)
             if (
@@ -235,14 +260,18 @@ class Gateway:
                 self.monitors[vehicle.site_id].forget(vehicle.key)
             self._check_battery(vehicle, now_s)
             self._check_fence(vehicle, now_s)
-            self._sample_track(vehicle, now_s)
+            self._sample_track(vehicle, tracks)
+        if tracks and self.recorder is not None:
+            self.recorder.record_track(tracks)
         for site_id, flying in per_site.items():
             monitor = self.monitors[site_id]
             _, events = monitor.evaluate(flying, now_s)
             for event in events:
                 self._on_conformance_event(monitor, event, now_s)
         self._check_spoofing(now_s)
-        self._publish_changed(now_s)
+        if now_s - self._published_s >= self.settings.live_interval_s:
+            self._published_s = now_s
+            self._publish_changed(now_s)
         self._due_evidence(now_s)
         if now_s - self._tlog_flushed_s >= self.settings.tlog_flush_s:
             self._flush_tlog(now_s)
@@ -256,6 +285,13 @@ class Gateway:
         Done again when the directory changes and at least every ``rebind_s``
         (booking windows open and close; an unregistered vehicle changes site).
         """
+        before = (v.site_id, v.drone_id, v.operator_id, v.booking_id, v.corridor_id)
+        self._bind_fields(v, now_s)
+        after = (v.site_id, v.drone_id, v.operator_id, v.booking_id, v.corridor_id)
+        if after != before:
+            v.needs_full_frame = True
+
+    def _bind_fields(self, v: VehicleState, now_s: float) -> None:
         v.bound_version = self._directory_version
         v.bound_until_s = now_s + self.settings.rebind_s
         drones = self.directory.drones_with_sysid(v.sysid)
@@ -530,47 +566,55 @@ class Gateway:
     # -- output ------------------------------------------------------------------
 
     def _publish_changed(self, now_s: float) -> None:
-        if now_s - self._full_frame_s >= self.settings.full_frame_s:
+        """One ``vehicles`` frame: changed vehicles as motion records, full records
+        for new or rebound ones, and every vehicle in full each ``full_frame_s``."""
+        full = now_s - self._full_frame_s >= self.settings.full_frame_s
+        if full:
             self._full_frame_s = now_s
             self._changed.update(k for k, v in self.vehicles.items() if not v.is_gcs)
         if not self._changed:
             return
-        frames = [
-            vehicle_frame(self.vehicles[key], now_s)
-            for key in self._changed
-            if key in self.vehicles
-        ]
+        frames = []
+        vehicles = self.vehicles
+        for key in self._changed:
+            v = vehicles.get(key)
+            if v is None:
+                continue
+            if full or v.needs_full_frame or not v.has_position:
+                v.needs_full_frame = False
+                frames.append(vehicle_frame(v, now_s))
+            else:
+                frames.append(vehicle_motion(v, now_s))
         self._changed.clear()
         self.hub.publish_vehicles(now_s, frames)
 
-    def _sample_track(self, v: VehicleState, now_s: float) -> None:
+    def _sample_track(self, v: VehicleState, out: list[TrackSample]) -> None:
+        """Add ``v``'s position to ``out`` if its last track sample is old enough."""
         if self.recorder is None or not v.flying:
             return
         last = self._track_s.get(v.key, -math.inf)
         if v.last_position_s - last < self.settings.track_interval_s:
             return
         self._track_s[v.key] = v.last_position_s
-        self.recorder.record_track(
-            [
-                TrackSample(
-                    site_id=SiteId(v.site_id or ""),
-                    vehicle_key=v.key,
-                    sysid=v.sysid,
-                    drone_id=DroneId(v.drone_id) if v.drone_id else None,
-                    booking_id=(
-                        BookingId(v.booking_id) if v.booking_id is not None else None
-                    ),
-                    t_s=v.last_position_s,
-                    lat_deg=v.lat_deg,
-                    lon_deg=v.lon_deg,
-                    alt_amsl_m=v.alt_amsl_m,
-                    rel_alt_m=v.rel_alt_m,
-                    speed_mps=v.speed_mps,
-                    heading_deg=v.heading_deg,
-                    battery_pct=None if v.battery_pct is None else float(v.battery_pct),
-                    state=v.conformance,
-                )
-            ]
+        out.append(
+            TrackSample(
+                site_id=SiteId(v.site_id or ""),
+                vehicle_key=v.key,
+                sysid=v.sysid,
+                drone_id=DroneId(v.drone_id) if v.drone_id else None,
+                booking_id=(
+                    BookingId(v.booking_id) if v.booking_id is not None else None
+                ),
+                t_s=v.last_position_s,
+                lat_deg=v.lat_deg,
+                lon_deg=v.lon_deg,
+                alt_amsl_m=v.alt_amsl_m,
+                rel_alt_m=v.rel_alt_m,
+                speed_mps=v.speed_mps,
+                heading_deg=v.heading_deg,
+                battery_pct=None if v.battery_pct is None else float(v.battery_pct),
+                state=v.conformance,
+            )
         )
 
     def _due_evidence(self, now_s: float) -> None:
@@ -592,10 +636,12 @@ class Gateway:
     def _flush_tlog(self, now_s: float) -> None:
         self._tlog_flushed_s = now_s
         for v in self.vehicles.values():
-            records = v.tlog_pending
-            if not records:
+            count = v.tlog_pending_count
+            if not count:
                 continue
-            v.tlog_pending = []
+            records = bytes(v.tlog_pending)
+            v.tlog_pending.clear()
+            v.tlog_pending_count = 0
             if self.recorder is None or v.is_gcs:
                 continue
             name = (
@@ -603,7 +649,7 @@ class Gateway:
                 if v.booking_id is not None
                 else f"{v.site_id}/unbooked-sysid-{v.sysid}"
             )
-            self.recorder.record_frames(name, records)
+            self.recorder.record_tlog(name, records, count)
 
     def _forget_silent(self, now_s: float) -> None:
         if self.ticks % 50:

@@ -1,8 +1,8 @@
 """What the gateway needs from the outside: a recorder and a booking activator.
 
 The gateway runs on the event loop and never touches the database itself; it hands
-incidents, evidence, tracks and raw frames to a ``GatewayRecorder`` (in production
-``telemetry.recorder.TelemetryRecorder``, a writer thread) and tells a
+incidents, evidence, tracks and raw tlog records to a ``GatewayRecorder`` (in
+production ``telemetry.recorder.TelemetryRecorder``, a writer thread) and tells a
 ``BookingActivator`` when a booked drone starts flying. Both are injected by the
 composition root; tests pass real ones or None.
 """
@@ -38,6 +38,13 @@ class GatewayRecorder(Protocol):
     ) -> None: ...
 
     def record_track(self, samples: Sequence[TrackSample]) -> None: ...
+
+    def record_tlog(self, key: str, records: bytes, count: int) -> None:
+        """Append ``count`` encoded tlog records to the recording named ``key``.
+
+        ``records`` is ``telemetry.tlog.encode_record`` output, concatenated.
+        """
+        ...
 
     def record_frames(self, key: str, frames: Frames) -> None:
         """Append ``frames`` to the ``.tlog`` recording named ``key``."""

@@ -11,7 +11,9 @@ addressed to it or to everyone. Each frame is serialised once per audience with
 orjson, as a ``str`` ready for a websocket text message, and the same object is
 queued to every subscriber of that audience.
 
-Flow control (docs/live-stream.md): a full queue drops its oldest ``vehicles`` frame,
+Flow control (docs/live-stream.md): must-keep frames are handed out before any queued
+``vehicles`` frame, so an event never waits behind positions; a full queue drops its
+oldest ``vehicles`` frame,
 counts it, and reports ``{"type": "dropped", ...}`` before the next frame it yields.
 Must-keep frames (event, incident, booking, closure) are never dropped; a client
 that lets more than ``must_keep_frames`` of them pile up is *overflowed*: its queue
@@ -111,11 +113,10 @@ class Subscriber:
         self.closed = False
         self._queue_frames = queue_frames
         self._must_keep_frames = must_keep_frames
-        # Two queues with a shared arrival number, so dropping the oldest vehicles
-        # frame is O(1) and the client still gets frames in publish order.
-        self._vehicles: deque[tuple[int, str]] = deque()
-        self._keep: deque[tuple[int, str]] = deque()
-        self._arrivals = 0
+        # Two queues, so dropping the oldest vehicles frame is O(1) and must-keep
+        # frames can jump ahead; each kind stays in publish order.
+        self._vehicles: deque[str] = deque()
+        self._keep: deque[str] = deque()
         self._unreported_drops = 0
         self._wakeup = asyncio.Event()
 
@@ -156,11 +157,13 @@ class Subscriber:
             self._unreported_drops = 0
             self.sent += 1
             return serialise(report)
-        vehicles, keep = self._vehicles, self._keep
-        if vehicles and (not keep or vehicles[0][0] < keep[0][0]):
-            frame = vehicles.popleft()[1]
-        elif keep:
-            frame = keep.popleft()[1]
+        # Must-keep frames go first: an incident must not wait behind positions
+        # (each carries its own time and place, so the order between the two kinds
+        # tells a client nothing it needs).
+        if self._keep:
+            frame = self._keep.popleft()
+        elif self._vehicles:
+            frame = self._vehicles.popleft()
         else:
             return None
         self.sent += 1
@@ -191,8 +194,7 @@ class Subscriber:
         if len(keep) >= self._queue_frames:
             dropped += 1  # only must-keep frames queued: this one goes
         else:
-            self._arrivals += 1
-            vehicles.append((self._arrivals, frame))
+            vehicles.append(frame)
             self._wakeup.set()
         self.dropped_total += dropped
         self._unreported_drops += dropped
@@ -206,8 +208,7 @@ class Subscriber:
             self.overflowed = True
             self._forget_queued()
             return False
-        self._arrivals += 1
-        self._keep.append((self._arrivals, frame))
+        self._keep.append(frame)
         self._wakeup.set()
         return True
 
@@ -239,7 +240,7 @@ class LiveHub:
     published meanwhile is missed (a frame older than the snapshot is harmless).
     """
 
-    def __init__(self, queue_frames: int = 64, must_keep_frames: int = 1024) -> None:
+    def __init__(self, queue_frames: int = 10, must_keep_frames: int = 1024) -> None:
         if queue_frames < 1 or must_keep_frames < 1:
             raise ValueError(
                 f"queue sizes must be at least 1, got queue_frames={queue_frames}, "

@@ -11,7 +11,9 @@ daemon threads do the work:
 - the **tlog writer** appends raw MAVLink frames to ``<tlog_dir>/<key>.tlog``
   (8-byte big-endian microseconds since the Unix epoch + the raw frame, per record:
   what pymavlink, MAVProxy and UAVLogViewer read), so a slow or absent database
-  never stops the raw recording.
+  never stops the raw recording. Callers hand it records already encoded
+  (``record_tlog``), so per frame it does no Python work at all; it keeps up to
+  ``max_open_tlogs`` files open so a large fleet is not reopened on every flush.
 
 Failures. Transient database errors (``OperationalError`` such as "database is
 locked", a reset connection, a pool timeout) are retried with exponential back-off
@@ -29,6 +31,7 @@ what could not be written is held and logged).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import queue
@@ -53,7 +56,14 @@ from telemetry.incident_model import (
     TrackSample,
 )
 from telemetry.store import TelemetryStore
-from telemetry.tlog import TlogFormatError, TlogWriter, encode_record
+from telemetry.tlog import (
+    TIME_LEN,
+    TlogFormatError,
+    TlogStamp,
+    TlogWriter,
+    encode_record,
+    frame_length,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +76,16 @@ _MAX_KEY_SEGMENTS = 4
 _LOG_EVERY_S = 10.0
 MAX_TLOG_PENDING_BYTES = 64 * 1024 * 1024
 """Raw frames kept in memory while the tlog directory cannot be written."""
+MAX_OPEN_TLOGS = 2048
+"""The most tlog files ``default_max_open_tlogs`` ever suggests keeping open."""
+_FALLBACK_OPEN_TLOGS = 256
+_MIN_RECORD_BYTES = TIME_LEN + 8  # a MAVLink 1 frame with no payload
+# Every flush writes then flushes, so a big buffer per file buys nothing, and with
+# thousands of files open 64 KiB each would add up.
+_TLOG_BUFFER_BYTES = 8192
+# Stamps of files the writer closed itself (LRU-evicted), so reopening them skips
+# the torn-record scan; a few ints per recording, bounded all the same.
+_MAX_TLOG_STAMPS = 65_536
 
 
 def check_tlog_key(key: str) -> str:
@@ -84,6 +104,32 @@ def check_tlog_key(key: str) -> str:
             "letters, digits, '-', '_' or '.', each starting with a letter or digit"
         )
     return key
+
+
+# The gateway names the same ~1,000 recordings every second; a regex per call would
+# be pure waste. Bad keys raise and so are never cached.
+_checked_key = functools.lru_cache(maxsize=8192)(check_tlog_key)
+
+
+def default_max_open_tlogs() -> int:
+    """Return how many tlog files a recorder keeps open unless told otherwise.
+
+    A quarter of the process's soft ``RLIMIT_NOFILE``, at most ``MAX_OPEN_TLOGS``:
+    a fleet of a thousand stays open when the limit allows, and three quarters are
+    left for sockets, database connections and the web server. 256 where the
+    limit cannot be read.
+    """
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return _FALLBACK_OPEN_TLOGS
+    try:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):
+        return _FALLBACK_OPEN_TLOGS
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return MAX_OPEN_TLOGS
+    return max(1, min(MAX_OPEN_TLOGS, soft // 4))
 
 
 def _check_frames(frames: Sequence[EvidenceFrame], what: str) -> list[EvidenceFrame]:
@@ -198,9 +244,10 @@ _Written = _OpenIncident | _Evidence | _Event | _Track
 
 
 @dataclass(frozen=True)
-class _Frames:
+class _Records:
     key: str
-    frames: Sequence[EvidenceFrame]
+    records: bytes
+    count: int
 
 
 @dataclass(frozen=True)
@@ -209,7 +256,18 @@ class _PurgeTlogs:
     result: Future[int]
 
 
-_TlogJob = _Frames | _PurgeTlogs | _Barrier | _Stop
+_TlogJob = _Records | _PurgeTlogs | _Barrier | _Stop
+
+
+class _PendingTlog:
+    """Records of one recording waiting for the next flush."""
+
+    __slots__ = ("chunks", "count", "size")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.count = 0
+        self.size = 0
 
 
 class _RateLimitedLog:
@@ -234,7 +292,9 @@ class TelemetryRecorder:
     Call ``start()`` (or use it as a context manager) before or after queuing;
     ``close()`` drains and stops. The ``record_*``/``open_incident``/``add_*``
     methods are safe from any thread and never block on I/O. ``tlog_dir`` None
-    disables raw recording (``record_frames`` then counts the frames as dropped).
+    disables raw recording (``record_tlog``/``record_frames`` then count the frames
+    as dropped). ``max_open_tlogs`` None means ``default_max_open_tlogs()``; past
+    it, the least recently written files are closed (and reopened when needed).
     """
 
     def __init__(
@@ -247,7 +307,7 @@ class TelemetryRecorder:
         max_pending_rows: int = 500_000,
         retry_budget_s: float = 30.0,
         held_retry_s: float = 30.0,
-        max_open_tlogs: int = 64,
+        max_open_tlogs: int | None = None,
     ) -> None:
         if flush_interval_s <= 0 or batch_rows < 1 or max_pending_rows < batch_rows:
             raise ValueError(
@@ -261,7 +321,10 @@ class TelemetryRecorder:
         self._max_pending_rows = max_pending_rows
         self._retry_budget_s = retry_budget_s
         self._held_retry_s = held_retry_s
-        self._max_open_tlogs = max(1, max_open_tlogs)
+        self._max_open_tlogs = max(
+            1,
+            default_max_open_tlogs() if max_open_tlogs is None else max_open_tlogs,
+        )
 
         self._lock = threading.Lock()
         self._closed = False
@@ -282,8 +345,10 @@ class TelemetryRecorder:
         self._next_held_retry = math.inf
         self._followups: deque[_Evidence] = deque()
         # Tlog-thread state.
-        self._tlog_pending: dict[str, tuple[bytearray, int]] = {}
+        self._tlog_pending: dict[str, _PendingTlog] = {}
+        self._tlog_pending_bytes = 0
         self._tlog_files: OrderedDict[str, TlogWriter] = OrderedDict()
+        self._tlog_stamps: OrderedDict[str, TlogStamp] = OrderedDict()
 
     # --- life cycle -------------------------------------------------------------
 
@@ -353,6 +418,11 @@ class TelemetryRecorder:
             self._tlog_queue.put(barriers[1])
         deadline = time.monotonic() + timeout_s
         return all(b.done.wait(max(0.0, deadline - time.monotonic())) for b in barriers)
+
+    @property
+    def max_open_tlogs(self) -> int:
+        """How many tlog files the writer keeps open before closing the oldest."""
+        return self._max_open_tlogs
 
     def counters(self) -> RecorderCounters:
         """Return a snapshot of the counters."""
@@ -444,25 +514,60 @@ class TelemetryRecorder:
             reason,
         )
 
+    def record_tlog(self, key: str, records: bytes | bytearray, count: int) -> None:
+        """Append ``count`` encoded records to the recording ``<key>.tlog``.
+
+        ``records`` is ``telemetry.tlog.encode_record`` output, concatenated: per
+        record 8 bytes of big-endian µs since the epoch, then one raw MAVLink
+        frame. The writer thread appends the bytes as they are, so the caller
+        owes whole records; only cheap checks run here. ``ValueError`` for an
+        unsafe key (see ``check_tlog_key``), empty or non-bytes ``records``, a
+        ``count`` below 1 or more than ``records`` can hold, or a first record
+        with no MAVLink frame after its timestamp.
+        """
+        _checked_key(key)
+        if not isinstance(records, bytes | bytearray) or not records:
+            raise ValueError(f"tlog {key}: records must be non-empty bytes")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"tlog {key}: count must be an int >= 1, not {count!r}")
+        if len(records) < count * _MIN_RECORD_BYTES:
+            raise ValueError(
+                f"tlog {key}: {len(records)} bytes cannot hold {count} record(s)"
+            )
+        if frame_length(records[TIME_LEN : TIME_LEN + 3]) is None:
+            raise ValueError(
+                f"tlog {key}: no MAVLink frame after the first timestamp "
+                "(records must be encode_record output)"
+            )
+        # bytes() of bytes is the same object; a bytearray is copied, since the
+        # caller may reuse it before the writer thread gets to it.
+        self._queue_records(key, bytes(records), count)
+
     def record_frames(self, key: str, frames: Sequence[EvidenceFrame]) -> None:
         """Append raw frames ``(t_s, bytes)`` to the recording ``<key>.tlog``.
 
         ``ValueError`` for an unsafe key (see ``check_tlog_key``) or a bad frame.
+        Encodes in the caller; ``record_tlog`` is cheaper for a caller that keeps
+        records encoded already.
         """
-        check_tlog_key(key)
+        _checked_key(key)
         checked = _check_frames(frames, f"tlog {key}")
         if not checked:
             return
+        records = b"".join(encode_record(t_s, raw) for t_s, raw in checked)
+        self._queue_records(key, records, len(checked))
+
+    def _queue_records(self, key: str, records: bytes, count: int) -> None:
         with self._lock:
             if not self._closed and self._tlog_dir is not None:
-                self._tlog_queue.put(_Frames(key, checked))
+                self._tlog_queue.put(_Records(key, records, count))
                 return
-            self._dropped += len(checked)
+            self._dropped += count
         self._log(
             logging.WARNING,
             "tlog-drop",
             "dropped %d tlog frame(s) for %s: recorder closed or no tlog directory",
-            len(checked),
+            count,
             key,
         )
 
@@ -678,16 +783,20 @@ class TelemetryRecorder:
                 job: _TlogJob | None = self._tlog_queue.get(timeout=timeout)
             except queue.Empty:
                 job = None
-            if isinstance(job, _Frames):
-                buffer, count = self._tlog_pending.get(job.key, (bytearray(), 0))
-                for t_s, raw in job.frames:
-                    buffer += encode_record(t_s, raw)
-                self._tlog_pending[job.key] = (buffer, count + len(job.frames))
-                next_flush = min(next_flush, time.monotonic() + self._flush_interval_s)
+            if isinstance(job, _Records):
+                pending = self._tlog_pending.get(job.key)
+                if pending is None:
+                    pending = self._tlog_pending[job.key] = _PendingTlog()
+                pending.chunks.append(job.records)
+                pending.count += job.count
+                pending.size += len(job.records)
+                self._tlog_pending_bytes += len(job.records)
+                if next_flush == math.inf:
+                    next_flush = time.monotonic() + self._flush_interval_s
             stopping = isinstance(job, _Stop)
             if (
                 stopping
-                or not isinstance(job, _Frames)
+                or not isinstance(job, _Records)
                 or time.monotonic() >= next_flush
             ):
                 self._flush_tlogs()
@@ -710,7 +819,7 @@ class TelemetryRecorder:
                 logger.error("tlog %s: could not close: %s", key, exc)
         self._tlog_files.clear()
         if self._tlog_pending:
-            lost = sum(count for _, count in self._tlog_pending.values())
+            lost = sum(p.count for p in self._tlog_pending.values())
             logger.error("tlog writer stopped with %d frame(s) not written", lost)
             with self._lock:
                 self._dropped += lost
@@ -718,30 +827,34 @@ class TelemetryRecorder:
     def _flush_tlogs(self) -> None:
         if self._tlog_dir is None:
             return
+        written = 0
         for key in list(self._tlog_pending):
-            buffer, count = self._tlog_pending[key]
+            pending = self._tlog_pending[key]
             try:
                 writer = self._tlog_writer(self._tlog_dir, key)
-                writer.write_records(bytes(buffer))
+                writer.write_records(b"".join(pending.chunks))
                 writer.flush()
             except OSError as exc:
-                self._tlog_error(key, count, exc)
+                self._tlog_error(key, pending.count, exc)
                 continue
             del self._tlog_pending[key]
-            with self._lock:
-                self._tlog_records += count
+            self._tlog_pending_bytes -= pending.size
+            written += pending.count
+        with self._lock:
+            self._tlog_records += written
 
     def _tlog_error(self, key: str, count: int, exc: OSError) -> None:
         handle = self._tlog_files.pop(key, None)
+        # The failed write may have left a torn record: the next open must scan.
+        self._tlog_stamps.pop(key, None)
         if handle is not None:
             try:
                 handle.close()
             except OSError:
                 pass  # already failing; the error below says what happened
-        pending_bytes = sum(len(b) for b, _ in self._tlog_pending.values())
-        kept = pending_bytes <= MAX_TLOG_PENDING_BYTES
+        kept = self._tlog_pending_bytes <= MAX_TLOG_PENDING_BYTES
         if not kept:
-            del self._tlog_pending[key]
+            self._tlog_pending_bytes -= self._tlog_pending.pop(key).size
         with self._lock:
             self._tlog_errors += 1
             self._dropped += 0 if kept else count
@@ -762,19 +875,31 @@ class TelemetryRecorder:
             return writer
         path = directory / f"{key}{TLOG_SUFFIX}"
         path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = self._tlog_stamps.pop(key, None)
         try:
-            writer = TlogWriter(path)
+            writer = TlogWriter(path, _TLOG_BUFFER_BYTES, whole_at=stamp)
         except TlogFormatError as exc:
             # Not a tlog (or damaged mid-file): keep its bytes, start a fresh one.
             aside = path.with_name(f"{path.name}.bad-{time.time_ns()}")
             path.rename(aside)
             logger.error("%s; moved aside to %s, recording anew", exc, aside.name)
-            writer = TlogWriter(path)
+            writer = TlogWriter(path, _TLOG_BUFFER_BYTES)
         self._tlog_files[key] = writer
         while len(self._tlog_files) > self._max_open_tlogs:
-            _, oldest = self._tlog_files.popitem(last=False)
-            oldest.close()
+            self._evict_oldest_tlog()
         return writer
+
+    def _evict_oldest_tlog(self) -> None:
+        key, oldest = self._tlog_files.popitem(last=False)
+        try:
+            self._tlog_stamps[key] = oldest.close_stamped()
+        except OSError as exc:
+            # Everything was flushed after its write, so nothing is lost; without
+            # a stamp the next open just scans the file for a torn record.
+            logger.warning("tlog %s: could not close: %s", key, exc)
+            return
+        while len(self._tlog_stamps) > _MAX_TLOG_STAMPS:
+            self._tlog_stamps.popitem(last=False)
 
     def _purge_tlogs(self, before_epoch_s: float) -> int:
         if self._tlog_dir is None or not self._tlog_dir.is_dir():
@@ -786,6 +911,7 @@ class TelemetryRecorder:
                     continue
                 key = path.relative_to(self._tlog_dir).as_posix()[: -len(TLOG_SUFFIX)]
                 handle = self._tlog_files.pop(key, None)
+                self._tlog_stamps.pop(key, None)
                 if handle is not None:
                     handle.close()
                 path.unlink()

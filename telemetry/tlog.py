@@ -11,6 +11,8 @@ UAVLogViewer read what this module writes.
 ``TlogWriter`` is blocking file I/O: run it off the event loop (a thread or
 ``asyncio.to_thread``). Reopening a file appends; a record torn by a crash at the
 end of the file is cut off first, so the records appended after it stay readable.
+Finding a torn record means reading the whole file; a writer that reopens a file it
+closed itself hands back the ``TlogStamp`` from ``close_stamped`` to skip that.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 import os
 import struct
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Final
@@ -106,25 +109,49 @@ def complete_length(path: str | os.PathLike[str]) -> int:
     return whole
 
 
+@dataclass(frozen=True)
+class TlogStamp:
+    """Which file, how long and when last changed: a tlog as its writer left it."""
+
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> TlogStamp:
+        """Return the stamp of the file ``st`` describes."""
+        return cls(st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 class TlogWriter:
     """Appends records to one tlog file, buffered; ``close`` (or ``with``) flushes.
 
     Opening an existing file appends to it after cutting off a torn last record;
-    a file that is no tlog raises ``TlogFormatError`` and is left untouched.
+    a file that is no tlog raises ``TlogFormatError`` and is left untouched. That
+    check reads the whole file, unless ``whole_at`` is the stamp ``close_stamped``
+    returned and the file still matches it: then nothing touched it since the last
+    whole record was written, and only a ``stat`` is paid.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], buffer_bytes: int = 1 << 16
+        self,
+        path: str | os.PathLike[str],
+        buffer_bytes: int = 1 << 16,
+        *,
+        whole_at: TlogStamp | None = None,
     ) -> None:
         self.path = Path(path)
-        if self.path.exists():
+        try:
+            st: os.stat_result | None = self.path.stat()
+        except FileNotFoundError:
+            st = None
+        if st is not None and (whole_at is None or TlogStamp.of(st) != whole_at):
             whole = complete_length(self.path)
-            size = self.path.stat().st_size
-            if whole < size:
+            if whole < st.st_size:
                 logger.warning(
                     "%s: cutting a torn last record (%d bytes) before appending",
                     self.path,
-                    size - whole,
+                    st.st_size - whole,
                 )
                 os.truncate(self.path, whole)
         self._file: BinaryIO = self.path.open("ab", buffering=buffer_bytes)
@@ -148,6 +175,18 @@ class TlogWriter:
     def close(self) -> None:
         """Flush and close; further writes raise ``ValueError``."""
         self._file.close()
+
+    def close_stamped(self) -> TlogStamp:
+        """Flush, close, and return the stamp that lets a reopen skip the scan.
+
+        Only valid when everything written was whole records, which is all
+        ``write``, ``write_frames`` and ``encode_record`` output can be.
+        """
+        try:
+            self._file.flush()
+            return TlogStamp.of(os.fstat(self._file.fileno()))
+        finally:
+            self._file.close()
 
     @property
     def closed(self) -> bool:

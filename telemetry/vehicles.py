@@ -137,6 +137,7 @@ class VehicleState:
         "lon_deg",
         "low_battery",
         "messages",
+        "needs_full_frame",
         "operator_id",
         "position_pending",
         "rate_count",
@@ -150,6 +151,7 @@ class VehicleState:
         "sysid",
         "takeoff_pad_id",
         "tlog_pending",
+        "tlog_pending_count",
         "vd_mps",
         "ve_mps",
         "vn_mps",
@@ -198,8 +200,11 @@ class VehicleState:
         self.booking_id: int | None = None
         self.corridor_id: str | None = None
         self.bound_version = -1
-        self.tlog_pending: list[tuple[float, bytes]] = []
-        """Frames not yet handed to the ``.tlog`` recording."""
+        self.needs_full_frame = True
+        """Its next ``vehicles`` entry must be a full record (new, or rebound)."""
+        self.tlog_pending = bytearray()
+        """Tlog records (timestamp + frame) not yet handed to the recording."""
+        self.tlog_pending_count = 0
         self.bound_until_s = -math.inf
         self.takeoff_pad_id: str | None = None
         self.landing_pad_id: str | None = None
@@ -240,10 +245,10 @@ class VehicleState:
 
     def record_frame(self, t_s: float, raw: bytes) -> None:
         """Keep one raw frame in the evidence ring and for the next tlog flush."""
-        self.tlog_pending.append((t_s, raw))
-        chunk = self._frames.current(t_s)
-        chunk += _TLOG_TIME.pack(int(t_s * 1e6))
-        chunk += raw
+        record = _TLOG_TIME.pack(int(t_s * 1e6)) + raw
+        self.tlog_pending += record
+        self.tlog_pending_count += 1
+        self._frames.current(t_s).extend(record)
 
     def samples(
         self, from_s: float = -math.inf, to_s: float = math.inf

@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.mavlink,
         GatewaySettings(
             tick_s=settings.telemetry_tick_ms / 1000,
+            live_interval_s=settings.live_interval_ms / 1000,
             link_lost_s=settings.link_lost_s,
             low_battery_pct=settings.low_battery_pct,
         ),

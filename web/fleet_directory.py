@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -24,37 +25,71 @@ two refreshes."""
 def load_fleet_directory(engine: Engine, now: datetime) -> FleetDirectory:
     """Every drone, the flyable bookings around ``now`` and the area closures."""
     with Session(engine) as session:
+        # Columns, not ORM objects: a big fleet reloads this after every booking
+        # change, and building thousands of instances cost more than the query.
+        drone_rows = session.execute(
+            sa.select(
+                col(DroneRow.id),
+                col(DroneRow.name),
+                col(DroneRow.site_id),
+                col(DroneRow.operator_id),
+                col(DroneRow.mavlink_sysid),
+                col(DroneRow.signing_key),
+            )
+        )
         drones = tuple(
             DroneEntry(
-                drone_id=row.id,
-                name=row.name,
-                site_id=row.site_id,
-                operator_id=row.operator_id,
-                sysid=row.mavlink_sysid,
-                signing_key=row.signing_key,
+                drone_id=drone_id,
+                name=name,
+                site_id=site_id,
+                operator_id=operator_id,
+                sysid=sysid,
+                signing_key=signing_key,
             )
-            for row in session.exec(select(DroneRow))
+            for drone_id, name, site_id, operator_id, sysid, signing_key in drone_rows
         )
-        booking_rows = session.exec(
-            select(BookingRow)
+        booking_rows = session.execute(
+            sa.select(
+                col(BookingRow.id),
+                col(BookingRow.drone_id),
+                col(BookingRow.site_id),
+                col(BookingRow.operator_id),
+                col(BookingRow.corridor_id),
+                col(BookingRow.start_utc),
+                col(BookingRow.end_utc),
+                col(BookingRow.state),
+                col(BookingRow.takeoff_pad_id),
+                col(BookingRow.landing_pad_id),
+            )
             .where(col(BookingRow.state).in_(FLYABLE_STATES))
             .where(col(BookingRow.end_utc) > now)
             .where(col(BookingRow.start_utc) < now + LOOKAHEAD)
         )
         bookings = tuple(
             BookingEntry(
-                booking_id=row.id,
-                drone_id=row.drone_id,
-                site_id=row.site_id,
-                operator_id=row.operator_id,
-                corridor_id=row.corridor_id,
-                start_s=_utc(row.start_utc).timestamp(),
-                end_s=_utc(row.end_utc).timestamp(),
-                state=row.state,
-                takeoff_pad_id=row.takeoff_pad_id,
-                landing_pad_id=row.landing_pad_id,
+                booking_id=booking_id,
+                drone_id=drone_id,
+                site_id=site_id,
+                operator_id=operator_id,
+                corridor_id=corridor_id,
+                start_s=_utc(start_utc).timestamp(),
+                end_s=_utc(end_utc).timestamp(),
+                state=state,
+                takeoff_pad_id=takeoff_pad_id,
+                landing_pad_id=landing_pad_id,
             )
-            for row in booking_rows
+            for (
+                booking_id,
+                drone_id,
+                site_id,
+                operator_id,
+                corridor_id,
+                start_utc,
+                end_utc,
+                state,
+                takeoff_pad_id,
+                landing_pad_id,
+            ) in booking_rows
         )
         closure_rows = session.exec(
             select(ClosureRow)

@@ -49,7 +49,10 @@ class Settings(BaseSettings):
     """MAVLink endpoints the gateway listens on or connects to; empty: no gateway
     links (the live stream still serves bookings and events)."""
     telemetry_tick_ms: int = Field(default=20, ge=5, le=1000)
-    """How often the gateway checks conformance and publishes a frame."""
+    """How often the gateway checks conformance and sends events."""
+    live_interval_ms: int = Field(default=200, ge=0, le=5000)
+    """``vehicles`` frames go to live viewers at most this often (0: every tick);
+    events never wait for it."""
     link_lost_s: float = Field(default=3.0, gt=0)
     """A vehicle silent this long raises ``link_lost``."""
     low_battery_pct: int = Field(default=20, ge=0, le=100)

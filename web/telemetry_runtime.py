@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 GATEWAY_ACTOR = Actor(UserId("system:gateway"), Role.SITE_ADMIN)
 """Who the audit trail names when the gateway starts a booking's flight."""
 DIRECTORY_REFRESH_S = 2.0
+DIRECTORY_REFRESH_GAP_S = 0.25
+"""At least this long between two directory reloads (changes coalesce meanwhile)."""
 RETENTION_SWEEP_S = 3600.0
 ACTIVATE_ATTEMPTS = 5
 """Whole activation transactions tried before giving up on a transient DB error."""
@@ -178,6 +180,10 @@ class TelemetryRuntime:
                 await self.refresh_directory()
             except Exception:
                 logger.exception("fleet directory refresh failed; keeping the old one")
+            # Requests that arrive meanwhile are served by one reload after the gap:
+            # a fleet taking off activates hundreds of bookings a second, and one
+            # reload each would keep a worker thread (and the GIL) busy throughout.
+            await asyncio.sleep(DIRECTORY_REFRESH_GAP_S)
 
     def request_refresh(self) -> None:
         """Reload the fleet directory soon; safe from any thread."""

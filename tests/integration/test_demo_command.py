@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -130,6 +131,20 @@ def _moved_m(first: dict[str, float], last: dict[str, float]) -> float:
     return math.hypot(dlat_m, dlon_m)
 
 
+def _merged_reports(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every vehicles-frame entry as a client holds it after merging it into what
+    came before for its key (a delta may carry only the moving fields)."""
+    held: dict[str, dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
+    for frame in frames:
+        if frame["type"] != "vehicles":
+            continue
+        for v in frame["vehicles"]:
+            merged = held[v["key"]] = {**held.get(v["key"], {}), **v}
+            out.append(merged)
+    return out
+
+
 def test_demo_serves_the_map_flies_the_booked_drones_and_stops_on_sigint(
     demo: Demo,
 ) -> None:
@@ -142,26 +157,21 @@ def test_demo_serves_the_map_flies_the_booked_drones_and_stops_on_sigint(
         def all_moving(_: object) -> bool:
             first: dict[str, dict[str, float]] = {}
             moved: set[str] = set()
-            for frame in live.snapshot():
-                for v in (
-                    frame.get("vehicles", []) if frame["type"] == "vehicles" else []
-                ):
-                    drone = v.get("drone_id")
-                    if drone not in booked:
-                        continue
-                    if drone not in first:
-                        first[drone] = v
-                    elif _moved_m(first[drone], v) > 5.0:
-                        moved.add(drone)
+            for v in _merged_reports(live.snapshot()):
+                drone = v.get("drone_id")
+                if drone not in booked:
+                    continue
+                if drone not in first:
+                    first[drone] = v
+                elif _moved_m(first[drone], v) > 5.0:
+                    moved.add(drone)
             return moved == booked
 
         moving_since = time.monotonic()
         live.wait_for(all_moving, MOVING_TIMEOUT_S)
         moving_after_s = time.monotonic() - moving_since
     # A pilot of the demo organisation sees its drones flying their bookings.
-    reports = [
-        v for f in live.snapshot() if f["type"] == "vehicles" for v in f["vehicles"]
-    ]
+    reports = _merged_reports(live.snapshot())
     flying_booked = {
         v["drone_id"] for v in reports if v["booking_id"] is not None and v["flying"]
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import sqlite3
 import threading
 import time
@@ -22,6 +23,7 @@ from sqlmodel import Session
 
 from airspace.site import SiteId
 from booking.model import BookingId, DroneId
+from telemetry import tlog as tlog_module
 from telemetry.incident_model import (
     EvidencePhase,
     EvidenceSample,
@@ -30,9 +32,14 @@ from telemetry.incident_model import (
     Severity,
     TrackSample,
 )
-from telemetry.recorder import TelemetryRecorder, check_tlog_key
+from telemetry.recorder import (
+    MAX_OPEN_TLOGS,
+    TelemetryRecorder,
+    check_tlog_key,
+    default_max_open_tlogs,
+)
 from telemetry.store import TelemetryStore
-from telemetry.tlog import read_tlog
+from telemetry.tlog import encode_record, read_tlog
 from web.db import make_engine, write_session
 from web.migrate import upgrade
 
@@ -112,6 +119,29 @@ def mavlink_frames(t0_s: float, n: int) -> list[tuple[float, bytes]]:
             )
         frames.append((t0_s + i * 0.1, msg.pack(mav)))
     return frames
+
+
+def encoded(frames: list[tuple[float, bytes]]) -> bytes:
+    """The records blob the gateway hands over: ``encode_record`` output, joined."""
+    return b"".join(encode_record(t_s, raw) for t_s, raw in frames)
+
+
+def read_with_pymavlink(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, int, float]]:
+    """(message type, system id, receive time) of every message in the tlog."""
+    # pymavlink switches itself to MAVLink 2 process-wide on reading one; undo it.
+    monkeypatch.setenv("MAVLINK20", "1")
+    monkeypatch.setattr(mavutil, "mavlink", mavutil.mavlink)
+    monkeypatch.setattr(mavutil, "current_dialect", mavutil.current_dialect)
+    log = mavutil.mavlink_connection(str(path), dialect="common")
+    read: list[tuple[str, int, float]] = []
+    try:
+        while (msg := log.recv_match()) is not None:
+            read.append((msg.get_type(), msg.get_srcSystem(), msg._timestamp))
+    finally:
+        log.close()
+    return read
 
 
 @pytest.fixture
@@ -389,17 +419,7 @@ def test_a_tlog_is_read_back_by_pymavlink(
         assert recorder.close()
     path = tmp_path / "cyberport-pier" / "booking-12.tlog"
 
-    # pymavlink switches itself to MAVLink 2 process-wide on reading one; undo it.
-    monkeypatch.setenv("MAVLINK20", "1")
-    monkeypatch.setattr(mavutil, "mavlink", mavutil.mavlink)
-    monkeypatch.setattr(mavutil, "current_dialect", mavutil.current_dialect)
-    log = mavutil.mavlink_connection(str(path), dialect="common")
-    read: list[tuple[str, int, float]] = []
-    try:
-        while (msg := log.recv_match()) is not None:
-            read.append((msg.get_type(), msg.get_srcSystem(), msg._timestamp))
-    finally:
-        log.close()
+    read = read_with_pymavlink(path, monkeypatch)
 
     assert len(read) == 20
     assert [r[0] for r in read[:2]] == ["HEARTBEAT", "GLOBAL_POSITION_INT"]
@@ -479,3 +499,214 @@ def test_purge_removes_old_tlogs_and_track_samples_but_keeps_recent_ones(
         recorder.close()
     with pytest.raises(ValueError, match="retention"):
         recorder.purge(older_than_days=-1)
+
+
+def test_records_encoded_by_the_caller_are_read_back_by_pymavlink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_engine: Engine
+) -> None:
+    store = store_for(sqlite_engine)
+    frames = mavlink_frames(T0.timestamp(), 32)
+    # Two recorders in turn, one second of 16 frames per call, as the gateway sends.
+    for part in (frames[:16], frames[16:]):
+        recorder = TelemetryRecorder(store, tmp_path, flush_interval_s=0.05)
+        recorder.start()
+        recorder.record_tlog("cyberport-pier/booking-12", encoded(part[:9]), 9)
+        recorder.record_tlog("cyberport-pier/booking-12", encoded(part[9:]), 7)
+        assert recorder.close()
+        assert recorder.counters().tlog_records == 16
+    path = tmp_path / "cyberport-pier" / "booking-12.tlog"
+
+    read = read_with_pymavlink(path, monkeypatch)
+
+    assert [r[0] for r in read] == ["HEARTBEAT", "GLOBAL_POSITION_INT"] * 16
+    assert {r[1] for r in read} == {42}
+    assert [r[2] for r in read] == pytest.approx([t for t, _ in frames], abs=1e-6)
+    assert path.read_bytes() == encoded(frames)
+
+
+def test_record_tlog_and_record_frames_write_the_same_bytes(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    frames = mavlink_frames(T0.timestamp(), 6)
+    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    recorder.start()
+    recorder.record_tlog("site/by-records", encoded(frames), 6)
+    recorder.record_frames("site/by-frames", frames)
+
+    assert recorder.close()
+    by_records = (tmp_path / "site" / "by-records.tlog").read_bytes()
+    assert by_records == (tmp_path / "site" / "by-frames.tlog").read_bytes()
+    assert list(read_tlog(tmp_path / "site" / "by-records.tlog")) == frames
+
+
+def test_a_bytearray_handed_to_record_tlog_may_be_reused_at_once(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    frames = mavlink_frames(T0.timestamp(), 4)
+    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    pending = bytearray(encoded(frames))
+    recorder.record_tlog("site/booking-3", pending, 4)
+    pending.clear()  # the gateway empties its buffer straight after the call
+
+    assert recorder.close()  # never started: the queue is written here
+    assert list(read_tlog(tmp_path / "site" / "booking-3.tlog")) == frames
+
+
+@pytest.mark.parametrize(
+    ("key", "records", "count", "reason"),
+    [
+        ("../escape", None, 1, "tlog key"),
+        ("site/booking-1", b"", 1, "non-empty bytes"),
+        ("site/booking-1", "not bytes", 1, "non-empty bytes"),
+        ("site/booking-1", memoryview(b"\x00" * 40), 1, "non-empty bytes"),
+        ("site/booking-1", None, 0, "count must be"),
+        ("site/booking-1", None, -3, "count must be"),
+        ("site/booking-1", None, True, "count must be"),
+        ("site/booking-1", None, 1.0, "count must be"),
+        ("site/booking-1", None, 1000, "cannot hold 1000"),
+        ("site/booking-1", "raw frame", 1, "no MAVLink frame"),
+    ],
+)
+def test_record_tlog_refuses_bad_input_in_the_caller(
+    tmp_path: Path,
+    sqlite_engine: Engine,
+    key: str,
+    records: Any,
+    count: Any,
+    reason: str,
+) -> None:
+    frames = mavlink_frames(T0.timestamp(), 2)
+    if records is None:
+        records = encoded(frames)
+    elif records == "raw frame":  # frames without their timestamps
+        records = b"".join(raw for _, raw in frames) * 2
+    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+
+    with pytest.raises(ValueError, match=reason):
+        recorder.record_tlog(key, records, count)
+    assert recorder.close()
+    assert not any(tmp_path.rglob("*.tlog"))
+    assert recorder.counters().dropped == 0
+
+
+def test_record_tlog_after_close_or_without_a_directory_counts_the_frames_dropped(
+    tmp_path: Path, sqlite_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    records = encoded(mavlink_frames(T0.timestamp(), 16))
+    closed = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    closed.start()
+    assert closed.close()
+    no_directory = TelemetryRecorder(store_for(sqlite_engine), None)
+
+    closed.record_tlog("site/booking-1", records, 16)
+    no_directory.record_tlog("site/booking-1", records, 16)
+
+    assert no_directory.close()
+    assert closed.counters().dropped == 16
+    assert no_directory.counters().dropped == 16
+    assert (closed.counters().tlog_records, no_directory.counters().tlog_records) == (
+        0,
+        0,
+    )
+    assert not any(tmp_path.rglob("*.tlog"))
+    assert "dropped 16 tlog frame(s) for site/booking-1" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("soft_limit", "expected"),
+    [
+        (1024, 256),
+        (4096, 1024),
+        (20_000, MAX_OPEN_TLOGS),
+        (resource.RLIM_INFINITY, MAX_OPEN_TLOGS),
+        (2, 1),
+    ],
+)
+def test_the_open_tlog_default_is_a_quarter_of_the_file_limit_up_to_2048(
+    monkeypatch: pytest.MonkeyPatch, soft_limit: int, expected: int
+) -> None:
+    monkeypatch.setattr(
+        resource, "getrlimit", lambda _which: (soft_limit, resource.RLIM_INFINITY)
+    )
+    assert default_max_open_tlogs() == expected
+
+
+def test_the_open_tlog_default_falls_back_to_256_when_the_limit_is_unreadable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(_which: int) -> tuple[int, int]:
+        raise OSError("no limits here")
+
+    monkeypatch.setattr(resource, "getrlimit", refuse)
+    assert default_max_open_tlogs() == 256
+
+
+def test_a_recorder_keeps_a_thousand_drone_fleet_open_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_engine: Engine
+) -> None:
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (65_536, 65_536))
+    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    assert recorder.max_open_tlogs == MAX_OPEN_TLOGS >= 1000
+    explicit = TelemetryRecorder(store_for(sqlite_engine), tmp_path, max_open_tlogs=8)
+    assert explicit.max_open_tlogs == 8
+    assert recorder.close()
+    assert explicit.close()
+
+
+@pytest.fixture
+def scans(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every tlog the writer reads through for a torn record, in order."""
+    seen: list[Path] = []
+    real = tlog_module.complete_length
+
+    def counting(path: str | os.PathLike[str]) -> int:
+        seen.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(tlog_module, "complete_length", counting)
+    return seen
+
+
+def test_recordings_closed_to_make_room_are_reopened_without_a_rescan(
+    tmp_path: Path, sqlite_engine: Engine, scans: list[Path]
+) -> None:
+    keys = [f"site/booking-{i}" for i in range(5)]
+    seconds = [mavlink_frames(T0.timestamp() + s, 16) for s in range(4)]
+    recorder = TelemetryRecorder(
+        store_for(sqlite_engine), tmp_path, flush_interval_s=60.0, max_open_tlogs=2
+    )
+    recorder.start()
+    for frames in seconds:
+        for key in keys:
+            recorder.record_tlog(key, encoded(frames), 16)
+        assert recorder.flush()
+
+    assert recorder.close()
+    assert scans == []  # created, then only ever reopened after our own close
+    everything = [f for frames in seconds for f in frames]
+    for key in keys:
+        assert list(read_tlog(tmp_path / f"{key}.tlog")) == everything
+    assert recorder.counters().tlog_records == 5 * 4 * 16
+
+
+def test_a_recording_changed_while_closed_is_scanned_and_its_torn_tail_cut(
+    tmp_path: Path, sqlite_engine: Engine, scans: list[Path]
+) -> None:
+    first, second = (mavlink_frames(T0.timestamp() + s, 16) for s in range(2))
+    path = tmp_path / "site" / "booking-1.tlog"
+    recorder = TelemetryRecorder(
+        store_for(sqlite_engine), tmp_path, flush_interval_s=60.0, max_open_tlogs=1
+    )
+    recorder.start()
+    recorder.record_tlog("site/booking-1", encoded(first), 16)
+    assert recorder.flush()
+    recorder.record_tlog("site/booking-2", encoded(first), 16)  # closes booking-1
+    assert recorder.flush()
+    with path.open("ab") as file:  # someone else's torn write while it was closed
+        file.write(encode_record(T0.timestamp(), first[0][1])[:-3])
+
+    recorder.record_tlog("site/booking-1", encoded(second), 16)
+    assert recorder.close()
+
+    assert scans == [path]
+    assert list(read_tlog(path)) == first + second

@@ -197,7 +197,13 @@ def settled_incidents(server: LiveServer, quiet_s: float) -> list[dict[str, Any]
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
     tmp = tmp_path_factory.mktemp("scenarios")
     site_path = scenario_site(tmp)
-    with live_server(tmp, SKYBERTH_SITE_FILES=json.dumps([str(site_path)])) as server:
+    # Every position reaches the stream (no 5 Hz thinning), so the tests can look
+    # for single samples such as the GPS glitch.
+    with live_server(
+        tmp,
+        SKYBERTH_SITE_FILES=json.dumps([str(site_path)]),
+        SKYBERTH_LIVE_INTERVAL_MS="0",
+    ) as server:
         bookings = {
             flight.scenario: register_and_book(
                 server,

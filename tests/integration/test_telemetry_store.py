@@ -449,6 +449,63 @@ def test_a_track_round_trips_in_time_order_by_booking_and_by_vehicle(
         store.track()
 
 
+def test_a_thousand_track_samples_are_one_insert_in_one_transaction(
+    engine: Engine,
+) -> None:
+    store = store_for(engine)
+    vehicle = unique("udp/42")
+    t = T0.timestamp()
+    samples = [
+        track_sample(t + i / 16, booking=None, vehicle_key=vehicle) for i in range(1000)
+    ]
+    inserts: list[tuple[int, bool]] = []
+    commits: list[str] = []
+
+    def on_execute(
+        _conn: object,
+        _cursor: object,
+        statement: str,
+        parameters: object,
+        _context: object,
+        executemany: bool,
+    ) -> None:
+        if statement.startswith("INSERT INTO track_samples"):
+            rows = len(parameters) if isinstance(parameters, list | tuple) else 1
+            inserts.append((rows if executemany else 1, executemany))
+
+    def on_commit(_conn: object) -> None:
+        commits.append("commit")
+
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+    sa.event.listen(engine, "commit", on_commit)
+    try:
+        assert store.append_track(samples) == 1000
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", on_execute)
+        sa.event.remove(engine, "commit", on_commit)
+
+    assert inserts == [(1000, True)]  # one executemany for the whole batch
+    assert len(commits) == 1
+    assert store.track(vehicle_key=vehicle) == samples
+
+
+def test_evidence_frames_keep_every_byte_and_nullable_columns_stay_null(
+    engine: Engine,
+) -> None:
+    store = store_for(engine)
+    incident_id, _ = store.open_incident(draft(unique("site")))
+    t = T0.timestamp()
+    samples = [sample(t + i) for i in range(4)]  # odd seconds have no heading
+    frames = [(t + i, bytes(range(256)) * (i + 1)) for i in range(3)]
+
+    assert store.add_evidence(incident_id, samples, frames) == (4, 3)
+
+    stored = store.evidence(incident_id)
+    assert stored.samples == tuple(samples)
+    assert [s.heading_deg for s in stored.samples] == [271.0, None, 271.0, None]
+    assert stored.frames == tuple(frames)
+
+
 def test_purge_deletes_only_older_track_samples_and_never_evidence(
     engine: Engine,
 ) -> None:

@@ -166,6 +166,9 @@ class FakeBookings:
             if b.site_id == site_id and b.occupies and b.window.overlaps(window)
         ]
 
+    def lock_schedule(self, site_id: SiteId, window: TimeWindow) -> None:
+        self.locked.append((site_id, window))
+
     def add(self, booking: Booking) -> None:
         self.items[booking.id] = booking
 

@@ -14,6 +14,7 @@ import pytest
 from airspace.site import Site
 from airspace.site_files import demo_site_path, load_site
 from telemetry.fleet import BookingEntry, DroneEntry, FleetDirectory
+from telemetry.frames import MOTION_FIELDS
 from telemetry.gateway import Gateway, GatewaySettings
 from telemetry.hub import Audience, LiveHub, Subscriber
 from tests.mavlink_helpers import VehicleEncoder, corridor_point
@@ -92,12 +93,17 @@ class World:
         return [f["event"] for f in self.drain() if f["type"] == "event"]
 
     def last_vehicle(self, sysid: int) -> dict[str, Any]:
-        for frame in reversed(self.drain()):
+        """The vehicle as a client pictures it: every record of it merged in order
+        (a ``vehicles`` delta may carry only the fields that move)."""
+        merged: dict[str, Any] = {}
+        for frame in self.drain():
             if frame["type"] == "vehicles":
                 for v in frame["vehicles"]:
                     if v["sysid"] == sysid:
-                        return dict(v)
-        raise AssertionError(f"no vehicle frame for sysid {sysid}")
+                        merged.update(v)
+        if not merged:
+            raise AssertionError(f"no vehicle frame for sysid {sysid}")
+        return merged
 
 
 def test_a_booked_drone_inside_its_corridor_is_bound_and_raises_nothing() -> None:
@@ -241,3 +247,25 @@ def test_unsigned_frames_of_a_signing_drone_are_reported_at_most_every_5_s() -> 
     assert reports[0]["drone_id"] == "D1"
     # Nothing it sent was taken as a position.
     assert not [f for f in world.drain() if f["type"] == "vehicles"]
+
+
+def test_vehicles_frames_send_full_records_first_then_only_what_moves() -> None:
+    world = World(directory("C1"))
+    inside = corridor_point(SITE, "C1")
+    for i in range(15):  # 1.4 s at 10 Hz: seven frames at the 200 ms default
+        world.fly(11, inside, T0 + i * 0.1)
+    records = [
+        v
+        for f in world.drain()
+        if f["type"] == "vehicles"
+        for v in f["vehicles"]
+        if v["sysid"] == 11
+    ]
+    assert 6 <= len(records) <= 9, "about one frame per 200 ms, not one per tick"
+    assert records[0]["drone_id"] == "D1"
+    assert records[0]["corridor_id"] == "C1"
+    deltas = [r for r in records[1:] if set(r) <= MOTION_FIELDS]
+    assert deltas, "later frames carry only the moving fields"
+    assert all({"lat_deg", "lon_deg", "state", "operator_id"} <= set(r) for r in deltas)
+    # Once a second every vehicle goes out whole again.
+    assert any("drone_id" in r for r in records[1:])

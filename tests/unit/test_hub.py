@@ -216,7 +216,7 @@ class TestSlowClients:
             hub.publish_vehicles(float(tick), [INTRUDER])
         assert drain(slow)[0] == {"type": "dropped", "frames": 2, "total": 8}
 
-    def test_events_are_never_dropped_and_keep_their_order(self) -> None:
+    def test_events_are_never_dropped_and_go_before_positions(self) -> None:
         hub = LiveHub(queue_frames=4)
         slow = hub.connect(STAFF)
         hub.publish(event(1), None)
@@ -231,9 +231,9 @@ class TestSlowClients:
         assert rest == [
             ("event", 1),
             ("event", 2),
+            ("event", 3),
             ("vehicles", 7),
             ("vehicles", 8),
-            ("event", 3),
         ]
 
     def test_events_beyond_the_queue_size_are_all_kept(self) -> None:

@@ -11,10 +11,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
+from telemetry import tlog as tlog_module
 from telemetry.codec import LinkCodec
 from telemetry.signing import sign_outgoing
 from telemetry.tlog import (
     TlogFormatError,
+    TlogStamp,
     TlogWriter,
     complete_length,
     encode_record,
@@ -174,3 +176,73 @@ def test_a_bad_record_in_the_middle_names_its_offset(tmp_path: Path) -> None:
     path.write_bytes(good + b"\x00" * 8 + b"\x42garbage")
     with pytest.raises(TlogFormatError, match=f"byte {len(good)} \\(0x42\\)"):
         list(read_tlog(path))
+
+
+@pytest.fixture
+def scans(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every tlog a writer reads through for a torn record, in order."""
+    seen: list[Path] = []
+    real = tlog_module.complete_length
+
+    def counting(path: str | os.PathLike[str]) -> int:
+        seen.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(tlog_module, "complete_length", counting)
+    return seen
+
+
+def test_reopening_with_the_stamp_from_close_appends_without_a_scan(
+    tmp_path: Path, scans: list[Path]
+) -> None:
+    path = tmp_path / "x.tlog"
+    sent = frames()
+    writer = TlogWriter(path)
+    writer.write_records(b"".join(encode_record(T0_S, raw) for raw in sent[:4]))
+    stamp = writer.close_stamped()
+    assert writer.closed
+    assert stamp == TlogStamp.of(path.stat())
+    assert stamp.size == sum(8 + len(raw) for raw in sent[:4])
+
+    with TlogWriter(path, whole_at=stamp) as again:
+        again.write_frames([])
+        for raw in sent[4:]:
+            again.write(T0_S + 1, raw)
+
+    assert scans == []
+    assert [raw for _, raw in read_tlog(path)] == sent
+
+
+def test_a_file_changed_since_its_stamp_is_scanned_and_its_torn_tail_cut(
+    tmp_path: Path, scans: list[Path]
+) -> None:
+    path = tmp_path / "x.tlog"
+    sent = frames()
+    writer = TlogWriter(path)
+    writer.write(T0_S, sent[0])
+    stamp = writer.close_stamped()
+    with path.open("ab") as file:  # another program's write, torn by a crash
+        file.write(encode_record(T0_S, sent[1])[:-4])
+
+    with TlogWriter(path, whole_at=stamp) as again:
+        again.write(T0_S, sent[2])
+
+    assert scans == [path]
+    assert [raw for _, raw in read_tlog(path)] == [sent[0], sent[2]]
+
+
+def test_a_stamp_of_a_replaced_file_does_not_skip_the_scan(
+    tmp_path: Path, scans: list[Path]
+) -> None:
+    path = tmp_path / "x.tlog"
+    writer = TlogWriter(path)
+    writer.write(T0_S, frames()[0])
+    stamp = writer.close_stamped()
+    replacement = tmp_path / "other"
+    replacement.write_bytes(b"not a tlog" + bytes(stamp.size - 10))
+    os.utime(replacement, ns=(stamp.mtime_ns, stamp.mtime_ns))
+    replacement.replace(path)  # same size and time, another file
+
+    with pytest.raises(TlogFormatError):
+        TlogWriter(path, whole_at=stamp)
+    assert scans == [path]

@@ -81,7 +81,8 @@ export class DroneLayer {
       entry = { key: v.key, v, receivedMs, marker: null, trail: null, points: [], lastTrailMs: 0, lastLabelMs: -Infinity, state: null, labelText: "" };
       this.entries.set(v.key, entry);
     }
-    entry.v = v;
+    // A `vehicles` delta may carry only the fields that move; the rest stay.
+    entry.v = entry.v === v ? v : { ...entry.v, ...v };
     entry.receivedMs = receivedMs;
     this.dirty.add(v.key);
     this.#requestFrame();
