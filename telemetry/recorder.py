@@ -76,7 +76,7 @@ _MAX_KEY_SEGMENTS = 4
 _LOG_EVERY_S = 10.0
 MAX_TLOG_PENDING_BYTES = 64 * 1024 * 1024
 """Raw frames kept in memory while the tlog directory cannot be written."""
-MAX_OPEN_TLOGS = 2048
+MAX_OPEN_TLOGS = 8192
 """The most tlog files ``default_max_open_tlogs`` ever suggests keeping open."""
 _FALLBACK_OPEN_TLOGS = 256
 _MIN_RECORD_BYTES = TIME_LEN + 8  # a MAVLink 1 frame with no payload
@@ -114,9 +114,10 @@ _checked_key = functools.lru_cache(maxsize=8192)(check_tlog_key)
 def default_max_open_tlogs() -> int:
     """Return how many tlog files a recorder keeps open unless told otherwise.
 
-    A quarter of the process's soft ``RLIMIT_NOFILE``, at most ``MAX_OPEN_TLOGS``:
-    a fleet of a thousand stays open when the limit allows, and three quarters are
-    left for sockets, database connections and the web server. 256 where the
+    Half the process's soft ``RLIMIT_NOFILE``, at most ``MAX_OPEN_TLOGS``: a fleet
+    of thousands stays open when the limit allows (reopening costs far more than
+    an idle descriptor), and half is left for sockets, database connections and
+    the web server. 256 where the
     limit cannot be read.
     """
     try:
@@ -129,7 +130,7 @@ def default_max_open_tlogs() -> int:
         return _FALLBACK_OPEN_TLOGS
     if soft == resource.RLIM_INFINITY or soft < 0:
         return MAX_OPEN_TLOGS
-    return max(1, min(MAX_OPEN_TLOGS, soft // 4))
+    return max(1, min(MAX_OPEN_TLOGS, soft // 2))
 
 
 def _check_frames(frames: Sequence[EvidenceFrame], what: str) -> list[EvidenceFrame]:
@@ -349,6 +350,8 @@ class TelemetryRecorder:
         self._tlog_pending_bytes = 0
         self._tlog_files: OrderedDict[str, TlogWriter] = OrderedDict()
         self._tlog_stamps: OrderedDict[str, TlogStamp] = OrderedDict()
+        self._tlog_dirs_made: set[Path] = set()
+        """Folders known to exist (one mkdir each, not one per file opened)."""
 
     # --- life cycle -------------------------------------------------------------
 
@@ -845,6 +848,7 @@ class TelemetryRecorder:
 
     def _tlog_error(self, key: str, count: int, exc: OSError) -> None:
         handle = self._tlog_files.pop(key, None)
+        self._tlog_dirs_made.clear()  # a folder may be what went missing
         # The failed write may have left a torn record: the next open must scan.
         self._tlog_stamps.pop(key, None)
         if handle is not None:
@@ -874,7 +878,9 @@ class TelemetryRecorder:
             self._tlog_files.move_to_end(key)
             return writer
         path = directory / f"{key}{TLOG_SUFFIX}"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._tlog_dirs_made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._tlog_dirs_made.add(path.parent)
         stamp = self._tlog_stamps.pop(key, None)
         try:
             writer = TlogWriter(path, _TLOG_BUFFER_BYTES, whole_at=stamp)

@@ -34,6 +34,7 @@ import logging
 import os
 import platform
 import socket
+import struct
 import sys
 import termios
 import time
@@ -77,6 +78,8 @@ logger = logging.getLogger(__name__)
 
 OnData: TypeAlias = Callable[[str, bytes, float], None]
 """``on_data(stream_id, data, now_s)``; must be quick: it runs on the event loop."""
+OnBacklog = Callable[[str, float], None]
+"""``on_backlog(link_id, now_s)``: a UDP read left datagrams waiting."""
 OnStreamEnd: TypeAlias = Callable[[str], None]
 """``on_stream_end(stream_id)``: drop any partial-frame state kept for that stream."""
 
@@ -96,6 +99,14 @@ _READ_CHUNK_BYTES = 65536
 _MAX_DATAGRAM_BYTES = 65535
 _DATAGRAMS_PER_WAKEUP = 512
 _WAKEUP_BUDGET_S = 0.002
+BEHIND_AFTER_S = 0.5
+"""A datagram that waited this long in the kernel means the reader is behind."""
+_SO_TIMESTAMP: int | None = getattr(
+    socket, "SO_TIMESTAMP", 29 if sys.platform == "linux" else None
+)
+"""Python leaves the constant out on some builds; 29 is Linux's (asm-generic)."""
+_TIMEVAL = struct.Struct("@ll")
+_TIMESTAMP_CMSG_BYTES = socket.CMSG_SPACE(_TIMEVAL.size)
 """Bounds one wakeup's work, counting the gateway's decoding in ``on_data``
 (~40 us a datagram), so ticks and websocket senders still run."""
 _ASM_GENERIC_MACHINES = frozenset({"x86_64", "aarch64", "riscv64"})
@@ -121,6 +132,10 @@ class LinkCounters:
     """Connections re-established (tcp) or device reopened (serial) after a loss."""
     connections: int = 0
     """Connections accepted (tcpin) or established (tcp) in total."""
+    backlogged_wakeups: int = 0
+    """UDP: reads whose first datagram had waited ``BEHIND_AFTER_S`` or more in
+    the kernel: the reader is behind, and what overflows the receive buffer is
+    dropped by the kernel."""
 
 
 def _open_error(endpoint: Endpoint, exc: OSError) -> LinkOpenError:
@@ -172,6 +187,9 @@ class Link(abc.ABC):
         self._log_send_error = _RateLimitedLog()
         self.receive_buffer_bytes: int | None = None
         """UDP only: the socket's receive buffer as the kernel reports it."""
+        self.on_backlog: OnBacklog | None = None
+        """UDP only: called ``(link_id, now_s)`` when a read stops with datagrams
+        still waiting, i.e. the reader is behind and the kernel may drop some."""
 
     @property
     @abc.abstractmethod
@@ -256,6 +274,8 @@ class _UdpLink(Link):
         super().__init__(endpoint, on_data, clock)
         self._peers: dict[Any, float] | None = {} if endpoint.kind == "udpin" else None
         self._sock: socket.socket | None = None
+        self._stamped = False
+        """Arrivals are stamped by the kernel (SO_TIMESTAMP): lag is measurable."""
         self._local: tuple[str, int] | None = None
         self._loop = asyncio.get_running_loop()
 
@@ -266,6 +286,9 @@ class _UdpLink(Link):
         try:
             sock.setblocking(False)
             rcvbuf_bytes = _enlarge_receive_buffer(sock)
+            if _SO_TIMESTAMP is not None:
+                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMP, 1)
+                self._stamped = True
             if listen:
                 sock.bind(address)
             else:
@@ -302,7 +325,10 @@ class _UdpLink(Link):
             if n & 31 == 31 and time.perf_counter() > deadline:
                 return  # the rest waits in the kernel for the next wakeup
             try:
-                data, addr = recvfrom(_MAX_DATAGRAM_BYTES)
+                if n == 0 and self._stamped:
+                    data, addr = self._recv_first(sock, now_s)
+                else:
+                    data, addr = recvfrom(_MAX_DATAGRAM_BYTES)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -314,6 +340,23 @@ class _UdpLink(Link):
                 if len(peers) > _MAX_PEERS:
                     peers = self._forget_peers(now_s)
             self._deliver(self.link_id, data, now_s)
+
+    def _recv_first(self, sock: socket.socket, now_s: float) -> tuple[bytes, Any]:
+        """Read a wakeup's first datagram with its kernel arrival time: how long it
+        waited tells whether this reader is behind (cheaper than asking every one)."""
+        data, ancillary, _flags, addr = sock.recvmsg(
+            _MAX_DATAGRAM_BYTES, _TIMESTAMP_CMSG_BYTES
+        )
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMP:
+                sec, usec = _TIMEVAL.unpack_from(payload)
+                # The kernel stamps with the real-time clock, whatever ``clock`` is.
+                waited_s = time.time() - (sec + usec / 1e6)
+                if waited_s >= BEHIND_AFTER_S:
+                    self.counters.backlogged_wakeups += 1
+                    if self.on_backlog is not None:
+                        self.on_backlog(self.link_id, now_s)
+        return data, addr
 
     @property
     def local_address(self) -> tuple[str, int] | None:

@@ -129,6 +129,7 @@ class TelemetryRuntime:
             link = await open_link(
                 endpoint, self.gateway.ingest, on_stream_end=self.gateway.end_stream
             )
+            link.on_backlog = self.gateway.note_backlog
             self.links.append(link)
             logger.info("MAVLink link %s open on %s", link.link_id, link.local_address)
         self._tasks.append(asyncio.create_task(self.gateway.run(), name="gateway"))

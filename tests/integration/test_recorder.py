@@ -615,14 +615,14 @@ def test_record_tlog_after_close_or_without_a_directory_counts_the_frames_droppe
 @pytest.mark.parametrize(
     ("soft_limit", "expected"),
     [
-        (1024, 256),
-        (4096, 1024),
+        (1024, 512),
+        (4096, 2048),
         (20_000, MAX_OPEN_TLOGS),
         (resource.RLIM_INFINITY, MAX_OPEN_TLOGS),
         (2, 1),
     ],
 )
-def test_the_open_tlog_default_is_a_quarter_of_the_file_limit_up_to_2048(
+def test_the_open_tlog_default_is_half_the_file_limit_up_to_a_cap(
     monkeypatch: pytest.MonkeyPatch, soft_limit: int, expected: int
 ) -> None:
     monkeypatch.setattr(

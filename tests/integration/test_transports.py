@@ -12,6 +12,7 @@ import contextlib
 import os
 import random
 import socket
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ import uvloop
 from pymavlink.dialects.v20 import common as mavlink2
 
 from telemetry.transports import (
+    BEHIND_AFTER_S,
     VALID_FORMS,
     EndpointError,
     LinkOpenError,
@@ -357,6 +359,35 @@ def test_udpin_loses_nothing_of_a_burst_that_lands_while_the_loop_is_busy(
                     sender.sendto(datagram, address)
             await received.until(lambda: len(received.calls) == len(burst))
             assert [d for _, d, _ in received.calls] == burst
+
+    run(scenario())
+
+
+def test_udpin_says_when_datagrams_waited_in_the_kernel(run: Run) -> None:
+    frames = mavlink_frames(9, 20)
+
+    async def scenario() -> None:
+        received = Received()
+        behind: list[str] = []
+        async with await open_link(
+            parse_endpoint("udpin:127.0.0.1:0"), received
+        ) as link:
+            link.on_backlog = lambda link_id, _now_s: behind.append(link_id)
+            address = link.local_address
+            assert address is not None
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                sender.sendto(frames[0], address)
+                await received.until(lambda: len(received.calls) == 1)
+                assert behind == [], "read at once: not behind"
+                sender.sendto(frames[1], address)
+                time.sleep(BEHIND_AFTER_S + 0.1)  # noqa: ASYNC251  # the loop is busy
+                sender.sendto(frames[2], address)
+                await received.until(lambda: len(received.calls) == 3)
+                assert behind == [link.link_id]
+                assert link.counters.backlogged_wakeups == 1
+                sender.sendto(frames[3], address)
+                await received.until(lambda: len(received.calls) == 4)
+                assert behind == [link.link_id], "caught up again"
 
     run(scenario())
 

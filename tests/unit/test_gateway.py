@@ -196,6 +196,19 @@ def test_silence_past_the_timeout_is_link_lost_and_a_new_message_restores_it() -
     assert [e["kind"] for e in world.events()].count("link_restored") == 1
 
 
+def test_silence_while_the_gateway_is_behind_on_the_link_is_not_link_lost() -> None:
+    world = World(directory("C1"))
+    inside = corridor_point(SITE, "C1")
+    world.fly(11, inside, T0)
+    # Datagrams waited in the kernel at T0 + 2: the silence may be our backlog.
+    world.gateway.note_backlog(LINK, T0 + 2.0)
+    world.gateway.tick(T0 + 4.9)
+    assert not [e for e in world.events() if e["kind"] == "link_lost"]
+    # Caught up for a whole timeout and still silent: the link is really lost.
+    world.gateway.tick(T0 + 5.1)
+    assert [e["kind"] for e in world.events()].count("link_lost") == 1
+
+
 def test_low_battery_warns_once() -> None:
     world = World(directory("C1"))
     inside = corridor_point(SITE, "C1")
