@@ -35,6 +35,11 @@ def _finite(value: float | None, digits: int) -> float | None:
 
 def vehicle_frame(v: VehicleState, now_s: float) -> dict[str, Any]:
     """One vehicle as in the ``vehicles`` and ``snapshot`` frames."""
+    # Built once a second for every vehicle: plain conditionals, not helpers. The
+    # position is NaN until the first one arrives and finite after; the gateway
+    # stores margins and exit times finite or None.
+    placed = v.has_position
+    heading, margin, exit_s = v.heading_deg, v.lateral_margin_m, v.seconds_to_exit
     return {
         "key": v.key,
         "site_id": v.site_id,
@@ -44,23 +49,23 @@ def vehicle_frame(v: VehicleState, now_s: float) -> dict[str, Any]:
         "operator_id": v.operator_id,
         "booking_id": v.booking_id,
         "corridor_id": v.corridor_id,
-        "t_s": round(v.last_position_s, 3) if v.has_position else None,
-        "lat_deg": _finite(v.lat_deg, 7),
-        "lon_deg": _finite(v.lon_deg, 7),
-        "alt_amsl_m": _finite(v.alt_amsl_m, 2),
-        "rel_alt_m": _finite(v.rel_alt_m, 2),
-        "heading_deg": _finite(v.heading_deg, 1),
-        "speed_mps": round(v.speed_mps, 2),
+        "t_s": round(v.last_position_s, 3) if placed else None,
+        "lat_deg": _finite(v.lat_deg, 7) if placed else None,
+        "lon_deg": _finite(v.lon_deg, 7) if placed else None,
+        "alt_amsl_m": _finite(v.alt_amsl_m, 2) if placed else None,
+        "rel_alt_m": _finite(v.rel_alt_m, 2) if placed else None,
+        "heading_deg": None if heading is None else round(heading, 1),
+        "speed_mps": round(math.hypot(v.vn_mps, v.ve_mps), 2),
         "climb_mps": round(-v.vd_mps, 2),
         "armed": v.armed,
         "flying": v.flying,
         "battery_pct": v.battery_pct,
         "gps_fix": v.gps_fix,
-        "link_age_s": round(v.link_age_s(now_s), 2),
+        "link_age_s": round(max(0.0, now_s - v.last_message_s), 2),
         "msgs_per_s": round(v.rate_mps, 1),
         "state": "link_lost" if v.link_lost else v.conformance,
-        "seconds_to_exit": _finite(v.seconds_to_exit, 2),
-        "lateral_margin_m": _finite(v.lateral_margin_m, 2),
+        "seconds_to_exit": None if exit_s is None else round(exit_s, 2),
+        "lateral_margin_m": None if margin is None else round(margin, 2),
     }
 
 
@@ -70,7 +75,7 @@ def vehicle_motion(v: VehicleState, now_s: float) -> dict[str, Any]:
     A vehicle with a position only. Values straight from MAVLink (integers over a
     power of ten) already print short, so only computed ones are rounded.
     """
-    heading = v.heading_deg
+    heading, margin, exit_s = v.heading_deg, v.lateral_margin_m, v.seconds_to_exit
     return {
         "key": v.key,
         "sysid": v.sysid,
@@ -85,8 +90,8 @@ def vehicle_motion(v: VehicleState, now_s: float) -> dict[str, Any]:
         "climb_mps": -v.vd_mps,
         "link_age_s": round(max(0.0, now_s - v.last_message_s), 2),
         "state": "link_lost" if v.link_lost else v.conformance,
-        "seconds_to_exit": _finite(v.seconds_to_exit, 2),
-        "lateral_margin_m": _finite(v.lateral_margin_m, 2),
+        "seconds_to_exit": None if exit_s is None else round(exit_s, 2),
+        "lateral_margin_m": None if margin is None else round(margin, 2),
     }
 
 

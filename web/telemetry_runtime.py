@@ -275,8 +275,9 @@ FLYABLE = frozenset({"approved", "active"})
 def _changes_directory(event: DomainEvent) -> bool:
     """True when the event makes a booking flyable or stops it being so."""
     if isinstance(event, BookingStateChanged):
-        states = {str(event.to_state), str(event.from_state)}
-        return bool(states & FLYABLE)
+        # approved -> active (a drone taking off) leaves it flyable: a fleet taking
+        # off must not reload the directory once per drone.
+        return (str(event.to_state) in FLYABLE) != (str(event.from_state) in FLYABLE)
     return True
 
 
