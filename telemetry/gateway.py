@@ -31,7 +31,7 @@ from airspace.monitor import ConformanceEvent, EventKind
 from airspace.site import CorridorId, Site, SiteId
 from booking.model import BookingId, DroneId, OperatorId
 from telemetry.codec import Framing, LinkCodec, LinkCounters
-from telemetry.fleet import FleetDirectory, nearest_site
+from telemetry.fleet import DroneEntry, FleetDirectory, nearest_site
 from telemetry.frames import (
     INCIDENT_KINDS,
     conformance_details,
@@ -80,6 +80,8 @@ class GatewaySettings:
     tlog_flush_s: float = 1.0
     rebind_s: float = 1.0
     """A vehicle is re-tied to its drone and booking at least this often."""
+    resite_s: float = 10.0
+    """A sysid registered at several sites is re-matched to the nearest this often."""
     spoof_report_s: float = 5.0
     """Rejected (spoofed) frames of one sender are reported at most this often."""
     live_interval_s: float = 0.2
@@ -340,11 +342,7 @@ class Gateway:
         if len(drones) == 1:
             drone = drones[0]
         elif drones:
-            sites = {d.site_id for d in drones}
-            site_id = nearest_site(
-                v.lon_deg, v.lat_deg, [r for r in self._site_refs if r[0] in sites]
-            )
-            drone = next(d for d in drones if d.site_id == site_id)
+            drone = self._nearest_of(v, drones, now_s)
         else:
             drone = None
         if drone is None or drone.site_id not in self.sites:
@@ -375,6 +373,25 @@ class Gateway:
         ):
             self._activated.add(booking.booking_id)
             self.activate_booking(booking.booking_id, now_s)
+
+    def _nearest_of(
+        self, v: VehicleState, drones: Sequence[DroneEntry], now_s: float
+    ) -> DroneEntry:
+        """The drone, of several sites' with ``v``'s sysid, at the nearest site.
+
+        Sticky for ``resite_s``: a big multi-site fleet rebinds thousands of
+        vehicles a second, and none changes site in a second.
+        """
+        if now_s < v.resite_after_s:
+            for drone in drones:
+                if drone.site_id == v.site_id:
+                    return drone
+        v.resite_after_s = now_s + self.settings.resite_s
+        sites = {d.site_id for d in drones}
+        site_id = nearest_site(
+            v.lon_deg, v.lat_deg, [r for r in self._site_refs if r[0] in sites]
+        )
+        return next(d for d in drones if d.site_id == site_id)
 
     # -- events ------------------------------------------------------------------
 

@@ -144,6 +144,7 @@ class VehicleState:
         "rate_mps",
         "rate_since_s",
         "rel_alt_m",
+        "resite_after_s",
         "seconds_to_exit",
         "site_id",
         "state_code",
@@ -206,6 +207,8 @@ class VehicleState:
         """Tlog records (timestamp + frame) not yet handed to the recording."""
         self.tlog_pending_count = 0
         self.bound_until_s = -math.inf
+        self.resite_after_s = -math.inf
+        """Until then the gateway keeps its site when a sysid has several."""
         self.takeoff_pad_id: str | None = None
         self.landing_pad_id: str | None = None
         self.conformance = "on_ground"

@@ -13,6 +13,8 @@ import pytest
 
 from airspace.site import Site
 from airspace.site_files import demo_site_path, load_site
+from airspace.site_parse import parse_site
+from bench.gateway_fleet import site_copy
 from telemetry.fleet import BookingEntry, DroneEntry, FleetDirectory
 from telemetry.frames import MOTION_FIELDS
 from telemetry.gateway import Gateway, GatewaySettings
@@ -282,3 +284,32 @@ def test_vehicles_frames_send_full_records_first_then_only_what_moves() -> None:
     assert all({"lat_deg", "lon_deg", "state", "operator_id"} <= set(r) for r in deltas)
     # Once a second every vehicle goes out whole again.
     assert any("drone_id" in r for r in records[1:])
+
+
+def test_a_sysid_registered_at_two_sites_binds_to_the_nearer_one() -> None:
+    far = parse_site(site_copy(SITE, 1, corridor_capacity=4))
+    assert far.id != SITE.id
+    drones = (
+        DroneEntry("D1", "Kite-1", SITE.id, "op-a", sysid=11),
+        DroneEntry("D9", "Far-9", far.id, "op-b", sysid=11),
+    )
+    hub = LiveHub(queue_frames=10_000, must_keep_frames=10_000)
+    sub = hub.connect(Audience(sees_all=True, operator_id=None))
+    gateway = Gateway({SITE.id: SITE, far.id: far}, hub)
+    gateway.set_directory(FleetDirectory(drones, ()), T0)
+    enc = VehicleEncoder(11)
+    near_point, far_point = corridor_point(SITE, "C1"), corridor_point(far, "C1")
+    t = T0
+    for point, expected in ((near_point, "D1"), (far_point, "D9")):
+        # Sticky for resite_s, then matched to the nearest site again.
+        for _ in range(int(gateway.settings.resite_s / 0.5) + 2):
+            t += 0.5
+            lat, lon, alt = point
+            gateway.ingest(
+                LINK, enc.heartbeat(True) + enc.position(lat, lon, alt, 40.0), t
+            )
+            gateway.tick(t)
+        (vehicle,) = gateway.vehicles.values()
+        assert vehicle.drone_id == expected
+        assert vehicle.site_id == (SITE.id if expected == "D1" else far.id)
+    assert sub.pending() > 0
