@@ -269,23 +269,27 @@ class Gateway:
             if vehicle.link_lost:
                 self._check_link(vehicle, now_s)
             vehicle.position_pending = False
-            self._changed.add(vehicle.key)
             if (
                 vehicle.bound_version != self._directory_version
                 or now_s >= vehicle.bound_until_s
             ):
                 self._bind(vehicle, now_s)
             if vehicle.site_id is None:
+                self._changed.add(vehicle.key)
                 continue
             if vehicle.flying:
+                # Published once checked (``_evaluate_due``), so a position never
+                # goes out with the state of the one before.
                 site_waiting = awaiting.get(vehicle.site_id)
                 if site_waiting is None:
                     site_waiting = awaiting[vehicle.site_id] = {}
                 site_waiting[vehicle.key] = vehicle
-            elif vehicle.conformance != "on_ground":
-                vehicle.conformance = "on_ground"
-                vehicle.seconds_to_exit = vehicle.lateral_margin_m = None
-                self.monitors[vehicle.site_id].forget(vehicle.key)
+            else:
+                self._changed.add(vehicle.key)
+                if vehicle.conformance != "on_ground":
+                    vehicle.conformance = "on_ground"
+                    vehicle.seconds_to_exit = vehicle.lateral_margin_m = None
+                    self.monitors[vehicle.site_id].forget(vehicle.key)
             self._check_battery(vehicle, now_s)
             self._check_fence(vehicle, now_s)
             self._sample_track(vehicle, tracks)
@@ -318,6 +322,7 @@ class Gateway:
             waiting.clear()
             if not flying:
                 continue
+            self._changed.update(v.key for v in flying)
             monitor = self.monitors[site_id]
             _, events = monitor.evaluate(flying, now_s)
             for event in events:
