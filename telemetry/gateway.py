@@ -92,7 +92,7 @@ class GatewaySettings:
     ``evaluate_batch`` are waiting): each check has a fixed cost of ~0.5 ms, which
     for many sites every 20 ms tick would cost more than the checks themselves."""
     evaluate_batch: int = 128
-    link_check_s: float = 0.1
+    link_check_s: float = 0.25
     """How often every vehicle's silence is checked against ``link_lost_s``."""
     full_frame_s: float = 1.0
     """Every vehicle is re-sent this often, changed or not, so a client that lost

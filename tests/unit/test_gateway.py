@@ -207,7 +207,7 @@ def test_silence_while_the_gateway_is_behind_on_the_link_is_not_link_lost() -> N
     world.gateway.tick(T0 + 4.9)
     assert not [e for e in world.events() if e["kind"] == "link_lost"]
     # Caught up for a whole timeout and still silent: the link is really lost.
-    world.gateway.tick(T0 + 5.1)
+    world.gateway.tick(T0 + 5.2)
     assert [e["kind"] for e in world.events()].count("link_lost") == 1
 
 
