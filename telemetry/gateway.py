@@ -24,12 +24,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from airspace.monitor import ConformanceEvent, EventKind
-from airspace.site import CorridorId, Site, SiteId
-from booking.model import BookingId, DroneId, OperatorId
+from airspace.site import Site
 from telemetry.codec import Framing, LinkCodec, LinkCounters
 from telemetry.fleet import DroneEntry, FleetDirectory, nearest_site
 from telemetry.frames import (
@@ -38,67 +36,23 @@ from telemetry.frames import (
     conformance_message,
     event_frame,
     incident_frame,
-    severity_of,
     vehicle_frame,
     vehicle_motion,
 )
 from telemetry.gateway_ports import BookingActivator, GatewayRecorder
+from telemetry.gateway_settings import GatewaySettings, LivePublisher
+from telemetry.incident_draft import draft_incident, evidence_samples, track_sample
 from telemetry.incident_model import (
     EvidencePhase,
-    EvidenceSample,
-    IncidentKind,
     NewIncident,
-    Severity,
     TrackSample,
-    VolumeSnapshot,
 )
 from telemetry.messages import GlobalPosition
-from telemetry.site_monitor import STATE_NAMES, SiteMonitor
+from telemetry.site_monitor import SiteMonitor
 from telemetry.transports import BEHIND_AFTER_S, link_key
-from telemetry.vehicles import Sample, VehicleState
+from telemetry.vehicles import VehicleState
 
 logger = logging.getLogger(__name__)
-
-
-class LivePublisher(Protocol):
-    def publish_vehicles(
-        self, t_s: float, vehicles: Sequence[Mapping[str, Any]]
-    ) -> None: ...
-
-    def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None: ...
-
-
-@dataclass(frozen=True)
-class GatewaySettings:
-    tick_s: float = 0.02
-    link_lost_s: float = 3.0
-    """A vehicle silent this long (no heartbeat, no message) is ``link_lost``."""
-    low_battery_pct: int = 20
-    evidence_s: float = 30.0
-    """Evidence kept before and after an incident's first breach."""
-    track_interval_s: float = 1.0
-    tlog_flush_s: float = 1.0
-    rebind_s: float = 1.0
-    """A vehicle is re-tied to its drone and booking at least this often."""
-    resite_s: float = 10.0
-    """A sysid registered at several sites is re-matched to the nearest this often."""
-    spoof_report_s: float = 5.0
-    """Rejected (spoofed) frames of one sender are reported at most this often."""
-    live_interval_s: float = 0.2
-    """``vehicles`` frames go out at most this often (events at once, every tick):
-    maps redraw a few times a second, and each frame costs every viewer bytes."""
-    evaluate_every_s: float = 0.05
-    """A site's waiting positions are checked at least this often (and at once when
-    ``evaluate_batch`` are waiting): each check has a fixed cost of ~0.5 ms, which
-    for many sites every 20 ms tick would cost more than the checks themselves."""
-    evaluate_batch: int = 128
-    link_check_s: float = 0.25
-    """How often every vehicle's silence is checked against ``link_lost_s``."""
-    full_frame_s: float = 1.0
-    """Every vehicle is re-sent this often, changed or not, so a client that lost
-    frames (or a vehicle gone quiet) is never stale for longer."""
-    forget_after_s: float = 600.0
-    """A vehicle silent this long is dropped from the live picture."""
 
 
 @dataclass
@@ -435,7 +389,7 @@ class Gateway:
             return
         new = self._draft(v, kind, t_s, message)
         window = t_s - self.settings.evidence_s
-        before = _evidence(v.samples(window, t_s), EvidencePhase.BEFORE)
+        before = evidence_samples(v.samples(window, t_s), EvidencePhase.BEFORE)
         frames = v.frames(window, t_s)
 
         def done(incident_id: int, created: bool) -> None:
@@ -488,45 +442,12 @@ class Gateway:
     def _draft(
         self, v: VehicleState, kind: str, t_s: float, message: str
     ) -> NewIncident:
-        volume: VolumeSnapshot | None = None
-        site = self.sites.get(v.site_id or "")
-        if site is not None and v.corridor_id is not None:
-            try:
-                corridor = site.corridor(v.corridor_id)
-            except KeyError:
-                corridor = None
-            if corridor is not None:
-                volume = VolumeSnapshot.of(
-                    corridor.volume, site.projection, f"corridor:{corridor.id}"
-                )
         codec = next(
             (c for sid, c in self.codecs.items() if link_key(sid) == v.link_id), None
         )
-        link: dict[str, Any] = {
-            "link_id": v.link_id,
-            "msgs_per_s": round(v.rate_mps, 2),
-            "link_age_s": round(v.link_age_s(t_s), 3),
-            "gps_fix": v.gps_fix,
-            "satellites": v.gps_satellites,
-        }
-        if codec is not None:
-            link["seq_lost"] = codec.counters.seq_lost_of(v.sysid)
-        return NewIncident(
-            site_id=SiteId(v.site_id or ""),
-            kind=IncidentKind(kind),
-            severity=Severity(severity_of(kind)),
-            at=datetime.fromtimestamp(t_s, UTC),
-            vehicle_key=v.key,
-            sysid=v.sysid,
-            message=message,
-            drone_id=DroneId(v.drone_id) if v.drone_id else None,
-            operator_id=OperatorId(v.operator_id) if v.operator_id else None,
-            booking_id=BookingId(v.booking_id) if v.booking_id is not None else None,
-            corridor_id=CorridorId(v.corridor_id) if v.corridor_id else None,
-            rule={"rule": kind, **_RULE_THRESHOLDS.get(kind, {})},
-            volume=volume,
-            link=link,
-            idempotency_key=f"{v.key}:{kind}:{round(t_s * 1000)}",
+        seq_lost = None if codec is None else codec.counters.seq_lost_of(v.sysid)
+        return draft_incident(
+            v, kind, t_s, message, self.sites.get(v.site_id or ""), seq_lost
         )
 
     def _call_in_loop(self, fn: Callable[..., None], *args: Any) -> None:
@@ -665,26 +586,7 @@ class Gateway:
         if v.last_position_s - last < self.settings.track_interval_s:
             return
         self._track_s[v.key] = v.last_position_s
-        out.append(
-            TrackSample(
-                site_id=SiteId(v.site_id or ""),
-                vehicle_key=v.key,
-                sysid=v.sysid,
-                drone_id=DroneId(v.drone_id) if v.drone_id else None,
-                booking_id=(
-                    BookingId(v.booking_id) if v.booking_id is not None else None
-                ),
-                t_s=v.last_position_s,
-                lat_deg=v.lat_deg,
-                lon_deg=v.lon_deg,
-                alt_amsl_m=v.alt_amsl_m,
-                rel_alt_m=v.rel_alt_m,
-                speed_mps=v.speed_mps,
-                heading_deg=v.heading_deg,
-                battery_pct=None if v.battery_pct is None else float(v.battery_pct),
-                state=v.conformance,
-            )
-        )
+        out.append(track_sample(v))
 
     def _due_evidence(self, now_s: float) -> None:
         if not self._evidence or self.recorder is None:
@@ -698,7 +600,7 @@ class Gateway:
             after = v.samples(item.from_s, item.due_s)
             self.recorder.add_evidence(
                 item.incident_id,
-                _evidence(after, EvidencePhase.AFTER),
+                evidence_samples(after, EvidencePhase.AFTER),
                 v.frames(item.from_s, item.due_s),
             )
 
@@ -750,32 +652,3 @@ class Gateway:
                 }
             )
         return out
-
-
-def _evidence(samples: list[Sample], phase: EvidencePhase) -> list[EvidenceSample]:
-    return [
-        EvidenceSample(
-            t_s=s.t_s,
-            lat_deg=s.lat_deg,
-            lon_deg=s.lon_deg,
-            alt_amsl_m=s.alt_amsl_m,
-            rel_alt_m=s.rel_alt_m,
-            vn_mps=s.vn_mps,
-            ve_mps=s.ve_mps,
-            vd_mps=s.vd_mps,
-            heading_deg=None if math.isnan(s.heading_deg) else s.heading_deg,
-            state=STATE_NAMES.get(int(s.state_code), "on_ground"),
-            phase=phase,
-        )
-        for s in samples
-        if math.isfinite(s.lat_deg) and math.isfinite(s.alt_amsl_m)
-    ]
-
-
-_RULE_THRESHOLDS: dict[str, dict[str, Any]] = {
-    "corridor_exit_lateral": {"confirm_samples": 2},
-    "corridor_exit_vertical": {"confirm_samples": 2},
-    "boundary_exit": {"confirm_samples": 2},
-    "exclusion_entry": {"confirm_samples": 2},
-    "unbooked_flight": {"confirm_samples": 2},
-}

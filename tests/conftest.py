@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import telemetry.tlog as tlog_module
 from web.settings import Settings
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -54,3 +55,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("SKYBERTH_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def scans(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every tlog a writer reads through for a torn record, in order."""
+    seen: list[Path] = []
+    real = tlog_module.complete_length
+
+    def counting(path: str | os.PathLike[str]) -> int:
+        seen.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(tlog_module, "complete_length", counting)
+    return seen

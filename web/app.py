@@ -13,7 +13,7 @@ from airspace.site import Site
 from airspace.site_files import load_site
 from booking.store import SqlUnitOfWork, StaticSiteCatalogue
 from telemetry.bus import open_bus
-from telemetry.gateway import GatewaySettings
+from telemetry.gateway_settings import GatewaySettings
 from telemetry.recorder import TelemetryRecorder
 from telemetry.store import TelemetryStore
 from web.db import make_engine, write_session

@@ -43,7 +43,8 @@ from booking.model import (
 from booking.store import BookingRow, SqlUnitOfWork, booking_from_row
 from telemetry.bus import InProcessBus, LiveBus, VehicleRelay
 from telemetry.frames import utc_iso
-from telemetry.gateway import Gateway, GatewaySettings
+from telemetry.gateway import Gateway
+from telemetry.gateway_settings import GatewaySettings
 from telemetry.hub import LiveHub
 from telemetry.recorder import TelemetryRecorder
 from telemetry.store import TelemetryStore

@@ -23,7 +23,6 @@ from sqlmodel import Session
 
 from airspace.site import SiteId
 from booking.model import BookingId, DroneId
-from telemetry import tlog as tlog_module
 from telemetry.incident_model import (
     EvidencePhase,
     EvidenceSample,
@@ -651,20 +650,6 @@ def test_a_recorder_keeps_a_thousand_drone_fleet_open_by_default(
     assert explicit.max_open_tlogs == 8
     assert recorder.close()
     assert explicit.close()
-
-
-@pytest.fixture
-def scans(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every tlog the writer reads through for a torn record, in order."""
-    seen: list[Path] = []
-    real = tlog_module.complete_length
-
-    def counting(path: str | os.PathLike[str]) -> int:
-        seen.append(Path(path))
-        return real(path)
-
-    monkeypatch.setattr(tlog_module, "complete_length", counting)
-    return seen
 
 
 def test_recordings_closed_to_make_room_are_reopened_without_a_rescan(

@@ -17,7 +17,8 @@ from airspace.site_parse import parse_site
 from bench.gateway_fleet import site_copy
 from telemetry.fleet import BookingEntry, DroneEntry, FleetDirectory
 from telemetry.frames import MOTION_FIELDS
-from telemetry.gateway import Gateway, GatewaySettings
+from telemetry.gateway import Gateway
+from telemetry.gateway_settings import GatewaySettings
 from telemetry.hub import Audience, LiveHub, Subscriber
 from tests.mavlink_helpers import VehicleEncoder, corridor_point
 

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from telemetry import tlog as tlog_module
 from telemetry.codec import LinkCodec
 from telemetry.signing import sign_outgoing
 from telemetry.tlog import (
@@ -176,20 +175,6 @@ def test_a_bad_record_in_the_middle_names_its_offset(tmp_path: Path) -> None:
     path.write_bytes(good + b"\x00" * 8 + b"\x42garbage")
     with pytest.raises(TlogFormatError, match=f"byte {len(good)} \\(0x42\\)"):
         list(read_tlog(path))
-
-
-@pytest.fixture
-def scans(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every tlog a writer reads through for a torn record, in order."""
-    seen: list[Path] = []
-    real = tlog_module.complete_length
-
-    def counting(path: str | os.PathLike[str]) -> int:
-        seen.append(Path(path))
-        return real(path)
-
-    monkeypatch.setattr(tlog_module, "complete_length", counting)
-    return seen
 
 
 def test_reopening_with_the_stamp_from_close_appends_without_a_scan(
