@@ -100,6 +100,9 @@ class Gateway:
         self._awaiting: dict[str, dict[str, VehicleState]] = {}
         """Per site: flying vehicles whose newest position is not yet checked."""
         self._evaluated_s: dict[str, float] = {}
+        self._checked: dict[str, dict[str, Any]] = {}
+        """Motion records of positions checked early and replaced since (see
+        ``ingest``): the stream shows them rather than skip them."""
         self._link_checked_s = -math.inf
         self._full_frame_s = 0.0
         self._directory_version = 0
@@ -146,15 +149,22 @@ class Gateway:
         if by_sysid is None:
             by_sysid = self._by_link[link_id] = {}
         decoded = codec.feed(data, now_s)
-        fresh = self._fresh
+        fresh, awaiting = self._fresh, self._awaiting
         for msg in decoded.messages:
             vehicle = by_sysid.get(msg.sysid)
             if vehicle is None:
                 vehicle = by_sysid[msg.sysid] = VehicleState(link_id, msg.sysid, now_s)
                 self.vehicles[vehicle.key] = vehicle
-            vehicle.apply(msg)
             if type(msg) is GlobalPosition:
+                site_id = vehicle.site_id
+                if site_id is not None and vehicle.key in awaiting.get(site_id, ()):
+                    # Its last position is still unchecked and about to be replaced:
+                    # check the site now, so that every position is checked, and
+                    # keep that position for the stream.
+                    self._evaluate_site(site_id, now_s)
+                    self._checked[vehicle.key] = vehicle_motion(vehicle, now_s)
                 fresh[vehicle.key] = vehicle
+            vehicle.apply(msg)
         for frame in decoded.frames:
             vehicle = by_sysid.get(frame.sysid)
             if vehicle is not None:
@@ -265,22 +275,29 @@ class Gateway:
         """Check the waiting positions of every site that is due (see settings)."""
         every_s, batch = self.settings.evaluate_every_s, self.settings.evaluate_batch
         for site_id, waiting in self._awaiting.items():
-            if not waiting or (
-                len(waiting) < batch
-                and now_s - self._evaluated_s.get(site_id, -math.inf) < every_s
+            if waiting and (
+                len(waiting) >= batch
+                or now_s - self._evaluated_s.get(site_id, -math.inf) >= every_s
             ):
-                continue
-            self._evaluated_s[site_id] = now_s
-            # Landed or moved to another site since: no longer this site's to check.
-            flying = [v for v in waiting.values() if v.flying and v.site_id == site_id]
-            waiting.clear()
-            if not flying:
-                continue
-            self._changed.update(v.key for v in flying)
-            monitor = self.monitors[site_id]
-            _, events = monitor.evaluate(flying, now_s)
-            for event in events:
-                self._on_conformance_event(monitor, event, now_s)
+                self._evaluate_site(site_id, now_s)
+
+    def _evaluate_site(self, site_id: str, now_s: float) -> None:
+        waiting = self._awaiting.get(site_id)
+        if not waiting:
+            return
+        self._evaluated_s[site_id] = now_s
+        # Landed or moved to another site since: no longer this site's to check.
+        flying = [v for v in waiting.values() if v.flying and v.site_id == site_id]
+        waiting.clear()
+        if not flying:
+            return
+        for v in flying:
+            self._changed.add(v.key)
+            self._checked.pop(v.key, None)
+        monitor = self.monitors[site_id]
+        _, events = monitor.evaluate(flying, now_s)
+        for event in events:
+            self._on_conformance_event(monitor, event, now_s)
 
     def _bind(self, v: VehicleState, now_s: float) -> None:
         """Tie the vehicle to its registered drone, site and current booking.
@@ -570,12 +587,17 @@ class Gateway:
             v = vehicles.get(key)
             if v is None:
                 continue
-            if full or v.needs_full_frame or not v.has_position:
+            if v.needs_full_frame or not v.has_position:
                 v.needs_full_frame = False
+                frames.append(vehicle_frame(v, now_s))
+            elif (checked := self._checked.get(key)) is not None:
+                frames.append(checked)
+            elif full:
                 frames.append(vehicle_frame(v, now_s))
             else:
                 frames.append(vehicle_motion(v, now_s))
         self._changed.clear()
+        self._checked.clear()
         self.hub.publish_vehicles(now_s, frames)
 
     def _sample_track(self, v: VehicleState, out: list[TrackSample]) -> None:

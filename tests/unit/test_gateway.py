@@ -314,3 +314,30 @@ def test_a_sysid_registered_at_two_sites_binds_to_the_nearer_one() -> None:
         assert vehicle.drone_id == expected
         assert vehicle.site_id == (SITE.id if expected == "D1" else far.id)
     assert sub.pending() > 0
+
+
+def test_a_position_about_to_be_replaced_is_checked_first() -> None:
+    """Per-site batching may hold a position back; never past the next one."""
+    world = World(directory("C1"))
+    world.gateway.settings = GatewaySettings(evaluate_every_s=3600.0, live_interval_s=0)
+    enc = world.enc(11)
+    inside = corridor_point(SITE, "C1")
+    outside = corridor_point(SITE, "C1", outside_by_m=25)
+    world.fly(11, inside, T0)  # a site's first batch goes at once
+    for i, (lat, lon, alt) in enumerate([outside, outside, inside], start=1):
+        # The site is never due by time: only the arrival of the next position
+        # can trigger the check of the one before.
+        world.send(11, enc.position(lat, lon, alt, 40.0), T0 + i * 0.1)
+        world.gateway.tick(T0 + i * 0.1)
+    exits = [e for e in world.events() if e["kind"] == "corridor_exit_lateral"]
+    assert len(exits) == 1, "the two outside positions were both checked"
+    # ... and each went out with its own state, though replaced before a tick.
+    outside_reports = [
+        (round(v["lat_deg"], 6), round(v["lon_deg"], 6))
+        for f in world.drain()
+        if f["type"] == "vehicles"
+        for v in f["vehicles"]
+        if v["sysid"] == 11 and v["state"] == "outside_lateral"
+    ]
+    where = (round(outside[0], 6), round(outside[1], 6))
+    assert outside_reports == [where, where]
