@@ -81,6 +81,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from airspace.site import Site
 from airspace.site_files import demo_site_path, load_site
 from booking.model import Role
+from telemetry.frames import vehicle_entries
 from web.auth import create_access_token, hash_password
 from web.db import make_engine
 from web.migrate import upgrade
@@ -714,7 +715,8 @@ class Viewer:
         if name in ("vehicles", "snapshot"):
             if name == "vehicles" and self.measuring:
                 self.latencies_s.append(now_s - float(frame["t_s"]))
-            for v in frame.get("vehicles", []):
+            # Full records and motion rows (most ticks carry only rows).
+            for v in vehicle_entries(frame):
                 self.heard_s[v["key"]] = now_s
                 if self.states.get(v["key"]) != v["state"]:
                     self.states[v["key"]] = v["state"]

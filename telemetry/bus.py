@@ -4,8 +4,9 @@ shows them (docs/bus.md).
 Two kinds of traffic cross it, both as the live stream's JSON frames
 (docs/live-stream.md):
 
-- **vehicle updates** (``publish_vehicles``): ephemeral, latest wins. A lost batch
-  costs nothing lasting, because the gateway re-sends every vehicle each second;
+- **vehicle updates** (``publish_vehicles``): full records and motion rows
+  (``telemetry.frames.MOTION_FIELDS``), ephemeral, latest wins. A lost batch costs
+  nothing lasting, because the gateway re-sends every vehicle each second;
 - **must-keep frames** (``publish``: ``event``, ``incident``, ``booking``,
   ``closure``): never dropped; over NATS they are acknowledged by JetStream and a
   consumer that was away resumes where it stopped.
@@ -20,8 +21,9 @@ into the hub, as cheap as having no bus) and ``telemetry.bus_nats.NatsBus``
 (several gateway and web processes on one NATS server, ``open_bus("nats://...")``).
 
 :class:`VehicleRelay` is what a web process puts between the bus and its hub: it
-keeps the latest frame of every vehicle (the snapshot a new viewer gets), merges
-the batches of several gateways into one ``vehicles`` frame per ``coalesce_s``, and
+keeps the latest full record of every vehicle, motion rows merged in (the snapshot
+a new viewer gets), merges the batches of several gateways into one ``vehicles``
+frame per ``coalesce_s`` (records and rows passed on as they came), and
 marks a vehicle ``link_lost`` when nothing was heard of it for ``stale_s`` (its
 gateway died: gateways re-send every vehicle each second, so silence means gone).
 """
@@ -37,6 +39,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from telemetry.frames import MOTION_KEY, MOTION_OPERATOR, MotionRow, motion_record
+
 logger = logging.getLogger(__name__)
 
 MUST_KEEP_TYPES = frozenset({"event", "incident", "booking", "closure"})
@@ -48,8 +52,13 @@ class LiveSink(Protocol):
     """Where live frames go: the gateway's ``LivePublisher``, a ``LiveHub``, a bus."""
 
     def publish_vehicles(
-        self, t_s: float, vehicles: Sequence[Mapping[str, Any]]
-    ) -> None: ...
+        self,
+        t_s: float,
+        vehicles: Sequence[Mapping[str, Any]],
+        motion: Sequence[MotionRow] = (),
+    ) -> None:
+        """Take full vehicle records and motion rows (docs/live-stream.md)."""
+        ...
 
     def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None: ...
 
@@ -156,12 +165,15 @@ class InProcessBus:
         """Nothing is ever pending in process."""
 
     def publish_vehicles(
-        self, t_s: float, vehicles: Sequence[Mapping[str, Any]]
+        self,
+        t_s: float,
+        vehicles: Sequence[Mapping[str, Any]],
+        motion: Sequence[MotionRow] = (),
     ) -> None:
         """Hand the batch to the sink (a ``LiveHub`` serialises it per audience)."""
-        if self._sink is not None and vehicles:
+        if self._sink is not None and (vehicles or motion):
             self._vehicle_batches += 1
-            self._sink.publish_vehicles(t_s, vehicles)
+            self._sink.publish_vehicles(t_s, vehicles, motion)
 
     def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None:
         """Hand the must-keep frame to the sink."""
@@ -204,16 +216,42 @@ def open_bus(url: str, node_name: str) -> LiveBus:
     return NatsBus(url, node_name)
 
 
+_MISSING = object()
+
+
+def _owner_ok(operator_id: object) -> bool:
+    """True for an ``operator_id`` the hub can group by: a string, or None."""
+    return operator_id is None or isinstance(operator_id, str)
+
+
+def _motion_fields(row: object) -> dict[str, Any] | None:
+    """``row`` as a mapping of ``MOTION_FIELDS``, or None when it is malformed."""
+    if not isinstance(row, list | tuple):
+        return None
+    try:
+        fields = motion_record(row)
+    except ValueError:
+        return None
+    if not isinstance(row[MOTION_KEY], str) or not _owner_ok(row[MOTION_OPERATOR]):
+        return None
+    return fields
+
+
 class VehicleRelay:
     """A web process's vehicle picture, fed by the bus, feeding a ``LiveHub``.
 
-    ``publish_vehicles`` (called by the bus) keeps the latest frame per vehicle
-    ``key`` and queues it; the queued frames reach the hub as one ``vehicles``
-    frame ``coalesce_s`` later (at once when ``coalesce_s`` is 0), so several
-    gateways' batches cost viewers one frame. ``expire`` marks vehicles not heard of
-    for ``stale_s`` as ``link_lost`` (and publishes them) and forgets those silent
-    for ``forget_after_s``. Must-keep frames pass straight through. Run ``run``
-    as a task for the timing; every method is for the event loop thread.
+    ``publish_vehicles`` (called by the bus) keeps one full record per vehicle
+    ``key``: a full record replaces it, a motion row is merged into it (a row of a
+    vehicle with no full record yet stands in for one, so the vehicle still shows).
+    Both are queued as they came and reach the hub as one ``vehicles`` frame
+    ``coalesce_s`` later (at once when ``coalesce_s`` is 0), so several gateways'
+    batches cost viewers one frame. Per key at most one of each is queued: a full
+    record drops the queued row; a row after a queued record is queued beside it
+    (clients apply records before rows, so they end up where the relay is).
+    ``expire`` marks vehicles not heard of for ``stale_s`` as ``link_lost`` (and
+    publishes their full record) and forgets those silent for ``forget_after_s``.
+    Must-keep frames pass straight through. Run ``run`` as a task for the timing;
+    every method is for the event loop thread.
     """
 
     def __init__(
@@ -240,36 +278,70 @@ class VehicleRelay:
         self._latest: dict[str, dict[str, Any]] = {}
         self._heard_s: dict[str, float] = {}
         self._marked_lost: set[str] = set()
-        self._pending: dict[str, dict[str, Any]] = {}
+        # Queued for the next flush. Records are kept apart from ``_latest`` (which
+        # rows update in place) so what is queued is what arrived.
+        self._pending: dict[str, Mapping[str, Any]] = {}
+        self._pending_rows: dict[str, MotionRow] = {}
         self._pending_t_s = 0.0
         self._wakeup = asyncio.Event()
         self.bad_vehicles = 0
-        """Vehicle entries refused: not a mapping, or no ``key``/``operator_id``."""
+        """Entries refused: a record that is not a mapping, or has no ``key`` or
+        ``operator_id``; a row of the wrong length or without a ``key``; either
+        with an ``operator_id`` that is neither a string nor None."""
         self.marked_lost_total = 0
 
     # -- LiveSink ----------------------------------------------------------------
 
     def publish_vehicles(
-        self, t_s: float, vehicles: Sequence[Mapping[str, Any]]
+        self,
+        t_s: float,
+        vehicles: Sequence[Mapping[str, Any]],
+        motion: Sequence[MotionRow] = (),
     ) -> None:
-        """Take a batch from the bus: remember each vehicle, queue it for the hub."""
+        """Take a batch from the bus: update each vehicle, queue it for the hub.
+
+        Malformed entries (they came over the network) are counted in
+        ``bad_vehicles`` and skipped; this never raises for them.
+        """
         now_s = self._clock()
+        heard = False
         for vehicle in vehicles:
             key = vehicle.get("key") if isinstance(vehicle, Mapping) else None
-            if not isinstance(key, str) or "operator_id" not in vehicle:
+            if not isinstance(key, str) or not _owner_ok(
+                vehicle.get("operator_id", _MISSING)
+            ):
                 # The hub must know the owner of every vehicle it shows.
                 self.bad_vehicles += 1
                 continue
-            latest = dict(vehicle)
-            self._latest[key] = self._pending[key] = latest
-            self._heard_s[key] = now_s
-            self._marked_lost.discard(key)
-        if self._pending:
+            self._latest[key] = dict(vehicle)
+            self._pending[key] = vehicle
+            self._pending_rows.pop(key, None)  # older than this record
+            self._heard(key, now_s)
+            heard = True
+        for row in motion:
+            fields = _motion_fields(row)
+            if fields is None:
+                self.bad_vehicles += 1
+                continue
+            key = fields["key"]
+            latest = self._latest.get(key)
+            if latest is None:
+                self._latest[key] = fields
+            else:
+                latest.update(fields)
+            self._pending_rows[key] = tuple(row)
+            self._heard(key, now_s)
+            heard = True
+        if heard:
             self._pending_t_s = max(self._pending_t_s, t_s)
             if self.coalesce_s == 0:
                 self.flush()
             else:
                 self._wakeup.set()
+
+    def _heard(self, key: str, now_s: float) -> None:
+        self._heard_s[key] = now_s
+        self._marked_lost.discard(key)
 
     def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None:
         """Pass a must-keep frame to the hub as it is."""
@@ -278,7 +350,8 @@ class VehicleRelay:
     # -- the picture ---------------------------------------------------------------
 
     def vehicle_frames(self, now_s: float) -> list[dict[str, Any]]:
-        """Every vehicle's latest frame, for a new viewer's snapshot."""
+        """Every vehicle's latest full record (rows merged in), for a new viewer's
+        snapshot."""
         del now_s  # the frames carry the gateway's own ages
         return list(self._latest.values())
 
@@ -288,12 +361,14 @@ class VehicleRelay:
 
     def flush(self) -> None:
         """Send what is queued to the hub as one ``vehicles`` frame."""
-        if not self._pending:
+        if not (self._pending or self._pending_rows):
             return
-        batch = list(self._pending.values())
+        records = list(self._pending.values())
+        rows = list(self._pending_rows.values())
         t_s, self._pending_t_s = self._pending_t_s, 0.0
         self._pending.clear()
-        self._hub.publish_vehicles(t_s, batch)
+        self._pending_rows.clear()
+        self._hub.publish_vehicles(t_s, records, rows)
 
     def expire(self, now_s: float) -> None:
         """Queue stale vehicles as ``link_lost``; forget the long-silent ones."""
@@ -302,6 +377,7 @@ class VehicleRelay:
             if silent_s > self.forget_after_s:
                 del self._heard_s[key], self._latest[key]
                 self._pending.pop(key, None)
+                self._pending_rows.pop(key, None)
                 self._marked_lost.discard(key)
             elif silent_s > self.stale_s and key not in self._marked_lost:
                 self._marked_lost.add(key)
@@ -315,7 +391,9 @@ class VehicleRelay:
                         silent_s + (age if isinstance(age, int | float) else 0.0), 2
                     ),
                 }
-                self._latest[key] = self._pending[key] = lost
+                self._latest[key] = lost
+                self._pending[key] = dict(lost)
+                self._pending_rows.pop(key, None)
                 self._pending_t_s = max(self._pending_t_s, now_s)
                 logger.info("vehicle %s not heard for %.1f s: link_lost", key, silent_s)
 

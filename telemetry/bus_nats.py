@@ -3,8 +3,10 @@
 Subjects (docs/bus.md), with the default prefix ``skyberth``:
 
 - ``skyberth.<site>.vehicles``: one message per batch of at most
-  ``vehicles_per_message`` vehicles of one site, ``{"type": "vehicles", "t_s",
-  "vehicles": [...]}``; core NATS, fire and forget (latest wins);
+  ``vehicles_per_message`` entries (full records and motion rows together) of one
+  site, ``{"type": "vehicles", "t_s", "vehicles": [...], "motion": [...]}``; core
+  NATS, fire and forget (latest wins). Rows carry no ``site_id``: the producer
+  routes them by the site of the vehicle's last full record;
 - ``skyberth.<site>.events.<type>`` (``event``, ``incident``, ``booking``,
   ``closure``): one live-stream frame per message, header ``Skyberth-Operator`` when
   it belongs to one organisation, ``Nats-Msg-Id`` a digest of the message so a
@@ -55,6 +57,7 @@ from telemetry.bus import (
     frame_site,
     subject_token,
 )
+from telemetry.frames import MOTION_KEY, MotionRow
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,8 @@ _BACKOFF_FIRST_S = 0.05
 _BACKOFF_MAX_S = 2.0
 _LOG_EVERY_S = 10.0
 _SEEN_SEQUENCES = 65536
+_SITE_KEYS = 100_000
+"""Vehicle keys whose site the producer remembers before it starts afresh."""
 MAX_EVENT_BYTES = 512 * 1024
 """A must-keep frame bigger than this is refused (NATS's default limit is 1 MB,
 and a frame at the head of the queue that can never be published would hold
@@ -146,6 +151,8 @@ class NatsBus:
         self._vehicle_headers = {HEADER_NODE: node_name}
         self._seen: set[int] = set()
         self._seen_order: deque[int] = deque()
+        self._site_of: dict[str, str] = {}
+        """Subject token of each vehicle key's last full record, to route its rows."""
         self._closing = False
         self._started = False
         self._last_log: dict[str, float] = {}
@@ -357,27 +364,52 @@ class NatsBus:
     # -- publishing --------------------------------------------------------------
 
     def publish_vehicles(
-        self, t_s: float, vehicles: Sequence[Mapping[str, Any]]
+        self,
+        t_s: float,
+        vehicles: Sequence[Mapping[str, Any]],
+        motion: Sequence[MotionRow] = (),
     ) -> None:
-        """Queue the batch, split by site and into messages NATS accepts."""
-        if not vehicles:
+        """Queue the batch, split by site and into messages NATS accepts.
+
+        A motion row goes to the site of its vehicle's last full record (the
+        gateway sends one before any row), ``_`` when none was seen.
+        """
+        if not vehicles and not motion:
             return
-        by_site: dict[str, list[Mapping[str, Any]]] = {}
+        by_site: dict[str, tuple[list[Mapping[str, Any]], list[MotionRow]]] = {}
+        site_of = self._site_of
         for vehicle in vehicles:
-            by_site.setdefault(subject_token(vehicle.get("site_id")), []).append(
-                vehicle
-            )
+            site = subject_token(vehicle.get("site_id"))
+            key = vehicle.get("key")
+            if isinstance(key, str) and site_of.get(key) != site:
+                if len(site_of) >= _SITE_KEYS:
+                    # Nothing says when a vehicle is gone (links and sysids come
+                    # and go), so keys would only pile up. Starting afresh is
+                    # simpler than tracking ages and costs little: each vehicle's
+                    # full record comes again within the gateway's
+                    # ``full_record_s``, and its rows meanwhile go to ``_``, which
+                    # every consumer subscribes to as well.
+                    site_of.clear()
+                site_of[key] = site
+            by_site.setdefault(site, ([], []))[0].append(vehicle)
+        for row in motion:
+            key = row[MOTION_KEY] if row else None
+            site = site_of.get(key, "_") if isinstance(key, str) else "_"
+            by_site.setdefault(site, ([], []))[1].append(row)
         step = self.vehicles_per_message
-        for site, group in by_site.items():
+        for site, (records, rows) in by_site.items():
             subject = f"{self.prefix}.{site}.vehicles"
-            for i in range(0, len(group), step):
+            # Records first, then rows, at most ``step`` entries a message.
+            n = len(records)
+            for i in range(0, n + len(rows), step):
                 if not self.connected:
                     self._c["vehicle_batches_dropped"] += 1
                     continue
                 frame = {
                     "type": "vehicles",
                     "t_s": t_s,
-                    "vehicles": group[i : i + step],
+                    "vehicles": records[i : i + step],
+                    "motion": rows[max(0, i - n) : max(0, i + step - n)],
                 }
                 if len(self._vehicles) == self._vehicles.maxlen:
                     self._c["vehicle_batches_dropped"] += 1  # the oldest goes
@@ -510,16 +542,20 @@ class NatsBus:
             return
         try:
             frame = orjson.loads(msg.data)
+            if not isinstance(frame, dict):
+                raise TypeError("not a vehicles frame")
             vehicles = frame["vehicles"]
+            motion = frame.get("motion", [])
             t_s = float(frame["t_s"])
-            if not isinstance(vehicles, list):
-                raise TypeError("vehicles is not a list")
+            if not isinstance(vehicles, list) or not isinstance(motion, list):
+                raise TypeError("vehicles or motion is not a list")
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             self._bad(msg, exc)
             return
         self._c["vehicle_batches_received"] += 1
         try:
-            sink.publish_vehicles(t_s, vehicles)
+            # Each entry is checked by the sink (a VehicleRelay counts bad ones).
+            sink.publish_vehicles(t_s, vehicles, motion)
         except Exception:
             logger.exception("live sink refused a vehicles batch from %s", msg.subject)
 

@@ -32,6 +32,7 @@ from telemetry.codec import Framing, LinkCodec, LinkCounters
 from telemetry.fleet import DroneEntry, FleetDirectory, nearest_site
 from telemetry.frames import (
     INCIDENT_KINDS,
+    MotionRow,
     conformance_details,
     conformance_message,
     event_frame,
@@ -89,6 +90,8 @@ class Gateway:
         self.codecs: dict[str, LinkCodec] = {}
         self.vehicles: dict[str, VehicleState] = {}
         self._by_link: dict[str, dict[int, VehicleState]] = {}
+        self._streams: dict[str, tuple[LinkCodec, str, dict[int, VehicleState]]] = {}
+        """Per stream: its codec, link and the link's vehicles (one lookup each)."""
         self._retired: list[LinkCounters] = []
         """Counters of streams that ended (kept for the totals)."""
         self._changed: set[str] = set()
@@ -100,11 +103,12 @@ class Gateway:
         self._awaiting: dict[str, dict[str, VehicleState]] = {}
         """Per site: flying vehicles whose newest position is not yet checked."""
         self._evaluated_s: dict[str, float] = {}
-        self._checked: dict[str, dict[str, Any]] = {}
-        """Motion records of positions checked early and replaced since (see
+        self._checked: dict[str, MotionRow] = {}
+        """Motion rows of positions checked early and replaced since (see
         ``ingest``): the stream shows them rather than skip them."""
         self._link_checked_s = -math.inf
         self._full_frame_s = 0.0
+        self._full_record_s = 0.0
         self._directory_version = 0
         self._tlog_flushed_s = 0.0
         self._track_s: dict[str, float] = {}
@@ -138,16 +142,10 @@ class Gateway:
         A stream is a UDP link or one TCP/serial connection (``transports``): the
         codec keeps partial frames per stream, vehicles are keyed per link.
         """
-        codec = self.codecs.get(stream_id)
-        if codec is None:
-            framing: Framing = "datagram" if stream_id.startswith("udp") else "stream"
-            codec = self.codecs[stream_id] = LinkCodec(
-                stream_id, self.directory.signing_keys(), framing=framing
-            )
-        link_id = link_key(stream_id)
-        by_sysid = self._by_link.get(link_id)
-        if by_sysid is None:
-            by_sysid = self._by_link[link_id] = {}
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            stream = self._open_stream(stream_id)
+        codec, link_id, by_sysid = stream
         decoded = codec.feed(data, now_s)
         fresh, awaiting = self._fresh, self._awaiting
         for msg in decoded.messages:
@@ -172,6 +170,18 @@ class Gateway:
         for rejected in decoded.rejected:
             self._spoofed[(link_id, rejected.sysid)] += 1
 
+    def _open_stream(
+        self, stream_id: str
+    ) -> tuple[LinkCodec, str, dict[int, VehicleState]]:
+        framing: Framing = "datagram" if stream_id.startswith("udp") else "stream"
+        codec = self.codecs[stream_id] = LinkCodec(
+            stream_id, self.directory.signing_keys(), framing=framing
+        )
+        link_id = link_key(stream_id)
+        by_sysid = self._by_link.setdefault(link_id, {})
+        stream = self._streams[stream_id] = (codec, link_id, by_sysid)
+        return stream
+
     def note_backlog(self, link_id: str, now_s: float) -> None:
         """The link's reader is behind (datagrams waited in the kernel; some may be
         dropped there). Silence on it is then ours, not the drones': no vehicle of
@@ -187,6 +197,7 @@ class Gateway:
 
     def end_stream(self, stream_id: str) -> None:
         """A TCP connection or serial device went away: drop its partial frames."""
+        self._streams.pop(stream_id, None)
         codec = self.codecs.pop(stream_id, None)
         if codec is not None:
             self._retired.append(codec.counters)
@@ -573,32 +584,36 @@ class Gateway:
     # -- output ------------------------------------------------------------------
 
     def _publish_changed(self, now_s: float) -> None:
-        """One ``vehicles`` frame: changed vehicles as motion records, full records
-        for new or rebound ones, and every vehicle in full each ``full_frame_s``."""
-        full = now_s - self._full_frame_s >= self.settings.full_frame_s
-        if full:
+        """One ``vehicles`` frame: motion rows of changed vehicles, full records of
+        new or re-tied ones; every vehicle each ``full_frame_s``, in full each
+        ``full_record_s``."""
+        settings = self.settings
+        every = now_s - self._full_frame_s >= settings.full_frame_s
+        whole = now_s - self._full_record_s >= settings.full_record_s
+        if every:
             self._full_frame_s = now_s
             self._changed.update(k for k, v in self.vehicles.items() if not v.is_gcs)
+        if whole:
+            self._full_record_s = now_s
         if not self._changed:
             return
-        frames = []
-        vehicles = self.vehicles
+        records: list[dict[str, Any]] = []
+        rows: list[MotionRow] = []
+        vehicles, checked = self.vehicles, self._checked
         for key in self._changed:
             v = vehicles.get(key)
             if v is None:
                 continue
-            if v.needs_full_frame or not v.has_position:
+            if v.needs_full_frame or whole or not v.has_position:
                 v.needs_full_frame = False
-                frames.append(vehicle_frame(v, now_s))
-            elif (checked := self._checked.get(key)) is not None:
-                frames.append(checked)
-            elif full:
-                frames.append(vehicle_frame(v, now_s))
+                records.append(vehicle_frame(v, now_s))
+            elif (row := checked.get(key)) is not None:
+                rows.append(row)
             else:
-                frames.append(vehicle_motion(v, now_s))
+                rows.append(vehicle_motion(v, now_s))
         self._changed.clear()
-        self._checked.clear()
-        self.hub.publish_vehicles(now_s, frames)
+        checked.clear()
+        self.hub.publish_vehicles(now_s, records, rows)
 
     def _sample_track(self, v: VehicleState, out: list[TrackSample]) -> None:
         """Add ``v``'s position to ``out`` if its last track sample is old enough."""

@@ -6,10 +6,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from telemetry.frames import MotionRow
+
 
 class LivePublisher(Protocol):
     def publish_vehicles(
-        self, t_s: float, vehicles: Sequence[Mapping[str, Any]]
+        self,
+        t_s: float,
+        vehicles: Sequence[Mapping[str, Any]],
+        motion: Sequence[MotionRow] = (),
     ) -> None: ...
 
     def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None: ...
@@ -42,7 +47,11 @@ class GatewaySettings:
     link_check_s: float = 0.25
     """How often every vehicle's silence is checked against ``link_lost_s``."""
     full_frame_s: float = 1.0
-    """Every vehicle is re-sent this often, changed or not, so a client that lost
-    frames (or a vehicle gone quiet) is never stale for longer."""
+    """Every vehicle is re-sent this often, changed or not (as a motion row), so a
+    client that lost frames (or a vehicle gone quiet) is never stale for longer."""
+    full_record_s: float = 10.0
+    """Every vehicle's full record (names, drone, booking, corridor) is re-sent this
+    often; it goes out at once whenever those change, this only heals a client that
+    lost the frame that carried it."""
     forget_after_s: float = 600.0
     """A vehicle silent this long is dropped from the live picture."""

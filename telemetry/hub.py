@@ -35,11 +35,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
+
+from telemetry.frames import MOTION_FIELDS, MOTION_OPERATOR, MotionRow
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +231,31 @@ class Subscriber:
         )
 
 
+_E = TypeVar("_E")
+
+
+class _ByOwner(Generic[_E]):
+    """Entries grouped by owning organisation, for picking what an audience sees."""
+
+    __slots__ = ("by_operator", "everything")
+
+    def __init__(
+        self, entries: Sequence[_E], owner: Callable[[_E], str | None]
+    ) -> None:
+        self.everything = list(entries)
+        self.by_operator: dict[str | None, list[_E]] = {}
+        for entry in self.everything:
+            self.by_operator.setdefault(owner(entry), []).append(entry)
+
+    def visible(self, audience: Audience) -> list[_E]:
+        if audience.sees_all:
+            return self.everything
+        strays = self.by_operator.get(None, [])
+        if audience.operator_id is None:
+            return strays
+        return strays + self.by_operator.get(audience.operator_id, [])
+
+
 class LiveHub:
     """Fan-out of live frames to subscribers, grouped by audience.
 
@@ -274,40 +301,39 @@ class LiveHub:
             del self._audiences[sub.audience]
 
     def publish_vehicles(
-        self, t_s: float, vehicles: Sequence[Mapping[str, Any]]
+        self,
+        t_s: float,
+        vehicles: Sequence[Mapping[str, Any]],
+        motion: Sequence[MotionRow] = (),
     ) -> None:
         """Queue one ``vehicles`` frame per audience present, holding what it may see.
 
-        Every mapping must have an ``"operator_id"`` (None when unregistered); a
-        missing one raises ``KeyError`` rather than show a drone to the wrong
+        ``vehicles`` are full records, ``motion`` rows of ``MOTION_FIELDS``
+        (docs/live-stream.md). Every record must have an ``"operator_id"`` and every
+        row one in its place (None when unregistered); a missing one raises
+        ``KeyError`` or ``IndexError`` rather than show a drone to the wrong
         organisation. ``seq`` counts up by one per frame *within an audience*, so a
         gap a client sees is exactly a dropped frame. An audience that may see none
-        of ``vehicles`` gets no frame.
+        of them gets no frame.
         """
-        if not vehicles or not self._audiences:
+        if not (vehicles or motion) or not self._audiences:
             return
-        everything = list(vehicles)
-        by_operator: dict[str | None, list[Mapping[str, Any]]] = {}
-        for vehicle in everything:
-            by_operator.setdefault(vehicle["operator_id"], []).append(vehicle)
-        strays = by_operator.get(None, [])
+        full = _ByOwner(vehicles, lambda v: v["operator_id"])
+        rows = _ByOwner(motion, lambda row: row[MOTION_OPERATOR])
         # Serialise every audience's frame before queueing any, so a value orjson
         # refuses leaves no audience a frame ahead of another.
         ready: list[tuple[Audience, str]] = []
         for audience in self._audiences:
-            if audience.sees_all:
-                visible = everything
-            elif audience.operator_id is None:
-                visible = strays
-            else:
-                visible = strays + by_operator.get(audience.operator_id, [])
-            if visible:
+            visible, visible_rows = full.visible(audience), rows.visible(audience)
+            if visible or visible_rows:
                 seq = self._seq.get(audience, 0) + 1
                 frame = {
                     "type": "vehicles",
                     "t_s": t_s,
                     "seq": seq,
                     "vehicles": visible,
+                    "motion_fields": MOTION_FIELDS,
+                    "motion": visible_rows,
                 }
                 ready.append((audience, serialise(frame)))
         for audience, text in ready:

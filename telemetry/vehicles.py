@@ -130,6 +130,7 @@ class VehicleState:
         "last_heartbeat_s",
         "last_message_s",
         "last_position_s",
+        "last_sample",
         "lat_deg",
         "lateral_margin_m",
         "link_id",
@@ -167,6 +168,8 @@ class VehicleState:
         self.last_message_s = now_s
         self.last_heartbeat_s = math.nan
         self.last_position_s = math.nan
+        self.last_sample: tuple[float, ...] = (math.nan,) * _WIDTH
+        """The newest position as a ring row (``SAMPLE_FIELDS``), for batch checks."""
         self.messages = 0
         self.rate_count = 0
         self.rate_since_s = now_s
@@ -300,20 +303,19 @@ class VehicleState:
         self.has_position = True
         self.position_pending = True
         self.last_position_s = msg.t_s
-        self._positions.current(msg.t_s).extend(
-            (
-                msg.t_s,
-                msg.lat_deg,
-                msg.lon_deg,
-                msg.alt_amsl_m,
-                msg.rel_alt_m,
-                msg.vn_mps,
-                msg.ve_mps,
-                msg.vd_mps,
-                math.nan if msg.heading_deg is None else msg.heading_deg,
-                self.state_code,
-            )
+        sample = self.last_sample = (
+            msg.t_s,
+            msg.lat_deg,
+            msg.lon_deg,
+            msg.alt_amsl_m,
+            msg.rel_alt_m,
+            msg.vn_mps,
+            msg.ve_mps,
+            msg.vd_mps,
+            math.nan if msg.heading_deg is None else msg.heading_deg,
+            self.state_code,
         )
+        self._positions.current(msg.t_s).extend(sample)
 
     def _on_heartbeat(self, msg: Heartbeat) -> None:
         if msg.vehicle_type == MAV_TYPE_GCS or msg.autopilot == MAV_AUTOPILOT_INVALID:

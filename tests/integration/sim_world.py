@@ -31,6 +31,7 @@ from websockets.exceptions import ConnectionClosed
 
 import web
 from airspace.site_files import demo_site_path, load_site
+from telemetry.frames import vehicle_entries
 from tests.integration.api_world import SITE, drone_body
 from tests.integration.live_server import LiveServer
 
@@ -143,14 +144,21 @@ class LiveRecorder:
         ]
 
     def vehicles(self, sysid: int) -> list[tuple[float, dict[str, Any]]]:
-        """Return ``(frame t_s, vehicle)`` for every report of ``sysid``."""
-        return [
-            (float(f["t_s"]), v)
-            for f in self.snapshot()
-            if f.get("type") == "vehicles"
-            for v in f["vehicles"]
-            if v.get("sysid") == sysid
-        ]
+        """Return ``(frame t_s, vehicle)`` for every report of ``sysid``, each as a
+        client holds it then: merged over the reports before it of the same key (a
+        motion row carries only what telemetry changes)."""
+        held: dict[str, dict[str, Any]] = {}
+        out: list[tuple[float, dict[str, Any]]] = []
+        suffix = f"/{sysid}"
+        for f in self.snapshot():
+            if f.get("type") != "vehicles":
+                continue
+            for v in vehicle_entries(f):
+                key = str(v.get("key", ""))
+                if key.endswith(suffix):
+                    held[key] = merged = {**held.get(key, {}), **v}
+                    out.append((float(f["t_s"]), merged))
+        return out
 
     def wait_for(
         self, wanted: Callable[[dict[str, Any]], bool], timeout_s: float

@@ -15,6 +15,7 @@ import pytest
 
 from telemetry.bus import InProcessBus, LiveBus, open_bus
 from telemetry.bus_nats import NatsBus
+from telemetry.frames import MOTION_FIELDS, MotionRow
 from telemetry.hub import serialise
 from tests.conftest import require_service
 
@@ -22,17 +23,26 @@ NATS_URL = "nats://127.0.0.1:4222"
 
 
 class RecordingSink:
-    """A sink that keeps what arrives and lets a test wait for it."""
+    """A sink that keeps what arrives and lets a test wait for it.
+
+    ``vehicles[i]`` and ``motion[i]`` are the records and the rows of call ``i``;
+    rows are kept as tuples (they arrive over NATS as JSON lists).
+    """
 
     def __init__(self) -> None:
         self.vehicles: list[tuple[float, list[Mapping[str, Any]]]] = []
+        self.motion: list[tuple[float, list[MotionRow]]] = []
         self.frames: list[tuple[Mapping[str, Any], str | None]] = []
         self._changed = asyncio.Event()
 
     def publish_vehicles(
-        self, t_s: float, vehicles: Sequence[Mapping[str, Any]]
+        self,
+        t_s: float,
+        vehicles: Sequence[Mapping[str, Any]],
+        motion: Sequence[MotionRow] = (),
     ) -> None:
         self.vehicles.append((t_s, list(vehicles)))
+        self.motion.append((t_s, [tuple(row) for row in motion]))
         self._changed.set()
 
     def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None:
@@ -41,6 +51,10 @@ class RecordingSink:
 
     def vehicle_keys(self) -> list[str]:
         return [v["key"] for _, batch in self.vehicles for v in batch]
+
+    def rows(self) -> list[MotionRow]:
+        """Every motion row received, in order."""
+        return [row for _, rows in self.motion for row in rows]
 
     async def until(self, done: Any, timeout_s: float = 10.0) -> None:
         async def wait() -> None:
@@ -120,6 +134,11 @@ def _vehicle(key: str, site: str | None, operator: str | None) -> dict[str, Any]
     return {"key": key, "site_id": site, "operator_id": operator, "lat_deg": 22.26}
 
 
+def motion_row(key: str, **values: Any) -> MotionRow:
+    """A motion row of ``key``: ``values`` by field name, None for the rest."""
+    return tuple({"key": key, **values}.get(name) for name in MOTION_FIELDS)
+
+
 async def test_delivers_every_must_keep_frame_once_in_order_with_its_audience(
     pair: Pair,
 ) -> None:
@@ -151,6 +170,29 @@ async def test_delivers_every_vehicle_of_a_batch_of_several_sites(pair: Pair) ->
         v["key"]: serialise(v) for v in batch
     }
     assert {t_s for t_s, _ in pair.sink.vehicles} == {1795000000.25}
+    assert pair.sink.rows() == []
+
+
+async def test_delivers_records_and_motion_rows_each_as_they_were_sent(
+    pair: Pair,
+) -> None:
+    records = [_vehicle(f"gw/{i}", ("a", "b")[i % 2], "op-1") for i in range(4)]
+    rows = [
+        motion_row(f"gw/{i}", operator_id="op-1", lat_deg=22.3 + i, state="inside")
+        for i in range(4)
+    ] + [motion_row("never-seen/9", lat_deg=1.5, armed=True)]
+
+    pair.producer.publish_vehicles(7.5, records, rows)
+
+    await pair.sink.until(
+        lambda: len(pair.sink.vehicle_keys()) >= 4 and len(pair.sink.rows()) >= 5
+    )
+    received = {v["key"]: v for _, vs in pair.sink.vehicles for v in vs}
+    assert {k: serialise(v) for k, v in received.items()} == {
+        v["key"]: serialise(v) for v in records
+    }
+    assert sorted(pair.sink.rows()) == sorted(rows)
+    assert {t_s for t_s, _ in pair.sink.motion} == {7.5}
 
 
 async def test_frames_with_numpy_numbers_arrive_as_the_hub_would_send_them(

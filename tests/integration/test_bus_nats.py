@@ -1,5 +1,6 @@
 """What only the NATS bus promises: a consumer resumes what it missed, a retried
-publish is stored once, and events outlive a NATS outage. Against the real server on
+publish is stored once, events outlive a NATS outage, and positions go by site
+(motion rows to the site of their vehicle's full record). Against the real server on
 127.0.0.1:4222, or a private ``nats-server`` for the tests that stop it."""
 
 from __future__ import annotations
@@ -12,16 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import orjson
 import pytest
+from nats.aio.msg import Msg
 
 from bench.scale import NATS_BIN, NatsServer
+from telemetry import bus_nats
+from telemetry.bus import VehicleRelay
 from telemetry.bus_nats import NatsBus
+from telemetry.frames import MOTION_FIELDS
+from telemetry.hub import Audience, LiveHub
 from tests.conftest import ON_CI, require_service
 from tests.integration.test_bus_contract import (
     RecordingSink,
     _event,
     _wait_bound,
     eventually,
+    motion_row,
 )
 
 NATS_URL = "nats://127.0.0.1:4222"
@@ -34,8 +42,10 @@ class Space:
     prefix: str
     stream: str
 
-    def bus(self, node_name: str) -> NatsBus:
-        return NatsBus(NATS_URL, node_name, prefix=self.prefix, stream=self.stream)
+    def bus(self, node_name: str, **options: Any) -> NatsBus:
+        return NatsBus(
+            NATS_URL, node_name, prefix=self.prefix, stream=self.stream, **options
+        )
 
 
 @pytest.fixture
@@ -159,8 +169,12 @@ async def test_garbage_on_the_subjects_is_counted_and_later_frames_still_arrive(
         prefix = space.prefix
         await nc.publish(f"{prefix}.s.vehicles", b"\xff not json")
         await nc.publish(f"{prefix}.s.vehicles", b'{"vehicles": 3, "t_s": 1}')
+        await nc.publish(
+            f"{prefix}.s.vehicles", b'{"vehicles": [], "motion": {}, "t_s": 1}'
+        )
         await nc.jetstream().publish(f"{prefix}.s.events.event", b"[1, 2]")
         await nc.jetstream().publish(f"{prefix}.s.events.event", b"{truncated")
+        await nc.flush()
         producer.publish(_event(1), None)
         producer.publish_vehicles(
             2.0, [{"key": "k", "site_id": "s", "operator_id": None}]
@@ -168,7 +182,117 @@ async def test_garbage_on_the_subjects_is_counted_and_later_frames_still_arrive(
 
         await sink.until(lambda: sink.frames and sink.vehicles)
         assert [_n(f) for f in sink.frames] == [1]
-        assert web.stats().bad_messages == 4
+        assert web.stats().bad_messages == 5
+    finally:
+        await nc.close()
+        await web.close()
+        await producer.close()
+
+
+class Tap:
+    """Every vehicles message on a test's subjects, as sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], list[str]]] = []
+        """Subject, keys of the records, keys of the rows."""
+
+    async def take(self, msg: Msg) -> None:
+        body = orjson.loads(msg.data)
+        records = [v["key"] for v in body["vehicles"]]
+        self.messages.append((msg.subject, records, [r[0] for r in body["motion"]]))
+
+
+def _record(key: str, site: str | None) -> dict[str, Any]:
+    return {"key": key, "site_id": site, "operator_id": None, "drone_id": 3}
+
+
+async def test_records_and_rows_cross_nats_by_site_and_reach_viewers_merged(
+    space: Space,
+) -> None:
+    hub = LiveHub()
+    viewer = hub.connect(Audience(sees_all=True))
+    relay = VehicleRelay(hub, coalesce_s=0)
+    web = space.bus("web")
+    await web.start(relay)
+    producer = space.bus("gw", vehicles_per_message=2)
+    await producer.start(None)
+    tap, nc = Tap(), await nats.connect(NATS_URL)
+    await nc.subscribe(f"{space.prefix}.*.vehicles", cb=tap.take)
+    await nc.flush()
+    try:
+        producer.publish_vehicles(1.0, [_record("gw/1", "pier"), _record("gw/2", None)])
+        await eventually(lambda: relay.vehicles == 2)
+        records = [
+            _record("gw/4", "pier"),
+            _record("gw/3", "harbour.north"),
+            _record("gw/5", "pier"),
+            _record("gw/7", "pier"),
+        ]
+        rows = [
+            motion_row("gw/1", lat_deg=22.31, state="near_edge"),
+            motion_row("gw/2", lat_deg=22.32, state="inside"),
+            motion_row("gw/6", lat_deg=22.33, state="inside"),  # no record yet
+        ]
+
+        producer.publish_vehicles(2.0, records, rows)
+
+        await eventually(lambda: relay.vehicles == 7 and len(tap.messages) == 6)
+        p = space.prefix
+        assert sorted(tap.messages) == sorted(
+            [
+                (f"{p}.pier.vehicles", ["gw/1"], []),
+                (f"{p}._.vehicles", ["gw/2"], []),
+                # Rows go where their vehicle's record went; at most 2 entries
+                # a message, records first.
+                (f"{p}.pier.vehicles", ["gw/4", "gw/5"], []),
+                (f"{p}.pier.vehicles", ["gw/7"], ["gw/1"]),
+                (f"{p}.harbour_north.vehicles", ["gw/3"], []),
+                (f"{p}._.vehicles", [], ["gw/2", "gw/6"]),
+            ]
+        )
+        snapshot = {v["key"]: v for v in relay.vehicle_frames(2.0)}
+        merged = snapshot["gw/1"]
+        assert (merged["site_id"], merged["drone_id"]) == ("pier", 3)
+        assert (merged["lat_deg"], merged["state"]) == (22.31, "near_edge")
+        assert snapshot["gw/6"]["lat_deg"] == 22.33
+        assert relay.bad_vehicles == 0
+        got_rows = []
+        while (text := viewer.next_frame_nowait()) is not None:
+            frame = orjson.loads(text)
+            assert frame["motion_fields"] == list(MOTION_FIELDS)
+            got_rows += [tuple(row) for row in frame["motion"]]
+        assert sorted(got_rows) == sorted(rows)
+    finally:
+        await nc.close()
+        await web.close()
+        await producer.close()
+
+
+async def test_the_producer_forgets_sites_beyond_its_bound_and_rows_still_arrive(
+    space: Space, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bus_nats, "_SITE_KEYS", 2)
+    sink = RecordingSink()
+    web = space.bus("web")
+    await web.start(sink)
+    producer = space.bus("gw")
+    await producer.start(None)
+    tap, nc = Tap(), await nats.connect(NATS_URL)
+    await nc.subscribe(f"{space.prefix}.*.vehicles", cb=tap.take)
+    await nc.flush()
+    try:
+        producer.publish_vehicles(1.0, [_record("a", "s1"), _record("b", "s1")])
+        producer.publish_vehicles(2.0, [_record("c", "s2")])  # over 2: a, b forgotten
+
+        producer.publish_vehicles(3.0, [], [motion_row("a"), motion_row("c")])
+
+        await eventually(lambda: len(sink.rows()) == 2 and len(tap.messages) == 4)
+        p = space.prefix
+        assert tap.messages[2:] == [
+            (f"{p}._.vehicles", [], ["a"]),
+            (f"{p}.s2.vehicles", [], ["c"]),
+        ]
+        assert sorted(row[0] for row in sink.rows()) == ["a", "c"]
     finally:
         await nc.close()
         await web.close()

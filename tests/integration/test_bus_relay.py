@@ -1,5 +1,6 @@
-"""The web side's vehicle relay: latest frame per vehicle, batches merged, silent
-vehicles shown ``link_lost`` (their gateway died), in front of a real ``LiveHub``."""
+"""The web side's vehicle relay: latest frame per vehicle (motion rows merged into
+full records), batches merged, silent vehicles shown ``link_lost`` (their gateway
+died), in front of a real ``LiveHub``."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import orjson
 import pytest
 
 from telemetry.bus import VehicleRelay
+from telemetry.frames import MOTION_FIELDS, vehicle_entries
 from telemetry.hub import Audience, LiveHub
-from tests.integration.test_bus_contract import RecordingSink
+from tests.integration.test_bus_contract import RecordingSink, motion_row
 
 
 class Clock:
@@ -24,6 +26,27 @@ class Clock:
 
 def _v(key: str, state: str = "inside", operator: str | None = None) -> dict[str, Any]:
     return {"key": key, "operator_id": operator, "state": state, "link_age_s": 0.1}
+
+
+def _record(key: str, drone_id: int, lat_deg: float) -> dict[str, Any]:
+    """A full record as the gateway sends it, with the fields rows do not carry."""
+    return {
+        "key": key,
+        "site_id": "cyberport-pier",
+        "drone_id": drone_id,
+        "drone_name": f"Drone {drone_id}",
+        "operator_id": "acme",
+        "lat_deg": lat_deg,
+        "lon_deg": 114.13,
+        "state": "inside",
+        "link_age_s": 0.1,
+    }
+
+
+def _moved(key: str, lat_deg: float, state: str = "inside") -> tuple[Any, ...]:
+    return motion_row(
+        key, operator_id="acme", lat_deg=lat_deg, lon_deg=114.14, state=state
+    )
 
 
 def test_batches_from_two_gateways_reach_the_hub_as_one_frame_with_the_latest() -> None:
@@ -160,3 +183,113 @@ async def test_running_it_sends_a_batch_within_the_coalescing_window() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+def test_a_motion_row_moves_the_vehicle_and_keeps_its_full_record() -> None:
+    relay = VehicleRelay(RecordingSink(), coalesce_s=0, clock=Clock())
+    relay.publish_vehicles(1.0, [_record("gw/7", 42, 22.26)])
+
+    relay.publish_vehicles(1.2, [], [_moved("gw/7", 22.2612, "near_edge")])
+
+    [snapshot] = relay.vehicle_frames(1.2)
+    assert snapshot["drone_id"] == 42
+    assert snapshot["drone_name"] == "Drone 42"
+    assert snapshot["site_id"] == "cyberport-pier"
+    assert (snapshot["lat_deg"], snapshot["lon_deg"]) == (22.2612, 114.14)
+    assert snapshot["state"] == "near_edge"
+
+
+def test_a_motion_row_of_a_vehicle_without_a_full_record_still_shows_it() -> None:
+    relay = VehicleRelay(RecordingSink(), coalesce_s=0, clock=Clock())
+
+    relay.publish_vehicles(1.0, [], [_moved("gw/8", 22.25)])
+
+    [snapshot] = relay.vehicle_frames(1.0)
+    assert snapshot == dict(zip(MOTION_FIELDS, _moved("gw/8", 22.25), strict=True))
+
+
+def test_rows_reach_viewers_as_rows_beside_the_full_records() -> None:
+    hub = LiveHub()
+    sub = hub.connect(Audience(sees_all=True))
+    relay = VehicleRelay(hub, clock=Clock())
+    relay.publish_vehicles(1.0, [_record("gw/1", 1, 22.26)])
+    relay.flush()
+    sub.next_frame_nowait()
+
+    relay.publish_vehicles(2.0, [_record("gw/2", 2, 22.27)], [_moved("gw/1", 22.3)])
+    relay.flush()
+
+    frame = orjson.loads(sub.next_frame_nowait() or "null")
+    assert frame["t_s"] == 2.0
+    assert [v["key"] for v in frame["vehicles"]] == ["gw/2"]
+    assert frame["motion_fields"] == list(MOTION_FIELDS)
+    assert frame["motion"] == [list(_moved("gw/1", 22.3))]
+    assert sub.next_frame_nowait() is None
+
+
+def test_a_record_replaces_a_queued_row_and_a_later_row_joins_the_record() -> None:
+    hub = RecordingSink()
+    relay = VehicleRelay(hub, clock=Clock())
+
+    relay.publish_vehicles(1.0, [], [_moved("a", 22.1)])
+    relay.publish_vehicles(1.1, [_record("a", 1, 22.2), _record("b", 2, 22.3)])
+    relay.publish_vehicles(1.2, [], [_moved("b", 22.4)])
+    relay.flush()
+
+    assert [v["key"] for v in hub.vehicles[0][1]] == ["a", "b"]
+    assert hub.motion[0] == (1.2, [_moved("b", 22.4)])
+    # What a client holds after applying the frame (records, then rows) is what
+    # the relay holds.
+    frame = {"vehicles": hub.vehicles[0][1], "motion": hub.motion[0][1]}
+    applied: dict[str, dict[str, Any]] = {}
+    for entry in vehicle_entries(frame):
+        applied.setdefault(entry["key"], {}).update(entry)
+    assert applied == {v["key"]: v for v in relay.vehicle_frames(1.2)}
+    assert applied["b"]["lat_deg"] == 22.4
+
+
+def test_malformed_rows_are_counted_and_the_rest_of_the_batch_goes_on() -> None:
+    hub = LiveHub()
+    sub = hub.connect(Audience(sees_all=True))
+    relay = VehicleRelay(hub, coalesce_s=0, clock=Clock())
+    good = _moved("gw/1", 22.3)
+
+    relay.publish_vehicles(
+        1.0,
+        [],
+        [
+            good[:-1],  # one value short
+            (*good, "extra"),
+            (7, *good[1:]),  # key not a string
+            ("gw/2", ["not", "an", "owner"], *good[2:]),
+            "gw/3",  # type: ignore[list-item]
+            None,  # type: ignore[list-item]
+            good,
+        ],
+    )
+
+    assert relay.bad_vehicles == 6
+    frame = orjson.loads(sub.next_frame_nowait() or "null")
+    assert frame["motion"] == [list(good)]
+    assert [v["key"] for v in relay.vehicle_frames(1.0)] == ["gw/1"]
+
+
+def test_a_lost_vehicle_heard_again_through_a_row_shows_the_rows_state() -> None:
+    hub, clock = RecordingSink(), Clock()
+    relay = VehicleRelay(hub, stale_s=1.0, coalesce_s=0, clock=clock)
+    relay.publish_vehicles(1.0, [_record("k", 5, 22.26)])
+    clock.now_s += 2
+    relay.expire(clock.now_s)
+    relay.flush()
+    assert [v["state"] for _, batch in hub.vehicles for v in batch] == [
+        "inside",
+        "link_lost",
+    ]
+
+    relay.publish_vehicles(3.0, [], [_moved("k", 22.27, "near_edge")])
+    clock.now_s += 0.5
+    relay.expire(clock.now_s)
+
+    [snapshot] = relay.vehicle_frames(clock.now_s)
+    assert (snapshot["state"], snapshot["drone_id"]) == ("near_edge", 5)
+    assert relay.marked_lost_total == 1

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from telemetry.frames import vehicle_entries
 from tests.conftest import free_port
 from tests.integration.sim_world import SOURCE_ROOT, LiveRecorder, simulator_env
 
@@ -139,7 +140,7 @@ def _merged_reports(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for frame in frames:
         if frame["type"] != "vehicles":
             continue
-        for v in frame["vehicles"]:
+        for v in vehicle_entries(frame):
             merged = held[v["key"]] = {**held.get(v["key"], {}), **v}
             out.append(merged)
     return out

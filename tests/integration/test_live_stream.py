@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from airspace.site_files import demo_site_path, load_site
+from telemetry.frames import vehicle_entries
 from tests.integration.api_world import SITE, drone_body
 from tests.integration.live_server import LiveServer, live_server
 from tests.mavlink_helpers import VehicleEncoder, corridor_point
@@ -82,7 +83,8 @@ async def frames_until(
 def vehicle_of(frame: dict[str, Any], sysid: int) -> dict[str, Any] | None:
     if frame.get("type") != "vehicles":
         return None
-    return next((v for v in frame["vehicles"] if v["sysid"] == sysid), None)
+    suffix = f"/{sysid}"
+    return next((v for v in vehicle_entries(frame) if v["key"].endswith(suffix)), None)
 
 
 async def test_a_viewer_sees_the_drone_move_and_its_corridor_exit_within_250_ms(

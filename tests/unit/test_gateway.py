@@ -16,7 +16,7 @@ from airspace.site_files import demo_site_path, load_site
 from airspace.site_parse import parse_site
 from bench.gateway_fleet import site_copy
 from telemetry.fleet import BookingEntry, DroneEntry, FleetDirectory
-from telemetry.frames import MOTION_FIELDS
+from telemetry.frames import MOTION_FIELDS, vehicle_entries
 from telemetry.gateway import Gateway
 from telemetry.gateway_settings import GatewaySettings
 from telemetry.hub import Audience, LiveHub, Subscriber
@@ -30,6 +30,12 @@ SITE = load_site(demo_site_path())
 @pytest.fixture
 def site() -> Site:
     return SITE
+
+
+def sysid_of(entry: dict[str, Any]) -> int:
+    """The system id in a vehicle entry's key (``<link>/<sysid>``): motion rows
+    carry no ``sysid`` field."""
+    return int(str(entry["key"]).rsplit("/", 1)[1])
 
 
 def directory(corridor: str | None = "C1") -> FleetDirectory:
@@ -97,12 +103,12 @@ class World:
 
     def last_vehicle(self, sysid: int) -> dict[str, Any]:
         """The vehicle as a client pictures it: every record of it merged in order
-        (a ``vehicles`` delta may carry only the fields that move)."""
+        (a motion row carries only the fields telemetry changes)."""
         merged: dict[str, Any] = {}
         for frame in self.drain():
             if frame["type"] == "vehicles":
-                for v in frame["vehicles"]:
-                    if v["sysid"] == sysid:
+                for v in vehicle_entries(frame):
+                    if sysid_of(v) == sysid:
                         merged.update(v)
         if not merged:
             raise AssertionError(f"no vehicle frame for sysid {sysid}")
@@ -270,21 +276,23 @@ def test_vehicles_frames_send_full_records_first_then_only_what_moves() -> None:
     inside = corridor_point(SITE, "C1")
     for i in range(15):  # 1.4 s at 10 Hz: seven frames at the 200 ms default
         world.fly(11, inside, T0 + i * 0.1)
-    records = [
-        v
-        for f in world.drain()
-        if f["type"] == "vehicles"
-        for v in f["vehicles"]
-        if v["sysid"] == 11
+    frames = [f for f in world.drain() if f["type"] == "vehicles"]
+    assert 6 <= len(frames) <= 9, "about one frame per 200 ms, not one per tick"
+    first = frames[0]["vehicles"]
+    assert [(r["sysid"], r["drone_id"], r["corridor_id"]) for r in first] == [
+        (11, "D1", "C1")
     ]
-    assert 6 <= len(records) <= 9, "about one frame per 200 ms, not one per tick"
-    assert records[0]["drone_id"] == "D1"
-    assert records[0]["corridor_id"] == "C1"
-    deltas = [r for r in records[1:] if set(r) <= MOTION_FIELDS]
-    assert deltas, "later frames carry only the moving fields"
-    assert all({"lat_deg", "lon_deg", "state", "operator_id"} <= set(r) for r in deltas)
-    # Once a second every vehicle goes out whole again.
-    assert any("drone_id" in r for r in records[1:])
+    assert frames[0]["motion"] == []
+    # Later frames carry motion rows, one per frame, with what moved.
+    rows = [row for f in frames[1:] for row in f["motion"]]
+    assert not [r for f in frames[1:] for r in f["vehicles"]], "no full record again"
+    assert len(rows) == len(frames) - 1
+    assert all(f["motion_fields"] == list(MOTION_FIELDS) for f in frames)
+    moved = [dict(zip(MOTION_FIELDS, row, strict=True)) for row in rows]
+    assert {m["key"] for m in moved} == {first[0]["key"]}
+    assert all(m["operator_id"] == "op-a" and m["state"] == "inside" for m in moved)
+    assert moved[-1]["t_s"] > moved[0]["t_s"]
+    assert all(m["armed"] and m["flying"] for m in moved)
 
 
 def test_a_sysid_registered_at_two_sites_binds_to_the_nearer_one() -> None:
@@ -336,8 +344,8 @@ def test_a_position_about_to_be_replaced_is_checked_first() -> None:
         (round(v["lat_deg"], 6), round(v["lon_deg"], 6))
         for f in world.drain()
         if f["type"] == "vehicles"
-        for v in f["vehicles"]
-        if v["sysid"] == 11 and v["state"] == "outside_lateral"
+        for v in vehicle_entries(f)
+        if sysid_of(v) == 11 and v["state"] == "outside_lateral"
     ]
     where = (round(outside[0], 6), round(outside[1], 6))
     assert outside_reports == [where, where]

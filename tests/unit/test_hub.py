@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 import pytest
 
+from telemetry.frames import MOTION_FIELDS, MOTION_KEY, vehicle_entries
 from telemetry.hub import (
     Audience,
     HubStats,
@@ -27,6 +28,12 @@ NO_ORG = Audience(sees_all=False, operator_id=None)
 
 def vehicle(key: str, operator_id: str | None, **fields: Any) -> dict[str, Any]:
     return {"key": key, "operator_id": operator_id, "lat_deg": 22.2606, **fields}
+
+
+def row(key: str, operator_id: str | None, **fields: Any) -> tuple[Any, ...]:
+    """A motion row: ``fields`` in place, the rest zero or None."""
+    values = {"key": key, "operator_id": operator_id, "t_s": 1.0, **fields}
+    return tuple(values.get(name) for name in MOTION_FIELDS)
 
 
 HARBOUR_DRONE = vehicle("udpin:0.0.0.0:14550/1", "op-harbour")
@@ -124,6 +131,43 @@ class TestWhoSeesWhat:
             (1, {"udpin:0.0.0.0:14550/1"})
         ]
         assert [f["seq"] for f in drain(staff)] == [1, 2]
+
+    def test_motion_rows_are_filtered_by_owner_like_full_records(self) -> None:
+        hub = LiveHub()
+        staff, harbour, no_org = (hub.connect(a) for a in (STAFF, HARBOUR, NO_ORG))
+        rows = [row("udpin:0.0.0.0:14550/1", "op-harbour"), row("k/2", "op-kite")]
+        rows.append(row("udpin:0.0.0.0:14550/99", None))
+        hub.publish_vehicles(1.0, [], rows)
+        seen = {
+            name: {r[MOTION_KEY] for r in drain(sub)[0]["motion"]}
+            for name, sub in (("staff", staff), ("harbour", harbour))
+        }
+        assert seen == {
+            "staff": {"udpin:0.0.0.0:14550/1", "k/2", "udpin:0.0.0.0:14550/99"},
+            "harbour": {"udpin:0.0.0.0:14550/1", "udpin:0.0.0.0:14550/99"},
+        }
+        frame = drain(no_org)
+        assert [r[MOTION_KEY] for r in frame[0]["motion"]] == ["udpin:0.0.0.0:14550/99"]
+        assert frame[0]["motion_fields"] == list(MOTION_FIELDS)
+        assert frame[0]["vehicles"] == []
+
+    def test_a_frame_with_records_and_rows_reads_back_in_apply_order(self) -> None:
+        hub = LiveHub()
+        staff = hub.connect(STAFF)
+        moved = row("udpin:0.0.0.0:14550/1", "op-harbour", lat_deg=22.3)
+        hub.publish_vehicles(1.0, [HARBOUR_DRONE], [moved])
+        entries = vehicle_entries(drain(staff)[0])
+        assert [(e["key"], e["lat_deg"]) for e in entries] == [
+            ("udpin:0.0.0.0:14550/1", 22.2606),
+            ("udpin:0.0.0.0:14550/1", 22.3),
+        ]
+
+    def test_a_row_too_short_to_name_its_owner_is_refused(self) -> None:
+        hub = LiveHub()
+        staff = hub.connect(STAFF)
+        with pytest.raises(IndexError):
+            hub.publish_vehicles(1.0, [], [("k",)])
+        assert staff.pending() == 0
 
     def test_events_reach_staff_and_their_org_or_everyone_when_unowned(self) -> None:
         hub = LiveHub()

@@ -81,7 +81,7 @@ export class DroneLayer {
       entry = { key: v.key, v, receivedMs, marker: null, trail: null, points: [], lastTrailMs: 0, lastLabelMs: -Infinity, state: null, labelText: "" };
       this.entries.set(v.key, entry);
     }
-    // A `vehicles` delta may carry only the fields that move; the rest stay.
+    // A motion row carries only the fields telemetry changes; the rest stay.
     entry.v = entry.v === v ? v : { ...entry.v, ...v };
     entry.receivedMs = receivedMs;
     this.dirty.add(v.key);

@@ -15,6 +15,23 @@ export const CLOSE_TOO_SLOW = 4408;
  * state is "connecting" | "live" | "reconnecting" | "forbidden" | "signed-out".
  * A frame is a parsed JSON object; a text that does not parse is counted, skipped.
  */
+/**
+ * Every vehicle entry of a `vehicles` frame as an object, in the order to apply
+ * them: full records first, then motion rows (values of `frame.motion_fields`, in
+ * order) turned into objects. Merge each into what you hold for its `key`.
+ */
+export function vehicleEntries(frame) {
+  const entries = [...(frame.vehicles || [])];
+  const fields = frame.motion_fields || [];
+  for (const row of frame.motion || []) {
+    if (!Array.isArray(row) || row.length !== fields.length) continue;
+    const entry = {};
+    for (let i = 0; i < fields.length; i += 1) entry[fields[i]] = row[i];
+    entries.push(entry);
+  }
+  return entries;
+}
+
 export class LiveStream {
   constructor({ path = "/ws/live", token, site, onFrame, onStatus }) {
     this.path = path;

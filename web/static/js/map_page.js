@@ -4,7 +4,7 @@
 /* global L */
 
 import { DroneLayer, droneName, linkAgeS, stateInfo, STATE_INFO } from "./drone_layer.js";
-import { LiveStream } from "./live_stream.js";
+import { LiveStream, vehicleEntries } from "./live_stream.js";
 import { api, applyRole, chooseSite, el, listSites, requireUser, signOut, siteSelector, token } from "./session.js";
 import { drawLand, SiteLayers } from "./site_layers.js";
 import { localTime, spanLabel, startClock, utcSpanLabel } from "./time.js";
@@ -144,7 +144,7 @@ function handleFrame(frame) {
       page.listDirty = true;
       break;
     case "vehicles":
-      for (const v of frame.vehicles || []) page.drones.upsert(v, now);
+      for (const v of vehicleEntries(frame)) page.drones.upsert(v, now);
       page.listDirty = true;
       break;
     case "event":
