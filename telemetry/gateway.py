@@ -643,6 +643,7 @@ class Gateway:
 
     def _flush_tlog(self, now_s: float) -> None:
         self._tlog_flushed_s = now_s
+        batch: list[tuple[str, bytes, int]] = []
         for v in self.vehicles.values():
             count = v.tlog_pending_count
             if not count:
@@ -650,14 +651,17 @@ class Gateway:
             records = bytes(v.tlog_pending)
             v.tlog_pending.clear()
             v.tlog_pending_count = 0
-            if self.recorder is None or v.is_gcs:
+            if v.is_gcs:
                 continue
             name = (
                 f"{v.site_id}/booking-{v.booking_id}"
                 if v.booking_id is not None
                 else f"{v.site_id}/unbooked-sysid-{v.sysid}"
             )
-            self.recorder.record_tlog(name, records, count)
+            batch.append((name, records, count))
+        if batch and self.recorder is not None:
+            # One hand-off a second: a thread wake-up per vehicle cost more.
+            self.recorder.record_tlogs(batch)
 
     def _forget_silent(self, now_s: float) -> None:
         if self.ticks % 50:

@@ -39,11 +39,9 @@ class GatewayRecorder(Protocol):
 
     def record_track(self, samples: Sequence[TrackSample]) -> None: ...
 
-    def record_tlog(self, key: str, records: bytes, count: int) -> None:
-        """Append ``count`` encoded tlog records to the recording named ``key``.
-
-        ``records`` is ``telemetry.tlog.encode_record`` output, concatenated.
-        """
+    def record_tlogs(self, batch: Sequence[tuple[str, bytes, int]]) -> None:
+        """Append to each recording ``key`` of ``batch`` its ``count`` encoded tlog
+        records (``telemetry.tlog.encode_record`` output, concatenated)."""
         ...
 
     def record_frames(self, key: str, frames: Frames) -> None:

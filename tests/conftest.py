@@ -7,9 +7,15 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 import telemetry.tlog as tlog_module
 from web.settings import Settings
+
+# Property tests check results, not speed: hypothesis's default 200 ms per example
+# failed a correct test on a machine busy with the rest of the suite.
+hypothesis_settings.register_profile("skyberth", deadline=None)
+hypothesis_settings.load_profile("skyberth")
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -538,6 +538,30 @@ def test_record_tlog_and_record_frames_write_the_same_bytes(
     assert list(read_tlog(tmp_path / "site" / "by-records.tlog")) == frames
 
 
+def test_record_tlogs_writes_each_recording_of_a_batch_and_refuses_a_bad_one_whole(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    frames = mavlink_frames(T0.timestamp(), 8)
+    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    recorder.start()
+    recorder.record_tlogs(
+        [
+            ("site/booking-1", encoded(frames[:5]), 5),
+            ("site/unbooked-sysid-9", bytearray(encoded(frames[5:])), 3),
+        ]
+    )
+    with pytest.raises(ValueError, match="tlog key"):
+        recorder.record_tlogs(
+            [("site/booking-2", encoded(frames), 8), ("../escape", b"x", 1)]
+        )
+
+    assert recorder.close()
+    assert list(read_tlog(tmp_path / "site" / "booking-1.tlog")) == frames[:5]
+    assert list(read_tlog(tmp_path / "site" / "unbooked-sysid-9.tlog")) == frames[5:]
+    assert not (tmp_path / "site" / "booking-2.tlog").exists()
+    assert recorder.counters().tlog_records == 8
+
+
 def test_a_bytearray_handed_to_record_tlog_may_be_reused_at_once(
     tmp_path: Path, sqlite_engine: Engine
 ) -> None:
