@@ -28,7 +28,6 @@ incident already holds are skipped, so the overlapping windows of two occurrence
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -41,6 +40,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from airspace.site import CorridorId, SiteId
 from booking.model import BookingId, DroneId, OperatorId
+from telemetry.bulk_insert import insert_rows
 from telemetry.incident_model import (
     Evidence,
     EvidenceFrame,
@@ -175,12 +175,24 @@ class TrackSampleRow(SQLModel, table=True):
     state: str
 
 
-# Core inserts on the tables, not the ORM entities: with a list of dicts the ORM
-# path (``sa.insert(Row)`` through the session) runs its bulk-insert machinery per
-# row and costs several times more than the plain executemany these compile to.
-# The dicts name plain columns only, so nothing the ORM would add is missed.
-_SAMPLE_INSERT: Final = sa.insert(SQLModel.metadata.tables["incident_samples"])
-_FRAME_INSERT: Final = sa.insert(SQLModel.metadata.tables["incident_frames"])
+# Evidence and tracks go in as plain multi-row inserts (``bulk_insert``), not
+# through the ORM: its bulk machinery runs per row, and the writer thread must not
+# step the database once per row (see that module).
+_SAMPLE_COLUMNS: Final = (
+    "incident_id",
+    "t_s",
+    "lat_deg",
+    "lon_deg",
+    "alt_amsl_m",
+    "rel_alt_m",
+    "vn_mps",
+    "ve_mps",
+    "vd_mps",
+    "heading_deg",
+    "state",
+    "phase",
+)
+_FRAME_COLUMNS: Final = ("incident_id", "t_s", "raw")
 
 
 # --- mapping -----------------------------------------------------------------
@@ -240,21 +252,22 @@ def _event_from_row(row: IncidentEventRow) -> IncidentEvent:
     )
 
 
-def _sample_values(incident_id: int, s: EvidenceSample) -> dict[str, Any]:
-    return {
-        "incident_id": incident_id,
-        "t_s": s.t_s,
-        "lat_deg": s.lat_deg,
-        "lon_deg": s.lon_deg,
-        "alt_amsl_m": s.alt_amsl_m,
-        "rel_alt_m": s.rel_alt_m,
-        "vn_mps": s.vn_mps,
-        "ve_mps": s.ve_mps,
-        "vd_mps": s.vd_mps,
-        "heading_deg": s.heading_deg,
-        "state": s.state,
-        "phase": str(s.phase),
-    }
+def _sample_values(incident_id: int, s: EvidenceSample) -> tuple[Any, ...]:
+    """``s`` as a tuple in ``_SAMPLE_COLUMNS`` order."""
+    return (
+        incident_id,
+        s.t_s,
+        s.lat_deg,
+        s.lon_deg,
+        s.alt_amsl_m,
+        s.rel_alt_m,
+        s.vn_mps,
+        s.ve_mps,
+        s.vd_mps,
+        s.heading_deg,
+        s.state,
+        str(s.phase),
+    )
 
 
 def _sample_from_row(row: IncidentSampleRow) -> EvidenceSample:
@@ -289,14 +302,6 @@ _TRACK_COLUMNS: Final = (
     "battery_pct",
     "state",
 )
-
-
-@functools.cache
-def _track_insert_sql(marker: str) -> str:
-    """The plain INSERT of one track row with the driver's placeholder."""
-    columns = ", ".join(_TRACK_COLUMNS)
-    values = ", ".join(marker for _ in _TRACK_COLUMNS)
-    return f"INSERT INTO track_samples ({columns}) VALUES ({values})"
 
 
 def _track_row(s: TrackSample) -> tuple[Any, ...]:
@@ -610,19 +615,19 @@ class TelemetryStore:
             ).scalar_one()
             new_samples = _newer(samples, newest_sample, key=lambda x: x.t_s)
             new_frames = _newer(frames, newest_frame, key=lambda f: f[0])
-            if new_samples:
-                s.execute(
-                    _SAMPLE_INSERT,
-                    [_sample_values(incident_id, x) for x in new_samples],
-                )
-            if new_frames:
-                s.execute(
-                    _FRAME_INSERT,
-                    [
-                        {"incident_id": incident_id, "t_s": t_s, "raw": raw}
-                        for t_s, raw in new_frames
-                    ],
-                )
+            connection = s.connection()
+            insert_rows(
+                connection,
+                "incident_samples",
+                _SAMPLE_COLUMNS,
+                [_sample_values(incident_id, x) for x in new_samples],
+            )
+            insert_rows(
+                connection,
+                "incident_frames",
+                _FRAME_COLUMNS,
+                [(incident_id, t_s, raw) for t_s, raw in new_frames],
+            )
             return len(new_samples), len(new_frames)
 
     def evidence(self, incident_id: int) -> Evidence:
@@ -651,12 +656,7 @@ class TelemetryStore:
             return 0
         rows = [_track_row(x) for x in samples]
         with self._write() as s:
-            # Thousands of rows a second with a big fleet: straight to the driver's
-            # executemany (SQLAlchemy's per-row parameter handling cost more than
-            # the database did). Columns and values are ours, never user text.
-            connection = s.connection()
-            marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-            connection.exec_driver_sql(_track_insert_sql(marker), rows)
+            insert_rows(s.connection(), "track_samples", _TRACK_COLUMNS, rows)
         return len(samples)
 
     def track(
