@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -12,7 +14,7 @@ COLUMNS = ("name", "value_m", "raw")
 
 
 @pytest.fixture
-def table(engine: Engine) -> sa.Table:
+def table(engine: Engine) -> Iterator[sa.Table]:
     metadata = sa.MetaData()
     table = sa.Table(
         "bulk_insert_probe",
