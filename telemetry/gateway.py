@@ -112,6 +112,10 @@ class Gateway:
         self._directory_version = 0
         self._tlog_flushed_s = 0.0
         self._track_s: dict[str, float] = {}
+        self._tracks: list[TrackSample] = []
+        """Track samples not yet handed to the recorder (with the tlogs, once a
+        second: each hand-off wakes the writer thread, which then competes for the
+        GIL)."""
         self._spoofed: Counter[tuple[str, int]] = Counter()
         self._spoof_reported: dict[tuple[str, int], float] = {}
         self._open_incident: dict[tuple[str, str], int] = {}
@@ -237,7 +241,7 @@ class Gateway:
         fresh = self._fresh
         self._fresh = {}
         awaiting = self._awaiting
-        tracks: list[TrackSample] = []
+        tracks = self._tracks
         for vehicle in fresh.values():
             if vehicle.is_gcs or not vehicle.position_pending:
                 continue
@@ -268,8 +272,6 @@ class Gateway:
             self._check_battery(vehicle, now_s)
             self._check_fence(vehicle, now_s)
             self._sample_track(vehicle, tracks)
-        if tracks and self.recorder is not None:
-            self.recorder.record_track(tracks)
         self._evaluate_due(now_s)
         self._check_spoofing(now_s)
         if now_s - self._published_s >= self.settings.live_interval_s:
@@ -643,6 +645,9 @@ class Gateway:
 
     def _flush_tlog(self, now_s: float) -> None:
         self._tlog_flushed_s = now_s
+        if self._tracks and self.recorder is not None:
+            self.recorder.record_track(self._tracks)
+            self._tracks = []
         batch: list[tuple[str, bytes, int]] = []
         for v in self.vehicles.values():
             count = v.tlog_pending_count

@@ -14,6 +14,9 @@ daemon threads do the work:
   never stops the raw recording. Callers hand it records already encoded
   (``record_tlog``), so per frame it does no Python work at all; it keeps up to
   ``max_open_tlogs`` files open so a large fleet is not reopened on every flush.
+  Each file is written every ``tlog_flush_interval_s``: every write is a system
+  call that gives the GIL up and must win it back from the busy event loop, and a
+  thousand files written twice a second cost the loop two thousand hand-overs.
 
 Failures. Transient database errors (``OperationalError`` such as "database is
 locked", a reset connection, a pool timeout) are retried with exponential back-off
@@ -324,20 +327,27 @@ class TelemetryRecorder:
         tlog_dir: Path | None,
         *,
         flush_interval_s: float = 0.5,
+        tlog_flush_interval_s: float = 5.0,
         batch_rows: int = 1000,
         max_pending_rows: int = 500_000,
         retry_budget_s: float = 30.0,
         held_retry_s: float = 30.0,
         max_open_tlogs: int | None = None,
     ) -> None:
-        if flush_interval_s <= 0 or batch_rows < 1 or max_pending_rows < batch_rows:
+        if (
+            flush_interval_s <= 0
+            or tlog_flush_interval_s <= 0
+            or batch_rows < 1
+            or max_pending_rows < batch_rows
+        ):
             raise ValueError(
-                "flush_interval_s must be positive, batch_rows at least 1 and "
+                "flush intervals must be positive, batch_rows at least 1 and "
                 "max_pending_rows at least batch_rows"
             )
         self._store = store
         self._tlog_dir = tlog_dir
         self._flush_interval_s = flush_interval_s
+        self._tlog_flush_interval_s = tlog_flush_interval_s
         self._batch_rows = batch_rows
         self._max_pending_rows = max_pending_rows
         self._retry_budget_s = retry_budget_s
@@ -809,7 +819,7 @@ class TelemetryRecorder:
                     pending.size += len(records)
                     self._tlog_pending_bytes += len(records)
                 if next_flush == math.inf:
-                    next_flush = time.monotonic() + self._flush_interval_s
+                    next_flush = time.monotonic() + self._tlog_flush_interval_s
             stopping = isinstance(job, _Stop)
             if (
                 stopping
@@ -818,7 +828,7 @@ class TelemetryRecorder:
             ):
                 self._flush_tlogs()
                 next_flush = (
-                    time.monotonic() + self._flush_interval_s
+                    time.monotonic() + self._tlog_flush_interval_s
                     if self._tlog_pending
                     else math.inf
                 )

@@ -5,21 +5,22 @@ velocity, heading, battery, GPS fix and link figures; the gateway reads that sta
 once per tick. Each vehicle also keeps ring buffers of the last ``keep_s`` seconds at
 full rate — positions and raw frames — which become an incident's evidence.
 
-Ring buffers are chunked by second: a chunk is an ``array('d')`` of position
-samples (or a ``bytearray`` of tlog records), so appending is cheap and dropping
-old data is popping whole chunks. At 10 Hz and 35 s this is ~25 kB of positions
-and ~30 kB of frames per vehicle.
+Ring buffers are chunked by second: a chunk is a ``bytearray`` of packed position
+rows (or of tlog records), so appending is cheap and dropping old data is popping
+whole chunks. Bytearrays, unlike ``array('d')``, are invisible to the garbage
+collector: two new chunks a second per vehicle, kept 35 s, were 70,000 more objects
+for every collection of a 1,000-drone fleet to walk. At 10 Hz and 35 s this is
+~28 kB of positions and ~30 kB of frames per vehicle.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from array import array
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final
 
 from telemetry.messages import (
     BatteryStatus,
@@ -54,7 +55,9 @@ SAMPLE_FIELDS: Final = (
     "state_code",
 )
 _WIDTH: Final = len(SAMPLE_FIELDS)
-C = TypeVar("C", "array[float]", bytearray)
+_ROW = struct.Struct(f"<{_WIDTH}d")
+_STATE = struct.Struct("<d")
+"""The last field of a row (``state_code``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,29 +78,24 @@ class Sample:
     """``ConformanceState`` value at this sample, -1 on the ground or unchecked."""
 
 
-class _Chunks(Generic[C]):
+class _Chunks:
     """Second-sized chunks of a time series, oldest first, trimmed to ``keep_s``."""
 
-    __slots__ = ("chunks", "factory", "keep_s")
+    __slots__ = ("chunks", "keep_s")
 
-    def __init__(self, keep_s: float, factory: Callable[[], C]) -> None:
+    def __init__(self, keep_s: float) -> None:
         self.keep_s = keep_s
-        self.factory: Callable[[], C] = factory
-        self.chunks: deque[tuple[int, C]] = deque()
+        self.chunks: deque[tuple[int, bytearray]] = deque()
 
-    def current(self, t_s: float) -> C:
+    def current(self, t_s: float) -> bytearray:
         second = int(t_s)
         chunks = self.chunks
         if not chunks or chunks[-1][0] != second:
-            chunks.append((second, self.factory()))
+            chunks.append((second, bytearray()))
             horizon = second - self.keep_s - 1
             while chunks and chunks[0][0] < horizon:
                 chunks.popleft()
         return chunks[-1][1]
-
-
-def _float_array() -> array[float]:
-    return array("d")
 
 
 class VehicleState:
@@ -218,8 +216,9 @@ class VehicleState:
         self.state_code = -1
         self.seconds_to_exit: float | None = None
         self.lateral_margin_m: float | None = None
-        self._positions: _Chunks[array[float]] = _Chunks(KEEP_S, _float_array)
-        self._frames: _Chunks[bytearray] = _Chunks(KEEP_S, bytearray)
+        self._positions = _Chunks(KEEP_S)
+        """Rows of ``SAMPLE_FIELDS``, packed as ``_ROW``."""
+        self._frames = _Chunks(KEEP_S)
 
     @property
     def flying(self) -> bool:
@@ -264,10 +263,9 @@ class VehicleState:
         for second, chunk in self._positions.chunks:
             if second + 1 < from_s or second > to_s:
                 continue
-            for i in range(0, len(chunk), _WIDTH):
-                t_s = chunk[i]
-                if from_s <= t_s <= to_s:
-                    out.append(Sample(*chunk[i : i + _WIDTH]))
+            for row in _ROW.iter_unpack(chunk):
+                if from_s <= row[0] <= to_s:
+                    out.append(Sample(*row))
         return out
 
     def frames(
@@ -287,7 +285,8 @@ class VehicleState:
         """Stamp the newest ring sample with the conformance state just computed."""
         chunks = self._positions.chunks
         if chunks and chunks[-1][1]:
-            chunks[-1][1][-1] = state_code
+            chunk = chunks[-1][1]
+            _STATE.pack_into(chunk, len(chunk) - _STATE.size, state_code)
         self.state_code = state_code
 
     def _on_position(self, msg: GlobalPosition) -> None:
@@ -315,7 +314,7 @@ class VehicleState:
             math.nan if msg.heading_deg is None else msg.heading_deg,
             self.state_code,
         )
-        self._positions.current(msg.t_s).extend(sample)
+        self._positions.current(msg.t_s).extend(_ROW.pack(*sample))
 
     def _on_heartbeat(self, msg: Heartbeat) -> None:
         if msg.vehicle_type == MAV_TYPE_GCS or msg.autopilot == MAV_AUTOPILOT_INVALID:

@@ -19,6 +19,7 @@ from telemetry.store import TelemetryStore
 from web.db import make_engine, write_session
 from web.errors import install_error_handlers
 from web.events import EventLog
+from web.interpreter import tune_for_serving
 from web.migrate import upgrade
 from web.routes import (
     api_docs,
@@ -55,8 +56,13 @@ def load_sites(settings: Settings) -> dict[str, Site]:
     return loaded
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, tune_interpreter: bool = False
+) -> FastAPI:
     """Build the SkyBerth app for ``settings`` (read from the environment if None).
+
+    ``tune_interpreter`` (the server commands; not tests, which build many apps in
+    one process) applies ``web.interpreter.tune_for_serving`` once the app started.
 
     Creates the database engine and brings the schema up to date (a fresh SQLite
     file works with no extra step). ``app.state`` holds ``settings``, ``sites``,
@@ -100,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await telemetry.start()
+        if tune_interpreter:
+            tune_for_serving()
         try:
             yield
         finally:

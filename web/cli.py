@@ -6,7 +6,6 @@ given here wins over the environment.
 
 from __future__ import annotations
 
-import gc
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -99,11 +98,7 @@ def serve(
             parse_endpoint(spec)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--mavlink") from exc
-    application = create_app(settings)
-    # Everything built so far lives as long as the process: keep it out of the
-    # collector's full passes, which otherwise stall requests for many ms.
-    gc.collect()
-    gc.freeze()
+    application = create_app(settings, tune_interpreter=True)
     log.info(
         "serving %d site(s) on http://%s:%d (API docs at /docs)",
         len(application.state.sites),

@@ -9,7 +9,6 @@ the URL of the live map. Ctrl-C stops the simulator and the server cleanly.
 
 from __future__ import annotations
 
-import gc
 import logging
 import secrets
 import signal
@@ -196,10 +195,8 @@ def demo(
     )
     _configure_logging("INFO")
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    app = create_app(settings)
+    app = create_app(settings, tune_interpreter=True)
     seed = seed_demo(app, settings, drones, datetime.now(UTC))
-    gc.collect()
-    gc.freeze()  # as `skyberth serve` does: long-lived objects out of full GC passes
     base = f"http://127.0.0.1:{port}"
     typer.echo(
         "\n".join(

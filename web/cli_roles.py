@@ -133,7 +133,7 @@ def _run(settings: Settings) -> None:
     from web.app import create_app
 
     configure_logging(settings.log_level, settings.log_format)
-    application = create_app(settings)
+    application = create_app(settings, tune_interpreter=True)
     log.info(
         "%s %s: %d site(s), bus %s, http://%s:%d",
         settings.role,

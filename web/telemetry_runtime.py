@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -66,14 +65,6 @@ ACTIVATE_ATTEMPTS = 5
 """Whole activation transactions tried before giving up on a transient DB error."""
 
 ProcessRole = Literal["all", "gateway", "web"]
-
-
-GIL_SWITCH_INTERVAL_S = 0.001
-"""How long a thread waits before the running one must hand over the GIL. The
-recorder's writer threads give the GIL up at every database step and file write and
-then wait for it behind the busy event loop; at Python's default (5 ms) an incident
-took ~50 ms to store under load, at 1 ms ~16 ms. The number of hand-overs is the
-same either way."""
 
 
 class TelemetryRuntime:
@@ -132,7 +123,6 @@ class TelemetryRuntime:
             self.events.subscribe(self._on_domain_events)
             return
         if self.recorder is not None:
-            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
             self.recorder.start()
         await self.refresh_directory()
         self.events.subscribe(self._on_domain_events)

@@ -458,7 +458,7 @@ def test_a_thousand_track_samples_are_a_few_inserts_in_one_transaction(
     samples = [
         track_sample(t + i / 16, booking=None, vehicle_key=vehicle) for i in range(1000)
     ]
-    inserts: list[tuple[int, bool]] = []
+    inserts: list[tuple[int, int, bool]] = []
     commits: list[str] = []
 
     def on_execute(
