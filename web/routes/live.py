@@ -161,26 +161,16 @@ async def live(websocket: WebSocket) -> None:
         receiver = asyncio.create_task(
             _receive(websocket, subscriber, runtime, engine, user, audience)
         )
+        # The client going away ends the receiver, which ends the subscriber: the
+        # send loop then waits on the subscriber alone. Waiting on both (a task and
+        # ``asyncio.wait`` per frame and client) cost more than the send.
+        receiver.add_done_callback(lambda _: runtime.hub.disconnect(subscriber))
         try:
             while True:
-                # Send all that is queued before waiting: a waiting task per frame
-                # would cost loop turns that a busy gateway cannot spare.
                 frame = subscriber.next_frame_nowait()
-                if frame is not None:
-                    await websocket.send_text(frame)
-                    continue
-                if receiver.done():
-                    break
-                getter = asyncio.ensure_future(subscriber.next_frame())
-                done, _ = await asyncio.wait(
-                    {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if getter not in done:
-                    getter.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await getter
-                    break
-                await websocket.send_text(getter.result())
+                if frame is None:
+                    frame = await subscriber.next_frame()
+                await websocket.send_text(frame)
         finally:
             receiver.cancel()
             with suppress(asyncio.CancelledError, WebSocketDisconnect):
