@@ -650,12 +650,9 @@ class Gateway:
             self._tracks = []
         batch: list[tuple[str, bytes, int]] = []
         for v in self.vehicles.values():
-            count = v.tlog_pending_count
-            if not count:
+            if not v.tlog_pending_count:
                 continue
-            records = bytes(v.tlog_pending)
-            v.tlog_pending.clear()
-            v.tlog_pending_count = 0
+            records, count = v.take_tlog()
             if v.is_gcs:
                 continue
             name = (

@@ -5,12 +5,14 @@ velocity, heading, battery, GPS fix and link figures; the gateway reads that sta
 once per tick. Each vehicle also keeps ring buffers of the last ``keep_s`` seconds at
 full rate — positions and raw frames — which become an incident's evidence.
 
-Ring buffers are chunked by second: a chunk is a ``bytearray`` of packed position
-rows (or of tlog records), so appending is cheap and dropping old data is popping
-whole chunks. Bytearrays, unlike ``array('d')``, are invisible to the garbage
-collector: two new chunks a second per vehicle, kept 35 s, were 70,000 more objects
-for every collection of a 1,000-drone fleet to walk. At 10 Hz and 35 s this is
-~28 kB of positions and ~30 kB of frames per vehicle.
+Positions are chunked by second: a chunk is a ``bytearray`` of packed rows, so
+appending is cheap and dropping old data is popping whole chunks. Bytearrays, unlike
+``array('d')``, are invisible to the garbage collector: a new chunk a second per
+vehicle, kept 35 s, was 35,000 more objects for every collection of a 1,000-drone
+fleet to walk. Raw frames are kept once, as tlog records: appended to
+``tlog_pending`` and, once handed to the recording (``take_tlog``, every second),
+kept in the ring as that hand-off's bytes. At 10 Hz and 35 s this is ~28 kB of
+positions and ~30 kB of frames per vehicle.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class VehicleState:
 
     __slots__ = (
         "_frames",
+        "_pending_newest_s",
         "_positions",
         "alt_amsl_m",
         "armed",
@@ -207,6 +210,7 @@ class VehicleState:
         self.tlog_pending = bytearray()
         """Tlog records (timestamp + frame) not yet handed to the recording."""
         self.tlog_pending_count = 0
+        self._pending_newest_s = now_s
         self.bound_until_s = -math.inf
         self.resite_after_s = -math.inf
         """Until then the gateway keeps its site when a sysid has several."""
@@ -218,7 +222,9 @@ class VehicleState:
         self.lateral_margin_m: float | None = None
         self._positions = _Chunks(KEEP_S)
         """Rows of ``SAMPLE_FIELDS``, packed as ``_ROW``."""
-        self._frames = _Chunks(KEEP_S)
+        self._frames: deque[tuple[float, bytes]] = deque()
+        """Tlog records already handed over, per hand-off: (newest t_s, records).
+        With ``tlog_pending`` they are the raw-frame ring."""
 
     @property
     def flying(self) -> bool:
@@ -249,11 +255,24 @@ class VehicleState:
             handler(self, msg)
 
     def record_frame(self, t_s: float, raw: bytes) -> None:
-        """Keep one raw frame in the evidence ring and for the next tlog flush."""
-        record = _TLOG_TIME.pack(int(t_s * 1e6)) + raw
-        self.tlog_pending += record
+        """Keep one raw frame for the next tlog hand-off (and the evidence ring)."""
+        self.tlog_pending += _TLOG_TIME.pack(int(t_s * 1e6)) + raw
         self.tlog_pending_count += 1
-        self._frames.current(t_s).extend(record)
+        self._pending_newest_s = t_s
+
+    def take_tlog(self) -> tuple[bytes, int]:
+        """The tlog records since the last call and their count; they stay in the
+        evidence ring for ``KEEP_S``."""
+        records, count = bytes(self.tlog_pending), self.tlog_pending_count
+        self.tlog_pending.clear()
+        self.tlog_pending_count = 0
+        ring = self._frames
+        if records:
+            ring.append((self._pending_newest_s, records))
+            horizon = self._pending_newest_s - KEEP_S
+            while ring[0][0] < horizon:
+                ring.popleft()
+        return records, count
 
     def samples(
         self, from_s: float = -math.inf, to_s: float = math.inf
@@ -273,10 +292,10 @@ class VehicleState:
     ) -> list[tuple[float, bytes]]:
         """The ring's raw frames ``(t_s, frame)`` in the window, oldest first."""
         out: list[tuple[float, bytes]] = []
-        for second, chunk in self._frames.chunks:
-            if second + 1 < from_s or second > to_s:
-                continue
-            for t_s, record in iter_tlog_records(bytes(chunk)):
+        chunks = [c for newest_s, c in self._frames if newest_s >= from_s]
+        chunks.append(bytes(self.tlog_pending))
+        for chunk in chunks:
+            for t_s, record in iter_tlog_records(chunk):
                 if from_s <= t_s <= to_s:
                     out.append((t_s, record[8:]))
         return out
