@@ -267,6 +267,7 @@ class Gateway:
                 self._changed.add(vehicle.key)
                 if vehicle.conformance != "on_ground":
                     vehicle.conformance = "on_ground"
+                    vehicle.state_code = -1
                     vehicle.seconds_to_exit = vehicle.lateral_margin_m = None
                     self.monitors[vehicle.site_id].forget(vehicle.key)
             self._check_battery(vehicle, now_s)
@@ -304,9 +305,10 @@ class Gateway:
         waiting.clear()
         if not flying:
             return
-        for v in flying:
-            self._changed.add(v.key)
-            self._checked.pop(v.key, None)
+        self._changed.update([v.key for v in flying])
+        if self._checked:
+            for v in flying:
+                self._checked.pop(v.key, None)
         monitor = self.monitors[site_id]
         _, events = monitor.evaluate(flying, now_s)
         for event in events:

@@ -127,13 +127,16 @@ class SiteMonitor:
         states = result.state.tolist()
         margins = result.lateral_distance_m.tolist()
         exits = result.seconds_to_exit.tolist()
-        for i, v in enumerate(vehicles):
-            v.conformance = STATE_NAMES[states[i]]
-            v.mark_state(states[i])
-            margin = margins[i]
-            v.lateral_margin_m = margin if math.isfinite(margin) else None
-            exit_s = exits[i]
-            v.seconds_to_exit = exit_s if math.isfinite(exit_s) else None
+        isfinite = math.isfinite
+        for v, code, margin, exit_s in zip(
+            vehicles, states, margins, exits, strict=True
+        ):
+            v.conformance = STATE_NAMES[code]
+            if code != v.state_code:
+                # The newest row was stamped with the previous state on arrival.
+                v.mark_state(code)
+            v.lateral_margin_m = margin if isfinite(margin) else None
+            v.seconds_to_exit = exit_s if isfinite(exit_s) else None
         return result, events
 
     def _with_transits(
