@@ -14,9 +14,11 @@ daemon threads do the work:
   never stops the raw recording. Callers hand it records already encoded
   (``record_tlog``), so per frame it does no Python work at all; it keeps up to
   ``max_open_tlogs`` files open so a large fleet is not reopened on every flush.
-  Each file is written every ``tlog_flush_interval_s``: every write is a system
-  call that gives the GIL up and must win it back from the busy event loop, and a
-  thousand files written twice a second cost the loop two thousand hand-overs.
+  Each open file is written every ``tlog_flush_interval_s``: every write is a
+  system call that gives the GIL up and must win it back from the busy event loop,
+  and a thousand files written twice a second cost the loop two thousand
+  hand-overs. A recording's first records open its file within
+  ``flush_interval_s``.
 
 Failures. Transient database errors (``OperationalError`` such as "database is
 locked", a reset connection, a pool timeout) are retried with exponential back-off
@@ -801,37 +803,46 @@ class TelemetryRecorder:
     # --- tlog writer thread --------------------------------------------------------
 
     def _run_tlog(self) -> None:
-        next_flush = math.inf
+        # Open files are written every tlog_flush_interval_s; a key with no open
+        # file yet is opened within flush_interval_s, so a fleet that appears at
+        # once opens its files then, not in a burst seconds into its flights.
+        next_flush = next_open = math.inf
         stopping = False
         while not stopping:
-            timeout = min(max(next_flush - time.monotonic(), 0.0), 3600.0)
+            due_s = min(next_flush, next_open)
+            timeout = min(max(due_s - time.monotonic(), 0.0), 3600.0)
             try:
                 job: _TlogJob | None = self._tlog_queue.get(timeout=timeout)
             except queue.Empty:
                 job = None
+            now = time.monotonic()
             if isinstance(job, _Records):
+                opening = False
                 for key, records, count in job.items:
                     pending = self._tlog_pending.get(key)
                     if pending is None:
                         pending = self._tlog_pending[key] = _PendingTlog()
+                        opening = opening or key not in self._tlog_files
                     pending.chunks.append(records)
                     pending.count += count
                     pending.size += len(records)
                     self._tlog_pending_bytes += len(records)
                 if next_flush == math.inf:
-                    next_flush = time.monotonic() + self._tlog_flush_interval_s
+                    next_flush = now + self._tlog_flush_interval_s
+                if opening and next_open == math.inf:
+                    next_open = now + self._flush_interval_s
             stopping = isinstance(job, _Stop)
-            if (
-                stopping
-                or not isinstance(job, _Records)
-                or time.monotonic() >= next_flush
-            ):
+            if stopping or isinstance(job, _PurgeTlogs | _Barrier) or now >= next_flush:
                 self._flush_tlogs()
                 next_flush = (
-                    time.monotonic() + self._tlog_flush_interval_s
+                    now + self._tlog_flush_interval_s
                     if self._tlog_pending
                     else math.inf
                 )
+                next_open = math.inf
+            elif now >= next_open:
+                self._flush_tlogs(unopened_only=True)
+                next_open = math.inf
             if isinstance(job, _PurgeTlogs):
                 try:
                     job.result.set_result(self._purge_tlogs(job.before_epoch_s))
@@ -851,11 +862,13 @@ class TelemetryRecorder:
             with self._lock:
                 self._dropped += lost
 
-    def _flush_tlogs(self) -> None:
+    def _flush_tlogs(self, *, unopened_only: bool = False) -> None:
         if self._tlog_dir is None:
             return
         written = 0
         for key in list(self._tlog_pending):
+            if unopened_only and key in self._tlog_files:
+                continue
             pending = self._tlog_pending[key]
             try:
                 writer = self._tlog_writer(self._tlog_dir, key)

@@ -29,8 +29,10 @@ incident already holds are skipped, so the overlapping windows of two occurrence
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias, TypeVar
 
@@ -178,20 +180,9 @@ class TrackSampleRow(SQLModel, table=True):
 # Evidence and tracks go in as plain multi-row inserts (``bulk_insert``), not
 # through the ORM: its bulk machinery runs per row, and the writer thread must not
 # step the database once per row (see that module).
-_SAMPLE_COLUMNS: Final = (
-    "incident_id",
-    "t_s",
-    "lat_deg",
-    "lon_deg",
-    "alt_amsl_m",
-    "rel_alt_m",
-    "vn_mps",
-    "ve_mps",
-    "vd_mps",
-    "heading_deg",
-    "state",
-    "phase",
-)
+_SAMPLE_FIELDS: Final = tuple(f.name for f in fields(EvidenceSample))
+_SAMPLE_COLUMNS: Final = ("incident_id", *_SAMPLE_FIELDS)
+"""The ``incident_samples`` columns: an ``EvidenceSample``'s fields, same names."""
 _FRAME_COLUMNS: Final = ("incident_id", "t_s", "raw")
 
 
@@ -253,21 +244,12 @@ def _event_from_row(row: IncidentEventRow) -> IncidentEvent:
 
 
 def _sample_values(incident_id: int, s: EvidenceSample) -> tuple[Any, ...]:
-    """``s`` as a tuple in ``_SAMPLE_COLUMNS`` order."""
-    return (
-        incident_id,
-        s.t_s,
-        s.lat_deg,
-        s.lon_deg,
-        s.alt_amsl_m,
-        s.rel_alt_m,
-        s.vn_mps,
-        s.ve_mps,
-        s.vd_mps,
-        s.heading_deg,
-        s.state,
-        str(s.phase),
-    )
+    """``s`` as a tuple in ``_SAMPLE_COLUMNS`` order (the phase as plain text)."""
+    values = _sample_getter(s)
+    return (incident_id, *values[:-1], str(values[-1]))
+
+
+_sample_getter = operator.attrgetter(*_SAMPLE_FIELDS)
 
 
 def _sample_from_row(row: IncidentSampleRow) -> EvidenceSample:

@@ -719,3 +719,29 @@ def test_a_recording_changed_while_closed_is_scanned_and_its_torn_tail_cut(
 
     assert scans == [path]
     assert list(read_tlog(path)) == first + second
+
+
+def test_a_new_recording_is_opened_at_once_and_appended_to_every_tlog_interval(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    frames = mavlink_frames(T0.timestamp(), 8)
+    recorder = TelemetryRecorder(
+        store_for(sqlite_engine),
+        tmp_path,
+        flush_interval_s=0.05,
+        tlog_flush_interval_s=60.0,
+    )
+    recorder.start()
+    path = tmp_path / "site" / "booking-9.tlog"
+    try:
+        recorder.record_tlog("site/booking-9", encoded(frames[:4]), 4)
+        assert wait_until(lambda: path.exists() and path.stat().st_size > 0)
+        assert path.read_bytes() == encoded(frames[:4])
+
+        # The file is open now: more records wait for the (long) tlog interval.
+        recorder.record_tlog("site/booking-9", encoded(frames[4:]), 4)
+        time.sleep(0.3)
+        assert path.read_bytes() == encoded(frames[:4])
+    finally:
+        assert recorder.close()
+    assert path.read_bytes() == encoded(frames)
