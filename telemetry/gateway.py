@@ -103,9 +103,10 @@ class Gateway:
         self._awaiting: dict[str, dict[str, VehicleState]] = {}
         """Per site: flying vehicles whose newest position is not yet checked."""
         self._evaluated_s: dict[str, float] = {}
-        self._checked: dict[str, MotionRow] = {}
-        """Motion rows of positions checked early and replaced since (see
-        ``ingest``): the stream shows them rather than skip them."""
+        self._checked: dict[str, list[MotionRow]] = {}
+        """Per vehicle, motion rows of positions checked early and replaced since
+        (see ``ingest``), then of each later check until the next publish: the
+        stream shows them all, in order, rather than skip them."""
         self._link_checked_s = -math.inf
         self._full_frame_s = 0.0
         self._full_record_s = 0.0
@@ -158,13 +159,21 @@ class Gateway:
                 vehicle = by_sysid[msg.sysid] = VehicleState(link_id, msg.sysid, now_s)
                 self.vehicles[vehicle.key] = vehicle
             if type(msg) is GlobalPosition:
+                if vehicle.position_pending and not vehicle.is_gcs:
+                    # Its last position came after the last tick (datagrams that
+                    # waited together in the kernel): queue every fresh vehicle for
+                    # its check now, as the tick would, so this one is checked
+                    # below before it is replaced.
+                    self._queue_fresh(now_s)
+                    fresh, awaiting = self._fresh, self._awaiting
                 site_id = vehicle.site_id
                 if site_id is not None and vehicle.key in awaiting.get(site_id, ()):
                     # Its last position is still unchecked and about to be replaced:
                     # check the site now, so that every position is checked, and
                     # keep that position for the stream.
                     self._evaluate_site(site_id, now_s)
-                    self._checked[vehicle.key] = vehicle_motion(vehicle, now_s)
+                    if vehicle.key not in self._checked:  # else the check added it
+                        self._checked[vehicle.key] = [vehicle_motion(vehicle, now_s)]
                 fresh[vehicle.key] = vehicle
             vehicle.apply(msg)
         for frame in decoded.frames:
@@ -238,6 +247,22 @@ class Gateway:
             for vehicle in list(self.vehicles.values()):
                 if not vehicle.is_gcs:
                     self._check_link(vehicle, now_s)
+        self._queue_fresh(now_s)
+        self._evaluate_due(now_s)
+        self._check_spoofing(now_s)
+        if now_s - self._published_s >= self.settings.live_interval_s:
+            self._published_s = now_s
+            self._publish_changed(now_s)
+        self._due_evidence(now_s)
+        if now_s - self._tlog_flushed_s >= self.settings.tlog_flush_s:
+            self._flush_tlog(now_s)
+        self._forget_silent(now_s)
+        self.tick_seconds_last = time.perf_counter() - started
+        self.tick_seconds_max = max(self.tick_seconds_max, self.tick_seconds_last)
+
+    def _queue_fresh(self, now_s: float) -> None:
+        """Take every vehicle with a new position: bind it if due, queue a flying
+        one for its site's next check, and run the per-position checks."""
         fresh = self._fresh
         self._fresh = {}
         awaiting = self._awaiting
@@ -273,17 +298,6 @@ class Gateway:
             self._check_battery(vehicle, now_s)
             self._check_fence(vehicle, now_s)
             self._sample_track(vehicle, tracks)
-        self._evaluate_due(now_s)
-        self._check_spoofing(now_s)
-        if now_s - self._published_s >= self.settings.live_interval_s:
-            self._published_s = now_s
-            self._publish_changed(now_s)
-        self._due_evidence(now_s)
-        if now_s - self._tlog_flushed_s >= self.settings.tlog_flush_s:
-            self._flush_tlog(now_s)
-        self._forget_silent(now_s)
-        self.tick_seconds_last = time.perf_counter() - started
-        self.tick_seconds_max = max(self.tick_seconds_max, self.tick_seconds_last)
 
     def _evaluate_due(self, now_s: float) -> None:
         """Check the waiting positions of every site that is due (see settings)."""
@@ -306,11 +320,14 @@ class Gateway:
         if not flying:
             return
         self._changed.update([v.key for v in flying])
-        if self._checked:
-            for v in flying:
-                self._checked.pop(v.key, None)
         monitor = self.monitors[site_id]
         _, events = monitor.evaluate(flying, now_s)
+        checked = self._checked
+        if checked:
+            for v in flying:
+                early = checked.get(v.key)
+                if early is not None:
+                    early.append(vehicle_motion(v, now_s))
         for event in events:
             self._on_conformance_event(monitor, event, now_s)
 
@@ -611,8 +628,8 @@ class Gateway:
             if v.needs_full_frame or whole or not v.has_position:
                 v.needs_full_frame = False
                 records.append(vehicle_frame(v, now_s))
-            elif (row := checked.get(key)) is not None:
-                rows.append(row)
+            elif (early := checked.get(key)) is not None:
+                rows += early
             else:
                 rows.append(vehicle_motion(v, now_s))
         self._changed.clear()

@@ -20,6 +20,7 @@ from telemetry.frames import MOTION_FIELDS, vehicle_entries
 from telemetry.gateway import Gateway
 from telemetry.gateway_settings import GatewaySettings
 from telemetry.hub import Audience, LiveHub, Subscriber
+from telemetry.site_monitor import STATE_NAMES
 from tests.mavlink_helpers import VehicleEncoder, corridor_point
 
 T0 = 1_795_000_000.0
@@ -349,3 +350,36 @@ def test_a_position_about_to_be_replaced_is_checked_first() -> None:
     ]
     where = (round(outside[0], 6), round(outside[1], 6))
     assert outside_reports == [where, where]
+
+
+def test_positions_that_arrive_together_between_ticks_are_each_checked() -> None:
+    """Datagrams that waited together in the kernel reach ``ingest`` in one go,
+    before any tick: the earlier positions must not be overwritten unchecked."""
+    world = World(directory("C1"))
+    world.gateway.settings = GatewaySettings(live_interval_s=0)
+    enc = world.enc(11)
+    inside = corridor_point(SITE, "C1")
+    outside = corridor_point(SITE, "C1", outside_by_m=25)
+    world.fly(11, inside, T0)
+    burst = [inside, outside, outside, inside]
+    for i, (lat, lon, alt) in enumerate(burst, start=1):
+        world.send(11, enc.position(lat, lon, alt, 40.0), T0 + 1 + i * 0.1)
+    world.gateway.tick(T0 + 1.5)
+    exits = [e for e in world.events() if e["kind"] == "corridor_exit_lateral"]
+    assert len(exits) == 1, "the two outside positions were both checked"
+    states = [
+        v["state"]
+        for f in world.drain()
+        if f["type"] == "vehicles"
+        for v in vehicle_entries(f)
+        if sysid_of(v) == 11
+    ]
+    assert states.count("outside_lateral") == 2
+    # Each position in the evidence ring carries the state its own check gave.
+    ring = world.gateway.vehicles[f"{LINK}/11"].samples(T0 + 1, T0 + 2)
+    assert [STATE_NAMES[int(s.state_code)] for s in ring] == [
+        "inside",
+        "outside_lateral",
+        "outside_lateral",
+        "inside",
+    ]
