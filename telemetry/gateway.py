@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airspace.conformance import ConformanceState
 from airspace.monitor import ConformanceEvent, EventKind
 from airspace.site import Site
 from telemetry.codec import Framing, LinkCodec, LinkCounters
@@ -54,6 +55,9 @@ from telemetry.transports import BEHIND_AFTER_S, link_key
 from telemetry.vehicles import VehicleState
 
 logger = logging.getLogger(__name__)
+
+_BREACHING = int(ConformanceState.OUTSIDE_VERTICAL)
+"""State codes from here up are breaches (confirmed after ``confirm_samples``)."""
 
 
 @dataclass
@@ -103,6 +107,10 @@ class Gateway:
         self._awaiting: dict[str, dict[str, VehicleState]] = {}
         """Per site: flying vehicles whose newest position is not yet checked."""
         self._evaluated_s: dict[str, float] = {}
+        self._urgent: set[str] = set()
+        """Sites with a vehicle whose breach awaits its confirming sample: checked at
+        the next tick, not after ``evaluate_every_s`` (a breach is announced up to
+        that much sooner; it costs one more check only while a breach is pending)."""
         self._checked: dict[str, list[MotionRow]] = {}
         """Per vehicle, motion rows of positions checked early and replaced since
         (see ``ingest``), then of each later check until the next publish: the
@@ -288,6 +296,12 @@ class Gateway:
                 if site_waiting is None:
                     site_waiting = awaiting[vehicle.site_id] = {}
                 site_waiting[vehicle.key] = vehicle
+                if (
+                    vehicle.state_code >= _BREACHING
+                    and self.monitors[vehicle.site_id].monitor.open_breach(vehicle.key)
+                    is None
+                ):
+                    self._urgent.add(vehicle.site_id)
             else:
                 self._changed.add(vehicle.key)
                 if vehicle.conformance != "on_ground":
@@ -302,12 +316,15 @@ class Gateway:
     def _evaluate_due(self, now_s: float) -> None:
         """Check the waiting positions of every site that is due (see settings)."""
         every_s, batch = self.settings.evaluate_every_s, self.settings.evaluate_batch
+        urgent = self._urgent
         for site_id, waiting in self._awaiting.items():
             if waiting and (
                 len(waiting) >= batch
+                or site_id in urgent
                 or now_s - self._evaluated_s.get(site_id, -math.inf) >= every_s
             ):
                 self._evaluate_site(site_id, now_s)
+        urgent.clear()
 
     def _evaluate_site(self, site_id: str, now_s: float) -> None:
         waiting = self._awaiting.get(site_id)

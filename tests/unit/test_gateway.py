@@ -383,3 +383,28 @@ def test_positions_that_arrive_together_between_ticks_are_each_checked() -> None
         "outside_lateral",
         "inside",
     ]
+
+
+def test_a_pending_breach_is_confirmed_at_the_next_tick_not_after_the_batch_delay() -> (
+    None
+):
+    world = World(directory("C1"))
+    world.gateway.settings = GatewaySettings(evaluate_every_s=0.05, live_interval_s=0)
+    enc = world.enc(11)
+    inside = corridor_point(SITE, "C1")
+    lat, lon, alt = corridor_point(SITE, "C1", outside_by_m=25)
+    world.fly(11, inside, T0)
+    # The first outside sample is checked on the usual cadence ...
+    world.send(11, enc.position(lat, lon, alt, 40.0), T0 + 0.1)
+    world.gateway.tick(T0 + 0.1)
+    assert [e for e in world.events() if e["kind"] == "corridor_exit_lateral"] == []
+    # ... the confirming one 20 ms later, though the site checked 20 ms ago.
+    world.send(11, enc.position(lat, lon, alt, 40.0), T0 + 0.12)
+    world.gateway.tick(T0 + 0.12)
+    exits = [e for e in world.events() if e["kind"] == "corridor_exit_lateral"]
+    assert len(exits) == 1
+    # Once the breach is open, its site is back on the usual cadence.
+    world.send(11, enc.position(lat, lon, alt, 40.0), T0 + 0.14)
+    world.gateway.tick(T0 + 0.14)
+    assert world.gateway.vehicles[f"{LINK}/11"].position_pending is False
+    assert f"{LINK}/11" in world.gateway._awaiting[SITE.id]
