@@ -58,6 +58,8 @@ class DemoSeed:
     passwords: dict[str, str]
     operator_token: str
     booking_ids: list[int]
+    start: datetime
+    """When the bookings begin (UTC): the drones take off no earlier."""
 
 
 def seed_demo(app: FastAPI, settings: Settings, drones: int, now: datetime) -> DemoSeed:
@@ -109,7 +111,7 @@ def seed_demo(app: FastAPI, settings: Settings, drones: int, now: datetime) -> D
     token = create_access_token(
         "operator", "operator", settings.secret_key, now, timedelta(hours=12)
     )
-    return DemoSeed(passwords, token, booking_ids)
+    return DemoSeed(passwords, token, booking_ids, start)
 
 
 def simulator_command(
@@ -144,10 +146,16 @@ def _start_simulator_when_ready(
     server_started: threading.Event,
     command: list[str],
     procs: list[subprocess.Popen[bytes]],
+    bookings_start: datetime,
 ) -> None:
     if not server_started.wait(timeout=60):
         log.error("server did not start; not starting the simulator")
         return
+    # A drone in the air before its booking begins is an unbooked flight: the
+    # demo would open a false incident in its first second.
+    wait_s = (bookings_start - datetime.now(UTC)).total_seconds() + 0.5
+    if wait_s > 0:
+        time.sleep(wait_s)
     procs.append(subprocess.Popen(command))
 
 
@@ -239,6 +247,7 @@ def demo(
             started,
             simulator_command(settings, seed.operator_token, speed, drones),
             procs,
+            seed.start,
         ),
         daemon=True,
     )
