@@ -44,7 +44,12 @@ from telemetry.frames import (
 )
 from telemetry.gateway_ports import BookingActivator, GatewayRecorder
 from telemetry.gateway_settings import GatewaySettings, LivePublisher
-from telemetry.incident_draft import draft_incident, evidence_samples, track_sample
+from telemetry.incident_draft import (
+    draft_incident,
+    evidence_builder,
+    evidence_samples,
+    track_sample,
+)
 from telemetry.incident_model import (
     EvidencePhase,
     NewIncident,
@@ -462,16 +467,22 @@ class Gateway:
             self._announce(v, kind, t_s, message, details, None, True)
             return
         new = self._draft(v, kind, t_s, message)
-        window = t_s - self.settings.evidence_s
-        before = evidence_samples(v.samples(window, t_s), EvidencePhase.BEFORE)
-        frames = v.frames(window, t_s)
+        # Copied now, built into evidence by the recorder's thread: a burst of
+        # incidents (a whole fleet's link lost at once) must not stall the loop.
+        snapshot = v.ring_snapshot(t_s - self.settings.evidence_s, t_s)
 
         def done(incident_id: int, created: bool) -> None:
             self._call_in_loop(
                 self._announce, v, kind, t_s, message, details, incident_id, created
             )
 
-        self.recorder.open_incident(new, before, frames, done)
+        self.recorder.open_incident(
+            new,
+            (),
+            (),
+            done,
+            later_evidence=evidence_builder(snapshot, EvidencePhase.BEFORE),
+        )
 
     def _announce(
         self,

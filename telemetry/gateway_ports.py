@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from telemetry.incident_model import EvidenceSample, NewIncident, TrackSample
+from telemetry.incident_model import (
+    EvidenceBuilder,
+    EvidenceSample,
+    NewIncident,
+    TrackSample,
+)
 
 IncidentDone = Callable[[int, bool], None]
 """Called with (incident id, created) once persisted; False = joined an open one."""
@@ -27,6 +32,8 @@ class GatewayRecorder(Protocol):
         evidence_before: Sequence[EvidenceSample],
         frames: Frames,
         on_done: IncidentDone,
+        *,
+        later_evidence: EvidenceBuilder | None = None,
     ) -> None: ...
 
     def add_evidence(

@@ -12,6 +12,8 @@ from airspace.site import CorridorId, Site, SiteId
 from booking.model import BookingId, DroneId, OperatorId
 from telemetry.frames import severity_of
 from telemetry.incident_model import (
+    EvidenceBuilder,
+    EvidenceFrame,
     EvidencePhase,
     EvidenceSample,
     IncidentKind,
@@ -21,7 +23,7 @@ from telemetry.incident_model import (
     VolumeSnapshot,
 )
 from telemetry.site_monitor import STATE_NAMES
-from telemetry.vehicles import Sample, VehicleState
+from telemetry.vehicles import RingSnapshot, Sample, VehicleState
 
 
 def draft_incident(
@@ -112,6 +114,16 @@ def evidence_samples(
         for s in samples
         if math.isfinite(s.lat_deg) and math.isfinite(s.alt_amsl_m)
     ]
+
+
+def evidence_builder(snapshot: RingSnapshot, phase: EvidencePhase) -> EvidenceBuilder:
+    """Evidence (positions and raw frames) from ``snapshot``, built when called:
+    by the recorder's thread, off the gateway's loop."""
+
+    def build() -> tuple[list[EvidenceSample], list[EvidenceFrame]]:
+        return evidence_samples(snapshot.samples(), phase), snapshot.raw_frames()
+
+    return build
 
 
 _RULE_THRESHOLDS: dict[str, dict[str, Any]] = {

@@ -21,7 +21,7 @@ import enum
 import json
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NewType
@@ -323,6 +323,8 @@ class EvidenceSample:
 
 EvidenceFrame = tuple[float, bytes]
 """One raw MAVLink frame of the evidence window: ``(t_s, raw bytes)``."""
+EvidenceBuilder = Callable[[], tuple[Sequence[EvidenceSample], Sequence[EvidenceFrame]]]
+"""Builds evidence later (on the recorder's thread) from data copied now."""
 
 
 @dataclass(frozen=True)

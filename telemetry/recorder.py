@@ -54,6 +54,7 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 
 from telemetry.incident_model import (
+    EvidenceBuilder,
     EvidenceFrame,
     EvidenceSample,
     IncidentNotFound,
@@ -202,6 +203,7 @@ class _OpenIncident:
     before: Sequence[EvidenceSample]
     frames: Sequence[EvidenceFrame]
     on_done: IncidentDone
+    later: EvidenceBuilder | None = None
     rows: int = 1
     """The incident itself; its evidence is written (and counted) as a follow-up."""
 
@@ -481,6 +483,8 @@ class TelemetryRecorder:
         evidence_before: Sequence[EvidenceSample],
         frames: Sequence[EvidenceFrame],
         on_done: IncidentDone,
+        *,
+        later_evidence: EvidenceBuilder | None = None,
     ) -> None:
         """Queue an incident (stored ahead of everything else) with its evidence.
 
@@ -488,6 +492,10 @@ class TelemetryRecorder:
         incident is stored; hand it to your event loop with
         ``loop.call_soon_threadsafe``. ``created`` is False when the occurrence
         joined an open incident of its group. ``ValueError`` for bad frames.
+        ``later_evidence`` builds more evidence in the writer thread, after
+        ``on_done``: the caller copies what it needs and skips building thousands
+        of objects on its own (busy) thread; what it returns is checked there and,
+        if bad, logged and dropped.
         """
         if not isinstance(new, NewIncident):
             raise TypeError(f"open_incident needs a NewIncident, not {type(new)}")
@@ -496,6 +504,7 @@ class TelemetryRecorder:
             tuple(evidence_before),
             _check_frames(frames, f"incident {new.kind}"),
             on_done,
+            later_evidence,
         )
         self._put_db(job, 1 + len(job.before) + len(job.frames))
 
@@ -762,12 +771,25 @@ class TelemetryRecorder:
         return None
 
     def _opened(self, job: _OpenIncident, incident_id: int, created: bool) -> None:
-        if job.before or job.frames:
-            self._followups.append(_Evidence(incident_id, job.before, job.frames))
         try:
             job.on_done(incident_id, created)
         except Exception:
             logger.exception("on_done for incident %d raised", incident_id)
+        before, frames = job.before, job.frames
+        if job.later is not None:
+            try:
+                built_before, built_frames = job.later()
+                checked = _check_frames(built_frames, f"incident {incident_id}")
+            except Exception:
+                logger.exception(
+                    "incident %d: its evidence could not be built", incident_id
+                )
+            else:
+                before, frames = (*before, *built_before), (*frames, *checked)
+                with self._lock:
+                    self._queued += len(built_before) + len(checked)
+        if before or frames:
+            self._followups.append(_Evidence(incident_id, before, frames))
 
     def _hold(self, job: _Written, exc: Exception, already_held: bool) -> None:
         with self._lock:

@@ -80,6 +80,35 @@ class Sample:
     """``ConformanceState`` value at this sample, -1 on the ground or unchecked."""
 
 
+@dataclass(frozen=True, slots=True)
+class RingSnapshot:
+    """A vehicle's rings over ``[from_s, to_s]``, copied: packed position rows and
+    tlog records (records may reach past the window; reading filters them)."""
+
+    positions: bytes
+    frames: bytes
+    from_s: float
+    to_s: float
+
+    def samples(self) -> list[Sample]:
+        """The positions in the window, oldest first."""
+        lo, hi = self.from_s, self.to_s
+        return [
+            Sample(*row)
+            for row in _ROW.iter_unpack(self.positions)
+            if lo <= row[0] <= hi
+        ]
+
+    def raw_frames(self) -> list[tuple[float, bytes]]:
+        """The raw frames ``(t_s, frame)`` in the window, oldest first."""
+        lo, hi = self.from_s, self.to_s
+        return [
+            (t_s, record[8:])
+            for t_s, record in iter_tlog_records(self.frames)
+            if lo <= t_s <= hi
+        ]
+
+
 class _Chunks:
     """Second-sized chunks of a time series, oldest first, trimmed to ``keep_s``."""
 
@@ -278,27 +307,39 @@ class VehicleState:
         self, from_s: float = -math.inf, to_s: float = math.inf
     ) -> list[Sample]:
         """The ring's positions with ``from_s <= t_s <= to_s``, oldest first."""
-        out: list[Sample] = []
-        for second, chunk in self._positions.chunks:
-            if second + 1 < from_s or second > to_s:
-                continue
-            for row in _ROW.iter_unpack(chunk):
-                if from_s <= row[0] <= to_s:
-                    out.append(Sample(*row))
-        return out
+        return RingSnapshot(
+            self._positions_bytes(from_s, to_s), b"", from_s, to_s
+        ).samples()
 
     def frames(
         self, from_s: float = -math.inf, to_s: float = math.inf
     ) -> list[tuple[float, bytes]]:
         """The ring's raw frames ``(t_s, frame)`` in the window, oldest first."""
-        out: list[tuple[float, bytes]] = []
+        return RingSnapshot(b"", self._frames_bytes(from_s), from_s, to_s).raw_frames()
+
+    def ring_snapshot(
+        self, from_s: float = -math.inf, to_s: float = math.inf
+    ) -> RingSnapshot:
+        """A copy of both rings over the window, cheap to take (bytes only), to be
+        read later or on another thread (an incident's evidence, by the recorder)."""
+        return RingSnapshot(
+            self._positions_bytes(from_s, to_s),
+            self._frames_bytes(from_s),
+            from_s,
+            to_s,
+        )
+
+    def _positions_bytes(self, from_s: float, to_s: float) -> bytes:
+        return b"".join(
+            chunk
+            for second, chunk in self._positions.chunks
+            if not (second + 1 < from_s or second > to_s)
+        )
+
+    def _frames_bytes(self, from_s: float) -> bytes:
         chunks = [c for newest_s, c in self._frames if newest_s >= from_s]
         chunks.append(bytes(self.tlog_pending))
-        for chunk in chunks:
-            for t_s, record in iter_tlog_records(chunk):
-                if from_s <= t_s <= to_s:
-                    out.append((t_s, record[8:]))
-        return out
+        return b"".join(chunks)
 
     def mark_state(self, state_code: int) -> None:
         """Stamp the newest ring sample with the conformance state just computed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import resource
 import sqlite3
@@ -745,3 +746,53 @@ def test_a_new_recording_is_opened_at_once_and_appended_to_every_tlog_interval(
     finally:
         assert recorder.close()
     assert path.read_bytes() == encoded(frames)
+
+
+def test_evidence_built_later_is_built_in_the_writer_thread_after_on_done(
+    engine: Engine, recorder_factory: Any
+) -> None:
+    store = store_for(engine)
+    recorder = recorder_factory(store)
+    vehicle = f"udp/{uuid.uuid4().hex[:8]}"
+    t_s = T0.timestamp()
+    order: list[str] = []
+
+    def on_done(_incident_id: int, _created: bool) -> None:
+        order.append("on_done")
+
+    def build() -> tuple[list[EvidenceSample], list[tuple[float, bytes]]]:
+        order.append(f"built in {threading.current_thread().name}")
+        return evidence(t_s - 3.0, 31, EvidencePhase.BEFORE), mavlink_frames(t_s, 4)
+
+    recorder.open_incident(draft(vehicle), [], [], on_done, later_evidence=build)
+    assert recorder.flush()
+
+    assert order == ["on_done", "built in skyberth-db-writer"]
+    (incident,) = store.list_incidents(drone_id=f"D-{vehicle}")
+    stored = store.evidence(incident.id)
+    assert (len(stored.samples), len(stored.frames)) == (31, 4)
+    counters = recorder.counters()
+    assert counters.written == counters.queued  # the built rows are counted too
+
+
+def test_evidence_that_cannot_be_built_is_logged_and_the_incident_kept(
+    engine: Engine, recorder_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = store_for(engine)
+    recorder = recorder_factory(store)
+    vehicle = f"udp/{uuid.uuid4().hex[:8]}"
+
+    def broken() -> tuple[list[EvidenceSample], list[tuple[float, bytes]]]:
+        raise ValueError("a ring that does not parse")
+
+    with caplog.at_level(logging.ERROR, logger="telemetry.recorder"):
+        recorder.open_incident(
+            draft(vehicle), [], [], lambda *_: None, later_evidence=broken
+        )
+        recorder.record_track(track(2, vehicle))
+        assert recorder.flush()
+
+    (incident,) = store.list_incidents(drone_id=f"D-{vehicle}")
+    assert store.evidence(incident.id).samples == ()
+    assert len(store.track(vehicle_key=vehicle)) == 2
+    assert "its evidence could not be built" in caplog.text

@@ -102,7 +102,10 @@ def test_frames_from_the_codec_go_to_the_tlog_as_received(
         writer.write_frames(decoded.frames)
     assert [raw for _, raw in read_tlog(path)] == sent
     log = mavutil.mavlink_connection(str(path))
-    heartbeat = log.recv_match(type="HEARTBEAT")
+    try:
+        heartbeat = log.recv_match(type="HEARTBEAT")
+    finally:
+        log.close()
     assert heartbeat.base_mode == 209
     assert heartbeat._timestamp == pytest.approx(T0_S)
 
