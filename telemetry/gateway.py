@@ -47,7 +47,6 @@ from telemetry.gateway_settings import GatewaySettings, LivePublisher
 from telemetry.incident_draft import (
     draft_incident,
     evidence_builder,
-    evidence_samples,
     track_sample,
 )
 from telemetry.incident_model import (
@@ -708,12 +707,12 @@ class Gateway:
             return
         self._evidence = [e for e in self._evidence if e.due_s > now_s]
         for item in due:
-            v = item.vehicle
-            after = v.samples(item.from_s, item.due_s)
+            snapshot = item.vehicle.ring_snapshot(item.from_s, item.due_s)
             self.recorder.add_evidence(
                 item.incident_id,
-                evidence_samples(after, EvidencePhase.AFTER),
-                v.frames(item.from_s, item.due_s),
+                (),
+                (),
+                later_evidence=evidence_builder(snapshot, EvidencePhase.AFTER),
             )
 
     def _flush_tlog(self, now_s: float) -> None:

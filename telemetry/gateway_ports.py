@@ -37,7 +37,12 @@ class GatewayRecorder(Protocol):
     ) -> None: ...
 
     def add_evidence(
-        self, incident_id: int, samples: Sequence[EvidenceSample], frames: Frames
+        self,
+        incident_id: int,
+        samples: Sequence[EvidenceSample],
+        frames: Frames,
+        *,
+        later_evidence: EvidenceBuilder | None = None,
     ) -> None: ...
 
     def add_incident_event(

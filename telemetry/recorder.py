@@ -213,6 +213,8 @@ class _Evidence:
     incident_id: int
     samples: Sequence[EvidenceSample]
     frames: Sequence[EvidenceFrame]
+    later: EvidenceBuilder | None = None
+    """Builds more rows in the writer thread (see ``open_incident``)."""
 
     @property
     def rows(self) -> int:
@@ -513,14 +515,18 @@ class TelemetryRecorder:
         incident_id: int,
         samples: Sequence[EvidenceSample],
         frames: Sequence[EvidenceFrame] = (),
+        *,
+        later_evidence: EvidenceBuilder | None = None,
     ) -> None:
-        """Queue more evidence (the window after the incident opened)."""
+        """Queue more evidence (the window after the incident opened);
+        ``later_evidence`` as for ``open_incident``."""
         job = _Evidence(
             incident_id,
             tuple(samples),
             _check_frames(frames, f"incident {incident_id} evidence"),
+            later_evidence,
         )
-        if job.rows:
+        if job.rows or job.later is not None:
             self._put_db(job, job.rows)
 
     def add_incident_event(
@@ -666,7 +672,9 @@ class TelemetryRecorder:
                     self._track_buffer.extend(job.samples)
                 elif isinstance(job, _OpenIncident):
                     opens.append(job)
-                elif isinstance(job, _Evidence | _Event):
+                elif isinstance(job, _Evidence):
+                    later.append(self._built(job))
+                elif isinstance(job, _Event):
                     later.append(job)
                 elif isinstance(job, _Barrier):
                     barriers.append(job)
@@ -775,21 +783,29 @@ class TelemetryRecorder:
             job.on_done(incident_id, created)
         except Exception:
             logger.exception("on_done for incident %d raised", incident_id)
-        before, frames = job.before, job.frames
-        if job.later is not None:
-            try:
-                built_before, built_frames = job.later()
-                checked = _check_frames(built_frames, f"incident {incident_id}")
-            except Exception:
-                logger.exception(
-                    "incident %d: its evidence could not be built", incident_id
-                )
-            else:
-                before, frames = (*before, *built_before), (*frames, *checked)
-                with self._lock:
-                    self._queued += len(built_before) + len(checked)
-        if before or frames:
-            self._followups.append(_Evidence(incident_id, before, frames))
+        evidence = self._built(
+            _Evidence(incident_id, job.before, job.frames, job.later)
+        )
+        if evidence.rows:
+            self._followups.append(evidence)
+
+    def _built(self, job: _Evidence) -> _Evidence:
+        """``job`` with the rows of its ``later`` builder added (writer thread)."""
+        if job.later is None:
+            return job
+        try:
+            samples, frames = job.later()
+            checked = _check_frames(frames, f"incident {job.incident_id}")
+        except Exception:
+            logger.exception(
+                "incident %d: its evidence could not be built", job.incident_id
+            )
+            return _Evidence(job.incident_id, job.samples, job.frames)
+        with self._lock:
+            self._queued += len(samples) + len(checked)
+        return _Evidence(
+            job.incident_id, (*job.samples, *samples), (*job.frames, *checked)
+        )
 
     def _hold(self, job: _Written, exc: Exception, already_held: bool) -> None:
         with self._lock:
