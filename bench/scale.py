@@ -81,7 +81,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from airspace.site import Site
 from airspace.site_files import demo_site_path, load_site
 from booking.model import Role
-from telemetry.frames import vehicle_entries
+from telemetry.live.frames import vehicle_entries
 from web.auth import create_access_token, hash_password
 from web.db import make_engine
 from web.migrate import upgrade

@@ -170,3 +170,16 @@ def _add(report: ChainReport, broken: ChainBreak) -> None:
     report.break_count += 1
     if len(report.breaks) < MAX_REPORTED_BREAKS:
         report.breaks.append(broken)
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One audit record as the report lists it."""
+
+    at: datetime
+    actor_id: str
+    actor_role: str
+    action: str
+    subject: str
+    note: str
+    hash: str | None

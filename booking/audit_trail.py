@@ -17,9 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from booking.audit_chain import CHAINED_FIELDS, ChainReport, verify_chain
+from booking.audit_chain import CHAINED_FIELDS, AuditLine, ChainReport, verify_chain
 from booking.store import AuditRow
-from telemetry.incident_report import AuditLine
 
 # Importing AuditRow registers the table (and its chain columns) on the metadata.
 _AUDIT = SQLModel.metadata.tables[str(AuditRow.__tablename__)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-import telemetry.tlog as tlog_module
+import telemetry.mavlink.tlog as tlog_module
 from web.settings import Settings
 
 # Property tests check results, not speed: hypothesis's default 200 ms per example

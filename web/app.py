@@ -12,10 +12,10 @@ from sqlmodel import Session
 from airspace.site import Site
 from airspace.site_files import load_site
 from booking.store import SqlUnitOfWork, StaticSiteCatalogue
-from telemetry.bus import open_bus
-from telemetry.gateway_settings import GatewaySettings
-from telemetry.recorder import TelemetryRecorder
-from telemetry.store import TelemetryStore
+from telemetry.incidents.repository import TelemetryStore
+from telemetry.live.bus.base import open_bus
+from telemetry.live.gateway_settings import GatewaySettings
+from telemetry.recording.recorder import TelemetryRecorder
 from web.db import make_engine, write_session
 from web.errors import install_error_handlers
 from web.events import EventLog

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from simulator.cli import sim
-from telemetry.transports import parse_endpoint
+from telemetry.mavlink.transports import parse_endpoint
 from web.cli_admin import db_app, user_app
 from web.cli_audit import audit_app
 from web.cli_demo import demo

@@ -25,7 +25,7 @@ def _group() -> None:
 @audit_app.command("verify")
 def verify() -> None:
     """Walk the audit chain; report the first broken link (exit 1) or the head."""
-    from web.audit_trail import verify_trail
+    from booking.audit_trail import verify_trail
     from web.db import make_engine
     from web.migrate import upgrade
 

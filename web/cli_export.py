@@ -1,7 +1,7 @@
 """``skyberth export incident|booking ID --format F --output PATH``.
 
 The same files as ``GET /api/v1/incidents/{id}/export`` and
-``/bookings/{id}/export`` (``web.incident_exports``), read straight from the
+``/bookings/{id}/export`` (``telemetry.reports.export_sources``), read straight from the
 configured database and recordings, with no visibility filter: whoever can run
 this can read the database anyway. ``--output -`` writes to standard output. An
 existing output file is kept unless ``--force``; a missing incident, booking or
@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from web.incident_exports import ExportFile, ExportFormat
+from telemetry.reports.export_sources import ExportFile, ExportFormat
 from web.settings import Settings
 
 export_app = typer.Typer(
@@ -62,9 +62,13 @@ def _run(kind: str, ident: int, fmt: ExportFormat, output: Path, force: bool) ->
     from airspace.site_files import load_site
     from booking.errors import NotFound
     from booking.store import BookingRow, booking_from_row
-    from telemetry.store import TelemetryStore
+    from telemetry.incidents.repository import TelemetryStore
+    from telemetry.reports.export_sources import (
+        ExportSources,
+        export_booking,
+        export_incident,
+    )
     from web.db import make_engine, write_session
-    from web.incident_exports import ExportSources, export_booking, export_incident
     from web.migrate import upgrade
 
     if str(output) != "-" and output.exists() and not force:

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import typer
 from pydantic import ValidationError
 
-from telemetry.transports import parse_endpoint
+from telemetry.mavlink.transports import parse_endpoint
 from web.logs import configure_logging
 from web.settings import Settings
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from booking.model import ClosedArea
 from booking.store import BookingRow, ClosureRow, DroneRow, closure_from_row
-from telemetry.fleet import AreaClosure, BookingEntry, DroneEntry, FleetDirectory
+from telemetry.live.fleet import AreaClosure, BookingEntry, DroneEntry, FleetDirectory
 
 FLYABLE_STATES = ("approved", "active")
 LOOKAHEAD = timedelta(hours=6)

@@ -3,7 +3,7 @@
 Every change body takes an optional ``version``: the incident version the client
 last saw. When given and the incident has moved on, the change is refused with 409
 (rule ``concurrent_write``) instead of overwriting someone else's. Texts are
-checked by the workflow (``telemetry.incident_workflow``) so a missing closing
+checked by the workflow (``telemetry.incidents.workflow``) so a missing closing
 summary gets its own message; the limits here only keep bodies bounded.
 """
 
@@ -15,16 +15,16 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from telemetry.frames import utc_iso
-from telemetry.incident_model import (
+from telemetry.incidents.model import (
     Incident,
     IncidentEvent,
     IncidentKind,
     IncidentState,
     Severity,
 )
-from telemetry.incident_workflow import MAX_TEXT_CHARS, RootCause
-from telemetry.replay import volume_json
+from telemetry.incidents.workflow import MAX_TEXT_CHARS, RootCause
+from telemetry.live.frames import utc_iso
+from telemetry.reports.replay import volume_json
 
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 Version = Annotated[
@@ -195,7 +195,7 @@ every viewer, its notes only to those who may read it (``GET /incidents/{id}``).
 def incident_frame(i: Incident, event: IncidentEvent | None = None) -> dict[str, Any]:
     """Return the live stream's ``incident`` frame for a changed incident.
 
-    The ``incident`` fields are those of ``telemetry.frames.incident_frame`` plus
+    The ``incident`` fields are those of ``telemetry.live.frames.incident_frame`` plus
     the workflow's; ``change`` names what happened (the event kind). The event's
     free texts (``PRIVATE_DETAILS``) are left out.
     """

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-MIGRATIONS = str(files("booking") / "migrations")
+MIGRATIONS = str(files("web") / "migrations")
 
 
 def alembic_config(engine: Engine) -> Config:

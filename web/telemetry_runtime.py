@@ -41,14 +41,14 @@ from booking.model import (
     UserId,
 )
 from booking.store import BookingRow, SqlUnitOfWork, booking_from_row
-from telemetry.bus import InProcessBus, LiveBus, VehicleRelay
-from telemetry.frames import utc_iso
-from telemetry.gateway import Gateway
-from telemetry.gateway_settings import GatewaySettings
-from telemetry.hub import LiveHub
-from telemetry.recorder import TelemetryRecorder
-from telemetry.store import TelemetryStore
-from telemetry.transports import Link, open_link, parse_endpoint
+from telemetry.incidents.repository import TelemetryStore
+from telemetry.live.bus.base import InProcessBus, LiveBus, VehicleRelay
+from telemetry.live.frames import utc_iso
+from telemetry.live.gateway import Gateway
+from telemetry.live.gateway_settings import GatewaySettings
+from telemetry.live.hub import LiveHub
+from telemetry.mavlink.transports import Link, open_link, parse_endpoint
+from telemetry.recording.recorder import TelemetryRecorder
 from web.events import EventLog
 from web.fleet_directory import load_fleet_directory
 from web.schemas import BookingPublic

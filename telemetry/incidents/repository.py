@@ -43,7 +43,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from airspace.site import CorridorId, SiteId
 from booking.model import BookingId, DroneId, OperatorId
 from telemetry.bulk_insert import insert_rows
-from telemetry.incident_model import (
+from telemetry.incidents.model import (
     Evidence,
     EvidenceFrame,
     EvidencePhase,
@@ -77,7 +77,7 @@ STATE_CHANGED = "state_changed"
 
 
 class IncidentRow(SQLModel, table=True):
-    """One incident (see ``telemetry.incident_model.Incident``)."""
+    """One incident (see ``telemetry.incidents.model.Incident``)."""
 
     __tablename__ = "incidents"
     id: int | None = Field(default=None, primary_key=True)

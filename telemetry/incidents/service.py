@@ -18,9 +18,13 @@ from sqlmodel import Session, select
 from booking.errors import NotFound
 from booking.model import Actor
 from booking.ports import AuditLog
-from telemetry.incident_model import Incident, IncidentEvent, IncidentId, to_json
-from telemetry.incident_workflow import IncidentChange, IncidentCommand, decide
-from telemetry.store import IncidentEventRow, IncidentRow, incident_from_row
+from telemetry.incidents.model import Incident, IncidentEvent, IncidentId, to_json
+from telemetry.incidents.repository import (
+    IncidentEventRow,
+    IncidentRow,
+    incident_from_row,
+)
+from telemetry.incidents.workflow import IncidentChange, IncidentCommand, decide
 
 
 @dataclass(frozen=True)

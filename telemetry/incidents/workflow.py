@@ -46,7 +46,7 @@ from booking.errors import (
     Rule,
 )
 from booking.model import ORGANISATION_ROLES, Actor, AuditEntry, Role
-from telemetry.incident_model import Incident, IncidentState, Severity, require_utc
+from telemetry.incidents.model import Incident, IncidentState, Severity, require_utc
 
 MANAGER_ROLES: Final = frozenset({Role.SAFETY_OFFICER, Role.SITE_ADMIN})
 """Who may change incidents (and be assigned one)."""

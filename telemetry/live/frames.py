@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from airspace.monitor import BREACH_KINDS, ConformanceEvent, EventKind
-from telemetry.vehicles import VehicleState
+from telemetry.live.vehicles import VehicleState
 
 WARNING_KINDS = frozenset({"near_edge", "predicted_exit", "low_battery"})
 INFO_KINDS = frozenset({"returned", "link_restored"})

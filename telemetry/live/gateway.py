@@ -30,9 +30,13 @@ from typing import Any
 from airspace.conformance import ConformanceState
 from airspace.monitor import ConformanceEvent, EventKind
 from airspace.site import Site
-from telemetry.codec import Framing, LinkCodec, LinkCounters
-from telemetry.fleet import DroneEntry, FleetDirectory, nearest_site
-from telemetry.frames import (
+from telemetry.incidents.model import (
+    EvidencePhase,
+    NewIncident,
+    TrackSample,
+)
+from telemetry.live.fleet import DroneEntry, FleetDirectory, nearest_site
+from telemetry.live.frames import (
     INCIDENT_KINDS,
     MotionRow,
     conformance_details,
@@ -42,22 +46,18 @@ from telemetry.frames import (
     vehicle_frame,
     vehicle_motion,
 )
-from telemetry.gateway_ports import BookingActivator, GatewayRecorder
-from telemetry.gateway_settings import GatewaySettings, LivePublisher
-from telemetry.incident_draft import (
+from telemetry.live.gateway_ports import BookingActivator, GatewayRecorder
+from telemetry.live.gateway_settings import GatewaySettings, LivePublisher
+from telemetry.live.incident_draft import (
     draft_incident,
     evidence_builder,
     track_sample,
 )
-from telemetry.incident_model import (
-    EvidencePhase,
-    NewIncident,
-    TrackSample,
-)
-from telemetry.messages import GlobalPosition
-from telemetry.site_monitor import SiteMonitor
-from telemetry.transports import BEHIND_AFTER_S, link_key
-from telemetry.vehicles import VehicleState
+from telemetry.live.site_monitor import SiteMonitor
+from telemetry.live.vehicles import VehicleState
+from telemetry.mavlink.codec import Framing, LinkCodec, LinkCounters
+from telemetry.mavlink.messages import GlobalPosition
+from telemetry.mavlink.transports import BEHIND_AFTER_S, link_key
 
 logger = logging.getLogger(__name__)
 

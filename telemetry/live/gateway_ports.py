@@ -2,7 +2,8 @@
 
 The gateway runs on the event loop and never touches the database itself; it hands
 incidents, evidence, tracks and raw tlog records to a ``GatewayRecorder`` (in
-production ``telemetry.recorder.TelemetryRecorder``, a writer thread) and tells a
+production ``telemetry.recording.recorder.TelemetryRecorder``, a writer thread) and
+tells a
 ``BookingActivator`` when a booked drone starts flying. Both are injected by the
 composition root; tests pass real ones or None.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from telemetry.incident_model import (
+from telemetry.incidents.model import (
     EvidenceBuilder,
     EvidenceSample,
     NewIncident,
@@ -53,7 +54,7 @@ class GatewayRecorder(Protocol):
 
     def record_tlogs(self, batch: Sequence[tuple[str, bytes, int]]) -> None:
         """Append to each recording ``key`` of ``batch`` its ``count`` encoded tlog
-        records (``telemetry.tlog.encode_record`` output, concatenated)."""
+        records (``telemetry.mavlink.tlog.encode_record`` output, concatenated)."""
         ...
 
     def record_frames(self, key: str, frames: Frames) -> None:

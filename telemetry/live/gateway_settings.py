@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from telemetry.frames import MotionRow
+from telemetry.live.frames import MotionRow
 
 
 class LivePublisher(Protocol):

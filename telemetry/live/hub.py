@@ -41,7 +41,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from telemetry.frames import MOTION_FIELDS, MOTION_OPERATOR, MotionRow
+from telemetry.live.frames import MOTION_FIELDS, MOTION_OPERATOR, MotionRow
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ from typing import Any
 
 from airspace.site import CorridorId, Site, SiteId
 from booking.model import BookingId, DroneId, OperatorId
-from telemetry.frames import severity_of
-from telemetry.incident_model import (
+from telemetry.incidents.model import (
     EvidenceBuilder,
     EvidenceFrame,
     EvidencePhase,
@@ -22,8 +21,9 @@ from telemetry.incident_model import (
     TrackSample,
     VolumeSnapshot,
 )
-from telemetry.site_monitor import STATE_NAMES
-from telemetry.vehicles import RingSnapshot, Sample, VehicleState
+from telemetry.live.frames import severity_of
+from telemetry.live.site_monitor import STATE_NAMES
+from telemetry.live.vehicles import RingSnapshot, Sample, VehicleState
 
 
 def draft_incident(

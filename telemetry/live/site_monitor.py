@@ -33,8 +33,8 @@ from airspace.monitor import ConformanceEvent, FleetMonitor, MonitorSettings
 from airspace.site import Site
 from airspace.transit import pad_column, transit_volume
 from airspace.volume import Volume
-from telemetry.fleet import AreaClosure
-from telemetry.vehicles import VehicleState
+from telemetry.live.fleet import AreaClosure
+from telemetry.live.vehicles import VehicleState
 
 STATE_NAMES: dict[int, str] = {int(s): s.name.lower() for s in ConformanceState}
 _INSIDE = int(ConformanceState.INSIDE)

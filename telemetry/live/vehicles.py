@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from telemetry.messages import (
+from telemetry.mavlink.messages import (
     BatteryStatus,
     FenceStatus,
     GlobalPosition,

@@ -43,7 +43,7 @@ from typing import Any, Final, Literal, TypeVar
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from telemetry.messages import (
+from telemetry.mavlink.messages import (
     Attitude,
     BatteryStatus,
     FenceStatus,
@@ -57,7 +57,7 @@ from telemetry.messages import (
     Telemetry,
     VfrHud,
 )
-from telemetry.signing import SignatureVerifier
+from telemetry.mavlink.signing import SignatureVerifier
 
 logger = logging.getLogger(__name__)
 

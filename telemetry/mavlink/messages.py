@@ -177,7 +177,8 @@ class SignatureRejected:
     compid: int
     t_s: float
     reason: str
-    """One of ``telemetry.signing.REJECT_REASONS``: ``unsigned``, ``bad_signature``,
+    """One of ``telemetry.mavlink.signing.REJECT_REASONS``: ``unsigned``,
+    ``bad_signature``,
     ``replayed``, ``future_timestamp``, ``stale_timestamp``."""
     msg_id: int
     raw: bytes

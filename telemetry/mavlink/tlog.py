@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Final
 
-from telemetry.messages import RawFrame
+from telemetry.mavlink.messages import RawFrame
 
 logger = logging.getLogger(__name__)
 

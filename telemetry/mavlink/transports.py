@@ -44,7 +44,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any, Self, TypeAlias, cast
 
-from telemetry.endpoints import (
+from telemetry.mavlink.endpoints import (
     VALID_FORMS,
     Endpoint,
     EndpointError,

@@ -53,7 +53,7 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
-from telemetry.incident_model import (
+from telemetry.incidents.model import (
     EvidenceBuilder,
     EvidenceFrame,
     EvidenceSample,
@@ -61,8 +61,8 @@ from telemetry.incident_model import (
     NewIncident,
     TrackSample,
 )
-from telemetry.store import TelemetryStore
-from telemetry.tlog import (
+from telemetry.incidents.repository import TelemetryStore
+from telemetry.mavlink.tlog import (
     TIME_LEN,
     TlogFormatError,
     TlogStamp,
@@ -567,7 +567,8 @@ class TelemetryRecorder:
     def record_tlog(self, key: str, records: bytes | bytearray, count: int) -> None:
         """Append ``count`` encoded records to the recording ``<key>.tlog``.
 
-        ``records`` is ``telemetry.tlog.encode_record`` output, concatenated: per
+        ``records`` is ``telemetry.mavlink.tlog.encode_record`` output, concatenated:
+        per
         record 8 bytes of big-endian µs since the epoch, then one raw MAVLink
         frame. The writer thread appends the bytes as they are, so the caller
         owes whole records; only cheap checks run here. ``ValueError`` for an

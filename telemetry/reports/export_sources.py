@@ -24,15 +24,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from airspace.site import Site
+from booking.audit_chain import AuditLine
+from booking.audit_trail import audit_lines
 from booking.errors import NotFound
 from booking.model import Booking
-from telemetry import exports
-from telemetry.incident_model import Incident, VolumeSnapshot
-from telemetry.incident_report import AuditLine, render_report
-from telemetry.recorder import TLOG_SUFFIX
-from telemetry.replay import Replay, booking_replay, incident_replay
-from telemetry.store import TelemetryStore
-from web.audit_trail import audit_lines
+from telemetry.incidents.model import Incident, VolumeSnapshot
+from telemetry.incidents.repository import TelemetryStore
+from telemetry.recording.recorder import TLOG_SUFFIX
+from telemetry.reports import exports
+from telemetry.reports.incident_report import render_report
+from telemetry.reports.replay import Replay, booking_replay, incident_replay
 
 MAX_BOOKING_INCIDENTS: Final = 1000
 

@@ -15,7 +15,7 @@ are WGS84 lon/lat degrees with altitude in metres AMSL; times are UTC.
 - **CSV**: one row per position (``CSV_COLUMNS``).
 - **GeoPackage**: layers ``volume``, ``track``, ``samples`` and ``events``
   (EPSG:4326, ``GPKG_LAYERS``), through geopandas; all four even when empty.
-- **tlog**: raw MAVLink frames as received (``telemetry.tlog`` records).
+- **tlog**: raw MAVLink frames as received (``telemetry.mavlink.tlog`` records).
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from telemetry.frames import utc_iso
-from telemetry.incident_model import VolumeSnapshot
-from telemetry.replay import Replay, ReplaySample, positions_at, volume_json
-from telemetry.tlog import encode_record
+from telemetry.incidents.model import VolumeSnapshot
+from telemetry.live.frames import utc_iso
+from telemetry.mavlink.tlog import encode_record
+from telemetry.reports.replay import Replay, ReplaySample, positions_at, volume_json
 
 KML_NS: Final = "http://www.opengis.net/kml/2.2"
 NONCONFORMING_STATES: Final = frozenset(

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from telemetry.exports import NONCONFORMING_STATES
-from telemetry.frames import utc_iso
-from telemetry.incident_model import Incident, VolumeSnapshot
-from telemetry.replay import Replay, ReplayEvent, ReplaySample, positions_at
+from booking.audit_chain import AuditLine
+from telemetry.incidents.model import Incident, VolumeSnapshot
+from telemetry.live.frames import utc_iso
+from telemetry.reports.exports import NONCONFORMING_STATES
+from telemetry.reports.replay import Replay, ReplayEvent, ReplaySample, positions_at
 
 MAP_W: Final = 760
 MAP_H: Final = 460
@@ -38,19 +39,6 @@ STATE_COLOURS: Final = {
     **dict.fromkeys(NONCONFORMING_STATES, "#d7191c"),
 }
 OTHER_COLOUR: Final = "#7f7f7f"
-
-
-@dataclass(frozen=True)
-class AuditLine:
-    """One audit record as the report lists it."""
-
-    at: datetime
-    actor_id: str
-    actor_role: str
-    action: str
-    subject: str
-    note: str
-    hash: str | None
 
 
 def _e(value: object) -> str:

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from telemetry.frames import utc_iso
-from telemetry.incident_model import (
+from telemetry.incidents.model import (
     EvidenceSample,
     Incident,
     IncidentEvent,
     TrackSample,
     VolumeSnapshot,
 )
+from telemetry.live.frames import utc_iso
 
 PLACE_WITHIN_S = 5.0
 """An event is drawn on the track only this close in time to a position."""

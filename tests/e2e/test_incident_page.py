@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from airspace.site_files import demo_site_path, load_site
-from telemetry.store import TelemetryStore
+from telemetry.incidents.repository import TelemetryStore
 from tests.e2e.conftest import Browsing, Server
 from tests.integration.incident_scenario import store_drifting_incident
 from web.db import make_engine, write_session

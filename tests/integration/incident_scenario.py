@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from airspace.site import CorridorId, Site, SiteId
 from booking.model import BookingId, DroneId, OperatorId
-from telemetry.incident_model import (
+from telemetry.incidents.model import (
     EvidencePhase,
     EvidenceSample,
     IncidentId,
@@ -27,7 +27,7 @@ from telemetry.incident_model import (
     TrackSample,
     VolumeSnapshot,
 )
-from telemetry.store import TelemetryStore
+from telemetry.incidents.repository import TelemetryStore
 from tests.mavlink_helpers import VehicleEncoder
 
 

@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 
 import web
 from airspace.site_files import demo_site_path, load_site
-from telemetry.frames import vehicle_entries
+from telemetry.live.frames import vehicle_entries
 from tests.integration.api_world import SITE, drone_body
 from tests.integration.live_server import LiveServer
 

@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from airspace.site import Site
-from telemetry.hub import Audience
-from telemetry.incident_model import VolumeSnapshot
-from telemetry.store import TelemetryStore
+from telemetry.incidents.model import VolumeSnapshot
+from telemetry.incidents.repository import TelemetryStore
+from telemetry.live.hub import Audience
 from tests.integration.api_world import SITE, World, api_world, drone_body, slot
 from tests.integration.incident_scenario import (
     StoredIncident,

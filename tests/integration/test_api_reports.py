@@ -22,8 +22,8 @@ from sqlmodel import Session
 from airspace.site import SiteId
 from booking.model import BookingId, DroneId, OperatorId
 from booking.store import BookingRow, DroneRow
-from telemetry.incident_model import IncidentKind, NewIncident, Severity, TrackSample
-from telemetry.store import TelemetryStore
+from telemetry.incidents.model import IncidentKind, NewIncident, Severity, TrackSample
+from telemetry.incidents.repository import TelemetryStore
 from tests.integration.api_world import SITE, World, api_world, drone_body, slot
 from tests.integration.conftest import seed_operator
 from web.app import API_PREFIX

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from telemetry.bus import InProcessBus, LiveBus, open_bus
-from telemetry.bus_nats import NatsBus
-from telemetry.frames import MOTION_FIELDS, MotionRow
-from telemetry.hub import serialise
+from telemetry.live.bus.base import InProcessBus, LiveBus, open_bus
+from telemetry.live.bus.nats_bus import NatsBus
+from telemetry.live.frames import MOTION_FIELDS, MotionRow
+from telemetry.live.hub import serialise
 from tests.conftest import require_service
 
 NATS_URL = "nats://127.0.0.1:4222"

@@ -18,11 +18,11 @@ import pytest
 from nats.aio.msg import Msg
 
 from bench.scale import NATS_BIN, NatsServer
-from telemetry import bus_nats
-from telemetry.bus import VehicleRelay
-from telemetry.bus_nats import NatsBus
-from telemetry.frames import MOTION_FIELDS
-from telemetry.hub import Audience, LiveHub
+from telemetry.live.bus import nats_bus as bus_nats
+from telemetry.live.bus.base import VehicleRelay
+from telemetry.live.bus.nats_bus import NatsBus
+from telemetry.live.frames import MOTION_FIELDS
+from telemetry.live.hub import Audience, LiveHub
 from tests.conftest import ON_CI, require_service
 from tests.integration.test_bus_contract import (
     RecordingSink,

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from telemetry.bus import VehicleRelay
-from telemetry.frames import MOTION_FIELDS, vehicle_entries
-from telemetry.hub import Audience, LiveHub
+from telemetry.live.bus.base import VehicleRelay
+from telemetry.live.frames import MOTION_FIELDS, vehicle_entries
+from telemetry.live.hub import Audience, LiveHub
 from tests.integration.test_bus_contract import RecordingSink, motion_row
 
 

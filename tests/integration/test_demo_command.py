@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from telemetry.frames import vehicle_entries
+from telemetry.live.frames import vehicle_entries
 from tests.conftest import free_port
 from tests.integration.sim_world import SOURCE_ROOT, LiveRecorder, simulator_env
 

@@ -20,9 +20,9 @@ from shapely.geometry import LineString, Polygon, shape
 from typer.testing import CliRunner
 
 from airspace.site import SiteId
-from telemetry.exports import CSV_COLUMNS
-from telemetry.incident_model import IncidentKind, NewIncident, Severity
-from telemetry.tlog import TlogWriter
+from telemetry.incidents.model import IncidentKind, NewIncident, Severity
+from telemetry.mavlink.tlog import TlogWriter
+from telemetry.reports.exports import CSV_COLUMNS
 from tests.integration.api_world import SITE, World, api_world, drone_body, slot
 from tests.integration.incident_scenario import (
     StoredIncident,

@@ -9,13 +9,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from airspace.site_files import demo_site_path, load_site
-from telemetry.fleet import BookingEntry, DroneEntry, FleetDirectory
-from telemetry.gateway import Gateway
-from telemetry.gateway_settings import GatewaySettings
-from telemetry.hub import LiveHub
-from telemetry.incident_model import EvidencePhase
-from telemetry.recorder import TelemetryRecorder
-from telemetry.store import TelemetryStore
+from telemetry.incidents.model import EvidencePhase
+from telemetry.incidents.repository import TelemetryStore
+from telemetry.live.fleet import BookingEntry, DroneEntry, FleetDirectory
+from telemetry.live.gateway import Gateway
+from telemetry.live.gateway_settings import GatewaySettings
+from telemetry.live.hub import LiveHub
+from telemetry.recording.recorder import TelemetryRecorder
 from tests.mavlink_helpers import VehicleEncoder, corridor_point
 from web.db import write_session
 

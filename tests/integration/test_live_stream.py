@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from airspace.site_files import demo_site_path, load_site
-from telemetry.frames import vehicle_entries
+from telemetry.live.frames import vehicle_entries
 from tests.integration.api_world import SITE, drone_body
 from tests.integration.live_server import LiveServer, live_server
 from tests.mavlink_helpers import VehicleEncoder, corridor_point

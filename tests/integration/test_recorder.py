@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from airspace.site import SiteId
 from booking.model import BookingId, DroneId
-from telemetry.incident_model import (
+from telemetry.incidents.model import (
     EvidencePhase,
     EvidenceSample,
     IncidentKind,
@@ -32,14 +32,14 @@ from telemetry.incident_model import (
     Severity,
     TrackSample,
 )
-from telemetry.recorder import (
+from telemetry.incidents.repository import TelemetryStore
+from telemetry.mavlink.tlog import encode_record, read_tlog
+from telemetry.recording.recorder import (
     MAX_OPEN_TLOGS,
     TelemetryRecorder,
     check_tlog_key,
     default_max_open_tlogs,
 )
-from telemetry.store import TelemetryStore
-from telemetry.tlog import encode_record, read_tlog
 from web.db import make_engine, write_session
 from web.migrate import upgrade
 
@@ -785,7 +785,7 @@ def test_evidence_that_cannot_be_built_is_logged_and_the_incident_kept(
     def broken() -> tuple[list[EvidenceSample], list[tuple[float, bytes]]]:
         raise ValueError("a ring that does not parse")
 
-    with caplog.at_level(logging.ERROR, logger="telemetry.recorder"):
+    with caplog.at_level(logging.ERROR, logger="telemetry.recording.recorder"):
         recorder.open_incident(
             draft(vehicle), [], [], lambda *_: None, later_evidence=broken
         )

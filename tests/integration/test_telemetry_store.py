@@ -16,7 +16,7 @@ from sqlmodel import Session
 from airspace.site import CorridorId, SiteId
 from booking.model import BookingId, DroneId, OperatorId
 from booking.store import StaticSiteCatalogue
-from telemetry.incident_model import (
+from telemetry.incidents.model import (
     EvidencePhase,
     EvidenceSample,
     IncidentKind,
@@ -27,7 +27,7 @@ from telemetry.incident_model import (
     TrackSample,
     VolumeSnapshot,
 )
-from telemetry.store import TelemetryStore
+from telemetry.incidents.repository import TelemetryStore
 from web.db import make_engine, write_session
 from web.migrate import alembic_config, upgrade
 

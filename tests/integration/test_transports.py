@@ -20,7 +20,7 @@ import pytest
 import uvloop
 from pymavlink.dialects.v20 import common as mavlink2
 
-from telemetry.transports import (
+from telemetry.mavlink.transports import (
     BEHIND_AFTER_S,
     VALID_FORMS,
     EndpointError,

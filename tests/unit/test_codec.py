@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from telemetry.codec import CONVERTERS, LOG_INTERVAL_S, Decoded, LinkCodec
-from telemetry.messages import (
+from telemetry.mavlink.codec import CONVERTERS, LOG_INTERVAL_S, Decoded, LinkCodec
+from telemetry.mavlink.messages import (
     Attitude,
     BatteryStatus,
     FenceStatus,
@@ -583,7 +583,7 @@ def test_bad_input_is_logged_at_most_once_per_kind_per_interval(
 ) -> None:
     codec = LinkCodec("udp:0.0.0.0:14550", framing="datagram")
     bad = flip_bit(Sender(1).position(), 8 * 14)
-    with caplog.at_level(logging.WARNING, logger="telemetry.codec"):
+    with caplog.at_level(logging.WARNING, logger="telemetry.mavlink.codec"):
         for i in range(100):
             codec.feed(b"\x01\x02", NOW_S + i * 0.01)
             codec.feed(bad, NOW_S + i * 0.01)

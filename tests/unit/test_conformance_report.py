@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import pytest
 
 from airspace.site import SiteId
-from telemetry.conformance_report import (
+from telemetry.incidents.model import TrackSample
+from telemetry.reports.conformance_report import (
     CSV_COLUMNS,
     ConformanceReport,
     Excursion,
@@ -17,7 +18,6 @@ from telemetry.conformance_report import (
     tally_samples,
     tally_series,
 )
-from telemetry.incident_model import TrackSample
 
 
 @dataclass(frozen=True)

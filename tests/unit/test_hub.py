@@ -10,8 +10,8 @@ import numpy as np
 import orjson
 import pytest
 
-from telemetry.frames import MOTION_FIELDS, MOTION_KEY, vehicle_entries
-from telemetry.hub import (
+from telemetry.live.frames import MOTION_FIELDS, MOTION_KEY, vehicle_entries
+from telemetry.live.hub import (
     Audience,
     HubStats,
     LiveHub,

@@ -10,14 +10,14 @@ import pytest
 from airspace.site import SiteId
 from booking.errors import NotFound, PermissionDenied
 from booking.model import Actor, OperatorId, Role, UserId
-from telemetry.incident_model import (
+from telemetry.incidents.model import (
     Incident,
     IncidentId,
     IncidentKind,
     IncidentState,
     Severity,
 )
-from telemetry.incident_workflow import (
+from telemetry.incidents.workflow import (
     TRANSITIONS,
     Acknowledge,
     AddNote,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from telemetry.codec import LinkCodec
-from telemetry.messages import GlobalPosition, SignatureRejected
-from telemetry.signing import (
+from telemetry.mavlink.codec import LinkCodec
+from telemetry.mavlink.messages import GlobalPosition, SignatureRejected
+from telemetry.mavlink.signing import (
     MAX_SKEW_S,
     SignatureVerifier,
     sign_frame,

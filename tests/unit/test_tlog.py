@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from telemetry.codec import LinkCodec
-from telemetry.signing import sign_outgoing
-from telemetry.tlog import (
+from telemetry.mavlink.codec import LinkCodec
+from telemetry.mavlink.signing import sign_outgoing
+from telemetry.mavlink.tlog import (
     TlogFormatError,
     TlogStamp,
     TlogWriter,

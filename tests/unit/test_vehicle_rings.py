@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from telemetry.messages import GlobalPosition
-from telemetry.tlog import encode_record
-from telemetry.vehicles import KEEP_S, VehicleState
+from telemetry.live.vehicles import KEEP_S, VehicleState
+from telemetry.mavlink.messages import GlobalPosition
+from telemetry.mavlink.tlog import encode_record
 
 T0 = 1_795_000_000.0
 

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.engine import Engine
 
+from booking.audit_trail import AuditFilter, AuditRecord, list_audit, verify_trail
 from booking.model import Actor, Role
-from web.audit_trail import AuditFilter, AuditRecord, list_audit, verify_trail
 from web.deps import SessionDep, require_role
 
 router = APIRouter(tags=["audit"])

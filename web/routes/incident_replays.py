@@ -2,9 +2,10 @@
 
 ``GET /incidents/{id}/track`` and ``/bookings/{id}/track`` return the
 time-ordered samples with their conformance state, the events and the assigned
-volume, for the pages' time slider (``telemetry.replay.replay_json``).
+volume, for the pages' time slider (``telemetry.reports.replay.replay_json``).
 ``GET .../export?format=geojson|kml|csv|gpkg|tlog|html`` returns a file
-(``web.incident_exports``). Visibility is the incidents' and bookings' own: another
+(``telemetry.reports.export_sources``). Visibility is the incidents' and bookings' own:
+another
 organisation's answers 404.
 """
 
@@ -19,9 +20,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.engine import Engine
 
 from airspace.site import Site
-from telemetry.replay import replay_json
-from web.deps import ActorDep, SessionDep
-from web.incident_exports import (
+from telemetry.reports.export_sources import (
     MEDIA_TYPES,
     ExportFile,
     ExportFormat,
@@ -31,6 +30,8 @@ from web.incident_exports import (
     export_incident,
     incident_replay_of,
 )
+from telemetry.reports.replay import replay_json
+from web.deps import ActorDep, SessionDep
 from web.queries import get_booking
 from web.routes.incidents import telemetry_store, visible_incident
 from web.settings import Settings

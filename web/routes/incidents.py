@@ -1,6 +1,6 @@
 """Incidents: list, read, evidence, and the safety officers' workflow actions.
 
-Reads follow ``telemetry.incident_workflow.can_read``: staff see every incident,
+Reads follow ``telemetry.incidents.workflow.can_read``: staff see every incident,
 operators and pilots their organisation's; another's answers 404 like a missing
 one. Only safety officers and site admins change incidents (others get 403).
 
@@ -27,16 +27,16 @@ from sqlmodel import Session
 from booking.errors import NotFound
 from booking.model import ORGANISATION_ROLES, Actor
 from booking.store import SqlAudit, SqlUsers
-from telemetry.frames import utc_iso
-from telemetry.incident_model import (
+from telemetry.incidents.model import (
     EvidencePhase,
     EvidenceSample,
     Incident,
     IncidentKind,
     IncidentState,
 )
-from telemetry.incident_updates import AppliedChange, apply_command
-from telemetry.incident_workflow import (
+from telemetry.incidents.repository import MAX_LIST_LIMIT, TelemetryStore
+from telemetry.incidents.service import AppliedChange, apply_command
+from telemetry.incidents.workflow import (
     Acknowledge,
     AddNote,
     AdjustSeverity,
@@ -48,8 +48,8 @@ from telemetry.incident_workflow import (
     SetRootCause,
     can_read,
 )
-from telemetry.replay import volume_json
-from telemetry.store import MAX_LIST_LIMIT, TelemetryStore
+from telemetry.live.frames import utc_iso
+from telemetry.reports.replay import volume_json
 from web.db import write_session
 from web.deps import ActorDep
 from web.incident_schemas import (

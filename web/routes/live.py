@@ -21,8 +21,13 @@ from sqlmodel import Session
 
 from booking.model import ORGANISATION_ROLES, BookingState, User
 from booking.store import SqlUsers
-from telemetry.frames import utc_iso
-from telemetry.hub import Audience, Subscriber, SubscriberClosed, SubscriberOverflowed
+from telemetry.live.frames import utc_iso
+from telemetry.live.hub import (
+    Audience,
+    Subscriber,
+    SubscriberClosed,
+    SubscriberOverflowed,
+)
 from web.auth import TokenError, decode_access_token
 from web.queries import BookingFilter, list_bookings
 from web.schemas import BookingPublic

@@ -1,7 +1,8 @@
 """Conformance reports per operator over a period (a campaign), as JSON or CSV.
 
 ``GET /reports/conformance?operator=&from=&to=[&format=csv]``: the F3548 aggregate
-measures (``telemetry.conformance_report``) of each operator's recorded flights in
+measures (``telemetry.reports.conformance_report``) of each operator's recorded flights
+in
 ``[from, to)``. Operators and pilots get their own organisation's report (another
 organisation answers 404 like a missing one); staff name an operator or get every
 operator that flew or lost a link in the period.
@@ -31,7 +32,10 @@ from sqlmodel import Session, col
 from booking.errors import NotFound
 from booking.model import Actor
 from booking.store import BookingRow, DroneRow, OperatorRow
-from telemetry.conformance_report import (
+from telemetry.incidents.model import IncidentKind
+from telemetry.incidents.repository import IncidentEventRow, IncidentRow, TrackSampleRow
+from telemetry.live.frames import utc_iso
+from telemetry.reports.conformance_report import (
     CSV_COLUMNS,
     F3548,
     ConformanceReport,
@@ -39,9 +43,6 @@ from telemetry.conformance_report import (
     csv_row,
     tally_series,
 )
-from telemetry.frames import utc_iso
-from telemetry.incident_model import IncidentKind
-from telemetry.store import IncidentEventRow, IncidentRow, TrackSampleRow
 from web.deps import ActorDep, SessionDep
 from web.queries import visible_operator
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from telemetry.transports import link_key
+from telemetry.mavlink.transports import link_key
 from web.deps import ActorDep
 from web.telemetry_runtime import TelemetryRuntime
 

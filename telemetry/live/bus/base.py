@@ -5,7 +5,7 @@ Two kinds of traffic cross it, both as the live stream's JSON frames
 (docs/live-stream.md):
 
 - **vehicle updates** (``publish_vehicles``): full records and motion rows
-  (``telemetry.frames.MOTION_FIELDS``), ephemeral, latest wins. A lost batch costs
+  (``telemetry.live.frames.MOTION_FIELDS``), ephemeral, latest wins. A lost batch costs
   nothing lasting, because the gateway re-sends every vehicle each second;
 - **must-keep frames** (``publish``: ``event``, ``incident``, ``booking``,
   ``closure``): never dropped; over NATS they are acknowledged by JetStream and a
@@ -17,7 +17,7 @@ Producers (the gateway, the booking event hook, the incident routes) call the tw
 :class:`VehicleRelay` in front of one) that receives what arrives.
 
 Implementations: :class:`InProcessBus` (the default: one process, a direct call
-into the hub, as cheap as having no bus) and ``telemetry.bus_nats.NatsBus``
+into the hub, as cheap as having no bus) and ``telemetry.live.bus.nats_bus.NatsBus``
 (several gateway and web processes on one NATS server, ``open_bus("nats://...")``).
 
 :class:`VehicleRelay` is what a web process puts between the bus and its hub: it
@@ -39,7 +39,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from telemetry.frames import MOTION_KEY, MOTION_OPERATOR, MotionRow, motion_record
+from telemetry.live.frames import MOTION_KEY, MOTION_OPERATOR, MotionRow, motion_record
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def open_bus(url: str, node_name: str) -> LiveBus:
             "in-process bus"
         )
     try:
-        from telemetry.bus_nats import NatsBus
+        from telemetry.live.bus.nats_bus import NatsBus
     except ImportError as exc:  # pragma: no cover - the extra is installed in dev
         raise ImportError(
             "the NATS bus needs nats-py: pip install 'skyberth[nats]'"

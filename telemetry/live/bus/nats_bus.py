@@ -50,14 +50,14 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NoStreamResponseError
 
-from telemetry.bus import (
+from telemetry.live.bus.base import (
     MUST_KEEP_TYPES,
     BusStats,
     LiveSink,
     frame_site,
     subject_token,
 )
-from telemetry.frames import MOTION_KEY, MotionRow
+from telemetry.live.frames import MOTION_KEY, MotionRow
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class _Outgoing:
 
 
 class NatsBus:
-    """A :class:`telemetry.bus.LiveBus` on a NATS server with JetStream."""
+    """A :class:`telemetry.live.bus.base.LiveBus` on a NATS server with JetStream."""
 
     remote = True
 

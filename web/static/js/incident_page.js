@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 
 /** Roles that may change incidents (the API answers 403 to everyone else). */
 const ACTION_ROLES = ["safety_officer", "site_admin"];
-/** Which state change each state allows (telemetry.incident_workflow.TRANSITIONS). */
+/** Which state change each state allows (telemetry.incidents.workflow.TRANSITIONS). */
 const NEXT_ACTIONS = {
   open: ["acknowledge"],
   reopened: ["acknowledge"],
