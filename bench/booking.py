@@ -62,8 +62,10 @@ from airspace.site_files import demo_site_path, load_site, save_site
 from airspace.site_parse import parse_site, site_to_features
 from bench.http_load import HttpConnection, HttpLoadError, HttpResponse, json_body
 from booking import services
+from booking.catalogue import StaticSiteCatalogue
 from booking.model import DroneId, Operator, OperatorId, Role, User, UserId
-from booking.store import SqlUnitOfWork, SqlUsers, StaticSiteCatalogue
+from booking.unit_of_work import SqlUnitOfWork
+from booking.user_repository import SqlUsers
 from web.auth import hash_password
 from web.db import make_engine, write_session
 from web.migrate import upgrade

@@ -33,9 +33,10 @@ from airspace.site_parse import parse_site
 from bench.gateway_fleet import FleetLayout, SimDrone, site_copy, site_id
 from bench.gateway_sender import Progress
 from booking import services
+from booking.catalogue import StaticSiteCatalogue
 from booking.model import Actor, DroneId, OperatorId, Role, UserId
 from booking.rules import SitePolicy
-from booking.store import SqlUnitOfWork, StaticSiteCatalogue
+from booking.unit_of_work import SqlUnitOfWork
 from web.auth import hash_password
 from web.db import make_engine, write_session
 from web.migrate import upgrade

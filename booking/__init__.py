@@ -1,6 +1,8 @@
 """SkyBerth's booking domain: drones, bookings of pads and corridors, closures.
 
-Pure: no database, no HTTP, no clock. ``booking.store`` (later) implements the ports.
+Pure: no database, no HTTP, no clock, except the SQL adapters that implement the
+ports: ``booking.tables``, ``booking.repositories``, ``booking.user_repository``,
+``booking.unit_of_work`` and the audit read side ``booking.audit_trail``.
 """
 
 from booking.availability import (

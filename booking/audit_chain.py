@@ -16,7 +16,7 @@ shorter chain that is still whole: keep the reported head hash somewhere else (a
 ticket, a signed e-mail) to catch that. The row id is not hashed: the database
 assigns it after the hash is computed, and the order is carried by ``prev_hash``.
 
-Appending is the store's job (``booking.store.SqlAudit``): it must read the last
+Appending is the store's job (``booking.repositories.SqlAudit``): it must read the last
 hash and insert under one lock, or two writers would both chain onto the same
 record (a fork; the store's unique index on ``prev_hash`` refuses the second).
 """

@@ -1,7 +1,7 @@
 """Reading the audit trail: filtered listings, the chain walk, and report lines.
 
-Appending is ``booking.store.SqlAudit``'s job; this module only reads. The chain is
-walked in id order in batches (keyset pagination), so verifying a long trail holds
+Appending is ``booking.repositories.SqlAudit``'s job; this module only reads. The chain
+is walked in id order in batches (keyset pagination), so verifying a long trail holds
 neither a transaction open for long nor the whole table in memory.
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from booking.audit_chain import CHAINED_FIELDS, AuditLine, ChainReport, verify_chain
-from booking.store import AuditRow
+from booking.tables import AuditRow
 
 # Importing AuditRow registers the table (and its chain columns) on the metadata.
 _AUDIT = SQLModel.metadata.tables[str(AuditRow.__tablename__)]

@@ -1,9 +1,9 @@
 """The ports the booking services need: repositories and the unit of work.
 
-``booking/store.py`` will implement them on SQLModel; unit tests implement them with
-in-memory fakes. Services open the unit of work with ``with uow:``, read and write
-through its repositories, call ``uow.commit()`` and otherwise leave (raising) so that
-``__exit__`` rolls back.
+``booking/repositories.py`` and ``booking/unit_of_work.py`` implement them on SQLModel;
+unit tests implement them with in-memory fakes. Services open the unit of work with
+``with uow:``, read and write through its repositories, call ``uow.commit()`` and
+otherwise leave (raising) so that ``__exit__`` rolls back.
 
 The concurrency contract the store must honour
 ----------------------------------------------

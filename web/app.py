@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from airspace.site import Site
 from airspace.site_files import load_site
-from booking.store import SqlUnitOfWork, StaticSiteCatalogue
+from booking.catalogue import StaticSiteCatalogue
+from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import TelemetryStore
 from telemetry.live.bus.base import open_bus
 from telemetry.live.gateway_settings import GatewaySettings

@@ -28,7 +28,7 @@ from fastapi import FastAPI
 from airspace.site import CorridorId, PadId, SiteId
 from booking import services
 from booking.model import Actor, DroneId, OperatorId, Role, UserId
-from booking.store import SqlUnitOfWork
+from booking.unit_of_work import SqlUnitOfWork
 from web.auth import create_access_token
 from web.settings import Settings
 from web.users import add_user

@@ -61,7 +61,7 @@ def _run(kind: str, ident: int, fmt: ExportFormat, output: Path, force: bool) ->
     from airspace.site import Site
     from airspace.site_files import load_site
     from booking.errors import NotFound
-    from booking.store import BookingRow, booking_from_row
+    from booking.tables import BookingRow, booking_from_row
     from telemetry.incidents.repository import TelemetryStore
     from telemetry.reports.export_sources import (
         ExportSources,

@@ -28,9 +28,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from airspace.site import Site
+from booking.catalogue import StaticSiteCatalogue
 from booking.errors import PermissionDenied
 from booking.model import Actor, Role, User
-from booking.store import SqlUnitOfWork, StaticSiteCatalogue, user_by_id
+from booking.unit_of_work import SqlUnitOfWork
+from booking.user_repository import user_by_id
 from web.auth import TokenError, decode_access_token
 from web.settings import Settings
 

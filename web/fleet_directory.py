@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from booking.model import ClosedArea
-from booking.store import BookingRow, ClosureRow, DroneRow, closure_from_row
+from booking.tables import BookingRow, ClosureRow, DroneRow, closure_from_row
 from telemetry.live.fleet import AreaClosure, BookingEntry, DroneEntry, FleetDirectory
 
 FLYABLE_STATES = ("approved", "active")

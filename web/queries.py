@@ -27,7 +27,7 @@ from booking.model import (
     Drone,
     OperatorId,
 )
-from booking.store import (
+from booking.tables import (
     BookingRow,
     ClosureRow,
     DroneRow,

@@ -40,7 +40,8 @@ from booking.model import (
     Role,
     UserId,
 )
-from booking.store import BookingRow, SqlUnitOfWork, booking_from_row
+from booking.tables import BookingRow, booking_from_row
+from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import TelemetryStore
 from telemetry.live.bus.base import InProcessBus, LiveBus, VehicleRelay
 from telemetry.live.frames import utc_iso

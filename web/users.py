@@ -17,7 +17,8 @@ from booking.model import (
     User,
     UserId,
 )
-from booking.store import SqlAudit, SqlUsers
+from booking.repositories import SqlAudit
+from booking.user_repository import SqlUsers
 from web.auth import hash_password, verify_password
 from web.db import write_session
 

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from airspace.site_files import demo_site_path, load_site
+from booking.catalogue import StaticSiteCatalogue
 from booking.model import Operator, OperatorId, Role, User, UserId
-from booking.store import SqlUsers, StaticSiteCatalogue
+from booking.user_repository import SqlUsers
 from tests.conftest import require_service
 from web.db import make_engine, write_session
 from web.migrate import upgrade

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from airspace.site import SiteId
 from booking.model import BookingId, DroneId, OperatorId
-from booking.store import BookingRow, DroneRow
+from booking.tables import BookingRow, DroneRow
 from telemetry.incidents.model import IncidentKind, NewIncident, Severity, TrackSample
 from telemetry.incidents.repository import TelemetryStore
 from tests.integration.api_world import SITE, World, api_world, drone_body, slot

@@ -16,9 +16,10 @@ from sqlalchemy.engine import Engine
 
 from airspace.site import PadId, SiteId
 from booking import services
+from booking.catalogue import StaticSiteCatalogue
 from booking.errors import BookingConflict, Rule
 from booking.model import Actor, Booking, DroneId, OperatorId, Role
-from booking.store import SqlUnitOfWork, StaticSiteCatalogue
+from booking.unit_of_work import SqlUnitOfWork
 from tests.integration.conftest import seed_user
 from web.db import write_session
 

@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 
 from airspace.site import PadId
 from booking import services
+from booking.catalogue import StaticSiteCatalogue
 from booking.errors import BookingConflict, Rule
 from booking.model import Actor, Booking, DroneId, Role
-from booking.store import StaticSiteCatalogue
 from tests.integration.conftest import seed_user
 from tests.integration.test_booking_store import NOW, SITE, START, register, uow
 from web.db import write_session

@@ -13,8 +13,9 @@ from sqlmodel import Session
 
 from airspace.site import CorridorId, PadId, SiteId
 from booking import services
+from booking.catalogue import StaticSiteCatalogue
 from booking.model import BookingState, ClosedPad, DroneId, OperatorId, Role
-from booking.store import SqlUnitOfWork, StaticSiteCatalogue
+from booking.unit_of_work import SqlUnitOfWork
 from tests.integration.conftest import seed_user
 from web.db import write_session
 

@@ -9,7 +9,8 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from booking.model import Role
-from booking.store import AuditRow, SqlUsers
+from booking.tables import AuditRow
+from booking.user_repository import SqlUsers
 from web.auth import verify_password
 from web.cli import app
 from web.cli_admin import shown_url

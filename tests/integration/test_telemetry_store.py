@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from airspace.site import CorridorId, SiteId
+from booking.catalogue import StaticSiteCatalogue
 from booking.model import BookingId, DroneId, OperatorId
-from booking.store import StaticSiteCatalogue
 from telemetry.incidents.model import (
     EvidencePhase,
     EvidenceSample,

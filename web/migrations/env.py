@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import booking.store  # noqa: F401  (registers the tables on SQLModel.metadata)
+import booking.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 # The one schema history covers every table; the telemetry tables must be known
 # too, or autogenerate would propose dropping them.

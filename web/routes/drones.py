@@ -11,7 +11,7 @@ from airspace.site import SiteId
 from booking.errors import NotFound, PermissionDenied
 from booking.model import DroneId, OperatorId, Role
 from booking.services import RegisterDrone, register_drone
-from booking.store import OperatorRow
+from booking.tables import OperatorRow
 from web.deps import ActorDep, SessionDep, UowDep
 from web.queries import get_drone, list_drones
 from web.schemas import DroneCreate, DronePublic

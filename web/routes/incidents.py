@@ -26,7 +26,8 @@ from sqlmodel import Session
 
 from booking.errors import NotFound
 from booking.model import ORGANISATION_ROLES, Actor
-from booking.store import SqlAudit, SqlUsers
+from booking.repositories import SqlAudit
+from booking.user_repository import SqlUsers
 from telemetry.incidents.model import (
     EvidencePhase,
     EvidenceSample,

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from booking.model import ORGANISATION_ROLES, BookingState, User
-from booking.store import SqlUsers
+from booking.user_repository import SqlUsers
 from telemetry.live.frames import utc_iso
 from telemetry.live.hub import (
     Audience,

@@ -31,7 +31,7 @@ from sqlmodel import Session, col
 
 from booking.errors import NotFound
 from booking.model import Actor
-from booking.store import BookingRow, DroneRow, OperatorRow
+from booking.tables import BookingRow, DroneRow, OperatorRow
 from telemetry.incidents.model import IncidentKind
 from telemetry.incidents.repository import IncidentEventRow, IncidentRow, TrackSampleRow
 from telemetry.live.frames import utc_iso

@@ -184,7 +184,7 @@ _SQLITE_AUDIT_GUARDS = [
 ]
 _POSTGRES_GUARDS = [
     "CREATE EXTENSION IF NOT EXISTS btree_gist",
-    # Second line of defence behind the domain's pad rule (see booking/store.py).
+    # Second line of defence behind the domain's pad rule (see booking/repositories.py).
     "ALTER TABLE pad_slots ADD CONSTRAINT pad_slots_no_overlap EXCLUDE USING gist "
     "(site_id WITH =, pad_id WITH =, tstzrange(start_utc, end_utc) WITH &&)",
     """CREATE FUNCTION audit_log_append_only() RETURNS trigger AS $$

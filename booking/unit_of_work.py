@@ -1,0 +1,146 @@
+"""The SQL unit of work: one transaction over the booking repositories.
+
+It honours the concurrency contract of ``booking.ports``:
+
+- SQLite: the unit of work's session is opened by the caller's ``session_factory``
+  with ``BEGIN IMMEDIATE`` (``web.db.write_session``), so a whole unit of work holds
+  the database's single write lock from its first read.
+- PostgreSQL: ``bookings.for_update`` takes a transaction-scoped advisory lock per
+  site, and the ``pad_slots`` table carries an exclusion constraint (btree_gist,
+  ``tstzrange &&``) as a second line of defence; a violation surfaces as
+  ``BookingConflict`` with rule ``concurrent_write``.
+
+Events emitted in a unit of work are published after its commit only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from booking.model import DomainEvent
+from booking.ports import SiteCatalogue
+from booking.repositories import (
+    SqlAudit,
+    SqlBookings,
+    SqlClosures,
+    SqlDrones,
+    forget_spans,
+    integrity_conflict,
+)
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+class SqlUnitOfWork:
+    """One transaction over the booking tables (see the module doc for locking).
+
+    ``session_factory`` opens the transaction; for writes on SQLite it must begin
+    with ``BEGIN IMMEDIATE`` (``web.db.write_session``). ``publish`` receives the
+    events emitted in the unit of work, after a successful commit only.
+    """
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        sites: SiteCatalogue,
+        publish: Callable[[Sequence[DomainEvent]], None] = lambda events: None,
+    ) -> None:
+        self._factory = session_factory
+        self._catalogue = sites
+        self._publish = publish
+        self._context: AbstractContextManager[Session] | None = None
+        self._session: Session | None = None
+        self._events: list[DomainEvent] = []
+        self._forget_repositories()
+
+    def _forget_repositories(self) -> None:
+        # Repositories hold the transaction's connection: one set per transaction,
+        # made on first use (a service touches them a few times per request).
+        self._drones: SqlDrones | None = None
+        self._bookings: SqlBookings | None = None
+        self._closures: SqlClosures | None = None
+        self._audit: SqlAudit | None = None
+
+    def __enter__(self) -> Self:
+        self._context = self._factory()
+        self._session = self._context.__enter__()
+        self._events = []
+        self._forget_repositories()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._context is None:
+            raise RuntimeError("unit of work exited without being entered")
+        self.rollback()
+        context, self._context, self._session = self._context, None, None
+        self._forget_repositories()
+        context.__exit__(exc_type, exc, tb)
+
+    @property
+    def session(self) -> Session:
+        """The open session (inside ``with`` only)."""
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open; use 'with uow:'")
+        return self._session
+
+    @property
+    def sites(self) -> SiteCatalogue:
+        return self._catalogue
+
+    @property
+    def drones(self) -> SqlDrones:
+        if self._drones is None:
+            self._drones = SqlDrones(self.session)
+        return self._drones
+
+    @property
+    def bookings(self) -> SqlBookings:
+        if self._bookings is None:
+            self._bookings = SqlBookings(self.session, self._catalogue)
+        return self._bookings
+
+    @property
+    def closures(self) -> SqlClosures:
+        if self._closures is None:
+            self._closures = SqlClosures(self.session)
+        return self._closures
+
+    @property
+    def audit(self) -> SqlAudit:
+        if self._audit is None:
+            self._audit = SqlAudit(self.session)
+        return self._audit
+
+    def emit(self, event: DomainEvent) -> None:
+        self._events.append(event)
+
+    def commit(self) -> None:
+        forget_spans(self.session)
+        self._forget_repositories()
+        try:
+            self.session.commit()
+        except IntegrityError as exc:
+            self.session.rollback()
+            self._events = []
+            raise integrity_conflict(exc) from exc
+        events, self._events = self._events, []
+        if events:
+            self._publish(events)
+
+    def rollback(self) -> None:
+        self._events = []
+        self._forget_repositories()
+        if self._session is not None:
+            forget_spans(self._session)
+            self._session.rollback()

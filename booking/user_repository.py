@@ -1,0 +1,58 @@
+"""Operators and users (with password hashes) on SQL.
+
+Not part of the booking unit of work: the CLI, the auth path and the live stream
+use them on their own sessions and connections.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, select
+
+from booking.model import Operator, User
+from booking.tables import OperatorRow, UserRow, user_from_row
+
+_USERS = SQLModel.metadata.tables["users"]
+_USER_BY_ID = sa.select(_USERS).where(_USERS.c.id == sa.bindparam("id"))
+
+
+def user_by_id(connection: sa.Connection, user_id: str) -> User | None:
+    """Return the user with id ``user_id``, or None.
+
+    One Core query on a plain connection: authentication runs it on every request.
+    """
+    row = connection.execute(_USER_BY_ID, {"id": user_id}).first()
+    return user_from_row(row) if row else None
+
+
+class SqlUsers:
+    """Operators and users (with password hashes) in the database."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add_operator(self, operator: Operator) -> None:
+        if self._s.get(OperatorRow, operator.id) is None:
+            self._s.add(OperatorRow(id=operator.id, name=operator.name))
+
+    def add(self, user: User, password_hash: str, now: datetime) -> None:
+        self._s.add(
+            UserRow(
+                id=user.id,
+                username=user.name,
+                password_hash=password_hash,
+                role=str(user.role),
+                operator_id=user.operator_id,
+                created_at=now,
+            )
+        )
+
+    def get(self, user_id: str) -> User | None:
+        return user_by_id(self._s.connection(), user_id)
+
+    def by_username(self, username: str) -> tuple[User, str] | None:
+        """Return the user and their password hash, or None."""
+        row = self._s.exec(select(UserRow).where(UserRow.username == username)).first()
+        return (user_from_row(row), row.password_hash) if row else None
