@@ -17,17 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from airspace.utc import as_utc
 from booking.audit_chain import CHAINED_FIELDS, AuditLine, ChainReport, verify_chain
 from booking.tables import AuditRow
 
 # Importing AuditRow registers the table (and its chain columns) on the metadata.
 _AUDIT = SQLModel.metadata.tables[str(AuditRow.__tablename__)]
 VERIFY_BATCH_ROWS = 2000
-
-
-def _utc(t: datetime) -> datetime:
-    # SQLite hands back naive datetimes; the audit trail stores UTC.
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,7 @@ class AuditRecord:
         """Return the record stored in ``row``."""
         return cls(
             id=row["id"],
-            at=_utc(row["at"]),
+            at=as_utc(row["at"]),
             actor_id=row["actor_id"],
             actor_role=row["actor_role"],
             action=row["action"],
@@ -143,7 +139,7 @@ def audit_lines(
     query = sa.select(_AUDIT).where(wanted).order_by(_AUDIT.c.id)
     return [
         AuditLine(
-            at=_utc(r["at"]),
+            at=as_utc(r["at"]),
             actor_id=r["actor_id"],
             actor_role=r["actor_role"],
             action=r["action"],

@@ -6,12 +6,13 @@ every few seconds and right after any booking or closure change.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from airspace.utc import as_utc
 from booking.model import ClosedArea
 from booking.tables import BookingRow, ClosureRow, DroneRow, closure_from_row
 from telemetry.live.fleet import AreaClosure, BookingEntry, DroneEntry, FleetDirectory
@@ -72,8 +73,8 @@ def load_fleet_directory(engine: Engine, now: datetime) -> FleetDirectory:
                 site_id=site_id,
                 operator_id=operator_id,
                 corridor_id=corridor_id,
-                start_s=_utc(start_utc).timestamp(),
-                end_s=_utc(end_utc).timestamp(),
+                start_s=as_utc(start_utc).timestamp(),
+                end_s=as_utc(end_utc).timestamp(),
                 state=state,
                 takeoff_pad_id=takeoff_pad_id,
                 landing_pad_id=landing_pad_id,
@@ -111,8 +112,3 @@ def load_fleet_directory(engine: Engine, now: datetime) -> FleetDirectory:
                     )
                 )
     return FleetDirectory(drones, bookings, tuple(closures))
-
-
-def _utc(t: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
