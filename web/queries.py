@@ -1,10 +1,11 @@
 """Read-side queries for the API, with the visibility rule applied in SQL.
 
-Visibility: operators and pilots see their own organisation's drones and bookings;
-safety officers and site admins see everything. List endpoints filter in the query.
-A single drone or booking of another organisation is answered exactly as one that
-does not exist, 404, for reads and for changes alike, so ids of other organisations
-cannot be probed. A resource the caller can see but may not change is a 403.
+Visibility (``booking.permissions``): operators and pilots see their own organisation's
+drones and bookings; safety officers and site admins see everything. List endpoints
+filter in the query. A single drone or booking of another organisation is answered
+exactly as one that does not exist, 404, for reads and for changes alike, so ids of
+other organisations cannot be probed. A resource the caller can see but may not change
+is a 403.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from airspace.volume import TimeWindow
 from booking.errors import NotFound
 from booking.model import (
     OCCUPYING_STATES,
-    ORGANISATION_ROLES,
     Actor,
     Booking,
     BookingState,
     Closure,
     Drone,
-    OperatorId,
 )
+from booking.permissions import require_visible, visible_operator
 from booking.tables import (
     BookingRow,
     ClosureRow,
@@ -37,22 +37,12 @@ from booking.tables import (
 )
 
 
-def visible_operator(actor: Actor) -> OperatorId | None:
-    """Return the only organisation ``actor`` may see, or None for all of them."""
-    return actor.operator_id if actor.role in ORGANISATION_ROLES else None
-
-
-def can_see(actor: Actor, operator_id: str) -> bool:
-    """Return True when ``actor`` may see things of organisation ``operator_id``."""
-    only = visible_operator(actor)
-    return only is None or only == operator_id
-
-
 def get_drone(session: Session, actor: Actor, drone_id: str) -> Drone:
     """Return the drone if ``actor`` may see it; ``NotFound`` otherwise."""
     row = session.get(DroneRow, drone_id)
-    if row is None or not can_see(actor, row.operator_id):
+    if row is None:
         raise NotFound("drone", drone_id)
+    require_visible(actor, row.operator_id, "drone", drone_id)
     return drone_from_row(row)
 
 
@@ -72,8 +62,9 @@ def list_drones(
 def get_booking(session: Session, actor: Actor, booking_id: int) -> Booking:
     """Return the booking if ``actor`` may see it; ``NotFound`` otherwise."""
     row = session.get(BookingRow, booking_id)
-    if row is None or not can_see(actor, row.operator_id):
+    if row is None:
         raise NotFound("booking", booking_id)
+    require_visible(actor, row.operator_id, "booking", booking_id)
     return booking_from_row(row)
 
 

@@ -25,7 +25,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from booking.errors import NotFound
-from booking.model import ORGANISATION_ROLES, Actor
+from booking.model import Actor
+from booking.permissions import visible_operator
 from booking.repositories import SqlAudit
 from booking.user_repository import SqlUsers
 from telemetry.incidents.model import (
@@ -110,10 +111,11 @@ def incidents_index(
     ``from``/``to`` keep the incidents active in ``[from, to)``: opened before
     ``to`` with an occurrence at or after ``from``.
     """
-    if actor.role in ORGANISATION_ROLES:
-        if operator is not None and operator != actor.operator_id:
+    only = visible_operator(actor)
+    if only is not None:
+        if operator is not None and operator != only:
             return []
-        operator = actor.operator_id
+        operator = only
     found = telemetry_store(request).list_incidents(
         state=state,
         kind=kind,

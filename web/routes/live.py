@@ -19,7 +19,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from booking.model import ORGANISATION_ROLES, BookingState, User
+from booking.model import BookingState, User
+from booking.permissions import visible_operator
 from booking.user_repository import SqlUsers
 from telemetry.live.frames import utc_iso
 from telemetry.live.hub import (
@@ -77,15 +78,8 @@ def _authenticate(engine: Engine, settings: Settings, token: str | None) -> User
 
 def audience_of(user: User) -> Audience:
     """Operators and pilots see their organisation; staff see everything."""
-    if user.role in ORGANISATION_ROLES:
-        return Audience(sees_all=False, operator_id=user.operator_id)
-    return Audience(sees_all=True, operator_id=None)
-
-
-def _visible(audience: Audience, operator_id: str | None) -> bool:
-    return (
-        audience.sees_all or operator_id is None or operator_id == audience.operator_id
-    )
+    only = visible_operator(user.as_actor())
+    return Audience(sees_all=only is None, operator_id=only)
 
 
 def _snapshot(
@@ -106,7 +100,7 @@ def _snapshot(
     store = runtime.store
     if store is not None:
         for incident in store.open_incidents():
-            if _visible(audience, incident.operator_id):
+            if audience.sees(incident.operator_id):
                 incidents.append(incident_summary(incident))
     return {
         "type": "snapshot",
@@ -212,7 +206,7 @@ async def _snapshot_with_vehicles(
     snapshot["vehicles"] = [
         v
         for v in runtime.vehicle_frames(time.time())
-        if _visible(audience, v["operator_id"])
+        if audience.sees(v["operator_id"])
     ]
     return snapshot
 

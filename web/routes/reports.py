@@ -31,6 +31,7 @@ from sqlmodel import Session, col
 
 from booking.errors import NotFound
 from booking.model import Actor
+from booking.permissions import visible_operator
 from booking.tables import BookingRow, DroneRow, OperatorRow
 from telemetry.incidents.model import IncidentKind
 from telemetry.incidents.repository import IncidentEventRow, IncidentRow, TrackSampleRow
@@ -44,7 +45,6 @@ from telemetry.reports.conformance_report import (
     tally_series,
 )
 from web.deps import ActorDep, SessionDep
-from web.queries import visible_operator
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
