@@ -5,6 +5,10 @@ a token or the environment. Every state change appends an ``AuditEntry`` and emi
 domain event through the unit of work, so both are committed with the change or not
 at all. Reads that a decision depends on go through ``bookings.for_update`` first, the
 store's serialisation point (see ``booking.ports``).
+
+``conceal=True`` (the API's rule, ``booking.permissions``): a booking or drone of
+another organisation is ``NotFound``, checked in the same unit of work, so its id
+cannot be probed; without it the refusal is ``PermissionDenied``, naming the reason.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from booking.permissions import (
     require_closure_manager,
     require_organisation,
     require_site_admin,
+    require_visible,
 )
 from booking.ports import UnitOfWork
 from booking.rules import (
@@ -177,12 +182,18 @@ def _record_change(
 
 
 def request_booking(
-    uow: UnitOfWork, cmd: RequestBooking, actor: Actor, now: datetime
+    uow: UnitOfWork,
+    cmd: RequestBooking,
+    actor: Actor,
+    now: datetime,
+    *,
+    conceal: bool = False,
 ) -> Booking:
     """Return the new pending booking, or raise the first rule it breaks.
 
     Checks, in order: the actor may book the drone, the pads/corridor exist, the drone
     fits the site and pads, the window rules, closures, pads, corridor, drone.
+    ``conceal``: see the module doc.
     """
     now = _now(now)
     window = make_window(cmd.start, cmd.end)
@@ -191,6 +202,8 @@ def request_booking(
         drone = uow.drones.get(cmd.drone_id)
         if drone is None:
             raise NotFound("drone", cmd.drone_id)
+        if conceal:
+            require_visible(actor, drone.operator_id, "drone", cmd.drone_id)
         require_organisation(actor, drone.operator_id, f"book drone {drone.id}")
         bookings = uow.bookings.for_update(site.id, _widen(window, site))
         closures = uow.closures.overlapping(site.id, window)
@@ -223,12 +236,16 @@ def _change_state(
     to: BookingState,
     authorise: Callable[[Booking], None],
     note: str = "",
+    *,
+    conceal: bool = False,
 ) -> Booking:
     now = _now(now)
     with uow:
         booking = uow.bookings.get(booking_id)
         if booking is None:
             raise NotFound("booking", booking_id)
+        if conceal:
+            require_visible(actor, booking.operator_id, "booking", booking_id)
         authorise(booking)
         # Lock the site's schedule, then re-read: a closure may have bumped it since.
         uow.bookings.lock_schedule(booking.site_id, booking.window)
@@ -241,9 +258,17 @@ def _change_state(
 
 
 def approve(
-    uow: UnitOfWork, booking_id: BookingId, actor: Actor, now: datetime
+    uow: UnitOfWork,
+    booking_id: BookingId,
+    actor: Actor,
+    now: datetime,
+    *,
+    conceal: bool = False,
 ) -> Booking:
-    """Return the booking approved; only site admins approve, before the window ends."""
+    """Return the booking approved; only site admins approve, before the window ends.
+
+    ``conceal``: see the module doc.
+    """
 
     def authorise(b: Booking) -> None:
         require_site_admin(actor, f"approve booking {b.id}", booking_ids=[b.id])
@@ -255,7 +280,9 @@ def approve(
                 booking_ids=[b.id],
             )
 
-    return _change_state(uow, booking_id, actor, now, BookingState.APPROVED, authorise)
+    return _change_state(
+        uow, booking_id, actor, now, BookingState.APPROVED, authorise, conceal=conceal
+    )
 
 
 def reject(
@@ -264,14 +291,26 @@ def reject(
     actor: Actor,
     now: datetime,
     reason: str = "",
+    *,
+    conceal: bool = False,
 ) -> Booking:
-    """Return the booking rejected; only site admins reject. ``reason`` is audited."""
+    """Return the booking rejected; only site admins reject. ``reason`` is audited.
+
+    ``conceal``: see the module doc.
+    """
 
     def authorise(b: Booking) -> None:
         require_site_admin(actor, f"reject booking {b.id}", booking_ids=[b.id])
 
     return _change_state(
-        uow, booking_id, actor, now, BookingState.REJECTED, authorise, reason
+        uow,
+        booking_id,
+        actor,
+        now,
+        BookingState.REJECTED,
+        authorise,
+        reason,
+        conceal=conceal,
     )
 
 
@@ -285,9 +324,17 @@ def _own_booking(actor: Actor, verb: str) -> Callable[[Booking], None]:
 
 
 def cancel(
-    uow: UnitOfWork, booking_id: BookingId, actor: Actor, now: datetime
+    uow: UnitOfWork,
+    booking_id: BookingId,
+    actor: Actor,
+    now: datetime,
+    *,
+    conceal: bool = False,
 ) -> Booking:
-    """Return the booking cancelled; by its organisation or a site admin."""
+    """Return the booking cancelled; by its organisation or a site admin.
+
+    ``conceal``: see the module doc.
+    """
     return _change_state(
         uow,
         booking_id,
@@ -295,6 +342,7 @@ def cancel(
         now,
         BookingState.CANCELLED,
         _own_booking(actor, "cancel"),
+        conceal=conceal,
     )
 
 

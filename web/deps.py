@@ -61,12 +61,6 @@ def _engine(request: Request) -> Engine:
     return cast(Engine, request.app.state.engine)
 
 
-def read_session(request: Request) -> Session:
-    """Return a new read session on the app's database, for a route's rare path
-    (the caller closes it: ``with read_session(request) as session:``)."""
-    return Session(_engine(request))
-
-
 async def _session(request: Request) -> AsyncIterator[Session]:
     # A new Session does no I/O; it checks out a connection on first use.
     session = Session(_engine(request))

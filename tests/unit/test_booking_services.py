@@ -381,6 +381,14 @@ class TestRequestBooking:
             with pytest.raises(PermissionDenied):
                 services.request_booking(uow, request("D1"), actor, NOW)
 
+    def test_concealed_request_for_another_organisations_drone_is_not_found(
+        self,
+    ) -> None:
+        with pytest.raises(NotFound, match="drone DB not found"):
+            services.request_booking(
+                new_uow(), request("DB"), PILOT_A, NOW, conceal=True
+            )
+
     def test_unknown_drone_is_not_found(self) -> None:
         with pytest.raises(NotFound, match="drone D404 not found"):
             services.request_booking(new_uow(), request("D404"), PILOT_A, NOW)
@@ -447,6 +455,23 @@ class TestApproveAndReject:
 
         assert uow.audit.entries[1].note == "no insurance on file"
 
+    def test_concealed_approve_and_reject_hide_other_organisations_bookings(
+        self,
+    ) -> None:
+        uow = new_uow()
+        booking = services.request_booking(uow, request(), PILOT_A, NOW)
+
+        with pytest.raises(NotFound):
+            services.approve(uow, booking.id, PILOT_B, NOW, conceal=True)
+        with pytest.raises(NotFound):
+            services.reject(uow, booking.id, PILOT_B, NOW, conceal=True)
+        # Visible but not theirs to decide: still the permission refusal.
+        with pytest.raises(PermissionDenied, match="only site admins"):
+            services.approve(uow, booking.id, PILOT_A, NOW, conceal=True)
+        assert services.approve(uow, booking.id, ADMIN, NOW, conceal=True).state is (
+            BookingState.APPROVED
+        )
+
     def test_approving_an_unknown_booking_is_not_found(self) -> None:
         with pytest.raises(NotFound, match="booking 99 not found"):
             services.approve(new_uow(), BookingId(99), ADMIN, NOW)
@@ -469,6 +494,23 @@ class TestCancelActivateComplete:
 
         with pytest.raises(PermissionDenied):
             services.cancel(uow, booking.id, PILOT_B, NOW)
+
+    def test_concealed_cancel_by_other_organisation_is_not_found(self) -> None:
+        uow = new_uow()
+        booking = services.request_booking(uow, request("D1"), PILOT_A, NOW)
+
+        with pytest.raises(NotFound, match=f"booking {booking.id} not found"):
+            services.cancel(uow, booking.id, PILOT_B, NOW, conceal=True)
+
+        assert uow.bookings.get(booking.id) == booking
+
+    def test_concealed_cancel_by_own_organisation_goes_through(self) -> None:
+        uow = new_uow()
+        booking = services.request_booking(uow, request("D1"), PILOT_A, NOW)
+
+        cancelled = services.cancel(uow, booking.id, OPERATOR_A, NOW, conceal=True)
+
+        assert cancelled.state is BookingState.CANCELLED
 
     def test_approved_booking_flies_inside_its_window_then_completes(self) -> None:
         uow = new_uow()

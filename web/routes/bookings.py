@@ -1,6 +1,8 @@
 """Bookings: request, list, read, approve, reject, cancel, and the iCalendar feed.
 
-Visibility follows ``web.queries``: another organisation's booking is a 404.
+Visibility follows ``booking.permissions``: another organisation's booking or drone
+is a 404. Changes check it inside their own unit of work (``conceal=True``): one
+transaction per request.
 """
 
 from __future__ import annotations
@@ -8,16 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
 from airspace.site import CorridorId, PadId, SiteId
-from booking.errors import PermissionDenied
-from booking.model import Actor, BookingId, BookingState, DroneId
+from booking.model import BookingId, BookingState, DroneId
 from booking.services import RequestBooking, approve, cancel, reject, request_booking
 from web.calendar import bookings_calendar
-from web.deps import ActorDep, SessionDep, UowDep, read_session
-from web.queries import BookingFilter, get_booking, get_drone, list_bookings
+from web.deps import ActorDep, SessionDep, UowDep
+from web.queries import BookingFilter, get_booking, list_bookings
 from web.schemas import BookingCreate, BookingPublic, BookingReject
 
 router = APIRouter(tags=["bookings"])
@@ -50,9 +51,7 @@ def bookings_index(
 
 
 @router.post("/bookings", status_code=status.HTTP_201_CREATED)
-def bookings_create(
-    body: BookingCreate, actor: ActorDep, uow: UowDep, request: Request
-) -> BookingPublic:
+def bookings_create(body: BookingCreate, actor: ActorDep, uow: UowDep) -> BookingPublic:
     """Request a booking; it starts ``pending`` until a site admin approves it.
 
     409 when a pad, the corridor's capacity, the drone or a closure is taken (the
@@ -67,14 +66,8 @@ def bookings_create(
         landing_pad_id=PadId(body.landing_pad_id) if body.landing_pad_id else None,
         corridor_id=CorridorId(body.corridor_id) if body.corridor_id else None,
     )
-    try:
-        booked = request_booking(uow, cmd, actor, datetime.now(UTC))
-    except PermissionDenied:
-        # Another organisation's drone is a 404, exactly like a missing one. Only
-        # refusals pay for this look-up (and its session); the rest skip both.
-        with read_session(request) as session:
-            get_drone(session, actor, body.drone_id)
-        raise
+    # Another organisation's drone is a 404, exactly like a missing one.
+    booked = request_booking(uow, cmd, actor, datetime.now(UTC), conceal=True)
     return BookingPublic.of(booked)
 
 
@@ -105,38 +98,29 @@ def bookings_show(
     return BookingPublic.of(get_booking(session, actor, booking_id))
 
 
-def _visible(session: SessionDep, actor: Actor, booking_id: int) -> BookingId:
-    get_booking(session, actor, booking_id)
-    return BookingId(booking_id)
-
-
 @router.post("/bookings/{booking_id}/approve")
-def bookings_approve(
-    booking_id: int, actor: ActorDep, session: SessionDep, uow: UowDep
-) -> BookingPublic:
+def bookings_approve(booking_id: int, actor: ActorDep, uow: UowDep) -> BookingPublic:
     """Approve a pending booking (site admins only)."""
-    bid = _visible(session, actor, booking_id)
-    return BookingPublic.of(approve(uow, bid, actor, datetime.now(UTC)))
+    bid = BookingId(booking_id)
+    return BookingPublic.of(approve(uow, bid, actor, datetime.now(UTC), conceal=True))
 
 
 @router.post("/bookings/{booking_id}/reject")
 def bookings_reject(
     booking_id: int,
     actor: ActorDep,
-    session: SessionDep,
     uow: UowDep,
     body: BookingReject | None = None,
 ) -> BookingPublic:
     """Reject a pending booking (site admins only), with an optional reason."""
-    bid = _visible(session, actor, booking_id)
+    bid = BookingId(booking_id)
     reason = body.reason if body is not None else ""
-    return BookingPublic.of(reject(uow, bid, actor, datetime.now(UTC), reason))
+    rejected = reject(uow, bid, actor, datetime.now(UTC), reason, conceal=True)
+    return BookingPublic.of(rejected)
 
 
 @router.post("/bookings/{booking_id}/cancel")
-def bookings_cancel(
-    booking_id: int, actor: ActorDep, session: SessionDep, uow: UowDep
-) -> BookingPublic:
+def bookings_cancel(booking_id: int, actor: ActorDep, uow: UowDep) -> BookingPublic:
     """Cancel a pending or approved booking (its organisation or a site admin)."""
-    bid = _visible(session, actor, booking_id)
-    return BookingPublic.of(cancel(uow, bid, actor, datetime.now(UTC)))
+    bid = BookingId(booking_id)
+    return BookingPublic.of(cancel(uow, bid, actor, datetime.now(UTC), conceal=True))
