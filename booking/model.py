@@ -287,6 +287,8 @@ class BookingStateChanged:
     from_state: BookingState | None
     to_state: BookingState
     at: datetime
+    booking: Booking
+    """The booking as this change left it (what the commit stored)."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,8 @@ class BookingBumped:
     window: TimeWindow
     reason: str
     at: datetime
+    booking: Booking
+    """The booking as the closure left it (bumped)."""
 
 
 @dataclass(frozen=True)
@@ -313,9 +317,13 @@ class ActiveBookingInClosure:
     operator_id: OperatorId
     drone_id: DroneId
     at: datetime
+    booking: Booking
+    """The active booking (the closure leaves it unchanged)."""
 
 
 DomainEvent = BookingStateChanged | BookingBumped | ActiveBookingInClosure
+"""Each event carries its booking's snapshot after the change, so subscribers (the
+live stream) need not read it back from the database after the commit."""
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,7 @@ def _record_change(
             before.state if before is not None else None,
             after.state,
             now,
+            after,
         )
     )
 
@@ -440,7 +441,13 @@ def create_closure(
                 active.append(hit)
                 uow.emit(
                     ActiveBookingInClosure(
-                        hit.id, closure.id, site.id, hit.operator_id, hit.drone_id, now
+                        hit.id,
+                        closure.id,
+                        site.id,
+                        hit.operator_id,
+                        hit.drone_id,
+                        now,
+                        hit,
                     )
                 )
                 continue
@@ -466,6 +473,7 @@ def create_closure(
                     hit.window,
                     closure.reason,
                     now,
+                    after,
                 )
             )
             bumped.append(after)

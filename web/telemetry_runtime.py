@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session
 
 from airspace.site import Site
 from booking import services
@@ -40,7 +39,6 @@ from booking.model import (
     Role,
     UserId,
 )
-from booking.tables import BookingRow, booking_from_row
 from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import TelemetryStore
 from telemetry.live.bus.base import InProcessBus, LiveBus, VehicleRelay
@@ -239,26 +237,14 @@ class TelemetryRuntime:
             self._loop.run_in_executor(None, activate)
 
     def _on_domain_events(self, events: Sequence[DomainEvent]) -> None:
-        """From the committing request's worker thread: read the bookings as they
-        now are (pages replace their copy with the frame's), then hand the frames
-        to the loop (never block it)."""
+        """From the committing request's worker thread: build the frames from the
+        bookings the events carry, as the commit stored them (pages replace their
+        copy with the frame's), then hand them to the loop (never block it)."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        frames = [(booking_frame(e, self._booking_view(e)), e) for e in events]
+        frames = [(booking_frame(e, _booking_view(e)), e) for e in events]
         loop.call_soon_threadsafe(self._publish_domain_events, frames)
-
-    def _booking_view(self, event: DomainEvent) -> dict[str, Any] | None:
-        try:
-            with Session(self.engine) as session:
-                row = session.get(BookingRow, event.booking_id)
-                if row is None:
-                    return None
-                booking = BookingPublic.of(booking_from_row(row))
-                return booking.model_dump(mode="json")
-        except Exception:
-            logger.exception("booking %s unread (live stream)", event.booking_id)
-            return None
 
     def _publish_domain_events(
         self, frames: list[tuple[dict[str, Any], DomainEvent]]
@@ -272,6 +258,11 @@ class TelemetryRuntime:
 
 
 FLYABLE = frozenset({"approved", "active"})
+
+
+def _booking_view(event: DomainEvent) -> dict[str, Any]:
+    """The event's booking as ``GET /api/v1/bookings/{id}`` shows it."""
+    return BookingPublic.of(event.booking).model_dump(mode="json")
 
 
 def _changes_directory(event: DomainEvent) -> bool:

@@ -325,6 +325,7 @@ class TestRequestBooking:
                 None,
                 BookingState.PENDING,
                 NOW,
+                booking,
             )
         ]
 
