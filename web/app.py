@@ -13,7 +13,7 @@ from airspace.site import Site
 from airspace.site_files import load_site
 from booking.store import SqlUnitOfWork, StaticSiteCatalogue
 from telemetry.incidents.repository import TelemetryStore
-from telemetry.live.bus.base import open_bus
+from telemetry.live.bus import open_bus
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.recording.recorder import TelemetryRecorder
 from web.db import make_engine, write_session
