@@ -14,7 +14,7 @@ from airspace.site_files import load_site
 from booking.catalogue import StaticSiteCatalogue
 from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import TelemetryStore
-from telemetry.live.bus.base import open_bus
+from telemetry.live.bus import open_bus
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.recording.recorder import TelemetryRecorder
 from web.db import make_engine, write_session

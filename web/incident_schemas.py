@@ -1,4 +1,5 @@
-"""The incident and audit API's bodies, and the live stream's ``incident`` frame.
+"""The incident and audit API's bodies (the live ``incident`` frame is built in
+``telemetry.live.frames``).
 
 Every change body takes an optional ``version``: the incident version the client
 last saw. When given and the incident has moved on, the change is refused with 409
@@ -23,7 +24,6 @@ from telemetry.incidents.model import (
     Severity,
 )
 from telemetry.incidents.workflow import MAX_TEXT_CHARS, RootCause
-from telemetry.live.frames import utc_iso
 from telemetry.reports.replay import volume_json
 
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
@@ -185,50 +185,3 @@ class IncidentReopen(_Body):
 
     reason: Text = ""
     version: Version = None
-
-
-PRIVATE_DETAILS = frozenset({"note", "summary"})
-"""Free texts the live stream leaves out: an unregistered drone's incident goes to
-every viewer, its notes only to those who may read it (``GET /incidents/{id}``)."""
-
-
-def incident_frame(i: Incident, event: IncidentEvent | None = None) -> dict[str, Any]:
-    """Return the live stream's ``incident`` frame for a changed incident.
-
-    The ``incident`` fields are those of ``telemetry.live.frames.incident_frame`` plus
-    the workflow's; ``change`` names what happened (the event kind). The event's
-    free texts (``PRIVATE_DETAILS``) are left out.
-    """
-    frame: dict[str, Any] = {
-        "type": "incident",
-        "change": event.kind if event is not None else "changed",
-        "incident": {
-            "id": i.id,
-            "site_id": i.site_id,
-            "kind": str(i.kind),
-            "state": str(i.state),
-            "severity": str(i.severity),
-            "opened_utc": utc_iso(i.opened_at.timestamp()),
-            "updated_utc": utc_iso(i.updated_at.timestamp()),
-            "drone_id": i.drone_id,
-            "sysid": i.sysid,
-            "vehicle_key": i.vehicle_key,
-            "booking_id": i.booking_id,
-            "corridor_id": i.corridor_id,
-            "operator_id": i.operator_id,
-            "message": i.message,
-            "assignee_id": i.assignee_id,
-            "root_cause": i.root_cause,
-            "version": i.version,
-        },
-    }
-    if event is not None:
-        frame["event"] = {
-            "kind": event.kind,
-            "t_utc": utc_iso(event.at.timestamp()),
-            "actor_id": event.actor_id,
-            "details": {
-                k: v for k, v in event.details.items() if k not in PRIVATE_DETAILS
-            },
-        }
-    return frame

@@ -41,13 +41,14 @@ from booking.model import (
 )
 from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import TelemetryStore
-from telemetry.live.bus.base import InProcessBus, LiveBus, VehicleRelay
+from telemetry.live.bus import InProcessBus, LiveBus, VehicleRelay
 from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import LiveHub
 from telemetry.mavlink.transports import Link, open_link, parse_endpoint
 from telemetry.recording.recorder import TelemetryRecorder
+from telemetry.retry_policy import jittered_waits
 from web.events import EventLog
 from web.fleet_directory import load_fleet_directory
 from web.schemas import BookingPublic
@@ -62,6 +63,9 @@ DIRECTORY_REFRESH_GAP_S = 0.25
 RETENTION_SWEEP_S = 3600.0
 ACTIVATE_ATTEMPTS = 5
 """Whole activation transactions tried before giving up on a transient DB error."""
+ACTIVATE_FIRST_WAIT_S = 0.2
+ACTIVATE_MAX_WAIT_S = 6.4
+"""Back-off between activation attempts (jittered, up to 0.2 s * 2**attempt)."""
 
 ProcessRole = Literal["all", "gateway", "web"]
 
@@ -212,6 +216,7 @@ class TelemetryRuntime:
             # A transient error (PostgreSQL restarting) retries the whole
             # transaction; if a commit did land before the error, the retry is
             # refused as a transition from "active" and changes nothing.
+            waits = jittered_waits(ACTIVATE_FIRST_WAIT_S, ACTIVATE_MAX_WAIT_S)
             for attempt in range(1, ACTIVATE_ATTEMPTS + 1):
                 try:
                     services.activate(
@@ -228,7 +233,7 @@ class TelemetryRuntime:
                     if attempt == ACTIVATE_ATTEMPTS:
                         logger.error("booking %s not activated: %s", booking_id, exc)
                         return
-                    time.sleep(0.2 * 2**attempt)
+                    time.sleep(next(waits))
                 except Exception:
                     logger.exception("booking %s activation failed", booking_id)
                     return

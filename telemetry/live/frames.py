@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from airspace.monitor import BREACH_KINDS, ConformanceEvent, EventKind
+from airspace.utc import as_utc
+from telemetry.incidents.model import Incident, IncidentEvent
 from telemetry.live.vehicles import VehicleState
 
 WARNING_KINDS = frozenset({"near_edge", "predicted_exit", "low_battery"})
@@ -247,10 +249,9 @@ def conformance_details(event: ConformanceEvent) -> dict[str, Any]:
 def incident_frame(
     incident_id: int, v: VehicleState, kind: str, t_s: float, message: str, state: str
 ) -> dict[str, Any]:
-    """An ``incident`` frame for an incident opened (or joined) now."""
-    return {
-        "type": "incident",
-        "incident": {
+    """An ``incident`` frame for an incident the gateway opened (or joined) now."""
+    return _incident_frame(
+        {
             "id": incident_id,
             "site_id": v.site_id,
             "kind": kind,
@@ -264,5 +265,70 @@ def incident_frame(
             "corridor_id": v.corridor_id,
             "operator_id": v.operator_id,
             "message": message,
-        },
+        }
+    )
+
+
+PRIVATE_DETAILS = frozenset({"note", "summary"})
+"""Free texts the live stream leaves out: an unregistered drone's incident goes to
+every viewer, its notes only to those who may read it (``GET /incidents/{id}``)."""
+
+
+def incident_change_frame(
+    i: Incident, event: IncidentEvent | None = None
+) -> dict[str, Any]:
+    """An ``incident`` frame for a stored incident a person changed.
+
+    The fields of :func:`incident_frame` plus the workflow's; ``change`` names what
+    happened (the event kind). The event's free texts (``PRIVATE_DETAILS``) are
+    left out.
+    """
+    body = {
+        "id": i.id,
+        "site_id": i.site_id,
+        "kind": str(i.kind),
+        "state": str(i.state),
+        "severity": str(i.severity),
+        "opened_utc": utc_iso(as_utc(i.opened_at).timestamp()),
+        "updated_utc": utc_iso(as_utc(i.updated_at).timestamp()),
+        "drone_id": i.drone_id,
+        "sysid": i.sysid,
+        "vehicle_key": i.vehicle_key,
+        "booking_id": i.booking_id,
+        "corridor_id": i.corridor_id,
+        "operator_id": i.operator_id,
+        "message": i.message,
+        "assignee_id": i.assignee_id,
+        "root_cause": i.root_cause,
+        "version": i.version,
     }
+    change = event.kind if event is not None else "changed"
+    if event is None:
+        return _incident_frame(body, change)
+    details = {k: v for k, v in event.details.items() if k not in PRIVATE_DETAILS}
+    return _incident_frame(
+        body,
+        change,
+        {
+            "kind": event.kind,
+            "t_utc": utc_iso(as_utc(event.at).timestamp()),
+            "actor_id": event.actor_id,
+            "details": details,
+        },
+    )
+
+
+def _incident_frame(
+    body: dict[str, Any],
+    change: str | None = None,
+    event: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``incident`` frame's envelope (docs/live-stream.md), the one place
+    both kinds of incident frame take their shape from."""
+    frame: dict[str, Any] = {"type": "incident"}
+    if change is not None:
+        frame["change"] = change
+    frame["incident"] = body
+    if event is not None:
+        frame["event"] = event
+    return frame

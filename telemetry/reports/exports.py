@@ -32,7 +32,13 @@ from typing import Any, Final
 from telemetry.incidents.model import VolumeSnapshot
 from telemetry.live.frames import utc_iso
 from telemetry.mavlink.tlog import encode_record
-from telemetry.reports.replay import Replay, ReplaySample, positions_at, volume_json
+from telemetry.reports.replay import (
+    Replay,
+    ReplaySample,
+    positions_at,
+    sample_json,
+    volume_json,
+)
 
 KML_NS: Final = "http://www.opengis.net/kml/2.2"
 NONCONFORMING_STATES: Final = frozenset(
@@ -63,20 +69,7 @@ def _xyz(s: ReplaySample) -> list[float]:
 
 
 def _sample_properties(s: ReplaySample) -> dict[str, Any]:
-    return {
-        "t_utc": utc_iso(s.t_s),
-        "t_s": s.t_s,
-        "lat_deg": s.lat_deg,
-        "lon_deg": s.lon_deg,
-        "alt_amsl_m": s.alt_amsl_m,
-        "rel_alt_m": s.rel_alt_m,
-        "speed_mps": s.speed_mps,
-        "heading_deg": s.heading_deg,
-        "state": s.state,
-        "phase": s.phase,
-        "battery_pct": s.battery_pct,
-        "vehicle_key": s.vehicle_key,
-    }
+    return {**sample_json(s), "vehicle_key": s.vehicle_key}
 
 
 def replay_features(replay: Replay) -> list[dict[str, Any]]:

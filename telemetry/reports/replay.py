@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final, Protocol
 
 from telemetry.incidents.model import (
     EvidenceSample,
@@ -221,21 +221,51 @@ def positions_at(
     return found
 
 
-def sample_json(s: ReplaySample) -> dict[str, Any]:
-    """Return a sample as the replay API sends it."""
-    return {
-        "t_s": s.t_s,
-        "t_utc": utc_iso(s.t_s),
-        "lat_deg": s.lat_deg,
-        "lon_deg": s.lon_deg,
-        "alt_amsl_m": s.alt_amsl_m,
-        "rel_alt_m": s.rel_alt_m,
-        "speed_mps": s.speed_mps,
-        "heading_deg": s.heading_deg,
-        "state": s.state,
-        "phase": s.phase,
-        "battery_pct": s.battery_pct,
-    }
+SAMPLE_FIELDS: Final = (
+    "lat_deg",
+    "lon_deg",
+    "alt_amsl_m",
+    "rel_alt_m",
+    "speed_mps",
+    "heading_deg",
+    "state",
+    "phase",
+    "battery_pct",
+)
+"""A replay sample's fields after its time, as the replay API sends them."""
+EVIDENCE_FIELDS: Final = (
+    "lat_deg",
+    "lon_deg",
+    "alt_amsl_m",
+    "rel_alt_m",
+    "vn_mps",
+    "ve_mps",
+    "vd_mps",
+    "heading_deg",
+    "state",
+)
+"""An evidence sample's fields after its time, as the evidence API sends them."""
+
+
+class TimedSample(Protocol):
+    """A position sample: anything with its time in Unix seconds."""
+
+    @property
+    def t_s(self) -> float: ...
+
+
+def sample_json(
+    s: TimedSample, fields: Sequence[str] = SAMPLE_FIELDS
+) -> dict[str, Any]:
+    """Return a sample as the APIs send it: ``t_s``, ``t_utc``, then ``fields``.
+
+    The one sample-to-JSON helper of the replay, the exports and the evidence
+    route (``EVIDENCE_FIELDS`` for an ``EvidenceSample``).
+    """
+    out: dict[str, Any] = {"t_s": s.t_s, "t_utc": utc_iso(s.t_s)}
+    for name in fields:
+        out[name] = getattr(s, name)
+    return out
 
 
 def event_json(e: ReplayEvent) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from telemetry.live.bus.base import InProcessBus, LiveBus, open_bus
+from telemetry.live.bus import InProcessBus, LiveBus, open_bus
 from telemetry.live.bus.nats_bus import NatsBus
 from telemetry.live.frames import MOTION_FIELDS, MotionRow
 from telemetry.live.hub import serialise
@@ -222,14 +222,32 @@ async def test_counts_what_it_carried(pair: Pair) -> None:
     assert produced.events_pending == 0
 
 
-async def test_close_is_idempotent_and_later_publishes_do_not_raise(
+async def test_close_is_idempotent_and_later_publishes_are_counted_not_raised(
     pair: Pair,
 ) -> None:
     await pair.producer.close()
     await pair.producer.close()
+    before = pair.producer.stats()
 
     pair.producer.publish(_event(1), None)
     pair.producer.publish_vehicles(1.0, [_vehicle("k", "s", None)])
+
+    after = pair.producer.stats()
+    carried = (
+        after.events_sent - before.events_sent,
+        after.vehicle_batches_sent - before.vehicle_batches_sent,
+    )
+    dropped = (
+        after.events_dropped - before.events_dropped,
+        after.vehicle_batches_dropped - before.vehicle_batches_dropped,
+    )
+    if pair.producer.remote:
+        # A closed NATS bus refuses both and says so in its counters.
+        assert (carried, dropped) == ((0, 0), (1, 1))
+    else:
+        # In process, close has nothing to stop: the sink still gets both.
+        assert (carried, dropped) == ((1, 1), (0, 0))
+    assert after.events_pending == 0
 
 
 def test_open_bus_refuses_an_unknown_scheme_and_names_the_forms() -> None:

@@ -18,8 +18,7 @@ import pytest
 from nats.aio.msg import Msg
 
 from bench.scale import NATS_BIN, NatsServer
-from telemetry.live.bus import nats_bus as bus_nats
-from telemetry.live.bus.base import VehicleRelay
+from telemetry.live.bus import VehicleRelay, nats_bus as bus_nats
 from telemetry.live.bus.nats_bus import NatsBus
 from telemetry.live.frames import MOTION_FIELDS
 from telemetry.live.hub import Audience, LiveHub

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from telemetry.live.bus.base import VehicleRelay
+from telemetry.live.bus import VehicleRelay
 from telemetry.live.frames import MOTION_FIELDS, vehicle_entries
 from telemetry.live.hub import Audience, LiveHub
 from tests.integration.test_bus_contract import RecordingSink, motion_row

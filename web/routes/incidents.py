@@ -31,7 +31,6 @@ from booking.repositories import SqlAudit
 from booking.user_repository import SqlUsers
 from telemetry.incidents.model import (
     EvidencePhase,
-    EvidenceSample,
     Incident,
     IncidentKind,
     IncidentState,
@@ -50,8 +49,8 @@ from telemetry.incidents.workflow import (
     SetRootCause,
     can_read,
 )
-from telemetry.live.frames import utc_iso
-from telemetry.reports.replay import volume_json
+from telemetry.live.frames import incident_change_frame, utc_iso
+from telemetry.reports.replay import EVIDENCE_FIELDS, sample_json, volume_json
 from web.db import write_session
 from web.deps import ActorDep
 from web.incident_schemas import (
@@ -66,7 +65,6 @@ from web.incident_schemas import (
     IncidentReopen,
     IncidentRootCause,
     IncidentSeverity,
-    incident_frame,
 )
 
 logger = logging.getLogger(__name__)
@@ -141,22 +139,6 @@ def incidents_show(
     return IncidentDetail.with_events(incident, store.incident_events(incident_id))
 
 
-def _evidence_sample(s: EvidenceSample) -> dict[str, Any]:
-    return {
-        "t_s": s.t_s,
-        "t_utc": utc_iso(s.t_s),
-        "lat_deg": s.lat_deg,
-        "lon_deg": s.lon_deg,
-        "alt_amsl_m": s.alt_amsl_m,
-        "rel_alt_m": s.rel_alt_m,
-        "vn_mps": s.vn_mps,
-        "ve_mps": s.ve_mps,
-        "vd_mps": s.vd_mps,
-        "heading_deg": s.heading_deg,
-        "state": s.state,
-    }
-
-
 @router.get("/incidents/{incident_id}/evidence")
 def incidents_evidence(
     incident_id: int, request: Request, actor: ActorDep
@@ -181,8 +163,8 @@ def incidents_evidence(
         "volume": volume_json(incident.volume),
         "rule": dict(incident.rule),
         "link": dict(incident.link),
-        "before": [_evidence_sample(s) for s in before],
-        "after": [_evidence_sample(s) for s in after],
+        "before": [sample_json(s, EVIDENCE_FIELDS) for s in before],
+        "after": [sample_json(s, EVIDENCE_FIELDS) for s in after],
         "covered_s": {
             "before": round(opened_s - before[0].t_s, 3) if before else 0.0,
             "after": round(after[-1].t_s - opened_s, 3) if after else 0.0,
@@ -233,9 +215,9 @@ async def _change(
     )
     try:
         # Same audience as the gateway's incident frames (None: everyone, as for an
-        # unregistered drone); the frame carries no note text (see incident_frame).
+        # unregistered drone); the frame carries no note text (PRIVATE_DETAILS).
         request.app.state.telemetry.publish(
-            incident_frame(applied.incident, applied.event),
+            incident_change_frame(applied.incident, applied.event),
             applied.incident.operator_id,
         )
     except Exception:

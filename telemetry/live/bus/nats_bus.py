@@ -38,7 +38,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +58,8 @@ from telemetry.live.bus.base import (
     subject_token,
 )
 from telemetry.live.frames import MOTION_KEY, MotionRow
+from telemetry.log_limits import RateLimitedLog
+from telemetry.retry_policy import jittered_waits
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,12 @@ MAX_EVENT_BYTES = 512 * 1024
 """A must-keep frame bigger than this is refused (NATS's default limit is 1 MB,
 and a frame at the head of the queue that can never be published would hold
 back every later one)."""
+
+
+def _event_waits() -> Iterator[float]:
+    """Waits between retries of unacknowledged events (jittered, so gateways
+    retrying after a NATS restart do not all hit it at once)."""
+    return jittered_waits(_BACKOFF_FIRST_S, _BACKOFF_MAX_S)
 
 
 def _json_default(value: object) -> object:
@@ -155,7 +163,7 @@ class NatsBus:
         """Subject token of each vehicle key's last full record, to route its rows."""
         self._closing = False
         self._started = False
-        self._last_log: dict[str, float] = {}
+        self._log_limited = RateLimitedLog(logger, _LOG_EVERY_S)
         self._c: dict[str, int] = dict.fromkeys(
             (
                 "vehicle_batches_sent",
@@ -224,7 +232,9 @@ class NatsBus:
             )
 
     async def _connect_until_up(self) -> None:
-        wait_s = self.reconnect_wait_s
+        waits = jittered_waits(
+            self.reconnect_wait_s, max(self.reconnect_wait_s, _BACKOFF_MAX_S * 5)
+        )
         while not self._closing:
             try:
                 await self._connect_and_set_up()
@@ -232,9 +242,10 @@ class NatsBus:
                 return
             except Exception as exc:
                 # Connected, but JetStream said no (not enabled, no space...).
-                self._log_limited("setup", "NATS bus not set up yet: %s", exc)
-                await asyncio.sleep(wait_s)
-                wait_s = min(wait_s * 2, _BACKOFF_MAX_S * 5)
+                self._log_limited(
+                    logging.WARNING, "setup", "NATS bus not set up yet: %s", exc
+                )
+                await asyncio.sleep(next(waits))
 
     async def _connect_and_set_up(self) -> None:
         if self._nc is None:
@@ -289,7 +300,7 @@ class NatsBus:
 
     async def _bind_consumer(self) -> None:
         """Bind this process's durable consumer; retried while NATS says no."""
-        wait_s = _BACKOFF_FIRST_S
+        waits = jittered_waits(_BACKOFF_FIRST_S, _BACKOFF_MAX_S)
         while not self._closing:
             js = self._js
             if js is None:
@@ -317,14 +328,14 @@ class NatsBus:
                 # previous process died (it will), or another live process has
                 # the same name (it must not).
                 self._log_limited(
+                    logging.WARNING,
                     "bind",
                     "durable consumer %s not bound yet (%s); if another process "
                     "runs under this node name, give each its own",
                     self.node_name,
                     exc,
                 )
-                await asyncio.sleep(wait_s)
-                wait_s = min(wait_s * 2, _BACKOFF_MAX_S)
+                await asyncio.sleep(next(waits))
                 continue
             self._subscriptions.append(sub)
             logger.info("bus consumer %s bound to %s", self.node_name, self.stream)
@@ -441,6 +452,7 @@ class NatsBus:
         if refused is not None:
             self._c["events_dropped"] += 1
             self._log_limited(
+                logging.WARNING,
                 f"drop-{refused[:8]}",
                 "%s frame not published: %s (incidents are in the database)",
                 token,
@@ -451,7 +463,7 @@ class NatsBus:
         self._events_ready.set()
 
     async def _send_events(self) -> None:
-        backoff_s = _BACKOFF_FIRST_S
+        waits = _event_waits()
         while True:
             if not self._events or not self.connected:
                 self._events_ready.clear()
@@ -468,12 +480,11 @@ class NatsBus:
             failed = [out for out, ok in zip(batch, acked, strict=True) if not ok]
             self._c["events_sent"] += len(batch) - len(failed)
             if not failed:
-                backoff_s = _BACKOFF_FIRST_S
+                waits = _event_waits()  # a success starts the back-off afresh
                 continue
             self._events.extendleft(reversed(failed))
             self._c["events_retried"] += len(failed)
-            await asyncio.sleep(backoff_s)
-            backoff_s = min(backoff_s * 2, _BACKOFF_MAX_S)
+            await asyncio.sleep(next(waits))
 
     async def _publish_batch(self, batch: list[_Outgoing]) -> list[bool]:
         """Publish in order without waiting in between; True where acknowledged."""
@@ -492,7 +503,9 @@ class NatsBus:
                     )
                 )
             except Exception as exc:
-                self._log_limited("publish", "event publish failed: %s", exc)
+                self._log_limited(
+                    logging.WARNING, "publish", "event publish failed: %s", exc
+                )
                 futures.append(None)
         waiting = [f for f in futures if f is not None]
         if waiting:
@@ -508,7 +521,9 @@ class NatsBus:
             refused = pending.exception()
             if refused is not None:
                 no_stream = no_stream or isinstance(refused, NoStreamResponseError)
-                self._log_limited("ack", "JetStream refused an event: %s", refused)
+                self._log_limited(
+                    logging.WARNING, "ack", "JetStream refused an event: %s", refused
+                )
             acked.append(refused is None)
         if no_stream:
             # The server lost its stream (a fresh store): make it again.
@@ -532,7 +547,9 @@ class NatsBus:
                 self._c["vehicle_batches_sent"] += 1
             except Exception as exc:
                 self._c["vehicle_batches_dropped"] += 1
-                self._log_limited("vehicles", "position publish failed: %s", exc)
+                self._log_limited(
+                    logging.WARNING, "vehicles", "position publish failed: %s", exc
+                )
 
     # -- consuming ---------------------------------------------------------------
 
@@ -600,12 +617,16 @@ class NatsBus:
 
     def _bad(self, msg: Msg, exc: BaseException) -> None:
         self._c["bad_messages"] += 1
-        self._log_limited("bad", "not a live frame on %s: %s", msg.subject, exc)
+        self._log_limited(
+            logging.WARNING, "bad", "not a live frame on %s: %s", msg.subject, exc
+        )
 
-    # -- connection callbacks and logging --------------------------------------
+    # -- connection callbacks ----------------------------------------------------
 
     async def _on_error(self, exc: Exception) -> None:
-        self._log_limited(f"error-{type(exc).__name__}", "NATS: %s", exc)
+        self._log_limited(
+            logging.WARNING, f"error-{type(exc).__name__}", "NATS: %s", exc
+        )
 
     async def _on_disconnected(self) -> None:
         if not self._closing:
@@ -614,9 +635,3 @@ class NatsBus:
     async def _on_reconnected(self) -> None:
         logger.info("NATS %s reconnected", self.url)
         self._events_ready.set()
-
-    def _log_limited(self, what: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last_log.get(what, -_LOG_EVERY_S) >= _LOG_EVERY_S:
-            self._last_log[what] = now
-            logger.warning(message, *args)

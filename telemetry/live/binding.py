@@ -1,0 +1,100 @@
+"""Fleet binding: which registered drone, site and booking a live vehicle is.
+
+A vehicle is known on the wire only by its link and sysid; the fleet directory
+(swapped in whole by ``set_directory``) says whose it is. Bound again when the
+directory changes and at least every ``rebind_s``; a booking's flight is activated
+when its approved drone is first seen flying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telemetry.live.fleet import DroneEntry, FleetDirectory, nearest_site
+from telemetry.live.state import GatewayState
+from telemetry.live.vehicles import VehicleState
+
+
+def set_directory(gw: GatewayState, directory: FleetDirectory, now_s: float) -> None:
+    """Swap in a fresh fleet directory; rebinds every vehicle at the next tick."""
+    gw.directory = directory
+    gw._directory_version += 1
+    keys = directory.signing_keys()
+    for codec in gw.codecs.values():
+        codec.set_signing_keys(keys)
+    for site_id, monitor in gw.monitors.items():
+        monitor.set_closures(directory.active_closures(site_id, now_s))
+
+
+def bind(gw: GatewayState, v: VehicleState, now_s: float) -> None:
+    """Tie the vehicle to its registered drone, site and current booking.
+
+    Done again when the directory changes and at least every ``rebind_s``
+    (booking windows open and close; an unregistered vehicle changes site).
+    """
+    before = (v.site_id, v.drone_id, v.operator_id, v.booking_id, v.corridor_id)
+    bind_fields(gw, v, now_s)
+    after = (v.site_id, v.drone_id, v.operator_id, v.booking_id, v.corridor_id)
+    if after != before:
+        v.needs_full_frame = True
+
+
+def bind_fields(gw: GatewayState, v: VehicleState, now_s: float) -> None:
+    """Set ``v``'s drone, site and booking fields from the directory."""
+    v.bound_version = gw._directory_version
+    v.bound_until_s = now_s + gw.settings.rebind_s
+    drones = gw.directory.drones_with_sysid(v.sysid)
+    if len(drones) == 1:
+        drone = drones[0]
+    elif drones:
+        drone = nearest_of(gw, v, drones, now_s)
+    else:
+        drone = None
+    if drone is None or drone.site_id not in gw.sites:
+        v.drone_id = v.drone_name = v.operator_id = None
+        v.booking_id = v.corridor_id = None
+        v.takeoff_pad_id = v.landing_pad_id = None
+        v.site_id = nearest_site(v.lon_deg, v.lat_deg, gw._site_refs)
+        return
+    v.site_id = drone.site_id
+    v.drone_id, v.drone_name, v.operator_id = (
+        drone.drone_id,
+        drone.name,
+        drone.operator_id,
+    )
+    booking = gw.directory.booking_for(drone.drone_id, now_s)
+    if booking is None:
+        v.booking_id = v.corridor_id = None
+        v.takeoff_pad_id = v.landing_pad_id = None
+        return
+    v.booking_id, v.corridor_id = booking.booking_id, booking.corridor_id
+    v.takeoff_pad_id = booking.takeoff_pad_id
+    v.landing_pad_id = booking.landing_pad_id
+    if (
+        booking.state == "approved"
+        and v.flying
+        and booking.booking_id not in gw._activated
+        and gw.activate_booking is not None
+    ):
+        gw._activated.add(booking.booking_id)
+        gw.activate_booking(booking.booking_id, now_s)
+
+
+def nearest_of(
+    gw: GatewayState, v: VehicleState, drones: Sequence[DroneEntry], now_s: float
+) -> DroneEntry:
+    """The drone, of several sites' with ``v``'s sysid, at the nearest site.
+
+    Sticky for ``resite_s``: a big multi-site fleet rebinds thousands of
+    vehicles a second, and none changes site in a second.
+    """
+    if now_s < v.resite_after_s:
+        for drone in drones:
+            if drone.site_id == v.site_id:
+                return drone
+    v.resite_after_s = now_s + gw.settings.resite_s
+    sites = {d.site_id for d in drones}
+    site_id = nearest_site(
+        v.lon_deg, v.lat_deg, [r for r in gw._site_refs if r[0] in sites]
+    )
+    return next(d for d in drones if d.site_id == site_id)

@@ -1,0 +1,99 @@
+"""The per-vehicle checks beside conformance, as pure functions: link loss, low
+battery, the autopilot's own fence, signature failures.
+
+Each takes a vehicle's state (``VehicleState``, read only), ``now_s`` and its
+thresholds and returns what changed: the vehicle's new flag and, when an operator
+must hear of it, an :class:`Alert`. The tick (``telemetry.live.tick``) applies the
+flags and emits the alerts, so these stay testable without a gateway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telemetry.live.vehicles import VehicleState
+
+BATTERY_HYSTERESIS_PCT = 5
+"""A low battery clears only this far above the threshold (no flapping on noise)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An event to raise: its ``kind`` (docs/live-stream.md), a line for people,
+    and the details the frame carries."""
+
+    kind: str
+    message: str
+    details: dict[str, Any]
+
+
+def _name(v: VehicleState) -> str:
+    return v.drone_name or f"sysid {v.sysid}"
+
+
+def link_alert(
+    v: VehicleState, now_s: float, link_lost_s: float, paused_until_s: float
+) -> Alert | None:
+    """``link_lost`` when ``v`` (tied to a site) has been silent over
+    ``link_lost_s`` and its link is not paused (``now_s < paused_until_s``: the
+    gateway itself is behind); ``link_restored`` when a lost vehicle is heard again;
+    None when neither. The caller sets ``v.link_lost`` to ``kind == "link_lost"``."""
+    silent = now_s - v.last_message_s
+    if (
+        not v.link_lost
+        and silent > link_lost_s
+        and v.site_id
+        and now_s >= paused_until_s
+    ):
+        return Alert(
+            "link_lost",
+            f"{_name(v)}: link lost (silent {silent:.1f} s)",
+            {"silent_s": round(silent, 2), "timeout_s": link_lost_s},
+        )
+    if v.link_lost and silent <= link_lost_s:
+        return Alert("link_restored", f"{_name(v)}: link restored", {})
+    return None
+
+
+def battery_check(v: VehicleState, threshold_pct: int) -> tuple[bool, Alert | None]:
+    """``v.low_battery`` as it should now be, and a ``low_battery`` alert when a
+    flying vehicle first drops below ``threshold_pct``."""
+    pct = v.battery_pct
+    if pct is None:
+        return v.low_battery, None
+    if not v.low_battery and pct < threshold_pct and v.flying:
+        return True, Alert(
+            "low_battery",
+            f"{_name(v)}: battery {pct} %",
+            {"battery_pct": pct, "threshold_pct": threshold_pct},
+        )
+    if v.low_battery and pct >= threshold_pct + BATTERY_HYSTERESIS_PCT:
+        return False, None
+    return v.low_battery, None
+
+
+def fence_check(v: VehicleState, raised: bool) -> tuple[bool, Alert | None]:
+    """Whether the autopilot's fence breach is raised after this position (given
+    ``raised`` before it), and a ``fence_breach`` alert when it is newly raised for
+    a vehicle tied to a site."""
+    breached = v.fence_breach
+    if breached and not raised and v.site_id:
+        return True, Alert(
+            "fence_breach",
+            f"{_name(v)}: the autopilot reports a fence breach",
+            {},
+        )
+    if not breached and raised:
+        return False, None
+    return raised, None
+
+
+def spoof_alert(link_id: str, sysid: int, count: int) -> Alert:
+    """The ``spoofed_frames`` alert for ``count`` frames of ``sysid`` on ``link_id``
+    that failed the signature check."""
+    return Alert(
+        "spoofed_frames",
+        f"{count} frame(s) claiming sysid {sysid} failed the signature check",
+        {"frames": count, "link_id": link_id},
+    )

@@ -1,0 +1,105 @@
+"""Bytes in: every datagram or stream chunk of every link, decoded and folded into
+the vehicles' state (called by the transports; the hot path).
+
+``ingest`` only decodes (``telemetry.mavlink.codec``) and applies messages; the
+checks wait for the tick, except when a vehicle's unchecked position is about to
+be replaced (then its site is checked at once, so that no position goes
+unchecked).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from telemetry.live.announcing import run_from_threads
+from telemetry.live.frames import vehicle_motion
+from telemetry.live.state import GatewayState
+from telemetry.live.tick import evaluate_site, queue_fresh
+from telemetry.live.vehicles import VehicleState
+from telemetry.mavlink.codec import Framing, LinkCodec
+from telemetry.mavlink.messages import GlobalPosition
+from telemetry.mavlink.transports import BEHIND_AFTER_S, link_key
+
+logger = logging.getLogger(__name__)
+
+
+def ingest(gw: GatewayState, stream_id: str, data: bytes, now_s: float) -> None:
+    """Decode ``data`` from one stream of a link; never raises on bad bytes.
+
+    A stream is a UDP link or one TCP/serial connection (``transports``): the
+    codec keeps partial frames per stream, vehicles are keyed per link.
+    """
+    if gw._from_threads:
+        run_from_threads(gw)
+    stream = gw._streams.get(stream_id)
+    if stream is None:
+        stream = open_stream(gw, stream_id)
+    codec, link_id, by_sysid = stream
+    decoded = codec.feed(data, now_s)
+    fresh, awaiting = gw._fresh, gw._awaiting
+    for msg in decoded.messages:
+        vehicle = by_sysid.get(msg.sysid)
+        if vehicle is None:
+            vehicle = by_sysid[msg.sysid] = VehicleState(link_id, msg.sysid, now_s)
+            gw.vehicles[vehicle.key] = vehicle
+        if type(msg) is GlobalPosition:
+            if vehicle.position_pending and not vehicle.is_gcs:
+                # Its last position came after the last tick (datagrams that
+                # waited together in the kernel): queue every fresh vehicle for
+                # its check now, as the tick would, so this one is checked
+                # below before it is replaced.
+                queue_fresh(gw, now_s)
+                fresh, awaiting = gw._fresh, gw._awaiting
+            site_id = vehicle.site_id
+            if site_id is not None and vehicle.key in awaiting.get(site_id, ()):
+                # Its last position is still unchecked and about to be replaced:
+                # check the site now, so that every position is checked, and
+                # keep that position for the stream.
+                evaluate_site(gw, site_id, now_s)
+                if vehicle.key not in gw._checked:  # else the check added it
+                    gw._checked[vehicle.key] = [vehicle_motion(vehicle, now_s)]
+            fresh[vehicle.key] = vehicle
+        vehicle.apply(msg)
+    for frame in decoded.frames:
+        vehicle = by_sysid.get(frame.sysid)
+        if vehicle is not None:
+            vehicle.record_frame(frame.t_s, frame.raw)
+    for rejected in decoded.rejected:
+        gw._spoofed[(link_id, rejected.sysid)] += 1
+
+
+def open_stream(
+    gw: GatewayState, stream_id: str
+) -> tuple[LinkCodec, str, dict[int, VehicleState]]:
+    """A new stream's codec (datagram framing for UDP), link and vehicles."""
+    framing: Framing = "datagram" if stream_id.startswith("udp") else "stream"
+    codec = gw.codecs[stream_id] = LinkCodec(
+        stream_id, gw.directory.signing_keys(), framing=framing
+    )
+    link_id = link_key(stream_id)
+    by_sysid = gw._by_link.setdefault(link_id, {})
+    stream = gw._streams[stream_id] = (codec, link_id, by_sysid)
+    return stream
+
+
+def note_backlog(gw: GatewayState, link_id: str, now_s: float) -> None:
+    """The link's reader is behind (datagrams waited in the kernel; some may be
+    dropped there). Silence on it is then ours, not the drones': no vehicle of
+    it is declared ``link_lost`` until it has been caught up for a while."""
+    if now_s >= gw._behind_until.get(link_id, -math.inf):
+        logger.warning(
+            "%s: the gateway is behind on this link (datagrams waited over "
+            "%.1f s in the kernel); link-loss checks paused on it",
+            link_id,
+            BEHIND_AFTER_S,
+        )
+    gw._behind_until[link_id] = now_s + gw.settings.link_lost_s
+
+
+def end_stream(gw: GatewayState, stream_id: str) -> None:
+    """A TCP connection or serial device went away: drop its partial frames."""
+    gw._streams.pop(stream_id, None)
+    codec = gw.codecs.pop(stream_id, None)
+    if codec is not None:
+        gw._retired.append(codec.counters)

@@ -1,0 +1,134 @@
+"""What the gateway hands on: the ``vehicles`` frame to the hub, track samples,
+``after`` evidence and ``.tlog`` records to the recorder, and the views the web
+process reads (vehicle snapshot, per-link counters).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from telemetry.incidents.model import EvidencePhase, TrackSample
+from telemetry.live.frames import MotionRow, vehicle_frame, vehicle_motion
+from telemetry.live.incident_draft import evidence_builder, track_sample
+from telemetry.live.state import GatewayState
+from telemetry.live.vehicles import VehicleState
+
+
+def publish_changed(gw: GatewayState, now_s: float) -> None:
+    """One ``vehicles`` frame: motion rows of changed vehicles, full records of
+    new or re-tied ones; every vehicle each ``full_frame_s``, in full each
+    ``full_record_s``."""
+    settings = gw.settings
+    every = now_s - gw._full_frame_s >= settings.full_frame_s
+    whole = now_s - gw._full_record_s >= settings.full_record_s
+    if every:
+        gw._full_frame_s = now_s
+        gw._changed.update(k for k, v in gw.vehicles.items() if not v.is_gcs)
+    if whole:
+        gw._full_record_s = now_s
+    if not gw._changed:
+        return
+    records: list[dict[str, Any]] = []
+    rows: list[MotionRow] = []
+    vehicles, checked = gw.vehicles, gw._checked
+    for key in gw._changed:
+        v = vehicles.get(key)
+        if v is None:
+            continue
+        if v.needs_full_frame or whole or not v.has_position:
+            v.needs_full_frame = False
+            records.append(vehicle_frame(v, now_s))
+        elif (early := checked.get(key)) is not None:
+            rows += early
+        else:
+            rows.append(vehicle_motion(v, now_s))
+    gw._changed.clear()
+    checked.clear()
+    gw.hub.publish_vehicles(now_s, records, rows)
+
+
+def sample_track(gw: GatewayState, v: VehicleState, out: list[TrackSample]) -> None:
+    """Add ``v``'s position to ``out`` if its last track sample is old enough."""
+    if gw.recorder is None or not v.flying:
+        return
+    last = gw._track_s.get(v.key, -math.inf)
+    if v.last_position_s - last < gw.settings.track_interval_s:
+        return
+    gw._track_s[v.key] = v.last_position_s
+    out.append(track_sample(v))
+
+
+def due_evidence(gw: GatewayState, now_s: float) -> None:
+    """Hand the recorder the ``after`` evidence of incidents now due."""
+    if not gw._evidence or gw.recorder is None:
+        return
+    due = [e for e in gw._evidence if e.due_s <= now_s]
+    if not due:
+        return
+    gw._evidence = [e for e in gw._evidence if e.due_s > now_s]
+    for item in due:
+        snapshot = item.vehicle.ring_snapshot(item.from_s, item.due_s)
+        gw.recorder.add_evidence(
+            item.incident_id,
+            (),
+            (),
+            later_evidence=evidence_builder(snapshot, EvidencePhase.AFTER),
+        )
+
+
+def flush_tlog(gw: GatewayState, now_s: float) -> None:
+    """Hand the recorder the track samples and every vehicle's ``.tlog`` records."""
+    gw._tlog_flushed_s = now_s
+    if gw._tracks and gw.recorder is not None:
+        gw.recorder.record_track(gw._tracks)
+        gw._tracks = []
+    batch: list[tuple[str, bytes, int]] = []
+    for v in gw.vehicles.values():
+        if not v.tlog_pending_count:
+            continue
+        records, count = v.take_tlog()
+        if v.is_gcs:
+            continue
+        name = (
+            f"{v.site_id}/booking-{v.booking_id}"
+            if v.booking_id is not None
+            else f"{v.site_id}/unbooked-sysid-{v.sysid}"
+        )
+        batch.append((name, records, count))
+    if batch and gw.recorder is not None:
+        # One hand-off a second: a thread wake-up per vehicle cost more.
+        gw.recorder.record_tlogs(batch)
+
+
+def forget_silent(gw: GatewayState, now_s: float) -> None:
+    """Every 50 ticks, forget vehicles silent for ``forget_after_s``."""
+    if gw.ticks % 50:
+        return
+    horizon = now_s - gw.settings.forget_after_s
+    for key, v in list(gw.vehicles.items()):
+        if v.last_message_s < horizon:
+            del gw.vehicles[key]
+            gw._by_link.get(v.link_id, {}).pop(v.sysid, None)
+            if v.site_id in gw.monitors:
+                gw.monitors[v.site_id].forget(key)
+
+
+def vehicle_frames(gw: GatewayState, now_s: float) -> list[dict[str, Any]]:
+    """Every live vehicle, as the snapshot lists them."""
+    return [vehicle_frame(v, now_s) for v in gw.vehicles.values() if not v.is_gcs]
+
+
+def links(gw: GatewayState) -> list[dict[str, Any]]:
+    """Per link: vehicles, messages and bad-input counters."""
+    out = []
+    for link_id, codec in gw.codecs.items():
+        counters = codec.counters
+        out.append(
+            {
+                "link_id": link_id,
+                "vehicles": len(gw._by_link.get(link_id, {})),
+                **counters.as_dict(),
+            }
+        )
+    return out

@@ -1,0 +1,110 @@
+"""What the gateway knows between two datagrams: every field its modules share.
+
+:class:`GatewayState` is the ``Gateway``'s data and nothing else; the work on it
+lives beside it, one seam a module (``ingest``, ``tick``, ``binding``,
+``announcing``, ``output``), as functions taking the state first. The fields with a
+leading underscore are internal to ``telemetry.live``; the rest are read by the web
+process (metrics, snapshots).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from airspace.site import Site
+from telemetry.incidents.model import TrackSample
+from telemetry.live.fleet import FleetDirectory
+from telemetry.live.frames import MotionRow
+from telemetry.live.gateway_ports import BookingActivator, GatewayRecorder
+from telemetry.live.gateway_settings import GatewaySettings, LivePublisher
+from telemetry.live.site_monitor import SiteMonitor
+from telemetry.live.vehicles import VehicleState
+from telemetry.mavlink.codec import LinkCodec, LinkCounters
+
+
+@dataclass
+class PendingEvidence:
+    """An opened incident whose ``after`` evidence is taken at ``due_s``."""
+
+    due_s: float
+    incident_id: int
+    vehicle: VehicleState
+    from_s: float
+
+
+class GatewayState:
+    """All live vehicles of all links and sites, and the gateway's bookkeeping."""
+
+    def __init__(
+        self,
+        sites: Mapping[str, Site],
+        hub: LivePublisher,
+        recorder: GatewayRecorder | None = None,
+        settings: GatewaySettings | None = None,
+        activate_booking: BookingActivator | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sites = dict(sites)
+        self.hub = hub
+        self.recorder = recorder
+        self.settings = settings or GatewaySettings()
+        self.activate_booking = activate_booking
+        self.clock = clock
+        self.monitors = {sid: SiteMonitor(site) for sid, site in self.sites.items()}
+        self._site_refs = [
+            (sid, s.ref_lon_deg, s.ref_lat_deg) for sid, s in self.sites.items()
+        ]
+        self.directory = FleetDirectory()
+        self.codecs: dict[str, LinkCodec] = {}
+        self.vehicles: dict[str, VehicleState] = {}
+        self._by_link: dict[str, dict[int, VehicleState]] = {}
+        self._streams: dict[str, tuple[LinkCodec, str, dict[int, VehicleState]]] = {}
+        """Per stream: its codec, link and the link's vehicles (one lookup each)."""
+        self._retired: list[LinkCounters] = []
+        """Counters of streams that ended (kept for the totals)."""
+        self._changed: set[str] = set()
+        self._fresh: dict[str, VehicleState] = {}
+        """Vehicles with a position since the last tick: the only ones it visits."""
+        self._published_s = -math.inf
+        self._behind_until: dict[str, float] = {}
+        """Per link: link-loss checks are paused until then (``note_backlog``)."""
+        self._awaiting: dict[str, dict[str, VehicleState]] = {}
+        """Per site: flying vehicles whose newest position is not yet checked."""
+        self._evaluated_s: dict[str, float] = {}
+        self._urgent: set[str] = set()
+        """Sites with a vehicle whose breach awaits its confirming sample: checked at
+        the next tick, not after ``evaluate_every_s`` (a breach is announced up to
+        that much sooner; it costs one more check only while a breach is pending)."""
+        self._checked: dict[str, list[MotionRow]] = {}
+        """Per vehicle, motion rows of positions checked early and replaced since
+        (see ``ingest``), then of each later check until the next publish: the
+        stream shows them all, in order, rather than skip them."""
+        self._link_checked_s = -math.inf
+        self._full_frame_s = 0.0
+        self._full_record_s = 0.0
+        self._directory_version = 0
+        self._tlog_flushed_s = 0.0
+        self._track_s: dict[str, float] = {}
+        self._tracks: list[TrackSample] = []
+        """Track samples not yet handed to the recorder (with the tlogs, once a
+        second: each hand-off wakes the writer thread, which then competes for the
+        GIL)."""
+        self._spoofed: Counter[tuple[str, int]] = Counter()
+        self._spoof_reported: dict[tuple[str, int], float] = {}
+        self._open_incident: dict[tuple[str, str], int] = {}
+        self._evidence: list[PendingEvidence] = []
+        self._activated: set[int] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._from_threads: deque[Callable[[], None]] = deque()
+        """Calls handed over by the recorder's thread (stored incidents to
+        announce); run by the next ``ingest`` or ``tick``, or by the loop."""
+        self.ticks = 0
+        self.tick_seconds_max = 0.0
+        self.tick_seconds_last = 0.0
+        self.events_total: Counter[str] = Counter()
+        self.incidents_announced = 0
