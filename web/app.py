@@ -12,10 +12,11 @@ from sqlmodel import Session
 from airspace.site import Site
 from airspace.site_files import load_site
 from booking.store import SqlUnitOfWork, StaticSiteCatalogue
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
 from telemetry.live.bus.base import open_bus
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.recording.recorder import TelemetryRecorder
+from telemetry.recording.track_store import TrackStore
 from web.db import make_engine, write_session
 from web.errors import install_error_handlers
 from web.events import EventLog
@@ -82,15 +83,19 @@ def create_app(
             lambda: write_session(engine), catalogue, publish=events.publish
         )
 
-    store = TelemetryStore(lambda: write_session(engine), lambda: Session(engine))
-    recorder = TelemetryRecorder(store, settings.tlog_dir)
+    incident_repository = IncidentRepository(
+        lambda: write_session(engine), lambda: Session(engine)
+    )
+    tracks = TrackStore(lambda: write_session(engine), lambda: Session(engine))
+    recorder = TelemetryRecorder(incident_repository, tracks, settings.tlog_dir)
     telemetry = TelemetryRuntime(
         loaded_sites,
         engine,
         events,
         uow_factory,
         recorder,
-        store,
+        incident_repository,
+        tracks,
         settings.mavlink,
         GatewaySettings(
             tick_s=settings.telemetry_tick_ms / 1000,

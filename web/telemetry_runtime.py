@@ -41,7 +41,7 @@ from booking.model import (
     UserId,
 )
 from booking.store import BookingRow, SqlUnitOfWork, booking_from_row
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
 from telemetry.live.bus.base import InProcessBus, LiveBus, VehicleRelay
 from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
@@ -49,6 +49,7 @@ from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import LiveHub
 from telemetry.mavlink.transports import Link, open_link, parse_endpoint
 from telemetry.recording.recorder import TelemetryRecorder
+from telemetry.recording.track_store import TrackStore
 from web.events import EventLog
 from web.fleet_directory import load_fleet_directory
 from web.schemas import BookingPublic
@@ -77,7 +78,8 @@ class TelemetryRuntime:
         events: EventLog,
         uow_factory: Callable[[], SqlUnitOfWork],
         recorder: TelemetryRecorder | None,
-        store: TelemetryStore | None,
+        incidents: IncidentRepository | None,
+        tracks: TrackStore | None,
         endpoints: Sequence[str],
         gateway_settings: GatewaySettings | None = None,
         hub: LiveHub | None = None,
@@ -90,7 +92,8 @@ class TelemetryRuntime:
         self.events = events
         self.uow_factory = uow_factory
         self.recorder = recorder
-        self.store = store
+        self.incidents = incidents
+        self.tracks = tracks
         self.endpoints = [parse_endpoint(spec) for spec in endpoints]
         self.hub = hub or LiveHub()
         self.role: ProcessRole = role

@@ -19,11 +19,8 @@ from booking.errors import NotFound
 from booking.model import Actor
 from booking.ports import AuditLog
 from telemetry.incidents.model import Incident, IncidentEvent, IncidentId, to_json
-from telemetry.incidents.repository import (
-    IncidentEventRow,
-    IncidentRow,
-    incident_from_row,
-)
+from telemetry.incidents.repository import incident_from_row
+from telemetry.incidents.tables import IncidentEventRow, IncidentRow
 from telemetry.incidents.workflow import IncidentChange, IncidentCommand, decide
 
 

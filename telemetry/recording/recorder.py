@@ -61,7 +61,7 @@ from telemetry.incidents.model import (
     NewIncident,
     TrackSample,
 )
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
 from telemetry.mavlink.tlog import (
     TIME_LEN,
     TlogFormatError,
@@ -70,6 +70,7 @@ from telemetry.mavlink.tlog import (
     encode_record,
     frame_length,
 )
+from telemetry.recording.track_store import TrackStore
 
 logger = logging.getLogger(__name__)
 
@@ -329,7 +330,8 @@ class TelemetryRecorder:
 
     def __init__(
         self,
-        store: TelemetryStore,
+        incidents: IncidentRepository,
+        tracks: TrackStore,
         tlog_dir: Path | None,
         *,
         flush_interval_s: float = 0.5,
@@ -350,7 +352,8 @@ class TelemetryRecorder:
                 "flush intervals must be positive, batch_rows at least 1 and "
                 "max_pending_rows at least batch_rows"
             )
-        self._store = store
+        self._incidents = incidents
+        self._tracks = tracks
         self._tlog_dir = tlog_dir
         self._flush_interval_s = flush_interval_s
         self._tlog_flush_interval_s = tlog_flush_interval_s
@@ -628,7 +631,7 @@ class TelemetryRecorder:
             )
         now = now or datetime.now(UTC)
         cutoff = now - timedelta(days=older_than_days)
-        track_rows = self._store.purge_track_before(cutoff)
+        track_rows = self._tracks.purge_track_before(cutoff)
         result: Future[int] = Future()
         with self._lock:
             threaded = bool(self._threads) and not self._closed
@@ -768,15 +771,15 @@ class TelemetryRecorder:
 
     def _apply(self, job: _Written) -> tuple[int, bool] | None:
         if isinstance(job, _OpenIncident):
-            return self._store.open_incident(job.new)
+            return self._incidents.open_incident(job.new)
         if isinstance(job, _Evidence):
-            self._store.add_evidence(job.incident_id, job.samples, job.frames)
+            self._incidents.add_evidence(job.incident_id, job.samples, job.frames)
         elif isinstance(job, _Event):
-            self._store.add_incident_event(
+            self._incidents.add_incident_event(
                 job.incident_id, job.kind, job.at, dict(job.details)
             )
         else:
-            self._store.append_track(job.samples)
+            self._tracks.append_track(job.samples)
         return None
 
     def _opened(self, job: _OpenIncident, incident_id: int, created: bool) -> None:

@@ -34,7 +34,7 @@ from telemetry.incidents.model import (
     IncidentKind,
     IncidentState,
 )
-from telemetry.incidents.repository import MAX_LIST_LIMIT, TelemetryStore
+from telemetry.incidents.repository import MAX_LIST_LIMIT, IncidentRepository
 from telemetry.incidents.service import AppliedChange, apply_command
 from telemetry.incidents.workflow import (
     Acknowledge,
@@ -72,18 +72,21 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["incidents"])
 
 
-def telemetry_store(request: Request) -> TelemetryStore:
-    """Return the app's telemetry store (one on the engine if the runtime has none)."""
-    store = getattr(request.app.state.telemetry, "store", None)
-    if isinstance(store, TelemetryStore):
-        return store
+def incident_repository(request: Request) -> IncidentRepository:
+    """Return the app's incident repository (one on the engine if the runtime has
+    none)."""
+    incidents = getattr(request.app.state.telemetry, "incidents", None)
+    if isinstance(incidents, IncidentRepository):
+        return incidents
     engine = cast(Engine, request.app.state.engine)
-    return TelemetryStore(lambda: write_session(engine), lambda: Session(engine))
+    return IncidentRepository(lambda: write_session(engine), lambda: Session(engine))
 
 
-def visible_incident(store: TelemetryStore, actor: Actor, incident_id: int) -> Incident:
+def visible_incident(
+    incidents: IncidentRepository, actor: Actor, incident_id: int
+) -> Incident:
     """Return the incident if ``actor`` may see it; ``NotFound`` otherwise."""
-    incident = store.get_incident(incident_id)
+    incident = incidents.get_incident(incident_id)
     if incident is None or not can_read(actor, incident):
         raise NotFound("incident", incident_id)
     return incident
@@ -113,7 +116,7 @@ def incidents_index(
         if operator is not None and operator != actor.operator_id:
             return []
         operator = actor.operator_id
-    found = telemetry_store(request).list_incidents(
+    found = incident_repository(request).list_incidents(
         state=state,
         kind=kind,
         site_id=site,
@@ -133,9 +136,9 @@ def incidents_show(
     incident_id: int, request: Request, actor: ActorDep
 ) -> IncidentDetail:
     """Return one incident with its rule, volume, link figures and timeline."""
-    store = telemetry_store(request)
-    incident = visible_incident(store, actor, incident_id)
-    return IncidentDetail.with_events(incident, store.incident_events(incident_id))
+    incidents = incident_repository(request)
+    incident = visible_incident(incidents, actor, incident_id)
+    return IncidentDetail.with_events(incident, incidents.incident_events(incident_id))
 
 
 def _evidence_sample(s: EvidenceSample) -> dict[str, Any]:
@@ -165,9 +168,9 @@ def incidents_evidence(
     ``volume``: the assigned volume at the time; ``rule`` and ``link``: the rule's
     thresholds and the link-quality figures.
     """
-    store = telemetry_store(request)
-    incident = visible_incident(store, actor, incident_id)
-    evidence = store.evidence(incident_id)
+    incidents = incident_repository(request)
+    incident = visible_incident(incidents, actor, incident_id)
+    evidence = incidents.evidence(incident_id)
     frames = evidence.frames
     opened_s = incident.opened_at.timestamp()
     before = [s for s in evidence.samples if s.phase is EvidencePhase.BEFORE]

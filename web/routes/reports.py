@@ -33,8 +33,9 @@ from booking.errors import NotFound
 from booking.model import Actor
 from booking.store import BookingRow, DroneRow, OperatorRow
 from telemetry.incidents.model import IncidentKind
-from telemetry.incidents.repository import IncidentEventRow, IncidentRow, TrackSampleRow
+from telemetry.incidents.tables import IncidentEventRow, IncidentRow
 from telemetry.live.frames import utc_iso
+from telemetry.recording.track_store import TrackSampleRow
 from telemetry.reports.conformance_report import (
     CSV_COLUMNS,
     F3548,
