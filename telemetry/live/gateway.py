@@ -477,8 +477,6 @@ class Gateway:
 
         self.recorder.open_incident(
             new,
-            (),
-            (),
             done,
             later_evidence=evidence_builder(snapshot, EvidencePhase.BEFORE),
         )
@@ -710,8 +708,6 @@ class Gateway:
             snapshot = item.vehicle.ring_snapshot(item.from_s, item.due_s)
             self.recorder.add_evidence(
                 item.incident_id,
-                (),
-                (),
                 later_evidence=evidence_builder(snapshot, EvidencePhase.AFTER),
             )
 

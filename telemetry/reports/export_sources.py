@@ -30,7 +30,7 @@ from booking.errors import NotFound
 from booking.model import Booking
 from telemetry.incidents.model import Incident, VolumeSnapshot
 from telemetry.incidents.repository import IncidentRepository
-from telemetry.recording.recorder import TLOG_SUFFIX
+from telemetry.recording.tlog_writer import TLOG_SUFFIX
 from telemetry.recording.track_store import TrackStore
 from telemetry.reports import exports
 from telemetry.reports.incident_report import render_report

@@ -232,9 +232,8 @@ async def test_an_incident_is_stored_before_on_done_hands_its_id_to_the_loop(
     answers: asyncio.Queue[tuple[int, bool, bool, str]] = asyncio.Queue()
 
     def on_done(incident_id: int, created: bool) -> None:
-        stored = (
-            store.incidents.get_incident(incident_id) is not None
-        )  # committed already?
+        # Committed already?
+        stored = store.incidents.get_incident(incident_id) is not None
         thread = threading.current_thread().name
         loop.call_soon_threadsafe(
             answers.put_nowait, (incident_id, created, stored, thread)
@@ -243,15 +242,19 @@ async def test_an_incident_is_stored_before_on_done_hands_its_id_to_the_loop(
     sent = time.perf_counter()
     recorder.open_incident(
         draft(vehicle),
-        evidence(t_s - 3.0, 31, EvidencePhase.BEFORE),
-        mavlink_frames(t_s - 3.0, 10),
         on_done,
+        later_evidence=lambda: (
+            evidence(t_s - 3.0, 31, EvidencePhase.BEFORE),
+            mavlink_frames(t_s - 3.0, 10),
+        ),
     )
     incident_id, created, stored, thread = await asyncio.wait_for(answers.get(), 5)
     latency_s = time.perf_counter() - sent
-    recorder.open_incident(draft(vehicle, T0 + timedelta(seconds=20)), [], [], on_done)
+    recorder.open_incident(draft(vehicle, T0 + timedelta(seconds=20)), on_done)
     joined = await asyncio.wait_for(answers.get(), 5)
-    recorder.add_evidence(incident_id, evidence(t_s, 11, EvidencePhase.AFTER), [])
+    recorder.add_evidence(
+        incident_id, lambda: (evidence(t_s, 11, EvidencePhase.AFTER), [])
+    )
     recorder.add_incident_event(incident_id, t_s + 25.0, "returned", {"margin_m": 2})
     assert await asyncio.to_thread(recorder.flush)
 
@@ -275,7 +278,7 @@ def test_a_failing_on_done_does_not_stop_the_writer(
     def explode(_incident_id: int, _created: bool) -> None:
         raise RuntimeError("the caller's bug")
 
-    recorder.open_incident(draft(vehicle), [], [], explode)
+    recorder.open_incident(draft(vehicle), explode)
     recorder.record_track(track(2, vehicle))
     assert recorder.flush()
 
@@ -308,9 +311,8 @@ def test_close_drains_everything_queued(engine: Engine, tmp_path: Path) -> None:
     recorder.record_track(track(7, vehicle))
     recorder.open_incident(
         draft(vehicle),
-        evidence(T0.timestamp(), 5, EvidencePhase.BEFORE),
-        [],
         lambda incident_id, _created: done.append(incident_id),
+        later_evidence=lambda: (evidence(T0.timestamp(), 5, EvidencePhase.BEFORE), []),
     )
     recorder.record_frames("cyberport-pier/booking-12", mavlink_frames(0.5, 4))
 
@@ -368,10 +370,7 @@ def test_a_locked_sqlite_database_is_retried_until_the_lock_is_released(
     try:
         recorder.record_track(track(5, "udp/locked"))
         recorder.open_incident(
-            draft("udp/locked"),
-            [],
-            [],
-            lambda i, c: done.append((i, c, time.monotonic())),
+            draft("udp/locked"), lambda i, c: done.append((i, c, time.monotonic()))
         )
         time.sleep(0.6)
         held_until = time.monotonic()
@@ -401,7 +400,7 @@ def test_data_that_cannot_be_written_is_held_and_written_once_the_db_is_fixed(
         )
         done: list[int] = []
         recorder.record_track(track(3, "udp/held"))
-        recorder.open_incident(draft("udp/held"), [], [], lambda i, _c: done.append(i))
+        recorder.open_incident(draft("udp/held"), lambda i, _c: done.append(i))
         assert wait_until(lambda: recorder.counters().held == 4)
         assert recorder.counters().failed >= 2
         assert not done
@@ -777,7 +776,7 @@ def test_evidence_built_later_is_built_in_the_writer_thread_after_on_done(
         order.append(f"built in {threading.current_thread().name}")
         return evidence(t_s - 3.0, 31, EvidencePhase.BEFORE), mavlink_frames(t_s, 4)
 
-    recorder.open_incident(draft(vehicle), [], [], on_done, later_evidence=build)
+    recorder.open_incident(draft(vehicle), on_done, later_evidence=build)
     assert recorder.flush()
 
     assert order == ["on_done", "built in skyberth-db-writer"]
@@ -798,10 +797,8 @@ def test_evidence_that_cannot_be_built_is_logged_and_the_incident_kept(
     def broken() -> tuple[list[EvidenceSample], list[tuple[float, bytes]]]:
         raise ValueError("a ring that does not parse")
 
-    with caplog.at_level(logging.ERROR, logger="telemetry.recording.recorder"):
-        recorder.open_incident(
-            draft(vehicle), [], [], lambda *_: None, later_evidence=broken
-        )
+    with caplog.at_level(logging.ERROR, logger="telemetry.recording.db_writer"):
+        recorder.open_incident(draft(vehicle), lambda *_: None, later_evidence=broken)
         recorder.record_track(track(2, vehicle))
         assert recorder.flush()
 
