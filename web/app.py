@@ -13,6 +13,7 @@ from airspace.site import Site
 from airspace.site_files import load_site
 from booking.store import SqlUnitOfWork, StaticSiteCatalogue
 from telemetry.incidents.repository import IncidentRepository
+from telemetry.incidents.service import IncidentService, IncidentUnitOfWork
 from telemetry.live.bus.base import open_bus
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.recording.recorder import TelemetryRecorder
@@ -137,6 +138,9 @@ def create_app(
     uow: Callable[[], SqlUnitOfWork] = uow_factory
     app.state.uow_factory = uow
     app.state.telemetry = telemetry
+    app.state.incident_service = IncidentService(
+        lambda: IncidentUnitOfWork(lambda: write_session(engine))
+    )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_docs.router)
