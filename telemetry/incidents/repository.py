@@ -74,7 +74,6 @@ T = TypeVar("T")
 MAX_LIST_LIMIT = 1000
 OPENED = "opened"
 OCCURRENCE = "occurrence"
-STATE_CHANGED = "state_changed"
 
 
 # Evidence goes in as plain multi-row inserts (``bulk_insert``), not
@@ -323,46 +322,6 @@ class IncidentRepository:
         query = query.order_by(col(IncidentRow.opened_at), col(IncidentRow.id))
         with self._read() as s:
             return [incident_from_row(r) for r in s.exec(query)]
-
-    def set_state(
-        self,
-        incident_id: int,
-        state: IncidentState,
-        at: datetime,
-        *,
-        actor_id: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> Incident:
-        """Record a workflow transition and return the incident after it.
-
-        Stores only: which transitions are allowed is the workflow's rule. Closing
-        sets ``closed_at``; any other state clears it. A ``state_changed`` event
-        with ``from``/``to`` (and ``details``) goes on the timeline.
-        """
-        state = IncidentState(state)
-        at = require_utc(at, "state change time")
-        extra = dict(details or {})
-        with self._write() as s:
-            row = _locked_incident(s, incident_id)
-            before = row.state
-            row.state = str(state)
-            row.closed_at = at if state is IncidentState.CLOSED else None
-            row.updated_at = max(as_utc(row.updated_at), at)
-            row.version += 1
-            s.add(row)
-            s.add(
-                IncidentEventRow(
-                    incident_id=incident_id,
-                    at=at,
-                    kind=STATE_CHANGED,
-                    details_json=to_json(
-                        {**extra, "from": before, "to": str(state)}, "event details"
-                    ),
-                    actor_id=actor_id,
-                )
-            )
-            s.flush()
-            return incident_from_row(row)
 
     # --- timeline and evidence ----------------------------------------------------
 

@@ -15,11 +15,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from airspace.site import CorridorId, SiteId
-from booking.model import BookingId, DroneId, OperatorId
+from booking.model import Actor, BookingId, DroneId, OperatorId, Role, UserId
 from booking.store import StaticSiteCatalogue
 from telemetry.incidents.model import (
     EvidencePhase,
     EvidenceSample,
+    Incident,
     IncidentKind,
     IncidentNotFound,
     IncidentState,
@@ -29,6 +30,8 @@ from telemetry.incidents.model import (
     VolumeSnapshot,
 )
 from telemetry.incidents.repository import IncidentRepository
+from telemetry.incidents.service import IncidentService, IncidentUnitOfWork
+from telemetry.incidents.workflow import Acknowledge, Close, Investigate, Reopen
 from telemetry.recording.track_store import TrackStore
 from web.db import make_engine, write_session
 from web.migrate import alembic_config, upgrade
@@ -49,6 +52,22 @@ def incidents_for(engine: Engine) -> IncidentRepository:
 
 def tracks_for(engine: Engine) -> TrackStore:
     return TrackStore(lambda: write_session(engine), lambda: Session(engine))
+
+
+SAFETY_OFFICER = Actor(UserId("safety-1"), Role.SAFETY_OFFICER)
+
+
+def service_for(engine: Engine) -> IncidentService:
+    """The incident service: the one way a workflow state changes."""
+    return IncidentService(lambda: IncidentUnitOfWork(lambda: write_session(engine)))
+
+
+def close(engine: Engine, incident_id: int, at: datetime) -> Incident:
+    """Take the incident through the workflow to closed, every step at ``at``."""
+    service = service_for(engine)
+    for command in (Acknowledge(), Investigate(), Close("wind gust")):
+        closed = service.apply(incident_id, command, SAFETY_OFFICER, at).incident
+    return closed
 
 
 def unique(prefix: str) -> str:
@@ -246,16 +265,12 @@ def test_a_closed_incident_is_not_joined_but_a_reopened_one_is(engine: Engine) -
     incidents = incidents_for(engine)
     site = unique("site")
     first, _ = incidents.open_incident(draft(site))
-    closed = incidents.set_state(
-        first,
-        IncidentState.CLOSED,
-        T0 + timedelta(minutes=5),
-        actor_id="safety-1",
-        details={"summary": "wind gust"},
-    )
+    closed = close(engine, first, T0 + timedelta(minutes=5))
     second, created = incidents.open_incident(draft(site, at=T0 + timedelta(minutes=6)))
-    reopened = incidents.set_state(
-        first, IncidentState.REOPENED, T0 + timedelta(minutes=7)
+    reopened = (
+        service_for(engine)
+        .apply(first, Reopen("gusts again"), SAFETY_OFFICER, T0 + timedelta(minutes=7))
+        .incident
     )
     # Two incidents of the group are now not closed; the newest one absorbs.
     third, joined_created = incidents.open_incident(
@@ -264,14 +279,19 @@ def test_a_closed_incident_is_not_joined_but_a_reopened_one_is(engine: Engine) -
 
     assert closed.state is IncidentState.CLOSED
     assert closed.closed_at == T0 + timedelta(minutes=5)
-    assert closed.version == 2
+    assert closed.version == 4  # acknowledged, investigating, closed
     assert created
     assert second != first
     assert reopened.closed_at is None
     assert (third, joined_created) == (second, False)
-    change = incidents.incident_events(first)[1]
+    change = incidents.incident_events(first)[3]
     assert (change.kind, change.actor_id) == ("state_changed", "safety-1")
-    assert change.details == {"from": "open", "to": "closed", "summary": "wind gust"}
+    assert change.details == {
+        "from": "investigating",
+        "to": "closed",
+        "summary": "wind gust",
+        "root_cause": "undetermined",
+    }
 
 
 def test_a_retried_open_with_the_same_key_returns_the_first_answer_unchanged(
@@ -331,7 +351,7 @@ def test_list_incidents_filters_and_orders_newest_first(engine: Engine) -> None:
     late, _ = incidents.open_incident(
         draft(site, kind=IncidentKind.LOW_BATTERY, at=T0 + timedelta(hours=2))
     )
-    incidents.set_state(late, IncidentState.CLOSED, T0 + timedelta(hours=3))
+    close(engine, late, T0 + timedelta(hours=3))
 
     def ids(**filters: object) -> list[int]:
         return [i.id for i in incidents.list_incidents(site_id=site, **filters)]  # type: ignore[arg-type]  # keyword filters forwarded as given
@@ -360,11 +380,11 @@ def test_open_incidents_leave_out_closed_ones_and_filter_by_site(
     site, other_site = unique("site"), unique("site")
     kept, _ = incidents.open_incident(draft(site))
     closed, _ = incidents.open_incident(draft(site, kind=IncidentKind.LINK_LOST))
-    incidents.set_state(closed, IncidentState.CLOSED, T0 + timedelta(minutes=1))
+    close(engine, closed, T0 + timedelta(minutes=1))
     acknowledged, _ = incidents.open_incident(
         draft(site, kind=IncidentKind.LOW_BATTERY)
     )
-    incidents.set_state(acknowledged, IncidentState.ACKNOWLEDGED, T0)
+    service_for(engine).apply(acknowledged, Acknowledge(), SAFETY_OFFICER, T0)
     elsewhere, _ = incidents.open_incident(draft(other_site))
 
     assert [i.id for i in incidents.open_incidents(site)] == [kept, acknowledged]
