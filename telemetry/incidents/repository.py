@@ -28,7 +28,6 @@ incident already holds are skipped, so the overlapping windows of two occurrence
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -40,14 +39,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from airspace.site import CorridorId, SiteId
-from airspace.utc import as_utc, as_utc_or_none
-from booking.model import BookingId, DroneId, OperatorId
+from airspace.utc import as_utc
 from telemetry.bulk_insert import insert_rows
 from telemetry.incidents.model import (
     Evidence,
     EvidenceFrame,
-    EvidencePhase,
     EvidenceSample,
     Incident,
     IncidentEvent,
@@ -57,7 +53,6 @@ from telemetry.incidents.model import (
     IncidentState,
     NewIncident,
     Severity,
-    VolumeSnapshot,
     require_utc,
     to_json,
 )
@@ -66,6 +61,9 @@ from telemetry.incidents.tables import (
     IncidentFrameRow,
     IncidentRow,
     IncidentSampleRow,
+    event_from_row,
+    incident_from_row,
+    sample_from_row,
 )
 
 SessionFactory: TypeAlias = Callable[[], AbstractContextManager[Session]]
@@ -85,54 +83,6 @@ _SAMPLE_COLUMNS: Final = ("incident_id", *_SAMPLE_FIELDS)
 _FRAME_COLUMNS: Final = ("incident_id", "t_s", "raw")
 
 
-# --- mapping -----------------------------------------------------------------
-
-
-def incident_from_row(row: IncidentRow) -> Incident:
-    """Return the domain incident stored in ``row``."""
-    if row.id is None:
-        raise ValueError("incident row has no id; flush it first")
-    volume = json.loads(row.volume_json) if row.volume_json else None
-    return Incident(
-        id=IncidentId(row.id),
-        site_id=SiteId(row.site_id),
-        kind=IncidentKind(row.kind),
-        severity=Severity(row.severity),
-        state=IncidentState(row.state),
-        opened_at=as_utc(row.opened_at),
-        updated_at=as_utc(row.updated_at),
-        closed_at=as_utc_or_none(row.closed_at),
-        vehicle_key=row.vehicle_key,
-        sysid=row.sysid,
-        drone_id=DroneId(row.drone_id) if row.drone_id else None,
-        operator_id=OperatorId(row.operator_id) if row.operator_id else None,
-        booking_id=BookingId(row.booking_id) if row.booking_id is not None else None,
-        corridor_id=CorridorId(row.corridor_id) if row.corridor_id else None,
-        message=row.message,
-        rule=json.loads(row.rule_json),
-        volume=VolumeSnapshot.from_dict(volume) if volume else None,
-        link=json.loads(row.link_json),
-        occurrences=row.occurrences,
-        last_occurrence_at=as_utc(row.last_occurrence_at),
-        idempotency_key=row.idempotency_key,
-        assignee_id=row.assignee_id,
-        root_cause=row.root_cause,
-        closing_summary=row.closing_summary,
-        version=row.version,
-    )
-
-
-def _event_from_row(row: IncidentEventRow) -> IncidentEvent:
-    return IncidentEvent(
-        id=row.id or 0,
-        incident_id=IncidentId(row.incident_id),
-        at=as_utc(row.at),
-        kind=row.kind,
-        details=json.loads(row.details_json),
-        actor_id=row.actor_id,
-    )
-
-
 def _sample_values(incident_id: int, s: EvidenceSample) -> tuple[Any, ...]:
     """``s`` as a tuple in ``_SAMPLE_COLUMNS`` order (the phase as plain text)."""
     values = _sample_getter(s)
@@ -140,22 +90,6 @@ def _sample_values(incident_id: int, s: EvidenceSample) -> tuple[Any, ...]:
 
 
 _sample_getter = operator.attrgetter(*_SAMPLE_FIELDS)
-
-
-def _sample_from_row(row: IncidentSampleRow) -> EvidenceSample:
-    return EvidenceSample(
-        t_s=row.t_s,
-        lat_deg=row.lat_deg,
-        lon_deg=row.lon_deg,
-        alt_amsl_m=row.alt_amsl_m,
-        rel_alt_m=row.rel_alt_m,
-        vn_mps=row.vn_mps,
-        ve_mps=row.ve_mps,
-        vd_mps=row.vd_mps,
-        heading_deg=row.heading_deg,
-        state=row.state,
-        phase=EvidencePhase(row.phase),
-    )
 
 
 def _group_lock_name(new: NewIncident) -> str:
@@ -362,7 +296,7 @@ class IncidentRepository:
             .order_by(col(IncidentEventRow.at), col(IncidentEventRow.id))
         )
         with self._read() as s:
-            return [_event_from_row(r) for r in s.exec(query)]
+            return [event_from_row(r) for r in s.exec(query)]
 
     def add_evidence(
         self,
@@ -419,7 +353,7 @@ class IncidentRepository:
                 .order_by(col(IncidentFrameRow.t_s), col(IncidentFrameRow.id))
             )
             return Evidence(
-                tuple(_sample_from_row(r) for r in samples),
+                tuple(sample_from_row(r) for r in samples),
                 tuple((float(t), bytes(raw)) for t, raw in frames),
             )
 

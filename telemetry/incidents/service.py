@@ -25,8 +25,8 @@ from booking.model import Actor, Role
 from booking.ports import AuditLog
 from booking.store import SqlAudit, SqlUsers
 from telemetry.incidents.model import Incident, IncidentEvent, IncidentId, to_json
-from telemetry.incidents.repository import SessionFactory, incident_from_row
-from telemetry.incidents.tables import IncidentEventRow, IncidentRow
+from telemetry.incidents.repository import SessionFactory
+from telemetry.incidents.tables import IncidentEventRow, IncidentRow, incident_from_row
 from telemetry.incidents.workflow import IncidentChange, IncidentCommand, decide
 
 
