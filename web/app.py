@@ -13,10 +13,12 @@ from airspace.site import Site
 from airspace.site_files import load_site
 from booking.catalogue import StaticSiteCatalogue
 from booking.unit_of_work import SqlUnitOfWork
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
+from telemetry.incidents.service import IncidentService, IncidentUnitOfWork
 from telemetry.live.bus import open_bus
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.recording.recorder import TelemetryRecorder
+from telemetry.recording.track_store import TrackStore
 from web.db import make_engine, write_session
 from web.errors import install_error_handlers
 from web.events import EventLog
@@ -83,15 +85,19 @@ def create_app(
             lambda: write_session(engine), catalogue, publish=events.publish
         )
 
-    store = TelemetryStore(lambda: write_session(engine), lambda: Session(engine))
-    recorder = TelemetryRecorder(store, settings.tlog_dir)
+    incident_repository = IncidentRepository(
+        lambda: write_session(engine), lambda: Session(engine)
+    )
+    tracks = TrackStore(lambda: write_session(engine), lambda: Session(engine))
+    recorder = TelemetryRecorder(incident_repository, tracks, settings.tlog_dir)
     telemetry = TelemetryRuntime(
         loaded_sites,
         engine,
         events,
         uow_factory,
         recorder,
-        store,
+        incident_repository,
+        tracks,
         settings.mavlink,
         GatewaySettings(
             tick_s=settings.telemetry_tick_ms / 1000,
@@ -133,6 +139,9 @@ def create_app(
     uow: Callable[[], SqlUnitOfWork] = uow_factory
     app.state.uow_factory = uow
     app.state.telemetry = telemetry
+    app.state.incident_service = IncidentService(
+        lambda: IncidentUnitOfWork(lambda: write_session(engine))
+    )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_docs.router)

@@ -62,7 +62,8 @@ def _run(kind: str, ident: int, fmt: ExportFormat, output: Path, force: bool) ->
     from airspace.site_files import load_site
     from booking.errors import NotFound
     from booking.tables import BookingRow, booking_from_row
-    from telemetry.incidents.repository import TelemetryStore
+    from telemetry.incidents.repository import IncidentRepository
+    from telemetry.recording.track_store import TrackStore
     from telemetry.reports.export_sources import (
         ExportSources,
         export_booking,
@@ -81,11 +82,14 @@ def _run(kind: str, ident: int, fmt: ExportFormat, output: Path, force: bool) ->
         sites: dict[str, Site] = {
             site.id: site for site in map(load_site, settings.site_files)
         }
-        store = TelemetryStore(lambda: write_session(engine), lambda: Session(engine))
-        sources = ExportSources(store, engine, sites, settings.tlog_dir)
+        incidents = IncidentRepository(
+            lambda: write_session(engine), lambda: Session(engine)
+        )
+        tracks = TrackStore(lambda: write_session(engine), lambda: Session(engine))
+        sources = ExportSources(incidents, tracks, engine, sites, settings.tlog_dir)
         now = datetime.now(UTC)
         if kind == "incident":
-            incident = store.get_incident(ident)
+            incident = incidents.get_incident(ident)
             if incident is None:
                 raise NotFound("incident", ident)
             export = export_incident(sources, incident, fmt, now)

@@ -33,6 +33,7 @@ from booking.errors import PermissionDenied
 from booking.model import Actor, Role, User
 from booking.unit_of_work import SqlUnitOfWork
 from booking.user_repository import user_by_id
+from telemetry.incidents.service import IncidentService
 from web.auth import TokenError, decode_access_token
 from web.settings import Settings
 
@@ -81,6 +82,10 @@ async def _uow(request: Request) -> SqlUnitOfWork:
     return factory()
 
 
+async def _incident_service(request: Request) -> IncidentService:
+    return cast(IncidentService, request.app.state.incident_service)
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SitesDep = Annotated[dict[str, Site], Depends(_sites)]
 CatalogueDep = Annotated[StaticSiteCatalogue, Depends(_catalogue)]
@@ -88,6 +93,8 @@ SessionDep = Annotated[Session, Depends(_session)]
 """A read session; writes go through ``UowDep``."""
 UowDep = Annotated[SqlUnitOfWork, Depends(_uow)]
 """A fresh unit of work whose transaction takes the write lock (BEGIN IMMEDIATE)."""
+IncidentServiceDep = Annotated[IncidentService, Depends(_incident_service)]
+"""The one write path for incident workflow changes (each its own write unit)."""
 
 
 def _unauthorised(reason: str) -> HTTPException:

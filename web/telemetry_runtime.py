@@ -40,7 +40,7 @@ from booking.model import (
     UserId,
 )
 from booking.unit_of_work import SqlUnitOfWork
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
 from telemetry.live.bus import InProcessBus, LiveBus, VehicleRelay
 from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
@@ -48,6 +48,7 @@ from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import LiveHub
 from telemetry.mavlink.transports import Link, open_link, parse_endpoint
 from telemetry.recording.recorder import TelemetryRecorder
+from telemetry.recording.track_store import TrackStore
 from telemetry.retry_policy import jittered_waits
 from web.events import EventLog
 from web.fleet_directory import load_fleet_directory
@@ -80,7 +81,8 @@ class TelemetryRuntime:
         events: EventLog,
         uow_factory: Callable[[], SqlUnitOfWork],
         recorder: TelemetryRecorder | None,
-        store: TelemetryStore | None,
+        incidents: IncidentRepository | None,
+        tracks: TrackStore | None,
         endpoints: Sequence[str],
         gateway_settings: GatewaySettings | None = None,
         hub: LiveHub | None = None,
@@ -93,7 +95,8 @@ class TelemetryRuntime:
         self.events = events
         self.uow_factory = uow_factory
         self.recorder = recorder
-        self.store = store
+        self.incidents = incidents
+        self.tracks = tracks
         self.endpoints = [parse_endpoint(spec) for spec in endpoints]
         self.hub = hub or LiveHub()
         self.role: ProcessRole = role

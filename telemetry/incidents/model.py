@@ -1,9 +1,9 @@
 """What the telemetry store keeps: incidents with their evidence, and replay tracks.
 
-Plain frozen values; ``telemetry/incidents/repository.py`` maps them to tables. An
-incident is
-opened by the gateway when a rule fires (``IncidentKind``) and then lives through
-the safety officers' workflow (``IncidentState``; the transitions are the incident
+Plain frozen values; ``telemetry/incidents/repository.py`` and
+``telemetry/recording/track_store.py`` map them to tables. An incident is opened by
+the gateway when a rule fires (``IncidentKind``) and then lives through the safety
+officers' workflow (``IncidentState``; the transitions are the incident
 workflow's business, the store only records them).
 
 Evidence is frozen at the time: ``VolumeSnapshot`` holds the assigned volume as it

@@ -1,9 +1,9 @@
-"""SQLModel storage for incidents, their evidence, and the replay tracks.
+"""The incident repository: incidents, their timeline and their evidence.
 
-Tables (created only by the Alembic migration ``0002``): ``incidents``,
-``incident_events`` (the timeline), ``incident_samples`` and ``incident_frames``
-(the evidence window), ``track_samples`` (about 1 Hz, for replay; purged by
-retention, unlike evidence).
+The tables are in ``telemetry.incidents.tables``; the replay tracks have their own
+store (``telemetry.recording.track_store``). Workflow changes (acknowledge, close,
+...) are not written here but by the incident service
+(``telemetry.incidents.service``), which decides them first.
 
 Concurrency. Writes run in the write session the caller's ``session_factory``
 opens: on SQLite that is ``BEGIN IMMEDIATE`` (``web.db.write_session``), which
@@ -28,25 +28,22 @@ incident already holds are skipped, so the overlapping windows of two occurrence
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from airspace.site import CorridorId, SiteId
-from booking.model import BookingId, DroneId, OperatorId
+from airspace.utc import as_utc
 from telemetry.bulk_insert import insert_rows
 from telemetry.incidents.model import (
     Evidence,
     EvidenceFrame,
-    EvidencePhase,
     EvidenceSample,
     Incident,
     IncidentEvent,
@@ -56,191 +53,34 @@ from telemetry.incidents.model import (
     IncidentState,
     NewIncident,
     Severity,
-    TrackSample,
-    VolumeSnapshot,
     require_utc,
     to_json,
 )
+from telemetry.incidents.tables import (
+    IncidentEventRow,
+    IncidentFrameRow,
+    IncidentRow,
+    IncidentSampleRow,
+    event_from_row,
+    incident_from_row,
+    sample_from_row,
+)
 
 SessionFactory: TypeAlias = Callable[[], AbstractContextManager[Session]]
-
-# Row counts of the sample tables outgrow 32 bits on PostgreSQL; SQLite's rowid is
-# already 64-bit and only a plain INTEGER primary key is its alias.
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-UtcDateTime = sa.DateTime(timezone=True)
 T = TypeVar("T")
 
 MAX_LIST_LIMIT = 1000
 OPENED = "opened"
 OCCURRENCE = "occurrence"
-STATE_CHANGED = "state_changed"
 
 
-class IncidentRow(SQLModel, table=True):
-    """One incident (see ``telemetry.incidents.model.Incident``)."""
-
-    __tablename__ = "incidents"
-    id: int | None = Field(default=None, primary_key=True)
-    site_id: str = Field(index=True)
-    kind: str = Field(index=True)
-    severity: str
-    state: str = Field(index=True)
-    opened_at: datetime = Field(sa_type=UtcDateTime, index=True)
-    updated_at: datetime = Field(sa_type=UtcDateTime)
-    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    vehicle_key: str = Field(index=True)
-    sysid: int
-    drone_id: str | None = Field(default=None, index=True)
-    operator_id: str | None = Field(default=None, index=True)
-    booking_id: int | None = Field(default=None, index=True)
-    corridor_id: str | None = None
-    message: str
-    rule_json: str = Field(sa_type=sa.Text)
-    volume_json: str | None = Field(default=None, sa_type=sa.Text)
-    link_json: str = Field(sa_type=sa.Text)
-    occurrences: int = 1
-    last_occurrence_at: datetime = Field(sa_type=UtcDateTime)
-    idempotency_key: str = Field(unique=True)
-    assignee_id: str | None = None
-    root_cause: str | None = None
-    closing_summary: str | None = Field(default=None, sa_type=sa.Text)
-    version: int = 1
-
-
-class IncidentEventRow(SQLModel, table=True):
-    """One timeline entry of an incident."""
-
-    __tablename__ = "incident_events"
-    id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(foreign_key="incidents.id", index=True)
-    at: datetime = Field(sa_type=UtcDateTime)
-    kind: str
-    details_json: str = Field(sa_type=sa.Text)
-    actor_id: str | None = None
-    idempotency_key: str | None = Field(default=None, unique=True)
-
-
-class IncidentSampleRow(SQLModel, table=True):
-    """One evidence position of an incident."""
-
-    __tablename__ = "incident_samples"
-    __table_args__ = (sa.Index("ix_incident_samples_incident_t", "incident_id", "t_s"),)
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
-    incident_id: int = Field(foreign_key="incidents.id")
-    t_s: float
-    lat_deg: float
-    lon_deg: float
-    alt_amsl_m: float
-    rel_alt_m: float
-    vn_mps: float
-    ve_mps: float
-    vd_mps: float
-    heading_deg: float | None = None
-    state: str
-    phase: str
-
-
-class IncidentFrameRow(SQLModel, table=True):
-    """One raw MAVLink frame of an incident's evidence window."""
-
-    __tablename__ = "incident_frames"
-    __table_args__ = (sa.Index("ix_incident_frames_incident_t", "incident_id", "t_s"),)
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
-    incident_id: int = Field(foreign_key="incidents.id")
-    t_s: float
-    raw: bytes
-
-
-class TrackSampleRow(SQLModel, table=True):
-    """One downsampled replay position."""
-
-    __tablename__ = "track_samples"
-    __table_args__ = (
-        sa.Index("ix_track_samples_booking_t", "booking_id", "t_s"),
-        sa.Index("ix_track_samples_vehicle_t", "vehicle_key", "t_s"),
-        sa.Index("ix_track_samples_t", "t_s"),
-    )
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
-    site_id: str
-    vehicle_key: str
-    sysid: int
-    drone_id: str | None = None
-    booking_id: int | None = None
-    t_s: float
-    lat_deg: float
-    lon_deg: float
-    alt_amsl_m: float
-    rel_alt_m: float
-    speed_mps: float
-    heading_deg: float | None = None
-    battery_pct: float | None = None
-    state: str
-
-
-# Evidence and tracks go in as plain multi-row inserts (``bulk_insert``), not
+# Evidence goes in as plain multi-row inserts (``bulk_insert``), not
 # through the ORM: its bulk machinery runs per row, and the writer thread must not
 # step the database once per row (see that module).
 _SAMPLE_FIELDS: Final = tuple(f.name for f in fields(EvidenceSample))
 _SAMPLE_COLUMNS: Final = ("incident_id", *_SAMPLE_FIELDS)
 """The ``incident_samples`` columns: an ``EvidenceSample``'s fields, same names."""
 _FRAME_COLUMNS: Final = ("incident_id", "t_s", "raw")
-
-
-# --- mapping -----------------------------------------------------------------
-
-
-def _utc(t: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored here is UTC.
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
-def _utc_or_none(t: datetime | None) -> datetime | None:
-    return _utc(t) if t is not None else None
-
-
-def incident_from_row(row: IncidentRow) -> Incident:
-    """Return the domain incident stored in ``row``."""
-    if row.id is None:
-        raise ValueError("incident row has no id; flush it first")
-    volume = json.loads(row.volume_json) if row.volume_json else None
-    return Incident(
-        id=IncidentId(row.id),
-        site_id=SiteId(row.site_id),
-        kind=IncidentKind(row.kind),
-        severity=Severity(row.severity),
-        state=IncidentState(row.state),
-        opened_at=_utc(row.opened_at),
-        updated_at=_utc(row.updated_at),
-        closed_at=_utc_or_none(row.closed_at),
-        vehicle_key=row.vehicle_key,
-        sysid=row.sysid,
-        drone_id=DroneId(row.drone_id) if row.drone_id else None,
-        operator_id=OperatorId(row.operator_id) if row.operator_id else None,
-        booking_id=BookingId(row.booking_id) if row.booking_id is not None else None,
-        corridor_id=CorridorId(row.corridor_id) if row.corridor_id else None,
-        message=row.message,
-        rule=json.loads(row.rule_json),
-        volume=VolumeSnapshot.from_dict(volume) if volume else None,
-        link=json.loads(row.link_json),
-        occurrences=row.occurrences,
-        last_occurrence_at=_utc(row.last_occurrence_at),
-        idempotency_key=row.idempotency_key,
-        assignee_id=row.assignee_id,
-        root_cause=row.root_cause,
-        closing_summary=row.closing_summary,
-        version=row.version,
-    )
-
-
-def _event_from_row(row: IncidentEventRow) -> IncidentEvent:
-    return IncidentEvent(
-        id=row.id or 0,
-        incident_id=IncidentId(row.incident_id),
-        at=_utc(row.at),
-        kind=row.kind,
-        details=json.loads(row.details_json),
-        actor_id=row.actor_id,
-    )
 
 
 def _sample_values(incident_id: int, s: EvidenceSample) -> tuple[Any, ...]:
@@ -252,79 +92,6 @@ def _sample_values(incident_id: int, s: EvidenceSample) -> tuple[Any, ...]:
 _sample_getter = operator.attrgetter(*_SAMPLE_FIELDS)
 
 
-def _sample_from_row(row: IncidentSampleRow) -> EvidenceSample:
-    return EvidenceSample(
-        t_s=row.t_s,
-        lat_deg=row.lat_deg,
-        lon_deg=row.lon_deg,
-        alt_amsl_m=row.alt_amsl_m,
-        rel_alt_m=row.rel_alt_m,
-        vn_mps=row.vn_mps,
-        ve_mps=row.ve_mps,
-        vd_mps=row.vd_mps,
-        heading_deg=row.heading_deg,
-        state=row.state,
-        phase=EvidencePhase(row.phase),
-    )
-
-
-_TRACK_COLUMNS: Final = (
-    "site_id",
-    "vehicle_key",
-    "sysid",
-    "drone_id",
-    "booking_id",
-    "t_s",
-    "lat_deg",
-    "lon_deg",
-    "alt_amsl_m",
-    "rel_alt_m",
-    "speed_mps",
-    "heading_deg",
-    "battery_pct",
-    "state",
-)
-
-
-def _track_row(s: TrackSample) -> tuple[Any, ...]:
-    """``s`` as a tuple in ``_TRACK_COLUMNS`` order."""
-    return (
-        s.site_id,
-        s.vehicle_key,
-        s.sysid,
-        s.drone_id,
-        s.booking_id,
-        s.t_s,
-        s.lat_deg,
-        s.lon_deg,
-        s.alt_amsl_m,
-        s.rel_alt_m,
-        s.speed_mps,
-        s.heading_deg,
-        s.battery_pct,
-        s.state,
-    )
-
-
-def _track_from_row(row: TrackSampleRow) -> TrackSample:
-    return TrackSample(
-        site_id=SiteId(row.site_id),
-        vehicle_key=row.vehicle_key,
-        sysid=row.sysid,
-        t_s=row.t_s,
-        lat_deg=row.lat_deg,
-        lon_deg=row.lon_deg,
-        alt_amsl_m=row.alt_amsl_m,
-        rel_alt_m=row.rel_alt_m,
-        speed_mps=row.speed_mps,
-        heading_deg=row.heading_deg,
-        battery_pct=row.battery_pct,
-        state=row.state,
-        drone_id=DroneId(row.drone_id) if row.drone_id else None,
-        booking_id=BookingId(row.booking_id) if row.booking_id is not None else None,
-    )
-
-
 def _group_lock_name(new: NewIncident) -> str:
     who = f"drone:{new.drone_id}" if new.drone_id else f"vehicle:{new.vehicle_key}"
     return f"skyberth.incident.{new.site_id}.{new.kind}.{who}.{new.booking_id}"
@@ -333,8 +100,8 @@ def _group_lock_name(new: NewIncident) -> str:
 # --- the repository -------------------------------------------------------------
 
 
-class TelemetryStore:
-    """Incidents, evidence and tracks in the database.
+class IncidentRepository:
+    """Incidents, their timeline events and evidence in the database.
 
     ``session_factory`` opens write transactions (on SQLite it must begin with
     ``BEGIN IMMEDIATE``: ``web.db.write_session``); ``read_session_factory``, when
@@ -490,46 +257,6 @@ class TelemetryStore:
         with self._read() as s:
             return [incident_from_row(r) for r in s.exec(query)]
 
-    def set_state(
-        self,
-        incident_id: int,
-        state: IncidentState,
-        at: datetime,
-        *,
-        actor_id: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> Incident:
-        """Record a workflow transition and return the incident after it.
-
-        Stores only: which transitions are allowed is the workflow's rule. Closing
-        sets ``closed_at``; any other state clears it. A ``state_changed`` event
-        with ``from``/``to`` (and ``details``) goes on the timeline.
-        """
-        state = IncidentState(state)
-        at = require_utc(at, "state change time")
-        extra = dict(details or {})
-        with self._write() as s:
-            row = _locked_incident(s, incident_id)
-            before = row.state
-            row.state = str(state)
-            row.closed_at = at if state is IncidentState.CLOSED else None
-            row.updated_at = max(_utc(row.updated_at), at)
-            row.version += 1
-            s.add(row)
-            s.add(
-                IncidentEventRow(
-                    incident_id=incident_id,
-                    at=at,
-                    kind=STATE_CHANGED,
-                    details_json=to_json(
-                        {**extra, "from": before, "to": str(state)}, "event details"
-                    ),
-                    actor_id=actor_id,
-                )
-            )
-            s.flush()
-            return incident_from_row(row)
-
     # --- timeline and evidence ----------------------------------------------------
 
     def add_incident_event(
@@ -548,7 +275,7 @@ class TelemetryStore:
             raise ValueError("an incident event needs a kind")
         with self._write() as s:
             row = _locked_incident(s, incident_id)
-            row.updated_at = max(_utc(row.updated_at), at)
+            row.updated_at = max(as_utc(row.updated_at), at)
             s.add(row)
             event = IncidentEventRow(
                 incident_id=incident_id,
@@ -569,7 +296,7 @@ class TelemetryStore:
             .order_by(col(IncidentEventRow.at), col(IncidentEventRow.id))
         )
         with self._read() as s:
-            return [_event_from_row(r) for r in s.exec(query)]
+            return [event_from_row(r) for r in s.exec(query)]
 
     def add_evidence(
         self,
@@ -626,79 +353,9 @@ class TelemetryStore:
                 .order_by(col(IncidentFrameRow.t_s), col(IncidentFrameRow.id))
             )
             return Evidence(
-                tuple(_sample_from_row(r) for r in samples),
+                tuple(sample_from_row(r) for r in samples),
                 tuple((float(t), bytes(raw)) for t, raw in frames),
             )
-
-    # --- tracks -----------------------------------------------------------------
-
-    def append_track(self, samples: Sequence[TrackSample]) -> int:
-        """Insert replay positions in one transaction; return how many."""
-        if not samples:
-            return 0
-        rows = [_track_row(x) for x in samples]
-        with self._write() as s:
-            insert_rows(s.connection(), "track_samples", _TRACK_COLUMNS, rows)
-        return len(samples)
-
-    def track(
-        self,
-        *,
-        booking_id: int | None = None,
-        vehicle_key: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[TrackSample]:
-        """Return a booking's or a vehicle's replay positions in time order.
-
-        At least one of ``booking_id`` and ``vehicle_key`` is needed; ``start``/
-        ``end`` (aware UTC) bound the samples to ``[start, end)``.
-        """
-        if booking_id is None and vehicle_key is None:
-            raise ValueError("a track needs a booking id or a vehicle key")
-        query = select(TrackSampleRow)
-        if booking_id is not None:
-            query = query.where(TrackSampleRow.booking_id == booking_id)
-        if vehicle_key is not None:
-            query = query.where(TrackSampleRow.vehicle_key == vehicle_key)
-        if start is not None:
-            since = require_utc(start, "start").timestamp()
-            query = query.where(col(TrackSampleRow.t_s) >= since)
-        if end is not None:
-            until = require_utc(end, "end").timestamp()
-            query = query.where(col(TrackSampleRow.t_s) < until)
-        query = query.order_by(col(TrackSampleRow.t_s), col(TrackSampleRow.id))
-        if limit is not None:
-            if limit < 1:
-                raise ValueError(f"limit must be positive, not {limit}")
-            query = query.limit(limit)
-        with self._read() as s:
-            return [_track_from_row(r) for r in s.exec(query)]
-
-    def purge_track_before(self, before: datetime, batch_rows: int = 10_000) -> int:
-        """Delete replay positions older than ``before``; return how many.
-
-        Deletes in transactions of ``batch_rows`` so a large purge never holds the
-        write lock long enough to delay an incident. Evidence is never purged.
-        """
-        cutoff = require_utc(before, "purge time").timestamp()
-        total = 0
-        while True:
-            with self._write() as s:
-                batch = (
-                    sa.select(col(TrackSampleRow.id))
-                    .where(col(TrackSampleRow.t_s) < cutoff)
-                    .limit(batch_rows)
-                    .scalar_subquery()
-                )
-                result = s.execute(
-                    sa.delete(TrackSampleRow).where(col(TrackSampleRow.id).in_(batch))
-                )
-                deleted = int(getattr(result, "rowcount", 0) or 0)
-            total += deleted
-            if deleted < batch_rows:
-                return total
 
 
 # --- helpers ---------------------------------------------------------------------
@@ -744,8 +401,8 @@ def _join(s: Session, row: IncidentRow, new: NewIncident) -> None:
     if row.id is None:
         raise ValueError("incident row has no id")
     row.occurrences += 1
-    row.last_occurrence_at = max(_utc(row.last_occurrence_at), new.at)
-    row.updated_at = max(_utc(row.updated_at), new.at)
+    row.last_occurrence_at = max(as_utc(row.last_occurrence_at), new.at)
+    row.updated_at = max(as_utc(row.updated_at), new.at)
     if new.severity.rank > Severity(row.severity).rank:
         row.severity = str(new.severity)
     row.version += 1

@@ -1,29 +1,33 @@
-"""Stores a workflow decision: incident row, timeline event and audit record, at once.
+"""The one write path for workflow changes: decide, then store it all at once.
 
-``apply_command`` runs inside the caller's *write* session (``web.db.write_session``:
-``BEGIN IMMEDIATE`` on SQLite) and locks the incident row (``FOR UPDATE`` on
-PostgreSQL) before reading it, so the version check and the change are atomic.
-The audit record is appended through the ``AuditLog`` the caller made on the same
-session, so the change, its timeline entry and its audit record commit together or
-not at all.
+``IncidentService.apply`` opens an ``IncidentUnitOfWork`` (one *write* transaction:
+``web.db.write_session``, ``BEGIN IMMEDIATE`` on SQLite), builds the command inside it
+(an assignment looks the assignee up in the same transaction), and hands it to
+``apply_command``, which locks the incident row (``FOR UPDATE`` on PostgreSQL)
+before reading it, so the version check and the change are atomic. The incident
+row, its timeline event and its audit record (appended through the unit of work's
+``SqlAudit`` on the same session) commit together or not at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
+from typing import Self
 
 from sqlmodel import Session, select
 
 from booking.errors import NotFound
-from booking.model import Actor
+from booking.model import Actor, Role
 from booking.ports import AuditLog
+from booking.repositories import SqlAudit
+from booking.user_repository import SqlUsers
 from telemetry.incidents.model import Incident, IncidentEvent, IncidentId, to_json
-from telemetry.incidents.repository import (
-    IncidentEventRow,
-    IncidentRow,
-    incident_from_row,
-)
+from telemetry.incidents.repository import SessionFactory
+from telemetry.incidents.tables import IncidentEventRow, IncidentRow, incident_from_row
 from telemetry.incidents.workflow import IncidentChange, IncidentCommand, decide
 
 
@@ -86,3 +90,87 @@ def apply_command(
         actor_id=actor.user_id,
     )
     return AppliedChange(incident_from_row(row), event, change)
+
+
+class IncidentUnitOfWork:
+    """One write transaction over an incident, its timeline and the audit trail.
+
+    ``session_factory`` opens the transaction and commits it when the ``with``
+    block ends without an error (``web.db.write_session``); an error rolls it back.
+    """
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._factory = session_factory
+        self._context: AbstractContextManager[Session] | None = None
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        self._context = self._factory()
+        self._session = self._context.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._context is None:
+            raise RuntimeError("unit of work exited without being entered")
+        context, self._context, self._session = self._context, None, None
+        context.__exit__(exc_type, exc, tb)
+
+    @property
+    def session(self) -> Session:
+        """The open session (inside ``with`` only)."""
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open; use 'with uow:'")
+        return self._session
+
+    def audit(self) -> AuditLog:
+        """Return the audit trail on this transaction."""
+        return SqlAudit(self.session)
+
+    def role_of(self, user_id: str) -> Role | None:
+        """Return the role of user ``user_id``, or None when there is no such user."""
+        user = SqlUsers(self.session).get(user_id)
+        return user.role if user is not None else None
+
+
+CommandFactory = Callable[[IncidentUnitOfWork], IncidentCommand]
+"""Builds the command inside the transaction (an assignment reads the assignee)."""
+
+
+class IncidentService:
+    """Applies the staff's workflow commands to stored incidents (blocking: call it
+    from a worker thread, never the event loop)."""
+
+    def __init__(self, uow_factory: Callable[[], IncidentUnitOfWork]) -> None:
+        self._uow_factory = uow_factory
+
+    def apply(
+        self,
+        incident_id: int,
+        command: IncidentCommand | CommandFactory,
+        actor: Actor,
+        now: datetime,
+        *,
+        expected_version: int | None = None,
+    ) -> AppliedChange:
+        """Decide ``command`` on the incident and commit the change, its timeline
+        event and its audit record in one transaction; return what changed.
+
+        ``command`` may be a factory called inside the transaction. Raises what
+        ``apply_command`` raises; nothing is written then.
+        """
+        with self._uow_factory() as uow:
+            decided = command(uow) if callable(command) else command
+            return apply_command(
+                uow.session,
+                uow.audit(),
+                incident_id,
+                decided,
+                actor,
+                now,
+                expected_version=expected_version,
+            )

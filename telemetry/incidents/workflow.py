@@ -45,7 +45,8 @@ from booking.errors import (
     PermissionDenied,
     Rule,
 )
-from booking.model import ORGANISATION_ROLES, Actor, AuditEntry, Role
+from booking.model import Actor, AuditEntry, Role
+from booking.permissions import can_see
 from telemetry.incidents.model import Incident, IncidentState, Severity, require_utc
 
 MANAGER_ROLES: Final = frozenset({Role.SAFETY_OFFICER, Role.SITE_ADMIN})
@@ -256,11 +257,7 @@ def can_read(actor: Actor, incident: Incident) -> bool:
     Staff see every incident; operators and pilots only their organisation's (an
     incident with no known operator, such as an unregistered drone's, is staff's).
     """
-    if actor.role not in ORGANISATION_ROLES:
-        return True
-    return (
-        incident.operator_id is not None and incident.operator_id == actor.operator_id
-    )
+    return can_see(actor, incident.operator_id)
 
 
 def require_manager(actor: Actor, incident: Incident, action: str) -> None:

@@ -79,8 +79,6 @@ def emit(
 
     gw.recorder.open_incident(
         new,
-        (),
-        (),
         done,
         later_evidence=evidence_builder(snapshot, EvidencePhase.BEFORE),
     )

@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 from telemetry.incidents.model import (
     EvidenceBuilder,
-    EvidenceSample,
     NewIncident,
     TrackSample,
 )
@@ -30,21 +29,14 @@ class GatewayRecorder(Protocol):
     def open_incident(
         self,
         new: NewIncident,
-        evidence_before: Sequence[EvidenceSample],
-        frames: Frames,
         on_done: IncidentDone,
         *,
         later_evidence: EvidenceBuilder | None = None,
     ) -> None: ...
 
-    def add_evidence(
-        self,
-        incident_id: int,
-        samples: Sequence[EvidenceSample],
-        frames: Frames,
-        *,
-        later_evidence: EvidenceBuilder | None = None,
-    ) -> None: ...
+    def add_evidence(self, incident_id: int, later_evidence: EvidenceBuilder) -> None:
+        """Queue the evidence ``later_evidence`` builds off the caller's thread."""
+        ...
 
     def add_incident_event(
         self, incident_id: int, at_s: float, kind: str, details: Mapping[str, Any]

@@ -71,8 +71,6 @@ def due_evidence(gw: GatewayState, now_s: float) -> None:
         snapshot = item.vehicle.ring_snapshot(item.from_s, item.due_s)
         gw.recorder.add_evidence(
             item.incident_id,
-            (),
-            (),
             later_evidence=evidence_builder(snapshot, EvidencePhase.AFTER),
         )
 

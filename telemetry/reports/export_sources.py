@@ -29,8 +29,9 @@ from booking.audit_trail import audit_lines
 from booking.errors import NotFound
 from booking.model import Booking
 from telemetry.incidents.model import Incident, VolumeSnapshot
-from telemetry.incidents.repository import TelemetryStore
-from telemetry.recording.recorder import TLOG_SUFFIX
+from telemetry.incidents.repository import IncidentRepository
+from telemetry.recording.tlog_writer import TLOG_SUFFIX
+from telemetry.recording.track_store import TrackStore
 from telemetry.reports import exports
 from telemetry.reports.incident_report import render_report
 from telemetry.reports.replay import Replay, booking_replay, incident_replay
@@ -87,17 +88,18 @@ class ExportFile:
 class ExportSources:
     """Where exports read from."""
 
-    store: TelemetryStore
+    incidents: IncidentRepository
+    tracks: TrackStore
     engine: Engine
     sites: Mapping[str, Site]
     tlog_dir: Path
 
 
-def incident_replay_of(store: TelemetryStore, incident: Incident) -> Replay:
+def incident_replay_of(incidents: IncidentRepository, incident: Incident) -> Replay:
     """Return the incident's replay: evidence positions and timeline."""
-    evidence = store.evidence(incident.id)
+    evidence = incidents.evidence(incident.id)
     return incident_replay(
-        incident, evidence.samples, store.incident_events(incident.id)
+        incident, evidence.samples, incidents.incident_events(incident.id)
     )
 
 
@@ -118,16 +120,19 @@ def booking_volume(
 
 
 def booking_replay_of(
-    store: TelemetryStore, sites: Mapping[str, Site], booking: Booking
+    incidents: IncidentRepository,
+    tracks: TrackStore,
+    sites: Mapping[str, Site],
+    booking: Booking,
 ) -> Replay:
     """Return the booking's replay: its track and its incidents' timelines."""
-    incidents = store.list_incidents(booking_id=booking.id, limit=MAX_BOOKING_INCIDENTS)
-    incidents.sort(key=lambda i: (i.opened_at, i.id))
+    found = incidents.list_incidents(booking_id=booking.id, limit=MAX_BOOKING_INCIDENTS)
+    found.sort(key=lambda i: (i.opened_at, i.id))
     return booking_replay(
         booking.id,
         f"Booking {booking.id}: drone {booking.drone_id}, {booking.site_id}",
-        store.track(booking_id=booking.id),
-        [(i, store.incident_events(i.id)) for i in incidents],
+        tracks.track(booking_id=booking.id),
+        [(i, incidents.incident_events(i.id)) for i in found],
         booking_volume(sites, booking),
     )
 
@@ -175,11 +180,11 @@ def export_incident(
     fmt = ExportFormat(fmt)
     stem = f"skyberth-incident-{incident.id}"
     if fmt is ExportFormat.TLOG:
-        frames = sources.store.evidence(incident.id).frames
+        frames = sources.incidents.evidence(incident.id).frames
         if not frames:
             raise NotFound("raw MAVLink evidence of incident", incident.id)
         return ExportFile(f"{stem}.tlog", MEDIA_TYPES[fmt], exports.to_tlog(frames))
-    replay = incident_replay_of(sources.store, incident)
+    replay = incident_replay_of(sources.incidents, incident)
 
     def report() -> str:
         audit = _audit(sources.engine, [("incident", str(incident.id))])
@@ -199,7 +204,9 @@ def export_booking(
         if not path.is_file():
             raise NotFound("tlog recording of booking", booking.id)
         return ExportFile(f"{stem}.tlog", MEDIA_TYPES[fmt], path=path)
-    replay = booking_replay_of(sources.store, sources.sites, booking)
+    replay = booking_replay_of(
+        sources.incidents, sources.tracks, sources.sites, booking
+    )
 
     def report() -> str:
         subjects = [("booking", str(booking.id))]

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from airspace.site_files import demo_site_path, load_site
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
 from tests.e2e.conftest import Browsing, Server
 from tests.integration.incident_scenario import store_drifting_incident
 from web.db import make_engine, write_session
@@ -28,8 +28,10 @@ def incident_id(server: Server) -> Iterator[int]:
     """The id of an incident stored in the running server's database."""
     engine = make_engine(f"sqlite:///{server.data_dir / 'skyberth.sqlite3'}")
     try:
-        store = TelemetryStore(lambda: write_session(engine), lambda: Session(engine))
-        stored = store_drifting_incident(store, load_site(demo_site_path()))
+        incidents = IncidentRepository(
+            lambda: write_session(engine), lambda: Session(engine)
+        )
+        stored = store_drifting_incident(incidents, load_site(demo_site_path()))
         yield int(stored.incident_id)
     finally:
         engine.dispose()

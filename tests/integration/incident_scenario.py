@@ -1,4 +1,4 @@
-"""A drifting drone's incident, stored through the real telemetry store (not a test).
+"""A drifting drone's incident, stored through the real repositories (not a test).
 
 The drone flies east across corridor C1's east edge of the demo site at 4 m/s
 (C1 is about 165 m wide; the drone starts 140 m inside the edge),
@@ -27,7 +27,8 @@ from telemetry.incidents.model import (
     TrackSample,
     VolumeSnapshot,
 )
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
+from telemetry.recording.track_store import TrackStore
 from tests.mavlink_helpers import VehicleEncoder
 
 
@@ -94,7 +95,7 @@ def drifting_positions(
 
 
 def store_drifting_incident(
-    store: TelemetryStore,
+    incidents: IncidentRepository,
     site: Site,
     *,
     operator_id: str | None = "acme",
@@ -136,7 +137,7 @@ def store_drifting_incident(
         for s in window
     ]
     opened_at = datetime.fromtimestamp(opened_s, UTC)
-    incident_id, created = store.open_incident(
+    incident_id, created = incidents.open_incident(
         NewIncident(
             site_id=SiteId(site.id),
             kind=IncidentKind.CORRIDOR_EXIT_LATERAL,
@@ -156,12 +157,12 @@ def store_drifting_incident(
         )
     )
     assert created, "the scenario expects a new incident"
-    store.add_evidence(incident_id, evidence, frames)
+    incidents.add_evidence(incident_id, evidence, frames)
     return StoredIncident(incident_id, evidence, frames, snapshot, opened_at)
 
 
 def store_booking_track(
-    store: TelemetryStore, site: Site, booking_id: int, start: datetime | None = None
+    tracks: TrackStore, site: Site, booking_id: int, start: datetime | None = None
 ) -> list[TrackSample]:
     """Store the flight's 1 Hz replay track under ``booking_id``; return it."""
     start = start or an_hour_ago()
@@ -184,5 +185,5 @@ def store_booking_track(
         )
         for s in drifting_positions(site, start)[::RATE_HZ]
     ]
-    store.append_track(track)
+    tracks.append_track(track)
     return track

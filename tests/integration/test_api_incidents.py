@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from airspace.site import Site
 from telemetry.incidents.model import VolumeSnapshot
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
 from telemetry.live.hub import Audience
+from telemetry.recording.track_store import TrackStore
 from tests.integration.api_world import SITE, World, api_world, drone_body, slot
 from tests.integration.incident_scenario import (
     StoredIncident,
@@ -44,10 +45,16 @@ def world(settings: Settings) -> Iterator[World]:
         yield w
 
 
-def store_of(world: World) -> TelemetryStore:
-    store = world.app.state.telemetry.store
-    assert isinstance(store, TelemetryStore)
-    return store
+def incidents_of(world: World) -> IncidentRepository:
+    incidents = world.app.state.telemetry.incidents
+    assert isinstance(incidents, IncidentRepository)
+    return incidents
+
+
+def tracks_of(world: World) -> TrackStore:
+    tracks = world.app.state.telemetry.tracks
+    assert isinstance(tracks, TrackStore)
+    return tracks
 
 
 def site_of(world: World) -> Site:
@@ -56,7 +63,7 @@ def site_of(world: World) -> Site:
 
 
 def incident(world: World, **kwargs: Any) -> StoredIncident:
-    return store_drifting_incident(store_of(world), site_of(world), **kwargs)
+    return store_drifting_incident(incidents_of(world), site_of(world), **kwargs)
 
 
 def act(world: World, who: str | None, iid: int, action: str, **body: Any) -> Any:
@@ -353,7 +360,7 @@ class TestEvidenceAndReplay:
         )
         assert booked.status_code == 201, booked.text
         bid = booked.json()["id"]
-        track = store_booking_track(store_of(world), site_of(world), bid)
+        track = store_booking_track(tracks_of(world), site_of(world), bid)
         iid = incident(world, booking_id=bid).incident_id
         response = world.get("pilot", f"{API}/bookings/{bid}/track")
         assert response.status_code == 200, response.text

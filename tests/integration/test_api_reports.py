@@ -23,7 +23,8 @@ from airspace.site import SiteId
 from booking.model import BookingId, DroneId, OperatorId
 from booking.tables import BookingRow, DroneRow
 from telemetry.incidents.model import IncidentKind, NewIncident, Severity, TrackSample
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
+from telemetry.recording.track_store import TrackStore
 from tests.integration.api_world import SITE, World, api_world, drone_body, slot
 from tests.integration.conftest import seed_operator
 from web.app import API_PREFIX
@@ -78,10 +79,11 @@ def ensure_routes(app: FastAPI) -> None:
         app.include_router(reports.router, prefix=API_PREFIX)
 
 
-def store_of(world: World) -> TelemetryStore:
-    store = world.app.state.telemetry.store
-    assert isinstance(store, TelemetryStore)
-    return store
+def stores_of(world: World) -> tuple[IncidentRepository, TrackStore]:
+    telemetry = world.app.state.telemetry
+    assert isinstance(telemetry.incidents, IncidentRepository)
+    assert isinstance(telemetry.tracks, TrackStore)
+    return telemetry.incidents, telemetry.tracks
 
 
 def book(world: World, who: str, drone_id: str, sysid: int, hour: int) -> int:
@@ -123,8 +125,8 @@ def sample(
     )
 
 
-def lose_link(store: TelemetryStore, at: datetime, booking_id: int) -> None:
-    store.open_incident(
+def lose_link(incidents: IncidentRepository, at: datetime, booking_id: int) -> None:
+    incidents.open_incident(
         NewIncident(
             site_id=SiteId(SITE),
             kind=IncidentKind.LINK_LOST,
@@ -165,17 +167,20 @@ def flight_track(acme: int, rival: int) -> list[TrackSample]:
     ]
 
 
-def store_flights_and_link_losses(store: TelemetryStore, acme: int, rival: int) -> None:
-    store.append_track(flight_track(acme, rival))
-    lose_link(store, BASE + timedelta(seconds=3), acme)
-    lose_link(store, BASE + timedelta(seconds=30), acme)  # joins: an occurrence
-    lose_link(store, BASE + timedelta(days=2), acme)  # after the period
+def store_flights_and_link_losses(
+    stores: tuple[IncidentRepository, TrackStore], acme: int, rival: int
+) -> None:
+    incidents, tracks = stores
+    tracks.append_track(flight_track(acme, rival))
+    lose_link(incidents, BASE + timedelta(seconds=3), acme)
+    lose_link(incidents, BASE + timedelta(seconds=30), acme)  # joins: an occurrence
+    lose_link(incidents, BASE + timedelta(days=2), acme)  # after the period
 
 
 def store_flights(world: World) -> Flights:
     acme = book(world, "operator", "d1", 7, 10)
     rival = book(world, "rival", "r1", 8, 12)
-    store_flights_and_link_losses(store_of(world), acme, rival)
+    store_flights_and_link_losses(stores_of(world), acme, rival)
     return Flights(acme, rival)
 
 
@@ -388,8 +393,11 @@ class TestQueriesOnEachDatabase:
                         state="approved",
                     )
                 )
-        store = TelemetryStore(lambda: write_session(engine), lambda: Session(engine))
-        store_flights_and_link_losses(store, 1, 2)
+        stores = (
+            IncidentRepository(lambda: write_session(engine), lambda: Session(engine)),
+            TrackStore(lambda: write_session(engine), lambda: Session(engine)),
+        )
+        store_flights_and_link_losses(stores, 1, 2)
         start = BASE - timedelta(hours=1)
         end = BASE + timedelta(days=1)
         with Session(engine) as session:

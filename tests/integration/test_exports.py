@@ -29,7 +29,12 @@ from tests.integration.incident_scenario import (
     store_booking_track,
     store_drifting_incident,
 )
-from tests.integration.test_api_incidents import ensure_routes, site_of, store_of
+from tests.integration.test_api_incidents import (
+    ensure_routes,
+    incidents_of,
+    site_of,
+    tracks_of,
+)
 from web.cli_export import export_app
 from web.settings import Settings
 
@@ -46,7 +51,7 @@ def world(settings: Settings) -> Iterator[World]:
 
 @pytest.fixture
 def stored(world: World) -> StoredIncident:
-    found = store_drifting_incident(store_of(world), site_of(world))
+    found = store_drifting_incident(incidents_of(world), site_of(world))
     iid = found.incident_id
     for action, body in [
         ("acknowledge", {"note": "seen <b>live</b>"}),
@@ -253,8 +258,8 @@ def test_booking_exports_share_the_track_and_serve_the_recording(
     bid = booked.json()["id"]
     url = f"{API}/bookings/{bid}"
     assert world.get("operator", f"{url}/export?format=tlog").status_code == 404
-    track = store_booking_track(store_of(world), site_of(world), bid)
-    store_drifting_incident(store_of(world), site_of(world), booking_id=bid)
+    track = store_booking_track(tracks_of(world), site_of(world), bid)
+    store_drifting_incident(incidents_of(world), site_of(world), booking_id=bid)
 
     rows = list(csv.DictReader(io.StringIO(export(world, "operator", url, "csv").text)))
     assert [float(r["t_s"]) for r in rows] == [s.t_s for s in track]
@@ -272,7 +277,7 @@ def test_booking_exports_share_the_track_and_serve_the_recording(
     recording.parent.mkdir(parents=True)
     with TlogWriter(recording) as writer:
         for t_s, raw in store_drifting_incident(
-            store_of(world), site_of(world), drone_id="d9"
+            incidents_of(world), site_of(world), drone_id="d9"
         ).frames:
             writer.write(t_s, raw)
     served = export(world, "operator", url, "tlog")
@@ -333,7 +338,7 @@ def test_an_incident_without_evidence_still_exports(
         sysid=99,
         message="an unbooked drone, no positions yet",
     )
-    iid, _ = store_of(world).open_incident(bare)
+    iid, _ = incidents_of(world).open_incident(bare)
     url = f"{API}/incidents/{iid}"
     for fmt in ("geojson", "kml", "csv", "gpkg", "html"):
         export(world, "safety_officer", url, fmt)

@@ -10,12 +10,13 @@ from sqlmodel import Session
 
 from airspace.site_files import demo_site_path, load_site
 from telemetry.incidents.model import EvidencePhase
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
 from telemetry.live.fleet import BookingEntry, DroneEntry, FleetDirectory
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import LiveHub
 from telemetry.recording.recorder import TelemetryRecorder
+from telemetry.recording.track_store import TrackStore
 from tests.mavlink_helpers import VehicleEncoder, corridor_point
 from web.db import write_session
 
@@ -27,10 +28,13 @@ SITE = load_site(demo_site_path())
 def test_a_breach_stores_the_positions_and_frames_before_and_after_it(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
-    store = TelemetryStore(
+    incidents = IncidentRepository(
         lambda: write_session(sqlite_engine), lambda: Session(sqlite_engine)
     )
-    recorder = TelemetryRecorder(store, tmp_path / "tlogs")
+    tracks = TrackStore(
+        lambda: write_session(sqlite_engine), lambda: Session(sqlite_engine)
+    )
+    recorder = TelemetryRecorder(incidents, tracks, tmp_path / "tlogs")
     recorder.start()
     gateway = Gateway(
         {SITE.id: SITE},
@@ -62,9 +66,9 @@ def test_a_breach_stores_the_positions_and_frames_before_and_after_it(
     finally:
         assert recorder.close()
 
-    (incident,) = store.list_incidents()
+    (incident,) = incidents.list_incidents()
     assert incident.kind == "corridor_exit_lateral"
-    evidence = store.evidence(incident.id)
+    evidence = incidents.evidence(incident.id)
     before = [s for s in evidence.samples if s.phase is EvidencePhase.BEFORE]
     after = [s for s in evidence.samples if s.phase is EvidencePhase.AFTER]
     # 2 s either side of the confirming sample (t = 3.1 s), at 10 Hz.

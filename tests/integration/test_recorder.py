@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from pymavlink import mavutil
@@ -32,7 +32,7 @@ from telemetry.incidents.model import (
     Severity,
     TrackSample,
 )
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
 from telemetry.mavlink.tlog import encode_record, read_tlog
 from telemetry.recording.recorder import (
     MAX_OPEN_TLOGS,
@@ -40,14 +40,25 @@ from telemetry.recording.recorder import (
     check_tlog_key,
     default_max_open_tlogs,
 )
+from telemetry.recording.track_store import TrackStore
 from web.db import make_engine, write_session
 from web.migrate import upgrade
 
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
 
-def store_for(engine: Engine) -> TelemetryStore:
-    return TelemetryStore(lambda: write_session(engine), lambda: Session(engine))
+class Stores(NamedTuple):
+    """What a recorder writes to: ``TelemetryRecorder(*stores, tlog_dir)``."""
+
+    incidents: IncidentRepository
+    tracks: TrackStore
+
+
+def store_for(engine: Engine) -> Stores:
+    return Stores(
+        IncidentRepository(lambda: write_session(engine), lambda: Session(engine)),
+        TrackStore(lambda: write_session(engine), lambda: Session(engine)),
+    )
 
 
 def track(n: int, vehicle_key: str, t0_s: float = T0.timestamp()) -> list[TrackSample]:
@@ -150,8 +161,8 @@ def recorder_factory(
 ) -> Iterator[Any]:
     made: list[TelemetryRecorder] = []
 
-    def make(store: TelemetryStore, **options: Any) -> TelemetryRecorder:
-        recorder = TelemetryRecorder(store, tmp_path / "tlogs", **options)
+    def make(store: Stores, **options: Any) -> TelemetryRecorder:
+        recorder = TelemetryRecorder(*store, tmp_path / "tlogs", **options)
         recorder.start()
         made.append(recorder)
         return recorder
@@ -193,7 +204,7 @@ def test_track_samples_go_in_one_transaction_per_batch(
     finally:
         event.remove(engine, "commit", count)
 
-    assert store.track(vehicle_key=vehicle) == samples
+    assert store.tracks.track(vehicle_key=vehicle) == samples
     assert len(commits) == 3  # 50 + 50 + the last 20 on flush
     counters = recorder.counters()
     assert (counters.queued, counters.written, counters.held) == (120, 120, 0)
@@ -207,7 +218,7 @@ def test_track_samples_are_flushed_by_time_without_being_asked(
     recorder = recorder_factory(store, batch_rows=1000, flush_interval_s=0.1)
     recorder.record_track(track(3, vehicle))
 
-    assert wait_until(lambda: len(store.track(vehicle_key=vehicle)) == 3)
+    assert wait_until(lambda: len(store.tracks.track(vehicle_key=vehicle)) == 3)
 
 
 async def test_an_incident_is_stored_before_on_done_hands_its_id_to_the_loop(
@@ -221,7 +232,8 @@ async def test_an_incident_is_stored_before_on_done_hands_its_id_to_the_loop(
     answers: asyncio.Queue[tuple[int, bool, bool, str]] = asyncio.Queue()
 
     def on_done(incident_id: int, created: bool) -> None:
-        stored = store.get_incident(incident_id) is not None  # committed already?
+        # Committed already?
+        stored = store.incidents.get_incident(incident_id) is not None
         thread = threading.current_thread().name
         loop.call_soon_threadsafe(
             answers.put_nowait, (incident_id, created, stored, thread)
@@ -230,25 +242,29 @@ async def test_an_incident_is_stored_before_on_done_hands_its_id_to_the_loop(
     sent = time.perf_counter()
     recorder.open_incident(
         draft(vehicle),
-        evidence(t_s - 3.0, 31, EvidencePhase.BEFORE),
-        mavlink_frames(t_s - 3.0, 10),
         on_done,
+        later_evidence=lambda: (
+            evidence(t_s - 3.0, 31, EvidencePhase.BEFORE),
+            mavlink_frames(t_s - 3.0, 10),
+        ),
     )
     incident_id, created, stored, thread = await asyncio.wait_for(answers.get(), 5)
     latency_s = time.perf_counter() - sent
-    recorder.open_incident(draft(vehicle, T0 + timedelta(seconds=20)), [], [], on_done)
+    recorder.open_incident(draft(vehicle, T0 + timedelta(seconds=20)), on_done)
     joined = await asyncio.wait_for(answers.get(), 5)
-    recorder.add_evidence(incident_id, evidence(t_s, 11, EvidencePhase.AFTER), [])
+    recorder.add_evidence(
+        incident_id, lambda: (evidence(t_s, 11, EvidencePhase.AFTER), [])
+    )
     recorder.add_incident_event(incident_id, t_s + 25.0, "returned", {"margin_m": 2})
     assert await asyncio.to_thread(recorder.flush)
 
     assert (created, stored, thread) == (True, True, "skyberth-db-writer")
     assert latency_s < 1.0  # the budget end to end is 250 ms; this is the DB's share
     assert joined[:2] == (incident_id, False)
-    stored_evidence = store.evidence(incident_id)
+    stored_evidence = store.incidents.evidence(incident_id)
     assert len(stored_evidence.samples) == 31 + 10  # the breach sample only once
     assert len(stored_evidence.frames) == 10
-    kinds = [e.kind for e in store.incident_events(incident_id)]
+    kinds = [e.kind for e in store.incidents.incident_events(incident_id)]
     assert kinds == ["opened", "occurrence", "returned"]
 
 
@@ -262,12 +278,12 @@ def test_a_failing_on_done_does_not_stop_the_writer(
     def explode(_incident_id: int, _created: bool) -> None:
         raise RuntimeError("the caller's bug")
 
-    recorder.open_incident(draft(vehicle), [], [], explode)
+    recorder.open_incident(draft(vehicle), explode)
     recorder.record_track(track(2, vehicle))
     assert recorder.flush()
 
-    assert len(store.track(vehicle_key=vehicle)) == 2
-    assert store.list_incidents(drone_id=f"D-{vehicle}")
+    assert len(store.tracks.track(vehicle_key=vehicle)) == 2
+    assert store.incidents.list_incidents(drone_id=f"D-{vehicle}")
 
 
 def test_an_event_for_a_missing_incident_is_discarded_loudly_and_the_rest_written(
@@ -280,7 +296,7 @@ def test_an_event_for_a_missing_incident_is_discarded_loudly_and_the_rest_writte
     recorder.record_track(track(2, vehicle))
 
     assert recorder.flush()
-    assert len(store.track(vehicle_key=vehicle)) == 2
+    assert len(store.tracks.track(vehicle_key=vehicle)) == 2
     counters = recorder.counters()
     assert (counters.failed, counters.dropped, counters.held) == (1, 1, 0)
     assert "incident 987654321 not found" in caplog.text
@@ -289,23 +305,22 @@ def test_an_event_for_a_missing_incident_is_discarded_loudly_and_the_rest_writte
 def test_close_drains_everything_queued(engine: Engine, tmp_path: Path) -> None:
     store = store_for(engine)
     vehicle = f"udp/{uuid.uuid4().hex[:8]}"
-    recorder = TelemetryRecorder(store, tmp_path, flush_interval_s=60.0)
+    recorder = TelemetryRecorder(*store, tmp_path, flush_interval_s=60.0)
     recorder.start()
     done: list[int] = []
     recorder.record_track(track(7, vehicle))
     recorder.open_incident(
         draft(vehicle),
-        evidence(T0.timestamp(), 5, EvidencePhase.BEFORE),
-        [],
         lambda incident_id, _created: done.append(incident_id),
+        later_evidence=lambda: (evidence(T0.timestamp(), 5, EvidencePhase.BEFORE), []),
     )
     recorder.record_frames("cyberport-pier/booking-12", mavlink_frames(0.5, 4))
 
     assert recorder.close()
 
-    assert len(store.track(vehicle_key=vehicle)) == 7
+    assert len(store.tracks.track(vehicle_key=vehicle)) == 7
     assert len(done) == 1
-    assert len(store.evidence(done[0]).samples) == 5
+    assert len(store.incidents.evidence(done[0]).samples) == 5
     assert (tmp_path / "cyberport-pier" / "booking-12.tlog").stat().st_size > 0
     counters = recorder.counters()
     assert counters.written == counters.queued == 7 + 1 + 5
@@ -320,11 +335,11 @@ def test_a_recorder_never_started_writes_its_queue_on_close(
 ) -> None:
     store = store_for(engine)
     vehicle = f"udp/{uuid.uuid4().hex[:8]}"
-    recorder = TelemetryRecorder(store, tmp_path)
+    recorder = TelemetryRecorder(*store, tmp_path)
     recorder.record_track(track(4, vehicle))
 
     assert recorder.close()
-    assert len(store.track(vehicle_key=vehicle)) == 4
+    assert len(store.tracks.track(vehicle_key=vehicle)) == 4
 
 
 @pytest.fixture
@@ -355,10 +370,7 @@ def test_a_locked_sqlite_database_is_retried_until_the_lock_is_released(
     try:
         recorder.record_track(track(5, "udp/locked"))
         recorder.open_incident(
-            draft("udp/locked"),
-            [],
-            [],
-            lambda i, c: done.append((i, c, time.monotonic())),
+            draft("udp/locked"), lambda i, c: done.append((i, c, time.monotonic()))
         )
         time.sleep(0.6)
         held_until = time.monotonic()
@@ -370,7 +382,7 @@ def test_a_locked_sqlite_database_is_retried_until_the_lock_is_released(
     assert recorder.flush()
     assert len(done) == 1
     assert done[0][2] >= held_until
-    assert len(store.track(vehicle_key="udp/locked")) == 5
+    assert len(store.tracks.track(vehicle_key="udp/locked")) == 5
     counters = recorder.counters()
     assert counters.retries >= 2
     assert (counters.failed, counters.held) == (0, 0)
@@ -388,7 +400,7 @@ def test_data_that_cannot_be_written_is_held_and_written_once_the_db_is_fixed(
         )
         done: list[int] = []
         recorder.record_track(track(3, "udp/held"))
-        recorder.open_incident(draft("udp/held"), [], [], lambda i, _c: done.append(i))
+        recorder.open_incident(draft("udp/held"), lambda i, _c: done.append(i))
         assert wait_until(lambda: recorder.counters().held == 4)
         assert recorder.counters().failed >= 2
         assert not done
@@ -398,7 +410,7 @@ def test_data_that_cannot_be_written_is_held_and_written_once_the_db_is_fixed(
         assert wait_until(lambda: recorder.counters().held == 0)
         assert recorder.flush()
         assert len(done) == 1
-        assert len(store.track(vehicle_key="udp/held")) == 3
+        assert len(store.tracks.track(vehicle_key="udp/held")) == 3
         assert recorder.counters().written == recorder.counters().queued
     finally:
         engine.dispose()
@@ -412,7 +424,7 @@ def test_a_tlog_is_read_back_by_pymavlink(
     frames = mavlink_frames(t0_s, 20)
     # Two recorders in turn: a restarted server appends to the same recording.
     for part in (frames[:12], frames[12:]):
-        recorder = TelemetryRecorder(store, tmp_path, flush_interval_s=0.05)
+        recorder = TelemetryRecorder(*store, tmp_path, flush_interval_s=0.05)
         recorder.start()
         recorder.record_frames("cyberport-pier/booking-12", part[:5])
         recorder.record_frames("cyberport-pier/booking-12", part[5:])
@@ -435,7 +447,7 @@ def test_a_file_that_is_no_tlog_is_moved_aside_not_appended_to(
     path.parent.mkdir()
     path.write_bytes(b"these bytes are not a tlog at all")
     frames = mavlink_frames(T0.timestamp(), 3)
-    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    recorder = TelemetryRecorder(*store_for(sqlite_engine), tmp_path)
     recorder.start()
     recorder.record_frames("site/booking-5", frames)
 
@@ -457,7 +469,7 @@ def test_a_tlog_key_that_could_leave_the_tlog_directory_is_refused(key: str) -> 
 def test_bad_frames_are_refused_in_the_caller(
     tmp_path: Path, sqlite_engine: Engine
 ) -> None:
-    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    recorder = TelemetryRecorder(*store_for(sqlite_engine), tmp_path)
     with pytest.raises(ValueError, match="not non-empty bytes"):
         recorder.record_frames("k", [(1.0, b"")])
     with pytest.raises(ValueError, match="epoch seconds"):
@@ -470,7 +482,7 @@ def test_purge_removes_old_tlogs_and_track_samples_but_keeps_recent_ones(
 ) -> None:
     store = store_for(sqlite_engine)
     now = T0 + timedelta(days=40)
-    recorder = TelemetryRecorder(store, tmp_path, flush_interval_s=0.05)
+    recorder = TelemetryRecorder(*store, tmp_path, flush_interval_s=0.05)
     recorder.start()
     try:
         recorder.record_frames("site/booking-1", mavlink_frames(T0.timestamp(), 2))
@@ -489,8 +501,8 @@ def test_purge_removes_old_tlogs_and_track_samples_but_keeps_recent_ones(
 
         assert (result.track_rows, result.tlog_files) == (3, 1)
         assert not old.exists()
-        assert store.track(vehicle_key="udp/old") == []
-        assert len(store.track(vehicle_key="udp/new")) == 2
+        assert store.tracks.track(vehicle_key="udp/old") == []
+        assert len(store.tracks.track(vehicle_key="udp/new")) == 2
         # The purged recording starts afresh when its booking records again.
         recorder.record_frames("site/booking-1", mavlink_frames(now.timestamp(), 1))
         assert recorder.flush()
@@ -508,7 +520,7 @@ def test_records_encoded_by_the_caller_are_read_back_by_pymavlink(
     frames = mavlink_frames(T0.timestamp(), 32)
     # Two recorders in turn, one second of 16 frames per call, as the gateway sends.
     for part in (frames[:16], frames[16:]):
-        recorder = TelemetryRecorder(store, tmp_path, flush_interval_s=0.05)
+        recorder = TelemetryRecorder(*store, tmp_path, flush_interval_s=0.05)
         recorder.start()
         recorder.record_tlog("cyberport-pier/booking-12", encoded(part[:9]), 9)
         recorder.record_tlog("cyberport-pier/booking-12", encoded(part[9:]), 7)
@@ -528,7 +540,7 @@ def test_record_tlog_and_record_frames_write_the_same_bytes(
     tmp_path: Path, sqlite_engine: Engine
 ) -> None:
     frames = mavlink_frames(T0.timestamp(), 6)
-    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    recorder = TelemetryRecorder(*store_for(sqlite_engine), tmp_path)
     recorder.start()
     recorder.record_tlog("site/by-records", encoded(frames), 6)
     recorder.record_frames("site/by-frames", frames)
@@ -543,7 +555,7 @@ def test_record_tlogs_writes_each_recording_of_a_batch_and_refuses_a_bad_one_who
     tmp_path: Path, sqlite_engine: Engine
 ) -> None:
     frames = mavlink_frames(T0.timestamp(), 8)
-    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    recorder = TelemetryRecorder(*store_for(sqlite_engine), tmp_path)
     recorder.start()
     recorder.record_tlogs(
         [
@@ -567,7 +579,7 @@ def test_a_bytearray_handed_to_record_tlog_may_be_reused_at_once(
     tmp_path: Path, sqlite_engine: Engine
 ) -> None:
     frames = mavlink_frames(T0.timestamp(), 4)
-    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    recorder = TelemetryRecorder(*store_for(sqlite_engine), tmp_path)
     pending = bytearray(encoded(frames))
     recorder.record_tlog("site/booking-3", pending, 4)
     pending.clear()  # the gateway empties its buffer straight after the call
@@ -604,7 +616,7 @@ def test_record_tlog_refuses_bad_input_in_the_caller(
         records = encoded(frames)
     elif records == "raw frame":  # frames without their timestamps
         records = b"".join(raw for _, raw in frames) * 2
-    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    recorder = TelemetryRecorder(*store_for(sqlite_engine), tmp_path)
 
     with pytest.raises(ValueError, match=reason):
         recorder.record_tlog(key, records, count)
@@ -617,10 +629,10 @@ def test_record_tlog_after_close_or_without_a_directory_counts_the_frames_droppe
     tmp_path: Path, sqlite_engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     records = encoded(mavlink_frames(T0.timestamp(), 16))
-    closed = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    closed = TelemetryRecorder(*store_for(sqlite_engine), tmp_path)
     closed.start()
     assert closed.close()
-    no_directory = TelemetryRecorder(store_for(sqlite_engine), None)
+    no_directory = TelemetryRecorder(*store_for(sqlite_engine), None)
 
     closed.record_tlog("site/booking-1", records, 16)
     no_directory.record_tlog("site/booking-1", records, 16)
@@ -669,9 +681,9 @@ def test_a_recorder_keeps_a_thousand_drone_fleet_open_by_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_engine: Engine
 ) -> None:
     monkeypatch.setattr(resource, "getrlimit", lambda _which: (65_536, 65_536))
-    recorder = TelemetryRecorder(store_for(sqlite_engine), tmp_path)
+    recorder = TelemetryRecorder(*store_for(sqlite_engine), tmp_path)
     assert recorder.max_open_tlogs == MAX_OPEN_TLOGS >= 1000
-    explicit = TelemetryRecorder(store_for(sqlite_engine), tmp_path, max_open_tlogs=8)
+    explicit = TelemetryRecorder(*store_for(sqlite_engine), tmp_path, max_open_tlogs=8)
     assert explicit.max_open_tlogs == 8
     assert recorder.close()
     assert explicit.close()
@@ -683,7 +695,7 @@ def test_recordings_closed_to_make_room_are_reopened_without_a_rescan(
     keys = [f"site/booking-{i}" for i in range(5)]
     seconds = [mavlink_frames(T0.timestamp() + s, 16) for s in range(4)]
     recorder = TelemetryRecorder(
-        store_for(sqlite_engine), tmp_path, flush_interval_s=60.0, max_open_tlogs=2
+        *store_for(sqlite_engine), tmp_path, flush_interval_s=60.0, max_open_tlogs=2
     )
     recorder.start()
     for frames in seconds:
@@ -705,7 +717,7 @@ def test_a_recording_changed_while_closed_is_scanned_and_its_torn_tail_cut(
     first, second = (mavlink_frames(T0.timestamp() + s, 16) for s in range(2))
     path = tmp_path / "site" / "booking-1.tlog"
     recorder = TelemetryRecorder(
-        store_for(sqlite_engine), tmp_path, flush_interval_s=60.0, max_open_tlogs=1
+        *store_for(sqlite_engine), tmp_path, flush_interval_s=60.0, max_open_tlogs=1
     )
     recorder.start()
     recorder.record_tlog("site/booking-1", encoded(first), 16)
@@ -727,7 +739,7 @@ def test_a_new_recording_is_opened_at_once_and_appended_to_every_tlog_interval(
 ) -> None:
     frames = mavlink_frames(T0.timestamp(), 8)
     recorder = TelemetryRecorder(
-        store_for(sqlite_engine),
+        *store_for(sqlite_engine),
         tmp_path,
         flush_interval_s=0.05,
         tlog_flush_interval_s=60.0,
@@ -764,12 +776,12 @@ def test_evidence_built_later_is_built_in_the_writer_thread_after_on_done(
         order.append(f"built in {threading.current_thread().name}")
         return evidence(t_s - 3.0, 31, EvidencePhase.BEFORE), mavlink_frames(t_s, 4)
 
-    recorder.open_incident(draft(vehicle), [], [], on_done, later_evidence=build)
+    recorder.open_incident(draft(vehicle), on_done, later_evidence=build)
     assert recorder.flush()
 
     assert order == ["on_done", "built in skyberth-db-writer"]
-    (incident,) = store.list_incidents(drone_id=f"D-{vehicle}")
-    stored = store.evidence(incident.id)
+    (incident,) = store.incidents.list_incidents(drone_id=f"D-{vehicle}")
+    stored = store.incidents.evidence(incident.id)
     assert (len(stored.samples), len(stored.frames)) == (31, 4)
     counters = recorder.counters()
     assert counters.written == counters.queued  # the built rows are counted too
@@ -785,14 +797,12 @@ def test_evidence_that_cannot_be_built_is_logged_and_the_incident_kept(
     def broken() -> tuple[list[EvidenceSample], list[tuple[float, bytes]]]:
         raise ValueError("a ring that does not parse")
 
-    with caplog.at_level(logging.ERROR, logger="telemetry.recording.recorder"):
-        recorder.open_incident(
-            draft(vehicle), [], [], lambda *_: None, later_evidence=broken
-        )
+    with caplog.at_level(logging.ERROR, logger="telemetry.recording.db_writer"):
+        recorder.open_incident(draft(vehicle), lambda *_: None, later_evidence=broken)
         recorder.record_track(track(2, vehicle))
         assert recorder.flush()
 
-    (incident,) = store.list_incidents(drone_id=f"D-{vehicle}")
-    assert store.evidence(incident.id).samples == ()
-    assert len(store.track(vehicle_key=vehicle)) == 2
+    (incident,) = store.incidents.list_incidents(drone_id=f"D-{vehicle}")
+    assert store.incidents.evidence(incident.id).samples == ()
+    assert len(store.tracks.track(vehicle_key=vehicle)) == 2
     assert "its evidence could not be built" in caplog.text

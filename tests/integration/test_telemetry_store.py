@@ -1,4 +1,5 @@
-"""The telemetry store against real databases: incidents, grouping, evidence, tracks."""
+"""The incident repository and the track store against real databases: incidents,
+grouping, evidence, tracks."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from sqlmodel import Session
 
 from airspace.site import CorridorId, SiteId
 from booking.catalogue import StaticSiteCatalogue
-from booking.model import BookingId, DroneId, OperatorId
+from booking.model import Actor, BookingId, DroneId, OperatorId, Role, UserId
 from telemetry.incidents.model import (
     EvidencePhase,
     EvidenceSample,
+    Incident,
     IncidentKind,
     IncidentNotFound,
     IncidentState,
@@ -27,7 +29,10 @@ from telemetry.incidents.model import (
     TrackSample,
     VolumeSnapshot,
 )
-from telemetry.incidents.repository import TelemetryStore
+from telemetry.incidents.repository import IncidentRepository
+from telemetry.incidents.service import IncidentService, IncidentUnitOfWork
+from telemetry.incidents.workflow import Acknowledge, Close, Investigate, Reopen
+from telemetry.recording.track_store import TrackStore
 from web.db import make_engine, write_session
 from web.migrate import alembic_config, upgrade
 
@@ -41,8 +46,28 @@ TELEMETRY_TABLES = {
 }
 
 
-def store_for(engine: Engine) -> TelemetryStore:
-    return TelemetryStore(lambda: write_session(engine), lambda: Session(engine))
+def incidents_for(engine: Engine) -> IncidentRepository:
+    return IncidentRepository(lambda: write_session(engine), lambda: Session(engine))
+
+
+def tracks_for(engine: Engine) -> TrackStore:
+    return TrackStore(lambda: write_session(engine), lambda: Session(engine))
+
+
+SAFETY_OFFICER = Actor(UserId("safety-1"), Role.SAFETY_OFFICER)
+
+
+def service_for(engine: Engine) -> IncidentService:
+    """The incident service: the one way a workflow state changes."""
+    return IncidentService(lambda: IncidentUnitOfWork(lambda: write_session(engine)))
+
+
+def close(engine: Engine, incident_id: int, at: datetime) -> Incident:
+    """Take the incident through the workflow to closed, every step at ``at``."""
+    service = service_for(engine)
+    for command in (Acknowledge(), Investigate(), Close("wind gust")):
+        closed = service.apply(incident_id, command, SAFETY_OFFICER, at).incident
+    return closed
 
 
 def unique(prefix: str) -> str:
@@ -123,7 +148,7 @@ def test_an_incident_round_trips_with_its_volume_rule_and_link_figures_frozen(
     site = catalogue.sites_by_id["cyberport-pier"]
     corridor = site.corridor("C1")
     volume = VolumeSnapshot.of(corridor.volume, site.projection, "corridor:C1")
-    store = store_for(engine)
+    incidents = incidents_for(engine)
     new = NewIncident(
         site_id=site.id,
         kind=IncidentKind.CORRIDOR_EXIT_VERTICAL,
@@ -141,8 +166,8 @@ def test_an_incident_round_trips_with_its_volume_rule_and_link_figures_frozen(
         link={"msgs_per_s": 15.1, "gps_fix": 3, "satellites": None},
     )
 
-    incident_id, created = store.open_incident(new)
-    stored = store.get_incident(incident_id)
+    incident_id, created = incidents.open_incident(new)
+    stored = incidents.get_incident(incident_id)
 
     assert created
     assert stored is not None
@@ -169,20 +194,20 @@ def test_an_incident_round_trips_with_its_volume_rule_and_link_figures_frozen(
     )
     assert stored.occurrences == 1
     assert stored.idempotency_key == new.idempotency_key
-    assert [e.kind for e in store.incident_events(incident_id)] == ["opened"]
+    assert [e.kind for e in incidents.incident_events(incident_id)] == ["opened"]
 
 
 def test_a_repeated_exit_of_one_drone_in_one_booking_joins_the_open_incident(
     engine: Engine,
 ) -> None:
-    store = store_for(engine)
+    incidents = incidents_for(engine)
     site = unique("site")
-    first, created = store.open_incident(draft(site, severity=Severity.WARNING))
-    again, joined_created = store.open_incident(
+    first, created = incidents.open_incident(draft(site, severity=Severity.WARNING))
+    again, joined_created = incidents.open_incident(
         draft(site, at=T0 + timedelta(seconds=40), message="out again, 5.0 m")
     )
 
-    incident = store.get_incident(first)
+    incident = incidents.get_incident(first)
     assert created
     assert (again, joined_created) == (first, False)
     assert incident is not None
@@ -190,7 +215,7 @@ def test_a_repeated_exit_of_one_drone_in_one_booking_joins_the_open_incident(
     assert incident.last_occurrence_at == T0 + timedelta(seconds=40)
     assert incident.severity is Severity.BREACH  # rises to the worst occurrence
     assert incident.message == "Kite-7 left corridor C1 sideways (3.2 m outside)"
-    events = store.incident_events(first)
+    events = incidents.incident_events(first)
     assert [e.kind for e in events] == ["opened", "occurrence"]
     assert events[1].details["message"] == "out again, 5.0 m"
 
@@ -208,26 +233,26 @@ def test_a_repeated_exit_of_one_drone_in_one_booking_joins_the_open_incident(
 def test_an_occurrence_outside_the_group_opens_its_own_incident(
     engine: Engine, other: dict[str, object]
 ) -> None:
-    store = store_for(engine)
+    incidents = incidents_for(engine)
     site = unique("site")
-    first, _ = store.open_incident(draft(site))
-    second, created = store.open_incident(draft(site, **other))  # type: ignore[arg-type]  # parametrised keywords of draft
+    first, _ = incidents.open_incident(draft(site))
+    second, created = incidents.open_incident(draft(site, **other))  # type: ignore[arg-type]  # parametrised keywords of draft
 
     assert created
     assert second != first
 
 
 def test_an_unregistered_vehicle_groups_by_its_vehicle_key(engine: Engine) -> None:
-    store = store_for(engine)
+    incidents = incidents_for(engine)
     site = unique("site")
     kind = IncidentKind.UNBOOKED_FLIGHT
-    a, _ = store.open_incident(
+    a, _ = incidents.open_incident(
         draft(site, kind=kind, drone=None, booking=None, vehicle_key="udp/7")
     )
-    a_again, joined = store.open_incident(
+    a_again, joined = incidents.open_incident(
         draft(site, kind=kind, drone=None, booking=None, vehicle_key="udp/7")
     )
-    b, created = store.open_incident(
+    b, created = incidents.open_incident(
         draft(site, kind=kind, drone=None, booking=None, vehicle_key="udp/8")
     )
 
@@ -237,80 +262,83 @@ def test_an_unregistered_vehicle_groups_by_its_vehicle_key(engine: Engine) -> No
 
 
 def test_a_closed_incident_is_not_joined_but_a_reopened_one_is(engine: Engine) -> None:
-    store = store_for(engine)
+    incidents = incidents_for(engine)
     site = unique("site")
-    first, _ = store.open_incident(draft(site))
-    closed = store.set_state(
-        first,
-        IncidentState.CLOSED,
-        T0 + timedelta(minutes=5),
-        actor_id="safety-1",
-        details={"summary": "wind gust"},
+    first, _ = incidents.open_incident(draft(site))
+    closed = close(engine, first, T0 + timedelta(minutes=5))
+    second, created = incidents.open_incident(draft(site, at=T0 + timedelta(minutes=6)))
+    reopened = (
+        service_for(engine)
+        .apply(first, Reopen("gusts again"), SAFETY_OFFICER, T0 + timedelta(minutes=7))
+        .incident
     )
-    second, created = store.open_incident(draft(site, at=T0 + timedelta(minutes=6)))
-    reopened = store.set_state(first, IncidentState.REOPENED, T0 + timedelta(minutes=7))
     # Two incidents of the group are now not closed; the newest one absorbs.
-    third, joined_created = store.open_incident(
+    third, joined_created = incidents.open_incident(
         draft(site, at=T0 + timedelta(minutes=8))
     )
 
     assert closed.state is IncidentState.CLOSED
     assert closed.closed_at == T0 + timedelta(minutes=5)
-    assert closed.version == 2
+    assert closed.version == 4  # acknowledged, investigating, closed
     assert created
     assert second != first
     assert reopened.closed_at is None
     assert (third, joined_created) == (second, False)
-    change = store.incident_events(first)[1]
+    change = incidents.incident_events(first)[3]
     assert (change.kind, change.actor_id) == ("state_changed", "safety-1")
-    assert change.details == {"from": "open", "to": "closed", "summary": "wind gust"}
+    assert change.details == {
+        "from": "investigating",
+        "to": "closed",
+        "summary": "wind gust",
+        "root_cause": "undetermined",
+    }
 
 
 def test_a_retried_open_with_the_same_key_returns_the_first_answer_unchanged(
     engine: Engine,
 ) -> None:
-    store = store_for(engine)
+    incidents = incidents_for(engine)
     site = unique("site")
     opening = draft(site, key=unique("open"))
     joining = draft(site, key=unique("join"), at=T0 + timedelta(seconds=3))
 
-    assert store.open_incident(opening) == store.open_incident(opening)
-    incident_id, _ = store.open_incident(opening)
-    assert store.open_incident(joining) == (incident_id, False)
-    assert store.open_incident(joining) == (incident_id, False)
+    assert incidents.open_incident(opening) == incidents.open_incident(opening)
+    incident_id, _ = incidents.open_incident(opening)
+    assert incidents.open_incident(joining) == (incident_id, False)
+    assert incidents.open_incident(joining) == (incident_id, False)
 
-    incident = store.get_incident(incident_id)
+    incident = incidents.get_incident(incident_id)
     assert incident is not None
     assert incident.occurrences == 2
-    assert len(store.incident_events(incident_id)) == 2
+    assert len(incidents.incident_events(incident_id)) == 2
 
 
 def test_concurrent_opens_of_one_group_make_one_incident(engine: Engine) -> None:
-    store = store_for(engine)
+    incidents = incidents_for(engine)
     site = unique("site")
     drafts = [draft(site, at=T0 + timedelta(seconds=i)) for i in range(8)]
     start = threading.Barrier(len(drafts))
 
     def race(new: NewIncident) -> tuple[int, bool]:
         start.wait(timeout=10)
-        return store.open_incident(new)
+        return incidents.open_incident(new)
 
     with ThreadPoolExecutor(len(drafts)) as pool:
         results = list(pool.map(race, drafts))
 
     assert sum(created for _, created in results) == 1
     assert len({incident_id for incident_id, _ in results}) == 1
-    incident = store.get_incident(results[0][0])
+    incident = incidents.get_incident(results[0][0])
     assert incident is not None
     assert incident.occurrences == len(drafts)
 
 
 def test_list_incidents_filters_and_orders_newest_first(engine: Engine) -> None:
-    store = store_for(engine)
+    incidents = incidents_for(engine)
     site = unique("site")
     operator = unique("op")
-    lateral, _ = store.open_incident(draft(site, operator=operator))
-    lost, _ = store.open_incident(
+    lateral, _ = incidents.open_incident(draft(site, operator=operator))
+    lost, _ = incidents.open_incident(
         draft(
             site,
             kind=IncidentKind.LINK_LOST,
@@ -320,13 +348,13 @@ def test_list_incidents_filters_and_orders_newest_first(engine: Engine) -> None:
             operator=operator,
         )
     )
-    late, _ = store.open_incident(
+    late, _ = incidents.open_incident(
         draft(site, kind=IncidentKind.LOW_BATTERY, at=T0 + timedelta(hours=2))
     )
-    store.set_state(late, IncidentState.CLOSED, T0 + timedelta(hours=3))
+    close(engine, late, T0 + timedelta(hours=3))
 
     def ids(**filters: object) -> list[int]:
-        return [i.id for i in store.list_incidents(site_id=site, **filters)]  # type: ignore[arg-type]  # keyword filters forwarded as given
+        return [i.id for i in incidents.list_incidents(site_id=site, **filters)]  # type: ignore[arg-type]  # keyword filters forwarded as given
 
     assert ids() == [late, lost, lateral]
     assert ids(state=IncidentState.CLOSED) == [late]
@@ -338,27 +366,29 @@ def test_list_incidents_filters_and_orders_newest_first(engine: Engine) -> None:
     assert ids(end=T0 + timedelta(hours=1)) == [lateral]
     assert ids(limit=2) == [late, lost]
     assert ids(limit=2, offset=2) == [lateral]
-    assert store.list_incidents(site_id=unique("nowhere")) == []
+    assert incidents.list_incidents(site_id=unique("nowhere")) == []
     with pytest.raises(ValueError, match="limit"):
-        store.list_incidents(limit=0)
+        incidents.list_incidents(limit=0)
     with pytest.raises(ValueError, match="timezone"):
-        store.list_incidents(start=datetime(2026, 1, 1))  # noqa: DTZ001  (a naive time is the bad input)
+        incidents.list_incidents(start=datetime(2026, 1, 1))  # noqa: DTZ001  (a naive time is the bad input)
 
 
 def test_open_incidents_leave_out_closed_ones_and_filter_by_site(
     engine: Engine,
 ) -> None:
-    store = store_for(engine)
+    incidents = incidents_for(engine)
     site, other_site = unique("site"), unique("site")
-    kept, _ = store.open_incident(draft(site))
-    closed, _ = store.open_incident(draft(site, kind=IncidentKind.LINK_LOST))
-    store.set_state(closed, IncidentState.CLOSED, T0 + timedelta(minutes=1))
-    acknowledged, _ = store.open_incident(draft(site, kind=IncidentKind.LOW_BATTERY))
-    store.set_state(acknowledged, IncidentState.ACKNOWLEDGED, T0)
-    elsewhere, _ = store.open_incident(draft(other_site))
+    kept, _ = incidents.open_incident(draft(site))
+    closed, _ = incidents.open_incident(draft(site, kind=IncidentKind.LINK_LOST))
+    close(engine, closed, T0 + timedelta(minutes=1))
+    acknowledged, _ = incidents.open_incident(
+        draft(site, kind=IncidentKind.LOW_BATTERY)
+    )
+    service_for(engine).apply(acknowledged, Acknowledge(), SAFETY_OFFICER, T0)
+    elsewhere, _ = incidents.open_incident(draft(other_site))
 
-    assert [i.id for i in store.open_incidents(site)] == [kept, acknowledged]
-    everywhere = {i.id for i in store.open_incidents()}
+    assert [i.id for i in incidents.open_incidents(site)] == [kept, acknowledged]
+    everywhere = {i.id for i in incidents.open_incidents()}
     assert {kept, acknowledged, elsewhere} <= everywhere
     assert closed not in everywhere
 
@@ -366,19 +396,19 @@ def test_open_incidents_leave_out_closed_ones_and_filter_by_site(
 def test_evidence_is_kept_in_time_order_and_overlapping_windows_once(
     engine: Engine,
 ) -> None:
-    store = store_for(engine)
-    incident_id, _ = store.open_incident(draft(unique("site")))
+    incidents = incidents_for(engine)
+    incident_id, _ = incidents.open_incident(draft(unique("site")))
     t = T0.timestamp()
     before = [sample(t - 2.0 + i * 0.1) for i in reversed(range(21))]
     frames = [(t - 2.0 + i * 0.1, bytes([0xFD, i, 0, 0])) for i in range(21)]
 
-    assert store.add_evidence(incident_id, before, frames) == (21, 21)
+    assert incidents.add_evidence(incident_id, before, frames) == (21, 21)
     # The 'after' window starts at the breach sample, already stored.
     after = [sample(t + i * 0.1, EvidencePhase.AFTER) for i in range(11)]
-    assert store.add_evidence(incident_id, after, frames[-1:]) == (10, 0)
-    assert store.add_evidence(incident_id, after, []) == (0, 0)  # a retried write
+    assert incidents.add_evidence(incident_id, after, frames[-1:]) == (10, 0)
+    assert incidents.add_evidence(incident_id, after, []) == (0, 0)  # a retried write
 
-    evidence = store.evidence(incident_id)
+    evidence = incidents.evidence(incident_id)
     times = [s.t_s for s in evidence.samples]
     assert times == sorted(times)
     assert len(times) == 31
@@ -391,24 +421,24 @@ def test_evidence_is_kept_in_time_order_and_overlapping_windows_once(
 def test_evidence_and_events_for_a_missing_incident_are_refused(
     engine: Engine,
 ) -> None:
-    store = store_for(engine)
+    incidents = incidents_for(engine)
     with pytest.raises(IncidentNotFound, match="incident 987654321 not found"):
-        store.add_evidence(987654321, [sample(1.0)], [])
+        incidents.add_evidence(987654321, [sample(1.0)], [])
     with pytest.raises(IncidentNotFound):
-        store.add_incident_event(987654321, "returned", T0)
-    assert store.get_incident(987654321) is None
+        incidents.add_incident_event(987654321, "returned", T0)
+    assert incidents.get_incident(987654321) is None
 
 
 def test_an_incident_event_goes_on_the_timeline(engine: Engine) -> None:
-    store = store_for(engine)
-    incident_id, _ = store.open_incident(draft(unique("site")))
+    incidents = incidents_for(engine)
+    incident_id, _ = incidents.open_incident(draft(unique("site")))
     later = T0 + timedelta(seconds=12)
-    event_id = store.add_incident_event(
+    event_id = incidents.add_incident_event(
         incident_id, "returned", later, {"inside_for_s": 2.0}
     )
 
-    events = store.incident_events(incident_id)
-    incident = store.get_incident(incident_id)
+    events = incidents.incident_events(incident_id)
+    incident = incidents.get_incident(incident_id)
     assert (events[-1].id, events[-1].kind, events[-1].at) == (
         event_id,
         "returned",
@@ -422,7 +452,7 @@ def test_an_incident_event_goes_on_the_timeline(engine: Engine) -> None:
 def test_a_track_round_trips_in_time_order_by_booking_and_by_vehicle(
     engine: Engine,
 ) -> None:
-    store = store_for(engine)
+    tracks = tracks_for(engine)
     booking = int(uuid.uuid4().int % 1_000_000_000)
     vehicle = unique("udp/42")
     t = T0.timestamp()
@@ -433,26 +463,26 @@ def test_a_track_round_trips_in_time_order_by_booking_and_by_vehicle(
         track_sample(t + 20 + i, booking=None, vehicle_key=vehicle) for i in range(3)
     ]
 
-    assert store.append_track(list(reversed(samples)) + unbooked) == 13
-    assert store.append_track([]) == 0
+    assert tracks.append_track(list(reversed(samples)) + unbooked) == 13
+    assert tracks.append_track([]) == 0
 
-    assert store.track(booking_id=booking) == samples
-    assert store.track(vehicle_key=vehicle) == samples + unbooked
-    window = store.track(
+    assert tracks.track(booking_id=booking) == samples
+    assert tracks.track(vehicle_key=vehicle) == samples + unbooked
+    window = tracks.track(
         vehicle_key=vehicle,
         start=T0 + timedelta(seconds=2),
         end=T0 + timedelta(seconds=5),
     )
     assert window == samples[2:5]
-    assert store.track(booking_id=booking, limit=3) == samples[:3]
+    assert tracks.track(booking_id=booking, limit=3) == samples[:3]
     with pytest.raises(ValueError, match="booking id or a vehicle key"):
-        store.track()
+        tracks.track()
 
 
 def test_a_thousand_track_samples_are_a_few_inserts_in_one_transaction(
     engine: Engine,
 ) -> None:
-    store = store_for(engine)
+    tracks = tracks_for(engine)
     vehicle = unique("udp/42")
     t = T0.timestamp()
     samples = [
@@ -479,7 +509,7 @@ def test_a_thousand_track_samples_are_a_few_inserts_in_one_transaction(
     sa.event.listen(engine, "before_cursor_execute", on_execute)
     sa.event.listen(engine, "commit", on_commit)
     try:
-        assert store.append_track(samples) == 1000
+        assert tracks.append_track(samples) == 1000
     finally:
         sa.event.remove(engine, "before_cursor_execute", on_execute)
         sa.event.remove(engine, "commit", on_commit)
@@ -488,21 +518,21 @@ def test_a_thousand_track_samples_are_a_few_inserts_in_one_transaction(
     chunks = [512, 256, 128, 64, 32, 8]
     assert inserts == [(n, n * 14, False) for n in chunks]
     assert len(commits) == 1
-    assert store.track(vehicle_key=vehicle) == samples
+    assert tracks.track(vehicle_key=vehicle) == samples
 
 
 def test_evidence_frames_keep_every_byte_and_nullable_columns_stay_null(
     engine: Engine,
 ) -> None:
-    store = store_for(engine)
-    incident_id, _ = store.open_incident(draft(unique("site")))
+    incidents = incidents_for(engine)
+    incident_id, _ = incidents.open_incident(draft(unique("site")))
     t = T0.timestamp()
     samples = [sample(t + i) for i in range(4)]  # odd seconds have no heading
     frames = [(t + i, bytes(range(256)) * (i + 1)) for i in range(3)]
 
-    assert store.add_evidence(incident_id, samples, frames) == (4, 3)
+    assert incidents.add_evidence(incident_id, samples, frames) == (4, 3)
 
-    stored = store.evidence(incident_id)
+    stored = incidents.evidence(incident_id)
     assert stored.samples == tuple(samples)
     assert [s.heading_deg for s in stored.samples] == [271.0, None, 271.0, None]
     assert stored.frames == tuple(frames)
@@ -511,27 +541,28 @@ def test_evidence_frames_keep_every_byte_and_nullable_columns_stay_null(
 def test_purge_deletes_only_older_track_samples_and_never_evidence(
     engine: Engine,
 ) -> None:
-    store = store_for(engine)
+    incidents = incidents_for(engine)
+    tracks = tracks_for(engine)
     vehicle = unique("udp/42")
     cutoff = datetime(2001, 1, 1, tzinfo=UTC)  # older than any other test's data
     t = cutoff.timestamp()
-    store.append_track(
+    tracks.append_track(
         [
             track_sample(t - 100 + i, booking=None, vehicle_key=vehicle)
             for i in range(105)
         ]
     )
-    incident_id, _ = store.open_incident(draft(unique("site"), at=cutoff))
-    store.add_evidence(incident_id, [sample(t - 50)], [(t - 50, b"\xfd\x01")])
+    incident_id, _ = incidents.open_incident(draft(unique("site"), at=cutoff))
+    incidents.add_evidence(incident_id, [sample(t - 50)], [(t - 50, b"\xfd\x01")])
 
-    deleted = store.purge_track_before(cutoff, batch_rows=7)
+    deleted = tracks.purge_track_before(cutoff, batch_rows=7)
 
     assert deleted == 100
-    assert [s.t_s for s in store.track(vehicle_key=vehicle)] == [
+    assert [s.t_s for s in tracks.track(vehicle_key=vehicle)] == [
         t + i for i in range(5)
     ]
-    assert len(store.evidence(incident_id).samples) == 1
-    assert store.purge_track_before(cutoff) == 0
+    assert len(incidents.evidence(incident_id).samples) == 1
+    assert tracks.purge_track_before(cutoff) == 0
 
 
 def test_bad_values_are_refused_when_built_not_when_written() -> None:
@@ -567,9 +598,9 @@ def test_the_migration_goes_down_and_up_again_on_sqlite(tmp_path: Path) -> None:
             command.downgrade(config, "0001")
         assert not TELEMETRY_TABLES & set(sa.inspect(engine).get_table_names())
         upgrade(engine)
-        store = store_for(engine)
-        incident_id, created = store.open_incident(draft("site"))
+        incidents = incidents_for(engine)
+        incident_id, created = incidents.open_incident(draft("site"))
         assert created
-        assert store.get_incident(incident_id) is not None
+        assert incidents.get_incident(incident_id) is not None
     finally:
         engine.dispose()

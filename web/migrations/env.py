@@ -10,7 +10,8 @@ import booking.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 # The one schema history covers every table; the telemetry tables must be known
 # too, or autogenerate would propose dropping them.
-import telemetry.incidents.repository  # noqa: F401
+import telemetry.incidents.tables
+import telemetry.recording.track_store  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -18,8 +18,10 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from airspace.site import Site
+from telemetry.recording.track_store import TrackStore
 from telemetry.reports.export_sources import (
     MEDIA_TYPES,
     ExportFile,
@@ -31,9 +33,10 @@ from telemetry.reports.export_sources import (
     incident_replay_of,
 )
 from telemetry.reports.replay import replay_json
+from web.db import write_session
 from web.deps import ActorDep, SessionDep
 from web.queries import get_booking
-from web.routes.incidents import telemetry_store, visible_incident
+from web.routes.incidents import incident_repository, visible_incident
 from web.settings import Settings
 
 router = APIRouter(tags=["incidents"])
@@ -46,10 +49,20 @@ _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _track_store(request: Request) -> TrackStore:
+    """The app's track store (one on the engine if the runtime has none)."""
+    tracks = getattr(request.app.state.telemetry, "tracks", None)
+    if isinstance(tracks, TrackStore):
+        return tracks
+    engine = cast(Engine, request.app.state.engine)
+    return TrackStore(lambda: write_session(engine), lambda: Session(engine))
+
+
 def _sources(request: Request) -> ExportSources:
     settings = cast(Settings, request.app.state.settings)
     return ExportSources(
-        store=telemetry_store(request),
+        incidents=incident_repository(request),
+        tracks=_track_store(request),
         engine=cast(Engine, request.app.state.engine),
         sites=cast(dict[str, Site], request.app.state.sites),
         tlog_dir=Path(settings.tlog_dir),
@@ -73,9 +86,9 @@ def incidents_track(
     incident_id: int, request: Request, actor: ActorDep
 ) -> dict[str, Any]:
     """Return the incident's evidence track, timeline and volume for replay."""
-    store = telemetry_store(request)
-    incident = visible_incident(store, actor, incident_id)
-    return replay_json(incident_replay_of(store, incident))
+    incidents = incident_repository(request)
+    incident = visible_incident(incidents, actor, incident_id)
+    return replay_json(incident_replay_of(incidents, incident))
 
 
 @router.get("/bookings/{booking_id}/track")
@@ -85,7 +98,9 @@ def bookings_track(
     """Return the booking's recorded track, its incidents' events and its corridor."""
     booking = get_booking(session, actor, booking_id)
     sources = _sources(request)
-    return replay_json(booking_replay_of(sources.store, sources.sites, booking))
+    return replay_json(
+        booking_replay_of(sources.incidents, sources.tracks, sources.sites, booking)
+    )
 
 
 @router.get(
@@ -99,7 +114,7 @@ def incidents_export(
     """Return the incident as a file: GeoJSON, KML, CSV, GeoPackage, its raw
     evidence frames as ``.tlog``, or the HTML report."""
     sources = _sources(request)
-    incident = visible_incident(sources.store, actor, incident_id)
+    incident = visible_incident(sources.incidents, actor, incident_id)
     return _response(export_incident(sources, incident, fmt, datetime.now(UTC)))
 
 

@@ -4,9 +4,10 @@ Reads follow ``telemetry.incidents.workflow.can_read``: staff see every incident
 operators and pilots their organisation's; another's answers 404 like a missing
 one. Only safety officers and site admins change incidents (others get 403).
 
-Each change (``POST /incidents/{id}/<action>``) runs in one write transaction that
-updates the incident, appends its timeline event and its audit record; after the
-commit it is published on the live stream as an ``incident`` frame. The change
+Each change (``POST /incidents/{id}/<action>``) goes through the incident service
+(``IncidentServiceDep``): one write transaction that updates the incident, appends
+its timeline event and its audit record; after the commit it is published on the
+live stream as an ``incident`` frame. The change
 routes are ``async`` so the hub is called on the event loop; their database work
 runs in a worker thread.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
@@ -27,16 +27,19 @@ from sqlmodel import Session
 from booking.errors import NotFound
 from booking.model import Actor
 from booking.permissions import visible_operator
-from booking.repositories import SqlAudit
-from booking.user_repository import SqlUsers
 from telemetry.incidents.model import (
     EvidencePhase,
     Incident,
     IncidentKind,
     IncidentState,
 )
-from telemetry.incidents.repository import MAX_LIST_LIMIT, TelemetryStore
-from telemetry.incidents.service import AppliedChange, apply_command
+from telemetry.incidents.repository import MAX_LIST_LIMIT, IncidentRepository
+from telemetry.incidents.service import (
+    AppliedChange,
+    CommandFactory,
+    IncidentService,
+    IncidentUnitOfWork,
+)
 from telemetry.incidents.workflow import (
     Acknowledge,
     AddNote,
@@ -52,7 +55,7 @@ from telemetry.incidents.workflow import (
 from telemetry.live.frames import incident_change_frame, utc_iso
 from telemetry.reports.replay import EVIDENCE_FIELDS, sample_json, volume_json
 from web.db import write_session
-from web.deps import ActorDep
+from web.deps import ActorDep, IncidentServiceDep
 from web.incident_schemas import (
     IncidentAssign,
     IncidentChanged,
@@ -72,18 +75,21 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["incidents"])
 
 
-def telemetry_store(request: Request) -> TelemetryStore:
-    """Return the app's telemetry store (one on the engine if the runtime has none)."""
-    store = getattr(request.app.state.telemetry, "store", None)
-    if isinstance(store, TelemetryStore):
-        return store
+def incident_repository(request: Request) -> IncidentRepository:
+    """Return the app's incident repository (one on the engine if the runtime has
+    none)."""
+    incidents = getattr(request.app.state.telemetry, "incidents", None)
+    if isinstance(incidents, IncidentRepository):
+        return incidents
     engine = cast(Engine, request.app.state.engine)
-    return TelemetryStore(lambda: write_session(engine), lambda: Session(engine))
+    return IncidentRepository(lambda: write_session(engine), lambda: Session(engine))
 
 
-def visible_incident(store: TelemetryStore, actor: Actor, incident_id: int) -> Incident:
+def visible_incident(
+    incidents: IncidentRepository, actor: Actor, incident_id: int
+) -> Incident:
     """Return the incident if ``actor`` may see it; ``NotFound`` otherwise."""
-    incident = store.get_incident(incident_id)
+    incident = incidents.get_incident(incident_id)
     if incident is None or not can_read(actor, incident):
         raise NotFound("incident", incident_id)
     return incident
@@ -114,7 +120,7 @@ def incidents_index(
         if operator is not None and operator != only:
             return []
         operator = only
-    found = telemetry_store(request).list_incidents(
+    found = incident_repository(request).list_incidents(
         state=state,
         kind=kind,
         site_id=site,
@@ -134,9 +140,9 @@ def incidents_show(
     incident_id: int, request: Request, actor: ActorDep
 ) -> IncidentDetail:
     """Return one incident with its rule, volume, link figures and timeline."""
-    store = telemetry_store(request)
-    incident = visible_incident(store, actor, incident_id)
-    return IncidentDetail.with_events(incident, store.incident_events(incident_id))
+    incidents = incident_repository(request)
+    incident = visible_incident(incidents, actor, incident_id)
+    return IncidentDetail.with_events(incident, incidents.incident_events(incident_id))
 
 
 @router.get("/incidents/{incident_id}/evidence")
@@ -150,9 +156,9 @@ def incidents_evidence(
     ``volume``: the assigned volume at the time; ``rule`` and ``link``: the rule's
     thresholds and the link-quality figures.
     """
-    store = telemetry_store(request)
-    incident = visible_incident(store, actor, incident_id)
-    evidence = store.evidence(incident_id)
+    incidents = incident_repository(request)
+    incident = visible_incident(incidents, actor, incident_id)
+    evidence = incidents.evidence(incident_id)
     frames = evidence.frames
     opened_s = incident.opened_at.timestamp()
     before = [s for s in evidence.samples if s.phase is EvidencePhase.BEFORE]
@@ -180,39 +186,21 @@ def incidents_evidence(
 
 # --- changes -------------------------------------------------------------------
 
-CommandFactory = Callable[[Session], IncidentCommand]
-
-
-def _apply(
-    engine: Engine,
-    incident_id: int,
-    make_command: CommandFactory,
-    actor: Actor,
-    version: int | None,
-) -> AppliedChange:
-    with write_session(engine) as session:
-        return apply_command(
-            session,
-            SqlAudit(session),
-            incident_id,
-            make_command(session),
-            actor,
-            datetime.now(UTC),
-            expected_version=version,
-        )
-
 
 async def _change(
     request: Request,
+    service: IncidentService,
     incident_id: int,
     actor: Actor,
-    make_command: CommandFactory,
+    command: IncidentCommand | CommandFactory,
     version: int | None,
 ) -> IncidentChanged:
-    engine = cast(Engine, request.app.state.engine)
-    applied = await asyncio.to_thread(
-        _apply, engine, incident_id, make_command, actor, version
-    )
+    def apply() -> AppliedChange:
+        return service.apply(
+            incident_id, command, actor, datetime.now(UTC), expected_version=version
+        )
+
+    applied = await asyncio.to_thread(apply)
     try:
         # Same audience as the gateway's incident frames (None: everyone, as for an
         # unregistered drone); the frame carries no note text (PRIVATE_DETAILS).
@@ -234,12 +222,13 @@ async def incidents_acknowledge(
     incident_id: int,
     request: Request,
     actor: ActorDep,
+    service: IncidentServiceDep,
     body: IncidentNoteBody | None = None,
 ) -> IncidentChanged:
     """Acknowledge an open or reopened incident (safety officers, site admins)."""
     b = body or IncidentNoteBody()
     return await _change(
-        request, incident_id, actor, lambda _: Acknowledge(b.note), b.version
+        request, service, incident_id, actor, Acknowledge(b.note), b.version
     )
 
 
@@ -248,85 +237,113 @@ async def incidents_investigate(
     incident_id: int,
     request: Request,
     actor: ActorDep,
+    service: IncidentServiceDep,
     body: IncidentNoteBody | None = None,
 ) -> IncidentChanged:
     """Start investigating an acknowledged incident."""
     b = body or IncidentNoteBody()
     return await _change(
-        request, incident_id, actor, lambda _: Investigate(b.note), b.version
+        request, service, incident_id, actor, Investigate(b.note), b.version
     )
 
 
 @router.post("/incidents/{incident_id}/assign")
 async def incidents_assign(
-    incident_id: int, request: Request, actor: ActorDep, body: IncidentAssign
+    incident_id: int,
+    request: Request,
+    actor: ActorDep,
+    service: IncidentServiceDep,
+    body: IncidentAssign,
 ) -> IncidentChanged:
     """Assign the incident to a safety officer or site admin (null: unassign)."""
 
-    def command(session: Session) -> IncidentCommand:
-        user = SqlUsers(session).get(body.assignee_id) if body.assignee_id else None
-        return Assign(body.assignee_id, body.note, user.role if user else None)
+    def command(uow: IncidentUnitOfWork) -> IncidentCommand:
+        role = uow.role_of(body.assignee_id) if body.assignee_id else None
+        return Assign(body.assignee_id, body.note, role)
 
-    return await _change(request, incident_id, actor, command, body.version)
+    return await _change(request, service, incident_id, actor, command, body.version)
 
 
 @router.post("/incidents/{incident_id}/note")
 async def incidents_note(
-    incident_id: int, request: Request, actor: ActorDep, body: IncidentNote
+    incident_id: int,
+    request: Request,
+    actor: ActorDep,
+    service: IncidentServiceDep,
+    body: IncidentNote,
 ) -> IncidentChanged:
     """Add a note to the timeline (any state)."""
     return await _change(
-        request, incident_id, actor, lambda _: AddNote(body.text), body.version
+        request, service, incident_id, actor, AddNote(body.text), body.version
     )
 
 
 @router.post("/incidents/{incident_id}/severity")
 async def incidents_severity(
-    incident_id: int, request: Request, actor: ActorDep, body: IncidentSeverity
+    incident_id: int,
+    request: Request,
+    actor: ActorDep,
+    service: IncidentServiceDep,
+    body: IncidentSeverity,
 ) -> IncidentChanged:
     """Adjust the severity the rule gave, with a reason."""
     return await _change(
         request,
+        service,
         incident_id,
         actor,
-        lambda _: AdjustSeverity(body.severity, body.reason),
+        AdjustSeverity(body.severity, body.reason),
         body.version,
     )
 
 
 @router.post("/incidents/{incident_id}/root-cause")
 async def incidents_root_cause(
-    incident_id: int, request: Request, actor: ActorDep, body: IncidentRootCause
+    incident_id: int,
+    request: Request,
+    actor: ActorDep,
+    service: IncidentServiceDep,
+    body: IncidentRootCause,
 ) -> IncidentChanged:
     """Record the root-cause category found so far."""
     return await _change(
         request,
+        service,
         incident_id,
         actor,
-        lambda _: SetRootCause(body.root_cause, body.note),
+        SetRootCause(body.root_cause, body.note),
         body.version,
     )
 
 
 @router.post("/incidents/{incident_id}/close")
 async def incidents_close(
-    incident_id: int, request: Request, actor: ActorDep, body: IncidentClose
+    incident_id: int,
+    request: Request,
+    actor: ActorDep,
+    service: IncidentServiceDep,
+    body: IncidentClose,
 ) -> IncidentChanged:
     """Close an incident under investigation; a closing summary is required."""
     return await _change(
         request,
+        service,
         incident_id,
         actor,
-        lambda _: Close(body.summary, body.root_cause),
+        Close(body.summary, body.root_cause),
         body.version,
     )
 
 
 @router.post("/incidents/{incident_id}/reopen")
 async def incidents_reopen(
-    incident_id: int, request: Request, actor: ActorDep, body: IncidentReopen
+    incident_id: int,
+    request: Request,
+    actor: ActorDep,
+    service: IncidentServiceDep,
+    body: IncidentReopen,
 ) -> IncidentChanged:
     """Reopen a closed incident, with a reason."""
     return await _change(
-        request, incident_id, actor, lambda _: Reopen(body.reason), body.version
+        request, service, incident_id, actor, Reopen(body.reason), body.version
     )

@@ -97,9 +97,9 @@ def _snapshot(
         ]
     now_s = time.time()
     incidents: list[dict[str, Any]] = []
-    store = runtime.store
-    if store is not None:
-        for incident in store.open_incidents():
+    repository = runtime.incidents
+    if repository is not None:
+        for incident in repository.open_incidents():
             if audience.sees(incident.operator_id):
                 incidents.append(incident_summary(incident))
     return {

@@ -34,8 +34,9 @@ from booking.model import Actor
 from booking.permissions import visible_operator
 from booking.tables import BookingRow, DroneRow, OperatorRow
 from telemetry.incidents.model import IncidentKind
-from telemetry.incidents.repository import IncidentEventRow, IncidentRow, TrackSampleRow
+from telemetry.incidents.tables import IncidentEventRow, IncidentRow
 from telemetry.live.frames import utc_iso
+from telemetry.recording.track_store import TrackSampleRow
 from telemetry.reports.conformance_report import (
     CSV_COLUMNS,
     F3548,

@@ -4,9 +4,9 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 13:10:00.000000
 
-The tables of ``telemetry/incidents/repository.py``. Incident evidence (samples,
-frames) is kept for
-good; only ``track_samples`` is purged by retention, hence its index on ``t_s``.
+The tables of ``telemetry/incidents/tables.py`` and
+``telemetry/recording/track_store.py``. Incident evidence (samples, frames) is kept
+for good; only ``track_samples`` is purged by retention, hence its index on ``t_s``.
 The sample tables' ids are 64-bit on PostgreSQL (a site records about a thousand
 rows a second); on SQLite a plain INTEGER primary key already is the 64-bit rowid.
 """

@@ -1,0 +1,77 @@
+"""What the recorder and its two writer threads share: counters, closing, control jobs.
+
+``TelemetryRecorder`` (the facade the gateway calls) queues work for the database
+writer (``db_writer``) and the tlog writer (``tlog_writer``). All three count into
+one ``RecorderState`` under one lock, so ``counters()`` is one consistent snapshot
+and a job is never queued after ``close`` put the final ``Stop`` on its queue.
+``Barrier`` and ``Stop`` are the two control jobs both queues take.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RecorderCounters:
+    """A snapshot of what the recorder has done (all rows/records since start)."""
+
+    queued: int
+    """Rows accepted for the database: incidents, evidence, events, positions."""
+    written: int
+    """Of those, rows stored (evidence already stored counts as written)."""
+    retries: int
+    """Transient database errors retried."""
+    failed: int
+    """Write attempts that gave up (the data is held for a later retry)."""
+    dropped: int
+    """Rows or frames discarded: positions over the memory cap, calls after close."""
+    held: int
+    """Rows now held in memory after a failed write."""
+    tlog_records: int
+    """Frames appended to tlog files."""
+    tlog_errors: int
+    """Failed tlog writes (the frames are kept and written on the next flush)."""
+
+
+@dataclass(frozen=True)
+class Barrier:
+    """Set ``done`` once every job queued before it was handled."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The last job of a queue: drain, then end the thread."""
+
+
+class RecorderState:
+    """The counters, the closed flag and the close deadline, guarded by ``lock``.
+
+    Read or change any attribute only while holding ``lock``; ``close_deadline``
+    (monotonic seconds) is set once by ``close`` and only read after.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.closed = False
+        self.close_deadline = math.inf
+        self.queued = self.written = self.retries = self.failed = 0
+        self.dropped = self.held_rows = self.tlog_records = self.tlog_errors = 0
+
+    def snapshot(self) -> RecorderCounters:
+        """Return the counters as they are now."""
+        with self.lock:
+            return RecorderCounters(
+                queued=self.queued,
+                written=self.written,
+                retries=self.retries,
+                failed=self.failed,
+                dropped=self.dropped,
+                held=self.held_rows,
+                tlog_records=self.tlog_records,
+                tlog_errors=self.tlog_errors,
+            )
