@@ -11,12 +11,12 @@ from __future__ import annotations
 import abc
 import errno
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self, TypeAlias
 
+from telemetry.log_limits import RateLimitedLog
 from telemetry.mavlink.endpoints import Endpoint
 
 logger = logging.getLogger(__name__)
@@ -65,28 +65,6 @@ def _open_error(endpoint: Endpoint, exc: OSError) -> LinkOpenError:
     )
 
 
-class _RateLimitedLog:
-    """Logs one message per interval and says how many it held back (floods)."""
-
-    def __init__(self, interval_s: float = 10.0) -> None:
-        self._interval_s = interval_s
-        self._next_s = 0.0
-        self._held = 0
-
-    def __call__(
-        self, level: int, msg: str, *args: object, exc_info: bool = False
-    ) -> None:
-        now_s = time.monotonic()
-        if now_s < self._next_s:
-            self._held += 1
-            return
-        if self._held:
-            msg += f" ({self._held} similar messages suppressed)"
-        self._next_s = now_s + self._interval_s
-        self._held = 0
-        logger.log(level, msg, *args, exc_info=exc_info)
-
-
 class Link(abc.ABC):
     """One open endpoint. Create with :func:`open_link`; close with ``await close()``.
 
@@ -103,8 +81,8 @@ class Link(abc.ABC):
         self._on_data = on_data
         self._clock = clock
         self._closed = False
-        self._log_callback_error = _RateLimitedLog()
-        self._log_send_error = _RateLimitedLog()
+        # Keys "on_data" and "send": a flood of one never hides the other.
+        self._log_limited = RateLimitedLog(logger)
         self.receive_buffer_bytes: int | None = None
         """UDP only: the socket's receive buffer as the kernel reports it."""
         self.on_backlog: OnBacklog | None = None
@@ -159,8 +137,9 @@ class Link(abc.ABC):
             self._on_data(stream_id, data, now_s)
         except Exception:  # a handler boundary: the link must keep reading
             counters.callback_errors += 1
-            self._log_callback_error(
+            self._log_limited(
                 logging.ERROR,
+                "on_data",
                 "%s: on_data raised; reading on",
                 stream_id,
                 exc_info=True,
@@ -168,8 +147,12 @@ class Link(abc.ABC):
 
     def _send_failed(self, reason: str, *args: object) -> None:
         self.counters.send_errors += 1
-        self._log_send_error(
-            logging.WARNING, f"%s: send dropped: {reason}", self.link_id, *args
+        self._log_limited(
+            logging.WARNING,
+            "send",
+            f"%s: send dropped: {reason}",
+            self.link_id,
+            *args,
         )
 
     def __repr__(self) -> str:
