@@ -112,7 +112,8 @@ async def open_link(
     be quick, and if it raises the error is counted and logged, and reading goes on.
     ``on_stream_end(stream_id)`` is called when a TCP connection or serial device
     goes away. ``clock`` gives ``now_s`` (UTC epoch seconds). ``backoff_s`` is the
-    (first, longest) wait between redials of a ``tcp`` client or serial reopens.
+    (first, longest) ceiling of the jittered, doubling waits between redials of a
+    ``tcp`` client or serial reopens (:func:`telemetry.retry_policy.jittered_waits`).
 
     Listeners, ``udpout`` and serial raise :class:`LinkOpenError` (an ``OSError``)
     when they cannot be opened (port in use, no such device); a ``tcp`` client

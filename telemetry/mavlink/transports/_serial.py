@@ -17,6 +17,7 @@ from telemetry.mavlink.transports._base import (
     OnData,
     OnStreamEnd,
 )
+from telemetry.retry_policy import jittered_waits
 
 logger = logging.getLogger(__name__)
 
@@ -145,14 +146,15 @@ class _SerialLink(Link):
             self._reopen_task = asyncio.create_task(self._reopen(), name=self.link_id)
 
     async def _reopen(self) -> None:
-        initial_s, max_s = self._backoff_s
-        delay_s = initial_s
+        # Jittered like the tcp client's redials (telemetry.retry_policy).
+        waits = jittered_waits(*self._backoff_s)
+        delay_s = next(waits)
         while True:
             await asyncio.sleep(delay_s)
             try:
                 self._open_device()
             except OSError as exc:
-                delay_s = min(delay_s * 2, max_s)
+                delay_s = next(waits)
                 logger.warning(
                     "%s: cannot reopen (%s); retrying in %.1f s",
                     self.link_id,

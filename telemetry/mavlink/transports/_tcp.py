@@ -21,6 +21,7 @@ from telemetry.mavlink.transports._base import (
     OnStreamEnd,
     _open_error,
 )
+from telemetry.retry_policy import jittered_waits
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +145,10 @@ class _TcpClientLink(_TcpLink):
 
     async def _keep_connected(self) -> None:
         loop = asyncio.get_running_loop()
-        initial_s, max_s = self._backoff_s
-        delay_s = initial_s
+        first_s, max_s = self._backoff_s
+        # Jittered, so many gateways redialling one restarted autopilot or relay
+        # do not all arrive at the same instants; a fresh series after each success.
+        waits = jittered_waits(first_s, max_s)
         ever_connected = False
         while True:
             conn = _StreamProtocol(self)
@@ -153,6 +156,7 @@ class _TcpClientLink(_TcpLink):
                 async with asyncio.timeout(CONNECT_TIMEOUT_S):
                     await loop.create_connection(partial(_same, conn), *self._host_port)
             except (OSError, TimeoutError) as exc:
+                delay_s = next(waits)
                 logger.warning(
                     "%s: cannot connect (%s); retrying in %.1f s",
                     self.link_id,
@@ -160,7 +164,6 @@ class _TcpClientLink(_TcpLink):
                     delay_s,
                 )
                 await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, max_s)
                 continue
             except Exception:  # the task boundary: never die silently, keep trying
                 logger.exception("%s: unexpected error while connecting", self.link_id)
@@ -169,10 +172,11 @@ class _TcpClientLink(_TcpLink):
             if ever_connected:
                 self.counters.reconnects += 1
             ever_connected = True
-            delay_s = initial_s
+            waits = jittered_waits(first_s, max_s)
             logger.info("%s: connected", self.link_id)
             # Shielded: cancelling this task must not cancel the future close() awaits.
             await asyncio.shield(conn.lost)
+            delay_s = next(waits)
             logger.warning(
                 "%s: connection lost; reconnecting in %.1f s", self.link_id, delay_s
             )
