@@ -21,10 +21,10 @@ from simulator.errors import (
 from simulator.fleet import Fleet
 from simulator.kinematics import Limits, Wind
 from simulator.links import Endpoint, parse_endpoint
+from simulator.recordings import TlogReader, TlogWriter, read_tlog
 from simulator.runner import RunOptions, RunStats, run_fleet, run_replay
 from simulator.scenario_file import load_scenario_file
 from simulator.scenarios import SCENARIOS, ScenarioSpec, make_scenario, parse_spec
-from simulator.tlog import TlogReader, TlogWriter, read_tlog
 
 __all__ = [
     "SCENARIOS",

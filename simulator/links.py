@@ -8,8 +8,9 @@ where ``peer`` names the connection (each TCP connection is its own byte stream)
 - ``udpout:HOST:PORT`` sends each frame as one datagram to HOST:PORT from an
   ephemeral port, and takes replies from anyone (a ground station answers from the
   port it listens on).
-- ``tcp:HOST:PORT`` connects to a server (a gateway's ``tcpin``), reconnecting every
-  ``RECONNECT_S`` while it is away.
+- ``tcp:HOST:PORT`` connects to a server (a gateway's ``tcpin``), redialling while it
+  is away after jittered waits of at most ``RECONNECT_S`` (tenacity's full jitter), so
+  a fleet of simulated drones does not redial a restarted gateway all at once.
 - ``tcpin:HOST:PORT`` listens, like a SITL's port 5760; every connected client gets
   every frame. Port 0 picks a free port (``bound_port`` says which).
 """
@@ -19,16 +20,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_random_exponential,
+)
 
 from simulator.errors import EndpointError
 
 logger = logging.getLogger(__name__)
 
 RECONNECT_S = 1.0
+"""The longest wait between redials of a ``tcp:`` link."""
+_FIRST_REDIAL_S = 0.25
 CONNECT_TIMEOUT_S = 3.0
 MAX_BUFFERED_BYTES = 1 << 20
 """A TCP peer with more than this waiting is too slow: frames are dropped."""
@@ -235,17 +246,29 @@ class TcpClientLink(Link):
     def peers(self) -> int:
         return 0 if self._stream is None else 1
 
+    async def _dial(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.wait_for(
+            asyncio.open_connection(self.endpoint.host, self.endpoint.port),
+            CONNECT_TIMEOUT_S,
+        )
+
+    def _not_connected(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        logger.debug("%s: not connected: %s", self.endpoint, exc)
+
     async def _keep_connected(self) -> None:
         host, port = self.endpoint.host, self.endpoint.port
+        # The simulator may not import telemetry.retry_policy (it is an outside
+        # program), so it asks tenacity for the same full-jitter waits directly.
+        redial = AsyncRetrying(
+            wait=wait_random_exponential(multiplier=_FIRST_REDIAL_S, max=RECONNECT_S),
+            retry=retry_if_exception_type((TimeoutError, OSError)),
+            before_sleep=self._not_connected,
+        )
         while True:
-            try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(host, port), CONNECT_TIMEOUT_S
-                )
-            except (TimeoutError, OSError) as exc:
-                logger.debug("%s: not connected: %s", self.endpoint, exc)
-                await asyncio.sleep(RECONNECT_S)
-                continue
+            connection: tuple[asyncio.StreamReader, asyncio.StreamWriter]
+            connection = await redial(self._dial)
+            reader, writer = connection
             self.connections += 1
             logger.info("%s: connected", self.endpoint)
             closed = asyncio.Event()
@@ -258,7 +281,8 @@ class TcpClientLink(Link):
                 stream, self._stream = self._stream, None
                 await stream.close()
             logger.info("%s: disconnected", self.endpoint)
-            await asyncio.sleep(RECONNECT_S)
+            # Jittered too: a gateway restart drops every drone's link at once.
+            await asyncio.sleep(random.uniform(0.0, RECONNECT_S))
 
     def send(self, frame: bytes) -> None:
         self._count(frame, self._stream is not None and self._stream.write(frame))

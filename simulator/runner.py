@@ -24,7 +24,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from simulator.fleet import Fleet
 from simulator.links import Endpoint, Link, make_link
-from simulator.tlog import Record, TlogWriter
+from simulator.recordings import Record, TlogWriter, open_recording
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ async def run_fleet(
     stop = stop or asyncio.Event()
     stats = RunStats()
     epoch0 = time.time()
-    recorder = TlogWriter(options.record) if options.record else None
+    recorder = open_recording(options.record) if options.record else None
     links: list[Link] = []
 
     def send(frames: list[bytes], to: Sequence[Link]) -> None:
@@ -139,6 +139,7 @@ async def run_fleet(
                 link.send(frame)
             if recorder is not None:
                 recorder.write(t_epoch, frame)
+                stats.frames_recorded += 1
 
     def answer(msg: Any, link: Link) -> None:
         send(fleet.receive(msg, time.time()), [link])
@@ -190,7 +191,7 @@ async def run_replay(
     _check_speed(options.speed)
     stop = stop or asyncio.Event()
     stats = RunStats()
-    recorder = TlogWriter(options.record) if options.record else None
+    recorder = open_recording(options.record) if options.record else None
     inbound = _Inbound(lambda msg, link: None)
     loop = asyncio.get_running_loop()
     links: list[Link] = []
@@ -218,6 +219,7 @@ async def run_replay(
                 link.send(record.frame)
             if recorder is not None:
                 recorder.write(epoch0 + elapsed, record.frame)
+                stats.frames_recorded += 1
             stats.sim_s = elapsed
             if progress is not None and meter.due(loop.time()):
                 progress(meter.replay_line(elapsed, index + 1, len(records)))
@@ -239,7 +241,6 @@ async def _close(
             await link.close()
     if recorder is not None:
         recorder.close()
-        stats.frames_recorded = recorder.records
 
 
 class _ProgressMeter:

@@ -52,16 +52,28 @@ class RateLimitedLog:
         Returns whether a line was written. A written line that follows held-back
         ones ends with how many were held back.
         """
+        count = self.due(key, now_s=now_s)
+        if not count:
+            return False
+        if count > 1:
+            msg = f"{msg} ({count - 1} more since the last report)"
+        self.logger.log(level, msg, *args, exc_info=exc_info)
+        return True
+
+    def due(self, key: str, *, now_s: float | None = None) -> int:
+        """Count one occurrence of ``key``; return how many a line written now covers.
+
+        0 means no line is due (the occurrence is held back); otherwise the count is
+        this occurrence plus those held back since the last line, for callers whose
+        line states the count itself instead of the ``more since`` suffix (the
+        codec's ``link X: 100 bad_crc since the last report``).
+        """
         now = self._clock() if now_s is None else now_s
         if now - self._last_s.get(key, -math.inf) < self._interval_s:
             self._held[key] = self._held.get(key, 0) + 1
-            return False
+            return 0
         self._last_s[key] = now
-        held = self._held.pop(key, 0)
-        if held:
-            msg = f"{msg} ({held} more since the last report)"
-        self.logger.log(level, msg, *args, exc_info=exc_info)
-        return True
+        return self._held.pop(key, 0) + 1
 
     def held(self, key: str) -> int:
         """How many lines of ``key`` were held back since the last one written."""

@@ -35,7 +35,6 @@ search instead of pymavlink's byte-by-byte walk. Nothing per frame is logged.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -43,6 +42,7 @@ from typing import Any, Final, Literal, TypeVar
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
+from telemetry.log_limits import RateLimitedLog
 from telemetry.mavlink.messages import (
     Attitude,
     BatteryStatus,
@@ -319,35 +319,6 @@ CONVERTERS: Final[Mapping[int, _Convert]] = {
 """Message id -> conversion; the ids the codec emits typed messages for."""
 
 
-class _LogThrottle:
-    """One log line per kind per ``LOG_INTERVAL_S``, with the count since the last."""
-
-    __slots__ = ("_last_s", "_pending", "link_id")
-
-    def __init__(self, link_id: str) -> None:
-        self.link_id = link_id
-        self._last_s: dict[str, float] = {}
-        self._pending: dict[str, int] = {}
-
-    def note(
-        self, kind: str, now_s: float, detail: str, *, exc_info: bool = False
-    ) -> None:
-        pending = self._pending.get(kind, 0) + 1
-        if now_s - self._last_s.get(kind, -math.inf) < LOG_INTERVAL_S:
-            self._pending[kind] = pending
-            return
-        self._last_s[kind] = now_s
-        self._pending[kind] = 0
-        logger.warning(
-            "link %s: %d %s since the last report (latest: %s)",
-            self.link_id,
-            pending,
-            kind,
-            detail,
-            exc_info=exc_info,
-        )
-
-
 class LinkCodec:
     """Decodes the bytes of one link; see the module docstring.
 
@@ -367,7 +338,7 @@ class LinkCodec:
         self.framing: Framing = framing
         self.counters = LinkCounters()
         self._verifier = SignatureVerifier(signing_keys)
-        self._log = _LogThrottle(link_id)
+        self._log = RateLimitedLog(logger, LOG_INTERVAL_S)
         self._last_seq: dict[int, int] = {}
         self._mav = self._new_parser()
 
@@ -477,19 +448,19 @@ class LinkCodec:
         consumed = m._msgbuf
         if msg_id == _UNKNOWN:
             counters.unknown_msg_id += 1
-            self._log.note("unknown_msg_id", now_s, m.get_type())
+            self._note("unknown_msg_id", now_s, m.get_type())
         else:
             reason = str(m.reason)
             if reason == "Bad prefix":
                 counters.garbage_bytes += len(consumed)
-                self._log.note("garbage", now_s, f"{len(consumed)} bytes")
+                self._note("garbage", now_s, f"{len(consumed)} bytes")
                 return
             if reason.startswith("invalid MAVLink CRC"):
                 counters.bad_crc += 1
-                self._log.note("bad_crc", now_s, reason)
+                self._note("bad_crc", now_s, reason)
             else:
                 counters.malformed += 1
-                self._log.note("malformed", now_s, reason)
+                self._note("malformed", now_s, reason)
         # The frame's marker byte is garbage; its other bytes go back to the parser.
         counters.garbage_bytes += 1
         self._rescan_after_first_byte(consumed, now_s)
@@ -519,7 +490,7 @@ class LinkCodec:
         found = _MARKER.search(buf, start)
         end = len(buf) if found is None else found.start()
         self.counters.garbage_bytes += end - start
-        self._log.note("garbage", now_s, f"{end - start} bytes")
+        self._note("garbage", now_s, f"{end - start} bytes")
         mav.buf_index = end
         mav.expected_length = _MIN_FRAME_LEN
 
@@ -537,7 +508,7 @@ class LinkCodec:
         out.rejected.append(
             SignatureRejected(sysid, compid, now_s, reason, msg_id, raw)
         )
-        self._log.note(
+        self._note(
             "signature_rejected", now_s, f"sysid {sysid} compid {compid}: {reason}"
         )
 
@@ -547,7 +518,7 @@ class LinkCodec:
         if mav.buf_len() == 0:
             return
         self.counters.truncated += 1
-        self._log.note("truncated", now_s, f"{mav.buf_len()} bytes left in a datagram")
+        self._note("truncated", now_s, f"{mav.buf_len()} bytes left in a datagram")
         while mav.buf_len() > 0:
             self.counters.garbage_bytes += 1
             mav.buf_index += 1
@@ -571,4 +542,20 @@ class LinkCodec:
         pending = self._mav.buf_len()
         self.counters.garbage_bytes += max(pending, 0)
         self._mav = self._new_parser()
-        self._log.note("internal_error", now_s, "parser reset", exc_info=True)
+        self._note("internal_error", now_s, "parser reset", exc_info=True)
+
+    def _note(
+        self, kind: str, now_s: float, detail: str, *, exc_info: bool = False
+    ) -> None:
+        # The line states its own count (this one and those held back), so it goes
+        # through ``due`` rather than the log's generic "more since" suffix.
+        count = self._log.due(kind, now_s=now_s)
+        if count:
+            logger.warning(
+                "link %s: %d %s since the last report (latest: %s)",
+                self.link_id,
+                count,
+                kind,
+                detail,
+                exc_info=exc_info,
+            )

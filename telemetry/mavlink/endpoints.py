@@ -2,7 +2,7 @@
 
 :func:`parse_endpoint` turns the text users type (``--mavlink``, ``--to``) into an
 :data:`Endpoint`, or says exactly what is wrong and shows the valid forms. Pure: no
-name resolution, no device check; ``transports.py`` opens what this describes.
+name resolution, no device check; ``transports`` opens what this describes.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ import typer
 from typer.testing import CliRunner
 
 from simulator.cli import sim
+from simulator.recordings import read_tlog
 from simulator.scenarios import SCENARIOS
-from simulator.tlog import read_tlog
 from tests.conftest import free_port
 
 KEY_HEX = "5a" * 32

@@ -18,9 +18,11 @@ from airspace.site_files import demo_site_path, load_site
 from simulator.assignments import build_specs, site_entries
 from simulator.fleet import Fleet
 from simulator.links import Endpoint
+from simulator.recordings import read_tlog
 from simulator.runner import RunOptions, run_fleet, run_replay
 from simulator.scenarios import parse_spec
-from simulator.tlog import read_tlog
+from telemetry.mavlink.codec import LinkCodec
+from telemetry.mavlink.tlog import TlogReader
 
 
 @cache
@@ -103,3 +105,22 @@ async def test_a_replayed_recording_reproduces_the_same_positions(
     assert replayed.positions() == live.positions()
     assert len(replayed.positions()) == pytest.approx(600, abs=4)
     assert wall_s == pytest.approx(span_s / 40.0, abs=0.3)
+
+
+async def test_the_gateways_reader_and_codec_take_a_simulator_recording_whole(
+    tmp_path: Path,
+) -> None:
+    tlog = tmp_path / "flight.tlog"
+    specs = build_specs(demo(), site_entries(demo(), 2, corridor_id="C1"))
+    _, transport, to = await sink()
+    stats = await run_fleet(
+        Fleet(demo(), specs), RunOptions(to, speed=50.0, duration_s=5.0, record=tlog)
+    )
+    transport.close()
+
+    reader = TlogReader(tlog)
+    codec = LinkCodec("replay", framing="datagram")
+    accepted = sum(len(codec.feed(frame, t_s).frames) for t_s, frame in reader)
+    assert reader.skipped_bytes == 0
+    assert accepted == stats.frames_recorded > 0
+    assert (codec.counters.bad_crc, codec.counters.garbage_bytes) == (0, 0)

@@ -12,9 +12,9 @@ from simulator.assignments import DroneEntry, booking_entries, merge_entries
 from simulator.bookings_api import BookedFlight, RegisteredDrone, SkyBerthApi
 from simulator.errors import BookingsApiError, EndpointError, ScenarioError, TlogError
 from simulator.links import Endpoint, parse_endpoint
+from simulator.recordings import TlogReader, TlogWriter, frame_length, read_tlog
 from simulator.scenario_file import load_scenario_file
 from simulator.scenarios import LateralDrift, LinkLoss, Nominal
-from simulator.tlog import TlogReader, TlogWriter, frame_length, read_tlog
 
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 KEY_HEX = "ab" * 32

@@ -1,4 +1,5 @@
-"""The .tlog recording: our writer and reader, checked against pymavlink's reader."""
+"""The .tlog recording: the project's one writer and reader (gateway and simulator),
+checked against pymavlink's reader; the reader resynchronises past bad bytes."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from telemetry.mavlink.codec import LinkCodec
 from telemetry.mavlink.signing import sign_outgoing
 from telemetry.mavlink.tlog import (
+    MAX_RECORD_LEN,
+    Record,
     TlogFormatError,
+    TlogReader,
     TlogStamp,
     TlogWriter,
     complete_length,
     encode_record,
+    frame_length,
     read_tlog,
 )
 
@@ -160,24 +165,81 @@ def test_reading_a_tlog_cut_anywhere_yields_the_whole_records(
     assert sum(8 + len(raw) for raw in got) == whole == complete_length(path)
 
 
-def test_a_file_that_is_no_tlog_is_refused_untouched(tmp_path: Path) -> None:
+def test_a_file_that_is_no_tlog_yields_no_record_and_is_refused_untouched(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "notes.tlog"
-    path.write_bytes(b"not a tlog, just some text that someone saved here")
-    with pytest.raises(
-        TlogFormatError, match=r"notes.tlog: no MAVLink frame .* byte 0"
-    ):
-        list(read_tlog(path))
-    with pytest.raises(TlogFormatError):
+    text = b"not a tlog, just some text that someone saved here"
+    path.write_bytes(text)
+    reader = TlogReader(path)
+    assert list(reader) == []
+    assert reader.skipped_bytes == len(text)
+    with pytest.raises(TlogFormatError, match=r"notes.tlog: no tlog: .* after byte 0"):
         TlogWriter(path)
-    assert path.read_bytes().startswith(b"not a tlog")
+    assert path.read_bytes() == text
 
 
-def test_a_bad_record_in_the_middle_names_its_offset(tmp_path: Path) -> None:
+def test_bad_bytes_in_the_middle_are_skipped_and_reading_resynchronises(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.tlog"
+    sent = frames()
+    good = [encode_record(T0_S + i, raw) for i, raw in enumerate(sent[:3])]
+    # Eight zero bytes then no marker, a marker after an implausible time, and the
+    # first bytes of a time with no frame: none may be taken for a record. (The
+    # reader checks headers, not CRCs: a torn record followed by more records would
+    # be read as one frame that swallows the next; our writer cuts torn tails.)
+    junk = [b"\x00" * 8 + b"\x42garbage", b"\xff" * 8 + b"\xfd\x01\x00", good[2][:3]]
+    path.write_bytes(good[0] + junk[0] + good[1] + junk[1] + junk[2] + good[2])
+    reader = TlogReader(path)
+    assert list(reader) == [(T0_S + i, raw) for i, raw in enumerate(sent[:3])]
+    assert reader.skipped_bytes == sum(map(len, junk))
+
+
+def test_a_tlog_with_bad_bytes_in_the_middle_is_appended_to(tmp_path: Path) -> None:
+    path = tmp_path / "x.tlog"
+    sent = frames()
+    path.write_bytes(
+        encode_record(T0_S, sent[0]) + b"\x13garbage" + encode_record(T0_S, sent[1])
+    )
+    write(path, [(T0_S, sent[2])])
+    assert [raw for _, raw in read_tlog(path)] == sent[:3]
+
+
+def test_a_tail_longer_than_any_torn_record_is_refused_naming_its_offset(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "x.tlog"
     good = encode_record(T0_S, frames()[0])
-    path.write_bytes(good + b"\x00" * 8 + b"\x42garbage")
-    with pytest.raises(TlogFormatError, match=f"byte {len(good)} \\(0x42\\)"):
-        list(read_tlog(path))
+    data = good + b"\x42" * MAX_RECORD_LEN
+    path.write_bytes(data)
+    with pytest.raises(TlogFormatError, match=f"after byte {len(good)} .*0x42"):
+        TlogWriter(path)
+    assert path.read_bytes() == data
+
+
+def test_what_the_writer_writes_the_reader_reads_back_as_records(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.tlog"
+    sent = [(T0_S + i * 0.25, raw) for i, raw in enumerate(frames())]
+    with TlogWriter(path) as writer:
+        for t_s, raw in sent:
+            writer.write(t_s, raw)
+    reader = TlogReader(path)
+    got = list(reader)
+    assert got == [Record(t_s, raw) for t_s, raw in sent]
+    assert [frame_length(r.frame) for r in got] == [len(raw) for _, raw in sent]
+    assert reader.skipped_bytes == 0
+    assert reader.whole_length == path.stat().st_size
+
+
+def test_a_fresh_writer_replaces_the_file_instead_of_appending(tmp_path: Path) -> None:
+    path = tmp_path / "x.tlog"
+    write(path, [(T0_S, raw) for raw in frames()[:4]])
+    with TlogWriter(path, append=False) as writer:
+        writer.write(T0_S, frames()[5])
+    assert [raw for _, raw in read_tlog(path)] == [frames()[5]]
 
 
 def test_reopening_with_the_stamp_from_close_appends_without_a_scan(

@@ -1,0 +1,159 @@
+"""The link every transport is: :class:`Link`, its counters and callbacks.
+
+A :class:`Link` is one open endpoint; the UDP, TCP and serial modules beside this one
+subclass it. What they share lives here: delivering bytes to ``on_data`` (counting,
+and surviving a raising callback), counting dropped sends, closing once, and the
+callback types and the write-buffer bound every transport applies.
+"""
+
+from __future__ import annotations
+
+import abc
+import errno
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self, TypeAlias
+
+from telemetry.log_limits import RateLimitedLog
+from telemetry.mavlink.endpoints import Endpoint
+
+logger = logging.getLogger(__name__)
+
+OnData: TypeAlias = Callable[[str, bytes, float], None]
+"""``on_data(stream_id, data, now_s)``; must be quick: it runs on the event loop."""
+OnBacklog = Callable[[str, float], None]
+"""``on_backlog(link_id, now_s)``: a UDP read left datagrams waiting."""
+OnStreamEnd: TypeAlias = Callable[[str], None]
+"""``on_stream_end(stream_id)``: drop any partial-frame state kept for that stream."""
+
+MAX_WRITE_BUFFER_BYTES = 1024 * 1024
+"""Past this many unsent bytes to one peer, further sends are dropped and counted."""
+
+
+class LinkOpenError(OSError):
+    """An endpoint that parsed but could not be opened (port in use, no device...)."""
+
+
+@dataclass(slots=True)
+class LinkCounters:
+    """Traffic through one link since it opened (``datagrams`` = reads for streams)."""
+
+    datagrams_in: int = 0
+    bytes_in: int = 0
+    datagrams_out: int = 0
+    bytes_out: int = 0
+    send_errors: int = 0
+    """Sends dropped: no peer or connection, peer not reading, or an OS error."""
+    callback_errors: int = 0
+    """``on_data`` raised; the link logged it and kept reading."""
+    reconnects: int = 0
+    """Connections re-established (tcp) or device reopened (serial) after a loss."""
+    connections: int = 0
+    """Connections accepted (tcpin) or established (tcp) in total."""
+    backlogged_wakeups: int = 0
+    """UDP: reads whose first datagram had waited ``BEHIND_AFTER_S`` or more in
+    the kernel: the reader is behind, and what overflows the receive buffer is
+    dropped by the kernel."""
+
+
+def _open_error(endpoint: Endpoint, exc: OSError) -> LinkOpenError:
+    reason = exc.strerror or str(exc)
+    return LinkOpenError(
+        exc.errno or errno.EIO, f"cannot open {endpoint.spec}: {reason}"
+    )
+
+
+class Link(abc.ABC):
+    """One open endpoint. Create with :func:`open_link`; close with ``await close()``.
+
+    ``link_id`` is the endpoint's canonical text, with the real port when 0 was asked
+    for. ``send`` never blocks and never raises: failures are counted.
+    """
+
+    def __init__(
+        self, endpoint: Endpoint, on_data: OnData, clock: Callable[[], float]
+    ) -> None:
+        self.endpoint = endpoint
+        self.link_id = endpoint.spec
+        self.counters = LinkCounters()
+        self._on_data = on_data
+        self._clock = clock
+        self._closed = False
+        # Keys "on_data" and "send": a flood of one never hides the other.
+        self._log_limited = RateLimitedLog(logger)
+        self.receive_buffer_bytes: int | None = None
+        """UDP only: the socket's receive buffer as the kernel reports it."""
+        self.on_backlog: OnBacklog | None = None
+        """UDP only: called ``(link_id, now_s)`` when a read stops with datagrams
+        still waiting, i.e. the reader is behind and the kernel may drop some."""
+
+    @property
+    @abc.abstractmethod
+    def local_address(self) -> tuple[str, int] | None:
+        """The bound (host, port); None for serial, or a tcp client not connected."""
+
+    @property
+    @abc.abstractmethod
+    def peers(self) -> int:
+        """Peers that ``send`` currently reaches (addresses or open connections)."""
+
+    @abc.abstractmethod
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` to the peer(s) without waiting; failures are counted."""
+
+    @abc.abstractmethod
+    async def _close(self) -> None: ...
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def close(self) -> None:
+        """Close; return once the sockets, fd and tasks are gone. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._close()
+        logger.info("%s: closed", self.link_id)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _deliver(self, stream_id: str, data: bytes, now_s: float) -> None:
+        counters = self.counters
+        counters.datagrams_in += 1
+        counters.bytes_in += len(data)
+        try:
+            self._on_data(stream_id, data, now_s)
+        except Exception:  # a handler boundary: the link must keep reading
+            counters.callback_errors += 1
+            self._log_limited(
+                logging.ERROR,
+                "on_data",
+                "%s: on_data raised; reading on",
+                stream_id,
+                exc_info=True,
+            )
+
+    def _send_failed(self, reason: str, *args: object) -> None:
+        self.counters.send_errors += 1
+        self._log_limited(
+            logging.WARNING,
+            "send",
+            f"%s: send dropped: {reason}",
+            self.link_id,
+            *args,
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.link_id} closed={self._closed}>"
