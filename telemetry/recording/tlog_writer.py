@@ -310,7 +310,8 @@ class TlogFileWriter:
         try:
             writer = TlogWriter(path, _TLOG_BUFFER_BYTES, whole_at=stamp)
         except TlogFormatError as exc:
-            # Not a tlog (or damaged mid-file): keep its bytes, start a fresh one.
+            # Not a tlog (its tail is more than a torn record): keep its bytes, start a
+            # fresh one.
             aside = path.with_name(f"{path.name}.bad-{time.time_ns()}")
             path.rename(aside)
             logger.error("%s; moved aside to %s, recording anew", exc, aside.name)
