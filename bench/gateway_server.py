@@ -30,12 +30,13 @@ import httpx
 from airspace.site import CorridorId, Site, SiteId
 from airspace.site_files import save_site
 from airspace.site_parse import parse_site
-from bench.gateway_fleet import FleetLayout, SimDrone, site_copy, site_id
+from bench.gateway_fleet import FleetLayout, SimDrone
 from bench.gateway_sender import Progress
 from booking import services
 from booking.model import Actor, DroneId, OperatorId, Role, UserId
 from booking.rules import SitePolicy
 from booking.store import SqlUnitOfWork, StaticSiteCatalogue
+from tests.harness.sites import site_copy, site_id
 from web.auth import hash_password
 from web.db import make_engine, write_session
 from web.migrate import upgrade

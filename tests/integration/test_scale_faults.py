@@ -26,21 +26,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from bench.scale import (
-    NATS_BIN,
-    Cluster,
-    FleetSpec,
-    NatsServer,
-    PostgresServer,
-    Sender,
-    Viewer,
-    free_port,
-    fresh_database,
-    port_open,
-    postgres_bin,
-    seed_users,
-)
 from tests.conftest import ON_CI
+from tests.harness.cluster import Cluster, seed_users
+from tests.harness.fleet import FleetSpec, Sender
+from tests.harness.nats import NATS_BIN, NatsServer
+from tests.harness.ports import free_port, port_open
+from tests.harness.postgres import PostgresServer, fresh_database, postgres_bin
+from tests.harness.viewers import Viewer
 from web.db import make_engine
 
 pytestmark = pytest.mark.slow
