@@ -20,6 +20,7 @@ from web.db import make_engine, write_session
 from web.errors import install_error_handlers
 from web.events import EventLog
 from web.interpreter import tune_for_serving
+from web.metrics import metrics_registry
 from web.migrate import upgrade
 from web.routes import (
     api_docs,
@@ -132,6 +133,7 @@ def create_app(
     uow: Callable[[], SqlUnitOfWork] = uow_factory
     app.state.uow_factory = uow
     app.state.telemetry = telemetry
+    app.state.metrics = metrics_registry(telemetry)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_docs.router)
