@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from booking.model import Role
 from tests.harness.ports import free_port
@@ -158,8 +158,8 @@ class Cluster:
         for name in names or tuple(self.procs):
             proc = self.procs[name]
             while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(proc.base_url + "/healthz", timeout=1).is_success:
+                with contextlib.suppress(httpx2.HTTPError):
+                    if httpx2.get(proc.base_url + "/healthz", timeout=1).is_success:
                         break
                 if not proc.alive() or time.monotonic() > deadline:
                     raise RuntimeError(f"{name} did not start:\n{proc.log()[-4000:]}")
@@ -181,7 +181,7 @@ class Cluster:
 
     def metrics(self, name: str) -> dict[str, float]:
         """The process's ``/metrics``, label sets summed per metric name."""
-        text = httpx.get(self.procs[name].base_url + "/metrics", timeout=5).text
+        text = httpx2.get(self.procs[name].base_url + "/metrics", timeout=5).text
         out: dict[str, float] = {}
         for line in text.splitlines():
             m = _METRIC.match(line)
