@@ -4,12 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint typecheck contracts jstest pytest browser setup clean
+.PHONY: demo serve test lint typecheck contracts jstest pytest browser setup lock clean
 
-$(STAMP): pyproject.toml web/frontend/package-lock.json
+# Exact versions from requirements.lock (every package of the dev environment,
+# pip and setuptools included), then SkyBerth itself without resolving anything.
+$(STAMP): pyproject.toml requirements.lock web/frontend/package-lock.json
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v 'is ignored' || true
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,nats]'
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	cd web/frontend && npm ci --no-audit --no-fund --silent && npm run --silent vendor
 	touch $(STAMP)
 
@@ -43,6 +45,13 @@ pytest: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck contracts jstest pytest
+
+# Refresh requirements.lock after changing dependencies in pyproject.toml (keeps
+# every pin it can; add --upgrade to move to the newest allowed versions).
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --extra dev --extra postgres --extra nats \
+		--strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

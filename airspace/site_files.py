@@ -5,6 +5,10 @@ GeoJSON-like features ``airspace.site_parse.parse_site`` validates, and a ``Site
 back into a file. Every format holds the same columns, one row per feature (see
 docs/site-format.md). Anything GDAL cannot read becomes a ``SiteFileError`` naming the
 path and the reason, never a raw GDAL or pandas traceback.
+
+geopandas, pandas and pyogrio are imported inside the functions that read or write
+a file: together they take most of a second to import, and ``skyberth --help`` or a
+process that never touches a site file should not pay for them.
 """
 
 from __future__ import annotations
@@ -17,27 +21,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
-from pandas.api.extensions import ExtensionDtype
-from pyogrio import list_layers
-from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
 from airspace.errors import SiteFileError
 from airspace.site import Site
 from airspace.site_parse import parse_site, site_to_features
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from pandas.api.extensions import ExtensionDtype
+
 DEMO_SITE_FILE = "cyberport_pier.geojson"
 LAYER_NAME = "site"
 """The layer written; when a file has several layers, this one is read."""
 WGS84 = "EPSG:4326"
 
-# GDAL's exceptions, as pyogrio raises them; every other pyogrio error subclasses these.
-_GDAL_ERRORS = (DataSourceError, DataLayerError, OSError)
+
+def _gdal_errors() -> tuple[type[Exception], ...]:
+    """Return GDAL's exceptions as pyogrio raises them (every other pyogrio error
+    subclasses these), plus OSError."""
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    return (DataSourceError, DataLayerError, OSError)
 
 
 class SiteFormat(enum.StrEnum):
@@ -59,12 +67,6 @@ _SUFFIXES = {
     ".json": SiteFormat.GEOJSON,
     ".kml": SiteFormat.KML,
     ".gpkg": SiteFormat.GPKG,
-}
-# Pandas dtypes that keep booleans and integers typed even where a kind lacks them.
-_COLUMN_DTYPES: dict[str, ExtensionDtype] = {
-    "charger": pd.BooleanDtype(),
-    "over_water": pd.BooleanDtype(),
-    "capacity": pd.Int64Dtype(),
 }
 # KML readers give the placemark's <name> and <description> capitalised.
 _KML_COLUMN_NAMES = {"Name": "name", "Description": "description"}
@@ -105,6 +107,9 @@ def read_features(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     Missing values come back as None and numpy scalars as Python values, whatever
     the format; the properties are otherwise as the file holds them.
     """
+    import geopandas as gpd
+    from pyogrio import list_layers
+
     path = Path(path)
     if not path.exists():
         raise SiteFileError(f"{path}: no such file")
@@ -118,7 +123,7 @@ def read_features(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             layer = LAYER_NAME if LAYER_NAME in layers else layers[0]
             frame = gpd.read_file(path, engine="pyogrio", layer=layer)
         frame = _to_wgs84(frame)
-    except _GDAL_ERRORS as exc:
+    except _gdal_errors() as exc:
         raise SiteFileError(f"{path}: cannot read it as a site file: {exc}") from exc
     if frame.empty:
         raise SiteFileError(f"{path}: holds no features (is it a site file?)")
@@ -175,6 +180,8 @@ def _to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _plain(value: object) -> object:
     """Return ``value`` as plain Python, with every flavour of missing as None."""
+    import pandas as pd
+
     if isinstance(value, list | tuple | np.ndarray):
         return value  # list fields (GDAL IntegerList); pd.isna would test each item
     if pd.isna(value):  # type: ignore[call-overload]  # object is a scalar here
@@ -207,7 +214,7 @@ def save_site(
             temporary, driver=_DRIVERS[fmt], engine="pyogrio", layer=LAYER_NAME
         )
         temporary.replace(path)
-    except _GDAL_ERRORS as exc:
+    except _gdal_errors() as exc:
         raise SiteFileError(f"{path}: cannot write it as {fmt}: {exc}") from exc
     finally:
         temporary.unlink(missing_ok=True)
@@ -231,9 +238,24 @@ def _refuse_text_libkml_would_corrupt(
                 )
 
 
+def _column_dtypes() -> dict[str, ExtensionDtype]:
+    """Pandas dtypes that keep booleans and integers typed even where a kind lacks
+    them."""
+    import pandas as pd
+
+    return {
+        "charger": pd.BooleanDtype(),
+        "over_water": pd.BooleanDtype(),
+        "capacity": pd.Int64Dtype(),
+    }
+
+
 def _site_frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+    import pandas as pd
+
     table = pd.DataFrame([feature["properties"] for feature in features])
-    for column, dtype in _COLUMN_DTYPES.items():
+    for column, dtype in _column_dtypes().items():
         if column in table.columns:
             table[column] = table[column].astype(dtype)
     geometry = [feature["geometry"] for feature in features]

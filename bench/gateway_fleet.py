@@ -29,21 +29,17 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import shapely
-from shapely import affinity
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from airspace.site import Site
-from airspace.site_parse import parse_site, site_to_features
+from tests.harness.sites import SITE_SPACING_DEG
 
 SYSID_MAX = 250
 """Ids 251-255 are ground stations and companions by convention; never used."""
-SITE_SPACING_DEG = 0.02
-"""Longitude between site copies (~2 km at 22 N): each drone is nearest its own."""
 LOITER_RADIUS_M = 6.0
 """Every drone circles its spot once per replay loop (16 s): ~2.4 m/s."""
 BREACH_OUTSIDE_M = 30.0
@@ -109,27 +105,6 @@ class FleetLayout:
     @property
     def registered(self) -> list[SimDrone]:
         return [d for d in self.drones if d.registered]
-
-
-def site_copy(base: Site, k: int, corridor_capacity: int) -> list[dict[str, Any]]:
-    """Features of site copy ``k``: ``base`` moved ``k`` spacings east, id
-    ``{base.id}-{k}``, every corridor's capacity set to ``corridor_capacity``."""
-    features = site_to_features(base)
-    out: list[dict[str, Any]] = []
-    for feature in features:
-        props = dict(feature["properties"])
-        if props.get("kind") == "site":
-            props.update(id=f"{base.id}-{k}", name=f"{base.name} (bench copy {k})")
-        elif props.get("kind") == "corridor":
-            props["capacity"] = corridor_capacity
-        geometry = affinity.translate(feature["geometry"], xoff=k * SITE_SPACING_DEG)
-        out.append({"geometry": geometry, "properties": props})
-    parse_site(out)  # fail here, with the reasons, rather than in the server
-    return out
-
-
-def site_id(base: Site, k: int) -> str:
-    return f"{base.id}-{k}"
 
 
 def make_layout(

@@ -25,18 +25,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from airspace.site import CorridorId, Site, SiteId
 from airspace.site_files import save_site
 from airspace.site_parse import parse_site
-from bench.gateway_fleet import FleetLayout, SimDrone, site_copy, site_id
+from bench.gateway_fleet import FleetLayout, SimDrone
 from bench.gateway_sender import Progress
 from booking import services
 from booking.catalogue import StaticSiteCatalogue
 from booking.model import Actor, DroneId, OperatorId, Role, UserId
 from booking.rules import SitePolicy
 from booking.unit_of_work import SqlUnitOfWork
+from tests.harness.sites import site_copy, site_id
 from web.auth import hash_password
 from web.db import make_engine, write_session
 from web.migrate import upgrade
@@ -95,9 +96,9 @@ class BenchServer:
     udp_ports: list[int]
     log_path: Path
     tokens: dict[str, str]
-    client: httpx.Client
+    client: httpx2.Client
 
-    def call(self, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def call(self, who: str, method: str, path: str, **kwargs: Any) -> httpx2.Response:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
         return self.client.request(
             method, self.base_url + path, headers=headers, **kwargs
@@ -208,7 +209,7 @@ def bench_server(
     env.pop("SKYBERTH_DATABASE_URL", None)
     log_path = data_dir / "server.log"
     base_url = f"http://127.0.0.1:{http_port}"
-    with log_path.open("wb") as log, httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
+    with log_path.open("wb") as log, httpx2.Client(timeout=HTTP_TIMEOUT_S) as client:
         process = subprocess.Popen(
             [sys.executable, "-m", "web.cli", "serve", "--port", str(http_port)],
             env=env,
@@ -237,14 +238,14 @@ def bench_server(
 
 
 def _wait_healthy(
-    client: httpx.Client, base_url: str, process: subprocess.Popen[bytes], log: Path
+    client: httpx2.Client, base_url: str, process: subprocess.Popen[bytes], log: Path
 ) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
             client.get(base_url + "/healthz", timeout=1).raise_for_status()
             return
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
                 raise SystemExit(
@@ -253,7 +254,7 @@ def _wait_healthy(
             time.sleep(0.2)
 
 
-def _login(client: httpx.Client, base_url: str, name: str) -> str:
+def _login(client: httpx2.Client, base_url: str, name: str) -> str:
     response = client.post(
         base_url + "/api/v1/auth/token", data={"username": name, "password": PASSWORD}
     )
@@ -325,7 +326,7 @@ def _register_one(
     return start
 
 
-def _expect(response: httpx.Response, status: int) -> httpx.Response:
+def _expect(response: httpx2.Response, status: int) -> httpx2.Response:
     if response.status_code != status:
         raise SystemExit(
             f"{response.request.method} {response.request.url.path} answered "

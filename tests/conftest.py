@@ -10,6 +10,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 import telemetry.mavlink.tlog as tlog_module
+from tests.harness.ports import free_port as free_port  # re-exported for the tests
 from web.settings import Settings
 
 # Property tests check results, not speed: hypothesis's default 200 ms per example
@@ -26,14 +27,6 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         env="test", data_dir=tmp_path, http_port=0, mavlink=["udpin:127.0.0.1:0"]
     )
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """Return a port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def service_available(port: int, host: str = "127.0.0.1") -> bool:

@@ -23,6 +23,7 @@ from web.db import make_engine, write_session
 from web.errors import install_error_handlers
 from web.events import EventLog
 from web.interpreter import tune_for_serving
+from web.metrics import metrics_registry
 from web.migrate import upgrade
 from web.routes import (
     api_docs,
@@ -142,6 +143,7 @@ def create_app(
     app.state.incident_service = IncidentService(
         lambda: IncidentUnitOfWork(lambda: write_session(engine))
     )
+    app.state.metrics = metrics_registry(telemetry)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_docs.router)

@@ -45,10 +45,6 @@ app.command("web")(web)
 log = logging.getLogger(__name__)
 
 
-def _configure_logging(level: str, fmt: str = "text") -> None:
-    configure_logging(level, fmt)
-
-
 @app.command()
 def serve(
     host: Annotated[
@@ -92,7 +88,7 @@ def serve(
     if mavlink:
         overrides["mavlink"] = mavlink
     settings = Settings().model_copy(update=overrides)
-    _configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         for spec in settings.mavlink:
             parse_endpoint(spec)

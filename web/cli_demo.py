@@ -30,6 +30,7 @@ from booking import services
 from booking.model import Actor, DroneId, OperatorId, Role, UserId
 from booking.unit_of_work import SqlUnitOfWork
 from web.auth import create_access_token
+from web.logs import configure_logging
 from web.settings import Settings
 from web.users import add_user
 
@@ -188,7 +189,6 @@ def demo(
     import uvicorn
 
     from web.app import create_app
-    from web.cli import _configure_logging
 
     directory = data_dir or Path(tempfile.mkdtemp(prefix="skyberth-demo-"))
     directory.mkdir(parents=True, exist_ok=True)
@@ -201,7 +201,7 @@ def demo(
         opening_hours="24h",
         log_level="WARNING",
     )
-    _configure_logging("INFO")
+    configure_logging("INFO")
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     app = create_app(settings, tune_interpreter=True)
     seed = seed_demo(app, settings, drones, datetime.now(UTC))

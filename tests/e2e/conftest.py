@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 
@@ -57,9 +57,9 @@ def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path) -
     deadline = time.monotonic() + 30
     while True:
         try:
-            httpx.get(f"{base_url}/healthz", timeout=1).raise_for_status()
+            httpx2.get(f"{base_url}/healthz", timeout=1).raise_for_status()
             return
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = log.read_text(errors="replace")[-3000:]
                 pytest.fail(f"the server did not start:\n{tail}")
@@ -80,7 +80,7 @@ def _seed_users(database_url: str) -> None:
 
 
 def _register_drones(base_url: str) -> None:
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+    with httpx2.Client(base_url=base_url, timeout=10) as client:
         tokens: dict[str, str] = {}
         for drone_id, (who, sysid) in DRONES.items():
             if who not in tokens:

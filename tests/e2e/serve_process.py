@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from tests.conftest import free_port
 from tests.integration.api_world import PASSWORD, USERS, password_hash
@@ -102,9 +102,9 @@ class ServeProcess:
             )
         while True:
             try:
-                httpx.get(self.base_url + "/healthz", timeout=1).raise_for_status()
+                httpx2.get(self.base_url + "/healthz", timeout=1).raise_for_status()
                 return time.monotonic() - started
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 if self.process.poll() is not None:
                     raise RuntimeError(
                         f"server exited:\n{self.log()[-3000:]}"
@@ -135,7 +135,7 @@ class ServeProcess:
         """Sign ``user`` in through the API (once); return the bearer token."""
         if user in self._tokens:
             return self._tokens[user]
-        response = httpx.post(
+        response = httpx2.post(
             self.base_url + "/api/v1/auth/token",
             data={"username": user, "password": PASSWORD},
             timeout=10,
@@ -147,7 +147,7 @@ class ServeProcess:
 
     def call(self, user: str, method: str, path: str, **kwargs: Any) -> Any:
         """Call ``/api/v1{path}`` as ``user``; fail on an error status."""
-        response = httpx.request(
+        response = httpx2.request(
             method,
             f"{self.base_url}/api/v1{path}",
             headers={"Authorization": f"Bearer {self.token(user)}"},

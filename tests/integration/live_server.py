@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from tests.conftest import free_port
 from tests.integration.api_world import PASSWORD, USERS, password_hash
@@ -33,13 +33,13 @@ class LiveServer:
     def headers(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
-    def post(self, who: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.post(
+    def post(self, who: str, path: str, **kwargs: Any) -> httpx2.Response:
+        return httpx2.post(
             self.base_url + path, headers=self.headers(who), timeout=10, **kwargs
         )
 
-    def get(self, who: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(
+    def get(self, who: str, path: str, **kwargs: Any) -> httpx2.Response:
+        return httpx2.get(
             self.base_url + path, headers=self.headers(who), timeout=10, **kwargs
         )
 
@@ -51,9 +51,9 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            httpx.get(url + "/healthz", timeout=1).raise_for_status()
+            httpx2.get(url + "/healthz", timeout=1).raise_for_status()
             return
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     f"server did not start:\n{log.read_text()}"
@@ -94,7 +94,7 @@ def live_server(tmp_path: Path, **env_extra: str) -> Iterator[LiveServer]:
         _wait_healthy(base_url, server, log_path)
         tokens = {}
         for name in USERS:
-            response = httpx.post(
+            response = httpx2.post(
                 base_url + "/api/v1/auth/token",
                 data={"username": name, "password": PASSWORD},
                 timeout=10,

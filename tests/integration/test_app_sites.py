@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -68,14 +68,14 @@ def test_skyberth_serve_answers_over_real_http(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                response = httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
         assert response.json() == {"status": "ok"}
-        sites = httpx.get(f"http://127.0.0.1:{port}/api/v1/sites", timeout=5).json()
+        sites = httpx2.get(f"http://127.0.0.1:{port}/api/v1/sites", timeout=5).json()
         assert len(sites) == 1
     finally:
         server.terminate()

@@ -17,12 +17,12 @@ import orjson
 import pytest
 from nats.aio.msg import Msg
 
-from bench.scale import NATS_BIN, NatsServer
 from telemetry.live.bus import VehicleRelay, nats_bus as bus_nats
 from telemetry.live.bus.nats_bus import NatsBus
 from telemetry.live.frames import MOTION_FIELDS
 from telemetry.live.hub import Audience, LiveHub
 from tests.conftest import ON_CI, require_service
+from tests.harness.nats import NATS_BIN, NatsServer
 from tests.integration.test_bus_contract import (
     RecordingSink,
     _event,

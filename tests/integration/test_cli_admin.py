@@ -1,7 +1,10 @@
-"""``skyberth user add`` and ``skyberth db upgrade`` on a fresh SQLite file."""
+"""``skyberth user add`` and ``skyberth db upgrade`` on a fresh SQLite file; what
+the CLI imports."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,15 @@ def test_database_url_is_shown_without_its_password() -> None:
     shown = shown_url("postgresql+psycopg://sky:hunter2@db:5432/skyberth")
     assert "hunter2" not in shown
     assert shown.startswith("postgresql+psycopg://sky:")
+
+
+def test_help_does_not_import_the_file_libraries() -> None:
+    """geopandas, pandas and pyogrio load only where a file is read or written."""
+    probe = (
+        "import sys, web.cli; "
+        "print(sorted({'geopandas', 'pandas', 'pyogrio'} & set(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

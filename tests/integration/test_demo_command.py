@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from telemetry.live.frames import vehicle_entries
@@ -95,8 +95,8 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
 def _wait_for_map(demo: Demo) -> float:
     started = time.monotonic()
     while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(demo.base_url + "/map", timeout=2).status_code == 200:
+        with contextlib.suppress(httpx2.HTTPError):
+            if httpx2.get(demo.base_url + "/map", timeout=2).status_code == 200:
                 return time.monotonic() - started
         if demo.process.poll() is not None:
             pytest.fail(f"the demo exited early:\n{demo.output()[-3000:]}")
@@ -112,7 +112,7 @@ def _pilot_token(demo: Demo) -> str:
         if role in {"site_admin", "safety_officer", "operator", "pilot"}
     }
     assert "pilot" in passwords, demo.output()
-    response = httpx.post(
+    response = httpx2.post(
         demo.base_url + "/api/v1/auth/token",
         data={"username": "pilot", "password": passwords["pilot"]},
         timeout=10,

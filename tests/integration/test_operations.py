@@ -1,11 +1,14 @@
-"""Readiness and JSON logs: what supervisors and log collectors read."""
+"""Readiness, metrics and JSON logs: what supervisors, Prometheus and log
+collectors read."""
 
 from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from web.app import create_app
 from web.db import make_engine
@@ -48,4 +51,32 @@ def test_json_logs_are_one_object_per_line_in_utc() -> None:
         "level": "WARNING",
         "logger": "skyberth.test",
         "message": "incident 7 opened",
+    }
+
+
+def test_metrics_are_typed_and_each_app_has_its_own_registry(
+    settings: Settings, tmp_path: Path
+) -> None:
+    other = settings.model_copy(update={"data_dir": tmp_path / "other"})
+    other.data_dir.mkdir()
+    app, app_other = create_app(settings), create_app(other)
+    assert app.state.metrics is not app_other.state.metrics
+    with TestClient(app) as client, TestClient(app_other) as client_other:
+        response = client.get("/metrics")
+        assert client_other.get("/metrics").status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    # The parser drops a counter's _total suffix from the family name.
+    assert families["skyberth_gateway_ticks"].type == "counter"
+    assert families["skyberth_recorder_rows"].type == "counter"
+    assert families["skyberth_recorder_rows_held"].type == "gauge"
+    assert families["skyberth_vehicles"].type == "gauge"
+    assert families["skyberth_bus_connected"].type == "gauge"
+    counters = [f for f in families.values() if f.type == "counter"]
+    assert counters
+    assert all(s.name.endswith("_total") for f in counters for s in f.samples), (
+        "every counter sample carries the _total suffix"
+    )
+    assert "held" not in {
+        s.labels.get("outcome") for s in families["skyberth_recorder_rows"].samples
     }

@@ -22,25 +22,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
-from bench.scale import (
-    NATS_BIN,
-    Cluster,
-    FleetSpec,
-    NatsServer,
-    PostgresServer,
-    Sender,
-    Viewer,
-    free_port,
-    fresh_database,
-    port_open,
-    postgres_bin,
-    seed_users,
-)
 from tests.conftest import ON_CI
+from tests.harness.cluster import Cluster, seed_users
+from tests.harness.fleet import FleetSpec, Sender
+from tests.harness.nats import NATS_BIN, NatsServer
+from tests.harness.ports import free_port, port_open
+from tests.harness.postgres import PostgresServer, fresh_database, postgres_bin
+from tests.harness.viewers import Viewer
 from web.db import make_engine
 
 pytestmark = pytest.mark.slow
@@ -135,7 +127,7 @@ def world() -> Iterator[World]:
 
 def _register_booking_drones(world: World) -> None:
     for i, drone in enumerate(BOOKING_DRONES):
-        response = httpx.post(
+        response = httpx2.post(
             world.url("web0") + "/api/v1/drones",
             headers={"Authorization": f"Bearer {world.tokens['operator']}"},
             json={
@@ -251,7 +243,7 @@ async def book(
     the booking in ``booking_ids``; that counts as the booking, once.
     """
     made: list[int] = []
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         base_url=world.url(web),
         headers={"Authorization": f"Bearer {world.tokens['operator']}"},
         timeout=10,
@@ -274,7 +266,7 @@ async def book(
             while True:
                 try:
                     response = await client.post("/api/v1/bookings", json=body)
-                except httpx.HTTPError:
+                except httpx2.HTTPError:
                     response = None
                 if response is not None and response.status_code == 201:
                     made.append(response.json()["id"])
@@ -314,7 +306,7 @@ async def assert_nothing_lost_or_duplicated(world: World, announced: set[int]) -
 
 
 async def still_serving(world: World, *names: str) -> None:
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with httpx2.AsyncClient(timeout=5) as client:
         for name in names:
             response = await client.get(world.cluster.procs[name].base_url + "/healthz")
             assert response.status_code == 200
@@ -326,7 +318,7 @@ async def still_serving(world: World, *names: str) -> None:
 async def test_a_gateway_serves_health_and_metrics_and_no_api_or_pages(
     world: World,
 ) -> None:
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         base_url=world.cluster.procs["gw0"].base_url, timeout=5
     ) as client:
         assert (await client.get("/healthz")).status_code == 200
@@ -334,7 +326,7 @@ async def test_a_gateway_serves_health_and_metrics_and_no_api_or_pages(
         assert "skyberth_link_messages_total" in metrics
         assert (await client.get("/api/v1/sites")).status_code == 404
         assert (await client.get("/")).status_code == 404
-    async with httpx.AsyncClient(base_url=world.url("web0"), timeout=5) as client:
+    async with httpx2.AsyncClient(base_url=world.url("web0"), timeout=5) as client:
         assert (await client.get("/api/v1/sites")).status_code == 200
 
 

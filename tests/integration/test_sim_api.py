@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import typer
 import uvicorn
@@ -38,7 +38,7 @@ class Server:
     operator: str
 
     def call(self, token: str, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(
+        response = httpx2.request(
             method,
             f"{self.url}/api/v1{path}",
             headers={"Authorization": f"Bearer {token}"},

@@ -14,13 +14,13 @@ import pytest
 from airspace.site import Site
 from airspace.site_files import demo_site_path, load_site
 from airspace.site_parse import parse_site
-from bench.gateway_fleet import site_copy
 from telemetry.live.fleet import BookingEntry, DroneEntry, FleetDirectory
 from telemetry.live.frames import MOTION_FIELDS, vehicle_entries
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import Audience, LiveHub, Subscriber
 from telemetry.live.site_monitor import STATE_NAMES
+from tests.harness.sites import site_copy
 from tests.mavlink_helpers import VehicleEncoder, corridor_point
 
 T0 = 1_795_000_000.0
