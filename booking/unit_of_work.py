@@ -37,7 +37,53 @@ from booking.repositories import (
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 
-class SqlUnitOfWork:
+class SessionScope:
+    """One transaction for the length of a ``with`` block: the shape of every unit of
+    work here (bookings, incidents).
+
+    ``session_factory`` opens the transaction and ends it when the block ends (it
+    commits or rolls back as it was written to, e.g. ``web.db.write_session``).
+    Subclasses hook ``_opened`` and ``_closing``.
+    """
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._factory = session_factory
+        self._context: AbstractContextManager[Session] | None = None
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        self._context = self._factory()
+        self._session = self._context.__enter__()
+        self._opened()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._context is None:
+            raise RuntimeError("unit of work exited without being entered")
+        self._closing()
+        context, self._context, self._session = self._context, None, None
+        context.__exit__(exc_type, exc, tb)
+
+    @property
+    def session(self) -> Session:
+        """The open session (inside ``with`` only)."""
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open; use 'with uow:'")
+        return self._session
+
+    def _opened(self) -> None:
+        """Called once the transaction is open."""
+
+    def _closing(self) -> None:
+        """Called before the transaction ends."""
+
+
+class SqlUnitOfWork(SessionScope):
     """One transaction over the booking tables (see the module doc for locking).
 
     ``session_factory`` opens the transaction; for writes on SQLite it must begin
@@ -51,11 +97,9 @@ class SqlUnitOfWork:
         sites: SiteCatalogue,
         publish: Callable[[Sequence[DomainEvent]], None] = lambda events: None,
     ) -> None:
-        self._factory = session_factory
+        super().__init__(session_factory)
         self._catalogue = sites
         self._publish = publish
-        self._context: AbstractContextManager[Session] | None = None
-        self._session: Session | None = None
         self._events: list[DomainEvent] = []
         self._forget_repositories()
 
@@ -67,32 +111,13 @@ class SqlUnitOfWork:
         self._closures: SqlClosures | None = None
         self._audit: SqlAudit | None = None
 
-    def __enter__(self) -> Self:
-        self._context = self._factory()
-        self._session = self._context.__enter__()
+    def _opened(self) -> None:
         self._events = []
         self._forget_repositories()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._context is None:
-            raise RuntimeError("unit of work exited without being entered")
+    def _closing(self) -> None:
         self.rollback()
-        context, self._context, self._session = self._context, None, None
         self._forget_repositories()
-        context.__exit__(exc_type, exc, tb)
-
-    @property
-    def session(self) -> Session:
-        """The open session (inside ``with`` only)."""
-        if self._session is None:
-            raise RuntimeError("the unit of work is not open; use 'with uow:'")
-        return self._session
 
     @property
     def sites(self) -> SiteCatalogue:

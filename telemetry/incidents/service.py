@@ -12,11 +12,8 @@ row, its timeline event and its audit record (appended through the unit of work'
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 
 from sqlmodel import Session, select
 
@@ -24,9 +21,9 @@ from booking.errors import NotFound
 from booking.model import Actor, Role
 from booking.ports import AuditLog
 from booking.repositories import SqlAudit
+from booking.unit_of_work import SessionScope
 from booking.user_repository import SqlUsers
 from telemetry.incidents.model import Incident, IncidentEvent, IncidentId, to_json
-from telemetry.incidents.repository import SessionFactory
 from telemetry.incidents.tables import IncidentEventRow, IncidentRow, incident_from_row
 from telemetry.incidents.workflow import IncidentChange, IncidentCommand, decide
 
@@ -92,40 +89,12 @@ def apply_command(
     return AppliedChange(incident_from_row(row), event, change)
 
 
-class IncidentUnitOfWork:
+class IncidentUnitOfWork(SessionScope):
     """One write transaction over an incident, its timeline and the audit trail.
 
     ``session_factory`` opens the transaction and commits it when the ``with``
     block ends without an error (``web.db.write_session``); an error rolls it back.
     """
-
-    def __init__(self, session_factory: SessionFactory) -> None:
-        self._factory = session_factory
-        self._context: AbstractContextManager[Session] | None = None
-        self._session: Session | None = None
-
-    def __enter__(self) -> Self:
-        self._context = self._factory()
-        self._session = self._context.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._context is None:
-            raise RuntimeError("unit of work exited without being entered")
-        context, self._context, self._session = self._context, None, None
-        context.__exit__(exc_type, exc, tb)
-
-    @property
-    def session(self) -> Session:
-        """The open session (inside ``with`` only)."""
-        if self._session is None:
-            raise RuntimeError("the unit of work is not open; use 'with uow:'")
-        return self._session
 
     def audit(self) -> AuditLog:
         """Return the audit trail on this transaction."""

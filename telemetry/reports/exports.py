@@ -33,6 +33,7 @@ from telemetry.incidents.model import VolumeSnapshot
 from telemetry.live.frames import utc_iso
 from telemetry.mavlink.tlog import encode_record
 from telemetry.reports.replay import (
+    SAMPLE_FIELDS,
     Replay,
     ReplaySample,
     positions_at,
@@ -45,20 +46,7 @@ NONCONFORMING_STATES: Final = frozenset(
     {"outside_lateral", "outside_vertical", "outside_boundary", "in_exclusion"}
 )
 """Conformance states that count as out of the assigned volume."""
-CSV_COLUMNS: Final = (
-    "t_utc",
-    "t_s",
-    "lat_deg",
-    "lon_deg",
-    "alt_amsl_m",
-    "rel_alt_m",
-    "speed_mps",
-    "heading_deg",
-    "state",
-    "phase",
-    "battery_pct",
-    "vehicle_key",
-)
+CSV_COLUMNS: Final = ("t_utc", "t_s", *SAMPLE_FIELDS, "vehicle_key")
 
 
 # --- GeoJSON -----------------------------------------------------------------------

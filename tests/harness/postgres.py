@@ -91,16 +91,20 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new, migrated database on the server of ``admin_url``; dropped after."""
-    name = f"skyberth_scale_{uuid.uuid4().hex[:10]}"
+def fresh_database(
+    admin_url: str, *, migrate: bool = True, prefix: str = "skyberth_scale"
+) -> Iterator[str]:
+    """A new database on the server of ``admin_url`` (migrated unless ``migrate`` is
+    False), named ``<prefix>_<random>``; its URL is yielded, and it is dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    if migrate:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
     try:
         yield url
     finally:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from airspace.site_files import demo_site_path, load_site
@@ -18,6 +17,7 @@ from booking.catalogue import StaticSiteCatalogue
 from booking.model import Operator, OperatorId, Role, User, UserId
 from booking.user_repository import SqlUsers
 from tests.conftest import require_service
+from tests.harness.postgres import fresh_database
 from web.db import make_engine, write_session
 from web.migrate import upgrade
 
@@ -49,24 +49,12 @@ def postgres_engine() -> Iterator[Engine]:
     """A migrated, empty PostgreSQL database, dropped after the module."""
     admin_url = make_url(POSTGRES_ADMIN_URL)
     require_service("PostgreSQL", admin_url.port or 5432, admin_url.host or "127.0.0.1")
-    name = f"skyberth_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(
-        admin_url.set(database=name).render_as_string(hide_password=False),
-        pool_size=10,
-        max_overflow=20,
-        pool_timeout=120,
-    )
-    upgrade(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(POSTGRES_ADMIN_URL, prefix="skyberth_test") as url:
+        engine = make_engine(url, pool_size=10, max_overflow=20, pool_timeout=120)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -4,7 +4,6 @@ succeeds and the schema is migrated once (``web.migrate.upgrade`` under a lock).
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 
 from tests.conftest import require_service
+from tests.harness.postgres import fresh_database
 from tests.integration.conftest import POSTGRES_ADMIN_URL
 from web.db import make_engine
 from web.migrate import alembic_config, upgrade
@@ -57,16 +57,10 @@ def fresh_postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database (not migrated), dropped after the test."""
     admin_url = make_url(POSTGRES_ADMIN_URL)
     require_service("PostgreSQL", admin_url.port or 5432, admin_url.host or "127.0.0.1")
-    name = f"skyberth_migrate_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(
+        POSTGRES_ADMIN_URL, migrate=False, prefix="skyberth_migrate"
+    ) as url:
+        yield url
 
 
 @pytest.mark.postgres
