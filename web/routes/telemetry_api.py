@@ -52,7 +52,7 @@ def telemetry_links(request: Request, _actor: ActorDep) -> dict[str, Any]:
     runtime = _runtime(request)
     return {
         "links": links_view(runtime),
-        "vehicles": len(runtime.gateway.vehicles),
+        "vehicles": runtime.gateway.vehicle_count(),
         "tick_ms_last": round(runtime.gateway.tick_seconds_last * 1000, 3),
         "tick_ms_max": round(runtime.gateway.tick_seconds_max * 1000, 3),
     }
@@ -85,7 +85,7 @@ def _metric_lines(runtime: TelemetryRuntime) -> Iterator[str]:
         yield f"# TYPE skyberth_{name} {kind}"
 
     yield from metric("vehicles", "gauge", "Vehicles heard in the last 10 minutes.")
-    yield f"skyberth_vehicles {len(gateway.vehicles)}"
+    yield f"skyberth_vehicles {gateway.vehicle_count()}"
     yield from metric("gateway_ticks_total", "counter", "Gateway ticks run.")
     yield f"skyberth_gateway_ticks_total {gateway.ticks}"
     yield from metric("gateway_tick_seconds_max", "gauge", "Slowest tick so far.")
