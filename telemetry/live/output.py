@@ -57,13 +57,17 @@ def publish_changed(gw: GatewayState, now_s: float) -> None:
 
 
 def sample_track(gw: GatewayState, v: VehicleState, out: list[TrackSample]) -> None:
-    """Add ``v``'s position to ``out`` if its last track sample is old enough."""
+    """Add ``v``'s position to ``out`` if it is its first in a new
+    ``track_interval_s`` slot (UTC-aligned: a 1 Hz track has a sample per second)."""
     if gw.recorder is None or not v.flying:
         return
-    last = gw._track_s.get(v.key, -math.inf)
-    if v.last_position_s - last < gw.settings.track_interval_s:
+    # The first position in each new interval (each whole second at 1 Hz), not
+    # the first one ``track_interval_s`` after the last kept: that kept samples
+    # 1.25 s apart from a 4 Hz stream, a track slower than the 1 Hz documented.
+    slot = math.floor(v.last_position_s / gw.settings.track_interval_s)
+    if slot <= gw._track_s.get(v.key, -math.inf):
         return
-    gw._track_s[v.key] = v.last_position_s
+    gw._track_s[v.key] = slot
     out.append(track_sample(v))
 
 

@@ -94,6 +94,7 @@ class GatewayState:
         self._directory_version = 0
         self._tlog_flushed_s = 0.0
         self._track_s: dict[str, float] = {}
+        """Per vehicle: the track slot (t_s // track_interval_s) of its last sample."""
         self._tracks: list[TrackSample] = []
         """Track samples not yet handed to the recorder (with the tlogs, once a
         second: each hand-off wakes the writer thread, which then competes for the

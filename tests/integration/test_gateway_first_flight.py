@@ -6,10 +6,13 @@ heartbeat."""
 
 from __future__ import annotations
 
+import itertools
+import statistics
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -24,6 +27,7 @@ from telemetry.live.hub import Audience, LiveHub
 from telemetry.mavlink.tlog import TlogReader
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
+from telemetry.reports.replay import booking_replay
 from tests.mavlink_helpers import VehicleEncoder, corridor_point
 from web.db import write_session
 
@@ -172,3 +176,29 @@ def test_the_frame_rate_counts_every_frame_and_the_decoded_ones_apart() -> None:
     assert entry["frames_per_s"] == PARAMS_PER_S + 10
     assert entry["decoded_per_s"] == 10
     assert "msgs_per_s" not in entry
+
+
+def test_the_replay_track_of_a_4_hz_stream_is_1_hz(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    gateway, recorder, _ = world(sqlite_engine, tmp_path)
+    enc = VehicleEncoder(11)
+    inside = corridor_point(SITE, "C1")
+    try:
+        # 30 s at about 4 Hz, each position a little late (a real link's jitter).
+        for i in range(120):
+            t_s = T0 + i * 0.25 + (0.02 if i % 3 else 0.0)
+            gateway.ingest(LINK, enc.heartbeat(True) + enc.position(*inside, 40.0), t_s)
+            gateway.tick(t_s)
+        gateway.tick(T0 + 31.0)
+        assert recorder.flush()
+    finally:
+        assert recorder.close()
+    tracks = TrackStore(
+        lambda: write_session(sqlite_engine), lambda: Session(sqlite_engine)
+    )
+    samples = booking_replay(7, "b7", tracks.track(booking_id=7), [], None).samples
+    gaps = [b.t_s - a.t_s for a, b in itertools.pairwise(samples)]
+    assert len(samples) == 30
+    assert statistics.median(gaps) == pytest.approx(1.0, abs=0.03)
+    assert max(gaps) < 1.1
