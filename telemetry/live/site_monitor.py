@@ -7,8 +7,9 @@ engine's assignable volumes are therefore every corridor, every pad-to-corridor
 transit and every pad column; each drone is checked against its corridor first,
 and a drone outside it or near its edge is checked again against its booking's
 transits and keeps the better answer, so margins and near-edge warnings are
-measured against the whole booked volume (corridor and transits). In a transit, near-edge and predicted-exit warnings are off: the
-way out of a transit is normally into the corridor.
+measured against the whole booked volume (corridor and transits). In a transit,
+near-edge and predicted-exit warnings are off: the way out of a transit is
+normally into the corridor.
 
 Exclusions are the site's exclusion geofences plus the area closures active now;
 the boundary is the site's inclusion boundary. The engine is rebuilt only when the

@@ -69,7 +69,8 @@ def test_no_near_edge_warning_at_the_corridor_entry_the_transit_covers() -> None
     seen = fly_at(entry_corner(pad, "C1", 0.3), (pad, pad))
     assert seen["state"] == "inside"
     assert "near_edge" not in seen["events"]  # type: ignore[operator]
-    assert seen["margin"] is not None and seen["margin"] > 5  # type: ignore[operator]
+    assert seen["margin"] is not None
+    assert seen["margin"] > 5  # type: ignore[operator]
 
 
 def test_the_same_point_without_the_transit_in_the_booking_is_near_the_edge() -> None:
