@@ -4,6 +4,7 @@ the booking's transits), on real MAVLink bytes through the gateway (issue 22).""
 from __future__ import annotations
 
 import orjson
+import shapely
 from shapely.geometry import LineString, Point
 
 from airspace.site_files import demo_site_path, load_site
@@ -25,7 +26,10 @@ def entry_corner(pad_id: str, corridor_id: str, inside_m: float) -> Point:
     pad, corridor = SITE.pad(pad_id), SITE.corridor(corridor_id)
     way = LineString([pad_centre(pad), transit_entry(pad, corridor)])
     crossing = way.intersection(corridor.volume.outline.exterior)
-    at = way.project(crossing if isinstance(crossing, Point) else crossing.geoms[0])
+    first = (
+        crossing if isinstance(crossing, Point) else shapely.get_geometry(crossing, 0)
+    )
+    at = way.project(first)
     return way.interpolate(at + inside_m)
 
 
