@@ -26,9 +26,8 @@ def entry_corner(pad_id: str, corridor_id: str, inside_m: float) -> Point:
     pad, corridor = SITE.pad(pad_id), SITE.corridor(corridor_id)
     way = LineString([pad_centre(pad), transit_entry(pad, corridor)])
     crossing = way.intersection(corridor.volume.outline.exterior)
-    first = (
-        crossing if isinstance(crossing, Point) else shapely.get_geometry(crossing, 0)
-    )
+    first = shapely.get_geometry(crossing, 0)  # a Point is its own first part
+    assert isinstance(first, Point)
     at = way.project(first)
     return way.interpolate(at + inside_m)
 
