@@ -103,7 +103,7 @@ class SkyBerthCollector(Collector):
         yield GaugeMetricFamily(
             "skyberth_vehicles",
             "Vehicles heard in the last 10 minutes.",
-            value=len(gateway.vehicles),
+            value=gateway.vehicle_count(),
         )
         yield CounterMetricFamily(
             "skyberth_gateway_ticks", "Gateway ticks run.", value=gateway.ticks

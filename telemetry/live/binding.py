@@ -26,6 +26,30 @@ def set_directory(gw: GatewayState, directory: FleetDirectory, now_s: float) -> 
         monitor.set_closures(directory.active_closures(site_id, now_s))
 
 
+def bind_new(gw: GatewayState, now_s: float) -> None:
+    """Tie every vehicle first heard since the last tick to its drone, site and
+    booking: from its first frame, so that it shows who it is and its raw frames
+    go to its booking's recording before its first position fix."""
+    unbound = gw._unbound
+    if not unbound:
+        return
+    gw._unbound = {}
+    for v in unbound.values():
+        if v.is_gcs:
+            continue
+        bind(gw, v, now_s)
+        gw._changed.add(v.key)
+
+
+def bind_unplaced(gw: GatewayState, v: VehicleState, now_s: float) -> None:
+    """Rebind ``v`` if due while it has no position (positions rebind it in the
+    tick's ``queue_fresh``; before the first one nothing else would)."""
+    if not v.has_position and (
+        v.bound_version != gw._directory_version or now_s >= v.bound_until_s
+    ):
+        bind(gw, v, now_s)
+
+
 def bind(gw: GatewayState, v: VehicleState, now_s: float) -> None:
     """Tie the vehicle to its registered drone, site and current booking.
 

@@ -65,10 +65,11 @@ def vehicle_frame(v: VehicleState, now_s: float) -> dict[str, Any]:
         "battery_pct": v.battery_pct,
         "gps_fix": v.gps_fix,
         "link_age_s": round(max(0.0, now_s - v.last_message_s), 2),
-        "msgs_per_s": round(v.rate_mps, 1),
+        "frames_per_s": round(v.frames_per_s, 1),
         "state": "link_lost" if v.link_lost else v.conformance,
         "seconds_to_exit": None if exit_s is None else round(exit_s, 2),
         "lateral_margin_m": None if margin is None else round(margin, 2),
+        "decoded_per_s": round(v.rate_mps, 1),
     }
 
 
@@ -88,10 +89,11 @@ MOTION_FIELDS: Final = (
     "battery_pct",
     "gps_fix",
     "link_age_s",
-    "msgs_per_s",
+    "frames_per_s",
     "state",
     "seconds_to_exit",
     "lateral_margin_m",
+    "decoded_per_s",
 )
 """Column names of a motion row, in order (``motion_fields`` of a ``vehicles``
 frame): every field that telemetry changes. The rest of a full record (names,
@@ -131,10 +133,11 @@ def vehicle_motion(v: VehicleState, now_s: float) -> MotionRow:
         v.battery_pct,
         v.gps_fix,
         round(max(0.0, now_s - v.last_message_s), 2),
-        round(v.rate_mps, 1),
+        round(v.frames_per_s, 1),
         "link_lost" if v.link_lost else v.conformance,
         None if exit_s is None else round(exit_s, 2),
         None if margin is None else round(margin, 2),
+        round(v.rate_mps, 1),
     )
 
 

@@ -65,6 +65,10 @@ class Gateway(GatewayState):
         """Every live vehicle, as the snapshot lists them."""
         return output.vehicle_frames(self, now_s)
 
+    def vehicle_count(self) -> int:
+        """Vehicles heard (autopilots; ground stations are not counted)."""
+        return output.vehicle_count(self)
+
     def links(self) -> list[dict[str, Any]]:
         """Per link: vehicles, messages and bad-input counters."""
         return output.links(self)

@@ -48,7 +48,8 @@ def draft_incident(
             )
     link: dict[str, Any] = {
         "link_id": v.link_id,
-        "msgs_per_s": round(v.rate_mps, 2),
+        "frames_per_s": round(v.frames_per_s, 2),
+        "decoded_per_s": round(v.rate_mps, 2),
         "link_age_s": round(v.link_age_s(t_s), 3),
         "gps_fix": v.gps_fix,
         "satellites": v.gps_satellites,

@@ -41,8 +41,7 @@ def ingest(gw: GatewayState, stream_id: str, data: bytes, now_s: float) -> None:
     for msg in decoded.messages:
         vehicle = by_sysid.get(msg.sysid)
         if vehicle is None:
-            vehicle = by_sysid[msg.sysid] = VehicleState(link_id, msg.sysid, now_s)
-            gw.vehicles[vehicle.key] = vehicle
+            vehicle = new_vehicle(gw, link_id, by_sysid, msg.sysid, now_s)
         if type(msg) is GlobalPosition:
             if vehicle.position_pending and not vehicle.is_gcs:
                 # Its last position came after the last tick (datagrams that
@@ -62,11 +61,28 @@ def ingest(gw: GatewayState, stream_id: str, data: bytes, now_s: float) -> None:
             fresh[vehicle.key] = vehicle
         vehicle.apply(msg)
     for frame in decoded.frames:
+        # Every frame, typed or not (parameters, mission items...): the raw record
+        # must be complete from the vehicle's first frame.
         vehicle = by_sysid.get(frame.sysid)
-        if vehicle is not None:
-            vehicle.record_frame(frame.t_s, frame.raw)
+        if vehicle is None:
+            vehicle = new_vehicle(gw, link_id, by_sysid, frame.sysid, now_s)
+        vehicle.record_frame(frame.t_s, frame.raw)
     for rejected in decoded.rejected:
         gw._spoofed[(link_id, rejected.sysid)] += 1
+
+
+def new_vehicle(
+    gw: GatewayState,
+    link_id: str,
+    by_sysid: dict[int, VehicleState],
+    sysid: int,
+    now_s: float,
+) -> VehicleState:
+    """A sender heard for the first time on the link; the next tick ties it."""
+    vehicle = by_sysid[sysid] = VehicleState(link_id, sysid, now_s)
+    gw.vehicles[vehicle.key] = vehicle
+    gw._unbound[vehicle.key] = vehicle
+    return vehicle
 
 
 def open_stream(

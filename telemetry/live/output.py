@@ -9,10 +9,14 @@ import math
 from typing import Any
 
 from telemetry.incidents.model import EvidencePhase, TrackSample
+from telemetry.live.binding import bind_unplaced
 from telemetry.live.frames import MotionRow, vehicle_frame, vehicle_motion
 from telemetry.live.incident_draft import evidence_builder, track_sample
 from telemetry.live.state import GatewayState
 from telemetry.live.vehicles import VehicleState
+
+UNSITED = "unsited"
+"""The recording folder of vehicles whose site is not known yet."""
 
 
 def publish_changed(gw: GatewayState, now_s: float) -> None:
@@ -36,9 +40,13 @@ def publish_changed(gw: GatewayState, now_s: float) -> None:
         v = vehicles.get(key)
         if v is None:
             continue
-        if v.needs_full_frame or whole or not v.has_position:
+        if v.needs_full_frame or whole:
             v.needs_full_frame = False
             records.append(vehicle_frame(v, now_s))
+        elif not v.has_position:
+            # Nothing a motion row could place: its full record goes out when it
+            # is new or re-tied, and every ``full_record_s`` like every vehicle's.
+            continue
         elif (early := checked.get(key)) is not None:
             rows += early
         else:
@@ -49,13 +57,17 @@ def publish_changed(gw: GatewayState, now_s: float) -> None:
 
 
 def sample_track(gw: GatewayState, v: VehicleState, out: list[TrackSample]) -> None:
-    """Add ``v``'s position to ``out`` if its last track sample is old enough."""
+    """Add ``v``'s position to ``out`` if it is its first in a new
+    ``track_interval_s`` slot (UTC-aligned: a 1 Hz track has a sample per second)."""
     if gw.recorder is None or not v.flying:
         return
-    last = gw._track_s.get(v.key, -math.inf)
-    if v.last_position_s - last < gw.settings.track_interval_s:
+    # The first position in each new interval (each whole second at 1 Hz), not
+    # the first one ``track_interval_s`` after the last kept: that kept samples
+    # 1.25 s apart from a 4 Hz stream, a track slower than the 1 Hz documented.
+    slot = math.floor(v.last_position_s / gw.settings.track_interval_s)
+    if slot <= gw._track_s.get(v.key, -math.inf):
         return
-    gw._track_s[v.key] = v.last_position_s
+    gw._track_s[v.key] = slot
     out.append(track_sample(v))
 
 
@@ -76,7 +88,12 @@ def due_evidence(gw: GatewayState, now_s: float) -> None:
 
 
 def flush_tlog(gw: GatewayState, now_s: float) -> None:
-    """Hand the recorder the track samples and every vehicle's ``.tlog`` records."""
+    """Hand the recorder the track samples and every vehicle's ``.tlog`` records.
+
+    A vehicle's records go to its booking's recording while it is tied to one
+    (from its first frame: ``binding.bind_new``), else to its site's
+    ``unbooked-sysid-<n>``; a vehicle whose site is not known yet (unregistered,
+    no position) to ``unsited/unbooked-sysid-<n>``."""
     gw._tlog_flushed_s = now_s
     if gw._tracks and gw.recorder is not None:
         gw.recorder.record_track(gw._tracks)
@@ -88,11 +105,11 @@ def flush_tlog(gw: GatewayState, now_s: float) -> None:
         records, count = v.take_tlog()
         if v.is_gcs:
             continue
-        name = (
-            f"{v.site_id}/booking-{v.booking_id}"
-            if v.booking_id is not None
-            else f"{v.site_id}/unbooked-sysid-{v.sysid}"
-        )
+        bind_unplaced(gw, v, now_s)
+        if v.booking_id is not None:
+            name = f"{v.site_id}/booking-{v.booking_id}"
+        else:
+            name = f"{v.site_id or UNSITED}/unbooked-sysid-{v.sysid}"
         batch.append((name, records, count))
     if batch and gw.recorder is not None:
         # One hand-off a second: a thread wake-up per vehicle cost more.
@@ -117,15 +134,22 @@ def vehicle_frames(gw: GatewayState, now_s: float) -> list[dict[str, Any]]:
     return [vehicle_frame(v, now_s) for v in gw.vehicles.values() if not v.is_gcs]
 
 
+def vehicle_count(gw: GatewayState) -> int:
+    """Vehicles heard (autopilots, as MAVLink identifies them; not ground stations)."""
+    return sum(1 for v in gw.vehicles.values() if v.is_vehicle)
+
+
 def links(gw: GatewayState) -> list[dict[str, Any]]:
-    """Per link: vehicles, messages and bad-input counters."""
+    """Per link: vehicles (autopilots, not ground stations), messages and
+    bad-input counters."""
     out = []
     for link_id, codec in gw.codecs.items():
         counters = codec.counters
+        heard = gw._by_link.get(link_id, {})
         out.append(
             {
                 "link_id": link_id,
-                "vehicles": len(gw._by_link.get(link_id, {})),
+                "vehicles": sum(1 for v in heard.values() if v.is_vehicle),
                 **counters.as_dict(),
             }
         )

@@ -5,9 +5,11 @@ booking holds its corridor plus the transits between its pads and that corridor
 (``airspace.transit``), or only its pad's column when it booked no corridor. The
 engine's assignable volumes are therefore every corridor, every pad-to-corridor
 transit and every pad column; each drone is checked against its corridor first,
-and a drone outside it is checked again against its booking's transits and keeps
-the better answer. In a transit, near-edge and predicted-exit warnings are off: the
-way out of a transit is normally into the corridor.
+and a drone outside it or near its edge is checked again against its booking's
+transits and keeps the better answer, so margins and near-edge warnings are
+measured against the whole booked volume (corridor and transits). In a transit,
+near-edge and predicted-exit warnings are off: the way out of a transit is
+normally into the corridor.
 
 Exclusions are the site's exclusion geofences plus the area closures active now;
 the boundary is the site's inclusion boundary. The engine is rebuilt only when the
@@ -147,9 +149,14 @@ class SiteMonitor:
         x_m: npt.NDArray[np.float64],
         y_m: npt.NDArray[np.float64],
     ) -> ConformanceResult:
-        """``result``, where a drone outside its corridor is inside one of its
-        booking's transits, replaced by the transit's (warnings off)."""
-        outside = (result.state >= _OUTSIDE_VERTICAL) & (batch.volume_index >= 0)
+        """``result``, where a drone outside its corridor or near its edge is
+        better placed in one of its booking's transits (inside, clear of its
+        edge), replaced by the transit's (warnings off): the margin is then the
+        booked volume's (corridor and transits), not the corridor's alone."""
+        # Near its corridor's edge counts too: margins are measured against the
+        # whole booked volume, and where a transit covers the corridor's edge
+        # (its entry corner) that edge is no edge at all.
+        outside = (result.state >= _NEAR_EDGE) & (batch.volume_index >= 0)
         if not outside.any():
             return result
         fields = {f.name: getattr(result, f.name).copy() for f in dc_fields(result)}
@@ -186,7 +193,7 @@ class SiteMonitor:
             fields["seconds_to_exit"][take] = np.where(
                 fields["seconds_to_exit"][take] > 0, np.inf, 0.0
             )
-            outside[take] = fields["state"][take] >= _OUTSIDE_VERTICAL
+            outside[take] = fields["state"][take] >= _NEAR_EDGE
         return ConformanceResult(**fields)
 
     def forget(self, key: str) -> None:

@@ -68,6 +68,10 @@ class GatewayState:
         self._retired: list[LinkCounters] = []
         """Counters of streams that ended (kept for the totals)."""
         self._changed: set[str] = set()
+        self._unbound: dict[str, VehicleState] = {}
+        """Vehicles heard since the last tick for the first time: tied to their
+        drone and booking by the tick from their first frame, not their first
+        position (the sysid says who it is; the site can come from the drone)."""
         self._fresh: dict[str, VehicleState] = {}
         """Vehicles with a position since the last tick: the only ones it visits."""
         self._published_s = -math.inf
@@ -90,6 +94,7 @@ class GatewayState:
         self._directory_version = 0
         self._tlog_flushed_s = 0.0
         self._track_s: dict[str, float] = {}
+        """Per vehicle: the track slot (t_s // track_interval_s) of its last sample."""
         self._tracks: list[TrackSample] = []
         """Track samples not yet handed to the recorder (with the tlogs, once a
         second: each hand-off wakes the writer thread, which then competes for the

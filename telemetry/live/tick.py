@@ -16,7 +16,7 @@ import time
 from airspace.conformance import ConformanceState
 from telemetry.live import checks
 from telemetry.live.announcing import emit, on_conformance_event, run_from_threads
-from telemetry.live.binding import bind
+from telemetry.live.binding import bind, bind_new
 from telemetry.live.frames import vehicle_motion
 from telemetry.live.output import (
     due_evidence,
@@ -67,6 +67,7 @@ def tick(gw: GatewayState, now_s: float) -> None:
         for vehicle in list(gw.vehicles.values()):
             if not vehicle.is_gcs:
                 check_link(gw, vehicle, now_s)
+    bind_new(gw, now_s)
     queue_fresh(gw, now_s)
     evaluate_due(gw, now_s)
     check_spoofing(gw, now_s)

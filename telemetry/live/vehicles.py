@@ -150,6 +150,9 @@ class VehicleState:
         "drone_name",
         "fence_breach",
         "first_seen_s",
+        "frame_count",
+        "frame_since_s",
+        "frames_per_s",
         "gps_fix",
         "gps_satellites",
         "has_position",
@@ -204,7 +207,13 @@ class VehicleState:
         self.rate_count = 0
         self.rate_since_s = now_s
         self.rate_mps = 0.0
-        """Messages per second over the last rate window."""
+        """Decoded messages (the types the gateway reads) per second over the last
+        rate window: a subset of the frames."""
+        self.frame_count = 0
+        self.frame_since_s = now_s
+        self.frames_per_s = 0.0
+        """Every frame from the vehicle (any message type) per second over the last
+        rate window: what the autopilot actually sends."""
         self.is_gcs = False
         self.armed = False
         self.has_position = False
@@ -266,6 +275,15 @@ class VehicleState:
     def speed_mps(self) -> float:
         return math.hypot(self.vn_mps, self.ve_mps)
 
+    @property
+    def is_vehicle(self) -> bool:
+        """An aircraft as MAVLink says: an autopilot's heartbeat (autopilot not
+        INVALID) or a position; a sender heard only through other messages so far,
+        or a ground station, is not counted."""
+        return not self.is_gcs and (
+            self.last_heartbeat_s == self.last_heartbeat_s or self.has_position
+        )
+
     def link_age_s(self, now_s: float) -> float:
         return max(0.0, now_s - self.last_message_s)
 
@@ -288,6 +306,12 @@ class VehicleState:
         self.tlog_pending += _TLOG_TIME.pack(int(t_s * 1e6)) + raw
         self.tlog_pending_count += 1
         self._pending_newest_s = t_s
+        self.last_message_s = t_s
+        self.frame_count += 1
+        if t_s - self.frame_since_s >= 1.0:
+            self.frames_per_s = self.frame_count / (t_s - self.frame_since_s)
+            self.frame_count = 0
+            self.frame_since_s = t_s
 
     def take_tlog(self) -> tuple[bytes, int]:
         """The tlog records since the last call and their count; they stay in the
@@ -377,8 +401,10 @@ class VehicleState:
         self._positions.current(msg.t_s).extend(_ROW.pack(*sample))
 
     def _on_heartbeat(self, msg: Heartbeat) -> None:
-        if msg.vehicle_type == MAV_TYPE_GCS or msg.autopilot == MAV_AUTOPILOT_INVALID:
-            # A ground station or a companion announcing itself, not an aircraft.
+        if msg.autopilot == MAV_AUTOPILOT_INVALID:
+            # A ground station or a companion announcing itself, not an aircraft:
+            # MAVLink identifies autopilots by autopilot != INVALID, never by type
+            # or compid (a GCS is MAV_TYPE_GCS with MAV_AUTOPILOT_INVALID).
             self.is_gcs = not self.has_position
             return
         self.is_gcs = False

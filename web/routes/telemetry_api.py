@@ -52,7 +52,7 @@ def telemetry_links(request: Request, _actor: ActorDep) -> dict[str, Any]:
     runtime = _runtime(request)
     return {
         "links": links_view(runtime),
-        "vehicles": len(runtime.gateway.vehicles),
+        "vehicles": runtime.gateway.vehicle_count(),
         "tick_ms_last": round(runtime.gateway.tick_seconds_last * 1000, 3),
         "tick_ms_max": round(runtime.gateway.tick_seconds_max * 1000, 3),
     }

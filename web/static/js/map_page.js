@@ -320,7 +320,7 @@ function renderSelected() {
     ["Speed", `${fmt(v.speed_mps)} m/s · climb ${fmt(v.climb_mps)} m/s`],
     ["Heading", `${fmt(v.heading_deg, 0)}°`],
     ["Battery", typeof v.battery_pct === "number" ? `${Math.round(v.battery_pct)} %` : "unknown"],
-    ["Link", `${fmt(age)} s old · ${fmt(v.msgs_per_s)} msg/s · GPS fix ${v.gps_fix ?? "–"}`],
+    ["Link", `${fmt(age)} s old · ${fmt(v.frames_per_s)} frames/s · GPS fix ${v.gps_fix ?? "–"}`],
     ["Corridor margin", v.lateral_margin_m === null || v.lateral_margin_m === undefined ? "–" : `${fmt(v.lateral_margin_m)} m`],
     ["Time to exit", v.seconds_to_exit === null || v.seconds_to_exit === undefined ? "–" : `${fmt(v.seconds_to_exit)} s`],
     ["Armed / flying", `${v.armed ? "armed" : "disarmed"} · ${v.flying ? "flying" : "not flying"}`],
