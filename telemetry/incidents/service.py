@@ -20,10 +20,10 @@ from typing import Self
 
 from sqlmodel import Session, select
 
+from booking.audit_log import SqlAudit
 from booking.errors import NotFound
 from booking.model import Actor, Role
 from booking.ports import AuditLog
-from booking.repositories import SqlAudit
 from booking.user_repository import SqlUsers
 from telemetry.incidents.model import Incident, IncidentEvent, IncidentId, to_json
 from telemetry.incidents.repository import SessionFactory
