@@ -132,7 +132,7 @@ def _export_on_commit(session: Session, seal: AuditSeal) -> None:
             # stricter, not wrong: it shows up there, and here in the log.
             logger.exception("could not export audit head %d", head[0])
 
-    def rolled_back(s: Session) -> None:
+    def rolled_back(s: Session, _transaction: object) -> None:
         s.info.pop(_HEAD_KEY, None)
 
     sa.event.listen(session, "after_commit", committed)
