@@ -1,6 +1,6 @@
 """Reading the audit trail: filtered listings, the chain walk, and report lines.
 
-Appending is ``booking.repositories.SqlAudit``'s job; this module only reads. The chain
+Appending is ``booking.audit_log.SqlAudit``'s job; this module only reads. The chain
 is walked in id order in batches (keyset pagination), so verifying a long trail holds
 neither a transaction open for long nor the whole table in memory.
 """
@@ -8,7 +8,7 @@ neither a transaction open for long nor the whole table in memory.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -105,7 +105,7 @@ def iter_chain(
 ) -> Iterator[dict[str, Any]]:
     """Yield every audit record (id, chained fields, hashes) in id order."""
     columns = [_AUDIT.c.id, *(_AUDIT.c[n] for n in CHAINED_FIELDS)]
-    columns += [_AUDIT.c.prev_hash, _AUDIT.c.hash]
+    columns += [_AUDIT.c.prev_hash, _AUDIT.c.hash, _AUDIT.c.chain_version]
     last_id: int | None = None
     while True:
         query = sa.select(*columns).order_by(_AUDIT.c.id).limit(batch_rows)
@@ -119,9 +119,14 @@ def iter_chain(
         last_id = rows[-1]["id"]
 
 
-def verify_trail(engine: Engine) -> ChainReport:
-    """Walk the whole audit chain and return what ``verify_chain`` found."""
-    return verify_chain(iter_chain(engine))
+def verify_trail(
+    engine: Engine,
+    key: bytes | None = None,
+    heads: Mapping[int, str] | None = None,
+) -> ChainReport:
+    """Walk the whole audit chain and return what ``verify_chain`` found, checking
+    keyed records with ``key`` and the exported ``heads`` (``booking.audit_heads``)."""
+    return verify_chain(iter_chain(engine), key, heads)
 
 
 def audit_lines(

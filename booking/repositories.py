@@ -1,8 +1,9 @@
-"""The booking repositories on SQL: drones, bookings, closures and the audit log.
+"""The booking repositories on SQL: drones, bookings and closures.
 
 Each implements its port of ``booking.ports`` on the connection of a session that
 ``booking.unit_of_work.SqlUnitOfWork`` opened; the locking they take is described
-there. Users live in ``booking.user_repository``.
+there. Users live in ``booking.user_repository``, the audit log in
+``booking.audit_log``.
 
 They speak SQLAlchemy Core on the session's connection, with statements built once
 at import: the booking write path runs under the site's write lock, and ORM flushes
@@ -14,7 +15,6 @@ as ``BookingConflict``.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,11 +26,12 @@ from sqlmodel import Session, SQLModel
 from airspace.site import SiteId
 from airspace.utc import as_utc
 from airspace.volume import TimeWindow
-from booking.audit_chain import GENESIS_HASH, chained
+
+# SqlAudit moved to booking.audit_log; importable from here for older callers.
+from booking.audit_log import SqlAudit as SqlAudit
 from booking.errors import BookingConflict, Rule
 from booking.model import (
     OCCUPYING_STATES,
-    AuditEntry,
     Booking,
     BookingId,
     Closure,
@@ -52,7 +53,6 @@ _BOOKINGS = SQLModel.metadata.tables["bookings"]
 _PAD_SLOTS = SQLModel.metadata.tables["pad_slots"]
 _DRONES = SQLModel.metadata.tables["drones"]
 _CLOSURES = SQLModel.metadata.tables["closures"]
-_AUDIT = SQLModel.metadata.tables["audit_log"]
 _COUNTERS = SQLModel.metadata.tables["id_counters"]
 
 _OCCUPYING = sorted(str(s) for s in OCCUPYING_STATES)
@@ -116,7 +116,6 @@ _CLOSURES_OVERLAPPING = sa.select(_CLOSURES).where(
 )
 _INSERT_CLOSURE = sa.insert(_CLOSURES)
 _DELETE_CLOSURE = sa.delete(_CLOSURES).where(_CLOSURES.c.id == sa.bindparam("id"))
-_INSERT_AUDIT = sa.insert(_AUDIT)
 _SITE_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:site, 0))")
 
 
@@ -336,39 +335,6 @@ class SqlClosures:
 
     def remove(self, closure_id: ClosureId) -> None:
         self._c.execute(_DELETE_CLOSURE, {"id": closure_id})
-
-
-class SqlAudit:
-    """The append-only audit log, hash-chained (``booking.audit_chain``)."""
-
-    _CHAIN_LOCK = sa.text(
-        "SELECT pg_advisory_xact_lock(hashtextextended('skyberth.audit_chain', 0))"
-    )
-    _LAST_HASH = sa.select(_AUDIT.c.hash).order_by(_AUDIT.c.id.desc()).limit(1)
-
-    def __init__(self, session: Session) -> None:
-        self._c = session.connection()
-
-    def append(self, entry: AuditEntry) -> None:
-        values = {
-            # UTC, as SQLite gives it back: the hash covers the value read back.
-            "at": as_utc(entry.at),
-            "actor_id": entry.actor_id,
-            "actor_role": str(entry.actor_role),
-            "action": entry.action,
-            "subject_kind": entry.subject_kind,
-            "subject_id": entry.subject_id,
-            "before_json": json.dumps(entry.before) if entry.before else None,
-            "after_json": json.dumps(entry.after) if entry.after else None,
-            "note": entry.note,
-        }
-        # Read the last hash and insert under one lock held to commit, or two
-        # writers would chain onto the same record: BEGIN IMMEDIATE already
-        # serialises SQLite writers; PostgreSQL takes the chain's advisory lock.
-        if self._c.dialect.name == "postgresql":
-            self._c.execute(self._CHAIN_LOCK)
-        prev_hash = self._c.execute(self._LAST_HASH).scalar_one_or_none()
-        self._c.execute(_INSERT_AUDIT, chained(prev_hash or GENESIS_HASH, values))
 
 
 def integrity_conflict(exc: IntegrityError) -> BookingConflict:

@@ -147,6 +147,8 @@ class AuditRow(SQLModel, table=True):
     # The hash chain (booking.audit_chain); unique so the chain cannot fork.
     prev_hash: str | None = Field(default=None, sa_type=sa.String(64))
     hash: str | None = Field(default=None, sa_type=sa.String(64))
+    chain_version: int | None = None
+    """None: unkeyed SHA-256 (before migration 0005); 2: HMAC under the audit key."""
     __table_args__ = (sa.Index("ux_audit_log_prev_hash", "prev_hash", unique=True),)
 
 

@@ -23,10 +23,10 @@ from typing import Self
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from booking.audit_log import SqlAudit
 from booking.model import DomainEvent
 from booking.ports import SiteCatalogue
 from booking.repositories import (
-    SqlAudit,
     SqlBookings,
     SqlClosures,
     SqlDrones,

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from airspace.site import Site
 from airspace.site_files import load_site
+from booking.audit_heads import seal_engine
 from booking.catalogue import StaticSiteCatalogue
 from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import IncidentRepository
@@ -78,6 +79,7 @@ def create_app(
     loaded_sites = load_sites(settings)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
+    seal_engine(engine, settings.audit_seal())  # every audit writer keys its records
     catalogue = StaticSiteCatalogue(loaded_sites, settings.site_policy())
     events = EventLog()
 

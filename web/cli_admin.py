@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import Engine, make_url
 
+from booking.audit_heads import seal_engine
 from booking.model import Role
 from web.settings import Settings
 
@@ -30,6 +31,7 @@ def _migrated_engine(settings: Settings) -> Engine:
 
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
+    seal_engine(engine, settings.audit_seal())  # user changes are keyed audit records
     return engine
 
 

@@ -8,6 +8,8 @@ configuration: SQLite in the user's data directory, the demo site, MAVLink on UD
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import socket
@@ -19,6 +21,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from airspace.site_files import demo_site_path
+from booking.audit_heads import AuditSeal
 from booking.rules import SitePolicy
 
 DEV_SECRET = "dev-insecure-secret-change-me-before-prod"
@@ -68,6 +71,9 @@ class Settings(BaseSettings):
     empty keeps the map offline on the packaged coastline."""
     tile_attribution: str = ""
     secret_key: str = DEV_SECRET
+    audit_key: str = ""
+    """HMAC key of the audit chain (docs/audit.md); never stored in the database.
+    Empty: derived from ``secret_key``. Set it apart to rotate token keys freely."""
     token_ttl_min: int = Field(default=60, ge=1)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -123,6 +129,17 @@ class Settings(BaseSettings):
             time.fromisoformat(part) for part in self.opening_hours.split("-")
         )
         return SitePolicy(opens_local=opens, closes_local=closes)
+
+    def audit_seal(self) -> AuditSeal:
+        """The audit key and the heads file (``data_dir/audit-heads.log``)."""
+        if self.audit_key:
+            key = self.audit_key.encode()
+        else:
+            # A key of its own, derived one way: an audit key never signs tokens.
+            key = hmac.new(
+                self.secret_key.encode(), b"skyberth audit chain", hashlib.sha256
+            ).digest()
+        return AuditSeal(key, self.data_dir / "audit-heads.log")
 
     @property
     def tlog_dir(self) -> Path:

@@ -32,7 +32,7 @@ import operator
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias, TypeVar
 
 import sqlalchemy as sa
@@ -40,7 +40,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from airspace.utc import as_utc
+from booking.audit_log import SqlAudit
 from telemetry.bulk_insert import insert_rows
+from telemetry.incidents.evidence_digest import evidence_digest
 from telemetry.incidents.model import (
     Evidence,
     EvidenceFrame,
@@ -185,6 +187,15 @@ class IncidentRepository:
                 ),
             )
         )
+        # Opening is audited in the same transaction (keyed, see booking.audit_log).
+        SqlAudit(s).append_system(
+            new.at,
+            "incident.opened",
+            "incident",
+            str(row.id),
+            {"kind": str(new.kind), "severity": str(new.severity), "site": new.site_id},
+            new.message,
+        )
         return IncidentId(row.id), True
 
     def get_incident(self, incident_id: int) -> Incident | None:
@@ -325,18 +336,27 @@ class IncidentRepository:
             new_samples = _newer(samples, newest_sample, key=lambda x: x.t_s)
             new_frames = _newer(frames, newest_frame, key=lambda f: f[0])
             connection = s.connection()
-            insert_rows(
-                connection,
-                "incident_samples",
-                _SAMPLE_COLUMNS,
-                [_sample_values(incident_id, x) for x in new_samples],
-            )
+            sample_rows = [_sample_values(incident_id, x) for x in new_samples]
+            insert_rows(connection, "incident_samples", _SAMPLE_COLUMNS, sample_rows)
             insert_rows(
                 connection,
                 "incident_frames",
                 _FRAME_COLUMNS,
                 [(incident_id, t_s, raw) for t_s, raw in new_frames],
             )
+            if sample_rows or new_frames:
+                # The frozen evidence's digest goes into the keyed audit chain.
+                SqlAudit(s).append_system(
+                    datetime.now(UTC),  # when it was stored
+                    "incident.evidence",
+                    "incident",
+                    str(incident_id),
+                    {
+                        "samples": len(sample_rows),
+                        "frames": len(new_frames),
+                        "sha256": evidence_digest(sample_rows, new_frames),
+                    },
+                )
             return len(new_samples), len(new_frames)
 
     def evidence(self, incident_id: int) -> Evidence:

@@ -17,10 +17,10 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from booking.audit_log import SqlAudit
 from booking.errors import NotFound
 from booking.model import Actor, Role
 from booking.ports import AuditLog
-from booking.repositories import SqlAudit
 from booking.unit_of_work import SessionScope
 from booking.user_repository import SqlUsers
 from telemetry.incidents.model import Incident, IncidentEvent, IncidentId, to_json

@@ -20,9 +20,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from typer.testing import CliRunner
 
 from booking.audit_chain import GENESIS_HASH, link_hash
+from booking.audit_log import SqlAudit
 from booking.audit_trail import iter_chain, verify_trail
 from booking.model import AuditEntry, Role, UserId
-from booking.repositories import SqlAudit
 from tests.conftest import require_service
 from tests.integration.conftest import POSTGRES_ADMIN_URL
 from web.cli_audit import audit_app

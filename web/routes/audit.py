@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.engine import Engine
 
+from booking.audit_heads import AuditHeadsError, read_heads, seal_of
 from booking.audit_trail import AuditFilter, AuditRecord, list_audit, verify_trail
 from booking.model import Actor, Role
 from web.deps import SessionDep, require_role
@@ -86,11 +87,19 @@ def audit_index(
 
 @router.get("/audit/verify")
 def audit_verify(_staff: StaffDep, request: Request) -> dict[str, Any]:
-    """Walk the hash chain; ``intact`` false names the first broken link."""
-    report = verify_trail(cast(Engine, request.app.state.engine))
+    """Walk the hash chain and the exported heads (``skyberth audit verify``);
+    ``intact`` false names the first broken link."""
+    engine = cast(Engine, request.app.state.engine)
+    seal = seal_of(engine)
+    try:
+        heads = read_heads(seal.heads_path) if seal and seal.heads_path else {}
+    except (AuditHeadsError, OSError) as exc:
+        return {"intact": False, "heads_error": str(exc)}
+    report = verify_trail(engine, seal.key if seal else None, heads)
     first = report.first_break
     return {
         "intact": report.intact,
+        "heads_checked": len(heads),
         "records": report.records,
         "head_id": report.head_id,
         "head_hash": report.head_hash,
