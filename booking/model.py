@@ -107,6 +107,10 @@ class User:
     name: str
     role: Role
     operator_id: OperatorId | None = None
+    disabled: bool = False
+    """A disabled user cannot log in and their tokens are refused."""
+    token_version: int = 0
+    """Tokens carry the version they were issued at; bumping it revokes them."""
 
     def as_actor(self) -> Actor:
         """Return the ``Actor`` this user acts as."""

@@ -60,6 +60,10 @@ class UserRow(SQLModel, table=True):
     role: str
     operator_id: str | None = Field(default=None, foreign_key="operators.id")
     created_at: datetime = Field(sa_type=UtcDateTime)
+    disabled: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class DroneRow(SQLModel, table=True):
@@ -286,4 +290,6 @@ def user_from_row(row: UserRow | sa.Row[Any]) -> User:
         name=row.username,
         role=Role(row.role),
         operator_id=OperatorId(row.operator_id) if row.operator_id else None,
+        disabled=bool(row.disabled),
+        token_version=int(row.token_version),
     )

@@ -52,6 +52,25 @@ class SqlUsers:
     def get(self, user_id: str) -> User | None:
         return user_by_id(self._s.connection(), user_id)
 
+    def all(self) -> list[User]:
+        """Every user, by name."""
+        rows = self._s.exec(select(UserRow).order_by(UserRow.username)).all()
+        return [user_from_row(row) for row in rows]
+
+    def save(self, user: User, password_hash: str | None = None) -> None:
+        """Store ``user``'s role, organisation, status and token version (and a
+        new password hash when given) over its row, which must exist."""
+        row = self._s.get(UserRow, user.id)
+        if row is None:
+            raise LookupError(f"user {user.id} does not exist")
+        row.role = str(user.role)
+        row.operator_id = user.operator_id
+        row.disabled = user.disabled
+        row.token_version = user.token_version
+        if password_hash is not None:
+            row.password_hash = password_hash
+        self._s.add(row)
+
     def by_username(self, username: str) -> tuple[User, str] | None:
         """Return the user and their password hash, or None."""
         row = self._s.exec(select(UserRow).where(UserRow.username == username)).first()

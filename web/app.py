@@ -24,6 +24,7 @@ from web.db import make_engine, write_session
 from web.errors import install_error_handlers
 from web.events import EventLog
 from web.interpreter import tune_for_serving
+from web.login_guard import LoginGuard
 from web.metrics import metrics_registry
 from web.migrate import upgrade
 from web.routes import (
@@ -41,7 +42,9 @@ from web.routes import (
     reports,
     sites,
     telemetry_api,
+    users,
 )
+from web.secret_key import with_secret_key
 from web.settings import Settings
 from web.telemetry_runtime import TelemetryRuntime
 
@@ -66,16 +69,19 @@ def create_app(
 ) -> FastAPI:
     """Build the SkyBerth app for ``settings`` (read from the environment if None).
 
-    ``tune_interpreter`` (the server commands; not tests, which build many apps in
-    one process) applies ``web.interpreter.tune_for_serving`` once the app started.
+        ``tune_interpreter`` (the server commands; not tests, which build many apps in
+        one process) applies ``web.interpreter.tune_for_serving`` once the app started.
 
-    Creates the database engine and brings the schema up to date (a fresh SQLite
-    file works with no extra step). ``app.state`` holds ``settings``, ``sites``,
-    ``engine``, ``catalogue``, ``events`` (the ``EventLog`` that committed domain
-    events are published to) and ``uow_factory`` (a fresh write unit of work per
-    call). The lifespan disposes of the engine on shutdown.
+        Creates the database engine and brings the schema up to date (a fresh SQLite
+        file works with no extra step). ``app.state`` holds ``settings``, ``sites``,
+        ``engine``, ``catalogue``, ``events`` (the ``EventLog`` that committed domain
+        events are published to) and ``uow_factory`` (a fresh write unit of work per
+        call). An unset token key is filled from ``data_dir/secret_key``
+    (``web.secret_key``). The lifespan disposes of the engine on shutdown.
     """
-    settings = settings or Settings()
+    # Without a configured key, the one kept in the data directory (never the
+    # public development key outside dev/test: see web/secret_key.py).
+    settings = with_secret_key(settings or Settings())
     loaded_sites = load_sites(settings)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
@@ -142,6 +148,11 @@ def create_app(
     uow: Callable[[], SqlUnitOfWork] = uow_factory
     app.state.uow_factory = uow
     app.state.telemetry = telemetry
+    app.state.login_guard = LoginGuard(
+        settings.login_limits,
+        settings.login_limits_per_address,
+        settings.password_checks_at_once,
+    )
     app.state.incident_service = IncidentService(
         lambda: IncidentUnitOfWork(lambda: write_session(engine))
     )
@@ -165,6 +176,7 @@ def create_app(
         incident_replays,
         audit,
         reports,
+        users,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from simulator.cli import sim
 from telemetry.mavlink.transports import parse_endpoint
@@ -87,7 +88,13 @@ def serve(
         overrides["site_files"] = site
     if mavlink:
         overrides["mavlink"] = mavlink
-    settings = Settings().model_copy(update=overrides)
+    try:
+        settings = Settings().model_copy(update=overrides)
+    except ValidationError as exc:
+        # The public development key outside dev/test, or too short a key.
+        raise typer.BadParameter(
+            "; ".join(str(err["msg"]) for err in exc.errors())
+        ) from None
     configure_logging(settings.log_level, settings.log_format)
     try:
         for spec in settings.mavlink:

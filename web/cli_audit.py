@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from web.cli_admin import shown_url
+from web.secret_key import with_secret_key
 from web.settings import Settings
 
 audit_app = typer.Typer(
@@ -36,7 +37,7 @@ def verify() -> None:
     from web.db import make_engine
     from web.migrate import upgrade
 
-    settings = Settings()
+    settings = with_secret_key(Settings())
     seal = settings.audit_seal()
     heads_path = seal.heads_path or settings.data_dir / "audit-heads.log"
     try:

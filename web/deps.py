@@ -34,7 +34,7 @@ from booking.model import Actor, Role, User
 from booking.unit_of_work import SqlUnitOfWork
 from booking.user_repository import user_by_id
 from telemetry.incidents.service import IncidentService
-from web.auth import TokenError, decode_access_token
+from web.auth import TokenError, check_token_holder, decode_access_token
 from web.settings import Settings
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -113,12 +113,14 @@ def _authenticate(request: Request, token: str | None) -> User:
         claims = decode_access_token(token, settings.secret_key, datetime.now(UTC))
     except TokenError as exc:
         raise _unauthorised(str(exc)) from exc
-    # Looked up on every request, so a removed user is refused at once.
+    # Looked up on every request, so a removed or disabled user, or a revoked
+    # token (an older token version), is refused at once.
     with _engine(request).connect() as connection:
         user = user_by_id(connection, claims.user_id)
-    if user is None:
-        raise _unauthorised(f"user {claims.user_id} no longer exists")
-    return user
+    try:
+        return check_token_holder(claims, user)
+    except TokenError as exc:
+        raise _unauthorised(str(exc)) from exc
 
 
 def _current_user(

@@ -53,12 +53,17 @@ class UserPublic(BaseModel):
     name: str
     role: Role
     operator_id: str | None
+    disabled: bool = False
 
     @classmethod
     def of(cls, user: User) -> Self:
         """Return the public view of ``user``."""
         return cls(
-            id=user.id, name=user.name, role=user.role, operator_id=user.operator_id
+            id=user.id,
+            name=user.name,
+            role=user.role,
+            operator_id=user.operator_id,
+            disabled=user.disabled,
         )
 
 

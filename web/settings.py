@@ -2,8 +2,11 @@
 
 Every setting has a working embedded default, so a fresh checkout runs without any
 configuration: SQLite in the user's data directory, the demo site, MAVLink on UDP
-14550 and HTTP on 127.0.0.1:8000. Outside ``dev`` the defaults that are unsafe
-(the token secret) are refused.
+14550 and HTTP on 127.0.0.1:8000. The token secret fails closed: the public
+development key is used only when a development or test run is asked for
+(``SKYBERTH_ENV=dev`` or ``test``); otherwise an empty ``secret_key`` means the
+private key kept in the data directory (``web/secret_key.py``) and the public one
+is refused.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from booking.audit_heads import AuditSeal
 from booking.rules import SitePolicy
 
 DEV_SECRET = "dev-insecure-secret-change-me-before-prod"
-"""Long enough for HS256 (32 bytes), so tokens work in dev without a warning."""
+"""The public development key: long enough for HS256 (32 bytes); only ``dev`` and
+``test`` runs may sign with it, since anyone can read it in the source."""
+DEVELOPMENT_ENVS = frozenset({"dev", "test"})
 MIN_SECRET_BYTES = 32
 
 
@@ -40,7 +45,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SKYBERTH_", env_file=None)
 
-    env: Literal["dev", "test", "prod"] = "dev"
+    env: Literal["dev", "test", "prod"] = "prod"
+    """``dev``/``test`` ask for a development run (public token key allowed)."""
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""
     """SQLAlchemy URL; empty means SQLite at ``data_dir/skyberth.sqlite3``."""
@@ -70,11 +76,23 @@ class Settings(BaseSettings):
     """Opt-in online tile layer (e.g. ``https://tile.openstreetmap.org/{z}/{x}/{y}.png``);
     empty keeps the map offline on the packaged coastline."""
     tile_attribution: str = ""
-    secret_key: str = DEV_SECRET
+    secret_key: str = ""
+    """HS256 key for tokens. Empty: the public key in ``dev``/``test``; in ``prod``
+    the key in ``data_dir/secret_key``, generated (mode 0600) on first start."""
     audit_key: str = ""
     """HMAC key of the audit chain (docs/audit.md); never stored in the database.
     Empty: derived from ``secret_key``. Set it apart to rotate token keys freely."""
     token_ttl_min: int = Field(default=60, ge=1)
+    session_check_s: float = Field(default=1.0, gt=0, le=60)
+    """How often an open live socket re-checks its user: a revoked token (new
+    password, disabled user) is closed within this time."""
+    login_limits: str = "5/minute;30/hour"
+    """Failed logins allowed per user name (``limits`` notation; the longer window
+    is the back-off after the first is used up)."""
+    login_limits_per_address: str = "20/minute;200/hour"
+    """Failed logins allowed per client address."""
+    password_checks_at_once: int = Field(default=2, ge=1, le=64)
+    """Argon2 hashes computed at the same time (each takes ~50 ms and 64 MiB)."""
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line, for log collectors."""
@@ -109,12 +127,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Self:
-        if self.env == "prod" and self.secret_key == DEV_SECRET:
+        if self.env in DEVELOPMENT_ENVS:
+            if not self.secret_key:
+                self.secret_key = DEV_SECRET
+            return self
+        if self.secret_key == DEV_SECRET:
             raise ValueError(
-                "SKYBERTH_SECRET_KEY must be set to a private value when "
-                "SKYBERTH_ENV=prod"
+                "SKYBERTH_SECRET_KEY is the public development key: set a private "
+                "value (e.g. `python -c 'import secrets; print(secrets.token_urlsafe"
+                "(48))'`), leave it unset to use the key generated in the data "
+                "directory, or ask for a development run with SKYBERTH_ENV=dev"
             )
-        if self.env == "prod" and len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+        if self.secret_key and len(self.secret_key.encode()) < MIN_SECRET_BYTES:
             raise ValueError(
                 f"SKYBERTH_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes for "
                 "HS256 tokens"
@@ -134,6 +158,12 @@ class Settings(BaseSettings):
         """The audit key and the heads file (``data_dir/audit-heads.log``)."""
         if self.audit_key:
             key = self.audit_key.encode()
+        elif not self.secret_key:
+            # Deriving from an empty key would key the chain with a public value.
+            raise RuntimeError(
+                "no token key yet to derive the audit key from: resolve it first "
+                "(web.secret_key.with_secret_key) or set SKYBERTH_AUDIT_KEY"
+            )
         else:
             # A key of its own, derived one way: an audit key never signs tokens.
             key = hmac.new(

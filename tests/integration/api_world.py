@@ -82,7 +82,7 @@ def api_world(settings: Settings) -> Iterator[World]:
             password_hash=password_hash(),
         )
         tokens[name] = create_access_token(
-            name, name, settings.secret_key, now, timedelta(hours=1)
+            name, name, app.state.settings.secret_key, now, timedelta(hours=1)
         )
     with TestClient(app) as client:
         yield World(app, client, tokens)

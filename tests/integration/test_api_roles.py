@@ -11,18 +11,30 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.api_world import SITE, World, api_world, drone_body, slot
+from booking.model import Role
+from tests.integration.api_world import (
+    PASSWORD,
+    SITE,
+    World,
+    api_world,
+    drone_body,
+    password_hash,
+    slot,
+)
 from web.settings import Settings
+from web.users import add_user
 
 ROLES = ("operator", "pilot", "safety_officer", "site_admin", "rival", None)
 _sysids = itertools.count(1)
 _windows = itertools.count(0)
 _closure_windows = itertools.count(0)
+_accounts = itertools.count(0)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +84,27 @@ def _closure(w: World) -> int:
     return int(response.json()["id"])
 
 
+def _account(w: World) -> str:
+    # A fresh user per case: disabling or re-roling a shared one would leak.
+    name = f"account{next(_accounts)}"
+    add_user(
+        w.app.state.engine,
+        name,
+        Role.PILOT,
+        PASSWORD,
+        datetime.now(UTC),
+        "acme",
+        password_hash=password_hash(),
+    )
+    return name
+
+
+def _account_post(action: str, **body: Any) -> Callable[[World, dict[str, str]], Any]:
+    return lambda w, h: w.client.post(
+        f"/api/v1/users/{_account(w)}/{action}", json=body or None, headers=h
+    )
+
+
 @dataclass(frozen=True)
 class Route:
     """One route: how to call it (given the world) and the status per role."""
@@ -87,6 +120,7 @@ def _get(path: str) -> Callable[[World, dict[str, str]], Any]:
 
 
 ALL_READ = (200, 200, 200, 200, 200, 401)
+ADMIN_ONLY = (403, 403, 403, 200, 403, 401)
 ORG_READ = (200, 200, 200, 200, 404, 401)
 
 ROUTES = [
@@ -166,6 +200,19 @@ ROUTES = [
         "DELETE /closures/{id}",
         lambda w, h: w.client.delete(f"/api/v1/closures/{_closure(w)}", headers=h),
         (403, 403, 200, 200, 403, 401),
+    ),
+    Route("GET /users", _get("/api/v1/users"), ADMIN_ONLY),
+    Route("POST /users/{name}/disable", _account_post("disable"), ADMIN_ONLY),
+    Route("POST /users/{name}/enable", _account_post("enable"), ADMIN_ONLY),
+    Route(
+        "POST /users/{name}/password",
+        _account_post("password", password="a new long password"),
+        ADMIN_ONLY,
+    ),
+    Route(
+        "POST /users/{name}/role",
+        _account_post("role", role="operator", operator_id="acme"),
+        ADMIN_ONLY,
     ),
 ]
 

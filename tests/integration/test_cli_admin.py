@@ -93,3 +93,51 @@ def test_help_does_not_import_the_file_libraries() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_user_list_disable_enable_passwd_and_role_are_each_audited(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, ["user", *args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("add", "olga", "--role", "operator", "--org", "acme", "--password", "pw1")
+    run("disable", "olga")
+    assert run("list").split() == ["olga", "operator", "acme", "disabled"]
+    run("enable", "olga")
+    assert "Changed the password of olga" in run("passwd", "olga", "--password", "pw2")
+    assert "now safety_officer" in run("role", "olga", "safety_officer")
+    assert run("list").split() == ["olga", "safety_officer", "-", "active"]
+    missing = runner.invoke(app, ["user", "disable", "nobody"], env=env)
+    assert missing.exit_code == 1
+    assert "no user named nobody" in missing.output
+    engine = make_engine(Settings(data_dir=tmp_path).effective_database_url)
+    try:
+        with Session(engine) as session:
+            found = SqlUsers(session).by_username("olga")
+            audit = session.exec(
+                select(AuditRow).where(AuditRow.subject_id == "olga")
+            ).all()
+    finally:
+        engine.dispose()
+    assert found is not None
+    user, stored = found
+    assert verify_password(stored, "pw2")
+    # disable and passwd each bumped the token version; enable did not.
+    assert (user.role, user.operator_id, user.token_version) == (
+        Role.SAFETY_OFFICER,
+        None,
+        2,
+    )
+    assert [(a.action, a.actor_id) for a in audit] == [
+        ("user.created", "system:cli"),
+        ("user.disabled", "system:cli"),
+        ("user.enabled", "system:cli"),
+        ("user.password_changed", "system:cli"),
+        ("user.role_changed", "system:cli"),
+    ]
+    assert "pw2" not in str([a.after_json for a in audit])

@@ -1,8 +1,11 @@
 from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 
 from web.auth import (
+    TOKEN_AUDIENCE,
+    TOKEN_ISSUER,
     TokenError,
     create_access_token,
     decode_access_token,
@@ -47,4 +50,38 @@ def test_an_expired_token_is_refused_with_its_expiry_time() -> None:
 )
 def test_a_forged_or_malformed_token_is_refused(token: str) -> None:
     with pytest.raises(TokenError, match="invalid token"):
+        decode_access_token(token, SECRET, NOW)
+
+
+def test_a_token_carries_the_users_token_version() -> None:
+    token = create_access_token(
+        "u7", "ana", SECRET, NOW, timedelta(minutes=5), token_version=3
+    )
+    assert decode_access_token(token, SECRET, NOW).token_version == 3
+
+
+@pytest.mark.parametrize("claim", ["iss", "aud"])
+def test_a_token_for_another_issuer_or_audience_is_refused(claim: str) -> None:
+    payload = {
+        "iss": TOKEN_ISSUER,
+        "aud": TOKEN_AUDIENCE,
+        "sub": "u7",
+        "ver": 0,
+        "exp": int((NOW + timedelta(hours=1)).timestamp()),
+        claim: "someone-else",
+    }
+    token = jwt.encode(payload, SECRET, algorithm="HS256")
+    with pytest.raises(TokenError, match="invalid token"):
+        decode_access_token(token, SECRET, NOW)
+
+
+def test_a_token_without_a_version_is_refused() -> None:
+    payload = {
+        "iss": TOKEN_ISSUER,
+        "aud": TOKEN_AUDIENCE,
+        "sub": "u7",
+        "exp": int((NOW + timedelta(hours=1)).timestamp()),
+    }
+    token = jwt.encode(payload, SECRET, algorithm="HS256")
+    with pytest.raises(TokenError, match="ver"):
         decode_access_token(token, SECRET, NOW)

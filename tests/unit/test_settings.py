@@ -22,6 +22,13 @@ def test_refuses_the_development_secret_in_production() -> None:
 
 
 @pytest.mark.usefixtures("clean_env")
+def test_refuses_the_development_secret_unless_a_dev_run_is_asked_for() -> None:
+    with pytest.raises(ValidationError, match="SKYBERTH_ENV=dev"):
+        Settings(secret_key=DEV_SECRET)
+    assert Settings(env="dev", secret_key=DEV_SECRET).secret_key == DEV_SECRET
+
+
+@pytest.mark.usefixtures("clean_env")
 def test_reads_prefixed_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SKYBERTH_DATABASE_URL", "postgresql+psycopg://h/db")
     monkeypatch.setenv("SKYBERTH_MAVLINK", '["udpin:127.0.0.1:14551", "tcp:h:5760"]')

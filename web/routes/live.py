@@ -2,7 +2,9 @@
 
 Authentication happens after the handshake is accepted, so a refused client gets a
 close frame whose code (4401 bad token, 4403 role) and reason say why, which a
-browser can show; a handshake refused with HTTP 403 would tell it nothing.
+browser can show; a handshake refused with HTTP 403 would tell it nothing. An open
+socket is closed with 4401 when its token expires or is revoked (password changed,
+user disabled), checked every ``SKYBERTH_SESSION_CHECK_S`` seconds.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -29,7 +32,12 @@ from telemetry.live.hub import (
     SubscriberClosed,
     SubscriberOverflowed,
 )
-from web.auth import TokenError, decode_access_token
+from web.auth import (
+    TokenClaims,
+    TokenError,
+    check_token_holder,
+    decode_access_token,
+)
 from web.queries import BookingFilter, list_bookings
 from web.schemas import BookingPublic
 from web.settings import Settings
@@ -60,20 +68,52 @@ def _bearer(websocket: WebSocket) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value else None
 
 
-def _authenticate(engine: Engine, settings: Settings, token: str | None) -> User:
+def _authenticate(
+    engine: Engine, settings: Settings, token: str | None
+) -> tuple[User, TokenClaims]:
     if not token:
         raise _Refused(
             CLOSE_UNAUTHORISED, "not authenticated: connect with ?token=<bearer token>"
         )
     try:
         claims = decode_access_token(token, settings.secret_key, datetime.now(UTC))
+        return _holder(engine, claims), claims
     except TokenError as exc:
         raise _Refused(CLOSE_UNAUTHORISED, str(exc)) from exc
+
+
+def _holder(engine: Engine, claims: TokenClaims) -> User:
     with Session(engine) as session:
-        user = SqlUsers(session).get(claims.user_id)
-    if user is None:
-        raise _Refused(CLOSE_UNAUTHORISED, f"user {claims.user_id} no longer exists")
-    return user
+        return check_token_holder(claims, SqlUsers(session).get(claims.user_id))
+
+
+async def _guard_session(
+    websocket: WebSocket,
+    engine: Engine,
+    claims: TokenClaims,
+    check_s: float,
+    on_refused: Callable[[], None],
+) -> None:
+    """Close the socket (4401) when its token expires or is revoked.
+
+    The user is read again every ``check_s`` seconds, so a password change or a
+    disabled account (made here, by the CLI or by another process) ends the stream
+    within that time; ``on_refused`` then wakes the send loop.
+    """
+    while True:
+        left_s = (claims.expires_at - datetime.now(UTC)).total_seconds()
+        if left_s <= 0:
+            reason = f"token expired at {claims.expires_at.isoformat()}"
+            break
+        await asyncio.sleep(min(check_s, left_s))
+        try:
+            await asyncio.to_thread(_holder, engine, claims)
+        except TokenError as exc:
+            reason = str(exc)
+            break
+    with suppress(Exception):
+        await websocket.close(code=CLOSE_UNAUTHORISED, reason=reason[:120])
+    on_refused()
 
 
 def audience_of(user: User) -> Audience:
@@ -145,7 +185,7 @@ async def live(websocket: WebSocket) -> None:
     runtime = cast(TelemetryRuntime | None, getattr(app.state, "telemetry", None))
     await websocket.accept()
     try:
-        user = await asyncio.to_thread(
+        user, claims = await asyncio.to_thread(
             _authenticate, engine, settings, _bearer(websocket)
         )
         if runtime is None:
@@ -155,6 +195,15 @@ async def live(websocket: WebSocket) -> None:
         return
     audience = audience_of(user)
     subscriber = runtime.hub.connect(audience)
+    guard = asyncio.create_task(
+        _guard_session(
+            websocket,
+            engine,
+            claims,
+            settings.session_check_s,
+            lambda: runtime.hub.disconnect(subscriber),
+        )
+    )
     try:
         await _send_snapshot(websocket, runtime, engine, user, audience)
         receiver = asyncio.create_task(
@@ -183,6 +232,7 @@ async def live(websocket: WebSocket) -> None:
     except (WebSocketDisconnect, SubscriberClosed, RuntimeError):
         pass
     finally:
+        guard.cancel()
         runtime.hub.disconnect(subscriber)
 
 

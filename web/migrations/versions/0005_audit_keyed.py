@@ -1,7 +1,7 @@
 """Keyed audit chain: ``chain_version`` on ``audit_log``; PostgreSQL refuses TRUNCATE.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-26 09:00:00.000000
 
 Records from here on are hashed with HMAC-SHA256 under the audit key, which is not
@@ -24,7 +24,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
