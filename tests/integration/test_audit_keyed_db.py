@@ -33,6 +33,7 @@ from tests.integration.test_audit_chain_db import append, entry, tamper
 from tests.integration.test_telemetry_store import T0, draft, sample
 from web.db import make_engine, write_session
 from web.migrate import upgrade
+from web.secret_key import with_secret_key
 from web.settings import Settings
 
 KEY = b"k" * 32
@@ -269,7 +270,8 @@ def run_verify(data_dir: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_cli_verify_fails_after_the_newest_rows_are_deleted(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    # The server's key, as it resolves it: the CLI reads the same key file.
+    settings = with_secret_key(Settings(data_dir=tmp_path))
     engine = make_engine(settings.effective_database_url)
     try:
         upgrade(engine)
