@@ -367,9 +367,18 @@ def activate(
 
 
 def complete(
-    uow: UnitOfWork, booking_id: BookingId, actor: Actor, now: datetime
+    uow: UnitOfWork,
+    booking_id: BookingId,
+    actor: Actor,
+    now: datetime,
+    note: str = "",
+    *,
+    conceal: bool = False,
 ) -> Booking:
-    """Return the active booking completed; by its organisation or a site admin."""
+    """Return the active booking completed (its flight is over); by its
+    organisation (the pilot ending it), or a site admin (the gateway once the drone
+    has landed and disarmed, or the window's end). ``note`` says why, for the
+    audit trail; ``conceal``: see the module doc."""
     return _change_state(
         uow,
         booking_id,
@@ -377,6 +386,8 @@ def complete(
         now,
         BookingState.COMPLETED,
         _own_booking(actor, "complete"),
+        note,
+        conceal=conceal,
     )
 
 

@@ -113,6 +113,7 @@ def create_app(
             live_interval_s=settings.live_interval_ms / 1000,
             link_lost_s=settings.link_lost_s,
             low_battery_pct=settings.low_battery_pct,
+            landed_end_s=settings.landed_end_s,
         ),
         retention_days=settings.retention_days,
         bus=open_bus(settings.bus_url, settings.effective_node_name),

@@ -1,4 +1,5 @@
-"""Loads the gateway's ``FleetDirectory`` from the booking tables.
+"""Loads the gateway's ``FleetDirectory`` from the booking tables, and the active
+bookings whose window has ended (for the runtime to complete).
 
 Runs in a worker thread (it is a few small SELECTs); the telemetry runtime calls it
 every few seconds and right after any booking or closure change.
@@ -112,3 +113,15 @@ def load_fleet_directory(engine: Engine, now: datetime) -> FleetDirectory:
                     )
                 )
     return FleetDirectory(drones, bookings, tuple(closures))
+
+
+def ended_active_bookings(engine: Engine, now: datetime) -> list[int]:
+    """Ids of the bookings still ``active`` whose window ended by ``now`` (UTC)."""
+    with Session(engine) as session:
+        rows = session.execute(
+            sa.select(col(BookingRow.id))
+            .where(col(BookingRow.state) == "active")
+            .where(col(BookingRow.end_utc) <= now)
+            .order_by(col(BookingRow.id))
+        )
+        return [int(booking_id) for (booking_id,) in rows]

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     link_lost_s: float = Field(default=3.0, gt=0)
     """A vehicle silent this long raises ``link_lost``."""
     low_battery_pct: int = Field(default=20, ge=0, le=100)
+    landed_end_s: float = Field(default=60.0, gt=0)
+    """An active booking is completed once its drone has been landed and disarmed
+    this long (a shorter touch-and-go keeps it active)."""
     retention_days: int = Field(default=90, ge=1)
     """Track samples and ``.tlog`` recordings older than this are deleted."""
     opening_hours: str = Field(

@@ -2,7 +2,8 @@
 
 ``TelemetryRuntime.start`` (called from the app's lifespan) loads the fleet
 directory, opens every ``--mavlink`` endpoint, and starts the gateway's tick and the
-directory refresh; ``stop`` undoes it in reverse and drains the recorder so nothing
+directory refresh and the sweep that completes active bookings whose window has
+ended; ``stop`` undoes it in reverse and drains the recorder so nothing
 recorded is lost on a clean shutdown. Committed booking events reach the hub (and
 trigger a directory refresh) through the ``EventLog`` subscription.
 
@@ -51,22 +52,26 @@ from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
 from telemetry.retry_policy import jittered_waits
 from web.events import EventLog
-from web.fleet_directory import load_fleet_directory
+from web.fleet_directory import ended_active_bookings, load_fleet_directory
 from web.schemas import BookingPublic
 
 logger = logging.getLogger(__name__)
 
 GATEWAY_ACTOR = Actor(UserId("system:gateway"), Role.SITE_ADMIN)
-"""Who the audit trail names when the gateway starts a booking's flight."""
+"""Who the audit trail names when the gateway starts or ends a booking's flight."""
 DIRECTORY_REFRESH_S = 2.0
 DIRECTORY_REFRESH_GAP_S = 0.25
 """At least this long between two directory reloads (changes coalesce meanwhile)."""
 RETENTION_SWEEP_S = 3600.0
+WINDOW_END_SWEEP_S = 15.0
+"""How often active bookings whose window has ended are completed: a booking
+outlives its window by at most this (the gateway stops tying drones to it at once)."""
 ACTIVATE_ATTEMPTS = 5
-"""Whole activation transactions tried before giving up on a transient DB error."""
+"""Whole state-change transactions (activate, complete) tried before giving up on a
+transient DB error."""
 ACTIVATE_FIRST_WAIT_S = 0.2
 ACTIVATE_MAX_WAIT_S = 6.4
-"""Back-off between activation attempts (jittered, up to 0.2 s * 2**attempt)."""
+"""Back-off between attempts (jittered, up to 0.2 s * 2**attempt)."""
 
 ProcessRole = Literal["all", "gateway", "web"]
 
@@ -109,6 +114,7 @@ class TelemetryRuntime:
             recorder,
             gateway_settings,
             activate_booking=self._activate_booking,
+            finish_booking=self._finish_booking,
         )
         self.retention_days = retention_days
         self.links: list[Link] = []
@@ -145,6 +151,9 @@ class TelemetryRuntime:
         )
         self._tasks.append(
             asyncio.create_task(self._retention_loop(), name="retention")
+        )
+        self._tasks.append(
+            asyncio.create_task(self._window_end_loop(), name="booking-window-end")
         )
 
     async def stop(self) -> None:
@@ -212,37 +221,92 @@ class TelemetryRuntime:
                     logger.exception("retention sweep failed; will retry")
             await asyncio.sleep(RETENTION_SWEEP_S)
 
+    async def _window_end_loop(self) -> None:
+        """Complete every active booking whose window has ended (the drone may
+        never have landed in sight of the gateway, or it is still up: the booking
+        no longer covers it either way)."""
+        while True:
+            try:
+                now = datetime.now(UTC)
+                ended = await asyncio.to_thread(ended_active_bookings, self.engine, now)
+                for booking_id in ended:
+                    await asyncio.to_thread(
+                        self._change_booking,
+                        "completed",
+                        booking_id,
+                        lambda bid, at: services.complete(
+                            self.uow_factory(), bid, GATEWAY_ACTOR, at, "window ended"
+                        ),
+                        now,
+                    )
+            except Exception:
+                logger.exception("booking window-end sweep failed; will retry")
+            await asyncio.sleep(WINDOW_END_SWEEP_S)
+
     def _activate_booking(self, booking_id: int, t_s: float) -> None:
         """Mark the booking active, off the loop; a refusal is logged, not raised."""
+        self._off_loop(
+            "activated",
+            booking_id,
+            lambda bid, at: services.activate(
+                self.uow_factory(), bid, GATEWAY_ACTOR, at
+            ),
+            t_s,
+        )
 
-        def activate() -> None:
-            # A transient error (PostgreSQL restarting) retries the whole
-            # transaction; if a commit did land before the error, the retry is
-            # refused as a transition from "active" and changes nothing.
-            waits = jittered_waits(ACTIVATE_FIRST_WAIT_S, ACTIVATE_MAX_WAIT_S)
-            for attempt in range(1, ACTIVATE_ATTEMPTS + 1):
-                try:
-                    services.activate(
-                        self.uow_factory(),
-                        BookingId(booking_id),
-                        GATEWAY_ACTOR,
-                        datetime.fromtimestamp(t_s, UTC),
-                    )
-                    return
-                except BookingError as exc:
-                    logger.warning("booking %s not activated: %s", booking_id, exc)
-                    return
-                except (OperationalError, InterfaceError) as exc:
-                    if attempt == ACTIVATE_ATTEMPTS:
-                        logger.error("booking %s not activated: %s", booking_id, exc)
-                        return
-                    time.sleep(next(waits))
-                except Exception:
-                    logger.exception("booking %s activation failed", booking_id)
-                    return
+    def _finish_booking(self, booking_id: int, t_s: float, why: str) -> None:
+        """Mark the active booking completed (``why`` goes to the audit trail), off
+        the loop; a refusal (already completed, say by the pilot) is logged."""
+        self._off_loop(
+            "completed",
+            booking_id,
+            lambda bid, at: services.complete(
+                self.uow_factory(), bid, GATEWAY_ACTOR, at, why
+            ),
+            t_s,
+        )
 
+    def _off_loop(
+        self,
+        verb: str,
+        booking_id: int,
+        change: Callable[[BookingId, datetime], object],
+        t_s: float,
+    ) -> None:
+        at = datetime.fromtimestamp(t_s, UTC)
         if self._loop is not None:
-            self._loop.run_in_executor(None, activate)
+            self._loop.run_in_executor(
+                None, self._change_booking, verb, booking_id, change, at
+            )
+
+    @staticmethod
+    def _change_booking(
+        verb: str,
+        booking_id: int,
+        change: Callable[[BookingId, datetime], object],
+        at: datetime,
+    ) -> None:
+        """Run one booking state change in this (worker) thread; a refusal is
+        logged, not raised."""
+        # A transient error (PostgreSQL restarting) retries the whole
+        # transaction; if a commit did land before the error, the retry is
+        # refused as a transition from the new state and changes nothing.
+        waits = jittered_waits(ACTIVATE_FIRST_WAIT_S, ACTIVATE_MAX_WAIT_S)
+        for attempt in range(1, ACTIVATE_ATTEMPTS + 1):
+            try:
+                change(BookingId(booking_id), at)
+                return
+            except BookingError as exc:
+                logger.warning("booking %s not %s: %s", booking_id, verb, exc)
+                return
+            except (OperationalError, InterfaceError) as exc:
+                if attempt == ACTIVATE_ATTEMPTS:
+                    logger.error("booking %s not %s: %s", booking_id, verb, exc)
+                    return
+                time.sleep(next(waits))
+            except Exception:
+                logger.exception("booking %s: change to %s failed", booking_id, verb)
+                return
 
     def _on_domain_events(self, events: Sequence[DomainEvent]) -> None:
         """From the committing request's worker thread: build the frames from the

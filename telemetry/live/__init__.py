@@ -28,7 +28,11 @@ from telemetry.live.frames import (
     vehicle_entries,
 )
 from telemetry.live.gateway import Gateway
-from telemetry.live.gateway_ports import BookingActivator, GatewayRecorder
+from telemetry.live.gateway_ports import (
+    BookingActivator,
+    BookingFinisher,
+    GatewayRecorder,
+)
 from telemetry.live.gateway_settings import GatewaySettings, LivePublisher
 from telemetry.live.hub import (
     Audience,
@@ -45,6 +49,7 @@ __all__ = [
     "Audience",
     "BookingActivator",
     "BookingEntry",
+    "BookingFinisher",
     "DroneEntry",
     "FleetDirectory",
     "Gateway",

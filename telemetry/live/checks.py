@@ -1,5 +1,5 @@
 """The per-vehicle checks beside conformance, as pure functions: link loss, low
-battery, the autopilot's own fence, signature failures.
+battery, the autopilot's own fence, signature failures, the end of a flight.
 
 Each takes a vehicle's state (``VehicleState``, read only), ``now_s`` and its
 thresholds and returns what changed: the vehicle's new flag and, when an operator
@@ -9,6 +9,7 @@ flags and emits the alerts, so these stay testable without a gateway.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,3 +98,20 @@ def spoof_alert(link_id: str, sysid: int, count: int) -> Alert:
         f"{count} frame(s) claiming sysid {sysid} failed the signature check",
         {"frames": count, "link_id": link_id},
     )
+
+
+def landed_since(v: VehicleState, now_s: float) -> float:
+    """When ``v`` came down and disarmed: NaN while it flies (armed, or above
+    ``FLYING_REL_ALT_M``), its ``landed_since_s`` if already on the ground, else
+    ``now_s`` (it has just been seen landed)."""
+    if v.flying:
+        return math.nan
+    since = v.landed_since_s
+    return now_s if since != since else since
+
+
+def flight_over(landed_since_s: float, now_s: float, landed_end_s: float) -> bool:
+    """True when a vehicle on the ground since ``landed_since_s`` (NaN: flying)
+    has stayed landed and disarmed ``landed_end_s``: its booking's flight ended.
+    A touch-and-go (airborne or armed again sooner) resets ``landed_since_s``."""
+    return landed_since_s == landed_since_s and now_s - landed_since_s >= landed_end_s

@@ -1,11 +1,13 @@
-"""What the gateway needs from the outside: a recorder and a booking activator.
+"""What the gateway needs from the outside: a recorder, a booking activator and
+a booking finisher.
 
 The gateway runs on the event loop and never touches the database itself; it hands
 incidents, evidence, tracks and raw tlog records to a ``GatewayRecorder`` (in
 production ``telemetry.recording.recorder.TelemetryRecorder``, a writer thread) and
 tells a
-``BookingActivator`` when a booked drone starts flying. Both are injected by the
-composition root; tests pass real ones or None.
+``BookingActivator`` when a booked drone starts flying and a ``BookingFinisher``
+when it has landed and disarmed for good. All are injected by the composition
+root; tests pass real ones or None.
 """
 
 from __future__ import annotations
@@ -56,3 +58,7 @@ class GatewayRecorder(Protocol):
 
 BookingActivator = Callable[[int, float], None]
 """Called once with (booking id, t_s) when a booked drone is first seen flying."""
+
+BookingFinisher = Callable[[int, float, str], None]
+"""Called once with (booking id, t_s, why) when an active booking's drone has been
+landed and disarmed for ``GatewaySettings.landed_end_s``: the booking is complete."""

@@ -53,5 +53,9 @@ class GatewaySettings:
     """Every vehicle's full record (names, drone, booking, corridor) is re-sent this
     often; it goes out at once whenever those change, this only heals a client that
     lost the frame that carried it."""
+    landed_end_s: float = 60.0
+    """An active booking's flight ends (the booking is completed) once its vehicle
+    has been on the ground and disarmed this long; a touch-and-go shorter than
+    this keeps the booking active."""
     forget_after_s: float = 600.0
     """A vehicle silent this long is dropped from the live picture."""

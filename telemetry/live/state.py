@@ -20,7 +20,11 @@ from airspace.site import Site
 from telemetry.incidents.model import TrackSample
 from telemetry.live.fleet import FleetDirectory
 from telemetry.live.frames import MotionRow
-from telemetry.live.gateway_ports import BookingActivator, GatewayRecorder
+from telemetry.live.gateway_ports import (
+    BookingActivator,
+    BookingFinisher,
+    GatewayRecorder,
+)
 from telemetry.live.gateway_settings import GatewaySettings, LivePublisher
 from telemetry.live.site_monitor import SiteMonitor
 from telemetry.live.vehicles import VehicleState
@@ -48,12 +52,14 @@ class GatewayState:
         settings: GatewaySettings | None = None,
         activate_booking: BookingActivator | None = None,
         clock: Callable[[], float] = time.time,
+        finish_booking: BookingFinisher | None = None,
     ) -> None:
         self.sites = dict(sites)
         self.hub = hub
         self.recorder = recorder
         self.settings = settings or GatewaySettings()
         self.activate_booking = activate_booking
+        self.finish_booking = finish_booking
         self.clock = clock
         self.monitors = {sid: SiteMonitor(site) for sid, site in self.sites.items()}
         self._site_refs = [
@@ -104,6 +110,8 @@ class GatewayState:
         self._open_incident: dict[tuple[str, str], int] = {}
         self._evidence: list[PendingEvidence] = []
         self._activated: set[int] = set()
+        self._finished: set[int] = set()
+        """Bookings handed to ``finish_booking`` (once each)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._from_threads: deque[Callable[[], None]] = deque()
         """Calls handed over by the recorder's thread (stored incidents to

@@ -3,7 +3,8 @@
 Take the vehicles with a fresh position, bind them if due (``binding``), queue the
 flying ones for their site's conformance check and check the due sites, apply the
 pure vehicle checks (``checks``) and raise their events (``announcing``), then
-publish, hand evidence and recordings over (``output``).
+publish, hand evidence and recordings over (``output``). Every ``link_check_s``
+each vehicle's silence is checked, and whether its booking's flight is over.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def tick(gw: GatewayState, now_s: float) -> None:
         for vehicle in list(gw.vehicles.values()):
             if not vehicle.is_gcs:
                 check_link(gw, vehicle, now_s)
+                check_landed(gw, vehicle, now_s)
     bind_new(gw, now_s)
     queue_fresh(gw, now_s)
     evaluate_due(gw, now_s)
@@ -178,6 +180,31 @@ def check_link(gw: GatewayState, v: VehicleState, now_s: float) -> None:
         v.link_lost = alert.kind == "link_lost"
         gw._changed.add(v.key)
         emit(gw, v, alert.kind, now_s, alert.message, alert.details)
+
+
+def check_landed(gw: GatewayState, v: VehicleState, now_s: float) -> None:
+    """Complete ``v``'s active booking once it has been landed and disarmed for
+    ``landed_end_s`` (:func:`checks.flight_over`), through ``finish_booking``.
+
+    Only a booking this gateway activated or the directory shows active: a drone
+    waiting disarmed on its pad before take-off must not end its booking.
+    """
+    v.landed_since_s = checks.landed_since(v, now_s)
+    booking_id = v.booking_id
+    if (
+        booking_id is None
+        or gw.finish_booking is None
+        or booking_id in gw._finished
+        or not checks.flight_over(v.landed_since_s, now_s, gw.settings.landed_end_s)
+    ):
+        return
+    if booking_id not in gw._activated:
+        entry = gw.directory.booking_for(v.drone_id or "", now_s)
+        if entry is None or entry.booking_id != booking_id or entry.state != "active":
+            return
+    gw._finished.add(booking_id)
+    landed_s = now_s - v.landed_since_s
+    gw.finish_booking(booking_id, now_s, f"landed and disarmed for {landed_s:.0f} s")
 
 
 def check_battery(gw: GatewayState, v: VehicleState, now_s: float) -> None:

@@ -159,6 +159,7 @@ class VehicleState:
         "heading_deg",
         "is_gcs",
         "key",
+        "landed_since_s",
         "landing_pad_id",
         "last_heartbeat_s",
         "last_message_s",
@@ -216,6 +217,9 @@ class VehicleState:
         rate window: what the autopilot actually sends."""
         self.is_gcs = False
         self.armed = False
+        self.landed_since_s = math.nan
+        """When it was last seen on the ground and disarmed (not ``flying``) after
+        flying; NaN while flying (``tick.check_landed`` keeps it)."""
         self.has_position = False
         self.position_pending = False
         """A position arrived since the last conformance tick."""

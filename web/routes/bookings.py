@@ -15,7 +15,14 @@ from pydantic import AwareDatetime
 
 from airspace.site import CorridorId, PadId, SiteId
 from booking.model import BookingId, BookingState, DroneId
-from booking.services import RequestBooking, approve, cancel, reject, request_booking
+from booking.services import (
+    RequestBooking,
+    approve,
+    cancel,
+    complete,
+    reject,
+    request_booking,
+)
 from web.calendar import bookings_calendar
 from web.deps import ActorDep, SessionDep, UowDep
 from web.queries import BookingFilter, get_booking, list_bookings
@@ -124,3 +131,14 @@ def bookings_cancel(booking_id: int, actor: ActorDep, uow: UowDep) -> BookingPub
     """Cancel a pending or approved booking (its organisation or a site admin)."""
     bid = BookingId(booking_id)
     return BookingPublic.of(cancel(uow, bid, actor, datetime.now(UTC), conceal=True))
+
+
+@router.post("/bookings/{booking_id}/complete")
+def bookings_complete(booking_id: int, actor: ActorDep, uow: UowDep) -> BookingPublic:
+    """End an active booking's flight now (its organisation or a site admin); the
+    gateway does so itself once the drone has landed and disarmed, and the window's
+    end does it too."""
+    bid = BookingId(booking_id)
+    now = datetime.now(UTC)
+    done = complete(uow, bid, actor, now, "ended by the pilot", conceal=True)
+    return BookingPublic.of(done)

@@ -34,6 +34,10 @@ import {
 const $ = (id) => document.getElementById(id);
 const OCCUPYING = new Set(["pending", "approved", "active"]);
 const HOUR_MS = 3_600_000;
+/** The gateway completes a flight once the drone has landed and disarmed (and at
+ * the window's end) without this page acting: reload the schedule this often so an
+ * active booking is seen to end. */
+const RELOAD_MS = 15_000;
 
 const page = {
   user: null,
@@ -77,6 +81,7 @@ async function main() {
   if (hasRole(page.user, BOOKING_ROLES)) await setUpBookingForm();
   if (hasRole(page.user, CLOSURE_ROLES)) setUpClosureForm();
   await refresh();
+  setInterval(() => document.visibilityState === "visible" && refresh(), RELOAD_MS);
 }
 
 // ---- the shown period -------------------------------------------------------
@@ -167,6 +172,13 @@ function canCancel(b) {
   return hasRole(page.user, BOOKING_ROLES) && page.user.operator_id === b.operator_id;
 }
 
+/** An active booking's flight may be ended by its organisation or a site admin. */
+function canComplete(b) {
+  if (b.state !== "active") return false;
+  if (page.user.role === "site_admin") return true;
+  return hasRole(page.user, BOOKING_ROLES) && page.user.operator_id === b.operator_id;
+}
+
 function actionButtons(b) {
   const out = [];
   if (b.state === "pending" && hasRole(page.user, APPROVER_ROLES)) {
@@ -175,6 +187,9 @@ function actionButtons(b) {
   }
   if (canCancel(b)) {
     out.push(confirmButton("Cancel", "Confirm cancel", () => act(b, "cancel")));
+  }
+  if (canComplete(b)) {
+    out.push(confirmButton("End flight", "Confirm end", () => act(b, "complete")));
   }
   return out;
 }
