@@ -118,6 +118,7 @@ def create_app(
         retention_days=settings.retention_days,
         bus=open_bus(settings.bus_url, settings.effective_node_name),
         role=settings.role,
+        mavlink_allow=settings.mavlink_allow,
     )
 
     @asynccontextmanager

@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 
 from simulator.cli import sim
+from telemetry.mavlink.sender_filter import parse_networks
 from telemetry.mavlink.transports import parse_endpoint
 from web.cli_admin import db_app, user_app
 from web.cli_audit import audit_app
@@ -72,6 +73,14 @@ def serve(
             "[env SKYBERTH_MAVLINK as a JSON list].",
         ),
     ] = None,
+    mavlink_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Accept MAVLink senders only from this network, e.g. "
+            "10.42.0.0/16 (repeatable); others are refused and counted. Default: "
+            "any sender [env SKYBERTH_MAVLINK_ALLOW as a JSON list].",
+        ),
+    ] = None,
 ) -> None:
     """Run the SkyBerth server on one process: REST API, pages, the MAVLink
     gateway and the live stream."""
@@ -88,6 +97,12 @@ def serve(
         overrides["site_files"] = site
     if mavlink:
         overrides["mavlink"] = mavlink
+    if mavlink_allow:
+        try:
+            parse_networks(mavlink_allow)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--mavlink-allow") from exc
+        overrides["mavlink_allow"] = mavlink_allow
     try:
         settings = Settings().model_copy(update=overrides)
     except ValidationError as exc:

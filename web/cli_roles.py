@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 import typer
 from pydantic import ValidationError
 
+from telemetry.mavlink.sender_filter import parse_networks
 from telemetry.mavlink.transports import parse_endpoint
 from web.logs import configure_logging
 from web.settings import Settings
@@ -62,6 +63,13 @@ def gateway(
             "[env SKYBERTH_MAVLINK as a JSON list].",
         ),
     ] = None,
+    mavlink_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Accept MAVLink senders only from this network (repeatable), as "
+            "for serve [env SKYBERTH_MAVLINK_ALLOW as a JSON list].",
+        ),
+    ] = None,
     bus: BusOption = None,
     name: NameOption = None,
     site: SiteOption = None,
@@ -74,6 +82,12 @@ def gateway(
     """Run a gateway process: MAVLink ingest, conformance, incidents and
     recording, publishing live frames to the bus (no API, no pages)."""
     overrides: dict[str, object] = {"mavlink": mavlink} if mavlink else {}
+    if mavlink_allow:
+        try:
+            parse_networks(mavlink_allow)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--mavlink-allow") from exc
+        overrides["mavlink_allow"] = mavlink_allow
     settings = _settings("gateway", bus, name, site, host, port, overrides)
     try:
         for spec in settings.mavlink:

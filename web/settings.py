@@ -20,12 +20,13 @@ from datetime import time
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from airspace.site_files import demo_site_path
 from booking.audit_heads import AuditSeal
 from booking.rules import SitePolicy
+from telemetry.mavlink.sender_filter import parse_networks
 
 DEV_SECRET = "dev-insecure-secret-change-me-before-prod"
 """The public development key: long enough for HS256 (32 bytes); only ``dev`` and
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     mavlink: list[str] = Field(default_factory=lambda: ["udpin:0.0.0.0:14550"])
     """MAVLink endpoints the gateway listens on or connects to; empty: no gateway
     links (the live stream still serves bookings and events)."""
+    mavlink_allow: list[str] = Field(default_factory=list)
+    """Networks (CIDR) MAVLink listeners accept senders from; empty: any sender
+    (the ground-station convention). Others are refused and counted per link."""
     telemetry_tick_ms: int = Field(default=20, ge=5, le=1000)
     """How often the gateway checks conformance and sends events."""
     live_interval_ms: int = Field(default=200, ge=0, le=5000)
@@ -110,6 +114,12 @@ class Settings(BaseSettings):
     node_name: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,64}$")
     """This process's name on the bus (its durable event consumer); unique per
     process. Empty: ``<role>-<host>-<http port>``."""
+
+    @field_validator("mavlink_allow")
+    @classmethod
+    def _networks_parse(cls, cidrs: list[str]) -> list[str]:
+        parse_networks(cidrs)  # ValueError names the bad one
+        return cidrs
 
     @model_validator(mode="after")
     def _need_a_bus_to_split(self) -> Self:

@@ -47,6 +47,7 @@ from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import LiveHub
+from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
 from telemetry.mavlink.transports import Link, open_link, parse_endpoint
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
@@ -94,6 +95,7 @@ class TelemetryRuntime:
         retention_days: int = 90,
         bus: LiveBus | None = None,
         role: ProcessRole = "all",
+        mavlink_allow: Sequence[str] = (),
     ) -> None:
         self.sites = sites
         self.engine = engine
@@ -103,6 +105,9 @@ class TelemetryRuntime:
         self.incidents = incidents
         self.tracks = tracks
         self.endpoints = [parse_endpoint(spec) for spec in endpoints]
+        networks = parse_networks(mavlink_allow)
+        self.allowed = SenderFilter(networks) if networks else None
+        """Listeners refuse senders outside these networks (``--mavlink-allow``)."""
         self.hub = hub or LiveHub()
         self.role: ProcessRole = role
         self.bus: LiveBus = bus or InProcessBus(self.hub)
@@ -143,6 +148,9 @@ class TelemetryRuntime:
                 endpoint, self.gateway.ingest, on_stream_end=self.gateway.end_stream
             )
             link.on_backlog = self.gateway.note_backlog
+            # Set before the loop runs again, so no datagram misses them.
+            link.on_data_from = self.gateway.ingest
+            link.allowed = self.allowed
             self.links.append(link)
             logger.info("MAVLink link %s open on %s", link.link_id, link.local_address)
         self._tasks.append(asyncio.create_task(self.gateway.run(), name="gateway"))

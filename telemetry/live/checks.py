@@ -92,10 +92,12 @@ def fence_check(v: VehicleState, raised: bool) -> tuple[bool, Alert | None]:
 
 def spoof_alert(link_id: str, sysid: int, count: int) -> Alert:
     """The ``spoofed_frames`` alert for ``count`` frames of ``sysid`` on ``link_id``
-    that failed the signature check."""
+    that were refused: a missing or bad signature, or a sender other than the
+    address the vehicle is pinned to."""
     return Alert(
         "spoofed_frames",
-        f"{count} frame(s) claiming sysid {sysid} failed the signature check",
+        f"{count} frame(s) claiming sysid {sysid} refused (bad or missing "
+        "signature, or not from the address the vehicle is pinned to)",
         {"frames": count, "link_id": link_id},
     )
 

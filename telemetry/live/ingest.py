@@ -5,12 +5,22 @@ the vehicles' state (called by the transports; the hot path).
 checks wait for the tick, except when a vehicle's unchecked position is about to
 be replaced (then its site is checked at once, so that no position goes
 unchecked).
+
+Pinning (the trust model without signing, README): on a ``udpin`` link every
+datagram comes with its sender's address. A vehicle is pinned to the first address
+that spoke for it; frames with its sysid from another address are refused (not
+merged into it), counted in ``refused_frames["wrong_source"]`` and reported as a
+``spoofed_frames`` incident by the tick. The pin moves only once the vehicle has
+been silent for ``link_lost_s`` (a new flight, or a radio that changed address),
+when the ``link_lost`` alert has already told the operator.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
+from typing import Any
 
 from telemetry.live.announcing import run_from_threads
 from telemetry.live.frames import vehicle_motion
@@ -18,17 +28,21 @@ from telemetry.live.state import GatewayState
 from telemetry.live.tick import evaluate_site, queue_fresh
 from telemetry.live.vehicles import VehicleState
 from telemetry.mavlink.codec import Framing, LinkCodec
-from telemetry.mavlink.messages import GlobalPosition
+from telemetry.mavlink.messages import GlobalPosition, RawFrame
 from telemetry.mavlink.transports import BEHIND_AFTER_S, link_key
 
 logger = logging.getLogger(__name__)
 
 
-def ingest(gw: GatewayState, stream_id: str, data: bytes, now_s: float) -> None:
+def ingest(
+    gw: GatewayState, stream_id: str, data: bytes, now_s: float, source: Any = None
+) -> None:
     """Decode ``data`` from one stream of a link; never raises on bad bytes.
 
     A stream is a UDP link or one TCP/serial connection (``transports``): the
     codec keeps partial frames per stream, vehicles are keyed per link.
+    ``source`` is the sender's address when the link has many (``udpin``): each
+    vehicle is pinned to one (module docstring); None means one sender per stream.
     """
     if gw._from_threads:
         run_from_threads(gw)
@@ -38,7 +52,12 @@ def ingest(gw: GatewayState, stream_id: str, data: bytes, now_s: float) -> None:
     codec, link_id, by_sysid = stream
     decoded = codec.feed(data, now_s)
     fresh, awaiting = gw._fresh, gw._awaiting
+    refused: set[int] | None = None
+    if source is not None:
+        refused = _refuse_foreign(gw, link_id, by_sysid, decoded.frames, source, now_s)
     for msg in decoded.messages:
+        if refused and msg.sysid in refused:
+            continue
         vehicle = by_sysid.get(msg.sysid)
         if vehicle is None:
             vehicle = new_vehicle(gw, link_id, by_sysid, msg.sysid, now_s)
@@ -63,12 +82,54 @@ def ingest(gw: GatewayState, stream_id: str, data: bytes, now_s: float) -> None:
     for frame in decoded.frames:
         # Every frame, typed or not (parameters, mission items...): the raw record
         # must be complete from the vehicle's first frame.
+        if refused and frame.sysid in refused:
+            continue
         vehicle = by_sysid.get(frame.sysid)
         if vehicle is None:
             vehicle = new_vehicle(gw, link_id, by_sysid, frame.sysid, now_s)
         vehicle.record_frame(frame.t_s, frame.raw)
     for rejected in decoded.rejected:
         gw._spoofed[(link_id, rejected.sysid)] += 1
+
+
+def _refuse_foreign(
+    gw: GatewayState,
+    link_id: str,
+    by_sysid: dict[int, VehicleState],
+    frames: Sequence[RawFrame],
+    source: Any,
+    now_s: float,
+) -> set[int] | None:
+    """The sysids in this datagram that ``source`` may not speak for (pinned to
+    another address), counted; pins the vehicles it may. None when it may speak
+    for all (the usual case: one frame, its own vehicle; no allocation)."""
+    refused: set[int] | None = None
+    for frame in frames:
+        sysid = frame.sysid
+        vehicle = by_sysid.get(sysid)
+        if vehicle is None:
+            vehicle = new_vehicle(gw, link_id, by_sysid, sysid, now_s)
+        pinned = vehicle.source
+        if pinned == source:
+            continue
+        if pinned is None or now_s - vehicle.last_message_s > gw.settings.link_lost_s:
+            if pinned is not None:
+                logger.warning(
+                    "%s: sysid %d silent for over %.1f s; now pinned to %s (was %s)",
+                    link_id,
+                    sysid,
+                    gw.settings.link_lost_s,
+                    source,
+                    pinned,
+                )
+            vehicle.source = source
+            continue
+        if refused is None:
+            refused = set()
+        refused.add(sysid)
+        gw._spoofed[(link_id, sysid)] += 1
+        gw.refused_frames["wrong_source"] += 1
+    return refused
 
 
 def new_vehicle(

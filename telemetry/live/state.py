@@ -106,6 +106,11 @@ class GatewayState:
         second: each hand-off wakes the writer thread, which then competes for the
         GIL)."""
         self._spoofed: Counter[tuple[str, int]] = Counter()
+        """Per (link, sysid): frames refused since the last ``spoofed_frames``."""
+        self.refused_frames: Counter[str] = Counter()
+        """Frames refused since start, by reason (``wrong_source``: a sender other
+        than the one the vehicle is pinned to; the signature reasons are counted
+        per link by the codecs)."""
         self._spoof_reported: dict[tuple[str, int], float] = {}
         self._open_incident: dict[tuple[str, str], int] = {}
         self._evidence: list[PendingEvidence] = []

@@ -182,6 +182,7 @@ class VehicleState:
         "resite_after_s",
         "seconds_to_exit",
         "site_id",
+        "source",
         "state_code",
         "status_text",
         "sysid",
@@ -197,6 +198,9 @@ class VehicleState:
         self.link_id = link_id
         self.sysid = sysid
         self.key = f"{link_id}/{sysid}"
+        self.source: object = None
+        """The address it is pinned to (``udpin``: the first sender heard for it
+        in a flight); frames from another are refused (``telemetry.live.ingest``)."""
         self.compid = 0
         self.first_seen_s = now_s
         self.last_message_s = now_s

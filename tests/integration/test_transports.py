@@ -20,6 +20,7 @@ import pytest
 import uvloop
 from pymavlink.dialects.v20 import common as mavlink2
 
+from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
 from telemetry.mavlink.transports import (
     BEHIND_AFTER_S,
     VALID_FORMS,
@@ -730,5 +731,52 @@ def test_serial_open_failures_name_device_and_reason(
             LinkOpenError, match=f"cannot open serial:{device}:57600: {reason}"
         ):
             await open_link(parse_endpoint(f"serial:{device}:57600"), Received())
+
+    run(scenario())
+
+
+def test_udpin_refuses_and_counts_senders_outside_the_allowed_networks(
+    run: Run,
+) -> None:
+    async def scenario() -> None:
+        received = Received()
+        link = await open_link(parse_endpoint("udpin:127.0.0.1:0"), received)
+        link.allowed = SenderFilter(parse_networks(["10.0.0.0/8"]))
+        async with link, udp_peer(link.local_address or ("", 0)) as peer:
+            for _ in range(5):
+                peer.sendto(b"\xfd from outside")
+            await asyncio.sleep(0.2)
+            assert received.calls == []
+            assert link.counters.refused_senders == 5
+            assert link.peers == 0  # never answered either
+            link.allowed = SenderFilter(parse_networks(["127.0.0.0/8"]))
+            peer.sendto(b"\xfd from inside")
+            await received.until(lambda: len(received.calls) == 1)
+            assert link.counters.refused_senders == 5
+
+    run(scenario())
+
+
+def test_udpin_hands_each_datagram_its_sender_when_asked(run: Run) -> None:
+    async def scenario() -> None:
+        received = Received()
+        sources: list[Any] = []
+        both = asyncio.Event()
+
+        def on_data_from(_stream: str, _data: bytes, _t: float, source: Any) -> None:
+            sources.append(source)
+            if len(sources) == 2:
+                both.set()
+
+        link = await open_link(parse_endpoint("udpin:127.0.0.1:0"), received)
+        link.on_data_from = on_data_from
+        address = link.local_address or ("", 0)
+        async with link, udp_peer(address) as one, udp_peer(address) as two:
+            one.sendto(b"\xfd one")
+            two.sendto(b"\xfd two")
+            await asyncio.wait_for(both.wait(), 5)
+            assert len(set(sources)) == 2
+            assert {host for host, _ in sources} == {"127.0.0.1"}
+            assert received.calls == []  # on_data_from replaces on_data
 
     run(scenario())

@@ -52,6 +52,7 @@ from telemetry.mavlink.transports._base import (
     LinkOpenError,
     OnBacklog,
     OnData,
+    OnDataFrom,
     OnStreamEnd,
     _open_error,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "NetworkKind",
     "OnBacklog",
     "OnData",
+    "OnDataFrom",
     "OnStreamEnd",
     "SerialEndpoint",
     "format_host_port",

@@ -14,15 +14,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self, TypeAlias
+from typing import Any, Self, TypeAlias
 
 from telemetry.log_limits import RateLimitedLog
 from telemetry.mavlink.endpoints import Endpoint
+from telemetry.mavlink.sender_filter import SenderFilter
 
 logger = logging.getLogger(__name__)
 
 OnData: TypeAlias = Callable[[str, bytes, float], None]
 """``on_data(stream_id, data, now_s)``; must be quick: it runs on the event loop."""
+OnDataFrom: TypeAlias = Callable[[str, bytes, float, Any], None]
+"""``on_data_from(stream_id, data, now_s, source)``: as ``on_data``, with the
+sender's address (a ``udpin`` link's datagrams come from many senders)."""
 OnBacklog = Callable[[str, float], None]
 """``on_backlog(link_id, now_s)``: a UDP read left datagrams waiting."""
 OnStreamEnd: TypeAlias = Callable[[str], None]
@@ -56,6 +60,9 @@ class LinkCounters:
     """UDP: reads whose first datagram had waited ``BEHIND_AFTER_S`` or more in
     the kernel: the reader is behind, and what overflows the receive buffer is
     dropped by the kernel."""
+    refused_senders: int = 0
+    """Datagrams (udpin) or connections (tcpin) refused: the sender lies outside
+    the link's allowed networks (``--mavlink-allow``)."""
 
 
 def _open_error(endpoint: Endpoint, exc: OSError) -> LinkOpenError:
@@ -88,6 +95,12 @@ class Link(abc.ABC):
         self.on_backlog: OnBacklog | None = None
         """UDP only: called ``(link_id, now_s)`` when a read stops with datagrams
         still waiting, i.e. the reader is behind and the kernel may drop some."""
+        self.on_data_from: OnDataFrom | None = None
+        """udpin only: when set, called instead of ``on_data`` with each datagram's
+        source address, so the receiver can tell senders apart (pinning)."""
+        self.allowed: SenderFilter | None = None
+        """udpin and tcpin: when set, senders it does not allow are refused and
+        counted in ``refused_senders`` (logged at most once a minute)."""
 
     @property
     @abc.abstractmethod
@@ -144,6 +157,40 @@ class Link(abc.ABC):
                 stream_id,
                 exc_info=True,
             )
+
+    def _deliver_from(
+        self, stream_id: str, data: bytes, now_s: float, source: Any
+    ) -> None:
+        """As ``_deliver``, through ``on_data_from`` with the sender's address."""
+        on_data_from = self.on_data_from
+        if on_data_from is None:
+            self._deliver(stream_id, data, now_s)
+            return
+        counters = self.counters
+        counters.datagrams_in += 1
+        counters.bytes_in += len(data)
+        try:
+            on_data_from(stream_id, data, now_s, source)
+        except Exception:  # a handler boundary: the link must keep reading
+            counters.callback_errors += 1
+            self._log_limited(
+                logging.ERROR,
+                "on_data",
+                "%s: on_data raised; reading on",
+                stream_id,
+                exc_info=True,
+            )
+
+    def _refuse_sender(self, host: str) -> None:
+        self.counters.refused_senders += 1
+        self._log_limited(
+            logging.WARNING,
+            "refused",
+            "%s: refused a sender outside the allowed networks (%s; %d so far)",
+            self.link_id,
+            host,
+            self.counters.refused_senders,
+        )
 
     def _send_failed(self, reason: str, *args: object) -> None:
         self.counters.send_errors += 1

@@ -229,6 +229,10 @@ class _TcpServerLink(_TcpLink):
         transport = cast(asyncio.Transport, conn.transport)
         peer = transport.get_extra_info("peername")
         conn.stream_id = f"{self.link_id}#{format_host_port(peer[0], peer[1])}"
+        if self.allowed is not None and not self.allowed.allows(peer[0]):
+            self._refuse_sender(peer[0])
+            transport.close()
+            return
         if len(self._connections) >= MAX_TCP_CLIENTS:
             logger.warning(
                 "%s: refused, already %d clients", conn.stream_id, MAX_TCP_CLIENTS

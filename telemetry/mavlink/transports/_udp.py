@@ -110,6 +110,7 @@ class _UdpLink(Link):
             return
         recvfrom = sock.recvfrom
         peers = self._peers
+        allowed = self.allowed
         # One clock read per wakeup: these datagrams all waited in the kernel
         # together, so they share a receive time.
         now_s = self._clock()
@@ -128,11 +129,16 @@ class _UdpLink(Link):
                 # An ICMP error for an earlier send (port unreachable) surfaces here.
                 self._send_failed("%s", exc)
                 continue
-            if peers is not None:
-                peers[addr] = now_s
-                if len(peers) > _MAX_PEERS:
-                    peers = self._forget_peers(now_s)
-            self._deliver(self.link_id, data, now_s)
+            if peers is None:
+                self._deliver(self.link_id, data, now_s)
+                continue
+            if allowed is not None and not allowed.allows(addr[0]):
+                self._refuse_sender(addr[0])
+                continue  # never answered either: it is not added to the peers
+            peers[addr] = now_s
+            if len(peers) > _MAX_PEERS:
+                peers = self._forget_peers(now_s)
+            self._deliver_from(self.link_id, data, now_s, addr)
 
     def _recv_first(self, sock: socket.socket, now_s: float) -> tuple[bytes, Any]:
         """Read a wakeup's first datagram with its kernel arrival time: how long it
