@@ -185,6 +185,15 @@ ROUTES = [
         lambda w, h: w.client.post(f"/api/v1/bookings/{_booking(w)}/cancel", headers=h),
         (200, 200, 403, 200, 404, 401),
     ),
+    Route(
+        # A pending booking has no flight to end: the roles allowed get the 409 of
+        # the state rule, the others are refused before it.
+        "POST /bookings/{id}/complete",
+        lambda w, h: w.client.post(
+            f"/api/v1/bookings/{_booking(w)}/complete", headers=h
+        ),
+        (409, 409, 403, 409, 404, 401),
+    ),
     Route("GET /closures", _get("/api/v1/closures"), ALL_READ),
     Route(
         "GET /closures/{id}",
