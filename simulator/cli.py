@@ -301,7 +301,8 @@ _HELP_PARAGRAPHS = (
     "A scenario file (--scenario-file, TOML) scripts drones and times: top-level "
     "seed, duration_s, wind_mps, wind_from_deg, gcs_heartbeat and scenarios "
     "(a list like --scenario's); then one \\[\\[drones]] table per drone with "
-    "sysid, corridor, pad, landing_pad, takeoff_at_s, laps, signing_key_hex and scenarios, e.g. "
+    "sysid, corridor, pad, landing_pad, takeoff_at_s, laps, signing_key_hex and "
+    "scenarios, e.g. "
     'scenarios = \\["link_loss", {name = "lateral_drift", at_s = 30}].',
     "--gcs-heartbeat (or gcs_heartbeat = true in the file) adds a ground "
     "station's heartbeat, system 255, to the link; the pre_fix scenario makes a "
