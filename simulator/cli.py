@@ -168,6 +168,14 @@ def sim(
         int,
         typer.Option(help="Site file: first system id of the fleet.", min=1, max=255),
     ] = 1,
+    gcs_heartbeat: Annotated[
+        bool,
+        typer.Option(
+            "--gcs-heartbeat",
+            help="Also send a ground station's 1 Hz heartbeat (system 255, "
+            "MAV_TYPE_GCS, autopilot invalid), as MAVProxy does on the same link.",
+        ),
+    ] = False,
     record: Annotated[
         Path | None,
         typer.Option(help="Write every frame sent to this .tlog file."),
@@ -240,6 +248,7 @@ def sim(
             wind_from_deg = (
                 file.wind_from_deg if wind_from_deg is None else wind_from_deg
             )
+            gcs_heartbeat = gcs_heartbeat or bool(file.gcs_heartbeat)
             if options.duration_s is None and file.duration_s is not None:
                 options = replace(options, duration_s=file.duration_s)
         wind = Wind.from_direction(wind_mps or 0.0, wind_from_deg or 0.0)
@@ -252,6 +261,7 @@ def sim(
             gnss_noise_m=gnss_noise_m,
             wind=wind,
             repeat=repeat,
+            gcs_heartbeat=gcs_heartbeat,
         )
     except (SimulatorError, AirspaceError, ValueError) as exc:
         _echo(f"error: {exc}")
@@ -289,10 +299,14 @@ _HELP_PARAGRAPHS = (
     "default all):",
     describe_scenarios(),
     "A scenario file (--scenario-file, TOML) scripts drones and times: top-level "
-    "seed, duration_s, wind_mps, wind_from_deg and scenarios (a list like "
-    "--scenario's); then one \\[\\[drones]] table per drone with sysid, corridor, "
-    "pad, landing_pad, takeoff_at_s, laps, signing_key_hex and scenarios, e.g. "
+    "seed, duration_s, wind_mps, wind_from_deg, gcs_heartbeat and scenarios "
+    "(a list like --scenario's); then one \\[\\[drones]] table per drone with "
+    "sysid, corridor, pad, landing_pad, takeoff_at_s, laps, signing_key_hex and "
+    "scenarios, e.g. "
     'scenarios = \\["link_loss", {name = "lateral_drift", at_s = 30}].',
+    "--gcs-heartbeat (or gcs_heartbeat = true in the file) adds a ground "
+    "station's heartbeat, system 255, to the link; the pre_fix scenario makes a "
+    "drone boot as ArduPilot does (params and status texts, no position) first.",
     "--record FILE.tlog writes every frame sent (stamped with the simulated clock); "
     "--replay FILE.tlog sends a recorded tlog instead. Ctrl-C stops cleanly.",
     "Example: skyberth sim --drones 3 --to udpout:127.0.0.1:14550 --scenario "

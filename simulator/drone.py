@@ -6,7 +6,8 @@ plan, scenarios, signing key); ``SimDrone`` flies it. Each tick the fleet calls
 ``schedule`` for the messages due, ``fixes`` for the positions to project to lon/lat
 (one batch for the whole fleet), then ``emit`` for the frames. GNSS noise is a
 seeded random walk of at most ``gnss_noise_m``; a GPS glitch replaces exactly one
-GLOBAL_POSITION_INT.
+GLOBAL_POSITION_INT. With ``pre_fix`` it first talks as an autopilot without a
+fix does (``simulator.boot``): no position, and no take-off, until the fix.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from airspace.projection import SiteProjection
 from airspace.site import Corridor, Site
 from simulator import mavlink_out
 from simulator.battery import BatteryGauge
+from simulator.boot import BootChatter, no_fix
 from simulator.excursions import bust_altitude_m, drift_target
 from simulator.flight import ARDUCOPTER_MODE, FlightController, FlightMode
 from simulator.kinematics import Limits, Wind
@@ -32,6 +34,7 @@ from simulator.scenarios import (
     LateralDrift,
     LinkLoss,
     LowBattery,
+    PreFix,
     Scenario,
     SpoofedSysid,
     first,
@@ -102,6 +105,10 @@ class SimDrone:
         self.gnss_noise_m = gnss_noise_m
         self._rng = random.Random(seed)
         self._low_battery: LowBattery | None = first(spec.scenarios, LowBattery)
+        pre_fix: PreFix | None = first(spec.scenarios, PreFix)
+        self.boot = (
+            None if pre_fix is None else BootChatter(pre_fix.duration_s, pre_fix.params)
+        )
         self.flights = 0
         self.controller = self._new_flight()
         self.responder = VehicleResponder(self.controller)
@@ -149,6 +156,10 @@ class SimDrone:
         """Return seconds since this flight's take-off, None before it."""
         return None if self._takeoff_t_s is None else t_s - self._takeoff_t_s
 
+    def before_fix(self, t_s: float) -> bool:
+        """Return True while a pre_fix scenario keeps this drone without a fix."""
+        return self.boot is not None and self.boot.before_fix(t_s)
+
     def silent(self, t_s: float) -> bool:
         """Return True while a link_loss scenario keeps this drone quiet."""
         since = self.since_takeoff_s(t_s)
@@ -186,7 +197,11 @@ class SimDrone:
     def advance(self, t_s: float, dt_s: float) -> None:
         """Fly from ``t_s`` to ``t_s + dt_s`` (simulated seconds since the start)."""
         ctl = self.controller
-        if ctl.mode is FlightMode.WAITING and self._takeoff_at_s <= t_s < self._until_s:
+        if (
+            ctl.mode is FlightMode.WAITING
+            and self._takeoff_at_s <= t_s < self._until_s
+            and not self.before_fix(t_s)
+        ):
             ctl.take_off()
             self.flights += 1
             self._takeoff_t_s = t_s
@@ -282,6 +297,8 @@ class SimDrone:
             return []
         if "FENCE_STATUS" in due and self.responder.fence is None:
             due.remove("FENCE_STATUS")
+        if self.before_fix(t_s):
+            return due  # GPS_RAW_INT says "no fix"; no position to send
         return [POSITION, *due] if position_due else due
 
     def fixes(self, names: list[str]) -> list[tuple[float, float]]:
@@ -334,6 +351,8 @@ class SimDrone:
                     messages.append(mavlink_out.global_position_int(wild))
                 else:
                     messages.append(mavlink_out.global_position_int(sample))
+            elif name == "GPS_RAW_INT" and self.before_fix(t_s):
+                messages.append(no_fix(sample))
             elif name == "FENCE_STATUS":
                 messages.append(self._fence_status(sample.time_boot_ms))
             else:
@@ -399,5 +418,8 @@ class SimDrone:
         return [self.encoder.encode(m, wall_s) for m in replies]
 
     def poll(self, t_s: float, wall_s: float) -> list[bytes]:
-        """Return frames a stalled transfer needs now (a retry or a cancel)."""
-        return [self.encoder.encode(m, wall_s) for m in self.responder.poll(t_s)]
+        """Return frames due now outside the streams: boot messages before the fix
+        (pre_fix), and what a stalled transfer needs (a retry or a cancel)."""
+        messages = [] if self.boot is None or self.silent(t_s) else self.boot.due(t_s)
+        messages += self.responder.poll(t_s)
+        return [self.encoder.encode(m, wall_s) for m in messages]

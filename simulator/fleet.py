@@ -11,7 +11,9 @@ steps of at most ``MAX_PHYSICS_DT_S``) and sends its GLOBAL_POSITION_INT and any
 other message then due. The fleet ticks ``spread`` times per sample (at least
 ``MIN_TICK_HZ``) and updates a different share of the drones on each tick, so its
 traffic is even rather than one burst per sample. The positions of one tick are
-projected to lon/lat in a single call.
+projected to lon/lat in a single call. With ``gcs_heartbeat`` the fleet's link also
+carries a ground station's 1 Hz heartbeat (system 255, not a vehicle), as a
+pilot's MAVProxy forwarding the autopilot does.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from airspace.site import Site
+from simulator import mavlink_out
+from simulator.boot import GCS_COMPID, GCS_SYSID, GroundStationBeat
 from simulator.drone import DroneSpec, SimDrone
 from simulator.errors import FleetError
 from simulator.kinematics import Wind
@@ -46,6 +50,7 @@ class Fleet:
         gnss_noise_m: float = 0.5,
         wind: Wind | None = None,
         repeat: bool = False,
+        gcs_heartbeat: bool = False,
     ) -> None:
         if not (math.isfinite(rate_hz) and 0.1 <= rate_hz <= MAX_RATE_HZ):
             raise FleetError(f"position rate must be 0.1-{MAX_RATE_HZ:g} Hz")
@@ -60,6 +65,12 @@ class Fleet:
         )
         self.physics_dt_s = self.sample_dt_s / self.physics_steps
         self.tick = 0
+        self.gcs: GroundStationBeat | None = (
+            GroundStationBeat() if gcs_heartbeat else None
+        )
+        self._gcs_encoder = mavlink_out.Encoder(
+            GCS_SYSID, GCS_COMPID, mavlink1=mavlink1
+        )
         self.drones = [
             SimDrone(
                 spec,
@@ -120,6 +131,8 @@ class Fleet:
                 frames += drone.emit(t_s, wall_s, names, lonlats)
         for drone in self.drones:
             frames += drone.poll(t_s, wall_s)
+        if self.gcs is not None:
+            frames += [self._gcs_encoder.encode(m, wall_s) for m in self.gcs.due(t_s)]
         return frames
 
     def receive(self, msg: Any, wall_s: float) -> list[bytes]:

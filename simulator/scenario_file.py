@@ -6,6 +6,7 @@
     duration_s = 300             # optional; --duration-s wins
     wind_mps = 4.0               # optional, with wind_from_deg (degrees, from)
     wind_from_deg = 45
+    gcs_heartbeat = true         # optional; a ground station's heartbeat too
     scenarios = ["link_loss@2:at_s=20"]   # like --scenario, by fleet position
 
     [[drones]]
@@ -36,7 +37,15 @@ from simulator.assignments import DroneEntry
 from simulator.errors import ScenarioError
 from simulator.scenarios import Scenario, ScenarioSpec, make_scenario, parse_spec
 
-_TOP_KEYS = {"seed", "duration_s", "wind_mps", "wind_from_deg", "scenarios", "drones"}
+_TOP_KEYS = {
+    "seed",
+    "duration_s",
+    "wind_mps",
+    "wind_from_deg",
+    "gcs_heartbeat",
+    "scenarios",
+    "drones",
+}
 _DRONE_KEYS = {
     "sysid",
     "corridor",
@@ -59,6 +68,8 @@ class ScenarioFile:
     wind_from_deg: float | None
     scenarios: tuple[ScenarioSpec, ...]
     drones: tuple[DroneEntry, ...]
+    gcs_heartbeat: bool | None = None
+    """True: the link also carries a ground station's heartbeat (system 255)."""
 
 
 def load_scenario_file(path: str | os.PathLike[str]) -> ScenarioFile:
@@ -87,6 +98,9 @@ def _parse(data: dict[str, Any]) -> ScenarioFile:
     seed = data.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ScenarioError("seed must be a whole number")
+    gcs = data.get("gcs_heartbeat")
+    if gcs is not None and not isinstance(gcs, bool):
+        raise ScenarioError("gcs_heartbeat must be true or false")
     return ScenarioFile(
         seed=seed,
         duration_s=_positive(data, "duration_s"),
@@ -94,6 +108,7 @@ def _parse(data: dict[str, Any]) -> ScenarioFile:
         wind_from_deg=_number(data, "wind_from_deg"),
         scenarios=tuple(parse_spec(s) for s in specs),
         drones=tuple(_drone(i, d) for i, d in enumerate(drones, start=1)),
+        gcs_heartbeat=gcs,
     )
 
 

@@ -157,6 +157,19 @@ class SpoofedSysid(Scenario):
             )
 
 
+@dataclass(frozen=True)
+class PreFix(Scenario):
+    name: ClassVar[str] = "pre_fix"
+    summary: ClassVar[str] = (
+        "like a real ArduPilot, has no GPS fix for duration_s (5) from the start: "
+        "sends heartbeats, status texts, its params (300) PARAM_VALUE and "
+        "GPS_RAW_INT without a fix, but no position, and takes off only after the "
+        "fix; expect it tied to its drone and booking before its first position."
+    )
+    duration_s: float = 5.0
+    params: int = 300
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
     cls.name: cls
     for cls in (
@@ -168,11 +181,12 @@ SCENARIOS: dict[str, type[Scenario]] = {
         GpsGlitch,
         Intruder,
         SpoofedSysid,
+        PreFix,
     )
 }
 """Every scenario by name, in the order the help lists them."""
 
-_SINGLE_PER_DRONE = (LowBattery, Intruder, SpoofedSysid)
+_SINGLE_PER_DRONE = (LowBattery, Intruder, SpoofedSysid, PreFix)
 
 
 def describe_scenarios() -> str:

@@ -200,6 +200,7 @@ def test_every_scenario_of_the_issue_exists() -> None:
         "gps_glitch",
         "intruder",
         "spoofed_sysid",
+        "pre_fix",
     }
     assert make_scenario("nominal").name == "nominal"
 
