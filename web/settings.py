@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     """Opt-in online tile layer (e.g. ``https://tile.openstreetmap.org/{z}/{x}/{y}.png``);
     empty keeps the map offline on the packaged coastline."""
     tile_attribution: str = ""
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    """Request bodies larger than this are refused with 413 while they stream in."""
+    booking_quota: int = Field(default=20, ge=1)
+    """Bookings one operator may hold pending or approved within the booking
+    horizon; one more is refused with 409 (rule ``booking_quota``)."""
     secret_key: str = DEV_SECRET
     token_ttl_min: int = Field(default=60, ge=1)
     log_level: str = "INFO"

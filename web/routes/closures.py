@@ -18,6 +18,7 @@ from booking.errors import NotFound
 from booking.model import Actor, ClosureId, Role
 from booking.services import CreateClosure, create_closure, delete_closure
 from web.deps import ActorDep, CatalogueDep, SessionDep, UowDep, require_role
+from web.input_limits import DbId
 from web.queries import get_closure, list_closures
 from web.schemas import BookingPublic, ClosureCreate, ClosureCreated, ClosurePublic
 
@@ -75,7 +76,7 @@ def closures_create(
 
 @router.delete("/closures/{closure_id}")
 def closures_delete(
-    closure_id: int, actor: ClosureManager, catalogue: CatalogueDep, uow: UowDep
+    closure_id: DbId, actor: ClosureManager, catalogue: CatalogueDep, uow: UowDep
 ) -> ClosurePublic:
     """Delete a closure and return it; bookings it bumped stay bumped."""
     closure = delete_closure(uow, ClosureId(closure_id), actor, datetime.now(UTC))
@@ -84,7 +85,7 @@ def closures_delete(
 
 @router.get("/closures/{closure_id}")
 def closures_show(
-    closure_id: int, actor: ActorDep, session: SessionDep, catalogue: CatalogueDep
+    closure_id: DbId, actor: ActorDep, session: SessionDep, catalogue: CatalogueDep
 ) -> ClosurePublic:
     """Return one closure."""
     closure = get_closure(session, closure_id)

@@ -1,0 +1,99 @@
+"""Bounded inputs (issue 16): huge ids are a 422, huge bodies a 413 with a message.
+
+Each test here is a finding from trying the API from outside: before the fix, the
+huge id answered 500 (an integer overflow in the database driver) and the 5 MB body
+got its connection reset mid-upload.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from tests.integration.api_world import api_world
+from tests.integration.live_server import live_server
+from web.settings import Settings
+
+HUGE = "99999999999999999999999"
+
+ID_URLS = [
+    f"/api/v1/incidents/{HUGE}",
+    f"/api/v1/incidents/{HUGE}/evidence",
+    f"/api/v1/incidents/{HUGE}/track",
+    f"/api/v1/bookings/{HUGE}",
+    f"/api/v1/bookings/{HUGE}/track",
+    f"/api/v1/closures/{HUGE}",
+    f"/api/v1/incidents?booking={HUGE}",
+    f"/api/v1/incidents?offset={HUGE}",
+    f"/api/v1/bookings?offset={HUGE}",
+    f"/api/v1/audit?offset={HUGE}",
+    "/api/v1/incidents/2147483648",
+    "/api/v1/bookings/0",
+    "/api/v1/closures/-1",
+]
+
+
+def test_ids_out_of_range_are_refused_with_422_on_every_database(
+    engine: Engine, tmp_path: Path
+) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    settings = Settings(
+        env="test",
+        data_dir=tmp_path,
+        database_url=url,
+        mavlink=[],
+        opening_hours="24h",
+    )
+    with api_world(settings) as world:
+        for path in ID_URLS:
+            response = world.get("site_admin", path)
+            assert response.status_code == 422, (path, response.text)
+            assert "less than or equal" in response.text or "greater" in response.text
+        # the largest id a row can have is simply not found
+        largest = world.get("site_admin", "/api/v1/incidents/2147483647")
+        assert largest.status_code == 404
+        change = world.post(
+            "site_admin",
+            f"/api/v1/incidents/{HUGE}/acknowledge",
+            json={"note": "x"},
+        )
+        assert change.status_code == 422
+
+
+def test_a_5_mb_booking_body_gets_413_with_a_message_from_the_real_server(
+    tmp_path: Path,
+) -> None:
+    body = b'{"drone_id": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    with live_server(tmp_path) as server:
+        response = httpx.post(
+            server.base_url + "/api/v1/bookings",
+            content=body,
+            headers={"Content-Type": "application/json", **server.headers("operator")},
+            timeout=10,
+        )
+        assert response.status_code == 413
+        assert "too large" in response.json()["detail"]
+        # a body that lies about its length (chunked, no Content-Length) too
+        chunked = httpx.post(
+            server.base_url + "/api/v1/bookings",
+            content=iter([b"[" + b"1," * 400_000] * 4),
+            headers={"Content-Type": "application/json", **server.headers("operator")},
+            timeout=10,
+        )
+        assert chunked.status_code == 413
+        assert "limit is" in chunked.json()["detail"]
+        assert server.get("operator", "/api/v1/auth/me").status_code == 200
+
+
+@pytest.mark.parametrize("size", [1_000, 900_000])
+def test_bodies_under_the_cap_reach_the_route(settings: Settings, size: int) -> None:
+    with api_world(settings) as world:
+        response = world.client.post(
+            "/api/v1/bookings",
+            content=b'{"pad_id": "' + b"x" * size + b'"}',
+            headers={"Content-Type": "application/json", **world.headers("operator")},
+        )
+        assert response.status_code == 422  # parsed and validated, not cut off
