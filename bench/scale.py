@@ -77,6 +77,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.typing import Subprotocol
 
 from airspace.site import Site
 from airspace.site_files import demo_site_path, load_site
@@ -85,6 +86,7 @@ from telemetry.live.frames import vehicle_entries
 from web.auth import create_access_token, hash_password
 from web.db import make_engine
 from web.migrate import upgrade
+from web.routes.live import live_subprotocols
 from web.users import add_user
 
 REPO = Path(__file__).resolve().parent.parent
@@ -666,7 +668,10 @@ class Viewer:
             attempt += 1
             try:
                 async with connect(
-                    f"{url}?token={self.token}",
+                    url,
+                    subprotocols=[
+                        Subprotocol(p) for p in live_subprotocols(self.token)
+                    ],
                     max_size=None,
                     compression=None,
                     open_timeout=20,

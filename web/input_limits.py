@@ -32,6 +32,10 @@ DbIdQuery = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_DB_ID)]
 """How many rows a list skips: 0..2**31-1, else 422 (the driver would overflow)."""
 
+MAX_WS_MESSAGE_BYTES = 4096
+"""The largest websocket message a client may send: /ws/live takes only ``ping``
+and ``resync``. uvicorn enforces it (``ws_max_size``) and the route checks again."""
+
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 """1 MB: a booking, a closure of 1,000 vertices or a form is far below it."""
 

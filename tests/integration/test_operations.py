@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from web.app import create_app
 from web.db import make_engine
-from web.logs import JsonFormatter
+from web.logs import JsonFormatter, RedactSecrets
 from web.settings import Settings
 
 
@@ -57,3 +57,19 @@ def test_json_logs_are_one_object_per_line_in_utc() -> None:
         "logger": "skyberth.test",
         "message": "incident 7 opened",
     }
+
+
+def test_uvicorn_lines_never_carry_a_token_from_a_url() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/ws/live?site=p&token=eyJ.abc.def&x=1", "1.1", 200),
+        None,
+    )
+    RedactSecrets().filter(record)
+    assert record.getMessage() == (
+        '127.0.0.1:5 - "GET /ws/live?site=p&token=<redacted>&x=1 HTTP/1.1" 200'
+    )
