@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     tile_attribution: str = ""
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     """Request bodies larger than this are refused with 413 while they stream in."""
-    booking_quota: int = Field(default=20, ge=1)
+    booking_quota: int = Field(default=100, ge=1)
     """Bookings one operator may hold pending or approved within the booking
     horizon; one more is refused with 409 (rule ``booking_quota``)."""
     secret_key: str = DEV_SECRET
@@ -123,11 +123,13 @@ class Settings(BaseSettings):
     def site_policy(self) -> SitePolicy:
         """The booking policy the opening hours describe."""
         if self.opening_hours == "24h":
-            return SitePolicy(always_open=True)
+            return SitePolicy(always_open=True, booking_quota=self.booking_quota)
         opens, closes = (
             time.fromisoformat(part) for part in self.opening_hours.split("-")
         )
-        return SitePolicy(opens_local=opens, closes_local=closes)
+        return SitePolicy(
+            opens_local=opens, closes_local=closes, booking_quota=self.booking_quota
+        )
 
     @property
     def tlog_dir(self) -> Path:

@@ -8,12 +8,13 @@ got its connection reset mid-upload.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.integration.api_world import api_world
+from tests.integration.api_world import SITE, api_world, drone_body, slot
 from tests.integration.live_server import live_server
 from web.settings import Settings
 
@@ -97,3 +98,29 @@ def test_bodies_under_the_cap_reach_the_route(settings: Settings, size: int) -> 
             headers={"Content-Type": "application/json", **world.headers("operator")},
         )
         assert response.status_code == 422  # parsed and validated, not cut off
+
+
+def test_an_operator_past_its_booking_quota_gets_409_naming_it(
+    settings: Settings,
+) -> None:
+    with api_world(settings.model_copy(update={"booking_quota": 2})) as world:
+        registered = world.post("operator", "/api/v1/drones", json=drone_body("q1", 61))
+        assert registered.status_code == 201, registered.text
+
+        def book(hour: int) -> Any:
+            body = {"site_id": SITE, "drone_id": "q1", "takeoff_pad_id": "P1"}
+            return world.post(
+                "operator", "/api/v1/bookings", json={**body, **slot(1, hour)}
+            )
+
+        first, second = book(9), book(11)
+        assert (first.status_code, second.status_code) == (201, 201)
+        refused = book(13)
+        assert refused.status_code == 409
+        assert refused.json()["rule"] == "booking_quota"
+        assert "booking quota is 2" in refused.json()["message"]
+        cancelled = world.post(
+            "operator", f"/api/v1/bookings/{first.json()['id']}/cancel"
+        )
+        assert cancelled.status_code == 200
+        assert book(13).status_code == 201
