@@ -32,6 +32,12 @@ DbIdQuery = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_DB_ID)]
 """How many rows a list skips: 0..2**31-1, else 422 (the driver would overflow)."""
 
+MAX_PAGE = 1000
+"""The most rows one list request returns; page on with ``offset``."""
+
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+"""How many rows a list returns: 1..``MAX_PAGE``, else 422."""
+
 MAX_WS_MESSAGE_BYTES = 4096
 """The largest websocket message a client may send: /ws/live takes only ``ping``
 and ``resync``. uvicorn enforces it (``ws_max_size``) and the route checks again."""

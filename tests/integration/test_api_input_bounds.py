@@ -7,6 +7,7 @@ got its connection reset mid-upload.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,60 @@ def test_an_operator_past_its_booking_quota_gets_409_naming_it(
         )
         assert cancelled.status_code == 200
         assert book(13).status_code == 201
+
+
+def test_lists_have_a_hard_page_maximum(settings: Settings) -> None:
+    with api_world(settings) as world:
+        for n in range(3):
+            body = drone_body(f"p{n}", 70 + n)
+            assert (
+                world.post("operator", "/api/v1/drones", json=body).status_code == 201
+            )
+        page = world.get("operator", "/api/v1/drones?limit=2&offset=1")
+        assert [d["id"] for d in page.json()] == ["p1", "p2"]
+        for path in ("drones", "closures", "bookings", "incidents", "audit"):
+            response = world.get("site_admin", f"/api/v1/{path}?limit=1001")
+            assert response.status_code == 422, path
+        assert world.get("site_admin", "/api/v1/closures?limit=1").status_code == 200
+
+
+def _ring(n: int) -> list[list[float]]:
+    """A closed ring of ``n`` positions (n - 1 distinct) round the pier."""
+    points = [
+        [
+            114.13 + 0.001 * math.cos(2 * math.pi * k / (n - 1)),
+            22.26 + 0.001 * math.sin(2 * math.pi * k / (n - 1)),
+        ]
+        for k in range(n - 1)
+    ]
+    return [*points, points[0]]
+
+
+@pytest.mark.parametrize(("positions", "status"), [(1000, 201), (1001, 422)])
+def test_closure_areas_are_capped_in_vertices(
+    settings: Settings, positions: int, status: int
+) -> None:
+    with api_world(settings) as world:
+        body = {
+            "site_id": SITE,
+            "area": {"type": "Polygon", "coordinates": [_ring(positions)]},
+            "floor_m": 0,
+            "ceiling_m": 120,
+            "reason": "survey",
+            **slot(2, 9),
+        }
+        response = world.post("site_admin", "/api/v1/closures", json=body)
+        assert response.status_code == status, response.text[:300]
+        if status == 422:
+            assert "at most 1000" in response.text
+
+
+def test_report_periods_are_capped(settings: Settings) -> None:
+    with api_world(settings) as world:
+        url = "/api/v1/reports/conformance"
+        year = {"from": "2025-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}
+        assert world.get("safety_officer", url, params=year).status_code == 200
+        longer = {"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}
+        response = world.get("safety_officer", url, params=longer)
+        assert response.status_code == 422
+        assert "at most 366 days" in response.json()["detail"]

@@ -18,7 +18,7 @@ from booking.errors import NotFound
 from booking.model import Actor, ClosureId, Role
 from booking.services import CreateClosure, create_closure, delete_closure
 from web.deps import ActorDep, CatalogueDep, SessionDep, UowDep, require_role
-from web.input_limits import DbId
+from web.input_limits import MAX_PAGE, DbId, Offset, PageLimit
 from web.queries import get_closure, list_closures
 from web.schemas import BookingPublic, ClosureCreate, ClosureCreated, ClosurePublic
 
@@ -38,12 +38,13 @@ def closures_index(
     site: str | None = None,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    limit: PageLimit = MAX_PAGE,
+    offset: Offset = 0,
 ) -> list[ClosurePublic]:
-    """Return closures, optionally of one site and overlapping ``[from, to)``."""
-    return [
-        ClosurePublic.of(c, catalogue.get(c.site_id))
-        for c in list_closures(session, site, start, end)
-    ]
+    """Return closures, optionally of one site and overlapping ``[from, to)``, by
+    start, at most ``limit`` (up to 1000) after ``offset``."""
+    found = list_closures(session, site, start, end, limit=limit, offset=offset)
+    return [ClosurePublic.of(c, catalogue.get(c.site_id)) for c in found]
 
 
 @router.post("/closures", status_code=status.HTTP_201_CREATED)
