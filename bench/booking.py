@@ -344,6 +344,8 @@ def start_server(tmp: Path, site_path: Path, port: int) -> subprocess.Popen[byte
         SKYBERTH_DATA_DIR=str(tmp),
         SKYBERTH_LOG_LEVEL="WARNING",
         SKYBERTH_SITE_FILES=json.dumps([str(site_path)]),
+        # One bench operator books thousands of windows: no quota in the way.
+        SKYBERTH_BOOKING_QUOTA=str(10**9),
     )
     log = (tmp / "server.log").open("wb")
     server = subprocess.Popen(

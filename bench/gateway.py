@@ -334,10 +334,15 @@ def _drive(
     viewers_conn = viewers_proc = None
     if case.viewers > 0:
         viewers_conn, child = ctx.Pipe()
-        url = f"{server.ws_url}?token={server.tokens[STAFF]}"
         viewers_proc = ctx.Process(
             target=run_viewers,
-            args=(url, case.viewers, args.viewer_deflate, child),
+            args=(
+                server.ws_url,
+                server.tokens[STAFF],
+                case.viewers,
+                args.viewer_deflate,
+                child,
+            ),
             name="bench-viewers",
         )
         viewers_proc.start()

@@ -1,12 +1,13 @@
 """The benchmark's live-map viewers: K websocket clients in one process of their own.
 
-Each viewer connects to ``/ws/live?token=...`` like a browser, reads its snapshot,
-then every frame. A ``vehicles`` frame is not parsed whole: its type and frame-level
-``t_s`` are read from the first bytes (the server writes them before the vehicle
-list), so one process can follow 100 busy streams; ``event`` and ``dropped`` frames
-are parsed. Viewer frame latency is receive time minus the frame's ``t_s`` (both
-``time.time`` on the same machine). A loop-lag probe measures how late this process
-itself ran, which bounds how much of that latency is the viewers' own.
+Each viewer connects to ``/ws/live`` (token as subprotocol) like a browser, reads
+its snapshot, then every frame. A ``vehicles`` frame is not parsed whole: its type
+and frame-level ``t_s`` are read from the first bytes (the server writes them before
+the vehicle list), so one process can follow 100 busy streams; ``event`` and
+``dropped`` frames are parsed. Viewer frame latency is receive time minus the
+frame's ``t_s`` (both ``time.time`` on the same machine). A loop-lag probe
+measures how late this process itself ran, which bounds how much of that latency
+is the viewers' own.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from web.routes.live import live_subprotocols
 
 CONNECT_CONCURRENCY = 10
 OPEN_TIMEOUT_S = 60.0
@@ -97,7 +101,7 @@ class Window:
     to_s: float = -math.inf
 
 
-def run_viewers(url: str, n: int, deflate: bool, conn: Connection) -> None:
+def run_viewers(url: str, token: str, n: int, deflate: bool, conn: Connection) -> None:
     """Process entry point: connect ``n`` viewers and say ``("ready", connected,
     errors)`` on ``conn``; read frames; after ``("go", from_s, to_s)`` from the
     parent count frame latencies in ``[from_s, to_s]``; on ``("stop",)`` close and
@@ -111,7 +115,7 @@ def run_viewers(url: str, n: int, deflate: bool, conn: Connection) -> None:
         loop_factory = None
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(_watch(url, n, deflate, conn, result))
+            runner.run(_watch(url, token, n, deflate, conn, result))
     except Exception as exc:  # report, never hang the parent waiting on the pipe
         result.error = f"{type(exc).__name__}: {exc}"
         if not result.connected:
@@ -120,10 +124,13 @@ def run_viewers(url: str, n: int, deflate: bool, conn: Connection) -> None:
     conn.close()
 
 
-async def _open(url: str, deflate: bool, result: ViewerResult) -> ClientConnection:
+async def _open(
+    url: str, token: str, deflate: bool, result: ViewerResult
+) -> ClientConnection:
     """Connect and read the snapshot (raises on failure)."""
     ws = await connect(
         url,
+        subprotocols=[Subprotocol(p) for p in live_subprotocols(token)],
         compression="deflate" if deflate else None,
         max_size=None,
         open_timeout=OPEN_TIMEOUT_S,
@@ -136,7 +143,12 @@ async def _open(url: str, deflate: bool, result: ViewerResult) -> ClientConnecti
 
 
 async def _watch(
-    url: str, n: int, deflate: bool, conn: Connection, result: ViewerResult
+    url: str,
+    token: str,
+    n: int,
+    deflate: bool,
+    conn: Connection,
+    result: ViewerResult,
 ) -> None:
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
     wall0, cpu0 = time.time(), time.process_time()
@@ -144,7 +156,7 @@ async def _watch(
     async def open_one(k: int) -> ClientConnection | None:
         async with limit:
             try:
-                return await _open(url, deflate, result)
+                return await _open(url, token, deflate, result)
             except (OSError, TimeoutError, ConnectionClosed) as exc:
                 result.connect_errors.append(f"viewer {k}: {type(exc).__name__}: {exc}")
                 return None
@@ -163,7 +175,7 @@ async def _watch(
             while True:
                 await asyncio.sleep(RECONNECT_DELAY_S)
                 try:
-                    current[k] = await _open(url, deflate, result)
+                    current[k] = await _open(url, token, deflate, result)
                     break
                 except (OSError, TimeoutError, ConnectionClosed) as exc:
                     result.connect_errors.append(f"viewer {k} reconnecting: {exc}")

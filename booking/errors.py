@@ -5,6 +5,7 @@ The tree::
     BookingError              base; carries ``rule`` and the ids it names
     ├── BookingConflict       another booking or a closure holds the resource (409)
     ├── BookingRuleViolation  a site rule is broken: mass, hours, horizon... (422)
+    ├── QuotaExceeded         the operator already holds its quota of bookings (409)
     ├── InvalidTransition     the booking's state does not allow the change (409)
     ├── PermissionDenied      the actor's role or organisation may not do this (403)
     └── NotFound              no such site, pad, corridor, drone, booking, closure (404)
@@ -43,6 +44,7 @@ class Rule(enum.StrEnum):
     DRONE = "drone"
     DRONE_SITE = "drone_site"
     SYSID_TAKEN = "sysid_taken"
+    BOOKING_QUOTA = "booking_quota"
     OUTSIDE_WINDOW = "outside_window"
     TRANSITION = "transition"
     PERMISSION = "permission"
@@ -88,6 +90,10 @@ class BookingConflict(BookingError):
 
 class BookingRuleViolation(BookingError):
     """The request breaks a site rule (mass, opening hours, horizon, duration...)."""
+
+
+class QuotaExceeded(BookingError):
+    """The operator already holds as many pending or approved bookings as allowed."""
 
 
 class InvalidTransition(BookingError):

@@ -55,6 +55,7 @@ from booking.model import (
     DomainEvent,
     Drone,
     DroneId,
+    OperatorId,
 )
 from booking.rules import SitePolicy
 
@@ -94,6 +95,10 @@ class BookingRepository(Protocol):
     def for_update(self, site_id: SiteId, window: TimeWindow) -> list[Booking]:
         """Lock the site's schedule until commit/rollback and return its occupying
         bookings whose windows overlap ``window``."""
+
+    def count_held(self, operator_id: OperatorId, window: TimeWindow) -> int:
+        """Return how many of the operator's bookings, at any site, are pending or
+        approved and overlap ``window`` (for the booking quota)."""
 
     def lock_schedule(self, site_id: SiteId, window: TimeWindow) -> None:
         """Take ``for_update``'s lock without reading the schedule: for changes to

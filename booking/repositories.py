@@ -34,10 +34,12 @@ from booking.model import (
     OCCUPYING_STATES,
     Booking,
     BookingId,
+    BookingState,
     Closure,
     ClosureId,
     Drone,
     DroneId,
+    OperatorId,
 )
 from booking.ports import SiteCatalogue
 from booking.tables import (
@@ -72,6 +74,16 @@ _SCHEDULE = sa.select(_BOOKINGS).where(
     _BOOKINGS.c.start_utc >= sa.bindparam("earliest_start"),
     _BOOKINGS.c.start_utc < sa.bindparam("end"),
     _BOOKINGS.c.end_utc > sa.bindparam("start"),
+)
+_HELD = (
+    sa.select(sa.func.count())
+    .select_from(_BOOKINGS)
+    .where(
+        _BOOKINGS.c.operator_id == sa.bindparam("operator_id"),
+        _BOOKINGS.c.state.in_([str(BookingState.PENDING), str(BookingState.APPROVED)]),
+        _BOOKINGS.c.start_utc < sa.bindparam("end"),
+        _BOOKINGS.c.end_utc > sa.bindparam("start"),
+    )
 )
 _COUNTER_VALUE = sa.select(_COUNTERS.c.value).where(
     _COUNTERS.c.name == sa.bindparam("counter")
@@ -232,6 +244,14 @@ class SqlBookings:
             },
         )
         return [booking_from_row(r) for r in rows]
+
+    def count_held(self, operator_id: OperatorId, window: TimeWindow) -> int:
+        """Count the operator's pending and approved bookings overlapping ``window``."""
+        count = self._c.execute(
+            _HELD,
+            {"operator_id": operator_id, "start": window.start, "end": window.end},
+        ).scalar_one()
+        return int(count)
 
     def lock_schedule(self, site_id: SiteId, window: TimeWindow) -> None:
         """Lock the site's schedule (see ``for_update``) and read nothing.

@@ -39,6 +39,7 @@ from booking.errors import (
     BookingError,
     BookingRuleViolation,
     NotFound,
+    QuotaExceeded,
     Rule,
     format_span,
 )
@@ -72,6 +73,9 @@ class SitePolicy:
     max_duration: timedelta = timedelta(hours=4)
     always_open: bool = False
     """Open round the clock every day (rehearsals, the demo): no hours check."""
+    booking_quota: int | None = None
+    """How many bookings one operator may hold pending or approved, ending within
+    the horizon, across sites (None: no quota). One client cannot fill a schedule."""
 
     def __post_init__(self) -> None:
         if not self.opens_local < self.closes_local:
@@ -401,6 +405,27 @@ class Schedule:
         refused = self.refusals(candidate, drone, now)
         if refused:
             raise refused[0]
+
+
+def quota_window(policy: SitePolicy, now: datetime) -> TimeWindow:
+    """The window whose held bookings count towards the quota: now to the horizon."""
+    return TimeWindow(now, now + policy.horizon)
+
+
+def check_quota(
+    candidate: Booking, held: int, policy: SitePolicy
+) -> QuotaExceeded | None:
+    """Refuse ``candidate`` when its operator already holds ``held`` bookings
+    (pending or approved, in ``quota_window``) and that reaches the quota."""
+    quota = policy.booking_quota
+    if quota is None or held < quota:
+        return None
+    return QuotaExceeded(
+        Rule.BOOKING_QUOTA,
+        f"operator {candidate.operator_id} already holds {held} pending or approved "
+        f"bookings within the {policy.horizon.days}-day horizon; the booking quota "
+        f"is {quota}",
+    )
 
 
 def lookaround(site: Site) -> timedelta:

@@ -56,8 +56,10 @@ from booking.ports import UnitOfWork
 from booking.rules import (
     Schedule,
     bookings_hit_by_closure,
+    check_quota,
     check_sysid_free,
     lookaround,
+    quota_window,
 )
 
 logger = logging.getLogger(__name__)
@@ -220,9 +222,15 @@ def request_booking(
             corridor_id=cmd.corridor_id,
             created_at=now,
         )
-        Schedule(site, uow.sites.policy(site.id), bookings, closures).check(
-            candidate, drone, now
-        )
+        policy = uow.sites.policy(site.id)
+        Schedule(site, policy, bookings, closures).check(candidate, drone, now)
+        if policy.booking_quota is not None:
+            held = uow.bookings.count_held(
+                candidate.operator_id, quota_window(policy, now)
+            )
+            refused = check_quota(candidate, held, policy)
+            if refused is not None:
+                raise refused
         _record_change(uow, actor, now, None, candidate)
         uow.commit()
     logger.info("booking %s requested by %s", candidate.id, actor)

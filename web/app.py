@@ -23,6 +23,7 @@ from telemetry.recording.track_store import TrackStore
 from web.db import make_engine, write_session
 from web.errors import install_error_handlers
 from web.events import EventLog
+from web.input_limits import BodySizeLimit
 from web.interpreter import tune_for_serving
 from web.login_guard import LoginGuard
 from web.metrics import metrics_registry
@@ -160,6 +161,7 @@ def create_app(
     )
     app.state.metrics = metrics_registry(telemetry)
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(api_docs.router)
     app.include_router(telemetry_api.metrics_router)

@@ -22,6 +22,7 @@ from web.cli_demo import demo
 from web.cli_export import export_app
 from web.cli_roles import gateway, web
 from web.cli_site import site_app
+from web.input_limits import MAX_WS_MESSAGE_BYTES
 from web.logs import configure_logging
 from web.settings import Settings
 
@@ -131,6 +132,7 @@ def serve(
         # Each live frame is serialised once for all viewers; per-message deflate
         # would compress it again for every client, on the event loop.
         ws_per_message_deflate=False,
+        ws_max_size=MAX_WS_MESSAGE_BYTES,
     )
 
 

@@ -30,6 +30,7 @@ from booking import services
 from booking.model import Actor, DroneId, OperatorId, Role, UserId
 from booking.unit_of_work import SqlUnitOfWork
 from web.auth import create_access_token
+from web.input_limits import MAX_WS_MESSAGE_BYTES
 from web.logs import configure_logging
 from web.settings import Settings
 from web.users import add_user
@@ -237,6 +238,7 @@ def demo(
             port=port,
             log_level="warning",
             ws_per_message_deflate=False,  # frames are serialised once for all
+            ws_max_size=MAX_WS_MESSAGE_BYTES,
         )
     )
     procs: list[subprocess.Popen[bytes]] = []

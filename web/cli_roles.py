@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from telemetry.mavlink.sender_filter import parse_networks
 from telemetry.mavlink.transports import parse_endpoint
+from web.input_limits import MAX_WS_MESSAGE_BYTES
 from web.logs import configure_logging
 from web.settings import Settings
 
@@ -163,6 +164,7 @@ def _run(settings: Settings) -> None:
         port=settings.http_port,
         log_level=settings.log_level.lower(),
         ws_per_message_deflate=False,  # frames are serialised once for all viewers
+        ws_max_size=MAX_WS_MESSAGE_BYTES,
     )
 
 

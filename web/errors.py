@@ -3,6 +3,7 @@
 =======================  ======  ============================================
 ``BookingConflict``      409     another booking or a closure holds it
 ``InvalidTransition``    409     the booking's state does not allow it
+``QuotaExceeded``        409     the operator holds its quota of bookings
 ``BookingRuleViolation`` 422     a site rule (mass, hours, horizon...) is broken
 ``PermissionDenied``     403     the caller's role or organisation may not
 ``NotFound``             404     no such site, pad, drone, booking, closure
@@ -29,6 +30,7 @@ from booking.errors import (
     InvalidTransition,
     NotFound,
     PermissionDenied,
+    QuotaExceeded,
 )
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 STATUS_BY_ERROR: dict[type[BookingError], int] = {
     BookingConflict: status.HTTP_409_CONFLICT,
     InvalidTransition: status.HTTP_409_CONFLICT,
+    QuotaExceeded: status.HTTP_409_CONFLICT,
     BookingRuleViolation: status.HTTP_422_UNPROCESSABLE_CONTENT,
     PermissionDenied: status.HTTP_403_FORBIDDEN,
     NotFound: status.HTTP_404_NOT_FOUND,

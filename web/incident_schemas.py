@@ -29,7 +29,11 @@ from telemetry.reports.replay import volume_json
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 Version = Annotated[
     int | None,
-    Field(ge=1, description="The incident version last seen; 409 when it moved on."),
+    Field(
+        ge=1,
+        le=2**63 - 1,
+        description="The incident version last seen; 409 when it moved on.",
+    ),
 ]
 
 

@@ -47,15 +47,22 @@ def get_drone(session: Session, actor: Actor, drone_id: str) -> Drone:
 
 
 def list_drones(
-    session: Session, actor: Actor, site_id: str | None = None
+    session: Session,
+    actor: Actor,
+    site_id: str | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Drone]:
-    """Return the drones ``actor`` may see, optionally of one site, by id."""
+    """Return the drones ``actor`` may see, optionally of one site, by id; at most
+    ``limit`` (None: all) after skipping ``offset``."""
     query = select(DroneRow).order_by(col(DroneRow.id))
     only = visible_operator(actor)
     if only is not None:
         query = query.where(DroneRow.operator_id == only)
     if site_id is not None:
         query = query.where(DroneRow.site_id == site_id)
+    query = query.offset(offset).limit(limit)
     return [drone_from_row(r) for r in session.exec(query)]
 
 
@@ -142,8 +149,12 @@ def list_closures(
     site_id: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Closure]:
-    """Return closures, optionally of one site and overlapping ``[start, end)``."""
+    """Return closures, optionally of one site and overlapping ``[start, end)``;
+    at most ``limit`` (None: all) after skipping ``offset``."""
     query = select(ClosureRow).order_by(col(ClosureRow.start_utc), col(ClosureRow.id))
     if site_id is not None:
         query = query.where(ClosureRow.site_id == site_id)
@@ -151,6 +162,7 @@ def list_closures(
         query = query.where(col(ClosureRow.end_utc) > start.astimezone(UTC))
     if end is not None:
         query = query.where(col(ClosureRow.start_utc) < end.astimezone(UTC))
+    query = query.offset(offset).limit(limit)
     return [closure_from_row(r) for r in session.exec(query)]
 
 

@@ -170,17 +170,34 @@ class BookingPublic(BaseModel):
 Position = Annotated[list[float], Field(min_length=2, max_length=3)]
 
 
+MAX_POLYGON_VERTICES = 1000
+"""A closure area's vertices, all rings together: a hand-drawn area has tens; the
+validity check and every conformance test against it grow with the count."""
+MAX_POLYGON_RINGS = 20
+
+
 class GeoJSONPolygon(_Body):
-    """A GeoJSON Polygon in WGS84 lon/lat degrees (outer ring first, then holes)."""
+    """A GeoJSON Polygon in WGS84 lon/lat degrees (outer ring first, then holes),
+    at most ``MAX_POLYGON_VERTICES`` positions in all."""
 
     type: Literal["Polygon"]
     coordinates: Annotated[
-        list[Annotated[list[Position], Field(min_length=4, max_length=10_000)]],
-        Field(min_length=1, max_length=100),
+        list[
+            Annotated[
+                list[Position], Field(min_length=4, max_length=MAX_POLYGON_VERTICES)
+            ]
+        ],
+        Field(min_length=1, max_length=MAX_POLYGON_RINGS),
     ]
 
     @model_validator(mode="after")
     def _valid_lonlat_polygon(self) -> Self:
+        vertices = sum(len(ring) for ring in self.coordinates)
+        if vertices > MAX_POLYGON_VERTICES:
+            raise ValueError(
+                f"the polygon has {vertices} positions; at most "
+                f"{MAX_POLYGON_VERTICES} are allowed"
+            )
         for ring in self.coordinates:
             for lon, lat, *_ in ring:
                 if not (-180 <= lon <= 180 and -90 <= lat <= 90):

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     """Opt-in online tile layer (e.g. ``https://tile.openstreetmap.org/{z}/{x}/{y}.png``);
     empty keeps the map offline on the packaged coastline."""
     tile_attribution: str = ""
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    """Request bodies larger than this are refused with 413 while they stream in."""
+    booking_quota: int = Field(default=100, ge=1)
+    """Bookings one operator may hold pending or approved within the booking
+    horizon; one more is refused with 409 (rule ``booking_quota``)."""
     secret_key: str = ""
     """HS256 key for tokens. Empty: the public key in ``dev``/``test``; in ``prod``
     the key in ``data_dir/secret_key``, generated (mode 0600) on first start."""
@@ -161,11 +166,13 @@ class Settings(BaseSettings):
     def site_policy(self) -> SitePolicy:
         """The booking policy the opening hours describe."""
         if self.opening_hours == "24h":
-            return SitePolicy(always_open=True)
+            return SitePolicy(always_open=True, booking_quota=self.booking_quota)
         opens, closes = (
             time.fromisoformat(part) for part in self.opening_hours.split("-")
         )
-        return SitePolicy(opens_local=opens, closes_local=closes)
+        return SitePolicy(
+            opens_local=opens, closes_local=closes, booking_quota=self.booking_quota
+        )
 
     def audit_seal(self) -> AuditSeal:
         """The audit key and the heads file (``data_dir/audit-heads.log``)."""

@@ -21,6 +21,7 @@ are WGS84 lon/lat degrees with altitude in metres AMSL; times are UTC.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import tempfile
@@ -250,9 +251,10 @@ def to_kml(replay: Replay) -> bytes:
         for event, near in placed:
             mark = _sub(folder, "Placemark")
             _sub(mark, "name", f"{event.kind} (incident {event.incident_id})")
-            _sub(
-                mark, "description", json.dumps(dict(event.details), ensure_ascii=False)
-            )
+            # KML viewers render a description as HTML; the details carry free
+            # text (notes, drone names), so it goes in as escaped text.
+            details = json.dumps(dict(event.details), ensure_ascii=False)
+            _sub(mark, "description", html.escape(details))
             stamp = _sub(mark, "TimeStamp")
             _sub(stamp, "when", utc_iso(event.t_s))
             point = _sub(mark, "Point")

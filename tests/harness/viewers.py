@@ -18,8 +18,10 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.typing import Subprotocol
 
 from telemetry.live.frames import vehicle_entries
+from web.routes.live import live_subprotocols
 
 _HEAD_T_S = re.compile(rb'"t_s":(-?[0-9.eE+-]+)')
 _HEAD_TYPE = re.compile(rb'"type":"([a-z_]+)"')
@@ -60,7 +62,10 @@ class Viewer:
             attempt += 1
             try:
                 async with connect(
-                    f"{url}?token={self.token}",
+                    url,
+                    subprotocols=[
+                        Subprotocol(p) for p in live_subprotocols(self.token)
+                    ],
                     max_size=None,
                     compression=None,
                     open_timeout=20,

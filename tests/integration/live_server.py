@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from tests.conftest import free_port
 from tests.integration.api_world import PASSWORD, USERS, password_hash
 from web.db import make_engine
 from web.migrate import upgrade
+from web.routes.live import live_subprotocols
 from web.users import add_user
 
 
@@ -43,8 +46,18 @@ class LiveServer:
             self.base_url + path, headers=self.headers(who), timeout=10, **kwargs
         )
 
+    def connect(self, who: str, **kwargs: Any) -> connect:
+        """Open ``/ws/live`` as ``who`` (the token offered as a subprotocol)."""
+        return connect_live(self.ws_url, self.tokens[who], **kwargs)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def connect_live(ws_url: str, token: str, **kwargs: Any) -> connect:
+    """Open ``/ws/live`` with ``token`` as a browser does: in the subprotocols."""
+    protocols = [Subprotocol(p) for p in live_subprotocols(token)]
+    return connect(ws_url, subprotocols=protocols, **kwargs)
 
 
 def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:

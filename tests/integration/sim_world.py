@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 import web
 from airspace.site_files import demo_site_path, load_site
 from telemetry.live.frames import vehicle_entries
 from tests.integration.api_world import SITE, drone_body
-from tests.integration.live_server import LiveServer
+from tests.integration.live_server import LiveServer, connect_live
 
 SOURCE_ROOT = Path(web.__file__).resolve().parent.parent
 
@@ -123,6 +122,7 @@ class LiveRecorder:
     """Every frame of one ``/ws/live`` connection, read in a background thread."""
 
     url: str
+    token: str
     frames: list[dict[str, Any]] = field(default_factory=list)
     connected: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
@@ -182,7 +182,7 @@ class LiveRecorder:
             time.sleep(0.05)
 
     async def _read(self) -> None:
-        async with connect(self.url, max_size=None) as ws:
+        async with connect_live(self.url, self.token, max_size=None) as ws:
             self.connected.set()
             while not self._stop.is_set():
                 try:
@@ -206,9 +206,11 @@ class LiveRecorder:
 
     @classmethod
     @contextmanager
-    def running(cls, url: str, timeout_s: float = 10.0) -> Iterator[LiveRecorder]:
-        """Yield a connected recorder; disconnect after."""
-        recorder = cls(url)
+    def running(
+        cls, url: str, token: str, timeout_s: float = 10.0
+    ) -> Iterator[LiveRecorder]:
+        """Yield a recorder connected to ``url`` with ``token``; disconnect after."""
+        recorder = cls(url, token)
         thread = threading.Thread(target=recorder._run, daemon=True)
         thread.start()
         try:

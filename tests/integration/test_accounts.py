@@ -8,14 +8,16 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import httpx2
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from tests.integration.api_world import PASSWORD
 from tests.integration.live_server import LiveServer, live_server
 from web.auth import create_access_token
+from web.routes.live import live_subprotocols
 from web.secret_key import SECRET_KEY_FILE
 
 
@@ -25,16 +27,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield running
 
 
-def _login(server: LiveServer, name: str, password: str) -> httpx.Response:
-    return httpx.post(
+def _login(server: LiveServer, name: str, password: str) -> httpx2.Response:
+    return httpx2.post(
         server.base_url + "/api/v1/auth/token",
         data={"username": name, "password": password},
         timeout=30,
     )
 
 
-def _me(server: LiveServer, token: str) -> httpx.Response:
-    return httpx.get(
+def _me(server: LiveServer, token: str) -> httpx2.Response:
+    return httpx2.get(
         server.base_url + "/api/v1/auth/me",
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
@@ -43,7 +45,9 @@ def _me(server: LiveServer, token: str) -> httpx.Response:
 
 async def _closed_within(ws_url: str, token: str, act: object, limit_s: float) -> str:
     """Connect, read the snapshot, run ``act``; return the close reason (4401)."""
-    async with connect(f"{ws_url}?token={token}") as ws:
+    async with connect(
+        ws_url, subprotocols=[Subprotocol(p) for p in live_subprotocols(token)]
+    ) as ws:
         await ws.recv()  # the snapshot: the socket is authenticated and open
         if callable(act):
             await asyncio.to_thread(act)

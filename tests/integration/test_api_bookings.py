@@ -97,7 +97,7 @@ def test_book_refuse_overlap_approve_bump_and_export(world: World) -> None:
     assert "P2" in str(event["summary"])
     assert str(event["status"]) == "CANCELLED"
 
-    features = world.client.get(f"/api/v1/sites/{SITE}").json()["features"]
+    features = world.get("pilot", f"/api/v1/sites/{SITE}").json()["features"]
     (closed,) = [f for f in features if f["properties"]["kind"] == "closure"]
     assert closed["properties"]["pad_id"] == "P2"
 

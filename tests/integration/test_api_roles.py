@@ -124,8 +124,8 @@ ADMIN_ONLY = (403, 403, 403, 200, 403, 401)
 ORG_READ = (200, 200, 200, 200, 404, 401)
 
 ROUTES = [
-    Route("GET /sites", _get("/api/v1/sites"), (200,) * 6),
-    Route("GET /sites/{id}", _get(f"/api/v1/sites/{SITE}"), (200,) * 6),
+    Route("GET /sites", _get("/api/v1/sites"), ALL_READ),
+    Route("GET /sites/{id}", _get(f"/api/v1/sites/{SITE}"), ALL_READ),
     Route(
         "GET /sites/{id}/availability",
         lambda w, h: w.client.get(

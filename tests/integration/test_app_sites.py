@@ -5,20 +5,26 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
+from booking.model import Role
 from tests.conftest import free_port
+from tests.integration.api_world import PASSWORD, api_world, password_hash
 from web.app import create_app
+from web.db import make_engine
+from web.migrate import upgrade
 from web.settings import Settings
+from web.users import add_user
 
 
 def test_lists_the_demo_site_with_its_feature_counts(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
-        response = client.get("/api/v1/sites")
+    with api_world(settings) as world:
+        response = world.get("pilot", "/api/v1/sites")
     assert response.status_code == 200
     (site,) = response.json()
     assert site["metric_crs"] == "EPSG:2326"
@@ -27,9 +33,9 @@ def test_lists_the_demo_site_with_its_feature_counts(settings: Settings) -> None
 
 
 def test_serves_a_site_as_geojson_in_lon_lat(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
-        site_id = client.get("/api/v1/sites").json()[0]["id"]
-        collection = client.get(f"/api/v1/sites/{site_id}").json()
+    with api_world(settings) as world:
+        site_id = world.get("pilot", "/api/v1/sites").json()[0]["id"]
+        collection = world.get("pilot", f"/api/v1/sites/{site_id}").json()
     assert collection["type"] == "FeatureCollection"
     kinds = {f["properties"]["kind"] for f in collection["features"]}
     assert {"site", "pad", "corridor", "exclusion"} <= kinds
@@ -43,15 +49,35 @@ def test_serves_a_site_as_geojson_in_lon_lat(settings: Settings) -> None:
 
 
 def test_unknown_site_is_a_404_that_names_it(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
-        response = client.get("/api/v1/sites/nowhere")
+    with api_world(settings) as world:
+        response = world.get("pilot", "/api/v1/sites/nowhere")
     assert response.status_code == 404
     assert "nowhere" in response.json()["detail"]
+
+
+def test_sites_and_their_closures_need_a_token(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        for path in ("/api/v1/sites", "/api/v1/sites/cyberport-pier"):
+            response = client.get(path)
+            assert response.status_code == 401, path
+            assert "not authenticated" in response.json()["detail"]
 
 
 @pytest.mark.slow
 def test_skyberth_serve_answers_over_real_http(tmp_path: Path) -> None:
     port = free_port()
+    engine = make_engine(f"sqlite:///{tmp_path / 'skyberth.sqlite3'}")
+    upgrade(engine)
+    add_user(
+        engine,
+        "pilot",
+        Role.PILOT,
+        PASSWORD,
+        datetime.now(UTC),
+        "acme",
+        password_hash=password_hash(),
+    )
+    engine.dispose()
     env = {
         "SKYBERTH_DATA_DIR": str(tmp_path),
         "SKYBERTH_MAVLINK": '["udpin:127.0.0.1:0"]',
@@ -75,7 +101,14 @@ def test_skyberth_serve_answers_over_real_http(tmp_path: Path) -> None:
                     raise
                 time.sleep(0.2)
         assert response.json() == {"status": "ok"}
-        sites = httpx2.get(f"http://127.0.0.1:{port}/api/v1/sites", timeout=5).json()
+        base = f"http://127.0.0.1:{port}/api/v1"
+        issued = httpx2.post(
+            f"{base}/auth/token",
+            data={"username": "pilot", "password": PASSWORD},
+            timeout=10,
+        ).json()
+        bearer = {"Authorization": f"Bearer {issued['access_token']}"}
+        sites = httpx2.get(f"{base}/sites", headers=bearer, timeout=5).json()
         assert len(sites) == 1
     finally:
         server.terminate()

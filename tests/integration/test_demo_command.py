@@ -152,7 +152,7 @@ def test_demo_serves_the_map_flies_the_booked_drones_and_stops_on_sigint(
     map_after_s = _wait_for_map(demo)
     token = _pilot_token(demo)
     booked = {f"kite-{n}" for n in range(1, BOOKED_DRONES + 1)}
-    with LiveRecorder.running(f"{demo.ws_url}?token={token}") as live:
+    with LiveRecorder.running(demo.ws_url, token) as live:
         live.wait_for(lambda f: f.get("type") == "snapshot", 10)
 
         def all_moving(_: object) -> bool:

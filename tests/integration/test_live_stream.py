@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from airspace.site_files import demo_site_path, load_site
 from telemetry.live.frames import vehicle_entries
 from tests.integration.api_world import SITE, drone_body
-from tests.integration.live_server import LiveServer, live_server
+from tests.integration.live_server import LiveServer, connect_live, live_server
 from tests.mavlink_helpers import VehicleEncoder, corridor_point
 
 pytestmark = pytest.mark.slow
@@ -97,7 +97,7 @@ async def test_a_viewer_sees_the_drone_move_and_its_corridor_exit_within_250_ms(
     inside = corridor_point(DEMO, "C1")
     outside = corridor_point(DEMO, "C1", outside_by_m=30)
     try:
-        async with connect(f"{server.ws_url}?token={server.tokens['pilot']}") as ws:
+        async with server.connect("pilot") as ws:
             snapshot = orjson.loads(await ws.recv())
             assert snapshot["type"] == "snapshot"
             assert booking_id in [b["id"] for b in snapshot["bookings"]]
@@ -159,12 +159,63 @@ async def test_a_viewer_sees_the_drone_move_and_its_corridor_exit_within_250_ms(
 async def test_a_bad_token_is_closed_with_4401_and_the_reason(
     server: LiveServer,
 ) -> None:
-    async with connect(f"{server.ws_url}?token=not-a-token") as ws:
+    async with connect_live(server.ws_url, "not-a-token") as ws:
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4401
     assert "invalid token" in closed.value.rcvd.reason
+
+
+async def test_the_token_rides_in_the_subprotocol_and_never_reaches_the_log(
+    server: LiveServer,
+) -> None:
+    token = server.tokens["pilot"]
+    async with server.connect("pilot") as ws:
+        assert ws.subprotocol == "skyberth.live"
+        assert orjson.loads(await ws.recv())["type"] == "snapshot"
+    # A token in the URL (where access logs and proxies keep it) is refused ...
+    async with connect(f"{server.ws_url}?token={token}") as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
+    assert "subprotocol" in closed.value.rcvd.reason
+    # ... and no log line holds it, though uvicorn logged the request.
+    server.get("pilot", f"/api/v1/auth/me?token={token}")
+    await asyncio.sleep(0.3)
+    log = server.log()
+    assert "/ws/live?token=<redacted>" in log
+    assert token not in log
+    assert token.split(".")[2] not in log
+
+
+async def test_client_messages_are_bounded_and_never_echoed(
+    server: LiveServer,
+) -> None:
+    async with server.connect("pilot") as ws:
+        await ws.recv()  # snapshot
+        await ws.send("<script>not json")
+        await ws.send(orjson.dumps({"type": "<img src=x onerror=alert(1)>"}).decode())
+        errors = await frames_until(ws, lambda f: f.get("type") == "error")
+        assert errors[-1]["error"] == "not JSON"
+        await asyncio.sleep(1.1)
+        await ws.send(orjson.dumps({"type": "<img src=x onerror=alert(1)>"}).decode())
+        seen = await frames_until(ws, lambda f: f.get("type") == "error")
+        assert "<img" not in orjson.dumps(seen).decode()
+        # resync: one snapshot a second, however often it is asked for
+        for _ in range(20):
+            await ws.send('{"type": "resync"}')
+        await ws.send('{"type": "ping"}')
+        seen = await frames_until(ws, lambda f: f.get("type") == "pong")
+        assert [f["type"] for f in seen].count("snapshot") == 1
+    async with server.connect("pilot") as ws:
+        await ws.recv()
+        await ws.send('{"type": "ping", "pad": "' + "x" * 10_000 + '"}')
+        with pytest.raises(ConnectionClosed) as closed:
+            await frames_until(ws, lambda _: False)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009
 
 
 async def test_an_operator_never_sees_another_organisations_drone(
@@ -178,10 +229,8 @@ async def test_an_operator_never_sees_another_organisations_drone(
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         async with (
-            connect(f"{server.ws_url}?token={server.tokens['pilot']}") as pilot,
-            connect(
-                f"{server.ws_url}?token={server.tokens['safety_officer']}"
-            ) as staff,
+            server.connect("pilot") as pilot,
+            server.connect("safety_officer") as staff,
         ):
             await pilot.recv()
             await staff.recv()

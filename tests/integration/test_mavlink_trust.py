@@ -38,11 +38,11 @@ def test_a_second_udp_sender_for_a_registered_sysid_is_refused_and_raises_an_inc
     with live_server(tmp_path, SKYBERTH_LIVE_INTERVAL_MS="0") as server:
         register_and_book(server, "D41", SYSID, corridor="C1", pad="P1", lead_s=0.5)
         time.sleep(0.6)
-        url = f"{server.ws_url}?token={server.tokens['safety_officer']}"
+        url, token = server.ws_url, server.tokens["safety_officer"]
         target = ("127.0.0.1", server.mavlink_port)
         drone, spoofer = sender(), sender()
         real, fake = VehicleEncoder(SYSID), VehicleEncoder(SYSID)
-        with LiveRecorder.running(url) as live, drone, spoofer:
+        with LiveRecorder.running(url, token) as live, drone, spoofer:
             for i in range(30):  # 3 s at 10 Hz, the spoofer joining after 1 s
                 drone.sendto(real.heartbeat(), target)
                 drone.sendto(real.position(lat, lon, alt, 30.0), target)
@@ -83,9 +83,9 @@ def test_senders_outside_mavlink_allow_are_refused(tmp_path: Path) -> None:
         SKYBERTH_LIVE_INTERVAL_MS="0",
         SKYBERTH_MAVLINK_ALLOW=json.dumps(["10.0.0.0/8"]),
     ) as server:
-        url = f"{server.ws_url}?token={server.tokens['safety_officer']}"
+        url, token = server.ws_url, server.tokens["safety_officer"]
         enc = VehicleEncoder(SYSID)
-        with LiveRecorder.running(url) as live, sender() as outsider:
+        with LiveRecorder.running(url, token) as live, sender() as outsider:
             for _ in range(10):
                 outsider.sendto(enc.heartbeat(), ("127.0.0.1", server.mavlink_port))
                 outsider.sendto(

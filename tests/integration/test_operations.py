@@ -7,12 +7,13 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from web.app import create_app
 from web.db import make_engine
-from web.logs import JsonFormatter
+from web.logs import JsonFormatter, RedactSecrets
 from web.settings import Settings
 
 
@@ -24,7 +25,7 @@ def test_readyz_is_ready_when_the_database_answers(settings: Settings) -> None:
 
 
 def test_readyz_names_the_database_when_it_does_not_answer(
-    settings: Settings,
+    settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = create_app(settings)
     with TestClient(app) as client:
@@ -37,7 +38,14 @@ def test_readyz_names_the_database_when_it_does_not_answer(
             app.state.engine.dispose()
             app.state.engine = working
     assert response.status_code == 503
-    assert response.json()["problems"][0].startswith("database: OperationalError")
+    # Names the part, but not the driver's text (hosts, users, paths): that is
+    # for the log, not for anyone who can reach /readyz.
+    assert response.json()["problems"] == [
+        "database: not answering (see the server log)"
+    ]
+    assert "127.0.0.1" not in response.text
+    assert "OperationalError" not in response.text
+    assert any("127.0.0.1" in (r.exc_text or "") for r in caplog.records)
 
 
 def test_json_logs_are_one_object_per_line_in_utc() -> None:
@@ -80,3 +88,19 @@ def test_metrics_are_typed_and_each_app_has_its_own_registry(
     assert "held" not in {
         s.labels.get("outcome") for s in families["skyberth_recorder_rows"].samples
     }
+
+
+def test_uvicorn_lines_never_carry_a_token_from_a_url() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/ws/live?site=p&token=eyJ.abc.def&x=1", "1.1", 200),
+        None,
+    )
+    RedactSecrets().filter(record)
+    assert record.getMessage() == (
+        '127.0.0.1:5 - "GET /ws/live?site=p&token=<redacted>&x=1 HTTP/1.1" 200'
+    )

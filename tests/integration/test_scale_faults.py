@@ -327,7 +327,8 @@ async def test_a_gateway_serves_health_and_metrics_and_no_api_or_pages(
         assert (await client.get("/api/v1/sites")).status_code == 404
         assert (await client.get("/")).status_code == 404
     async with httpx2.AsyncClient(base_url=world.url("web0"), timeout=5) as client:
-        assert (await client.get("/api/v1/sites")).status_code == 200
+        operator = {"Authorization": f"Bearer {world.tokens['operator']}"}
+        assert (await client.get("/api/v1/sites", headers=operator)).status_code == 200
 
 
 async def test_kill_9_a_gateway_its_drones_show_link_lost_on_both_web_processes(

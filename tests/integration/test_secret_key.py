@@ -8,7 +8,7 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from typer.testing import CliRunner
 
@@ -31,7 +31,7 @@ def test_a_default_serve_refuses_a_token_signed_with_the_public_development_key(
             datetime.now(UTC),
             timedelta(hours=1),
         )
-        refused = httpx.get(
+        refused = httpx2.get(
             server.base_url + "/api/v1/audit",
             headers={"Authorization": f"Bearer {forged}"},
             timeout=10,

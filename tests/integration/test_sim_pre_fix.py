@@ -113,11 +113,11 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
             *("--speed", f"{SPEED:g}", "--duration-s", f"{DURATION_SIM_S:g}"),
             *("--rate-hz", "4", "--progress-s", "2"),
         ]
-        url = f"{server.ws_url}?token={server.tokens['safety_officer']}"
+        url, token = server.ws_url, server.tokens["safety_officer"]
         seen: list[int] = []
         stop = threading.Event()
         poller = threading.Thread(target=poll_links, args=(server, seen, stop))
-        with LiveRecorder.running(url) as live:
+        with LiveRecorder.running(url, token) as live:
             poller.start()
             try:
                 run = run_simulator(args, tmp / "simulator.log", 60.0)

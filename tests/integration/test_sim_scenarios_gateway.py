@@ -227,8 +227,8 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
             *("--speed", f"{SPEED:g}", "--rate-hz", f"{RATE_HZ:g}"),
             *("--progress-s", "2"),
         ]
-        url = f"{server.ws_url}?token={server.tokens['safety_officer']}"
-        with LiveRecorder.running(url) as live:
+        token = server.tokens["safety_officer"]
+        with LiveRecorder.running(server.ws_url, token) as live:
             run = run_simulator(args, tmp / "simulator.log", SIMULATOR_TIMEOUT_S)
             assert run.returncode == 0, run.output
             incidents = settled_incidents(server, quiet_s=1.0)

@@ -22,6 +22,7 @@ from booking.errors import (
     InvalidTransition,
     NotFound,
     PermissionDenied,
+    QuotaExceeded,
     Rule,
 )
 from booking.model import (
@@ -165,6 +166,16 @@ class FakeBookings:
             for b in self.items.values()
             if b.site_id == site_id and b.occupies and b.window.overlaps(window)
         ]
+
+    def count_held(self, operator_id: OperatorId, window: TimeWindow) -> int:
+        held = (BookingState.PENDING, BookingState.APPROVED)
+        return sum(
+            1
+            for b in self.items.values()
+            if b.operator_id == operator_id
+            and b.state in held
+            and b.window.overlaps(window)
+        )
 
     def lock_schedule(self, site_id: SiteId, window: TimeWindow) -> None:
         self.locked.append((site_id, window))
@@ -402,6 +413,45 @@ class TestRequestBooking:
         naive = request(start=datetime(2025, 6, 2, 2))  # noqa: DTZ001
         with pytest.raises(BookingRuleViolation, match="no timezone"):
             services.request_booking(new_uow(), naive, PILOT_A, NOW)
+
+
+class TestBookingQuota:
+    def quota_uow(self, quota: int) -> FakeUnitOfWork:
+        drones = [make_drone("D1", OP_A, 1), make_drone("DB", OP_B, 3)]
+        return FakeUnitOfWork(drones, SitePolicy(booking_quota=quota))
+
+    def test_refuses_a_booking_past_the_operators_quota_naming_it(self) -> None:
+        uow = self.quota_uow(2)
+        services.request_booking(
+            uow, request("D1", local(9), local(9, 30)), PILOT_A, NOW
+        )
+        services.request_booking(
+            uow, request("D1", local(11), local(11, 30)), PILOT_A, NOW
+        )
+
+        with pytest.raises(QuotaExceeded) as caught:
+            services.request_booking(
+                uow, request("D1", local(13), local(13, 30)), PILOT_A, NOW
+            )
+
+        assert caught.value.rule is Rule.BOOKING_QUOTA
+        assert f"operator {OP_A} already holds 2" in caught.value.message
+        assert "booking quota is 2" in caught.value.message
+        assert len(uow.bookings.items) == 2
+
+    def test_the_quota_is_per_operator_and_a_cancelled_booking_frees_its_place(
+        self,
+    ) -> None:
+        uow = self.quota_uow(1)
+        first = services.request_booking(uow, request("D1"), PILOT_A, NOW)
+        services.request_booking(
+            uow, request("DB", corridor="C2", takeoff="P2"), PILOT_B, NOW
+        )
+
+        services.cancel(uow, first.id, OPERATOR_A, NOW)
+        again = services.request_booking(uow, request("D1"), PILOT_A, NOW)
+
+        assert again.state is BookingState.PENDING
 
 
 class TestApproveAndReject:

@@ -19,6 +19,7 @@ from booking.audit_heads import AuditHeadsError, read_heads, seal_of
 from booking.audit_trail import AuditFilter, AuditRecord, list_audit, verify_trail
 from booking.model import Actor, Role
 from web.deps import SessionDep, require_role
+from web.input_limits import Offset
 
 router = APIRouter(tags=["audit"])
 
@@ -74,7 +75,7 @@ def audit_index(
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[AuditRecordPublic]:
     """Return audit records, newest first, filtered by who, what, which and when."""
     kind, ident = _subject(subject)

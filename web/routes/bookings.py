@@ -25,6 +25,7 @@ from booking.services import (
 )
 from web.calendar import bookings_calendar
 from web.deps import ActorDep, SessionDep, UowDep
+from web.input_limits import DbId, Offset
 from web.queries import BookingFilter, get_booking, list_bookings
 from web.schemas import BookingCreate, BookingPublic, BookingReject
 
@@ -46,7 +47,7 @@ def bookings_index(
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[BookingPublic]:
     """Return the bookings the caller may see, filtered, by start time.
 
@@ -99,14 +100,14 @@ def bookings_ics(
 
 @router.get("/bookings/{booking_id}")
 def bookings_show(
-    booking_id: int, actor: ActorDep, session: SessionDep
+    booking_id: DbId, actor: ActorDep, session: SessionDep
 ) -> BookingPublic:
     """Return one booking; 404 when it is not the caller's to see."""
     return BookingPublic.of(get_booking(session, actor, booking_id))
 
 
 @router.post("/bookings/{booking_id}/approve")
-def bookings_approve(booking_id: int, actor: ActorDep, uow: UowDep) -> BookingPublic:
+def bookings_approve(booking_id: DbId, actor: ActorDep, uow: UowDep) -> BookingPublic:
     """Approve a pending booking (site admins only)."""
     bid = BookingId(booking_id)
     return BookingPublic.of(approve(uow, bid, actor, datetime.now(UTC), conceal=True))
@@ -114,7 +115,7 @@ def bookings_approve(booking_id: int, actor: ActorDep, uow: UowDep) -> BookingPu
 
 @router.post("/bookings/{booking_id}/reject")
 def bookings_reject(
-    booking_id: int,
+    booking_id: DbId,
     actor: ActorDep,
     uow: UowDep,
     body: BookingReject | None = None,
@@ -127,7 +128,7 @@ def bookings_reject(
 
 
 @router.post("/bookings/{booking_id}/cancel")
-def bookings_cancel(booking_id: int, actor: ActorDep, uow: UowDep) -> BookingPublic:
+def bookings_cancel(booking_id: DbId, actor: ActorDep, uow: UowDep) -> BookingPublic:
     """Cancel a pending or approved booking (its organisation or a site admin)."""
     bid = BookingId(booking_id)
     return BookingPublic.of(cancel(uow, bid, actor, datetime.now(UTC), conceal=True))

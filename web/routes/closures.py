@@ -18,6 +18,7 @@ from booking.errors import NotFound
 from booking.model import Actor, ClosureId, Role
 from booking.services import CreateClosure, create_closure, delete_closure
 from web.deps import ActorDep, CatalogueDep, SessionDep, UowDep, require_role
+from web.input_limits import MAX_PAGE, DbId, Offset, PageLimit
 from web.queries import get_closure, list_closures
 from web.schemas import BookingPublic, ClosureCreate, ClosureCreated, ClosurePublic
 
@@ -37,12 +38,13 @@ def closures_index(
     site: str | None = None,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    limit: PageLimit = MAX_PAGE,
+    offset: Offset = 0,
 ) -> list[ClosurePublic]:
-    """Return closures, optionally of one site and overlapping ``[from, to)``."""
-    return [
-        ClosurePublic.of(c, catalogue.get(c.site_id))
-        for c in list_closures(session, site, start, end)
-    ]
+    """Return closures, optionally of one site and overlapping ``[from, to)``, by
+    start, at most ``limit`` (up to 1000) after ``offset``."""
+    found = list_closures(session, site, start, end, limit=limit, offset=offset)
+    return [ClosurePublic.of(c, catalogue.get(c.site_id)) for c in found]
 
 
 @router.post("/closures", status_code=status.HTTP_201_CREATED)
@@ -75,7 +77,7 @@ def closures_create(
 
 @router.delete("/closures/{closure_id}")
 def closures_delete(
-    closure_id: int, actor: ClosureManager, catalogue: CatalogueDep, uow: UowDep
+    closure_id: DbId, actor: ClosureManager, catalogue: CatalogueDep, uow: UowDep
 ) -> ClosurePublic:
     """Delete a closure and return it; bookings it bumped stay bumped."""
     closure = delete_closure(uow, ClosureId(closure_id), actor, datetime.now(UTC))
@@ -84,7 +86,7 @@ def closures_delete(
 
 @router.get("/closures/{closure_id}")
 def closures_show(
-    closure_id: int, actor: ActorDep, session: SessionDep, catalogue: CatalogueDep
+    closure_id: DbId, actor: ActorDep, session: SessionDep, catalogue: CatalogueDep
 ) -> ClosurePublic:
     """Return one closure."""
     closure = get_closure(session, closure_id)

@@ -13,6 +13,7 @@ from booking.model import DroneId, OperatorId, Role
 from booking.services import RegisterDrone, register_drone
 from booking.tables import OperatorRow
 from web.deps import ActorDep, SessionDep, UowDep
+from web.input_limits import MAX_PAGE, Offset, PageLimit
 from web.queries import get_drone, list_drones
 from web.schemas import DroneCreate, DronePublic
 
@@ -21,10 +22,16 @@ router = APIRouter(tags=["drones"])
 
 @router.get("/drones")
 def drones_index(
-    actor: ActorDep, session: SessionDep, site: str | None = None
+    actor: ActorDep,
+    session: SessionDep,
+    site: str | None = None,
+    limit: PageLimit = MAX_PAGE,
+    offset: Offset = 0,
 ) -> list[DronePublic]:
-    """Return the drones the caller may see (their organisation's, or all for staff)."""
-    return [DronePublic.of(d) for d in list_drones(session, actor, site)]
+    """Return the drones the caller may see (their organisation's, or all for staff),
+    by id, at most ``limit`` (up to 1000) after ``offset``."""
+    found = list_drones(session, actor, site, limit=limit, offset=offset)
+    return [DronePublic.of(d) for d in found]
 
 
 @router.post("/drones", status_code=status.HTTP_201_CREATED)

@@ -35,6 +35,7 @@ from telemetry.reports.export_sources import (
 from telemetry.reports.replay import replay_json
 from web.db import write_session
 from web.deps import ActorDep, SessionDep
+from web.input_limits import DbId
 from web.queries import get_booking
 from web.routes.incidents import incident_repository, visible_incident
 from web.settings import Settings
@@ -83,7 +84,7 @@ def _response(export: ExportFile) -> Response:
 
 @router.get("/incidents/{incident_id}/track")
 def incidents_track(
-    incident_id: int, request: Request, actor: ActorDep
+    incident_id: DbId, request: Request, actor: ActorDep
 ) -> dict[str, Any]:
     """Return the incident's evidence track, timeline and volume for replay."""
     incidents = incident_repository(request)
@@ -93,7 +94,7 @@ def incidents_track(
 
 @router.get("/bookings/{booking_id}/track")
 def bookings_track(
-    booking_id: int, request: Request, actor: ActorDep, session: SessionDep
+    booking_id: DbId, request: Request, actor: ActorDep, session: SessionDep
 ) -> dict[str, Any]:
     """Return the booking's recorded track, its incidents' events and its corridor."""
     booking = get_booking(session, actor, booking_id)
@@ -109,7 +110,7 @@ def bookings_track(
     responses=_FILE_RESPONSES,
 )
 def incidents_export(
-    incident_id: int, request: Request, actor: ActorDep, fmt: FormatQuery
+    incident_id: DbId, request: Request, actor: ActorDep, fmt: FormatQuery
 ) -> Response:
     """Return the incident as a file: GeoJSON, KML, CSV, GeoPackage, its raw
     evidence frames as ``.tlog``, or the HTML report."""
@@ -124,7 +125,7 @@ def incidents_export(
     responses=_FILE_RESPONSES,
 )
 def bookings_export(
-    booking_id: int,
+    booking_id: DbId,
     request: Request,
     actor: ActorDep,
     session: SessionDep,

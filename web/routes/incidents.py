@@ -69,6 +69,7 @@ from web.incident_schemas import (
     IncidentRootCause,
     IncidentSeverity,
 )
+from web.input_limits import DbId, DbIdQuery, Offset
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def incident_repository(request: Request) -> IncidentRepository:
 
 
 def visible_incident(
-    incidents: IncidentRepository, actor: Actor, incident_id: int
+    incidents: IncidentRepository, actor: Actor, incident_id: DbId
 ) -> Incident:
     """Return the incident if ``actor`` may see it; ``NotFound`` otherwise."""
     incident = incidents.get_incident(incident_id)
@@ -104,11 +105,11 @@ def incidents_index(
     site: str | None = None,
     drone: str | None = None,
     operator: str | None = None,
-    booking: int | None = None,
+    booking: DbIdQuery = None,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[IncidentPublic]:
     """Return the incidents the caller may see, newest opened first.
 
@@ -137,7 +138,7 @@ def incidents_index(
 
 @router.get("/incidents/{incident_id}")
 def incidents_show(
-    incident_id: int, request: Request, actor: ActorDep
+    incident_id: DbId, request: Request, actor: ActorDep
 ) -> IncidentDetail:
     """Return one incident with its rule, volume, link figures and timeline."""
     incidents = incident_repository(request)
@@ -147,7 +148,7 @@ def incidents_show(
 
 @router.get("/incidents/{incident_id}/evidence")
 def incidents_evidence(
-    incident_id: int, request: Request, actor: ActorDep
+    incident_id: DbId, request: Request, actor: ActorDep
 ) -> dict[str, Any]:
     """Return the incident's evidence as it was frozen when it opened.
 
@@ -190,7 +191,7 @@ def incidents_evidence(
 async def _change(
     request: Request,
     service: IncidentService,
-    incident_id: int,
+    incident_id: DbId,
     actor: Actor,
     command: IncidentCommand | CommandFactory,
     version: int | None,
@@ -219,7 +220,7 @@ async def _change(
 
 @router.post("/incidents/{incident_id}/acknowledge")
 async def incidents_acknowledge(
-    incident_id: int,
+    incident_id: DbId,
     request: Request,
     actor: ActorDep,
     service: IncidentServiceDep,
@@ -234,7 +235,7 @@ async def incidents_acknowledge(
 
 @router.post("/incidents/{incident_id}/investigate")
 async def incidents_investigate(
-    incident_id: int,
+    incident_id: DbId,
     request: Request,
     actor: ActorDep,
     service: IncidentServiceDep,
@@ -249,7 +250,7 @@ async def incidents_investigate(
 
 @router.post("/incidents/{incident_id}/assign")
 async def incidents_assign(
-    incident_id: int,
+    incident_id: DbId,
     request: Request,
     actor: ActorDep,
     service: IncidentServiceDep,
@@ -266,7 +267,7 @@ async def incidents_assign(
 
 @router.post("/incidents/{incident_id}/note")
 async def incidents_note(
-    incident_id: int,
+    incident_id: DbId,
     request: Request,
     actor: ActorDep,
     service: IncidentServiceDep,
@@ -280,7 +281,7 @@ async def incidents_note(
 
 @router.post("/incidents/{incident_id}/severity")
 async def incidents_severity(
-    incident_id: int,
+    incident_id: DbId,
     request: Request,
     actor: ActorDep,
     service: IncidentServiceDep,
@@ -299,7 +300,7 @@ async def incidents_severity(
 
 @router.post("/incidents/{incident_id}/root-cause")
 async def incidents_root_cause(
-    incident_id: int,
+    incident_id: DbId,
     request: Request,
     actor: ActorDep,
     service: IncidentServiceDep,
@@ -318,7 +319,7 @@ async def incidents_root_cause(
 
 @router.post("/incidents/{incident_id}/close")
 async def incidents_close(
-    incident_id: int,
+    incident_id: DbId,
     request: Request,
     actor: ActorDep,
     service: IncidentServiceDep,
@@ -337,7 +338,7 @@ async def incidents_close(
 
 @router.post("/incidents/{incident_id}/reopen")
 async def incidents_reopen(
-    incident_id: int,
+    incident_id: DbId,
     request: Request,
     actor: ActorDep,
     service: IncidentServiceDep,

@@ -5,12 +5,22 @@ close frame whose code (4401 bad token, 4403 role) and reason say why, which a
 browser can show; a handshake refused with HTTP 403 would tell it nothing. An open
 socket is closed with 4401 when its token expires or is revoked (password changed,
 user disabled), checked every ``SKYBERTH_SESSION_CHECK_S`` seconds.
+
+The token travels in the ``Sec-WebSocket-Protocol`` header (offer ``skyberth.live``
+and ``skyberth.bearer.<token>``; the server picks ``skyberth.live``) or, for
+programs, in ``Authorization: Bearer``; never in the URL, which access logs and
+proxies write down. A ``?token=`` is refused with a close reason that says so.
+
+What a client sends is bounded: messages over ``MAX_WS_MESSAGE_BYTES`` close the
+socket (1009), ``resync`` is answered at most once per ``RESYNC_INTERVAL_S``, error
+replies never repeat the client's input and are sent at most once per second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -38,6 +48,7 @@ from web.auth import (
     check_token_holder,
     decode_access_token,
 )
+from web.input_limits import MAX_WS_MESSAGE_BYTES
 from web.queries import BookingFilter, list_bookings
 from web.schemas import BookingPublic
 from web.settings import Settings
@@ -50,6 +61,18 @@ router = APIRouter()
 CLOSE_UNAUTHORISED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
+CLOSE_TOO_BIG = 1009
+
+SUBPROTOCOL = "skyberth.live"
+BEARER_PROTOCOL_PREFIX = "skyberth.bearer."
+RESYNC_INTERVAL_S = 1.0
+"""A snapshot costs a database read: one per second per client at most."""
+ERROR_INTERVAL_S = 1.0
+
+
+def live_subprotocols(token: str) -> list[str]:
+    """The ``Sec-WebSocket-Protocol`` offer that carries ``token`` to /ws/live."""
+    return [SUBPROTOCOL, BEARER_PROTOCOL_PREFIX + token]
 
 
 class _Refused(Exception):
@@ -60,9 +83,15 @@ class _Refused(Exception):
 
 
 def _bearer(websocket: WebSocket) -> str | None:
-    token = websocket.query_params.get("token")
-    if token:
-        return token
+    if "token" in websocket.query_params:
+        raise _Refused(
+            CLOSE_UNAUTHORISED,
+            "the token is not taken from the URL (logs keep URLs): offer it as "
+            f"the subprotocol {BEARER_PROTOCOL_PREFIX}<token>",
+        )
+    for offered in websocket.scope.get("subprotocols", ()):
+        if offered.startswith(BEARER_PROTOCOL_PREFIX):
+            return str(offered[len(BEARER_PROTOCOL_PREFIX) :])
     header = websocket.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value else None
@@ -73,7 +102,9 @@ def _authenticate(
 ) -> tuple[User, TokenClaims]:
     if not token:
         raise _Refused(
-            CLOSE_UNAUTHORISED, "not authenticated: connect with ?token=<bearer token>"
+            CLOSE_UNAUTHORISED,
+            "not authenticated: offer the subprotocols "
+            f"{SUBPROTOCOL}, {BEARER_PROTOCOL_PREFIX}<bearer token>",
         )
     try:
         claims = decode_access_token(token, settings.secret_key, datetime.now(UTC))
@@ -183,11 +214,11 @@ async def live(websocket: WebSocket) -> None:
     engine = cast(Engine, app.state.engine)
     settings = cast(Settings, app.state.settings)
     runtime = cast(TelemetryRuntime | None, getattr(app.state, "telemetry", None))
-    await websocket.accept()
+    offered = websocket.scope.get("subprotocols", ())
+    await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     try:
-        user, claims = await asyncio.to_thread(
-            _authenticate, engine, settings, _bearer(websocket)
-        )
+        token = _bearer(websocket)
+        user, claims = await asyncio.to_thread(_authenticate, engine, settings, token)
         if runtime is None:
             raise _Refused(1013, "live telemetry is not running on this server")
     except _Refused as refused:
@@ -270,24 +301,44 @@ async def _receive(
     audience: Audience,
 ) -> None:
     """Answer ``ping`` and ``resync`` through the client's own queue (one sender per
-    socket); returns when the client goes away."""
+    socket); returns when the client goes away or sends too much."""
+    last_resync_s = last_error_s = -math.inf
+
+    def error(text: str, now_s: float) -> None:
+        # Fixed texts only: nothing the client sent is queued back to it, and at
+        # most one a second, so junk cannot fill the must-keep queue.
+        nonlocal last_error_s
+        if now_s - last_error_s >= ERROR_INTERVAL_S:
+            last_error_s = now_s
+            subscriber.push({"type": "error", "error": text})
+
     while True:
         try:
             text = await websocket.receive_text()
         except (WebSocketDisconnect, RuntimeError):
             return
+        now_s = time.monotonic()
+        if len(text) > MAX_WS_MESSAGE_BYTES:
+            with suppress(Exception):
+                await websocket.close(
+                    code=CLOSE_TOO_BIG,
+                    reason=f"messages are limited to {MAX_WS_MESSAGE_BYTES} bytes",
+                )
+            return
         try:
             message = orjson.loads(text)
         except orjson.JSONDecodeError:
-            subscriber.push({"type": "error", "error": "not JSON"})
+            error("not JSON", now_s)
             continue
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "ping":
             subscriber.push({"type": "pong", "t_s": round(time.time(), 3)})
         elif kind == "resync":
+            if now_s - last_resync_s < RESYNC_INTERVAL_S:
+                error(f"resync at most once per {RESYNC_INTERVAL_S:g} s", now_s)
+                continue
+            last_resync_s = now_s
             snapshot = await _snapshot_with_vehicles(runtime, engine, user, audience)
             subscriber.push(snapshot, snapshot=True)
         else:
-            subscriber.push(
-                {"type": "error", "error": f"unknown message type {kind!r}"}
-            )
+            error("unknown message type: send ping or resync", now_s)

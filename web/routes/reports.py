@@ -21,7 +21,7 @@ import io
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -50,6 +50,8 @@ from web.deps import ActorDep, SessionDep
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 STREAM_ROWS = 5000
+MAX_REPORT_PERIOD = timedelta(days=366)
+"""A report reads every track sample of its period: one year at most per request."""
 """Samples fetched per round trip: a campaign is millions of rows, never all at once."""
 
 
@@ -202,6 +204,12 @@ def conformance(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"the period is empty: 'to' {end.isoformat()} is not after "
             f"'from' {start.isoformat()}",
+        )
+    if end - start > MAX_REPORT_PERIOD:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"the period is {(end - start).days} days; a report covers at most "
+            f"{MAX_REPORT_PERIOD.days} days",
         )
     operator_id = _operator_in_scope(session, actor, operator)
     reports = conformance_reports(session, start, end, operator_id)

@@ -39,8 +39,8 @@ class SiteSummary(BaseModel):
 
 
 @router.get("/sites")
-def list_sites(sites: SitesDep) -> list[SiteSummary]:
-    """Return every site this instance serves."""
+def list_sites(_user: ActorDep, sites: SitesDep) -> list[SiteSummary]:
+    """Return every site this instance serves (signed-in users only)."""
     return [
         SiteSummary(
             id=s.id,
@@ -92,9 +92,15 @@ def closure_feature(closure: Closure, site: Site) -> dict[str, Any]:
 
 
 @router.get("/sites/{site_id}")
-def get_site(site_id: str, sites: SitesDep, session: SessionDep) -> dict[str, Any]:
+def get_site(
+    site_id: str, _user: ActorDep, sites: SitesDep, session: SessionDep
+) -> dict[str, Any]:
     """Return the site as a GeoJSON FeatureCollection (lon/lat, WGS84), with its
-    current and future closures as features of kind ``closure``."""
+    current and future closures as features of kind ``closure``.
+
+    Signed-in users only: the layout of a site and why parts of it are closed are
+    not for anyone on the network.
+    """
     site = _site_or_404(sites, site_id)
     collection = site_to_feature_collection(site)
     closures = list_closures(session, site.id, start=datetime.now(UTC))

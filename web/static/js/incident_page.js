@@ -339,7 +339,8 @@ function drawEvidence(samples, volume, openedMs) {
       style: { color: "#1769aa", weight: 3, fillColor: "#2b8cd6", fillOpacity: 0.25, className: "inc-volume" },
     }).addTo(page.map);
     layer.bindTooltip(
-      `${volume.source || "assigned volume"} · ${volume.floor_amsl_m.toFixed(0)}–${volume.ceiling_amsl_m.toFixed(0)} m AMSL`,
+      // An element, not a string: Leaflet inserts strings as HTML.
+      el("span", {}, `${volume.source || "assigned volume"} · ${volume.floor_amsl_m.toFixed(0)}–${volume.ceiling_amsl_m.toFixed(0)} m AMSL`),
       { sticky: true },
     );
     bounds.push(layer.getBounds());

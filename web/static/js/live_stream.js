@@ -52,9 +52,15 @@ export class LiveStream {
 
   url() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const params = new URLSearchParams({ token: this.token() || "" });
+    const params = new URLSearchParams();
     if (this.site) params.set("site", this.site);
-    return `${scheme}://${location.host}${this.path}?${params}`;
+    const query = params.size ? `?${params}` : "";
+    return `${scheme}://${location.host}${this.path}${query}`;
+  }
+
+  /** The token rides in Sec-WebSocket-Protocol, never in the URL (logs keep URLs). */
+  protocols() {
+    return ["skyberth.live", `skyberth.bearer.${this.token() || ""}`];
   }
 
   connect() {
@@ -63,7 +69,7 @@ export class LiveStream {
     this.onStatus({ state: this.attempt ? "reconnecting" : "connecting", attempt: this.attempt });
     let socket;
     try {
-      socket = new WebSocket(this.url());
+      socket = new WebSocket(this.url(), this.protocols());
     } catch (err) {
       this.#retry(String(err));
       return;

@@ -1,5 +1,6 @@
 // The sign-in form: the OAuth2 password flow of POST /api/v1/auth/token.
 
+import { sameOriginPath } from "./redirects.js";
 import { api, saveToken, token } from "./session.js";
 
 const form = document.getElementById("login-form");
@@ -8,9 +9,8 @@ const notice = document.getElementById("login-notice");
 const params = new URLSearchParams(location.search);
 
 function nextPage() {
-  const next = params.get("next") || "/map";
-  // Only paths on this server: never send a signed-in user to another host.
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/map";
+  // Only pages on this server: never send a signed-in user to another host.
+  return sameOriginPath(params.get("next") || "/map", location.origin);
 }
 
 if (params.get("reason")) {

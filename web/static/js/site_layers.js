@@ -73,6 +73,12 @@ function polygonLatLngs(geometry) {
   return null;
 }
 
+/** Tooltip content as text: Leaflet puts a string in as HTML, and ids, names and
+ * closure reasons are free text typed by users or site files. */
+function text(value) {
+  return el("span", {}, value);
+}
+
 function popup(title, rows) {
   return el(
     "div",
@@ -158,7 +164,7 @@ export class SiteLayers {
         if (!latlngs) return null;
         const band = bandLabel(p) || "all altitudes";
         return L.polygon(latlngs, { ...STYLE.exclusion, className: "exclusion" })
-          .bindTooltip(`${p.id} no-fly · ${band}`, { sticky: true })
+          .bindTooltip(text(`${p.id} no-fly · ${band}`), { sticky: true })
           .bindPopup(popup(`Exclusion ${p.id}: ${p.name || ""}`, [["Altitudes", band]]));
       }
       case "closure":
@@ -175,7 +181,7 @@ export class SiteLayers {
     if (!latlngs) return null;
     const band = bandLabel(p);
     const layer = L.polygon(latlngs, { ...STYLE.corridor, className: `corridor corridor-${p.id}` });
-    layer.bindTooltip(`${p.id} · ${band}`, {
+    layer.bindTooltip(text(`${p.id} · ${band}`), {
       permanent: true,
       direction: "center",
       className: "feature-label corridor-label",
@@ -200,7 +206,7 @@ export class SiteLayers {
       radius: PAD_RADIUS_M,
       className: `pad pad-${p.id}`,
     });
-    layer.bindTooltip(`${p.id}${p.charger ? " ⚡" : ""}`, {
+    layer.bindTooltip(text(`${p.id}${p.charger ? " ⚡" : ""}`), {
       permanent: true,
       direction: "top",
       offset: [0, -6],
@@ -240,7 +246,7 @@ export class SiteLayers {
       if (!latlngs) return null;
       layer = L.polygon(latlngs, style);
     }
-    layer.bindTooltip(`Closed ${what}${active ? " now" : " later"}: ${p.reason}`, { sticky: true });
+    layer.bindTooltip(text(`Closed ${what}${active ? " now" : " later"}: ${p.reason}`), { sticky: true });
     layer.bindPopup(popup(`Closure #${p.id}`, rows));
     return layer;
   }
