@@ -152,7 +152,10 @@ def open_stream(
     """A new stream's codec (datagram framing for UDP), link and vehicles."""
     framing: Framing = "datagram" if stream_id.startswith("udp") else "stream"
     codec = gw.codecs[stream_id] = LinkCodec(
-        stream_id, gw.directory.signing_keys(), framing=framing
+        stream_id,
+        gw.directory.signing_keys(),
+        framing=framing,
+        require_signing=gw.require_signing,
     )
     link_id = link_key(stream_id)
     by_sysid = gw._by_link.setdefault(link_id, {})

@@ -65,6 +65,11 @@ class GatewayState:
         self._site_refs = [
             (sid, s.ref_lon_deg, s.ref_lat_deg) for sid, s in self.sites.items()
         ]
+        self.require_signing = bool(self.sites) and all(
+            s.require_signing for s in self.sites.values()
+        )
+        """Every link's codec is strict (``require_signing``): the links are shared
+        by every site, so they are the site's own only when all sites require it."""
         self.directory = FleetDirectory()
         self.codecs: dict[str, LinkCodec] = {}
         self.vehicles: dict[str, VehicleState] = {}
