@@ -107,6 +107,9 @@ class Site:
     corridors: tuple[Corridor, ...]
     geofences: tuple[Geofence, ...]
     projection: SiteProjection = field(repr=False, compare=False)
+    require_signing: bool = False
+    """Every MAVLink frame on the site's links must be signed with a registered key
+    (README, "MAVLink trust model"), and only drones with a key may be booked."""
 
     def pad(self, pad_id: str) -> Pad:
         """Return the pad with ``pad_id``; KeyError names it when absent."""

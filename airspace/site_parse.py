@@ -227,10 +227,10 @@ class _Props:
             return None
         return parsed
 
-    def boolean(self, key: str) -> bool | None:
+    def boolean(self, key: str, *, required: bool = True) -> bool | None:
         value = self.raw(key)
         if value is None:
-            self._absent(key, True)
+            self._absent(key, required)
             return None
         if isinstance(value, bool):
             return value
@@ -496,6 +496,7 @@ def _parse_site_feature(
     max_alt_agl_m = DEFAULT_MAX_ALT_AGL_M if max_alt is None else max_alt
     timezone = props.text("timezone", required=False) or DEFAULT_TIMEZONE
     description = props.text("description", required=False) or ""
+    require_signing = props.boolean("require_signing", required=False) or False
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -525,6 +526,7 @@ def _parse_site_feature(
         "max_alt_agl_m": max_alt_agl_m,
         "timezone": timezone,
         "description": description,
+        "require_signing": require_signing,
     }
     return fields, settings
 
@@ -748,6 +750,8 @@ def site_to_features(site: Site) -> list[dict[str, Any]]:
     }
     if site.description:
         site_props["description"] = site.description
+    if site.require_signing:
+        site_props["require_signing"] = True
     features = [_feature(Point(site.ref_lon_deg, site.ref_lat_deg), site_props)]
     for pad in site.pads:
         pad_props = {

@@ -19,6 +19,7 @@ from booking.errors import (
     NotFound,
     PermissionDenied,
     Rule,
+    SigningRequired,
 )
 from booking.model import (
     ActiveBookingInClosure,
@@ -109,6 +110,7 @@ __all__ = [
     "Role",
     "Rule",
     "Schedule",
+    "SigningRequired",
     "SiteAvailability",
     "SiteCatalogue",
     "SitePolicy",

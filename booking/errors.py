@@ -4,6 +4,7 @@ The tree::
 
     BookingError              base; carries ``rule`` and the ids it names
     ├── BookingConflict       another booking or a closure holds the resource (409)
+    │   └── SigningRequired   site requires signing, the drone has no key (409)
     ├── BookingRuleViolation  a site rule is broken: mass, hours, horizon... (422)
     ├── QuotaExceeded         the operator already holds its quota of bookings (409)
     ├── InvalidTransition     the booking's state does not allow the change (409)
@@ -45,6 +46,7 @@ class Rule(enum.StrEnum):
     DRONE_SITE = "drone_site"
     SYSID_TAKEN = "sysid_taken"
     BOOKING_QUOTA = "booking_quota"
+    SIGNING_REQUIRED = "signing_required"
     OUTSIDE_WINDOW = "outside_window"
     TRANSITION = "transition"
     PERMISSION = "permission"
@@ -86,6 +88,17 @@ class BookingError(Exception):
 
 class BookingConflict(BookingError):
     """Another booking or an active closure already holds the resource."""
+
+
+class SigningRequired(BookingConflict):
+    """The site requires MAVLink signing and the drone has no signing key."""
+
+    def __init__(self, drone_id: str, site_id: str) -> None:
+        super().__init__(
+            Rule.SIGNING_REQUIRED,
+            f"site {site_id} requires MAVLink signing: drone {drone_id} has no "
+            "signing key (register one before booking it here)",
+        )
 
 
 class BookingRuleViolation(BookingError):

@@ -41,6 +41,7 @@ from booking.errors import (
     NotFound,
     QuotaExceeded,
     Rule,
+    SigningRequired,
     format_span,
 )
 from booking.model import (
@@ -151,6 +152,14 @@ def check_drone_fits(
                 f"drone {drone.id} max take-off mass {drone.max_takeoff_mass_kg:g} kg "
                 f"exceeds pad {pad.id} limit {pad.max_takeoff_mass_kg:g} kg",
             )
+    return None
+
+
+def check_signing(drone: Drone, site: Site) -> BookingError | None:
+    """Refuse a drone without a signing key at a site that requires signing: its
+    frames would all be refused there, so it would fly unseen."""
+    if site.require_signing and drone.signing_key is None:
+        return SigningRequired(drone.id, site.id)
     return None
 
 
@@ -392,6 +401,7 @@ class Schedule:
             return [shape]
         checks = [
             check_drone_fits(candidate, drone, self.site),
+            check_signing(drone, self.site),
             check_time(candidate.window, self.policy, self.site, now),
             check_closures(candidate, self.closures, self.site),
             check_pads(candidate, self.bookings, self.site),

@@ -18,6 +18,7 @@ from telemetry.incidents.repository import IncidentRepository
 from telemetry.incidents.service import IncidentService, IncidentUnitOfWork
 from telemetry.live.bus import open_bus
 from telemetry.live.gateway_settings import GatewaySettings
+from telemetry.live.quotas import QuotaLimits
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
 from web.db import make_engine, write_session
@@ -99,7 +100,12 @@ def create_app(
         lambda: write_session(engine), lambda: Session(engine)
     )
     tracks = TrackStore(lambda: write_session(engine), lambda: Session(engine))
-    recorder = TelemetryRecorder(incident_repository, tracks, settings.tlog_dir)
+    recorder = TelemetryRecorder(
+        incident_repository,
+        tracks,
+        settings.tlog_dir,
+        tlog_budget_bytes=settings.tlog_budget_mb * 1024 * 1024,
+    )
     telemetry = TelemetryRuntime(
         loaded_sites,
         engine,
@@ -115,6 +121,12 @@ def create_app(
             link_lost_s=settings.link_lost_s,
             low_battery_pct=settings.low_battery_pct,
             landed_end_s=settings.landed_end_s,
+            quotas=QuotaLimits(
+                vehicles=settings.unregistered_vehicles_per_link,
+                tlog_bytes=int(settings.unregistered_tlog_mb * 1024 * 1024),
+                track_rows=settings.unregistered_track_rows,
+                incidents_per_min=settings.unregistered_incidents_per_min,
+            ),
         ),
         retention_days=settings.retention_days,
         bus=open_bus(settings.bus_url, settings.effective_node_name),

@@ -43,6 +43,8 @@ BAD_INPUT_KINDS = (
     "signature_rejected",
 )
 """The codec's bad-input counters, exported as ``kind`` labels."""
+REFUSED_REASONS = ("wrong_source", "vehicles", "tlog_bytes", "track_rows", "incidents")
+"""Reasons ``skyberth_refused`` always lists (at 0 until one happens)."""
 _LINK_FIELDS = ("frames_ok", "seq_lost", *BAD_INPUT_KINDS)
 _RECORDER_GAUGES = frozenset({"held"})
 """Recorder figures that are a current amount, not a total since start."""
@@ -119,6 +121,19 @@ class SkyBerthCollector(Collector):
         for kind, count in sorted(gateway.events_total.items()):
             events.add_metric([kind], count)
         yield events
+        refused = CounterMetricFamily(
+            "skyberth_refused",
+            "MAVLink input refused by the trust model, by reason: a sender other "
+            "than the pinned one (frames), or an unregistered-sysid quota "
+            "(vehicles, tlog_bytes: frames; track_rows: rows; incidents).",
+            labels=["reason"],
+        )
+        reasons = Counter(gateway.refused_frames) + gateway.quotas.refused
+        for reason in REFUSED_REASONS:
+            reasons.setdefault(reason, 0)
+        for reason, count in sorted(reasons.items()):
+            refused.add_metric([reason], count)
+        yield refused
 
     def _links(self) -> Iterator[Metric]:
         totals = sorted(self.links.update(self.runtime.gateway.links()).items())

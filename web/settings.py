@@ -74,6 +74,17 @@ class Settings(BaseSettings):
     this long (a shorter touch-and-go keeps it active)."""
     retention_days: int = Field(default=90, ge=1)
     """Track samples and ``.tlog`` recordings older than this are deleted."""
+    tlog_budget_mb: int = Field(default=20_480, ge=1)
+    """Disk budget of the ``.tlog`` recordings (MiB); past it raw frames are not
+    recorded (logged once; incidents and tracks still are)."""
+    unregistered_vehicles_per_link: int = Field(default=16, ge=0, le=256)
+    """Sysids no drone is registered with, tracked at once per MAVLink link."""
+    unregistered_tlog_mb: float = Field(default=8.0, ge=0)
+    """Raw-frame recording per unregistered vehicle (MiB)."""
+    unregistered_track_rows: int = Field(default=3600, ge=0)
+    """Replay positions stored per unregistered vehicle."""
+    unregistered_incidents_per_min: int = Field(default=6, ge=0)
+    """Incidents opened a minute for a link's unregistered vehicles."""
     opening_hours: str = Field(
         default="07:00-19:00",
         pattern=r"^(24h|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$",

@@ -67,6 +67,10 @@ def emit(
     if gw.recorder is None:
         announce(gw, v, kind, t_s, message, details, None, True)
         return
+    if v.drone_id is None and not gw.quotas.take_incident(v.link_id, t_s):
+        # Over the unregistered sysids' incident quota: still an event for viewers.
+        gw.hub.publish(event_frame(v, kind, t_s, message, details), v.operator_id)
+        return
     new = draft(gw, v, kind, t_s, message)
     # Copied now, built into evidence by the recorder's thread: a burst of
     # incidents (a whole fleet's link lost at once) must not stall the loop.

@@ -67,7 +67,7 @@ def bind_fields(gw: GatewayState, v: VehicleState, now_s: float) -> None:
     """Set ``v``'s drone, site and booking fields from the directory."""
     v.bound_version = gw._directory_version
     v.bound_until_s = now_s + gw.settings.rebind_s
-    drones = gw.directory.drones_with_sysid(v.sysid)
+    drones = signed_candidates(gw, v, gw.directory.drones_with_sysid(v.sysid))
     if len(drones) == 1:
         drone = drones[0]
     elif drones:
@@ -102,6 +102,31 @@ def bind_fields(gw: GatewayState, v: VehicleState, now_s: float) -> None:
     ):
         gw._activated.add(booking.booking_id)
         gw.activate_booking(booking.booking_id, now_s)
+
+
+def held_key(gw: GatewayState, v: VehicleState) -> bytes | None:
+    """The signing key ``v``'s frames verified with on its link, if any."""
+    for codec, link_id, _ in gw._streams.values():
+        if link_id == v.link_id:
+            key = codec.held_key(v.sysid)
+            if key is not None:
+                return key
+    return None
+
+
+def signed_candidates(
+    gw: GatewayState, v: VehicleState, drones: Sequence[DroneEntry]
+) -> Sequence[DroneEntry]:
+    """The drones ``v`` may be: the one whose key its frames verified with, when
+    one did (several sites may register one sysid, each with its own key); else
+    those registered without a key (frames of a keyed sysid that do not verify
+    are refused by the codec, so a vehicle without a held key is not theirs)."""
+    if not any(d.signing_key for d in drones):
+        return drones
+    key = held_key(gw, v)
+    if key is None:
+        return [d for d in drones if not d.signing_key]
+    return [d for d in drones if d.signing_key == key]
 
 
 def nearest_of(

@@ -99,9 +99,15 @@ class FleetDirectory:
                 return booking
         return None
 
-    def signing_keys(self) -> dict[int, bytes]:
-        """sysid → key for every drone registered with one."""
-        return {d.sysid: d.signing_key for d in self.drones if d.signing_key}
+    def signing_keys(self) -> dict[int, tuple[bytes, ...]]:
+        """sysid → the keys of the drones registered with it and a key, one per
+        site: keys belong to (site, sysid), never to a sysid across sites (an
+        operator registering another site's sysid adds a key, replaces none)."""
+        keys: defaultdict[int, list[bytes]] = defaultdict(list)
+        for drone in self.drones:
+            if drone.signing_key:
+                keys[drone.sysid].append(drone.signing_key)
+        return {sysid: tuple(group) for sysid, group in keys.items()}
 
     def active_closures(self, site_id: str, t_s: float) -> tuple[AreaClosure, ...]:
         return tuple(c for c in self.closures if c.site_id == site_id and c.covers(t_s))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from telemetry.live.frames import MotionRow
+from telemetry.live.quotas import QuotaLimits
 
 
 class LivePublisher(Protocol):
@@ -59,3 +60,5 @@ class GatewaySettings:
     this keeps the booking active."""
     forget_after_s: float = 600.0
     """A vehicle silent this long is dropped from the live picture."""
+    quotas: QuotaLimits = field(default_factory=QuotaLimits)
+    """What one link may cost for sysids no drone is registered with."""

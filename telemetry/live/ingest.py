@@ -60,7 +60,10 @@ def ingest(
             continue
         vehicle = by_sysid.get(msg.sysid)
         if vehicle is None:
-            vehicle = new_vehicle(gw, link_id, by_sysid, msg.sysid, now_s)
+            # Refused frames are counted once, by the frames loop below.
+            vehicle = new_vehicle(gw, link_id, by_sysid, msg.sysid, now_s, 0)
+            if vehicle is None:
+                continue
         if type(msg) is GlobalPosition:
             if vehicle.position_pending and not vehicle.is_gcs:
                 # Its last position came after the last tick (datagrams that
@@ -87,6 +90,8 @@ def ingest(
         vehicle = by_sysid.get(frame.sysid)
         if vehicle is None:
             vehicle = new_vehicle(gw, link_id, by_sysid, frame.sysid, now_s)
+            if vehicle is None:
+                continue
         vehicle.record_frame(frame.t_s, frame.raw)
     for rejected in decoded.rejected:
         gw._spoofed[(link_id, rejected.sysid)] += 1
@@ -108,7 +113,9 @@ def _refuse_foreign(
         sysid = frame.sysid
         vehicle = by_sysid.get(sysid)
         if vehicle is None:
-            vehicle = new_vehicle(gw, link_id, by_sysid, sysid, now_s)
+            vehicle = new_vehicle(gw, link_id, by_sysid, sysid, now_s, 0)
+            if vehicle is None:
+                continue  # over the unregistered quota: refused in ``ingest``
         pinned = vehicle.source
         if pinned == source:
             continue
@@ -138,8 +145,17 @@ def new_vehicle(
     by_sysid: dict[int, VehicleState],
     sysid: int,
     now_s: float,
-) -> VehicleState:
-    """A sender heard for the first time on the link; the next tick ties it."""
+    frames: int = 1,
+) -> VehicleState | None:
+    """A sender heard for the first time on the link; the next tick ties it.
+
+    None (the frame is refused, counted in ``gw.quotas``) when no drone is
+    registered with ``sysid`` and the link tracks its quota of such sysids
+    (``frames`` refused frames counted)."""
+    if not gw.directory.drones_with_sysid(sysid) and not gw.quotas.admit(
+        link_id, sysid, frames
+    ):
+        return None
     vehicle = by_sysid[sysid] = VehicleState(link_id, sysid, now_s)
     gw.vehicles[vehicle.key] = vehicle
     gw._unbound[vehicle.key] = vehicle
@@ -152,7 +168,10 @@ def open_stream(
     """A new stream's codec (datagram framing for UDP), link and vehicles."""
     framing: Framing = "datagram" if stream_id.startswith("udp") else "stream"
     codec = gw.codecs[stream_id] = LinkCodec(
-        stream_id, gw.directory.signing_keys(), framing=framing
+        stream_id,
+        gw.directory.signing_keys(),
+        framing=framing,
+        require_signing=gw.require_signing,
     )
     link_id = link_key(stream_id)
     by_sysid = gw._by_link.setdefault(link_id, {})

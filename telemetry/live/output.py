@@ -68,6 +68,8 @@ def sample_track(gw: GatewayState, v: VehicleState, out: list[TrackSample]) -> N
     if slot <= gw._track_s.get(v.key, -math.inf):
         return
     gw._track_s[v.key] = slot
+    if v.drone_id is None and not gw.quotas.take_track_row(v.link_id, v.key):
+        return
     out.append(track_sample(v))
 
 
@@ -106,6 +108,10 @@ def flush_tlog(gw: GatewayState, now_s: float) -> None:
         if v.is_gcs:
             continue
         bind_unplaced(gw, v, now_s)
+        if v.drone_id is None and not gw.quotas.take_tlog(
+            v.link_id, v.key, len(records), count
+        ):
+            continue
         if v.booking_id is not None:
             name = f"{v.site_id}/booking-{v.booking_id}"
         else:
@@ -125,6 +131,7 @@ def forget_silent(gw: GatewayState, now_s: float) -> None:
         if v.last_message_s < horizon:
             del gw.vehicles[key]
             gw._by_link.get(v.link_id, {}).pop(v.sysid, None)
+            gw.quotas.forget(v.link_id, v.sysid, key)
             if v.site_id in gw.monitors:
                 gw.monitors[v.site_id].forget(key)
 

@@ -26,6 +26,7 @@ from telemetry.live.gateway_ports import (
     GatewayRecorder,
 )
 from telemetry.live.gateway_settings import GatewaySettings, LivePublisher
+from telemetry.live.quotas import UnregisteredQuotas
 from telemetry.live.site_monitor import SiteMonitor
 from telemetry.live.vehicles import VehicleState
 from telemetry.mavlink.codec import LinkCodec, LinkCounters
@@ -65,7 +66,14 @@ class GatewayState:
         self._site_refs = [
             (sid, s.ref_lon_deg, s.ref_lat_deg) for sid, s in self.sites.items()
         ]
+        self.require_signing = bool(self.sites) and all(
+            s.require_signing for s in self.sites.values()
+        )
+        """Every link's codec is strict (``require_signing``): the links are shared
+        by every site, so they are the site's own only when all sites require it."""
         self.directory = FleetDirectory()
+        self.quotas = UnregisteredQuotas(self.settings.quotas)
+        """Unregistered sysids' spend per link (``telemetry.live.quotas``)."""
         self.codecs: dict[str, LinkCodec] = {}
         self.vehicles: dict[str, VehicleState] = {}
         self._by_link: dict[str, dict[int, VehicleState]] = {}

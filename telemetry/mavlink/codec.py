@@ -57,7 +57,7 @@ from telemetry.mavlink.messages import (
     Telemetry,
     VfrHud,
 )
-from telemetry.mavlink.signing import SignatureVerifier
+from telemetry.mavlink.signing import KeySets, SignatureVerifier
 
 logger = logging.getLogger(__name__)
 
@@ -328,16 +328,17 @@ class LinkCodec:
     def __init__(
         self,
         link_id: str,
-        signing_keys: Mapping[int, bytes] | None = None,
+        signing_keys: KeySets | None = None,
         *,
         framing: Framing = "stream",
+        require_signing: bool = False,
     ) -> None:
         if framing not in ("stream", "datagram"):
             raise ValueError(f"framing must be 'stream' or 'datagram', not {framing!r}")
         self.link_id = link_id
         self.framing: Framing = framing
         self.counters = LinkCounters()
-        self._verifier = SignatureVerifier(signing_keys)
+        self._verifier = SignatureVerifier(signing_keys, strict=require_signing)
         self._log = RateLimitedLog(logger, LOG_INTERVAL_S)
         self._last_seq: dict[int, int] = {}
         self._mav = self._new_parser()
@@ -348,9 +349,24 @@ class LinkCodec:
         mav.robust_parsing = True
         return mav
 
-    def set_signing_keys(self, keys: Mapping[int, bytes]) -> None:
-        """Replace the signing keys (sysid -> 32 bytes); ``ValueError`` on a bad key."""
+    def set_signing_keys(self, keys: KeySets) -> None:
+        """Replace the signing keys (sysid -> one 32-byte key, or the keys of every
+        site registering it); ``ValueError`` on a bad key."""
         self._verifier.set_keys(keys)
+
+    def held_key(self, sysid: int) -> bytes | None:
+        """The key ``sysid``'s frames verified with on this link (binding prefers
+        the drone registered with it), or None."""
+        return self._verifier.held_key(sysid)
+
+    @property
+    def require_signing(self) -> bool:
+        """Whether every frame must be signed with a registered key."""
+        return self._verifier.strict
+
+    @require_signing.setter
+    def require_signing(self, value: bool) -> None:
+        self._verifier.strict = value
 
     @property
     def pending_bytes(self) -> int:
@@ -392,7 +408,9 @@ class LinkCodec:
         counters = self.counters
         by_id = counters.msgs_by_id
         last_seq = self._last_seq
-        keys = self._verifier.keys
+        verifier = self._verifier
+        keys = verifier.keys
+        strict = verifier.strict
         convert = CONVERTERS.get
         new_raw_frame = _new_raw_frame
         while m is not None:
@@ -407,8 +425,8 @@ class LinkCodec:
             sysid = header.srcSystem
             compid = header.srcComponent
             raw = bytes(m._msgbuf)
-            if keys and sysid in keys:
-                reason = self._verifier.check(raw, sysid, compid, now_s)
+            if strict or (keys and sysid in keys):
+                reason = verifier.check(raw, sysid, compid, now_s)
                 if reason is not None:
                     self._on_rejected(raw, sysid, compid, msg_id, reason, now_s, out)
                     m = parse(b"")

@@ -7,12 +7,24 @@ CRC: link id (1 byte), timestamp (6 bytes little-endian, 10 µs units since
 the link id and the timestamp (as pymavlink's ``MAVLink_message.sign_packet`` and
 ``MAVLink.check_signature`` compute it, and the MAVLink signing guide states).
 
-``SignatureVerifier`` holds one 32-byte key per registered sysid. A frame from such a
-sysid is accepted only when it is signed with that key, its timestamp lies at most
+``SignatureVerifier`` holds the 32-byte keys registered for each sysid: one per site
+that registered a drone with it (keys are kept per (site, sysid), so an operator at
+one site cannot replace another site's key by registering the same sysid). A frame
+from such a sysid is accepted only when it is signed with one of them, its
+timestamp lies at most
 ``MAX_SKEW_S`` in the future of ``now`` and is newer than the last accepted one of
 its stream (sysid, compid, link id). A stream not seen before must not be older than
 ``MAX_SKEW_S`` either, so frames recorded earlier cannot be replayed after a gateway
-restart (the guide's "new stream" rule). Sysids without a key pass untouched.
+restart (the guide's "new stream" rule). Sysids without a key pass untouched, unless
+the verifier is ``strict`` (a link of a site with ``require_signing``): then every
+frame must be signed with a registered key (``no_key`` for a sysid without one).
+
+Once a frame of a sysid has verified with one key, that sysid is held to that key on
+this link (``wrong_key`` for a frame signed with another site's key): a second
+site's registration cannot slip frames into a vehicle already tied to the first.
+The held key is tried first, so a good frame costs one hash; a bad one costs one per
+registered key (one per site using the sysid). A sysid with a key must always sign,
+even if another site registered it without one.
 Replay state advances only after the signature checks out, so a forged frame with a
 far-future timestamp cannot lock the real drone out.
 """
@@ -21,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
@@ -41,6 +53,8 @@ REJECT_REASONS: Final = (
     "future_timestamp",
     "replayed",
     "stale_timestamp",
+    "wrong_key",
+    "no_key",
 )
 
 _MAX_SKEW_UNITS: Final = int(MAX_SKEW_S * TIMESTAMP_UNITS_PER_S)
@@ -76,22 +90,53 @@ def check_keys(keys: Mapping[int, bytes]) -> dict[int, bytes]:
     return checked
 
 
+KeySets = Mapping[int, "bytes | Iterable[bytes]"]
+"""sysid -> its registered key, or the keys of every site that registered it."""
+
+
+def check_key_sets(keys: KeySets) -> dict[int, tuple[bytes, ...]]:
+    """Return ``keys`` as sysid -> tuple of distinct keys, after checking each.
+
+    A bare ``bytes`` value is one key. Raises ``ValueError`` as ``check_keys``.
+    """
+    checked: dict[int, tuple[bytes, ...]] = {}
+    for sysid, value in keys.items():
+        group = [value] if isinstance(value, bytes | bytearray) else list(value)
+        unique = dict.fromkeys(check_keys({sysid: k})[sysid] for k in group)
+        if unique:
+            checked[sysid] = tuple(unique)
+    return checked
+
+
 class SignatureVerifier:
     """Checks the frames of sysids registered with a key; see the module docstring."""
 
-    __slots__ = ("_last_timestamp", "keys")
+    __slots__ = ("_held", "_last_timestamp", "keys", "strict")
 
-    def __init__(self, keys: Mapping[int, bytes] | None = None) -> None:
-        self.keys: dict[int, bytes] = check_keys(keys or {})
-        """sysid -> 32-byte key; read by the codec's hot path, replaced whole."""
+    def __init__(self, keys: KeySets | None = None, *, strict: bool = False) -> None:
+        self.keys: dict[int, tuple[bytes, ...]] = check_key_sets(keys or {})
+        """sysid -> its keys (one per site); read by the codec's hot path, replaced
+        whole."""
+        self.strict = strict
+        """Every frame must be signed with a registered key (``require_signing``)."""
+        self._held: dict[int, bytes] = {}
+        """sysid -> the key its frames verified with on this link."""
         self._last_timestamp: dict[tuple[int, int, int], int] = {}
 
-    def set_keys(self, keys: Mapping[int, bytes]) -> None:
+    def set_keys(self, keys: KeySets) -> None:
         """Replace every key at once (``ValueError`` on a bad one, keeping the old).
 
-        Replay state is kept: a re-registered drone cannot be fed old frames.
+        Replay state is kept: a re-registered drone cannot be fed old frames. A
+        held key that is no longer registered is let go.
         """
-        self.keys = check_keys(keys)
+        self.keys = check_key_sets(keys)
+        for sysid, key in list(self._held.items()):
+            if key not in self.keys.get(sysid, ()):
+                del self._held[sysid]
+
+    def held_key(self, sysid: int) -> bytes | None:
+        """The key ``sysid``'s frames verified with on this link, if any."""
+        return self._held.get(sysid)
 
     def check(
         self, frame: bytes | bytearray, sysid: int, compid: int, now_s: float
@@ -99,20 +144,45 @@ class SignatureVerifier:
         """Return why ``frame`` must be rejected, or None when it may pass.
 
         ``frame`` is one whole CRC-valid frame as received; ``now_s`` is UTC epoch
-        seconds. Frames of sysids without a key always pass.
+        seconds. Frames of sysids without a key pass unless the verifier is
+        ``strict``.
         """
-        key = self.keys.get(sysid)
-        if key is None:
-            return None
+        keys = self.keys.get(sysid)
+        held = self._held.get(sysid)
+        if keys is None:
+            return "no_key" if self.strict else None
         if (
             frame[0] != mavlink.PROTOCOL_MARKER_V2
             or not frame[2] & MAVLINK_IFLAG_SIGNED
             or len(frame) < _V2_HEADER_LEN + 2 + SIGNATURE_BLOCK_LEN
         ):
             return "unsigned"
-        expected = hashlib.sha256(key + frame[:-6]).digest()[:6]
-        if not hmac.compare_digest(expected, bytes(frame[-6:])):
-            return "bad_signature"
+        signed_part = bytes(frame[:-6])
+        signature = bytes(frame[-6:])
+        key = None
+        if held is not None:
+            if hmac.compare_digest(
+                hashlib.sha256(held + signed_part).digest()[:6], signature
+            ):
+                key = held
+            elif any(
+                hmac.compare_digest(
+                    hashlib.sha256(k + signed_part).digest()[:6], signature
+                )
+                for k in keys
+                if k != held
+            ):
+                return "wrong_key"
+            else:
+                return "bad_signature"
+        else:
+            for candidate in keys:
+                expected = hashlib.sha256(candidate + signed_part).digest()[:6]
+                if hmac.compare_digest(expected, signature):
+                    key = candidate
+                    break
+            if key is None:
+                return "bad_signature"
         timestamp = int.from_bytes(frame[-12:-6], "little")
         now = signing_timestamp(now_s)
         if timestamp > now + _MAX_SKEW_UNITS:
@@ -125,6 +195,7 @@ class SignatureVerifier:
         elif timestamp <= last:
             return "replayed"
         self._last_timestamp[stream] = timestamp
+        self._held[sysid] = key
         return None
 
 

@@ -6,8 +6,14 @@ daemon threads do the work: the database writer (``db_writer``: incidents first,
 then evidence and timeline events, replay positions in batches) and the tlog writer
 (``tlog_writer``: raw MAVLink records appended to ``<tlog_dir>/<key>.tlog``).
 
-Nothing is dropped silently: the only drops are replay positions beyond
-``max_pending_rows`` (the database has been away too long), calls after ``close``,
+Nothing is dropped silently, and incidents are never dropped. The queues are
+bounded: replay positions beyond ``max_pending_rows`` (the database has been away
+too long) and raw frames beyond ``max_queued_tlog_bytes`` (the disk is slower than
+the links) are dropped, newest first (the call that would overflow is refused),
+and frames are not recorded once the tlog directory holds ``tlog_budget_bytes``
+(logged once, clearly). Incidents, their evidence and timeline events always go
+on the database queue (what bounds them is upstream: the gateway's incident
+quotas). The other drops are calls after ``close``,
 data the database can never take (an event for an incident that does not exist),
 and raw frames the tlog directory still refuses at ``close``; each is counted in
 ``counters().dropped`` and logged. A job the database refuses for now is held in
@@ -115,6 +121,8 @@ class TelemetryRecorder:
         retry_budget_s: float = 30.0,
         held_retry_s: float = 30.0,
         max_open_tlogs: int | None = None,
+        max_queued_tlog_bytes: int = 32 * 1024 * 1024,
+        tlog_budget_bytes: int | None = None,
     ) -> None:
         if (
             flush_interval_s <= 0
@@ -129,6 +137,7 @@ class TelemetryRecorder:
         self._tracks = tracks
         self._tlog_dir = tlog_dir
         self._max_pending_rows = max_pending_rows
+        self._max_queued_tlog_bytes = max_queued_tlog_bytes
         self._state = RecorderState()
         self._db = DatabaseWriter(
             incidents,
@@ -148,6 +157,7 @@ class TelemetryRecorder:
                 1,
                 default_max_open_tlogs() if max_open_tlogs is None else max_open_tlogs,
             ),
+            budget_bytes=tlog_budget_bytes,
         )
         self._threads: list[threading.Thread] = []
         self._log = RateLimitedLog(logger)
@@ -332,12 +342,31 @@ class TelemetryRecorder:
         self._queue_records([(key, records, len(checked))])
 
     def _queue_records(self, items: list[tuple[str, bytes, int]]) -> None:
-        with self._state.lock:
-            if not self._state.closed and self._tlog_dir is not None:
-                self._tlog.queue.put(Records(tuple(items)))
+        size = sum(len(records) for _, records, _ in items)
+        count = sum(n for _, _, n in items)
+        state = self._state
+        with state.lock:
+            open_ = not state.closed and self._tlog_dir is not None
+            behind = state.tlog_queued_bytes
+            fits = behind + size <= self._max_queued_tlog_bytes
+            if open_ and fits:
+                state.tlog_queued_bytes += size
+                self._tlog.queue.put(Records(tuple(items), size))
                 return
-            count = sum(n for _, _, n in items)
-            self._state.dropped += count
+            state.dropped += count
+            if open_:
+                state.tlog_queue_dropped += count
+        if open_:
+            self._log(
+                logging.WARNING,
+                "tlog-queue-full",
+                "dropped %d tlog frame(s): the tlog writer is %d bytes behind "
+                "(cap %d; the disk is slower than the links)",
+                count,
+                behind,
+                self._max_queued_tlog_bytes,
+            )
+            return
         self._log(
             logging.WARNING,
             "tlog-drop",

@@ -123,6 +123,17 @@ def checked_records(key: str, records: bytes | bytearray, count: int) -> bytes:
     return bytes(records)
 
 
+def tlog_bytes_under(directory: Path) -> int:
+    """Bytes of the ``.tlog`` files under ``directory`` (0 if it does not exist)."""
+    total = 0
+    for path in directory.rglob(f"*{TLOG_SUFFIX}"):
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue  # removed meanwhile
+    return total
+
+
 # --- jobs ------------------------------------------------------------------------
 
 
@@ -132,6 +143,8 @@ class Records:
 
     items: tuple[tuple[str, bytes, int], ...]
     """(key, encoded records, record count) per recording."""
+    size: int = 0
+    """Bytes of records in ``items`` (counted in ``tlog_queued_bytes`` while queued)."""
 
 
 @dataclass(frozen=True)
@@ -176,8 +189,14 @@ class TlogFileWriter:
         flush_interval_s: float,
         tlog_flush_interval_s: float,
         max_open_tlogs: int,
+        budget_bytes: int | None = None,
     ) -> None:
         self._tlog_dir = tlog_dir
+        self._budget_bytes = budget_bytes
+        self._used_bytes: int | None = None
+        """Bytes of ``.tlog`` files under ``tlog_dir``: measured on the first
+        records, kept up to date by flushes, measured again after a purge."""
+        self._over_budget = False
         self._state = state
         self._flush_interval_s = flush_interval_s
         self._tlog_flush_interval_s = tlog_flush_interval_s
@@ -207,8 +226,10 @@ class TlogFileWriter:
                 job = None
             now = time.monotonic()
             if isinstance(job, Records):
+                with self._state.lock:
+                    self._state.tlog_queued_bytes -= job.size
                 opening = False
-                for key, records, count in job.items:
+                for key, records, count in self._within_budget(job.items):
                     pending = self._pending.get(key)
                     if pending is None:
                         pending = self._pending[key] = _PendingTlog()
@@ -268,8 +289,48 @@ class TlogFileWriter:
             del self._pending[key]
             self._pending_bytes -= pending.size
             written += pending.count
+            if self._used_bytes is not None:
+                self._used_bytes += pending.size
         with self._state.lock:
             self._state.tlog_records += written
+
+    def _within_budget(
+        self, items: tuple[tuple[str, bytes, int], ...]
+    ) -> list[tuple[str, bytes, int]]:
+        """The items that fit the disk budget; the rest are counted as dropped
+        (the first time the budget is reached, one clear ERROR line says so)."""
+        if self._budget_bytes is None or self._tlog_dir is None:
+            return list(items)
+        if self._used_bytes is None:
+            self._used_bytes = tlog_bytes_under(self._tlog_dir)
+        room = self._budget_bytes - self._used_bytes - self._pending_bytes
+        kept: list[tuple[str, bytes, int]] = []
+        dropped = 0
+        for item in items:
+            if len(item[1]) <= room:
+                kept.append(item)
+                room -= len(item[1])
+            else:
+                dropped += item[2]
+        if dropped:
+            with self._state.lock:
+                self._state.dropped += dropped
+                self._state.tlog_budget_dropped += dropped
+            if not self._over_budget:
+                self._over_budget = True
+                logger.error(
+                    "tlog disk budget reached: %d of %d bytes used under %s; raw "
+                    "MAVLink frames are no longer recorded (incidents, evidence and "
+                    "tracks still are) until old recordings are purged "
+                    "(SKYBERTH_RETENTION_DAYS) or SKYBERTH_TLOG_BUDGET_MB is raised",
+                    self._used_bytes + self._pending_bytes,
+                    self._budget_bytes,
+                    self._tlog_dir,
+                )
+        elif self._over_budget and room > self._budget_bytes // 10:
+            self._over_budget = False
+            logger.warning("tlog disk budget: room again; recording raw frames")
+        return kept
 
     def _error(self, key: str, count: int, exc: OSError) -> None:
         handle = self._files.pop(key, None)
@@ -352,4 +413,5 @@ class TlogFileWriter:
                 removed += 1
             except OSError as exc:
                 logger.warning("retention: could not remove %s: %s", path, exc)
+        self._used_bytes = None  # measured again with the next records
         return removed

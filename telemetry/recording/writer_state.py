@@ -34,6 +34,12 @@ class RecorderCounters:
     """Frames appended to tlog files."""
     tlog_errors: int
     """Failed tlog writes (the frames are kept and written on the next flush)."""
+    tlog_queue_dropped: int = 0
+    """Frames dropped because the tlog writer's queue held its byte cap (the disk
+    is slower than the links); counted in ``dropped`` too."""
+    tlog_budget_dropped: int = 0
+    """Frames not recorded because the tlog directory reached its disk budget;
+    counted in ``dropped`` too."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,9 @@ class RecorderState:
         self.close_deadline = math.inf
         self.queued = self.written = self.retries = self.failed = 0
         self.dropped = self.held_rows = self.tlog_records = self.tlog_errors = 0
+        self.tlog_queued_bytes = 0
+        """Record bytes on the tlog writer's queue (bounded by the facade)."""
+        self.tlog_queue_dropped = self.tlog_budget_dropped = 0
 
     def snapshot(self) -> RecorderCounters:
         """Return the counters as they are now."""
@@ -74,4 +83,6 @@ class RecorderState:
                 held=self.held_rows,
                 tlog_records=self.tlog_records,
                 tlog_errors=self.tlog_errors,
+                tlog_queue_dropped=self.tlog_queue_dropped,
+                tlog_budget_dropped=self.tlog_budget_dropped,
             )

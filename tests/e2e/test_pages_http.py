@@ -27,6 +27,8 @@ JS_IMPORT = re.compile(r'from "\./([a-z_]+\.js)"')
 def client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("SKYBERTH_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("SKYBERTH_ENV", "test")
+    # A port of its own: the ground-station default (14550) may be taken.
+    monkeypatch.setenv("SKYBERTH_MAVLINK", '["udpin:127.0.0.1:0"]')
     with TestClient(build()) as test_client:
         yield test_client
 

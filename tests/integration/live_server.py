@@ -32,6 +32,8 @@ class LiveServer:
     data_dir: Path
     tokens: dict[str, str]
     log_path: Path
+    pid: int = 0
+    """The server process (for its memory figures)."""
 
     def headers(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -121,6 +123,7 @@ def live_server(tmp_path: Path, **env_extra: str) -> Iterator[LiveServer]:
             tmp_path,
             tokens,
             log_path,
+            server.pid,
         )
     finally:
         server.terminate()

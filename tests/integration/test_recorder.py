@@ -806,3 +806,67 @@ def test_evidence_that_cannot_be_built_is_logged_and_the_incident_kept(
     assert store.incidents.evidence(incident.id).samples == ()
     assert len(store.tracks.track(vehicle_key=vehicle)) == 2
     assert "its evidence could not be built" in caplog.text
+
+
+def test_the_tlog_disk_budget_stops_raw_recording_with_one_clear_log_line(
+    tmp_path: Path, sqlite_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    frames = mavlink_frames(T0.timestamp(), 40)
+    one = len(encoded(frames[:10]))
+    recorder = TelemetryRecorder(
+        *store_for(sqlite_engine),
+        tmp_path,
+        flush_interval_s=0.05,
+        tlog_budget_bytes=one * 2 + 1,
+    )
+    recorder.start()
+    for i in range(4):
+        recorder.record_tlog(
+            f"site/unbooked-sysid-{i}", encoded(frames[i * 10 :][:10]), 10
+        )
+        assert recorder.flush()
+    assert recorder.close()
+
+    on_disk = sum(p.stat().st_size for p in tmp_path.rglob("*.tlog"))
+    assert on_disk <= one * 2 + 1
+    counters = recorder.counters()
+    assert (counters.tlog_records, counters.tlog_budget_dropped) == (20, 20)
+    assert counters.dropped == 20
+    lines = [r for r in caplog.records if "tlog disk budget reached" in r.message]
+    assert len(lines) == 1
+    assert "no longer recorded" in lines[0].message
+
+
+def test_the_tlog_queue_is_bounded_in_bytes_and_drops_are_counted(
+    tmp_path: Path, sqlite_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    records = encoded(mavlink_frames(T0.timestamp(), 10))
+    # Not started: nothing drains the queue, as when the disk is slower than links.
+    recorder = TelemetryRecorder(
+        *store_for(sqlite_engine), tmp_path, max_queued_tlog_bytes=len(records) * 3
+    )
+    for i in range(5):
+        recorder.record_tlog(f"site/booking-{i}", records, 10)
+
+    assert recorder.counters().tlog_queue_dropped == 20
+    assert "the tlog writer is" in caplog.text
+    assert recorder.close()
+    assert recorder.counters().tlog_records == 30
+
+
+def test_incidents_are_queued_whatever_the_tlog_queue_holds(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    records = encoded(mavlink_frames(T0.timestamp(), 10))
+    recorder = TelemetryRecorder(
+        *store_for(sqlite_engine), tmp_path, max_queued_tlog_bytes=len(records)
+    )
+    for i in range(3):
+        recorder.record_tlog(f"site/booking-{i}", records, 10)
+    stored: list[int] = []
+    recorder.open_incident(
+        draft("udpin:0.0.0.0:14550/9"), lambda i, _c: stored.append(i)
+    )
+    recorder.start()
+    assert recorder.close()
+    assert len(stored) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from booking.errors import (
     InvalidTransition,
     NotFound,
     Rule,
+    SigningRequired,
 )
 from booking.model import (
     TRANSITIONS,
@@ -592,3 +594,34 @@ class TestNextFreeSlot:
         schedule = Schedule(SITE, POLICY, [], [])
 
         assert next_free_slot(schedule, wanted, drone(mass_kg=9.0), NOW) is None
+
+
+class TestSigningRequired:
+    def test_refuses_a_drone_without_a_key_at_a_site_that_requires_signing(
+        self,
+    ) -> None:
+        strict = dataclasses.replace(SITE, require_signing=True)
+        schedule = Schedule(strict, POLICY, [], [])
+
+        (refused,) = schedule.refusals(
+            booking(1, local(10), local(10, 30)), drone(), NOW
+        )
+
+        assert isinstance(refused, SigningRequired)
+        assert isinstance(refused, BookingConflict)  # 409
+        assert refused.rule is Rule.SIGNING_REQUIRED
+        assert "requires MAVLink signing" in refused.message
+
+    def test_accepts_a_drone_with_a_key_at_a_site_that_requires_signing(
+        self,
+    ) -> None:
+        strict = dataclasses.replace(SITE, require_signing=True)
+        keyed = dataclasses.replace(drone(), signing_key=bytes(32))
+        schedule = Schedule(strict, POLICY, [], [])
+
+        assert schedule.refusals(booking(1, local(10), local(10, 30)), keyed, NOW) == []
+
+    def test_a_drone_without_a_key_may_fly_where_signing_is_not_required(
+        self,
+    ) -> None:
+        assert refusal(booking(1, local(10), local(10, 30))) is None

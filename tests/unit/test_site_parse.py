@@ -722,3 +722,28 @@ def test_centre_line_outline_keeps_all_of_a_line_that_doubles_back() -> None:
     assert outline.covers(line)
     exact_area_m2 = 499 * 100 + math.pi * 50**2
     assert outline.area == pytest.approx(exact_area_m2, rel=1e-3)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, True), ("1", True), (0, False)])
+def test_reads_require_signing_from_the_site_feature_and_writes_it_back(
+    value: object, expected: bool
+) -> None:
+    features = valid_features()
+    site_feature = next(f for f in features if f["properties"]["kind"] == "site")
+    site_feature["properties"]["require_signing"] = value
+
+    site = parse_site(features)
+
+    assert site.require_signing is expected
+    assert parse_site(site_to_features(site)).require_signing is expected
+
+
+def test_require_signing_defaults_to_false_and_refuses_other_words() -> None:
+    assert parse_site(valid_features()).require_signing is False
+    features = valid_features()
+    site_feature = next(f for f in features if f["properties"]["kind"] == "site")
+    site_feature["properties"]["require_signing"] = "maybe"
+
+    assert any(
+        "require_signing must be true or false" in p for p in problems_of(features)
+    )
