@@ -137,8 +137,18 @@ def forget_silent(gw: GatewayState, now_s: float) -> None:
 
 
 def vehicle_frames(gw: GatewayState, now_s: float) -> list[dict[str, Any]]:
-    """Every live vehicle, as the snapshot lists them."""
-    return [vehicle_frame(v, now_s) for v in gw.vehicles.values() if not v.is_gcs]
+    """Every live vehicle, as the snapshot lists them.
+
+    A vehicle the tick has not bound yet is left out: until then it has no
+    organisation, and one with none is shown to everyone, so a viewer connecting
+    between its first datagram and the next tick would see another organisation's
+    drone. The tick binds it before its first frame goes out (``binding.bind_new``).
+    """
+    return [
+        vehicle_frame(v, now_s)
+        for v in gw.vehicles.values()
+        if not v.is_gcs and v.bound_version >= 0
+    ]
 
 
 def vehicle_count(gw: GatewayState) -> int:

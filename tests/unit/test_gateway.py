@@ -408,3 +408,35 @@ def test_a_pending_breach_is_confirmed_at_the_next_tick_not_after_the_batch_dela
     world.gateway.tick(T0 + 0.14)
     assert world.gateway.vehicles[f"{LINK}/11"].position_pending is False
     assert f"{LINK}/11" in world.gateway._awaiting[SITE.id]
+
+
+def test_a_registered_drone_reaches_no_other_organisation_before_it_is_bound() -> None:
+    """The race the hardening issue saw: a viewer whose snapshot is taken between
+    the first datagram and the tick that binds the vehicle got it as an unregistered
+    vehicle (no organisation, so shown to everyone). Unbound vehicles are left out
+    of snapshots; the tick binds them before their first frame goes out."""
+    world = World(directory("C1"))
+    rival = world.hub.connect(Audience(sees_all=False, operator_id="op-b"))
+    owner = world.hub.connect(Audience(sees_all=False, operator_id="op-a"))
+    enc = world.enc(11)
+    lat, lon, alt = corridor_point(SITE, "C1")
+    world.send(11, enc.heartbeat(True) + enc.position(lat, lon, alt, 40.0), T0)
+    # A viewer connecting now: the datagram is in, the tick has not run.
+    assert world.gateway.vehicle_frames(T0) == []
+    world.gateway.tick(T0 + 0.02)
+    snapshot = world.gateway.vehicle_frames(T0 + 0.02)
+    assert [(v["drone_id"], v["operator_id"]) for v in snapshot] == [("D1", "op-a")]
+    seen_by_owner = [
+        v
+        for text in iter(owner.next_frame_nowait, None)
+        if (frame := orjson.loads(text))["type"] == "vehicles"
+        for v in vehicle_entries(frame)
+    ]
+    assert seen_by_owner and all(v["key"].endswith("/11") for v in seen_by_owner)
+    rival_vehicles = [
+        frame
+        for text in iter(rival.next_frame_nowait, None)
+        if (frame := orjson.loads(text))["type"] == "vehicles"
+        and vehicle_entries(frame)
+    ]
+    assert rival_vehicles == []
