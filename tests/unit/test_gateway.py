@@ -432,7 +432,8 @@ def test_a_registered_drone_reaches_no_other_organisation_before_it_is_bound() -
         if (frame := orjson.loads(text))["type"] == "vehicles"
         for v in vehicle_entries(frame)
     ]
-    assert seen_by_owner and all(v["key"].endswith("/11") for v in seen_by_owner)
+    assert seen_by_owner
+    assert all(v["key"].endswith("/11") for v in seen_by_owner)
     rival_vehicles = [
         frame
         for text in iter(rival.next_frame_nowait, None)
