@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from airspace.site import CorridorId, PadId, Site, SiteId
@@ -53,6 +53,7 @@ from booking.permissions import (
     require_visible,
 )
 from booking.ports import UnitOfWork
+from booking.registration import CadRegistration
 from booking.rules import (
     Schedule,
     bookings_hit_by_closure,
@@ -100,6 +101,7 @@ class RegisterDrone:
     mavlink_sysid: int
     max_takeoff_mass_kg: float
     signing_key: bytes | None = None
+    cad: CadRegistration = field(default_factory=CadRegistration)
 
 
 @dataclass(frozen=True)
@@ -556,6 +558,7 @@ def register_drone(
         cmd.mavlink_sysid,
         cmd.max_takeoff_mass_kg,
         cmd.signing_key,
+        cmd.cad,
     )
     with uow:
         _site(uow, cmd.site_id)

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     booking_quota: int = Field(default=100, ge=1)
     """Bookings one operator may hold pending or approved within the booking
     horizon; one more is refused with 409 (rule ``booking_quota``)."""
+    require_cad_registration: bool = False
+    """Refuse bookings of drones over 250 g without a CAD registration mark or a
+    remote pilot registration (409, rules ``drone_registration`` and
+    ``pilot_registration``). Expired registrations are refused regardless."""
     secret_key: str = ""
     """HS256 key for tokens. Empty: the public key in ``dev``/``test``; in ``prod``
     the key in ``data_dir/secret_key``, generated (mode 0600) on first start."""
@@ -166,12 +170,19 @@ class Settings(BaseSettings):
     def site_policy(self) -> SitePolicy:
         """The booking policy the opening hours describe."""
         if self.opening_hours == "24h":
-            return SitePolicy(always_open=True, booking_quota=self.booking_quota)
+            return SitePolicy(
+                always_open=True,
+                booking_quota=self.booking_quota,
+                require_cad_registration=self.require_cad_registration,
+            )
         opens, closes = (
             time.fromisoformat(part) for part in self.opening_hours.split("-")
         )
         return SitePolicy(
-            opens_local=opens, closes_local=closes, booking_quota=self.booking_quota
+            opens_local=opens,
+            closes_local=closes,
+            booking_quota=self.booking_quota,
+            require_cad_registration=self.require_cad_registration,
         )
 
     def audit_seal(self) -> AuditSeal:
