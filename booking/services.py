@@ -14,7 +14,7 @@ cannot be probed; without it the refusal is ``PermissionDenied``, naming the rea
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -413,6 +413,63 @@ def _check_target(site: Site, target: ClosureTarget) -> None:
             return
 
 
+def bump_hit_bookings(
+    uow: UnitOfWork,
+    closure: Closure,
+    site: Site,
+    bookings: Sequence[Booking],
+    actor: Actor,
+    now: datetime,
+) -> tuple[list[Booking], list[Booking]]:
+    """Bump the pending/approved ``bookings`` that ``closure`` hits, inside the
+    caller's unit of work; return ``(bumped, active hit)``. Active flights are left
+    flying and reported with ``ActiveBookingInClosure``."""
+    bumped: list[Booking] = []
+    active: list[Booking] = []
+    for hit in bookings_hit_by_closure(closure, bookings, site):
+        if hit.state not in BUMPABLE_STATES:
+            active.append(hit)
+            uow.emit(
+                ActiveBookingInClosure(
+                    hit.id,
+                    closure.id,
+                    site.id,
+                    hit.operator_id,
+                    hit.drone_id,
+                    now,
+                    hit,
+                )
+            )
+            continue
+        after = hit.transition(BookingState.BUMPED)
+        uow.bookings.save(after)
+        _audit(
+            uow,
+            actor,
+            now,
+            "booking.bumped",
+            ("booking", str(hit.id)),
+            booking_snapshot(hit),
+            booking_snapshot(after),
+            f"{closure.describe()}: {closure.reason}",
+        )
+        uow.emit(
+            BookingBumped(
+                hit.id,
+                closure.id,
+                site.id,
+                hit.operator_id,
+                hit.drone_id,
+                hit.window,
+                closure.reason,
+                now,
+                after,
+            )
+        )
+        bumped.append(after)
+    return bumped, active
+
+
 def create_closure(
     uow: UnitOfWork, cmd: CreateClosure, actor: Actor, now: datetime
 ) -> ClosureOutcome:
@@ -455,49 +512,7 @@ def create_closure(
             None,
             closure_snapshot(closure),
         )
-        bumped: list[Booking] = []
-        active: list[Booking] = []
-        for hit in bookings_hit_by_closure(closure, bookings, site):
-            if hit.state not in BUMPABLE_STATES:
-                active.append(hit)
-                uow.emit(
-                    ActiveBookingInClosure(
-                        hit.id,
-                        closure.id,
-                        site.id,
-                        hit.operator_id,
-                        hit.drone_id,
-                        now,
-                        hit,
-                    )
-                )
-                continue
-            after = hit.transition(BookingState.BUMPED)
-            uow.bookings.save(after)
-            _audit(
-                uow,
-                actor,
-                now,
-                "booking.bumped",
-                ("booking", str(hit.id)),
-                booking_snapshot(hit),
-                booking_snapshot(after),
-                f"{closure.describe()}: {closure.reason}",
-            )
-            uow.emit(
-                BookingBumped(
-                    hit.id,
-                    closure.id,
-                    site.id,
-                    hit.operator_id,
-                    hit.drone_id,
-                    hit.window,
-                    closure.reason,
-                    now,
-                    after,
-                )
-            )
-            bumped.append(after)
+        bumped, active = bump_hit_bookings(uow, closure, site, bookings, actor, now)
         uow.commit()
     logger.info(
         "%s created by %s: %d bumped, %d active hit",

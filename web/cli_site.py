@@ -6,6 +6,7 @@ and the command exits 1 without a traceback.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -132,3 +133,59 @@ def export(
         typer.echo(str(exc), err=True)
         raise typer.Exit(code=1) from None
     typer.echo(f"Wrote site {site.id} as {fmt} to {written}")
+
+
+@site_app.command("import-zones")
+def import_zones_command(
+    file: Annotated[
+        Path,
+        typer.Argument(help="Zone file: ED-269/ED-318 .json, .geojson or .kml."),
+    ],
+    site_id: Annotated[str, typer.Option("--site", help="Site id to import into.")],
+    source: Annotated[
+        str | None,
+        typer.Option(help="Source label; re-imports update zones of the same label."),
+    ] = None,
+    actor_name: Annotated[
+        str, typer.Option("--as", help="Recorded as the importing user.")
+    ] = "cli",
+) -> None:
+    """Import official restricted zones as closures of a site (updates on re-import)."""
+    from airspace.geozones import GeoZoneError
+    from airspace.site import SiteId
+    from booking.catalogue import StaticSiteCatalogue
+    from booking.model import Actor, Role, UserId
+    from booking.unit_of_work import SqlUnitOfWork
+    from booking.zone_imports import import_zones, zones_for_site
+    from web.app import load_sites
+    from web.cli_admin import _migrated_engine
+    from web.db import write_session
+    from web.settings import Settings
+    from web.zone_files import read_zone_file
+
+    settings = Settings()
+    sites = load_sites(settings)
+    site = sites.get(site_id)
+    if site is None:
+        typer.echo(f"no site {site_id!r}; served: {', '.join(sites)}", err=True)
+        raise typer.Exit(code=1)
+    label = source or f"file {file.name}"
+    try:
+        zones = zones_for_site(read_zone_file(file), site, label)
+    except (GeoZoneError, ValueError) as exc:
+        typer.echo(f"{file}: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    engine = _migrated_engine(settings)
+    try:
+        catalogue = StaticSiteCatalogue(sites, settings.site_policy())
+        uow = SqlUnitOfWork(lambda: write_session(engine), catalogue)
+        actor = Actor(UserId(actor_name), Role.SITE_ADMIN)
+        done = import_zones(uow, SiteId(site_id), zones, actor, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"Imported {_count(len(zones), 'zone')} from {label} into site {site_id}: "
+        f"{len(done.created)} new, {len(done.updated)} updated, "
+        f"{len(done.unchanged)} unchanged, {len(done.expired)} expired, "
+        f"{_count(len(done.bumped), 'booking')} bumped"
+    )

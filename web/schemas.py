@@ -288,6 +288,9 @@ class ClosurePublic(BaseModel):
     reason: str
     created_by: str
     created_at: datetime
+    source: str | None = None
+    """Imported official zones: where from (file or provider)."""
+    source_zone_id: str | None = None
 
     @classmethod
     def of(cls, c: Closure, site: Site | None) -> Self:
@@ -318,6 +321,8 @@ class ClosurePublic(BaseModel):
             reason=c.reason,
             created_by=c.created_by,
             created_at=c.created_at,
+            source=c.origin.source if c.origin else None,
+            source_zone_id=c.origin.zone_id if c.origin else None,
             **fields,
         )
 

@@ -73,6 +73,11 @@ def closure_feature(closure: Closure, site: Site) -> dict[str, Any]:
         "end": closure.window.end.isoformat(),
         "reason": closure.reason,
     }
+    if closure.origin is not None:  # an imported official zone: say where from
+        props |= {
+            "source": closure.origin.source,
+            "source_zone_id": closure.origin.zone_id,
+        }
     match closure.target:
         case ClosedPad(pad_id):
             props |= {"target_kind": "pad", "pad_id": pad_id}
