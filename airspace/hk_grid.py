@@ -47,6 +47,19 @@ MSL_MPD_M = 1.23
 FloatArray = npt.NDArray[np.float64]
 
 
+HK1980_AREA_DEG = (113.76, 22.13, 114.51, 22.58)
+"""EPSG:2326's area of use (west, south, east, north), WGS84 degrees."""
+
+
+def in_hk1980_area(
+    lon_deg: float | FloatArray, lat_deg: float | FloatArray
+) -> npt.NDArray[np.bool_]:
+    """Return where positions fall inside the HK1980 Grid's area of use."""
+    lon, lat = np.asarray(lon_deg), np.asarray(lat_deg)
+    west, south, east, north = HK1980_AREA_DEG
+    return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+
+
 @lru_cache(maxsize=2)
 def _transformer(source: str, target: str) -> Transformer:
     return Transformer.from_crs(source, target, always_xy=True)

@@ -13,9 +13,10 @@ disk as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -23,6 +24,7 @@ from typing import Final
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from airspace.hk_grid import MpdReference
 from airspace.site import Site
 from booking.audit_chain import AuditLine
 from booking.audit_trail import audit_lines
@@ -93,6 +95,13 @@ class ExportSources:
     engine: Engine
     sites: Mapping[str, Site]
     tlog_dir: Path
+    mpd: Mapping[str, MpdReference] = field(default_factory=dict)
+    """Each site's mPD reference (``web.settings.Settings.mpd_reference``); a site
+    missing here gets the approximate one."""
+
+    def with_mpd(self, replay: Replay, site_id: str) -> Replay:
+        """Return ``replay`` with the mPD reference of ``site_id``."""
+        return dataclasses.replace(replay, mpd=self.mpd.get(site_id) or MpdReference())
 
 
 def incident_replay_of(incidents: IncidentRepository, incident: Incident) -> Replay:
@@ -184,7 +193,9 @@ def export_incident(
         if not frames:
             raise NotFound("raw MAVLink evidence of incident", incident.id)
         return ExportFile(f"{stem}.tlog", MEDIA_TYPES[fmt], exports.to_tlog(frames))
-    replay = incident_replay_of(sources.incidents, incident)
+    replay = sources.with_mpd(
+        incident_replay_of(sources.incidents, incident), incident.site_id
+    )
 
     def report() -> str:
         audit = _audit(sources.engine, [("incident", str(incident.id))])
@@ -204,8 +215,9 @@ def export_booking(
         if not path.is_file():
             raise NotFound("tlog recording of booking", booking.id)
         return ExportFile(f"{stem}.tlog", MEDIA_TYPES[fmt], path=path)
-    replay = booking_replay_of(
-        sources.incidents, sources.tracks, sources.sites, booking
+    replay = sources.with_mpd(
+        booking_replay_of(sources.incidents, sources.tracks, sources.sites, booking),
+        booking.site_id,
     )
 
     def report() -> str:
