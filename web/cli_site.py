@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from airspace.errors import SiteFileError, SiteValidationError
+from airspace.hk_grid import MpdReference, in_hk1980_area, to_hk1980
 from airspace.site import Corridor, GeofenceKind, Site
 from airspace.site_files import (
     SiteFormat,
@@ -74,8 +75,26 @@ def _corridor_line(site: Site, corridor: Corridor) -> str:
     return f"    {corridor.id} {corridor.name}: " + ", ".join(parts)
 
 
-def site_summary(site: Site) -> str:
-    """Return a few human-readable lines describing ``site``."""
+def _hk_grid_line(site: Site, mpd: MpdReference) -> str | None:
+    """Return the reference point in the HK1980 Grid and the ground in mPD, for
+    sites inside the grid's area of use."""
+    lon, lat = site.ref_lon_deg, site.ref_lat_deg
+    if not in_hk1980_area(lon, lat):
+        return None
+    east, north = to_hk1980(lon, lat)
+    try:
+        ground = f"{float(mpd.to_mpd(site.ground_elev_m, lon, lat)):.2f} {mpd.label}"
+    except ValueError as exc:
+        ground = f"not known ({exc})"
+    return (
+        f"  HK1980 Grid (EPSG:2326) E {float(east):.2f} N {float(north):.2f}; "
+        f"ground {ground}"
+    )
+
+
+def site_summary(site: Site, mpd: MpdReference | None = None) -> str:
+    """Return a few human-readable lines describing ``site``; ``mpd`` says how its
+    heights become mPD (default: the approximate reference)."""
     lat = f"{abs(site.ref_lat_deg):.6f} {'N' if site.ref_lat_deg >= 0 else 'S'}"
     lon = f"{abs(site.ref_lon_deg):.6f} {'E' if site.ref_lon_deg >= 0 else 'W'}"
     exclusions = len(site.exclusions)
@@ -94,6 +113,9 @@ def site_summary(site: Site) -> str:
     if site.corridors:
         lines.append("  Corridors:")
         lines += [_corridor_line(site, corridor) for corridor in site.corridors]
+    grid_line = _hk_grid_line(site, mpd or MpdReference())
+    if grid_line is not None:
+        lines.append(grid_line)
     return "\n".join(lines)
 
 
@@ -104,8 +126,10 @@ def validate(
     ],
 ) -> None:
     """Check a site file and summarise it; list every problem and exit 1 if broken."""
+    from web.settings import Settings
+
     site = _load_or_exit(file)
-    typer.echo(site_summary(site))
+    typer.echo(site_summary(site, Settings().mpd_reference(site.id)))
 
 
 @site_app.command()
