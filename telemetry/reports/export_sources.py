@@ -29,7 +29,8 @@ from airspace.site import Site
 from booking.audit_chain import AuditLine
 from booking.audit_trail import audit_lines
 from booking.errors import NotFound
-from booking.model import Booking
+from booking.model import Booking, Drone, cad_snapshot
+from booking.tables import DroneRow, drone_from_row
 from telemetry.incidents.model import Incident, VolumeSnapshot
 from telemetry.incidents.repository import IncidentRepository
 from telemetry.recording.tlog_writer import TLOG_SUFFIX
@@ -168,6 +169,46 @@ def booking_facts(booking: Booking) -> list[tuple[str, object]]:
     ]
 
 
+def drone_facts(drone: Drone | None) -> list[tuple[str, object]]:
+    """Return the drone's CAD registration for the report ("not given" when empty)."""
+    if drone is None:
+        return []
+    cad = cad_snapshot(drone)
+
+    def given(number: str, until: str = "") -> str:
+        if not number:
+            return "not given"
+        return f"{number} (valid until {until})" if until else number
+
+    return [
+        ("Drone category (CAD)", cad["category"]),
+        (
+            "Registration mark",
+            given(cad["registration_mark"], cad["registration_valid_until"]),
+        ),
+        ("Serial number", given(cad["serial_number"])),
+        (
+            "Operator registration",
+            given(
+                cad["operator_registration"], cad["operator_registration_valid_until"]
+            ),
+        ),
+        (
+            "Remote pilot registration",
+            given(
+                cad["remote_pilot_registration"],
+                cad["remote_pilot_registration_valid_until"],
+            ),
+        ),
+    ]
+
+
+def _drone(engine: Engine, drone_id: str) -> Drone | None:
+    with Session(engine) as session:
+        row = session.get(DroneRow, drone_id)
+        return drone_from_row(row) if row is not None else None
+
+
 def _audit(engine: Engine, subjects: list[tuple[str, str]]) -> list[AuditLine]:
     with Session(engine) as session:
         return audit_lines(session, subjects)
@@ -225,7 +266,11 @@ def export_booking(
         subjects += [("incident", str(i.id)) for i in replay.incidents]
         audit = _audit(sources.engine, subjects)
         return render_report(
-            replay, audit=audit, generated_at=now, facts=booking_facts(booking)
+            replay,
+            audit=audit,
+            generated_at=now,
+            facts=booking_facts(booking)
+            + drone_facts(_drone(sources.engine, booking.drone_id)),
         )
 
     return _rendered(replay, fmt, stem, report)

@@ -90,3 +90,17 @@ def test_a_site_that_requires_registration_refuses_an_unregistered_drone(
         refused = _book(world, "d1", 1)
         assert refused.status_code == 409
         assert refused.json()["rule"] == "drone_registration"
+
+
+def test_the_booking_report_shows_the_drones_cad_registration(world: World) -> None:
+    cad = _cad("2099-01-01", "2098-06-30")
+    world.post("operator", "/api/v1/drones", json=drone_body("d1", 1, cad=cad))
+    booked = _book(world, "d1", 1)
+    assert booked.status_code == 201, booked.text
+    report = world.get(
+        "operator", f"/api/v1/bookings/{booked.json()['id']}/export?format=html"
+    )
+    assert report.status_code == 200, report.text
+    assert "SUA-TEST-0001 (valid until 2099-01-01)" in report.text
+    assert "RP-5 (valid until 2098-06-30)" in report.text
+    assert "Drone category (CAD)" in report.text
