@@ -198,9 +198,10 @@ def _polygon(geometry: Mapping[str, Any], where: str) -> Polygon:
         raise GeoZoneError(f"{where}: geometry cannot be read: {exc}") from exc
     if not isinstance(geom, Polygon) or not geom.is_valid:
         raise GeoZoneError(f"{where}: not a valid polygon")
-    for lon, lat in geom.exterior.coords:
+    flat = shapely.force_2d(geom)  # KML polygons come with heights; limits say more
+    for lon, lat in flat.exterior.coords:
         _lonlat((lon, lat), where)
-    return geom
+    return flat
 
 
 def parse_features(features: Sequence[Mapping[str, Any]]) -> list[GeoZone]:

@@ -21,6 +21,8 @@ The resource rules:
 The site rules (``SitePolicy``): the window starts no earlier than ``now``, ends within
 the booking horizon, lasts at most ``max_duration``, and lies inside one day's opening
 hours in the site's local timezone; the drone's max take-off mass fits every pad used.
+The drone's and its remote pilot's CAD registrations must cover the booking's last
+local day (``booking.registration``; missing ones only where the policy requires).
 """
 
 from __future__ import annotations

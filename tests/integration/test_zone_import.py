@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pytest
+from shapely.geometry import Polygon
 from typer.testing import CliRunner
 
 from tests.integration.api_world import SITE, World, api_world, drone_body, slot
 from web.cli import app
 from web.settings import Settings
+from web.zone_files import read_zone_file
 
 SAMPLE = Path(__file__).parents[2] / "airspace" / "data" / "sample_zones.ed269.json"
 URL = f"/api/v1/sites/{SITE}/zones"
@@ -97,3 +100,25 @@ def test_cli_imports_the_sample_file_and_reimports_without_duplicates(
     assert "2 new, 0 updated, 0 unchanged, 1 expired" in first.output
     second = CliRunner().invoke(app, args, env=env)
     assert "0 new, 0 updated, 2 unchanged" in second.output
+
+
+def test_zones_drawn_in_kml_import_too(tmp_path: Path) -> None:
+    # KML from GIS tools: 3-D polygons, attributes in ExtendedData.
+    square = Polygon([(114.127, 22.259, 0), (114.13, 22.259, 0), (114.13, 22.26, 0)])
+    path = tmp_path / "zones.kml"
+    gpd.GeoDataFrame(
+        {
+            "Name": ["Drawn zone"],
+            "identifier": ["K1"],
+            "upper_m": [30.0],
+            "reference": ["AGL"],
+            "geometry": [square],
+        },
+        crs="EPSG:4326",
+    ).to_file(path, driver="LIBKML", engine="pyogrio")
+    (zone,) = read_zone_file(path)
+    assert zone.identifier == "K1"
+    assert zone.name == "Drawn zone"
+    assert (zone.upper_m, zone.upper_ref) == (30.0, "AGL")
+    assert zone.outline_lonlat is not None
+    assert not zone.outline_lonlat.has_z
