@@ -44,6 +44,8 @@ class Rule(enum.StrEnum):
     RESOURCES = "resources"
     DRONE = "drone"
     DRONE_SITE = "drone_site"
+    DRONE_REGISTRATION = "drone_registration"
+    PILOT_REGISTRATION = "pilot_registration"
     SYSID_TAKEN = "sysid_taken"
     BOOKING_QUOTA = "booking_quota"
     SIGNING_REQUIRED = "signing_required"

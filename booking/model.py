@@ -24,6 +24,7 @@ from typing import NewType
 from airspace.site import CorridorId, PadId, SiteId
 from airspace.volume import TimeWindow, Volume
 from booking.errors import BookingRuleViolation, InvalidTransition, Rule
+from booking.registration import CadRegistration, Registration
 
 BookingId = NewType("BookingId", int)
 ClosureId = NewType("ClosureId", int)
@@ -130,8 +131,11 @@ class Drone:
     max_takeoff_mass_kg: float
     signing_key: bytes | None = None
     """MAVLink 2 signing key (32 bytes), when the drone signs its messages."""
+    cad: CadRegistration = dataclasses.field(default_factory=CadRegistration)
+    """Hong Kong CAD registration data (``booking.registration``)."""
 
     def __post_init__(self) -> None:
+        self.cad.check_fields(self.id, self.max_takeoff_mass_kg)
         if not MAVLINK_SYSID_MIN <= self.mavlink_sysid <= MAVLINK_SYSID_MAX:
             raise BookingRuleViolation(
                 Rule.DRONE,
@@ -257,6 +261,15 @@ ClosureTarget = ClosedPad | ClosedCorridor | ClosedArea
 
 
 @dataclass(frozen=True)
+class ZoneOrigin:
+    """Where an imported official zone came from: its source and its id there."""
+
+    source: str
+    """The file or provider, e.g. ``ED-269: hk-sample-zones.json``."""
+    zone_id: str
+
+
+@dataclass(frozen=True)
 class Closure:
     """A pad, corridor or area closed for a UTC window, with the reason why."""
 
@@ -267,6 +280,8 @@ class Closure:
     reason: str
     created_by: UserId
     created_at: datetime
+    origin: ZoneOrigin | None = None
+    """Set for a zone imported from an official source; None when drawn by hand."""
 
     def describe(self) -> str:
         """Return ``closure 7 (pad P2)``-style text for messages."""
@@ -275,6 +290,8 @@ class Closure:
                 what = f"pad {pad_id}"
             case ClosedCorridor(corridor_id):
                 what = f"corridor {corridor_id}"
+            case ClosedArea() if self.origin is not None:
+                what = f"zone {self.origin.zone_id} from {self.origin.source}"
             case ClosedArea():
                 what = "area"
         return f"closure {self.id} ({what})"
@@ -387,6 +404,11 @@ def closure_snapshot(closure: Closure) -> dict[str, str]:
         **_window_fields(closure.window),
         "reason": closure.reason,
         "created_by": closure.created_by,
+        **(
+            {"source": closure.origin.source, "source_zone_id": closure.origin.zone_id}
+            if closure.origin
+            else {}
+        ),
     }
 
 
@@ -400,4 +422,27 @@ def drone_snapshot(drone: Drone) -> dict[str, str]:
         "mavlink_sysid": str(drone.mavlink_sysid),
         "max_takeoff_mass_kg": str(drone.max_takeoff_mass_kg),
         "signed": "yes" if drone.signing_key else "no",
+        **cad_snapshot(drone),
+    }
+
+
+def cad_snapshot(drone: Drone) -> dict[str, str]:
+    """Return the drone's CAD registration data as flat strings ("" when not given)."""
+    cad = drone.cad
+
+    def number(r: Registration | None) -> str:
+        return r.number if r else ""
+
+    def until(r: Registration | None) -> str:
+        return r.valid_until.isoformat() if r and r.valid_until else ""
+
+    return {
+        "registration_mark": number(cad.registration_mark),
+        "registration_valid_until": until(cad.registration_mark),
+        "serial_number": cad.serial_number or "",
+        "category": str(cad.effective_category(drone.max_takeoff_mass_kg)),
+        "operator_registration": number(cad.operator),
+        "operator_registration_valid_until": until(cad.operator),
+        "remote_pilot_registration": number(cad.remote_pilot),
+        "remote_pilot_registration_valid_until": until(cad.remote_pilot),
     }

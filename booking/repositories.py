@@ -49,6 +49,7 @@ from booking.tables import (
     closure_from_row,
     closure_to_row,
     drone_from_row,
+    drone_registration_columns,
 )
 
 _BOOKINGS = SQLModel.metadata.tables["bookings"]
@@ -201,6 +202,7 @@ class SqlDrones:
                 "mavlink_sysid": drone.mavlink_sysid,
                 "max_takeoff_mass_kg": drone.max_takeoff_mass_kg,
                 "signing_key": drone.signing_key,
+                **drone_registration_columns(drone),
             },
         )
 

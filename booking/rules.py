@@ -21,6 +21,8 @@ The resource rules:
 The site rules (``SitePolicy``): the window starts no earlier than ``now``, ends within
 the booking horizon, lasts at most ``max_duration``, and lies inside one day's opening
 hours in the site's local timezone; the drone's max take-off mass fits every pad used.
+The drone's and its remote pilot's CAD registrations must cover the booking's last
+local day (``booking.registration``; missing ones only where the policy requires).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from booking.model import (
     Closure,
     Drone,
 )
+from booking.registration import check_registration, local_day
 
 PAD_RADIUS_M = 5.0
 """A pad given as a point occupies a disc of this radius (site metres)."""
@@ -77,6 +80,9 @@ class SitePolicy:
     booking_quota: int | None = None
     """How many bookings one operator may hold pending or approved, ending within
     the horizon, across sites (None: no quota). One client cannot fill a schedule."""
+    require_cad_registration: bool = False
+    """Refuse drones over 250 g with no CAD registration mark or remote pilot
+    registration (Hong Kong, Cap. 448G). Expired registrations are always refused."""
 
     def __post_init__(self) -> None:
         if not self.opens_local < self.closes_local:
@@ -360,6 +366,23 @@ def check_closures(
     return None
 
 
+def check_drone_registration(
+    candidate: Booking, drone: Drone, policy: SitePolicy, site: Site
+) -> BookingError | None:
+    """Refuse a drone or remote pilot whose CAD registration does not cover the
+    booking's last local day (``booking.registration``)."""
+    last_day = local_day(
+        candidate.window.end - timedelta(microseconds=1), site.timezone
+    )
+    return check_registration(
+        drone.id,
+        drone.cad,
+        drone.max_takeoff_mass_kg,
+        last_day,
+        required=policy.require_cad_registration,
+    )
+
+
 def check_sysid_free(
     drone: Drone, drones: Iterable[Drone]
 ) -> BookingRuleViolation | None:
@@ -407,6 +430,7 @@ class Schedule:
             check_pads(candidate, self.bookings, self.site),
             check_corridor(candidate, self.bookings, self.site),
             check_drone_free(candidate, self.bookings),
+            check_drone_registration(candidate, drone, self.policy, self.site),
         ]
         return [c for c in checks if c is not None]
 

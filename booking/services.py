@@ -14,8 +14,8 @@ cannot be probed; without it the refusal is ``PermissionDenied``, naming the rea
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from airspace.site import CorridorId, PadId, Site, SiteId
@@ -53,6 +53,7 @@ from booking.permissions import (
     require_visible,
 )
 from booking.ports import UnitOfWork
+from booking.registration import CadRegistration
 from booking.rules import (
     Schedule,
     bookings_hit_by_closure,
@@ -100,6 +101,7 @@ class RegisterDrone:
     mavlink_sysid: int
     max_takeoff_mass_kg: float
     signing_key: bytes | None = None
+    cad: CadRegistration = field(default_factory=CadRegistration)
 
 
 @dataclass(frozen=True)
@@ -411,6 +413,63 @@ def _check_target(site: Site, target: ClosureTarget) -> None:
             return
 
 
+def bump_hit_bookings(
+    uow: UnitOfWork,
+    closure: Closure,
+    site: Site,
+    bookings: Sequence[Booking],
+    actor: Actor,
+    now: datetime,
+) -> tuple[list[Booking], list[Booking]]:
+    """Bump the pending/approved ``bookings`` that ``closure`` hits, inside the
+    caller's unit of work; return ``(bumped, active hit)``. Active flights are left
+    flying and reported with ``ActiveBookingInClosure``."""
+    bumped: list[Booking] = []
+    active: list[Booking] = []
+    for hit in bookings_hit_by_closure(closure, bookings, site):
+        if hit.state not in BUMPABLE_STATES:
+            active.append(hit)
+            uow.emit(
+                ActiveBookingInClosure(
+                    hit.id,
+                    closure.id,
+                    site.id,
+                    hit.operator_id,
+                    hit.drone_id,
+                    now,
+                    hit,
+                )
+            )
+            continue
+        after = hit.transition(BookingState.BUMPED)
+        uow.bookings.save(after)
+        _audit(
+            uow,
+            actor,
+            now,
+            "booking.bumped",
+            ("booking", str(hit.id)),
+            booking_snapshot(hit),
+            booking_snapshot(after),
+            f"{closure.describe()}: {closure.reason}",
+        )
+        uow.emit(
+            BookingBumped(
+                hit.id,
+                closure.id,
+                site.id,
+                hit.operator_id,
+                hit.drone_id,
+                hit.window,
+                closure.reason,
+                now,
+                after,
+            )
+        )
+        bumped.append(after)
+    return bumped, active
+
+
 def create_closure(
     uow: UnitOfWork, cmd: CreateClosure, actor: Actor, now: datetime
 ) -> ClosureOutcome:
@@ -453,49 +512,7 @@ def create_closure(
             None,
             closure_snapshot(closure),
         )
-        bumped: list[Booking] = []
-        active: list[Booking] = []
-        for hit in bookings_hit_by_closure(closure, bookings, site):
-            if hit.state not in BUMPABLE_STATES:
-                active.append(hit)
-                uow.emit(
-                    ActiveBookingInClosure(
-                        hit.id,
-                        closure.id,
-                        site.id,
-                        hit.operator_id,
-                        hit.drone_id,
-                        now,
-                        hit,
-                    )
-                )
-                continue
-            after = hit.transition(BookingState.BUMPED)
-            uow.bookings.save(after)
-            _audit(
-                uow,
-                actor,
-                now,
-                "booking.bumped",
-                ("booking", str(hit.id)),
-                booking_snapshot(hit),
-                booking_snapshot(after),
-                f"{closure.describe()}: {closure.reason}",
-            )
-            uow.emit(
-                BookingBumped(
-                    hit.id,
-                    closure.id,
-                    site.id,
-                    hit.operator_id,
-                    hit.drone_id,
-                    hit.window,
-                    closure.reason,
-                    now,
-                    after,
-                )
-            )
-            bumped.append(after)
+        bumped, active = bump_hit_bookings(uow, closure, site, bookings, actor, now)
         uow.commit()
     logger.info(
         "%s created by %s: %d bumped, %d active hit",
@@ -556,6 +573,7 @@ def register_drone(
         cmd.mavlink_sysid,
         cmd.max_takeoff_mass_kg,
         cmd.signing_key,
+        cmd.cad,
     )
     with uow:
         _site(uow, cmd.site_id)

@@ -11,7 +11,7 @@ DELETE.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import shapely
@@ -37,7 +37,9 @@ from booking.model import (
     Role,
     User,
     UserId,
+    ZoneOrigin,
 )
+from booking.registration import CadRegistration, Registration, UasCategory
 
 UtcDateTime = sa.DateTime(timezone=True)
 
@@ -78,6 +80,15 @@ class DroneRow(SQLModel, table=True):
     mavlink_sysid: int
     max_takeoff_mass_kg: float
     signing_key: bytes | None = None
+    # Hong Kong CAD registration (booking.registration); all optional.
+    registration_mark: str | None = None
+    registration_valid_until: date | None = None
+    serial_number: str | None = None
+    uas_category: str | None = None
+    operator_registration: str | None = None
+    operator_registration_valid_until: date | None = None
+    remote_pilot_registration: str | None = None
+    remote_pilot_valid_until: date | None = None
 
 
 class BookingRow(SQLModel, table=True):
@@ -120,6 +131,11 @@ class ClosureRow(SQLModel, table=True):
     """A closure of a pad, a corridor or an area (WKT in site metres + band)."""
 
     __tablename__ = "closures"
+    __table_args__ = (
+        sa.Index(
+            "ux_closures_origin", "site_id", "source", "source_zone_id", unique=True
+        ),
+    )
     id: int = Field(primary_key=True)
     site_id: str = Field(index=True)
     target_kind: str
@@ -132,6 +148,10 @@ class ClosureRow(SQLModel, table=True):
     reason: str
     created_by: str
     created_at: datetime = Field(sa_type=UtcDateTime)
+    source: str | None = None
+    """Imported official zones: the file or provider they came from."""
+    source_zone_id: str | None = None
+    """Imported official zones: the zone's identifier in its source."""
 
 
 class AuditRow(SQLModel, table=True):
@@ -231,7 +251,46 @@ def drone_from_row(row: DroneRow | sa.Row[Any]) -> Drone:
         mavlink_sysid=row.mavlink_sysid,
         max_takeoff_mass_kg=row.max_takeoff_mass_kg,
         signing_key=row.signing_key,
+        cad=CadRegistration(
+            registration_mark=_registration(
+                row.registration_mark, row.registration_valid_until
+            ),
+            serial_number=row.serial_number,
+            category=UasCategory(row.uas_category) if row.uas_category else None,
+            operator=_registration(
+                row.operator_registration, row.operator_registration_valid_until
+            ),
+            remote_pilot=_registration(
+                row.remote_pilot_registration, row.remote_pilot_valid_until
+            ),
+        ),
     )
+
+
+def _registration(number: str | None, valid_until: date | None) -> Registration | None:
+    return Registration(number, valid_until) if number else None
+
+
+def drone_registration_columns(drone: Drone) -> dict[str, Any]:
+    """Return the CAD registration columns of ``drone``'s row."""
+    cad = drone.cad
+
+    def number(r: Registration | None) -> str | None:
+        return r.number if r else None
+
+    def until(r: Registration | None) -> date | None:
+        return r.valid_until if r else None
+
+    return {
+        "registration_mark": number(cad.registration_mark),
+        "registration_valid_until": until(cad.registration_mark),
+        "serial_number": cad.serial_number,
+        "uas_category": str(cad.category) if cad.category else None,
+        "operator_registration": number(cad.operator),
+        "operator_registration_valid_until": until(cad.operator),
+        "remote_pilot_registration": number(cad.remote_pilot),
+        "remote_pilot_valid_until": until(cad.remote_pilot),
+    }
 
 
 def closure_from_row(row: ClosureRow | sa.Row[Any]) -> Closure:
@@ -256,6 +315,9 @@ def closure_from_row(row: ClosureRow | sa.Row[Any]) -> Closure:
         reason=row.reason,
         created_by=UserId(row.created_by),
         created_at=as_utc(row.created_at),
+        origin=ZoneOrigin(row.source, row.source_zone_id)
+        if row.source and row.source_zone_id
+        else None,
     )
 
 
@@ -270,6 +332,8 @@ def closure_to_row(c: Closure) -> ClosureRow:
         reason=c.reason,
         created_by=c.created_by,
         created_at=c.created_at,
+        source=c.origin.source if c.origin else None,
+        source_zone_id=c.origin.zone_id if c.origin else None,
     )
     match c.target:
         case ClosedPad(pad_id):

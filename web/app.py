@@ -45,6 +45,7 @@ from web.routes import (
     sites,
     telemetry_api,
     users,
+    zones,
 )
 from web.secret_key import with_secret_key
 from web.settings import Settings
@@ -193,6 +194,7 @@ def create_app(
         audit,
         reports,
         users,
+        zones,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -86,7 +86,10 @@ def _run(kind: str, ident: int, fmt: ExportFormat, output: Path, force: bool) ->
             lambda: write_session(engine), lambda: Session(engine)
         )
         tracks = TrackStore(lambda: write_session(engine), lambda: Session(engine))
-        sources = ExportSources(incidents, tracks, engine, sites, settings.tlog_dir)
+        mpd = {site_id: settings.mpd_reference(site_id) for site_id in sites}
+        sources = ExportSources(
+            incidents, tracks, engine, sites, settings.tlog_dir, mpd
+        )
         now = datetime.now(UTC)
         if kind == "incident":
             incident = incidents.get_incident(ident)

@@ -6,12 +6,14 @@ and the command exits 1 without a traceback.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from airspace.errors import SiteFileError, SiteValidationError
+from airspace.hk_grid import MpdReference, in_hk1980_area, to_hk1980
 from airspace.site import Corridor, GeofenceKind, Site
 from airspace.site_files import (
     SiteFormat,
@@ -73,8 +75,26 @@ def _corridor_line(site: Site, corridor: Corridor) -> str:
     return f"    {corridor.id} {corridor.name}: " + ", ".join(parts)
 
 
-def site_summary(site: Site) -> str:
-    """Return a few human-readable lines describing ``site``."""
+def _hk_grid_line(site: Site, mpd: MpdReference) -> str | None:
+    """Return the reference point in the HK1980 Grid and the ground in mPD, for
+    sites inside the grid's area of use."""
+    lon, lat = site.ref_lon_deg, site.ref_lat_deg
+    if not in_hk1980_area(lon, lat):
+        return None
+    east, north = to_hk1980(lon, lat)
+    try:
+        ground = f"{float(mpd.to_mpd(site.ground_elev_m, lon, lat)):.2f} {mpd.label}"
+    except ValueError as exc:
+        ground = f"not known ({exc})"
+    return (
+        f"  HK1980 Grid (EPSG:2326) E {float(east):.2f} N {float(north):.2f}; "
+        f"ground {ground}"
+    )
+
+
+def site_summary(site: Site, mpd: MpdReference | None = None) -> str:
+    """Return a few human-readable lines describing ``site``; ``mpd`` says how its
+    heights become mPD (default: the approximate reference)."""
     lat = f"{abs(site.ref_lat_deg):.6f} {'N' if site.ref_lat_deg >= 0 else 'S'}"
     lon = f"{abs(site.ref_lon_deg):.6f} {'E' if site.ref_lon_deg >= 0 else 'W'}"
     exclusions = len(site.exclusions)
@@ -93,6 +113,9 @@ def site_summary(site: Site) -> str:
     if site.corridors:
         lines.append("  Corridors:")
         lines += [_corridor_line(site, corridor) for corridor in site.corridors]
+    grid_line = _hk_grid_line(site, mpd or MpdReference())
+    if grid_line is not None:
+        lines.append(grid_line)
     return "\n".join(lines)
 
 
@@ -103,8 +126,10 @@ def validate(
     ],
 ) -> None:
     """Check a site file and summarise it; list every problem and exit 1 if broken."""
+    from web.settings import Settings
+
     site = _load_or_exit(file)
-    typer.echo(site_summary(site))
+    typer.echo(site_summary(site, Settings().mpd_reference(site.id)))
 
 
 @site_app.command()
@@ -132,3 +157,59 @@ def export(
         typer.echo(str(exc), err=True)
         raise typer.Exit(code=1) from None
     typer.echo(f"Wrote site {site.id} as {fmt} to {written}")
+
+
+@site_app.command("import-zones")
+def import_zones_command(
+    file: Annotated[
+        Path,
+        typer.Argument(help="Zone file: ED-269/ED-318 .json, .geojson or .kml."),
+    ],
+    site_id: Annotated[str, typer.Option("--site", help="Site id to import into.")],
+    source: Annotated[
+        str | None,
+        typer.Option(help="Source label; re-imports update zones of the same label."),
+    ] = None,
+    actor_name: Annotated[
+        str, typer.Option("--as", help="Recorded as the importing user.")
+    ] = "cli",
+) -> None:
+    """Import official restricted zones as closures of a site (updates on re-import)."""
+    from airspace.geozones import GeoZoneError
+    from airspace.site import SiteId
+    from booking.catalogue import StaticSiteCatalogue
+    from booking.model import Actor, Role, UserId
+    from booking.unit_of_work import SqlUnitOfWork
+    from booking.zone_imports import import_zones, zones_for_site
+    from web.app import load_sites
+    from web.cli_admin import _migrated_engine
+    from web.db import write_session
+    from web.settings import Settings
+    from web.zone_files import read_zone_file
+
+    settings = Settings()
+    sites = load_sites(settings)
+    site = sites.get(site_id)
+    if site is None:
+        typer.echo(f"no site {site_id!r}; served: {', '.join(sites)}", err=True)
+        raise typer.Exit(code=1)
+    label = source or f"file {file.name}"
+    try:
+        zones = zones_for_site(read_zone_file(file), site, label)
+    except (GeoZoneError, ValueError) as exc:
+        typer.echo(f"{file}: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    engine = _migrated_engine(settings)
+    try:
+        catalogue = StaticSiteCatalogue(sites, settings.site_policy())
+        uow = SqlUnitOfWork(lambda: write_session(engine), catalogue)
+        actor = Actor(UserId(actor_name), Role.SITE_ADMIN)
+        done = import_zones(uow, SiteId(site_id), zones, actor, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"Imported {_count(len(zones), 'zone')} from {label} into site {site_id}: "
+        f"{len(done.created)} new, {len(done.updated)} updated, "
+        f"{len(done.unchanged)} unchanged, {len(done.expired)} expired, "
+        f"{_count(len(done.bumped), 'booking')} bumped"
+    )

@@ -29,6 +29,7 @@ from booking.model import (
     Role,
     User,
 )
+from web.registration_schemas import CadRegistrationIn, CadRegistrationPublic
 
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 """A site, pad, corridor, drone or operator id as clients send it."""
@@ -85,6 +86,9 @@ class DroneCreate(_Body):
         pattern=r"^[0-9a-fA-F]{64}$",
         description="MAVLink 2 signing key: 32 bytes as 64 hex digits.",
     )
+    cad: CadRegistrationIn | None = Field(
+        default=None, description="Hong Kong CAD registration data (free text)."
+    )
 
 
 class DronePublic(BaseModel):
@@ -97,6 +101,7 @@ class DronePublic(BaseModel):
     mavlink_sysid: int
     max_takeoff_mass_kg: float
     signed: bool
+    cad: CadRegistrationPublic
 
     @classmethod
     def of(cls, drone: Drone) -> Self:
@@ -109,6 +114,7 @@ class DronePublic(BaseModel):
             mavlink_sysid=drone.mavlink_sysid,
             max_takeoff_mass_kg=drone.max_takeoff_mass_kg,
             signed=drone.signing_key is not None,
+            cad=CadRegistrationPublic.of(drone.cad, drone.max_takeoff_mass_kg),
         )
 
 
@@ -282,6 +288,9 @@ class ClosurePublic(BaseModel):
     reason: str
     created_by: str
     created_at: datetime
+    source: str | None = None
+    """Imported official zones: where from (file or provider)."""
+    source_zone_id: str | None = None
 
     @classmethod
     def of(cls, c: Closure, site: Site | None) -> Self:
@@ -312,6 +321,8 @@ class ClosurePublic(BaseModel):
             reason=c.reason,
             created_by=c.created_by,
             created_at=c.created_at,
+            source=c.origin.source if c.origin else None,
+            source_zone_id=c.origin.zone_id if c.origin else None,
             **fields,
         )
 

@@ -23,6 +23,7 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from airspace.hk_grid import MpdReference
 from airspace.site_files import demo_site_path
 from booking.audit_heads import AuditSeal
 from booking.rules import SitePolicy
@@ -99,6 +100,19 @@ class Settings(BaseSettings):
     booking_quota: int = Field(default=100, ge=1)
     """Bookings one operator may hold pending or approved within the booking
     horizon; one more is refused with 409 (rule ``booking_quota``)."""
+    mpd_offset_m: dict[str, float] = Field(default_factory=dict)
+    """Per site id, the surveyed offset from the drones' reported height (m AMSL)
+    to mPD: mPD = reported + offset. JSON, e.g. ``{"cyberport-pier": 1.31}``.
+    A site in neither this nor ``mpd_geoid_grid`` gets the approximate +1.23."""
+    mpd_benchmark: dict[str, str] = Field(default_factory=dict)
+    """Per site id, the benchmark the offset was surveyed at (shown with mPD)."""
+    mpd_geoid_grid: dict[str, Path] = Field(default_factory=dict)
+    """Per site id, a grid file (GTX/GeoTIFF) whose value is added to the reported
+    height to give mPD (``airspace.hk_grid``); wins over ``mpd_offset_m``."""
+    require_cad_registration: bool = False
+    """Refuse bookings of drones over 250 g without a CAD registration mark or a
+    remote pilot registration (409, rules ``drone_registration`` and
+    ``pilot_registration``). Expired registrations are refused regardless."""
     secret_key: str = ""
     """HS256 key for tokens. Empty: the public key in ``dev``/``test``; in ``prod``
     the key in ``data_dir/secret_key``, generated (mode 0600) on first start."""
@@ -177,13 +191,30 @@ class Settings(BaseSettings):
     def site_policy(self) -> SitePolicy:
         """The booking policy the opening hours describe."""
         if self.opening_hours == "24h":
-            return SitePolicy(always_open=True, booking_quota=self.booking_quota)
+            return SitePolicy(
+                always_open=True,
+                booking_quota=self.booking_quota,
+                require_cad_registration=self.require_cad_registration,
+            )
         opens, closes = (
             time.fromisoformat(part) for part in self.opening_hours.split("-")
         )
         return SitePolicy(
-            opens_local=opens, closes_local=closes, booking_quota=self.booking_quota
+            opens_local=opens,
+            closes_local=closes,
+            booking_quota=self.booking_quota,
+            require_cad_registration=self.require_cad_registration,
         )
+
+    def mpd_reference(self, site_id: str) -> MpdReference:
+        """Return how heights at ``site_id`` become mPD (labelled; see above)."""
+        if site_id in self.mpd_geoid_grid:
+            return MpdReference.geoid_grid(self.mpd_geoid_grid[site_id])
+        if site_id in self.mpd_offset_m:
+            return MpdReference.surveyed(
+                self.mpd_offset_m[site_id], self.mpd_benchmark.get(site_id, "")
+            )
+        return MpdReference()
 
     def audit_seal(self) -> AuditSeal:
         """The audit key and the heads file (``data_dir/audit-heads.log``)."""

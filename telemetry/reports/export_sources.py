@@ -13,9 +13,10 @@ disk as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -23,11 +24,13 @@ from typing import Final
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from airspace.hk_grid import MpdReference
 from airspace.site import Site
 from booking.audit_chain import AuditLine
 from booking.audit_trail import audit_lines
 from booking.errors import NotFound
-from booking.model import Booking
+from booking.model import Booking, Drone, cad_snapshot
+from booking.tables import DroneRow, drone_from_row
 from telemetry.incidents.model import Incident, VolumeSnapshot
 from telemetry.incidents.repository import IncidentRepository
 from telemetry.recording.tlog_writer import TLOG_SUFFIX
@@ -93,6 +96,13 @@ class ExportSources:
     engine: Engine
     sites: Mapping[str, Site]
     tlog_dir: Path
+    mpd: Mapping[str, MpdReference] = field(default_factory=dict)
+    """Each site's mPD reference (``web.settings.Settings.mpd_reference``); a site
+    missing here gets the approximate one."""
+
+    def with_mpd(self, replay: Replay, site_id: str) -> Replay:
+        """Return ``replay`` with the mPD reference of ``site_id``."""
+        return dataclasses.replace(replay, mpd=self.mpd.get(site_id) or MpdReference())
 
 
 def incident_replay_of(incidents: IncidentRepository, incident: Incident) -> Replay:
@@ -159,6 +169,46 @@ def booking_facts(booking: Booking) -> list[tuple[str, object]]:
     ]
 
 
+def drone_facts(drone: Drone | None) -> list[tuple[str, object]]:
+    """Return the drone's CAD registration for the report ("not given" when empty)."""
+    if drone is None:
+        return []
+    cad = cad_snapshot(drone)
+
+    def given(number: str, until: str = "") -> str:
+        if not number:
+            return "not given"
+        return f"{number} (valid until {until})" if until else number
+
+    return [
+        ("Drone category (CAD)", cad["category"]),
+        (
+            "Registration mark",
+            given(cad["registration_mark"], cad["registration_valid_until"]),
+        ),
+        ("Serial number", given(cad["serial_number"])),
+        (
+            "Operator registration",
+            given(
+                cad["operator_registration"], cad["operator_registration_valid_until"]
+            ),
+        ),
+        (
+            "Remote pilot registration",
+            given(
+                cad["remote_pilot_registration"],
+                cad["remote_pilot_registration_valid_until"],
+            ),
+        ),
+    ]
+
+
+def _drone(engine: Engine, drone_id: str) -> Drone | None:
+    with Session(engine) as session:
+        row = session.get(DroneRow, drone_id)
+        return drone_from_row(row) if row is not None else None
+
+
 def _audit(engine: Engine, subjects: list[tuple[str, str]]) -> list[AuditLine]:
     with Session(engine) as session:
         return audit_lines(session, subjects)
@@ -184,7 +234,9 @@ def export_incident(
         if not frames:
             raise NotFound("raw MAVLink evidence of incident", incident.id)
         return ExportFile(f"{stem}.tlog", MEDIA_TYPES[fmt], exports.to_tlog(frames))
-    replay = incident_replay_of(sources.incidents, incident)
+    replay = sources.with_mpd(
+        incident_replay_of(sources.incidents, incident), incident.site_id
+    )
 
     def report() -> str:
         audit = _audit(sources.engine, [("incident", str(incident.id))])
@@ -204,8 +256,9 @@ def export_booking(
         if not path.is_file():
             raise NotFound("tlog recording of booking", booking.id)
         return ExportFile(f"{stem}.tlog", MEDIA_TYPES[fmt], path=path)
-    replay = booking_replay_of(
-        sources.incidents, sources.tracks, sources.sites, booking
+    replay = sources.with_mpd(
+        booking_replay_of(sources.incidents, sources.tracks, sources.sites, booking),
+        booking.site_id,
     )
 
     def report() -> str:
@@ -213,7 +266,11 @@ def export_booking(
         subjects += [("incident", str(i.id)) for i in replay.incidents]
         audit = _audit(sources.engine, subjects)
         return render_report(
-            replay, audit=audit, generated_at=now, facts=booking_facts(booking)
+            replay,
+            audit=audit,
+            generated_at=now,
+            facts=booking_facts(booking)
+            + drone_facts(_drone(sources.engine, booking.drone_id)),
         )
 
     return _rendered(replay, fmt, stem, report)

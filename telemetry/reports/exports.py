@@ -13,6 +13,10 @@ are WGS84 lon/lat degrees with altitude in metres AMSL; times are UTC.
   LineString, the nonconforming stretches in red, and events as time-stamped
   points. Written with ``xml.etree`` because GDAL's KML writers cannot extrude.
 - **CSV**: one row per position (``CSV_COLUMNS``).
+
+Samples (GeoJSON, CSV, GeoPackage) also carry ``GRID_COLUMNS``: the HK1980 Grid
+easting/northing and the height in mPD with the words saying how it was obtained
+(``airspace.hk_grid``; the site's reference travels on ``Replay.mpd``).
 - **GeoPackage**: layers ``volume``, ``track``, ``samples`` and ``events``
   (EPSG:4326, ``GPKG_LAYERS``), through geopandas; all four even when empty.
 - **tlog**: raw MAVLink frames as received (``telemetry.mavlink.tlog`` records).
@@ -30,6 +34,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+
+from airspace.hk_grid import in_hk1980_area, to_hk1980
 from telemetry.incidents.model import VolumeSnapshot
 from telemetry.live.frames import utc_iso
 from telemetry.mavlink.tlog import encode_record
@@ -47,7 +54,10 @@ NONCONFORMING_STATES: Final = frozenset(
     {"outside_lateral", "outside_vertical", "outside_boundary", "in_exclusion"}
 )
 """Conformance states that count as out of the assigned volume."""
-CSV_COLUMNS: Final = ("t_utc", "t_s", *SAMPLE_FIELDS, "vehicle_key")
+GRID_COLUMNS: Final = ("easting_m", "northing_m", "alt_mpd_m", "mpd_reference")
+"""HK1980 Grid (EPSG:2326) position and mPD height of each sample; empty outside
+the grid's area of use. ``mpd_reference`` says how the mPD was obtained."""
+CSV_COLUMNS: Final = ("t_utc", "t_s", *SAMPLE_FIELDS, "vehicle_key", *GRID_COLUMNS)
 
 
 # --- GeoJSON -----------------------------------------------------------------------
@@ -57,8 +67,38 @@ def _xyz(s: ReplaySample) -> list[float]:
     return [s.lon_deg, s.lat_deg, s.alt_amsl_m]
 
 
-def _sample_properties(s: ReplaySample) -> dict[str, Any]:
-    return {**sample_json(s), "vehicle_key": s.vehicle_key}
+def _sample_properties(s: ReplaySample, grid: dict[str, Any]) -> dict[str, Any]:
+    return {**sample_json(s), "vehicle_key": s.vehicle_key, **grid}
+
+
+def grid_columns(replay: Replay) -> list[dict[str, Any]]:
+    """Return ``GRID_COLUMNS`` for each sample (one vectorised pyproj call)."""
+    samples = replay.samples
+    if not samples:
+        return []
+    lon = np.array([s.lon_deg for s in samples], dtype=np.float64)
+    lat = np.array([s.lat_deg for s in samples], dtype=np.float64)
+    alt = np.array([s.alt_amsl_m for s in samples], dtype=np.float64)
+    inside = in_hk1980_area(lon, lat)
+    if not inside.any():
+        return [dict.fromkeys(GRID_COLUMNS) for _ in samples]
+    east, north = to_hk1980(lon, lat)
+    try:
+        mpd = replay.mpd.to_mpd(alt, lon, lat)
+        label: str | None = replay.mpd.label
+    except ValueError:  # a geoid grid that does not cover the track
+        mpd, label = np.full_like(alt, np.nan), None
+    return [
+        {
+            "easting_m": round(float(east[i]), 3) if inside[i] else None,
+            "northing_m": round(float(north[i]), 3) if inside[i] else None,
+            "alt_mpd_m": round(float(mpd[i]), 2)
+            if inside[i] and np.isfinite(mpd[i])
+            else None,
+            "mpd_reference": label if inside[i] else None,
+        }
+        for i in range(len(samples))
+    ]
 
 
 def replay_features(replay: Replay) -> list[dict[str, Any]]:
@@ -86,9 +126,9 @@ def replay_features(replay: Replay) -> list[dict[str, Any]]:
                 samples=len(samples),
             )
         )
-    for s in samples:
+    for s, grid in zip(samples, grid_columns(replay), strict=True):
         point = {"type": "Point", "coordinates": _xyz(s)}
-        features.append(_feature(point, role="sample", **_sample_properties(s)))
+        features.append(_feature(point, role="sample", **_sample_properties(s, grid)))
     at = positions_at(samples, (e.t_s for e in replay.events))
     for event, near in zip(replay.events, at, strict=True):
         geometry = {"type": "Point", "coordinates": _xyz(near)} if near else None
@@ -273,8 +313,8 @@ def to_csv(replay: Replay) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for s in replay.samples:
-        row = _sample_properties(s)
+    for s, grid in zip(replay.samples, grid_columns(replay), strict=True):
+        row = _sample_properties(s, grid)
         writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
     return out.getvalue().encode()
 

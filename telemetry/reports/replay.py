@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
+from airspace.hk_grid import MpdReference
 from telemetry.incidents.model import (
     EvidenceSample,
     Incident,
@@ -86,6 +87,8 @@ class Replay:
     events: tuple[ReplayEvent, ...]
     volume: VolumeSnapshot | None
     incidents: tuple[Incident, ...] = field(default=())
+    mpd: MpdReference = field(default_factory=MpdReference)
+    """How the site turns heights into mPD, for the exports' grid columns."""
 
     @property
     def start_s(self) -> float | None:

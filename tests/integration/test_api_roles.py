@@ -48,6 +48,36 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield w
 
 
+def _expired_zones() -> dict[str, Any]:
+    """An ED-269 document whose one zone is over: importing it stores nothing."""
+    return {
+        "features": [
+            {
+                "identifier": "OLD1",
+                "restriction": "PROHIBITED",
+                "applicability": [
+                    {
+                        "permanent": "NO",
+                        "startDateTime": "2020-01-01T00:00:00Z",
+                        "endDateTime": "2020-01-02T00:00:00Z",
+                    }
+                ],
+                "geometry": [
+                    {
+                        "lowerLimit": 0,
+                        "upperLimit": 30,
+                        "horizontalProjection": {
+                            "type": "Circle",
+                            "center": [114.128, 22.261],
+                            "radius": 20,
+                        },
+                    }
+                ],
+            }
+        ]
+    }
+
+
 def _drone(owner: str | None = None) -> dict[str, Any]:
     n = next(_sysids)
     extra = {"operator_id": owner} if owner else {}
@@ -208,6 +238,16 @@ ROUTES = [
     Route(
         "DELETE /closures/{id}",
         lambda w, h: w.client.delete(f"/api/v1/closures/{_closure(w)}", headers=h),
+        (403, 403, 200, 200, 403, 401),
+    ),
+    Route(
+        "POST /sites/{id}/zones",
+        lambda w, h: w.client.post(
+            "/api/v1/sites/cyberport-pier/zones",
+            params={"source": "roles"},
+            json=_expired_zones(),
+            headers=h,
+        ),
         (403, 403, 200, 200, 403, 401),
     ),
     Route("GET /users", _get("/api/v1/users"), ADMIN_ONLY),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
 from typer.testing import CliRunner
 
@@ -147,3 +148,43 @@ def test_site_commands_are_mounted_on_the_skyberth_cli() -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Site cyberport-pier")
+
+
+def test_validate_gives_the_reference_point_in_hk1980_and_the_ground_in_mpd() -> None:
+    result = runner.invoke(site_app, ["validate", str(demo_site_path())])
+
+    assert result.exit_code == 0, result.output
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith("  HK1980 Grid (EPSG:2326) E 831323.17 N 813533.60; ")
+    # Ground 5 m AMSL, approximate reference MSL = +1.23 mPD.
+    assert "ground 6.23 mPD approx." in last
+
+
+def test_validate_uses_the_sites_surveyed_mpd_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SKYBERTH_MPD_OFFSET_M", '{"cyberport-pier": 1.31}')
+    monkeypatch.setenv("SKYBERTH_MPD_BENCHMARK", '{"cyberport-pier": "BM 7"}')
+    result = runner.invoke(site_app, ["validate", str(demo_site_path())])
+
+    assert "ground 6.31 mPD (offset +1.31 m surveyed at BM 7)" in result.stdout
+
+
+def test_a_geojson_site_written_in_hk1980_grid_loads_like_the_lonlat_one(
+    tmp_path: Path,
+) -> None:
+    # Site files may be written in EPSG:2326 (GeoJSON's legacy "crs" member, as
+    # GDAL reads and writes it); positions come out the same in lon/lat.
+    demo = load_site(demo_site_path())
+    path = tmp_path / "grid.geojson"
+    frame = gpd.read_file(demo_site_path()).to_crs("EPSG:2326")
+    frame.to_file(path, driver="GeoJSON", engine="pyogrio")
+    written = json.loads(path.read_text())
+    assert "2326" in json.dumps(written["crs"])
+    first = written["features"][0]["geometry"]["coordinates"]
+    assert first[0] > 800_000  # easting first, as always_xy keeps it
+
+    grid = load_site(path)
+    assert grid.ref_lon_deg == pytest.approx(demo.ref_lon_deg, abs=1e-8)
+    assert grid.ref_lat_deg == pytest.approx(demo.ref_lat_deg, abs=1e-8)
+    assert grid.pad("P2").geometry_m.distance(demo.pad("P2").geometry_m) < 0.001

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, status
 from airspace.site import SiteId
 from booking.errors import NotFound, PermissionDenied
 from booking.model import DroneId, OperatorId, Role
+from booking.registration import CadRegistration
 from booking.services import RegisterDrone, register_drone
 from booking.tables import OperatorRow
 from web.deps import ActorDep, SessionDep, UowDep
@@ -58,6 +59,7 @@ def drones_create(
         signing_key=bytes.fromhex(body.signing_key_hex)
         if body.signing_key_hex
         else None,
+        cad=body.cad.to_domain() if body.cad else CadRegistration(),
     )
     drone = register_drone(uow, cmd, actor, datetime.now(UTC))
     # The gateway must know the new sysid before its first frame arrives, or the

@@ -61,12 +61,14 @@ def _track_store(request: Request) -> TrackStore:
 
 def _sources(request: Request) -> ExportSources:
     settings = cast(Settings, request.app.state.settings)
+    sites = cast(dict[str, Site], request.app.state.sites)
     return ExportSources(
         incidents=incident_repository(request),
         tracks=_track_store(request),
         engine=cast(Engine, request.app.state.engine),
-        sites=cast(dict[str, Site], request.app.state.sites),
+        sites=sites,
         tlog_dir=Path(settings.tlog_dir),
+        mpd={site_id: settings.mpd_reference(site_id) for site_id in sites},
     )
 
 

@@ -16,8 +16,9 @@ from booking.availability import SiteAvailability, site_availability
 from booking.errors import BookingRuleViolation, NotFound, Rule
 from booking.model import ClosedArea, ClosedCorridor, ClosedPad, Closure
 from booking.rules import lookaround
-from web.deps import ActorDep, CatalogueDep, SessionDep, SitesDep
+from web.deps import ActorDep, CatalogueDep, SessionDep, SettingsDep, SitesDep
 from web.queries import list_closures, occupying_bookings
+from web.site_display import site_display
 
 router = APIRouter(tags=["sites"])
 
@@ -73,6 +74,11 @@ def closure_feature(closure: Closure, site: Site) -> dict[str, Any]:
         "end": closure.window.end.isoformat(),
         "reason": closure.reason,
     }
+    if closure.origin is not None:  # an imported official zone: say where from
+        props |= {
+            "source": closure.origin.source,
+            "source_zone_id": closure.origin.zone_id,
+        }
     match closure.target:
         case ClosedPad(pad_id):
             props |= {"target_kind": "pad", "pad_id": pad_id}
@@ -93,10 +99,15 @@ def closure_feature(closure: Closure, site: Site) -> dict[str, Any]:
 
 @router.get("/sites/{site_id}")
 def get_site(
-    site_id: str, _user: ActorDep, sites: SitesDep, session: SessionDep
+    site_id: str,
+    _user: ActorDep,
+    sites: SitesDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     """Return the site as a GeoJSON FeatureCollection (lon/lat, WGS84), with its
-    current and future closures as features of kind ``closure``.
+    current and future closures as features of kind ``closure``, and a ``display``
+    member for showing HK1980 Grid positions and mPD heights (``web.site_display``).
 
     Signed-in users only: the layout of a site and why parts of it are closed are
     not for anyone on the network.
@@ -105,6 +116,7 @@ def get_site(
     collection = site_to_feature_collection(site)
     closures = list_closures(session, site.id, start=datetime.now(UTC))
     collection["features"] += [closure_feature(c, site) for c in closures]
+    collection["display"] = site_display(site, settings.mpd_reference(site.id))
     return collection
 
 

@@ -6,6 +6,7 @@
 import { DroneLayer, droneName, linkAgeS, stateInfo, STATE_INFO } from "./drone_layer.js";
 import { LiveStream, vehicleEntries } from "./live_stream.js";
 import { api, applyRole, chooseSite, el, listSites, requireUser, signOut, siteSelector, token } from "./session.js";
+import { CoordinateFormat, cursorReadout } from "./grid_readout.js";
 import { drawLand, SiteLayers } from "./site_layers.js";
 import { localTime, spanLabel, startClock, utcSpanLabel } from "./time.js";
 import { Toasts } from "./toasts.js";
@@ -31,6 +32,7 @@ const page = {
   events: [],
   dropped: 0,
   listDirty: true,
+  coordinates: new CoordinateFormat(),
 };
 
 async function main() {
@@ -47,6 +49,8 @@ async function main() {
   startClock($("clock"), page.zone);
   page.map = makeMap(config);
   page.layers = new SiteLayers(page.map);
+  cursorReadout(page.map, page.coordinates);
+  page.coordinates.onChange(() => renderSelected());
   await loadSite(true);
   setInterval(() => loadSite(false), SITE_REFRESH_MS);
   page.drones = new DroneLayer(page.map, { onSelect: selectDrone });
@@ -123,6 +127,7 @@ async function loadSite(fit) {
   try {
     const collection = await api(`sites/${encodeURIComponent(page.site.id)}`);
     page.layers.draw(collection);
+    page.coordinates.setDisplay(collection.display);
     const selected = page.drones?.get(page.drones.selectedKey);
     if (selected) page.layers.highlightCorridor(corridorOf(selected.v));
     if (fit) page.map.fitBounds(page.layers.pierBounds());
@@ -324,10 +329,12 @@ function renderSelected() {
     ["Corridor margin", v.lateral_margin_m === null || v.lateral_margin_m === undefined ? "–" : `${fmt(v.lateral_margin_m)} m`],
     ["Time to exit", v.seconds_to_exit === null || v.seconds_to_exit === undefined ? "–" : `${fmt(v.seconds_to_exit)} s`],
     ["Armed / flying", `${v.armed ? "armed" : "disarmed"} · ${v.flying ? "flying" : "not flying"}`],
-    ["Position", `${fmt(v.lat_deg, 6)}° N, ${fmt(v.lon_deg, 6)}° E`],
+    ["Position", page.coordinates.position(v.lon_deg, v.lat_deg)],
+    ["Height", page.coordinates.mpd(v.alt_amsl_m)],
     ["MAVLink", `system ${v.sysid ?? "–"} · ${v.key}`],
   ];
-  $("selected-values").replaceChildren(...rows.flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val)]));
+  const shown = rows.filter(([, val]) => val !== null);
+  $("selected-values").replaceChildren(...shown.flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val)]));
   $("selected-booking").replaceChildren(bookingSummary(v));
 }
 

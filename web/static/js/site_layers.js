@@ -225,15 +225,23 @@ export class SiteLayers {
 
   #closure(p, g) {
     const zone = this.site?.timezone || "UTC";
-    const what = p.target_kind === "pad" ? `pad ${p.pad_id}` : p.target_kind === "corridor" ? `corridor ${p.corridor_id}` : "area";
+    const official = Boolean(p.source);
+    const what = official
+      ? `official zone ${p.source_zone_id}`
+      : p.target_kind === "pad" ? `pad ${p.pad_id}` : p.target_kind === "corridor" ? `corridor ${p.corridor_id}` : "area";
     const rows = [
       ["Closed", what],
+      ["Origin", official ? `imported from ${p.source}` : null],
       ["When", `${spanLabel(p.start, p.end, zone)} (${utcSpanLabel(p.start, p.end)})`],
       ["Reason", p.reason],
       ["Altitudes", p.floor_amsl_m !== undefined ? `${fmt(p.floor_amsl_m)}–${fmt(p.ceiling_amsl_m)} m AMSL` : null],
     ];
     const active = Date.parse(p.start) <= Date.now();
-    const style = { ...STYLE.closure, className: `closure ${active ? "closure-active" : "closure-future"}` };
+    const style = {
+      ...STYLE.closure,
+      ...(official ? { dashArray: "2 6", color: "#5a0070" } : {}),
+      className: `closure ${official ? "closure-official " : ""}${active ? "closure-active" : "closure-future"}`,
+    };
     let layer;
     if (g.type === "Point") {
       const [lon, lat] = g.coordinates;
@@ -246,7 +254,8 @@ export class SiteLayers {
       if (!latlngs) return null;
       layer = L.polygon(latlngs, style);
     }
-    layer.bindTooltip(text(`Closed ${what}${active ? " now" : " later"}: ${p.reason}`), { sticky: true });
+    const from = official ? ` (from ${p.source})` : "";
+    layer.bindTooltip(text(`Closed ${what}${from}${active ? " now" : " later"}: ${p.reason}`), { sticky: true });
     layer.bindPopup(popup(`Closure #${p.id}`, rows));
     return layer;
   }
