@@ -14,10 +14,8 @@ recording (like a ``.tlog`` frame for MAVLink).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
-KNOT_MPS: Final = 0.514444
-"""One knot in metres per second (1852 m / 3600 s)."""
+from airspace.cpa import KNOT_MPS as KNOT_MPS
 
 
 @dataclass(frozen=True, slots=True)
