@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -70,3 +71,14 @@ def test_matrix_agrees_with_the_per_pair_loop_on_random_traffic() -> None:
 def test_empty_inputs_give_empty_matrices() -> None:
     m = cpa_matrix(np.empty((0, 2)), np.empty((0, 2)), [(1, 2)], [(0, 0)])
     assert m.dcpa_m.shape == (0, 1)
+
+
+def test_the_proximity_benchmark_runs_on_a_tiny_case(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench.ais_proximity import main
+
+    summary = main(vessels=5, drones=4, repeats=1, loop_sample=20)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(last) == summary
+    assert summary["pairs"] == 20
