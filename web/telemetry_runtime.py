@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from airspace.site import Site
+from airspace.vessel_proximity import ProximityLimits
 from booking import services
 from booking.errors import BookingError
 from booking.model import (
@@ -47,6 +48,8 @@ from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import LiveHub
+from telemetry.live.vessel_picture import VesselPicture
+from telemetry.live.vessels import STALE_AFTER_S
 from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
 from telemetry.mavlink.transports import Link, open_link, parse_endpoint
 from telemetry.recording.recorder import TelemetryRecorder
@@ -96,6 +99,9 @@ class TelemetryRuntime:
         bus: LiveBus | None = None,
         role: ProcessRole = "all",
         mavlink_allow: Sequence[str] = (),
+        ais_endpoints: Sequence[str] = (),
+        vessel_limits: ProximityLimits | None = None,
+        ais_stale_s: float = STALE_AFTER_S,
     ) -> None:
         self.sites = sites
         self.engine = engine
@@ -121,6 +127,11 @@ class TelemetryRuntime:
             activate_booking=self._activate_booking,
             finish_booking=self._finish_booking,
         )
+        self.ais_endpoints = [parse_endpoint(spec) for spec in ais_endpoints]
+        self.vessels = VesselPicture(
+            self.gateway, limits=vessel_limits, stale_after_s=ais_stale_s
+        )
+        """AIS vessels and their proximity to drones (docs/ais.md)."""
         self.retention_days = retention_days
         self.links: list[Link] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -153,6 +164,14 @@ class TelemetryRuntime:
             link.allowed = self.allowed
             self.links.append(link)
             logger.info("MAVLink link %s open on %s", link.link_id, link.local_address)
+        for endpoint in self.ais_endpoints:
+            link = await open_link(
+                endpoint, self.vessels.ingest, on_stream_end=self.vessels.end_stream
+            )
+            self.links.append(link)
+            logger.info("AIS link %s open on %s", link.link_id, link.local_address)
+        if self.ais_endpoints:
+            self._tasks.append(asyncio.create_task(self.vessels.run(), name="vessels"))
         self._tasks.append(asyncio.create_task(self.gateway.run(), name="gateway"))
         self._tasks.append(
             asyncio.create_task(self._refresh_loop(), name="directory-refresh")
@@ -185,6 +204,11 @@ class TelemetryRuntime:
         if self.relay is not None:
             return self.relay.vehicle_frames(now_s)
         return self.gateway.vehicle_frames(now_s)
+
+    def vessel_frames(self) -> list[dict[str, Any]]:
+        """Every vessel with a position, for a snapshot (this process's AIS links;
+        a ``web`` process sees vessels only through the bus's frames)."""
+        return self.vessels.vessel_frames()
 
     def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None:
         """Announce a must-keep frame (e.g. an incident change) to every viewer of
