@@ -1,0 +1,135 @@
+"""AIS on a real ``skyberth serve`` over real UDP (issue 20).
+
+Sentences are written by pyais' encoder and sent to ``--ais udpin``; the live
+stream shows the vessels (snapshot and ``vessels`` frames), a drone flying low
+over the maritime corridor's water raises ``vessel_proximity`` for a vessel
+heading at it, and a vessel inside the minimum separation opens a
+``vessel_separation_breach`` incident.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pyais import encode_dict
+
+from airspace.site_files import demo_site_path, load_site
+from tests.conftest import free_port
+from tests.integration.live_server import live_server
+from tests.integration.sim_world import LiveRecorder, register_and_book
+from tests.mavlink_helpers import VehicleEncoder
+
+SITE = load_site(demo_site_path())
+SYSID = 52
+FERRY, BARGE = 477000001, 477000002
+
+
+def ais(data: Mapping[str, Any]) -> bytes:
+    lines = encode_dict(dict(data), sentence_type="VDM")
+    return "".join(f"{line}\r\n" for line in lines).encode()
+
+
+def over_water_point() -> tuple[float, float, float, float, float]:
+    """(lat, lon, alt AMSL, x_m, y_m): the maritime corridor's third vertex, low."""
+    c2 = SITE.corridor("C2")
+    lon, lat = c2.geometry_lonlat.coords[2]
+    x, y = SITE.projection.to_metric(lon, lat)
+    return lat, lon, c2.volume.floor_amsl_m + 10, float(x), float(y)
+
+
+def lonlat_at(x_m: float, y_m: float) -> tuple[float, float]:
+    lon, lat = SITE.projection.to_lonlat(x_m, y_m)
+    return float(lon), float(lat)
+
+
+def test_vessels_reach_the_map_and_raise_proximity_warning_and_breach(
+    tmp_path: Path,
+) -> None:
+    lat, lon, alt, x, y = over_water_point()
+    ais_port = free_port(kind=2)
+    with live_server(
+        tmp_path,
+        SKYBERTH_LIVE_INTERVAL_MS="0",
+        SKYBERTH_AIS=f'["udpin:127.0.0.1:{ais_port}"]',
+    ) as server:
+        register_and_book(server, "D52", SYSID, corridor="C2", pad="P1", lead_s=0.5)
+        time.sleep(0.6)
+        url = f"{server.ws_url}?token={server.tokens['safety_officer']}"
+        target, ais_target = ("127.0.0.1", server.mavlink_port), ("127.0.0.1", ais_port)
+        enc = VehicleEncoder(SYSID)
+        # a ferry 600 m east heading west at 15 kn: CPA 0 m in ~78 s
+        ferry_lon, ferry_lat = lonlat_at(x + 600, y)
+        ferry: dict[str, Any] = {
+            "type": 1,
+            "mmsi": FERRY,
+            "lat": ferry_lat,
+            "lon": ferry_lon,
+        }
+        ferry |= {"speed": 15.0, "course": 270.0, "heading": 270, "status": 0}
+        static: dict[str, Any] = {
+            "type": 5,
+            "mmsi": FERRY,
+            "shipname": "NEW WORLD FIRST FERRY",
+        }
+        static |= {"ship_type": 60, "to_bow": 30, "to_stern": 12}
+        with (
+            LiveRecorder.running(url) as live,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as mav,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as aiv,
+        ):
+            aiv.sendto(ais(static), ais_target)
+            for _ in range(20):
+                mav.sendto(enc.heartbeat(), target)
+                mav.sendto(enc.position(lat, lon, alt, 30.0), target)
+                aiv.sendto(ais(ferry), ais_target)
+                aiv.sendto(b"garbage that is not AIS\r\n", ais_target)
+                time.sleep(0.1)
+            warning = live.wait_for(
+                lambda f: (
+                    f.get("type") == "event"
+                    and f["event"]["kind"] == "vessel_proximity"
+                ),
+                timeout_s=10,
+            )["event"]
+            vessels = live.wait_for(
+                lambda f: (
+                    f.get("type") == "vessels"
+                    and any(v["name"] for v in f["vessels"] if v["mmsi"] == FERRY)
+                ),
+                timeout_s=5,
+            )
+            # a barge 20 m away: inside the minimum separation
+            barge_lon, barge_lat = lonlat_at(x + 20, y)
+            barge = {"type": 18, "mmsi": BARGE, "lat": barge_lat, "lon": barge_lon}
+            for _ in range(10):
+                mav.sendto(enc.heartbeat(), target)
+                mav.sendto(enc.position(lat, lon, alt, 30.0), target)
+                aiv.sendto(ais(barge), ais_target)
+                time.sleep(0.1)
+            breach = live.wait_for(
+                lambda f: (
+                    f.get("type") == "event"
+                    and f["event"]["kind"] == "vessel_separation_breach"
+                ),
+                timeout_s=10,
+            )["event"]
+        with LiveRecorder.running(url) as late:
+            snapshot = late.wait_for(lambda f: f.get("type") == "snapshot", timeout_s=5)
+        assert warning["drone_id"] == "D52"
+        assert warning["severity"] == "warning"
+        assert warning["details"]["mmsi"] == FERRY
+        assert warning["details"]["dcpa_m"] < 150
+        assert "NEW WORLD FIRST FERR" in warning["message"]
+        [ferry_row] = [v for v in vessels["vessels"] if v["mmsi"] == FERRY]
+        assert ferry_row["sog_kn"] == 15.0
+        assert ferry_row["heading_deg"] == 270
+        assert ferry_row["length_m"] == 42.0
+        assert breach["details"]["mmsi"] == BARGE
+        assert breach["incident_id"] is not None
+        assert {v["mmsi"] for v in snapshot["vessels"]} >= {FERRY, BARGE}
+        incidents = server.get("safety_officer", "/api/v1/incidents").json()
+        assert "vessel_separation_breach" in [i["kind"] for i in incidents]
