@@ -9,15 +9,19 @@ heading at it, and a vessel inside the minimum separation opens a
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pyais import encode_dict
 
 from airspace.site_files import demo_site_path, load_site
+from simulator.vessels import crossing_vessel, send_ais
 from tests.conftest import free_port
 from tests.integration.live_server import live_server
 from tests.integration.sim_world import LiveRecorder, register_and_book
@@ -133,3 +137,63 @@ def test_vessels_reach_the_map_and_raise_proximity_warning_and_breach(
         assert {v["mmsi"] for v in snapshot["vessels"]} >= {FERRY, BARGE}
         incidents = server.get("safety_officer", "/api/v1/incidents").json()
         assert "vessel_separation_breach" in [i["kind"] for i in incidents]
+
+
+def test_the_simulators_crossing_ferry_over_udp_warns_the_drone_above(
+    tmp_path: Path,
+) -> None:
+    lat, lon, alt, _, _ = over_water_point()
+    ais_port = free_port(kind=2)
+    # the simulator's own AIS sender, the ferry crossing where the drone hovers
+    ferry = crossing_vessel((lon, lat), at_s=60.0)
+    with live_server(
+        tmp_path,
+        SKYBERTH_LIVE_INTERVAL_MS="0",
+        SKYBERTH_AIS=f'["udpin:127.0.0.1:{ais_port}"]',
+    ) as server:
+        register_and_book(server, "D53", 53, corridor="C2", pad="P1", lead_s=0.5)
+        time.sleep(0.6)
+        url = f"{server.ws_url}?token={server.tokens['pilot']}"
+        target = ("127.0.0.1", server.mavlink_port)
+        enc = VehicleEncoder(53)
+        stop = threading.Event()
+
+        def sail() -> None:
+            async def main() -> None:
+                done = asyncio.Event()
+                sender = asyncio.create_task(
+                    send_ais(("127.0.0.1", ais_port), [ferry], done, speed=1.0)
+                )
+                await asyncio.to_thread(stop.wait)  # the test's thread says when
+                done.set()
+                await sender
+
+            asyncio.run(main())
+
+        sailor = threading.Thread(target=sail)
+        with (
+            LiveRecorder.running(url) as live,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as mav,
+        ):
+            sailor.start()
+            try:
+                for _ in range(40):
+                    mav.sendto(enc.heartbeat(), target)
+                    mav.sendto(enc.position(lat, lon, alt, 30.0), target)
+                    time.sleep(0.1)
+                warning = live.wait_for(
+                    lambda f: (
+                        f.get("type") == "event"
+                        and f["event"]["kind"] == "vessel_proximity"
+                    ),
+                    timeout_s=10,
+                )["event"]
+            finally:
+                stop.set()
+                sailor.join(timeout=5)
+        # a pilot sees the vessel warning of their own drone (vessels: every role)
+        assert warning["drone_id"] == "D53"
+        assert warning["details"]["mmsi"] == ferry.mmsi
+        assert warning["details"]["vessel_name"] == "CROSSING FERRY"
+        assert warning["details"]["tcpa_s"] == pytest.approx(60.0, abs=8.0)
+        assert warning["details"]["dcpa_m"] < 20
