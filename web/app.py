@@ -127,6 +127,7 @@ def create_app(
             max_height_m=settings.vessel_max_height_m,
         ),
         ais_stale_s=settings.ais_stale_s,
+        ais_dir=settings.data_dir / "ais" if recorder is not None else None,
     )
 
     @asynccontextmanager

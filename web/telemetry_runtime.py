@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
@@ -52,6 +53,7 @@ from telemetry.live.vessel_picture import VesselPicture
 from telemetry.live.vessels import STALE_AFTER_S
 from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
 from telemetry.mavlink.transports import Link, open_link, parse_endpoint
+from telemetry.recording.ais_log import AisLog
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
 from telemetry.retry_policy import jittered_waits
@@ -102,6 +104,7 @@ class TelemetryRuntime:
         ais_endpoints: Sequence[str] = (),
         vessel_limits: ProximityLimits | None = None,
         ais_stale_s: float = STALE_AFTER_S,
+        ais_dir: Path | None = None,
     ) -> None:
         self.sites = sites
         self.engine = engine
@@ -128,8 +131,13 @@ class TelemetryRuntime:
             finish_booking=self._finish_booking,
         )
         self.ais_endpoints = [parse_endpoint(spec) for spec in ais_endpoints]
+        self.ais_log = AisLog(ais_dir) if ais_dir is not None else None
+        """Raw AIS sentences, stamped, kept for the retention period."""
         self.vessels = VesselPicture(
-            self.gateway, limits=vessel_limits, stale_after_s=ais_stale_s
+            self.gateway,
+            limits=vessel_limits,
+            stale_after_s=ais_stale_s,
+            on_sentences=self.ais_log.record if self.ais_log is not None else None,
         )
         """AIS vessels and their proximity to drones (docs/ais.md)."""
         self.retention_days = retention_days
@@ -171,6 +179,8 @@ class TelemetryRuntime:
             self.links.append(link)
             logger.info("AIS link %s open on %s", link.link_id, link.local_address)
         if self.ais_endpoints:
+            if self.ais_log is not None:
+                self.ais_log.start()
             self._tasks.append(asyncio.create_task(self.vessels.run(), name="vessels"))
         self._tasks.append(asyncio.create_task(self.gateway.run(), name="gateway"))
         self._tasks.append(
@@ -193,6 +203,8 @@ class TelemetryRuntime:
         for link in self.links:
             await link.close()
         self.links.clear()
+        if self.ais_log is not None:
+            await asyncio.to_thread(self.ais_log.close)
         if self.recorder is not None and self.role != "web":
             await asyncio.to_thread(self.recorder.close)
             await asyncio.sleep(0)  # let the last incidents' announcements queue
@@ -249,6 +261,10 @@ class TelemetryRuntime:
                         self.recorder.purge, self.retention_days
                     )
                     logger.info("retention sweep: %s", result)
+                    if self.ais_log is not None:
+                        cutoff_s = time.time() - self.retention_days * 86400
+                        files = await asyncio.to_thread(self.ais_log.purge, cutoff_s)
+                        logger.info("retention sweep: %d AIS file(s)", files)
                 except Exception:
                     logger.exception("retention sweep failed; will retry")
             await asyncio.sleep(RETENTION_SWEEP_S)

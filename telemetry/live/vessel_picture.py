@@ -58,7 +58,8 @@ a CPA at most 5 m of drone travel old, at the cost of one small matrix."""
 REPEAT_S = 30.0
 CLEAR_FACTOR = 1.5
 
-OnSentences = Callable[[Sequence[AisSentence]], None]
+OnSentences = Callable[[str, Sequence[AisSentence]], None]
+"""Called with a link id and its sentences received since the last tick."""
 
 
 class VesselPicture:
@@ -88,7 +89,7 @@ class VesselPicture:
             sid: list(over_water_zones(site).values())
             for sid, site in gateway.sites.items()
         }
-        self._sentences: list[AisSentence] = []
+        self._sentences: dict[str, list[AisSentence]] = {}
         self._gone: list[int] = []
         self._warned: dict[tuple[str, int], float] = {}
         self._breached: set[tuple[str, int]] = set()
@@ -107,8 +108,8 @@ class VesselPicture:
         out = codec.feed(data, now_s)
         for msg in out.messages:
             self.table.apply(msg)
-        if self.on_sentences is not None:
-            self._sentences.extend(out.sentences)
+        if self.on_sentences is not None and out.sentences:
+            self._sentences.setdefault(codec.link_id, []).extend(out.sentences)
 
     def end_stream(self, stream_id: str) -> None:
         """Forget a TCP stream's partial input (the peer went away)."""
@@ -152,8 +153,9 @@ class VesselPicture:
             if zones:
                 self._check_site(self.gateway.sites[site_id], zones, now_s)
         if self._sentences and self.on_sentences is not None:
-            batch, self._sentences = self._sentences, []
-            self.on_sentences(batch)
+            batches, self._sentences = self._sentences, {}
+            for link_id, batch in batches.items():
+                self.on_sentences(link_id, batch)
 
     def vessel_frames(self) -> list[dict[str, Any]]:
         """Every vessel with a position, as the snapshot lists them."""

@@ -22,6 +22,7 @@ from pyais import encode_dict
 
 from airspace.site_files import demo_site_path, load_site
 from simulator.vessels import crossing_vessel, send_ais
+from telemetry.ais import AisLinkCodec
 from tests.conftest import free_port
 from tests.integration.live_server import live_server
 from tests.integration.sim_world import LiveRecorder, register_and_book
@@ -137,6 +138,10 @@ def test_vessels_reach_the_map_and_raise_proximity_warning_and_breach(
         assert {v["mmsi"] for v in snapshot["vessels"]} >= {FERRY, BARGE}
         incidents = server.get("safety_officer", "/api/v1/incidents").json()
         assert "vessel_separation_breach" in [i["kind"] for i in incidents]
+    # The raw sentences were recorded, stamped, and replay through the codec.
+    [day] = list((tmp_path / "ais").glob("*.nmea"))
+    replayed = AisLinkCodec("replay").feed(day.read_bytes(), 0.0)
+    assert {m.mmsi for m in replayed.messages} == {FERRY, BARGE}
 
 
 def test_the_simulators_crossing_ferry_over_udp_warns_the_drone_above(
