@@ -44,6 +44,7 @@ from airspace.vessel_proximity import (
 )
 from telemetry.ais import AisLinkCodec, AisSentence
 from telemetry.live import announcing
+from telemetry.live.fleet import BookingEntry
 from telemetry.live.frames import utc_iso
 from telemetry.live.state import GatewayState
 from telemetry.live.vehicles import VehicleState
@@ -86,9 +87,11 @@ class VesselPicture:
         self.clock = clock
         self.codecs: dict[str, AisLinkCodec] = {}
         self._zones = {
-            sid: list(over_water_zones(site).values())
-            for sid, site in gateway.sites.items()
+            sid: over_water_zones(site) for sid, site in gateway.sites.items()
         }
+        """Per site, per corridor id: its over-water area in site metres."""
+        self._in_corridor: set[tuple[int, str]] = set()
+        """(MMSI, corridor id) pairs of vessels inside a corridor's water."""
         self._sentences: dict[str, list[AisSentence]] = {}
         self._gone: list[int] = []
         self._warned: dict[tuple[str, int], float] = {}
@@ -151,7 +154,9 @@ class VesselPicture:
             self._gone = []
         for site_id, zones in self._zones.items():
             if zones:
-                self._check_site(self.gateway.sites[site_id], zones, now_s)
+                site = self.gateway.sites[site_id]
+                self._corridor_entries(site, zones, now_s)
+                self._check_site(site, list(zones.values()), now_s)
         if self._sentences and self.on_sentences is not None:
             batches, self._sentences = self._sentences, {}
             for link_id, batch in batches.items():
@@ -164,6 +169,43 @@ class VesselPicture:
     def links(self) -> dict[str, dict[str, Any]]:
         """Per AIS stream: the codec's counters."""
         return {sid: c.counters.as_dict() for sid, c in self.codecs.items()}
+
+    # -- vessels in corridors -------------------------------------------------------
+
+    def _corridor_entries(
+        self, site: Site, zones: dict[str, Any], now_s: float
+    ) -> None:
+        """Raise ``vessel_in_corridor`` when a vessel enters the water under a
+        corridor with an approved or active booking now (once per entry)."""
+        vessels = [
+            s
+            for s in self.table.vessels()
+            if s.has_position and not s.aid_to_navigation
+        ]
+        inside: set[tuple[int, str]] = set()
+        if vessels:
+            x, y = site.projection.to_metric(
+                [s.lon_deg or 0.0 for s in vessels], [s.lat_deg or 0.0 for s in vessels]
+            )
+            for corridor_id, zone in zones.items():
+                hits = np.flatnonzero(over_water_mask([zone], x, y))
+                inside.update((vessels[i].mmsi, corridor_id) for i in hits)
+        for mmsi, corridor_id in inside - self._in_corridor:
+            bookings = [
+                b
+                for b in self.gateway.directory.bookings
+                if b.site_id == site.id
+                and b.corridor_id == corridor_id
+                and b.covers(now_s)
+            ]
+            vessel = self.table.get(mmsi)
+            if not bookings or vessel is None:
+                continue
+            self.gateway.events_total["vessel_in_corridor"] += 1
+            self.gateway.hub.publish(
+                _corridor_frame(site.id, corridor_id, vessel, bookings, now_s), None
+            )
+        self._in_corridor = inside
 
     # -- proximity ----------------------------------------------------------------
 
@@ -247,6 +289,43 @@ class VesselPicture:
         for pair, t_s in list(self._warned.items()):
             if now_s - t_s > self.repeat_s:
                 del self._warned[pair]
+
+
+def _corridor_frame(
+    site_id: str,
+    corridor_id: str,
+    vessel: VesselState,
+    bookings: list[BookingEntry],
+    t_s: float,
+) -> dict[str, Any]:
+    """An ``event`` frame for a vessel entering a booked corridor's water."""
+    return {
+        "type": "event",
+        "event": {
+            "kind": "vessel_in_corridor",
+            "severity": "warning",
+            "t_s": round(t_s, 3),
+            "t_utc": utc_iso(t_s),
+            "vehicle_key": None,
+            "site_id": site_id,
+            "drone_id": None,
+            "booking_id": bookings[0].booking_id,
+            "sysid": None,
+            "incident_id": None,
+            "message": (
+                f"vessel {_vessel_name(vessel)} entered the water under corridor "
+                f"{corridor_id} (booked now)"
+            ),
+            "details": {
+                "mmsi": vessel.mmsi,
+                "vessel_name": vessel.name,
+                "corridor_id": corridor_id,
+                "booking_ids": [b.booking_id for b in bookings],
+                "vessel_lat_deg": vessel.lat_deg,
+                "vessel_lon_deg": vessel.lon_deg,
+            },
+        },
+    }
 
 
 def _vessel_name(vessel: VesselState) -> str:

@@ -122,6 +122,13 @@ def test_vessels_reach_the_map_and_raise_proximity_warning_and_breach(
                 ),
                 timeout_s=10,
             )["event"]
+            entered = live.wait_for(
+                lambda f: (
+                    f.get("type") == "event"
+                    and f["event"]["kind"] == "vessel_in_corridor"
+                ),
+                timeout_s=5,
+            )["event"]
         with LiveRecorder.running(url) as late:
             snapshot = late.wait_for(lambda f: f.get("type") == "snapshot", timeout_s=5)
         assert warning["drone_id"] == "D52"
@@ -135,6 +142,8 @@ def test_vessels_reach_the_map_and_raise_proximity_warning_and_breach(
         assert ferry_row["length_m"] == 42.0
         assert breach["details"]["mmsi"] == BARGE
         assert breach["incident_id"] is not None
+        assert entered["details"]["mmsi"] == BARGE
+        assert entered["details"]["corridor_id"] == "C2"
         assert {v["mmsi"] for v in snapshot["vessels"]} >= {FERRY, BARGE}
         incidents = server.get("safety_officer", "/api/v1/incidents").json()
         assert "vessel_separation_breach" in [i["kind"] for i in incidents]
