@@ -86,7 +86,14 @@ def _run(kind: str, ident: int, fmt: ExportFormat, output: Path, force: bool) ->
             lambda: write_session(engine), lambda: Session(engine)
         )
         tracks = TrackStore(lambda: write_session(engine), lambda: Session(engine))
-        sources = ExportSources(incidents, tracks, engine, sites, settings.tlog_dir)
+        sources = ExportSources(
+            incidents,
+            tracks,
+            engine,
+            sites,
+            settings.tlog_dir,
+            settings.data_dir / "ais",
+        )
         now = datetime.now(UTC)
         if kind == "incident":
             incident = incidents.get_incident(ident)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -35,6 +35,7 @@ from telemetry.recording.track_store import TrackStore
 from telemetry.reports import exports
 from telemetry.reports.incident_report import render_report
 from telemetry.reports.replay import Replay, booking_replay, incident_replay
+from telemetry.reports.vessel_tracks import read_vessel_tracks
 
 MAX_BOOKING_INCIDENTS: Final = 1000
 
@@ -93,14 +94,23 @@ class ExportSources:
     engine: Engine
     sites: Mapping[str, Site]
     tlog_dir: Path
+    ais_dir: Path | None = None
+    """The raw AIS recording, for the vessels around an incident."""
 
 
-def incident_replay_of(incidents: IncidentRepository, incident: Incident) -> Replay:
-    """Return the incident's replay: evidence positions and timeline."""
+def incident_replay_of(
+    incidents: IncidentRepository, incident: Incident, ais_dir: Path | None = None
+) -> Replay:
+    """Return the incident's replay: evidence positions, timeline, and the AIS
+    vessels heard over the same span (when ``ais_dir`` holds a recording)."""
     evidence = incidents.evidence(incident.id)
-    return incident_replay(
+    replay = incident_replay(
         incident, evidence.samples, incidents.incident_events(incident.id)
     )
+    start, end = replay.start_s, replay.end_s
+    if ais_dir is None or start is None or end is None:
+        return replay
+    return replace(replay, vessels=read_vessel_tracks(ais_dir, start, end))
 
 
 def booking_volume(
@@ -184,7 +194,7 @@ def export_incident(
         if not frames:
             raise NotFound("raw MAVLink evidence of incident", incident.id)
         return ExportFile(f"{stem}.tlog", MEDIA_TYPES[fmt], exports.to_tlog(frames))
-    replay = incident_replay_of(sources.incidents, incident)
+    replay = incident_replay_of(sources.incidents, incident, sources.ais_dir)
 
     def report() -> str:
         audit = _audit(sources.engine, [("incident", str(incident.id))])

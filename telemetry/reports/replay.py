@@ -26,6 +26,7 @@ from telemetry.incidents.model import (
     VolumeSnapshot,
 )
 from telemetry.live.frames import utc_iso
+from telemetry.reports.vessel_tracks import VesselTrack
 
 PLACE_WITHIN_S = 5.0
 """An event is drawn on the track only this close in time to a position."""
@@ -86,6 +87,8 @@ class Replay:
     events: tuple[ReplayEvent, ...]
     volume: VolumeSnapshot | None
     incidents: tuple[Incident, ...] = field(default=())
+    vessels: tuple[VesselTrack, ...] = field(default=())
+    """AIS vessels heard around it (from the raw AIS recording)."""
 
     @property
     def start_s(self) -> float | None:
@@ -299,4 +302,5 @@ def replay_json(replay: Replay) -> dict[str, Any]:
         "samples": [sample_json(s) for s in replay.samples],
         "events": [event_json(e) for e in replay.events],
         "incident_ids": [i.id for i in replay.incidents],
+        "vessels": [v.as_json() for v in replay.vessels],
     }

@@ -147,6 +147,12 @@ def test_vessels_reach_the_map_and_raise_proximity_warning_and_breach(
         assert {v["mmsi"] for v in snapshot["vessels"]} >= {FERRY, BARGE}
         incidents = server.get("safety_officer", "/api/v1/incidents").json()
         assert "vessel_separation_breach" in [i["kind"] for i in incidents]
+        # The incident's replay carries the vessels heard around it (from the raw
+        # AIS recording), and its GeoJSON export a vessel layer.
+        track = server.get(
+            "safety_officer", f"/api/v1/incidents/{breach['incident_id']}/track"
+        ).json()
+        assert BARGE in {v["mmsi"] for v in track["vessels"]}
     # The raw sentences were recorded, stamped, and replay through the codec.
     [day] = list((tmp_path / "ais").glob("*.nmea"))
     replayed = AisLinkCodec("replay").feed(day.read_bytes(), 0.0)

@@ -11,6 +11,7 @@ from pyais.stream import FileReaderStream
 
 from telemetry.ais import AisLinkCodec, AisSentence, VesselPosition
 from telemetry.recording.ais_log import AisLog, tag_block
+from telemetry.reports.vessel_tracks import read_vessel_tracks
 
 T0 = 1_800_000_000.0
 
@@ -53,3 +54,25 @@ def test_purge_removes_day_files_older_than_the_cutoff(tmp_path: Path) -> None:
     os.utime(old, (week_ago, week_ago))
     assert AisLog(tmp_path).purge(time.time() - 86400) == 1
     assert [p.name for p in tmp_path.glob("*.nmea")] == [new.name]
+
+
+def test_vessel_tracks_are_read_back_for_a_window_with_names(tmp_path: Path) -> None:
+    log = AisLog(tmp_path)
+    log.start()
+    now = float(int(time.time()))  # the tag block stamps whole seconds
+    static = encode_dict(
+        {"type": 5, "mmsi": 477000009, "shipname": "TRACKED"}, sentence_type="VDM"
+    )
+    log.record("l", [AisSentence(now - 100, s) for s in static])
+    for i in range(5):
+        lines = encode_dict(
+            {"type": 1, "mmsi": 477000009, "lat": 22.2 + i / 1000, "lon": 114.1},
+            sentence_type="VDM",
+        )
+        log.record("l", [AisSentence(now - 50 + i * 10, s) for s in lines])
+    log.close()
+    [track] = read_vessel_tracks(tmp_path, now - 40, now)
+    assert (track.mmsi, track.name) == (477000009, "TRACKED")
+    assert [round(p[1], 3) for p in track.points] == [22.201, 22.202, 22.203, 22.204]
+    assert read_vessel_tracks(tmp_path, now + 10, now + 20) == ()
+    assert read_vessel_tracks(None, now - 40, now) == ()

@@ -66,6 +66,7 @@ def _sources(request: Request) -> ExportSources:
         engine=cast(Engine, request.app.state.engine),
         sites=cast(dict[str, Site], request.app.state.sites),
         tlog_dir=Path(settings.tlog_dir),
+        ais_dir=Path(settings.data_dir) / "ais",
     )
 
 
@@ -88,7 +89,8 @@ def incidents_track(
     """Return the incident's evidence track, timeline and volume for replay."""
     incidents = incident_repository(request)
     incident = visible_incident(incidents, actor, incident_id)
-    return replay_json(incident_replay_of(incidents, incident))
+    ais_dir = _sources(request).ais_dir
+    return replay_json(incident_replay_of(incidents, incident, ais_dir))
 
 
 @router.get("/bookings/{booking_id}/track")
