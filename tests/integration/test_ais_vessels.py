@@ -153,6 +153,12 @@ def test_vessels_reach_the_map_and_raise_proximity_warning_and_breach(
             "safety_officer", f"/api/v1/incidents/{breach['incident_id']}/track"
         ).json()
         assert BARGE in {v["mmsi"] for v in track["vessels"]}
+        # Bad input is counted per AIS link, never fatal.
+        figures = server.get("safety_officer", "/api/v1/telemetry/links").json()
+        [ais_link] = [row for row in figures["links"] if "ais_streams" in row]
+        [counters] = ais_link["ais_streams"].values()
+        assert counters["garbage_lines"] == 20
+        assert figures["vessels"] == 2
     # The raw sentences were recorded, stamped, and replay through the codec.
     [day] = list((tmp_path / "ais").glob("*.nmea"))
     replayed = AisLinkCodec("replay").feed(day.read_bytes(), 0.0)
