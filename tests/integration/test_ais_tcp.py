@@ -31,16 +31,18 @@ async def test_a_tcp_ais_feed_cut_anywhere_builds_the_vessel() -> None:
     )
     data = "".join(f"{line}\r\n" for line in feed).encode() + b"junk line\r\n"
 
-    sent = asyncio.Event()
+    sent, done = asyncio.Event(), asyncio.Event()
 
-    async def serve(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         for i in range(0, len(data), 13):
             writer.write(data[i : i + 13])
             await writer.drain()
             await asyncio.sleep(0.005)
         sent.set()
-        await asyncio.sleep(1)
+        await reader.read()  # until the client hangs up
         writer.close()
+        await writer.wait_closed()
+        done.set()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -56,6 +58,8 @@ async def test_a_tcp_ais_feed_cut_anywhere_builds_the_vessel() -> None:
         await asyncio.sleep(0.2)  # the last chunk's way through the loopback
     finally:
         await link.close()
+        async with asyncio.timeout(5):
+            await done.wait()  # the server's side closed too: nothing left to collect
         server.close()
         await server.wait_closed()
     v = picture.table.get(477000555)
