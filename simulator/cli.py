@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from shapely.geometry import LineString
 
 from airspace.errors import AirspaceError
+from airspace.site import Site
 from simulator.errors import SimulatorError
 from simulator.fleet import Fleet
 from simulator.fleet_source import FleetSource, parse_signing_keys
@@ -30,6 +32,12 @@ from simulator.recordings import read_tlog
 from simulator.runner import RunOptions, RunStats, run_fleet, run_replay
 from simulator.scenario_file import load_scenario_file
 from simulator.scenarios import describe_scenarios, parse_spec
+from simulator.vessels import (
+    ScriptedVessel,
+    crossing_vessel,
+    harbour_vessels,
+    send_ais,
+)
 
 DEFAULT_ENDPOINT = "udpout:127.0.0.1:14550"
 BOOKING_HORIZON = timedelta(hours=24)
@@ -193,6 +201,23 @@ def sim(
         float,
         typer.Option(help="Seconds between progress lines on stderr.", min=0.1),
     ] = 5.0,
+    ais: Annotated[
+        str | None,
+        typer.Option(
+            help="Also send AIS (!AIVDM over UDP) for scripted vessels to HOST:PORT: "
+            "a ferry on the Central-Cheung Chau line, a container ship in the "
+            "fairway, a small craft near the pier.",
+        ),
+    ] = None,
+    vessel_crossing: Annotated[
+        float | None,
+        typer.Option(
+            help="With --ais: the vessel_crossing scenario, a ferry crossing the "
+            "site's maritime corridor over water this many simulated seconds "
+            "after the start (under the drone flying it).",
+            min=0.0,
+        ),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log connections and more.")
     ] = False,
@@ -271,8 +296,25 @@ def sim(
     )
     for spec in specs:
         _echo(f"  {spec.label}{' (signed)' if spec.signing_key else ''}")
+    vessels = _vessels(the_site, ais, vessel_crossing)
+    if ais is not None:
+        _echo(f"  AIS: {len(vessels)} vessel(s) to udp {ais}")
+
+    async def fleet_and_vessels(stop: asyncio.Event) -> RunStats:
+        if ais is None:
+            return await run_fleet(fleet, options, stop=stop, progress=_echo)
+        host, _, port = ais.rpartition(":")
+        sender = asyncio.create_task(
+            send_ais((host, int(port)), vessels, stop, speed=speed)
+        )
+        try:
+            return await run_fleet(fleet, options, stop=stop, progress=_echo)
+        finally:
+            stop.set()
+            await sender
+
     try:
-        stats = _run(lambda stop: run_fleet(fleet, options, stop=stop, progress=_echo))
+        stats = _run(fleet_and_vessels)
     except (SimulatorError, OSError) as exc:
         _echo(f"error: {exc}")
         raise typer.Exit(2) from None
@@ -313,6 +355,39 @@ _HELP_PARAGRAPHS = (
     "lateral_drift@2 --speed 5",
 )
 sim.__doc__ = "\n\n".join(_HELP_PARAGRAPHS)
+
+
+def _vessels(
+    the_site: Site, ais: str | None, crossing_at_s: float | None
+) -> list[ScriptedVessel]:
+    """The scripted vessels for ``--ais`` (none without it)."""
+    if ais is None:
+        return []
+    host, _, port = ais.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter("expected HOST:PORT", param_hint="--ais")
+    vessels = harbour_vessels()
+    if crossing_at_s is not None:
+        point = maritime_crossing_point(the_site)
+        if point is None:
+            raise typer.BadParameter(
+                f"site {the_site.id} has no corridor over water",
+                param_hint="--vessel-crossing",
+            )
+        vessels.append(crossing_vessel(point, crossing_at_s))
+    return vessels
+
+
+def maritime_crossing_point(the_site: Site) -> tuple[float, float] | None:
+    """(lon, lat) mid-way along the first over-water segment of a corridor."""
+    for corridor in the_site.corridors:
+        line = corridor.geometry_lonlat
+        if not corridor.over_water or not isinstance(line, LineString):
+            continue
+        i = corridor.over_water_segments[0] if corridor.over_water_segments else 0
+        (ax, ay), (bx, by) = line.coords[i], line.coords[i + 1]
+        return (ax + bx) / 2, (ay + by) / 2
+    return None
 
 
 def _where(options: RunOptions) -> str:

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from airspace.site import Site
 from airspace.site_files import load_site
+from airspace.vessel_proximity import ProximityLimits
 from booking.audit_heads import seal_engine
 from booking.catalogue import StaticSiteCatalogue
 from booking.unit_of_work import SqlUnitOfWork
@@ -133,6 +134,14 @@ def create_app(
         bus=open_bus(settings.bus_url, settings.effective_node_name),
         role=settings.role,
         mavlink_allow=settings.mavlink_allow,
+        ais_endpoints=settings.ais,
+        vessel_limits=ProximityLimits(
+            warn_dcpa_m=settings.vessel_warn_dcpa_m,
+            breach_m=settings.vessel_breach_m,
+            max_height_m=settings.vessel_max_height_m,
+        ),
+        ais_stale_s=settings.ais_stale_s,
+        ais_dir=settings.data_dir / "ais" if recorder is not None else None,
     )
 
     @asynccontextmanager

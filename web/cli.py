@@ -82,6 +82,13 @@ def serve(
             "any sender [env SKYBERTH_MAVLINK_ALLOW as a JSON list].",
         ),
     ] = None,
+    ais: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="AIS (NMEA 0183 !AIVDM) source (repeatable): udpin:HOST:PORT or "
+            "tcp:HOST:PORT. Default: none [env SKYBERTH_AIS as a JSON list].",
+        ),
+    ] = None,
 ) -> None:
     """Run the SkyBerth server on one process: REST API, pages, the MAVLink
     gateway and the live stream."""
@@ -98,6 +105,8 @@ def serve(
         overrides["site_files"] = site
     if mavlink:
         overrides["mavlink"] = mavlink
+    if ais:
+        overrides["ais"] = ais
     if mavlink_allow:
         try:
             parse_networks(mavlink_allow)
@@ -117,6 +126,11 @@ def serve(
             parse_endpoint(spec)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--mavlink") from exc
+    try:
+        for spec in settings.ais:
+            parse_endpoint(spec)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--ais") from exc
     application = create_app(settings, tune_interpreter=True)
     log.info(
         "serving %d site(s) on http://%s:%d (API docs at /docs)",

@@ -52,6 +52,9 @@ DEMO_FLIGHTS: tuple[tuple[str, str, str], ...] = (
 )
 """(corridor, take-off pad, landing pad) per demo drone, cycled."""
 DRIFTING_DRONE = 2
+VESSEL_CROSSING_AT_S = 240.0
+"""When the demo's ferry crosses the maritime corridor C2's water (simulated s):
+about when the drone flying C2 gets there from pad P2."""
 """The fleet position of the drone that drifts out of its corridor."""
 
 
@@ -122,6 +125,13 @@ def simulator_command(
     """The ``skyberth sim`` command line the demo runs."""
     mavlink_port = settings.mavlink[0].rsplit(":", 1)[1]
     api = f"http://{settings.http_host}:{settings.http_port}"
+    # Vessels: the harbour traffic, and a ferry crossing the maritime corridor
+    # when the drone flying it is over the water (and every ~6.5 min after).
+    ais: list[str] = []
+    if settings.ais:
+        ais_port = settings.ais[0].rsplit(":", 1)[1]
+        ais = ["--ais", f"127.0.0.1:{ais_port}"]
+        ais += ["--vessel-crossing", str(VESSEL_CROSSING_AT_S)]
     return [
         sys.executable,
         "-m",
@@ -141,6 +151,7 @@ def simulator_command(
         "--repeat",
         "--progress-s",
         "30",
+        *ais,
     ]
 
 
@@ -166,6 +177,10 @@ def demo(
     mavlink_port: Annotated[
         int, typer.Option(help="UDP port the gateway listens on (127.0.0.1).")
     ] = 14550,
+    ais_port: Annotated[
+        int | None,
+        typer.Option(help="UDP port for AIS (127.0.0.1); default MAVLink port + 1."),
+    ] = None,
     drones: Annotated[
         int, typer.Option(help="Booked demo drones (one drifts out).", min=1, max=50)
     ] = 4,
@@ -199,6 +214,7 @@ def demo(
         http_host="127.0.0.1",
         http_port=port,
         mavlink=[f"udpin:127.0.0.1:{mavlink_port}"],
+        ais=[f"udpin:127.0.0.1:{ais_port or mavlink_port + 1}"],
         opening_hours="24h",
         log_level="WARNING",
     )
@@ -217,6 +233,8 @@ def demo(
                 f"  API docs:   {base}/docs",
                 f"  MAVLink:    udp 127.0.0.1:{mavlink_port} "
                 "(point QGroundControl or MAVProxy here too)",
+                f"  AIS:        udp 127.0.0.1:{ais_port or mavlink_port + 1} "
+                "(any NMEA !AIVDM source; the demo's vessels come here)",
                 f"  data:       {directory}",
                 "  users (name / password):",
                 *(

@@ -88,7 +88,13 @@ def _run(kind: str, ident: int, fmt: ExportFormat, output: Path, force: bool) ->
         tracks = TrackStore(lambda: write_session(engine), lambda: Session(engine))
         mpd = {site_id: settings.mpd_reference(site_id) for site_id in sites}
         sources = ExportSources(
-            incidents, tracks, engine, sites, settings.tlog_dir, mpd
+            incidents,
+            tracks,
+            engine,
+            sites,
+            settings.tlog_dir,
+            mpd,
+            settings.data_dir / "ais",
         )
         now = datetime.now(UTC)
         if kind == "incident":

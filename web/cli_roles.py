@@ -71,6 +71,13 @@ def gateway(
             "for serve [env SKYBERTH_MAVLINK_ALLOW as a JSON list].",
         ),
     ] = None,
+    ais: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="AIS (NMEA !AIVDM) source this gateway owns (repeatable), as for "
+            "serve: udpin:HOST:PORT or tcp:HOST:PORT [env SKYBERTH_AIS].",
+        ),
+    ] = None,
     bus: BusOption = None,
     name: NameOption = None,
     site: SiteOption = None,
@@ -89,12 +96,19 @@ def gateway(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--mavlink-allow") from exc
         overrides["mavlink_allow"] = mavlink_allow
+    if ais:
+        overrides["ais"] = ais
     settings = _settings("gateway", bus, name, site, host, port, overrides)
     try:
         for spec in settings.mavlink:
             parse_endpoint(spec)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--mavlink") from exc
+    try:
+        for spec in settings.ais:
+            parse_endpoint(spec)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--ais") from exc
     _run(settings)
 
 

@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     mavlink_allow: list[str] = Field(default_factory=list)
     """Networks (CIDR) MAVLink listeners accept senders from; empty: any sender
     (the ground-station convention). Others are refused and counted per link."""
+    ais: list[str] = Field(default_factory=list)
+    """AIS (NMEA 0183 AIVDM) endpoints: ``udpin:HOST:PORT`` or ``tcp:HOST:PORT``;
+    empty: no vessels (docs/ais.md)."""
+    ais_stale_s: float = Field(default=360.0, gt=0)
+    """A vessel not heard this long leaves the picture (a Class A vessel at anchor
+    reports every 3 min, static data every 6 min)."""
+    vessel_warn_dcpa_m: float = Field(default=150.0, gt=0)
+    vessel_breach_m: float = Field(default=50.0, gt=0)
+    vessel_max_height_m: float = Field(default=80.0, gt=0)
+    """Vessel check limits; reasons in ``airspace.vessel_proximity.ProximityLimits``."""
     telemetry_tick_ms: int = Field(default=20, ge=5, le=1000)
     """How often the gateway checks conformance and sends events."""
     live_interval_ms: int = Field(default=200, ge=0, le=5000)

@@ -22,12 +22,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from airspace.site import Site
+from airspace.vessel_proximity import ProximityLimits
 from booking import services
 from booking.errors import BookingError
 from booking.model import (
@@ -47,8 +49,11 @@ from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import LiveHub
+from telemetry.live.vessel_picture import VesselPicture
+from telemetry.live.vessels import STALE_AFTER_S
 from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
 from telemetry.mavlink.transports import Link, open_link, parse_endpoint
+from telemetry.recording.ais_log import AisLog
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
 from telemetry.retry_policy import jittered_waits
@@ -96,6 +101,10 @@ class TelemetryRuntime:
         bus: LiveBus | None = None,
         role: ProcessRole = "all",
         mavlink_allow: Sequence[str] = (),
+        ais_endpoints: Sequence[str] = (),
+        vessel_limits: ProximityLimits | None = None,
+        ais_stale_s: float = STALE_AFTER_S,
+        ais_dir: Path | None = None,
     ) -> None:
         self.sites = sites
         self.engine = engine
@@ -121,6 +130,16 @@ class TelemetryRuntime:
             activate_booking=self._activate_booking,
             finish_booking=self._finish_booking,
         )
+        self.ais_endpoints = [parse_endpoint(spec) for spec in ais_endpoints]
+        self.ais_log = AisLog(ais_dir) if ais_dir is not None else None
+        """Raw AIS sentences, stamped, kept for the retention period."""
+        self.vessels = VesselPicture(
+            self.gateway,
+            limits=vessel_limits,
+            stale_after_s=ais_stale_s,
+            on_sentences=self.ais_log.record if self.ais_log is not None else None,
+        )
+        """AIS vessels and their proximity to drones (docs/ais.md)."""
         self.retention_days = retention_days
         self.links: list[Link] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -153,6 +172,16 @@ class TelemetryRuntime:
             link.allowed = self.allowed
             self.links.append(link)
             logger.info("MAVLink link %s open on %s", link.link_id, link.local_address)
+        for endpoint in self.ais_endpoints:
+            link = await open_link(
+                endpoint, self.vessels.ingest, on_stream_end=self.vessels.end_stream
+            )
+            self.links.append(link)
+            logger.info("AIS link %s open on %s", link.link_id, link.local_address)
+        if self.ais_endpoints:
+            if self.ais_log is not None:
+                self.ais_log.start()
+            self._tasks.append(asyncio.create_task(self.vessels.run(), name="vessels"))
         self._tasks.append(asyncio.create_task(self.gateway.run(), name="gateway"))
         self._tasks.append(
             asyncio.create_task(self._refresh_loop(), name="directory-refresh")
@@ -174,6 +203,8 @@ class TelemetryRuntime:
         for link in self.links:
             await link.close()
         self.links.clear()
+        if self.ais_log is not None:
+            await asyncio.to_thread(self.ais_log.close)
         if self.recorder is not None and self.role != "web":
             await asyncio.to_thread(self.recorder.close)
             await asyncio.sleep(0)  # let the last incidents' announcements queue
@@ -185,6 +216,11 @@ class TelemetryRuntime:
         if self.relay is not None:
             return self.relay.vehicle_frames(now_s)
         return self.gateway.vehicle_frames(now_s)
+
+    def vessel_frames(self) -> list[dict[str, Any]]:
+        """Every vessel with a position, for a snapshot (this process's AIS links;
+        a ``web`` process sees vessels only through the bus's frames)."""
+        return self.vessels.vessel_frames()
 
     def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None:
         """Announce a must-keep frame (e.g. an incident change) to every viewer of
@@ -225,6 +261,10 @@ class TelemetryRuntime:
                         self.recorder.purge, self.retention_days
                     )
                     logger.info("retention sweep: %s", result)
+                    if self.ais_log is not None:
+                        cutoff_s = time.time() - self.retention_days * 86400
+                        files = await asyncio.to_thread(self.ais_log.purge, cutoff_s)
+                        logger.info("retention sweep: %d AIS file(s)", files)
                 except Exception:
                     logger.exception("retention sweep failed; will retry")
             await asyncio.sleep(RETENTION_SWEEP_S)

@@ -52,6 +52,8 @@ class IncidentKind(enum.StrEnum):
     SPOOFED_FRAMES = "spoofed_frames"
     """Frames with a signing drone's system id failed the signature check."""
     LOW_BATTERY = "low_battery"
+    VESSEL_SEPARATION_BREACH = "vessel_separation_breach"
+    """A drone low over water closer to an AIS vessel than the minimum separation."""
     BREACH_ESCALATED = "breach_escalated"
     """Nonconforming for longer than the contingency limit (F3548: 60 s)."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -38,6 +38,7 @@ from telemetry.recording.track_store import TrackStore
 from telemetry.reports import exports
 from telemetry.reports.incident_report import render_report
 from telemetry.reports.replay import Replay, booking_replay, incident_replay
+from telemetry.reports.vessel_tracks import read_vessel_tracks
 
 MAX_BOOKING_INCIDENTS: Final = 1000
 
@@ -99,18 +100,27 @@ class ExportSources:
     mpd: Mapping[str, MpdReference] = field(default_factory=dict)
     """Each site's mPD reference (``web.settings.Settings.mpd_reference``); a site
     missing here gets the approximate one."""
+    ais_dir: Path | None = None
+    """The raw AIS recording, for the vessels around an incident."""
 
     def with_mpd(self, replay: Replay, site_id: str) -> Replay:
         """Return ``replay`` with the mPD reference of ``site_id``."""
         return dataclasses.replace(replay, mpd=self.mpd.get(site_id) or MpdReference())
 
 
-def incident_replay_of(incidents: IncidentRepository, incident: Incident) -> Replay:
-    """Return the incident's replay: evidence positions and timeline."""
+def incident_replay_of(
+    incidents: IncidentRepository, incident: Incident, ais_dir: Path | None = None
+) -> Replay:
+    """Return the incident's replay: evidence positions, timeline, and the AIS
+    vessels heard over the same span (when ``ais_dir`` holds a recording)."""
     evidence = incidents.evidence(incident.id)
-    return incident_replay(
+    replay = incident_replay(
         incident, evidence.samples, incidents.incident_events(incident.id)
     )
+    start, end = replay.start_s, replay.end_s
+    if ais_dir is None or start is None or end is None:
+        return replay
+    return replace(replay, vessels=read_vessel_tracks(ais_dir, start, end))
 
 
 def booking_volume(
@@ -235,7 +245,8 @@ def export_incident(
             raise NotFound("raw MAVLink evidence of incident", incident.id)
         return ExportFile(f"{stem}.tlog", MEDIA_TYPES[fmt], exports.to_tlog(frames))
     replay = sources.with_mpd(
-        incident_replay_of(sources.incidents, incident), incident.site_id
+        incident_replay_of(sources.incidents, incident, sources.ais_dir),
+        incident.site_id,
     )
 
     def report() -> str:

@@ -144,6 +144,22 @@ def replay_features(replay: Replay) -> list[dict[str, Any]]:
                 details=dict(event.details),
             )
         )
+    for vessel in replay.vessels:
+        if len(vessel.points) < 2:
+            continue
+        features.append(
+            _feature(
+                {
+                    "type": "LineString",
+                    "coordinates": [[p[2], p[1]] for p in vessel.points],
+                },
+                role="vessel",
+                mmsi=vessel.mmsi,
+                name=vessel.name,
+                start_utc=utc_iso(vessel.points[0][0]),
+                end_utc=utc_iso(vessel.points[-1][0]),
+            )
+        )
     return features
 
 
@@ -333,6 +349,7 @@ GPKG_LAYERS: Final = (
         "Point Z",
         ("t_utc", "t_s", "kind", "incident_id", "actor_id", "details"),
     ),
+    ("vessels", "vessel", "LineString", ("mmsi", "name", "start_utc", "end_utc")),
 )
 
 

@@ -27,6 +27,7 @@ from telemetry.incidents.model import (
     VolumeSnapshot,
 )
 from telemetry.live.frames import utc_iso
+from telemetry.reports.vessel_tracks import VesselTrack
 
 PLACE_WITHIN_S = 5.0
 """An event is drawn on the track only this close in time to a position."""
@@ -89,6 +90,8 @@ class Replay:
     incidents: tuple[Incident, ...] = field(default=())
     mpd: MpdReference = field(default_factory=MpdReference)
     """How the site turns heights into mPD, for the exports' grid columns."""
+    vessels: tuple[VesselTrack, ...] = field(default=())
+    """AIS vessels heard around it (from the raw AIS recording)."""
 
     @property
     def start_s(self) -> float | None:
@@ -302,4 +305,5 @@ def replay_json(replay: Replay) -> dict[str, Any]:
         "samples": [sample_json(s) for s in replay.samples],
         "events": [event_json(e) for e in replay.events],
         "incident_ids": [i.id for i in replay.incidents],
+        "vessels": [v.as_json() for v in replay.vessels],
     }

@@ -51,6 +51,8 @@ class Server:
 
     base_url: str
     data_dir: Path
+    ais_port: int = 0
+    """UDP port of the server's AIS listener (NMEA !AIVDM)."""
 
 
 def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -104,6 +106,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("e2e-data")
     _seed_users(f"sqlite:///{data_dir / 'skyberth.sqlite3'}")
     port = free_port()
+    ais_port = free_port(kind=2)  # SOCK_DGRAM
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(SOURCE_ROOT),
@@ -111,6 +114,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "SKYBERTH_DATA_DIR": str(data_dir),
         # The telemetry gateway (when there is one) must not take the shared port.
         "SKYBERTH_MAVLINK": f'["udpin:127.0.0.1:{free_port()}"]',
+        "SKYBERTH_AIS": f'["udpin:127.0.0.1:{ais_port}"]',
     }
     log = data_dir / "server.log"
     with log.open("wb") as out:
@@ -137,7 +141,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         _wait_until_up(base_url, process, log)
         _register_drones(base_url)
-        yield Server(base_url, data_dir)
+        yield Server(base_url, data_dir, ais_port)
     finally:
         process.terminate()
         try:

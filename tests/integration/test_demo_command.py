@@ -171,6 +171,14 @@ def test_demo_serves_the_map_flies_the_booked_drones_and_stops_on_sigint(
         moving_since = time.monotonic()
         live.wait_for(all_moving, MOVING_TIMEOUT_S)
         moving_after_s = time.monotonic() - moving_since
+        # The demo's scripted vessels reach the map over AIS (every role sees them).
+        live.wait_for(
+            lambda f: (
+                f.get("type") == "vessels"
+                and any(v["name"] == "CHEUNG CHAU FERRY" for v in f["vessels"])
+            ),
+            MOVING_TIMEOUT_S,
+        )
     # A pilot of the demo organisation sees its drones flying their bookings.
     reports = _merged_reports(live.snapshot())
     flying_booked = {

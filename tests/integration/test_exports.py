@@ -183,6 +183,7 @@ def test_geopackage_layers_read_back_with_geopandas(
         "track",
         "samples",
         "events",
+        "vessels",
     }
     samples = gpd.read_file(path, layer="samples")
     assert samples.crs.to_epsg() == 4326
@@ -349,6 +350,7 @@ def test_an_incident_without_evidence_still_exports(
         "track": "LineString Z",
         "samples": "Point Z",
         "events": "Point Z",
+        "vessels": "LineString",
     }
     events = gpd.read_file(path, layer="events")
     assert list(events["kind"]) == ["opened"]

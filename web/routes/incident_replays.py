@@ -69,6 +69,7 @@ def _sources(request: Request) -> ExportSources:
         sites=sites,
         tlog_dir=Path(settings.tlog_dir),
         mpd={site_id: settings.mpd_reference(site_id) for site_id in sites},
+        ais_dir=Path(settings.data_dir) / "ais",
     )
 
 
@@ -91,7 +92,8 @@ def incidents_track(
     """Return the incident's evidence track, timeline and volume for replay."""
     incidents = incident_repository(request)
     incident = visible_incident(incidents, actor, incident_id)
-    return replay_json(incident_replay_of(incidents, incident))
+    ais_dir = _sources(request).ais_dir
+    return replay_json(incident_replay_of(incidents, incident, ais_dir))
 
 
 @router.get("/bookings/{booking_id}/track")

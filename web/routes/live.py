@@ -184,6 +184,7 @@ def _snapshot(
         "bookings": [BookingPublic.of(b).model_dump(mode="json") for b in bookings],
         "vehicles": [],  # filled on the event loop, which owns the gateway's state
         "incidents": incidents,
+        "vessels": [],  # filled on the event loop with the vehicles
     }
 
 
@@ -289,6 +290,7 @@ async def _snapshot_with_vehicles(
         for v in runtime.vehicle_frames(time.time())
         if audience.sees(v["operator_id"])
     ]
+    snapshot["vessels"] = runtime.vessel_frames()  # a hazard to all: every role
     return snapshot
 
 

@@ -1,7 +1,8 @@
 """Gateway health for operators and monitoring: per-link figures and ``/metrics``.
 
 ``GET /api/v1/telemetry/links`` (any signed-in user) lists every MAVLink link with
-its messages, bad frames and drops. ``GET /metrics`` is the Prometheus text format
+its messages, bad frames and drops, and every AIS link with its codec's counters.
+``GET /metrics`` is the Prometheus text format
 (version 0.0.4; the metrics are listed in ``web.metrics`` and docs/bus.md),
 unauthenticated like most exporters: bind the HTTP port to a
 trusted network or put it behind the reverse proxy that guards the rest.
@@ -30,6 +31,7 @@ def _runtime(request: Request) -> TelemetryRuntime:
 def links_view(runtime: TelemetryRuntime) -> list[dict[str, Any]]:
     """Transport and codec figures per link, joined on the link id."""
     codec_rows = {row["link_id"]: row for row in runtime.gateway.links()}
+    ais_rows = runtime.vessels.links()
     rows: list[dict[str, Any]] = []
     for link in runtime.links:
         row: dict[str, Any] = {
@@ -42,6 +44,9 @@ def links_view(runtime: TelemetryRuntime) -> list[dict[str, Any]]:
             for codec_id, codec_row in codec_rows.items()
             if link_key(codec_id) == link.link_id
         ]
+        ais = {s: c for s, c in ais_rows.items() if link_key(s) == link.link_id}
+        if ais:
+            row["ais_streams"] = ais  # AIS codec counters per stream (docs/ais.md)
         rows.append(row)
     return rows
 
@@ -53,6 +58,7 @@ def telemetry_links(request: Request, _actor: ActorDep) -> dict[str, Any]:
     return {
         "links": links_view(runtime),
         "vehicles": runtime.gateway.vehicle_count(),
+        "vessels": len(runtime.vessels.table),
         "tick_ms_last": round(runtime.gateway.tick_seconds_last * 1000, 3),
         "tick_ms_max": round(runtime.gateway.tick_seconds_max * 1000, 3),
     }

@@ -40,6 +40,7 @@ const page = {
   map: null,
   marker: null,
   timer: null,
+  vessels: [],
 };
 
 function incidentIdFromUrl() {
@@ -81,6 +82,7 @@ async function main() {
   if (site) drawSite(site.id);
   const samples = track?.samples?.length ? track.samples : [...(evidence?.before || []), ...(evidence?.after || [])];
   drawEvidence(samples, evidence?.volume || incident.volume, Date.parse(incident.opened_at));
+  drawVessels(track?.vessels || []);
   window.skyberthIncident = page; // for the browser tests and for curious people
 }
 
@@ -389,6 +391,45 @@ function drawEvidence(samples, volume, openedMs) {
   setUpReplay(breachIndex);
 }
 
+/** The AIS vessels heard around the incident: their tracks, and a marker each
+ * that the replay moves to where the vessel was at the sample's time. */
+function drawVessels(vessels) {
+  page.vessels = [];
+  if (!page.map) return;
+  for (const v of vessels) {
+    const points = (v.points || []).filter((p) => Number.isFinite(p[1]) && Number.isFinite(p[2]));
+    if (!points.length) continue;
+    const name = v.name || `MMSI ${v.mmsi}`;
+    L.polyline(points.map((p) => [p[1], p[2]]), { pane: "replay", className: "vessel-trail", weight: 2, opacity: 0.7 })
+      .bindTooltip(`${name} (AIS)`)
+      .addTo(page.map);
+    const marker = L.circleMarker([points[0][1], points[0][2]], {
+      pane: "replay",
+      radius: 6,
+      color: "#1f3b73",
+      weight: 2,
+      fillOpacity: 0.9,
+      className: "inc-vessel",
+    })
+      .bindTooltip(name)
+      .addTo(page.map);
+    page.vessels.push({ mmsi: v.mmsi, points, marker });
+  }
+  if (page.samples.length) showSample(Number($("replay-slider").value) || 0);
+}
+
+/** Move each vessel marker to its last report at or before ``tMs``. */
+function moveVessels(tMs) {
+  for (const v of page.vessels || []) {
+    let at = v.points[0];
+    for (const p of v.points) {
+      if (p[0] * 1000 > tMs) break;
+      at = p;
+    }
+    v.marker.setLatLng([at[1], at[2]]);
+  }
+}
+
 function setUpReplay(startIndex) {
   const slider = $("replay-slider");
   slider.max = String(page.samples.length - 1);
@@ -434,6 +475,7 @@ function showSample(index) {
   const info = stateInfo(s.state);
   page.marker.setLatLng([s.lat_deg, s.lon_deg]);
   page.marker.setStyle({ fillColor: info.colour });
+  moveVessels(Date.parse(s.t_utc));
   const opened = Date.parse(page.incident.opened_at);
   const offset = (Date.parse(s.t_utc) - opened) / 1000;
   const out = $("replay-readout");

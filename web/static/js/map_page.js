@@ -8,6 +8,7 @@ import { LiveStream, vehicleEntries } from "./live_stream.js";
 import { api, applyRole, chooseSite, el, listSites, requireUser, signOut, siteSelector, token } from "./session.js";
 import { CoordinateFormat, cursorReadout } from "./grid_readout.js";
 import { drawLand, SiteLayers } from "./site_layers.js";
+import { VesselLayer } from "./vessel_layer.js";
 import { localTime, spanLabel, startClock, utcSpanLabel } from "./time.js";
 import { Toasts } from "./toasts.js";
 
@@ -54,6 +55,9 @@ async function main() {
   await loadSite(true);
   setInterval(() => loadSite(false), SITE_REFRESH_MS);
   page.drones = new DroneLayer(page.map, { onSelect: selectDrone });
+  page.vessels = new VesselLayer(page.map);
+  addVesselToggle(page.map);
+  setInterval(() => page.vessels.expireCpa(Date.now()), 1000);
   page.map.on("click", () => selectDrone(null));
   page.map.on("zoomend", setLabelDensity);
   document.addEventListener("keydown", (e) => {
@@ -123,6 +127,19 @@ function addLegend(map) {
   control.addTo(map);
 }
 
+/** A map control that shows or hides the AIS vessel layer. */
+function addVesselToggle(map) {
+  const control = L.control({ position: "topright" });
+  control.onAdd = () => {
+    const box = el("input", { type: "checkbox", id: "vessel-toggle", checked: true });
+    box.addEventListener("change", () => page.vessels.setVisible(box.checked));
+    const label = el("label", { class: "map-toggle" }, box, " vessels (AIS)");
+    L.DomEvent.disableClickPropagation(label);
+    return label;
+  };
+  control.addTo(map);
+}
+
 async function loadSite(fit) {
   try {
     const collection = await api(`sites/${encodeURIComponent(page.site.id)}`);
@@ -146,14 +163,22 @@ function handleFrame(frame) {
       page.bookings = new Map((frame.bookings || []).map((b) => [b.id, b]));
       page.incidents = new Map((frame.incidents || []).map((i) => [i.id, i]));
       page.drones.replaceAll(frame.vehicles || [], now);
+      page.vessels.replaceAll(frame.vessels || []);
       page.listDirty = true;
       break;
     case "vehicles":
       for (const v of vehicleEntries(frame)) page.drones.upsert(v, now);
       page.listDirty = true;
       break;
+    case "vessels":
+      page.vessels.apply(frame);
+      break;
     case "event":
       addEvent(frame.event);
+      if (frame.event?.kind === "vessel_proximity" || frame.event?.kind === "vessel_separation_breach") {
+        const drone = page.drones.get(frame.event.vehicle_key)?.v;
+        if (drone) page.vessels.showCpa(frame.event, [drone.lat_deg, drone.lon_deg], Date.now());
+      }
       break;
     case "incident":
       onIncident(frame.incident);
