@@ -116,7 +116,9 @@ def create_app(
             landed_end_s=settings.landed_end_s,
         ),
         retention_days=settings.retention_days,
-        bus=open_bus(settings.bus_url, settings.effective_node_name),
+        bus=open_bus(
+            settings.bus_url, settings.effective_node_name, settings.deployment
+        ),
         role=settings.role,
         mavlink_allow=settings.mavlink_allow,
     )
