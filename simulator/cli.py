@@ -24,13 +24,13 @@ from airspace.errors import AirspaceError
 from simulator.errors import SimulatorError
 from simulator.fleet import Fleet
 from simulator.fleet_source import FleetSource, parse_signing_keys
-from simulator.selection import Selection, parse_shard, parse_sysids
 from simulator.kinematics import Wind
 from simulator.links import parse_endpoint
 from simulator.recordings import read_tlog
 from simulator.runner import RunOptions, RunStats, run_fleet, run_replay
 from simulator.scenario_file import load_scenario_file
 from simulator.scenarios import describe_scenarios, parse_spec
+from simulator.selection import Selection, parse_shard, parse_sysids
 
 DEFAULT_ENDPOINT = "udpout:127.0.0.1:14550"
 BOOKING_HORIZON = timedelta(hours=24)

@@ -7,7 +7,7 @@ command line's choices; every refusal is a ``SimulatorError`` naming the problem
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -56,7 +56,7 @@ class FleetSource:
     warn: Callable[[str], None]
     speed: float = 1.0
     """The run's time scale; booking times (real) become simulated times with it."""
-    selection: Selection = Selection()
+    selection: Selection = field(default_factory=Selection)
     """Which drones of the fleet this run flies (``--sysids``, ``--shard``), chosen
     before ``drones`` caps their number."""
 

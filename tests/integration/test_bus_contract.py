@@ -281,7 +281,8 @@ async def test_two_deployments_on_one_nats_stay_apart() -> None:
             await producer.start(None)
             await consumer.start(sinks[name])
             assert isinstance(consumer, NatsBus)
-            assert (consumer.prefix, consumer.stream) == (name, f"{name.upper()}_EVENTS")
+            assert consumer.prefix == name
+            assert consumer.stream == f"{name.upper()}_EVENTS"
             await _wait_bound(consumer)
             buses += [producer, consumer]
         site_a = buses[0]
