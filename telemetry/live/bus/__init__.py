@@ -26,8 +26,8 @@ __all__ = [
     "LiveBus",
     "LiveSink",
     "VehicleRelay",
-    "frame_site",
     "events_stream_name",
+    "frame_site",
     "open_bus",
     "subject_token",
 ]
@@ -39,8 +39,8 @@ def open_bus(url: str, node_name: str, deployment: str = "skyberth") -> LiveBus:
     ``node_name`` names this process on the bus (its durable JetStream consumer);
     it must be unique per process. ``deployment`` keeps installations sharing one
     NATS apart: it is the subject prefix, and upper-cased, the event stream's
-    name (``SKYBERTH_EVENTS`` for the default). Raises ``ValueError`` for another scheme and
-    ``ImportError`` with the fix when nats-py is not installed.
+    name (``SKYBERTH_EVENTS`` for the default). Raises ``ValueError`` for another
+    scheme and ``ImportError`` with the fix when nats-py is not installed.
     """
     if not url:
         return InProcessBus()

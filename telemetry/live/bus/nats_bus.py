@@ -57,6 +57,7 @@ from telemetry.live.bus.base import (
     frame_site,
     subject_token,
 )
+from telemetry.live.bus.control import ControlChannel
 from telemetry.live.frames import MOTION_KEY, MotionRow
 from telemetry.log_limits import RateLimitedLog
 from telemetry.retry_policy import jittered_waits
@@ -161,6 +162,9 @@ class NatsBus:
         self._seen_order: deque[int] = deque()
         self._site_of: dict[str, str] = {}
         """Subject token of each vehicle key's last full record, to route its rows."""
+        self.control: ControlChannel | None = ControlChannel(prefix, node_name)
+        """Full-record requests and link reports (``telemetry.live.bus.control``)."""
+        self._control_attached = False
         self._closing = False
         self._started = False
         self._log_limited = RateLimitedLog(logger, _LOG_EVERY_S)
@@ -274,6 +278,11 @@ class NatsBus:
             self._tasks.append(
                 asyncio.create_task(self._bind_consumer(), name="bus-consumer")
             )
+        if self.control is not None and not self._control_attached:
+            # After the positions subscription: the full records asked for here
+            # must find it in place.
+            await self.control.attach(self._nc, consuming=self._sink is not None)
+            self._control_attached = True
         self._events_ready.set()
 
     async def _ensure_stream(self) -> None:
