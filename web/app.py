@@ -163,10 +163,10 @@ def create_app(
     app.state.metrics = metrics_registry(telemetry)
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(api_docs.router)
     app.include_router(telemetry_api.metrics_router)
     if settings.role == "gateway":
-        return app  # a gateway process serves /healthz and /metrics only
+        return app  # a gateway serves /healthz, /readyz and /metrics only
+    app.include_router(api_docs.router)
     app.include_router(live.router)
     pages.install_pages(app)
     for module in (
