@@ -76,9 +76,10 @@ def _api(split_url: str, token: str, method: str, path: str, **kw: Any) -> Any:
 
 
 def _book_fleet(url: str, tokens: dict[str, str]) -> dict[int, int]:
-    start = datetime.now(UTC) + timedelta(seconds=2)
     made = {}
     for sysid, resources in BOOKED.items():
+        # Per booking: on a busy machine a few seconds pass between requests.
+        start = datetime.now(UTC) + timedelta(seconds=3)
         drone = {
             "id": f"d{sysid}",
             "name": f"Drone {sysid}",
