@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -234,3 +235,57 @@ async def test_a_web_process_adds_up_every_gateways_links_and_counts_the_fleet(
     assert metrics["skyberth_bus_gateways"] == 2
     assert "skyberth_gateway_ticks_total" not in metrics
     assert split.cluster.metrics("gw-1")["skyberth_vehicles"] == len(BOOKED) // 2
+
+
+def _web_figures(url: str) -> dict[str, float]:
+    text = httpx2.get(url + "/metrics", timeout=5).text
+    return {
+        line.split()[0]: float(line.split()[1])
+        for line in text.splitlines()
+        if line.startswith("skyberth_") and "{" not in line
+    }
+
+
+def test_skyberth_cluster_runs_the_documented_deployment_until_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    """``make cluster``: both web processes show the whole booked fleet, coming
+    through both gateways; Ctrl-C stops everything and drops the database."""
+    require_service("NATS", 4222)
+    require_service("PostgreSQL", 5432)
+    web_port, gateway_port = free_port(), free_port()
+    mavlink_port = free_port(socket.SOCK_DGRAM)
+    log = tmp_path / "cluster.log"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO)}
+    args = [
+        sys.executable, "-m", "web.cli", "cluster", "--admin-url", POSTGRES_ADMIN_URL,
+        "--drones", "4", "--web-port", str(web_port),
+        "--gateway-port", str(gateway_port), "--mavlink-port", str(mavlink_port),
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops everything." not in log.read_text():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        database = log.read_text().split("database ", 1)[1].split()[0]
+        webs = [f"http://127.0.0.1:{web_port + i}" for i in (0, 1)]
+        while True:
+            figures = [_web_figures(url) for url in webs]
+            if all(
+                f.get("skyberth_vehicles") == 4 and f.get("skyberth_bus_gateways") == 2
+                for f in figures
+            ):
+                break
+            assert time.monotonic() < deadline, (figures, log.read_text())
+            time.sleep(0.5)
+        for i in (0, 1):
+            gateway = _web_figures(f"http://127.0.0.1:{gateway_port + i}")
+            assert gateway["skyberth_vehicles"] == 2  # half the fleet each
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0, log.read_text()
+    assert f"database {database} dropped" in log.read_text()
