@@ -11,7 +11,12 @@ Subjects (docs/bus.md), with the default prefix ``skyberth``:
   ``closure``): one live-stream frame per message, header ``Skyberth-Operator`` when
   it belongs to one organisation, ``Nats-Msg-Id`` a digest of the message so a
   retried publish is stored once; captured by the JetStream stream
-  ``SKYBERTH_EVENTS`` (file storage, one day, two-minute duplicate window).
+  ``SKYBERTH_EVENTS`` (file storage, one day, two-minute duplicate window);
+- ``skyberth.control.*``: full-record requests and gateways' link reports,
+  handled by ``control.ControlChannel`` on this bus's connection.
+
+The prefix and the stream's name come from the deployment name (``open_bus``), so
+installations sharing a NATS server never see each other's traffic.
 
 Publishing never awaits: ``publish_vehicles`` and ``publish`` queue and return.
 One task sends positions (dropped, and counted, while NATS is away); another sends
