@@ -173,10 +173,15 @@ async def snapshot(split: Split, web: str) -> dict[str, dict[str, Any]]:
 
 
 async def wait_for_fleet(split: Split, web: str, timeout_s: float = 30.0) -> None:
-    """Until ``web`` shows every booked drone (the simulators take a moment)."""
+    """Until ``web`` shows every booked drone tied to its booking (the simulators
+    and the booking windows take a moment)."""
     deadline = time.monotonic() + timeout_s
     want = set(split.expected_keys())
-    while not want <= set(await snapshot(split, web)):
+    while True:
+        seen = await snapshot(split, web)
+        # Each drone is tied to its booking once the booking's window opens.
+        if want <= set(seen) and all(seen[k]["booking_id"] is not None for k in want):
+            return
         assert time.monotonic() < deadline, f"{web} never showed {sorted(want)}"
         await asyncio.sleep(0.5)
 
