@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint typecheck contracts jstest pytest browser setup lock clean
+.PHONY: demo cluster serve test lint typecheck contracts jstest pytest browser setup lock clean
 
 # Exact versions from requirements.lock (every package of the dev environment,
 # pip and setuptools included), then SkyBerth itself without resolving anything.
@@ -24,6 +24,12 @@ setup: $(STAMP)
 # The demo: server + simulated drones + live map on the demo site, offline.
 demo: $(STAMP)
 	$(BIN)/skyberth demo
+
+# The scale-out of docs/bus.md on this machine: a fresh database on the local
+# PostgreSQL, the local NATS (JetStream), 2 gateways, 2 web processes, the split
+# simulator. Ctrl-C stops it all (and drops the database).
+cluster: $(STAMP)
+	$(BIN)/skyberth cluster
 
 serve: $(STAMP)
 	$(BIN)/skyberth serve

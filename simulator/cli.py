@@ -32,6 +32,7 @@ from simulator.recordings import read_tlog
 from simulator.runner import RunOptions, RunStats, run_fleet, run_replay
 from simulator.scenario_file import load_scenario_file
 from simulator.scenarios import describe_scenarios, parse_spec
+from simulator.selection import Selection, parse_shard, parse_sysids
 from simulator.vessels import (
     ScriptedVessel,
     crossing_vessel,
@@ -56,9 +57,22 @@ def sim(
             "--drones",
             "-n",
             help="How many drones (site file: default 3; with --api: the first N "
-            "booked drones, default all).",
+            "booked drones of the selection, default all).",
             min=1,
             max=255,
+        ),
+    ] = None,
+    sysids: Annotated[
+        str | None,
+        typer.Option(
+            help="Fly only these system ids, e.g. 1-3,7 (booked or site-file drones).",
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="K/N: fly only the drones with (sysid - 1) % N == K - 1, so N runs "
+            "(e.g. one per gateway) share a booked fleet without overlap.",
         ),
     ] = None,
     to: Annotated[
@@ -263,6 +277,10 @@ def sim(
             ),
             warn=_echo,
             speed=speed,
+            selection=Selection(
+                sysids=parse_sysids(sysids) if sysids else None,
+                shard=parse_shard(shard) if shard else None,
+            ),
         )
         the_site, specs = plan.build()
         file = plan.file
@@ -335,7 +353,9 @@ _HELP_PARAGRAPHS = (
     "its corridors) or from the approved bookings of a running server (--api URL "
     "--token T: each booked drone flies its booked corridor from its booked pad, "
     "taking off at the booking's start). Signed drones need their key "
-    "(--signing-key SYSID:HEX).",
+    "(--signing-key SYSID:HEX). To split a fleet over several gateways, run one "
+    "sim per gateway with --shard 1/2, --shard 2/2 (or --sysids 1-3): disjoint "
+    "system ids.",
     "Scenarios (--scenario NAME@DRONES:KEY=VALUE,... composable; at_s is seconds "
     "after that drone's take-off; DRONES are 1-based fleet positions like 2 or 1+3, "
     "default all):",

@@ -7,7 +7,7 @@ command line's choices; every refusal is a ``SimulatorError`` naming the problem
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from simulator.drone import DroneSpec
 from simulator.errors import FleetError
 from simulator.scenario_file import ScenarioFile, parse_key_hex
 from simulator.scenarios import ScenarioSpec
+from simulator.selection import Selection
 
 DEFAULT_DRONES = 3
 
@@ -55,6 +56,9 @@ class FleetSource:
     warn: Callable[[str], None]
     speed: float = 1.0
     """The run's time scale; booking times (real) become simulated times with it."""
+    selection: Selection = field(default_factory=Selection)
+    """Which drones of the fleet this run flies (``--sysids``, ``--shard``), chosen
+    before ``drones`` caps their number."""
 
     def build(self) -> tuple[Site, list[DroneSpec]]:
         file_specs = self.file.scenarios if self.file else ()
@@ -81,13 +85,15 @@ class FleetSource:
                 now,
                 speed=self.speed,
             )
+            booked = self.selection.apply(booked)
             if self.drones is not None:
                 booked = booked[: self.drones]
-            entries = merge_entries(booked, file_drones)
+            entries = merge_entries(booked, self.selection.apply(file_drones))
             self._warn_unsigned(entries, registered)
             if not entries and not self.intruders:
+                chosen = f" for {self.selection.describe()}" if self.selection else ""
                 raise FleetError(
-                    f"no approved booking of site {site_id} in the next "
+                    f"no approved booking of site {site_id}{chosen} in the next "
                     f"{self.horizon} and no drones in the scenario file"
                 )
         else:
@@ -105,6 +111,9 @@ class FleetSource:
                     sysid_base=self.sysid_base,
                     corridor_id=self.corridor,
                 )
+            entries = self.selection.apply(entries)
+            if not entries and not self.intruders:
+                raise FleetError(f"{self.selection.describe()} leaves no drone to fly")
         specs = build_specs(
             site,
             entries,

@@ -131,7 +131,9 @@ def create_app(
             ),
         ),
         retention_days=settings.retention_days,
-        bus=open_bus(settings.bus_url, settings.effective_node_name),
+        bus=open_bus(
+            settings.bus_url, settings.effective_node_name, settings.deployment
+        ),
         role=settings.role,
         mavlink_allow=settings.mavlink_allow,
         ais_endpoints=settings.ais,
@@ -185,10 +187,10 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
-    app.include_router(api_docs.router)
     app.include_router(telemetry_api.metrics_router)
     if settings.role == "gateway":
-        return app  # a gateway process serves /healthz and /metrics only
+        return app  # a gateway serves /healthz, /readyz and /metrics only
+    app.include_router(api_docs.router)
     app.include_router(live.router)
     pages.install_pages(app)
     for module in (

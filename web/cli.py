@@ -18,6 +18,7 @@ from telemetry.mavlink.sender_filter import parse_networks
 from telemetry.mavlink.transports import parse_endpoint
 from web.cli_admin import db_app, user_app
 from web.cli_audit import audit_app
+from web.cli_cluster import cluster
 from web.cli_demo import demo
 from web.cli_export import export_app
 from web.cli_roles import gateway, web
@@ -42,6 +43,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(audit_app, name="audit")
 app.command("sim")(sim)
 app.command("demo")(demo)
+app.command("cluster")(cluster)
 app.command("gateway")(gateway)
 app.command("web")(web)
 

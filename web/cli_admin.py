@@ -173,10 +173,26 @@ def role_cmd(
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Bring the database schema up to date (Alembic migrations)."""
+    """Bring the database schema up to date (Alembic migrations) and say what it
+    did: created the schema, upgraded it, or found it current."""
+    from web.db import make_engine
+    from web.migrate import current_revision
+
     settings = Settings()
+    probe = make_engine(settings.effective_database_url)
+    try:
+        before = current_revision(probe)
+    finally:
+        probe.dispose()
     engine = _migrated_engine(settings)
-    engine.dispose()
-    typer.echo(
-        f"Database at {shown_url(settings.effective_database_url)} is up to date"
-    )
+    try:
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    where = shown_url(settings.effective_database_url)
+    if before is None:
+        typer.echo(f"Database at {where}: created the schema (revision {after})")
+    elif before != after:
+        typer.echo(f"Database at {where}: upgraded from revision {before} to {after}")
+    else:
+        typer.echo(f"Database at {where} is up to date (revision {after})")

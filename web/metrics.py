@@ -93,12 +93,41 @@ class SkyBerthCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Return every metric family with its current samples."""
-        yield from self._gateway()
-        yield from self._links()
+        if self.runtime.role == "web":
+            # No gateway here: what it knows is the relayed picture. The links are
+            # the gateways' own metrics (and, added up, /api/v1/telemetry/links).
+            yield from self._relay()
+        else:
+            yield from self._gateway()
+            yield from self._links()
         yield from self._hub()
         yield from self._bus()
         if self.runtime.recorder is not None:
             yield from self._recorder(self.runtime.recorder.counters())
+
+    def _relay(self) -> Iterator[Metric]:
+        relay = self.runtime.relay
+        control = self.runtime.bus.control
+        yield GaugeMetricFamily(
+            "skyberth_vehicles",
+            "Vehicles the bus brought, shown to viewers (link_lost ones included).",
+            value=relay.vehicles if relay is not None else 0,
+        )
+        yield GaugeMetricFamily(
+            "skyberth_vehicles_link_lost",
+            "Vehicles shown link_lost (nothing heard for 3 s).",
+            value=relay.link_lost if relay is not None else 0,
+        )
+        yield GaugeMetricFamily(
+            "skyberth_bus_lag_seconds",
+            "Receive time minus gateway tick of the latest vehicles batch.",
+            value=relay.lag_s if relay is not None else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "skyberth_bus_gateways",
+            "Gateways whose link report arrived in the last 30 s.",
+            value=len(control.link_reports()) if control is not None else 0,
+        )
 
     def _gateway(self) -> Iterator[Metric]:
         gateway = self.runtime.gateway

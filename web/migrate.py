@@ -32,6 +32,14 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at; None when it has no schema yet."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database behind ``engine`` to ``revision`` (default: the newest).
 

@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     node_name: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,64}$")
     """This process's name on the bus (its durable event consumer); unique per
     process. Empty: ``<role>-<host>-<http port>``."""
+    deployment: str = Field(default="skyberth", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    """This installation's name on a shared NATS: the subject prefix
+    (``<deployment>.<site>.…``) and the event stream (``<DEPLOYMENT>_EVENTS``).
+    Every process of one installation uses the same; two installations (two
+    sites, staging and production) sharing a NATS cluster each use their own."""
 
     @field_validator("mavlink_allow")
     @classmethod

@@ -17,6 +17,7 @@ in front of its hub; ``all`` does both.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +46,7 @@ from booking.model import (
 from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import IncidentRepository
 from telemetry.live.bus import InProcessBus, LiveBus, VehicleRelay
+from telemetry.live.bus.control import LINK_REPORT_S
 from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
@@ -52,7 +54,7 @@ from telemetry.live.hub import LiveHub
 from telemetry.live.vessel_picture import VesselPicture
 from telemetry.live.vessels import STALE_AFTER_S
 from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
-from telemetry.mavlink.transports import Link, open_link, parse_endpoint
+from telemetry.mavlink.transports import Link, link_key, open_link, parse_endpoint
 from telemetry.recording.ais_log import AisLog
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
@@ -78,6 +80,10 @@ transient DB error."""
 ACTIVATE_FIRST_WAIT_S = 0.2
 ACTIVATE_MAX_WAIT_S = 6.4
 """Back-off between attempts (jittered, up to 0.2 s * 2**attempt)."""
+
+FIRST_RECORDS_WAIT_S = 0.5
+"""A starting web process waits this long for the full records it asked the
+gateways for (they answer at their next tick, 20 ms) before it serves viewers."""
 
 ProcessRole = Literal["all", "gateway", "web"]
 
@@ -154,10 +160,20 @@ class TelemetryRuntime:
             self._tasks.append(
                 asyncio.create_task(self.relay.run(), name="vehicle-relay")
             )
+        control = self.bus.control
         if self.role == "web":
             # No links, no gateway: bookings changed here still reach the bus.
             self.events.subscribe(self._on_domain_events)
+            if control is not None and self.bus.connected:
+                # The bus asked every gateway for full records as it subscribed;
+                # serving before they arrive would show drones without names.
+                await asyncio.sleep(FIRST_RECORDS_WAIT_S)
             return
+        if control is not None:
+            control.on_full_records_wanted = self.gateway.request_full_records
+            self._tasks.append(
+                asyncio.create_task(self._link_report_loop(), name="link-reports")
+            )
         if self.recorder is not None:
             self.recorder.start()
         await self.refresh_directory()
@@ -221,6 +237,46 @@ class TelemetryRuntime:
         """Every vessel with a position, for a snapshot (this process's AIS links;
         a ``web`` process sees vessels only through the bus's frames)."""
         return self.vessels.vessel_frames()
+
+    def links_report(self) -> dict[str, Any]:
+        """This process's links (transport and codec figures per link, joined on
+        the link id), vehicle count and tick times: ``GET /api/v1/telemetry/links``
+        on one process, and what a gateway publishes for the web processes."""
+        codec_rows = {row["link_id"]: row for row in self.gateway.links()}
+        ais_rows = self.vessels.links()
+        rows: list[dict[str, Any]] = []
+        for link in self.links:
+            row: dict[str, Any] = {
+                "link_id": link.link_id,
+                "local_address": str(link.local_address),
+                "transport": dataclasses.asdict(link.counters),
+                "streams": [
+                    codec_row
+                    for codec_id, codec_row in codec_rows.items()
+                    if link_key(codec_id) == link.link_id
+                ],
+            }
+            ais = {s: c for s, c in ais_rows.items() if link_key(s) == link.link_id}
+            if ais:
+                row["ais_streams"] = ais  # AIS codec counters per stream (docs/ais.md)
+            rows.append(row)
+        return {
+            "links": rows,
+            "vehicles": self.gateway.vehicle_count(),
+            "vessels": len(self.vessels.table),
+            "tick_ms_last": round(self.gateway.tick_seconds_last * 1000, 3),
+            "tick_ms_max": round(self.gateway.tick_seconds_max * 1000, 3),
+        }
+
+    async def _link_report_loop(self) -> None:
+        """Publish this gateway's link figures for the web processes to add up."""
+        control = self.bus.control
+        while control is not None:
+            try:
+                await control.publish_links(self.links_report())
+            except Exception:
+                logger.exception("link report not published; will retry")
+            await asyncio.sleep(LINK_REPORT_S)
 
     def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None:
         """Announce a must-keep frame (e.g. an incident change) to every viewer of

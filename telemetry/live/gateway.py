@@ -17,6 +17,7 @@ is swapped in whole by ``set_directory``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from telemetry.live import binding, output, tick
@@ -42,6 +43,11 @@ class Gateway(GatewayState):
     def set_directory(self, directory: FleetDirectory, now_s: float) -> None:
         """Swap in a fresh fleet directory; rebinds every vehicle at the next tick."""
         binding.set_directory(self, directory, now_s)
+
+    def request_full_records(self) -> None:
+        """Send every vehicle's full record at the next tick (a web process that
+        just started asks, so its first snapshot names every drone)."""
+        self._full_frame_s = self._full_record_s = -math.inf
 
     # The function itself, not a method calling it: ``ingest`` runs for every
     # datagram, and the hot path gains no call layer from the split.

@@ -8,14 +8,10 @@ benchmarks sign in as (tokens signed with ``SECRET``).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +23,7 @@ from booking.model import Role
 from tests.harness.ports import free_port
 from web.auth import create_access_token, hash_password
 from web.db import make_engine
+from web.local_cluster import ProcessRole, role_command, role_environment, wait_healthy
 from web.users import add_user
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,6 +89,9 @@ class Proc:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def log_tail(self) -> str:
+        return self.log()[-4000:]
+
 
 class Cluster:
     """Gateways and web processes on one database and one NATS server."""
@@ -127,26 +127,26 @@ class Cluster:
         return self.workdir / f"{name}.log"
 
     def _spawn(self, proc: Proc) -> None:
+        # Started as ``skyberth cluster`` starts them (web.local_cluster).
         data_dir = self.workdir / proc.name
         data_dir.mkdir(parents=True, exist_ok=True)
-        env = {
+        base = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": str(REPO),
             "SKYBERTH_ENV": "test",
-            "SKYBERTH_DATA_DIR": str(data_dir),
-            "SKYBERTH_DATABASE_URL": self.db_url,
-            "SKYBERTH_SECRET_KEY": SECRET,
             "SKYBERTH_OPENING_HOURS": "24h",
             "SKYBERTH_LOG_LEVEL": "WARNING",
-            "SKYBERTH_MAVLINK": json.dumps(
-                [f"udpin:127.0.0.1:{p}" for p in proc.udp_ports]
-            ),
-            **self.env,
         }
-        args = [
-            sys.executable, "-m", "web.cli_roles", proc.role, "--bus", self.bus_url,
-            "--name", proc.name, "--port", str(proc.http_port),
-        ]  # fmt: skip
+        env = role_environment(
+            base,
+            data_dir=data_dir,
+            database_url=self.db_url,
+            secret_key=SECRET,
+            udp_ports=proc.udp_ports,
+            extra=self.env,
+        )
+        role: ProcessRole = "gateway" if proc.role == "gateway" else "web"
+        args = role_command(role, proc.name, proc.http_port, self.bus_url)
         with proc.log_path.open("ab") as log:
             proc.popen = subprocess.Popen(
                 args, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
@@ -154,16 +154,9 @@ class Cluster:
 
     def wait_ready(self, *names: str, timeout_s: float = START_TIMEOUT_S) -> None:
         """Wait until each process answers ``/healthz`` (all when no name given)."""
-        deadline = time.monotonic() + timeout_s
         for name in names or tuple(self.procs):
             proc = self.procs[name]
-            while True:
-                with contextlib.suppress(httpx2.HTTPError):
-                    if httpx2.get(proc.base_url + "/healthz", timeout=1).is_success:
-                        break
-                if not proc.alive() or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start:\n{proc.log()[-4000:]}")
-                time.sleep(0.1)
+            wait_healthy(proc.base_url, proc.alive, timeout_s, proc.log_tail)
 
     def kill(self, name: str) -> None:
         """``kill -9`` the process (no clean shutdown at all)."""

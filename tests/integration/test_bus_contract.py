@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from telemetry.live.bus import InProcessBus, LiveBus, open_bus
+from telemetry.live.bus import InProcessBus, LiveBus, events_stream_name, open_bus
 from telemetry.live.bus.nats_bus import NatsBus
 from telemetry.live.frames import MOTION_FIELDS, MotionRow
 from telemetry.live.hub import serialise
@@ -265,3 +265,35 @@ def test_open_bus_is_in_process_without_a_url() -> None:
     bus = open_bus("", "web-1")
     assert isinstance(bus, InProcessBus)
     assert not bus.remote
+
+
+async def test_two_deployments_on_one_nats_stay_apart() -> None:
+    require_service("NATS", 4222)
+    tag = uuid.uuid4().hex[:8]
+    names = (f"site-a-{tag}", f"site-b-{tag}")
+    sinks = {name: RecordingSink() for name in names}
+    buses: list[LiveBus] = []
+    try:
+        for name in names:
+            # The same node names in both: each deployment's consumers are its own.
+            producer = open_bus(NATS_URL, "gw-1", name)
+            consumer = open_bus(NATS_URL, "web-1", name)
+            await producer.start(None)
+            await consumer.start(sinks[name])
+            assert isinstance(consumer, NatsBus)
+            assert consumer.prefix == name
+            assert consumer.stream == f"{name.upper()}_EVENTS"
+            await _wait_bound(consumer)
+            buses += [producer, consumer]
+        site_a = buses[0]
+        site_a.publish_vehicles(1.0, [{"key": "gw/1", "operator_id": None}])
+        site_a.publish(_event(1), None)
+        a, b = sinks[names[0]], sinks[names[1]]
+        await a.until(lambda: a.vehicle_keys() == ["gw/1"] and len(a.frames) == 1)
+        await asyncio.sleep(0.3)  # time enough for anything to leak across
+        assert (b.vehicles, b.frames) == ([], [])
+    finally:
+        for bus in buses:
+            await bus.close()
+        for name in names:
+            await _delete_stream(events_stream_name(name))

@@ -33,6 +33,17 @@ def test_db_upgrade_migrates_a_fresh_file_and_names_it(
     assert result.exit_code == 0, result.output
     assert str(tmp_path / "skyberth.sqlite3") in result.output
     assert (tmp_path / "skyberth.sqlite3").exists()
+    assert "created the schema" in result.output
+
+
+def test_db_upgrade_twice_says_the_second_time_it_was_up_to_date(
+    env: dict[str, str],
+) -> None:
+    CliRunner().invoke(app, ["db", "upgrade"], env=env)
+    result = CliRunner().invoke(app, ["db", "upgrade"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "is up to date (revision" in result.output
+    assert "created" not in result.output
 
 
 def test_user_add_creates_the_user_and_their_organisation(

@@ -324,7 +324,9 @@ async def test_a_gateway_serves_health_and_metrics_and_no_api_or_pages(
         assert (await client.get("/healthz")).status_code == 200
         metrics = (await client.get("/metrics")).text
         assert "skyberth_link_messages_total" in metrics
+        assert (await client.get("/readyz")).status_code == 200
         assert (await client.get("/api/v1/sites")).status_code == 404
+        assert (await client.get("/docs")).status_code == 404
         assert (await client.get("/")).status_code == 404
     async with httpx2.AsyncClient(base_url=world.url("web0"), timeout=5) as client:
         operator = {"Authorization": f"Bearer {world.tokens['operator']}"}

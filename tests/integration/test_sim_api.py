@@ -172,3 +172,67 @@ def test_a_token_the_server_refuses_is_a_clear_error(server: Server) -> None:
     )
     assert result.exit_code == 2
     assert "HTTP 401" in result.output
+
+
+def _heard_sysids(receiver: socket.socket) -> set[int]:
+    parser = mavlink.MAVLink(None)
+    heard: set[int] = set()
+    while True:
+        try:
+            data, _ = receiver.recvfrom(4096)
+        except TimeoutError:
+            return heard
+        heard.update(m.get_srcSystem() for m in parser.parse_buffer(data) or ())
+
+
+@pytest.mark.slow
+def test_two_shards_fly_disjoint_halves_of_the_booked_fleet(server: Server) -> None:
+    for sysid in (21, 22, 23, 24):
+        server.call(
+            server.operator,
+            "POST",
+            "/drones",
+            json={
+                "id": f"d{sysid}",
+                "name": f"Drone d{sysid}",
+                "site_id": SITE,
+                "mavlink_sysid": sysid,
+                "max_takeoff_mass_kg": 4.0,
+            },
+        )
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    book(server, "d21", soon, corridor_id="C1")
+    book(server, "d22", soon, corridor_id="C2")
+    book(server, "d23", soon, corridor_id="C3")
+    book(server, "d24", soon, takeoff_pad_id="P2")  # a hover over a pad
+    application = typer.Typer()
+    application.command()(sim)
+    heard: dict[str, set[int]] = {}
+    for shard in ("1/2", "2/2"):
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(0.5)
+        port = receiver.getsockname()[1]
+        args = [
+            *("--api", server.url, "--token", server.admin, "--shard", shard),
+            *(
+                "--to",
+                f"udpout:127.0.0.1:{port}",
+                "--speed",
+                "20",
+                "--duration-s",
+                "40",
+            ),
+        ]
+        try:
+            result = CliRunner().invoke(application, args, env={"COLUMNS": "200"})
+            assert result.exit_code == 0, result.output
+            heard[shard] = _heard_sysids(receiver)
+        finally:
+            receiver.close()
+    assert heard == {"1/2": {21, 23}, "2/2": {22, 24}}
+
+    only = ["--api", server.url, "--token", server.admin, "--sysids", "99"]
+    result = CliRunner().invoke(application, only, env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "--sysids 99" in result.output

@@ -1,22 +1,23 @@
 """Gateway health for operators and monitoring: per-link figures and ``/metrics``.
 
 ``GET /api/v1/telemetry/links`` (any signed-in user) lists every MAVLink link with
-its messages, bad frames and drops, and every AIS link with its codec's counters.
-``GET /metrics`` is the Prometheus text format
-(version 0.0.4; the metrics are listed in ``web.metrics`` and docs/bus.md),
-unauthenticated like most exporters: bind the HTTP port to a
+its messages, bad frames and drops, and every AIS link with its codec's counters:
+this process's own, or on a web process, every gateway's, added up from what they
+publish on the bus. ``GET /metrics`` is the
+Prometheus text format (version 0.0.4; the metrics are listed in ``web.metrics``
+and docs/bus.md), unauthenticated like most exporters: bind the HTTP port to a
 trusted network or put it behind the reverse proxy that guards the rest.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import time
 from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from telemetry.mavlink.transports import link_key
+from telemetry.live.bus.control import fleet_links
 from web.deps import ActorDep
 from web.telemetry_runtime import TelemetryRuntime
 
@@ -28,40 +29,19 @@ def _runtime(request: Request) -> TelemetryRuntime:
     return cast(TelemetryRuntime, request.app.state.telemetry)
 
 
-def links_view(runtime: TelemetryRuntime) -> list[dict[str, Any]]:
-    """Transport and codec figures per link, joined on the link id."""
-    codec_rows = {row["link_id"]: row for row in runtime.gateway.links()}
-    ais_rows = runtime.vessels.links()
-    rows: list[dict[str, Any]] = []
-    for link in runtime.links:
-        row: dict[str, Any] = {
-            "link_id": link.link_id,
-            "local_address": str(link.local_address),
-            "transport": dataclasses.asdict(link.counters),
-        }
-        row["streams"] = [
-            codec_row
-            for codec_id, codec_row in codec_rows.items()
-            if link_key(codec_id) == link.link_id
-        ]
-        ais = {s: c for s, c in ais_rows.items() if link_key(s) == link.link_id}
-        if ais:
-            row["ais_streams"] = ais  # AIS codec counters per stream (docs/ais.md)
-        rows.append(row)
-    return rows
-
-
 @router.get("/links")
 def telemetry_links(request: Request, _actor: ActorDep) -> dict[str, Any]:
-    """Every MAVLink link: transport counters and, per stream, decoded figures."""
+    """Every MAVLink link: transport counters and, per stream, decoded figures.
+
+    On a web process (which has no link of its own) the links of every gateway,
+    from the reports they publish on the bus every few seconds, each tagged with
+    its gateway's ``node``, plus ``gateways``: each one's vehicles, tick times
+    and report age."""
     runtime = _runtime(request)
-    return {
-        "links": links_view(runtime),
-        "vehicles": runtime.gateway.vehicle_count(),
-        "vessels": len(runtime.vessels.table),
-        "tick_ms_last": round(runtime.gateway.tick_seconds_last * 1000, 3),
-        "tick_ms_max": round(runtime.gateway.tick_seconds_max * 1000, 3),
-    }
+    control = runtime.bus.control
+    if runtime.role == "web" and control is not None:
+        return fleet_links(control.link_reports(), time.time())
+    return runtime.links_report()
 
 
 @metrics_router.get("/metrics")

@@ -26,18 +26,21 @@ __all__ = [
     "LiveBus",
     "LiveSink",
     "VehicleRelay",
+    "events_stream_name",
     "frame_site",
     "open_bus",
     "subject_token",
 ]
 
 
-def open_bus(url: str, node_name: str) -> LiveBus:
+def open_bus(url: str, node_name: str, deployment: str = "skyberth") -> LiveBus:
     """The bus ``url`` names: ``""`` in process, ``nats://`` or ``tls://`` NATS.
 
     ``node_name`` names this process on the bus (its durable JetStream consumer);
-    it must be unique per process. Raises ``ValueError`` for another scheme and
-    ``ImportError`` with the fix when nats-py is not installed.
+    it must be unique per process. ``deployment`` keeps installations sharing one
+    NATS apart: it is the subject prefix, and upper-cased, the event stream's
+    name (``SKYBERTH_EVENTS`` for the default). Raises ``ValueError`` for another
+    scheme and ``ImportError`` with the fix when nats-py is not installed.
     """
     if not url:
         return InProcessBus()
@@ -55,4 +58,11 @@ def open_bus(url: str, node_name: str) -> LiveBus:
         raise ImportError(
             "the NATS bus needs nats-py: pip install 'skyberth[nats]'"
         ) from exc
-    return NatsBus(url, node_name)
+    return NatsBus(
+        url, node_name, prefix=deployment, stream=events_stream_name(deployment)
+    )
+
+
+def events_stream_name(deployment: str) -> str:
+    """The JetStream stream holding ``deployment``'s events."""
+    return f"{deployment.upper()}_EVENTS"

@@ -27,9 +27,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from telemetry.live.frames import MotionRow
+
+if TYPE_CHECKING:
+    from telemetry.live.bus.control import ControlChannel
 
 MUST_KEEP_TYPES = frozenset({"event", "incident", "booking", "closure"})
 """Frame types the live stream never drops (docs/live-stream.md)."""
@@ -103,6 +106,12 @@ class LiveBus(LiveSink, Protocol):
     @property
     def connected(self) -> bool:
         """True while the bus can carry frames (always, in process)."""
+        ...
+
+    @property
+    def control(self) -> ControlChannel | None:
+        """Full-record requests and link reports between processes (None in
+        process: there is no other process)."""
         ...
 
     async def start(self, sink: LiveSink | None) -> None:

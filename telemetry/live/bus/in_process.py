@@ -15,6 +15,8 @@ class InProcessBus:
 
     remote = False
     connected = True
+    control = None
+    """No other process to ask for records or report links to."""
 
     def __init__(self, sink: LiveSink | None = None) -> None:
         self._sink = sink

@@ -11,7 +11,12 @@ Subjects (docs/bus.md), with the default prefix ``skyberth``:
   ``closure``): one live-stream frame per message, header ``Skyberth-Operator`` when
   it belongs to one organisation, ``Nats-Msg-Id`` a digest of the message so a
   retried publish is stored once; captured by the JetStream stream
-  ``SKYBERTH_EVENTS`` (file storage, one day, two-minute duplicate window).
+  ``SKYBERTH_EVENTS`` (file storage, one day, two-minute duplicate window);
+- ``skyberth.control.*``: full-record requests and gateways' link reports,
+  handled by ``control.ControlChannel`` on this bus's connection.
+
+The prefix and the stream's name come from the deployment name (``open_bus``), so
+installations sharing a NATS server never see each other's traffic.
 
 Publishing never awaits: ``publish_vehicles`` and ``publish`` queue and return.
 One task sends positions (dropped, and counted, while NATS is away); another sends
@@ -57,6 +62,7 @@ from telemetry.live.bus.base import (
     frame_site,
     subject_token,
 )
+from telemetry.live.bus.control import ControlChannel
 from telemetry.live.frames import MOTION_KEY, MotionRow
 from telemetry.log_limits import RateLimitedLog
 from telemetry.retry_policy import jittered_waits
@@ -161,6 +167,9 @@ class NatsBus:
         self._seen_order: deque[int] = deque()
         self._site_of: dict[str, str] = {}
         """Subject token of each vehicle key's last full record, to route its rows."""
+        self.control: ControlChannel | None = ControlChannel(prefix, node_name)
+        """Full-record requests and link reports (``telemetry.live.bus.control``)."""
+        self._control_attached = False
         self._closing = False
         self._started = False
         self._log_limited = RateLimitedLog(logger, _LOG_EVERY_S)
@@ -274,6 +283,11 @@ class NatsBus:
             self._tasks.append(
                 asyncio.create_task(self._bind_consumer(), name="bus-consumer")
             )
+        if self.control is not None and not self._control_attached:
+            # After the positions subscription: the full records asked for here
+            # must find it in place.
+            await self.control.attach(self._nc, consuming=self._sink is not None)
+            self._control_attached = True
         self._events_ready.set()
 
     async def _ensure_stream(self) -> None:

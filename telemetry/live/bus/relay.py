@@ -95,6 +95,9 @@ class VehicleRelay:
         ``operator_id``; a row of the wrong length or without a ``key``; either
         with an ``operator_id`` that is neither a string nor None."""
         self.marked_lost_total = 0
+        self.lag_s = 0.0
+        """Receive time minus gateway tick of the latest batch: the bus's delay
+        (plus any clock difference between the machines)."""
 
     # -- LiveSink ----------------------------------------------------------------
 
@@ -139,6 +142,7 @@ class VehicleRelay:
             self._heard(key, now_s)
             heard = True
         if heard:
+            self.lag_s = max(0.0, now_s - t_s)
             self._pending_t_s = max(self._pending_t_s, t_s)
             if self.coalesce_s == 0:
                 self.flush()
@@ -163,7 +167,13 @@ class VehicleRelay:
 
     @property
     def vehicles(self) -> int:
+        """Vehicles in the picture (``link_lost`` ones included)."""
         return len(self._latest)
+
+    @property
+    def link_lost(self) -> int:
+        """Vehicles shown ``link_lost`` now."""
+        return len(self._marked_lost)
 
     def flush(self) -> None:
         """Send what is queued to the hub as one ``vehicles`` frame."""
