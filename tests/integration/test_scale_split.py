@@ -28,6 +28,7 @@ import nats
 import orjson
 import pytest
 from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from telemetry.live.bus import events_stream_name
 from tests.conftest import require_service
@@ -35,6 +36,7 @@ from tests.harness.cluster import REPO, Cluster, seed_users
 from tests.harness.ports import free_port
 from tests.harness.postgres import fresh_database
 from tests.integration.conftest import POSTGRES_ADMIN_URL
+from web.routes.live import live_subprotocols
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -165,8 +167,9 @@ def split() -> Iterator[Split]:
 
 async def snapshot(split: Split, web: str) -> dict[str, dict[str, Any]]:
     """The vehicles of the first frame a new viewer of ``web`` gets, by key."""
-    url = f"{split.cluster.procs[web].ws_url}?token={split.tokens['officer']}"
-    async with connect(url, max_size=None, open_timeout=20) as ws:
+    url = split.cluster.procs[web].ws_url
+    offer = [Subprotocol(p) for p in live_subprotocols(split.tokens["officer"])]
+    async with connect(url, subprotocols=offer, max_size=None, open_timeout=20) as ws:
         frame = orjson.loads(await asyncio.wait_for(ws.recv(decode=False), 10))
     assert frame["type"] == "snapshot"
     return {v["key"]: v for v in frame["vehicles"]}
