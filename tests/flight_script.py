@@ -31,6 +31,11 @@ class Step:
     battery_pct: int
     ve_mps: float = 0.0
     vd_mps: float = 0.0
+    hdop: float | None = None
+    """When set, GPS_RAW_INT (3D fix, ``satellites``), RADIO_STATUS (``rssi``) and
+    WIND (5 m/s from the west) follow the position."""
+    satellites: int = 12
+    rssi: int = 200
 
 
 def out_and_back(t0_s: float = 0.0, battery0: int = 100) -> list[Step]:
@@ -68,11 +73,17 @@ def pad_origin(site: Site, pad_id: str = "P1") -> tuple[float, float]:
 
 
 def records(
-    site: Site, steps: Sequence[Step], sysid: int = 11, pad_id: str = "P1"
+    site: Site,
+    steps: Sequence[Step],
+    sysid: int = 11,
+    pad_id: str = "P1",
+    origin_xy: tuple[float, float] | None = None,
 ) -> list[tuple[float, bytes]]:
-    """Return ``(t_s, frame)`` for the script: heartbeat, battery, position a step."""
+    """Return ``(t_s, frame)`` for the script: heartbeat, battery, position a step
+    (and the condition messages where the step has ``hdop``). East is measured from
+    ``origin_xy`` (site metres) when given, else from the pad."""
     enc = VehicleEncoder(sysid)
-    x0, y0 = pad_origin(site, pad_id)
+    x0, y0 = origin_xy or pad_origin(site, pad_id)
     out: list[tuple[float, bytes]] = []
     for s in steps:
         lon, lat = site.projection.to_lonlat([x0 + s.east_m], [y0])
@@ -92,7 +103,23 @@ def records(
                 ),
             )
         )
+        if s.hdop is not None:
+            out += conditions(enc, t + 0.03, float(lat[0]), float(lon[0]), s)
     return out
+
+
+def conditions(
+    enc: VehicleEncoder, t_s: float, lat_deg: float, lon_deg: float, s: Step
+) -> list[tuple[float, bytes]]:
+    """GPS_RAW_INT, RADIO_STATUS and WIND for one step."""
+    hdop = round((s.hdop or 0.0) * 100)
+    gps = enc.mav.gps_raw_int_encode(
+        0, 3, round(lat_deg * 1e7), round(lon_deg * 1e7), 0, hdop, hdop, 0, 0,
+        s.satellites,
+    )  # fmt: skip
+    radio = enc.mav.radio_status_encode(s.rssi, s.rssi, 100, 30, 30, 0, 0)
+    wind = enc.mav.wind_encode(270.0, 5.0, 0.0)
+    return [(t_s, enc._pack(m)) for m in (gps, radio, wind)]
 
 
 def write_tlog(path: Path, frames: Iterable[tuple[float, bytes]]) -> Path:

@@ -12,8 +12,9 @@ autopilot's own vertical speed (``GLOBAL_POSITION_INT.vz``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -80,6 +81,8 @@ class FlightFigures:
     outside_s: float
     link_lost: tuple[tuple[float, float], ...]
     incident_ids: tuple[int, ...]
+    conditions: dict[str, Any] = field(default_factory=dict)
+    """Test conditions by terrain (``conditions.flight_conditions``)."""
 
 
 def _weights(t: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ in the recording (a booking normally has one), flights in take-off order.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
@@ -16,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from airspace.site import Site
+from telemetry.flights.conditions import flight_conditions
 from telemetry.flights.detection import DEFAULT_GAP_S, detect_flights
 from telemetry.flights.figures import (
     FlightFigures,
@@ -23,7 +25,7 @@ from telemetry.flights.figures import (
     StateSample,
     flight_figures,
 )
-from telemetry.flights.samples import samples_from_records
+from telemetry.flights.samples import read_recording
 from telemetry.mavlink.tlog import Record
 
 
@@ -37,9 +39,12 @@ def booking_flights(
 ) -> list[FlightFigures]:
     """Return the flights in ``records`` (a booking's tlog) with their figures."""
     out: list[FlightFigures] = []
-    for samples in samples_from_records(records).values():
+    for vehicle in read_recording(records).values():
+        samples = vehicle.positions
         for span in detect_flights(samples, landed_end_s, gap_s):
-            out.append(flight_figures(samples, span, site, states, incidents))
+            figures = flight_figures(samples, span, site, states, incidents)
+            conditions = flight_conditions(samples, vehicle.conditions, span, site)
+            out.append(dataclasses.replace(figures, conditions=conditions))
     out.sort(key=lambda f: (f.takeoff_utc, f.sysid))
     return out
 
@@ -59,17 +64,37 @@ def flight_json(number: int, f: FlightFigures) -> dict[str, Any]:
     return {"number": number} | {x.name: _plain(getattr(f, x.name)) for x in fields(f)}
 
 
-CSV_SKIPPED = ("link_lost", "incident_ids")
+CSV_SKIPPED = ("link_lost", "incident_ids", "conditions")
+CSV_CONDITIONS = (
+    ("hdop_median", ("gnss", "all", "hdop", "median")),
+    ("satellites_min", ("gnss", "all", "satellites", "min")),
+    ("rssi_median", ("radio", "all", "rssi", "median")),
+    ("wind_median_mps", ("wind", "speed_mps", "median")),
+    ("over_water_s", ("terrain_s", "water")),
+    ("dense_urban_s", ("terrain_s", "dense_urban")),
+)
+"""Headline conditions as CSV columns: (column, path into ``conditions``)."""
+
+
+def _dig(tree: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(tree, dict):
+            return None
+        tree = tree.get(key)
+    return tree
 
 
 def flights_csv(flights: Sequence[FlightFigures]) -> str:
     """Return the flights as CSV, one row each; link-lost periods and incidents
-    become counts (``link_lost_n``, ``incidents_n``)."""
+    become counts (``link_lost_n``, ``incidents_n``), conditions their headline
+    figures (``CSV_CONDITIONS``; empty when not reported)."""
     names = [x.name for x in fields(FlightFigures) if x.name not in CSV_SKIPPED]
+    extra = [column for column, _ in CSV_CONDITIONS]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["number", *names, "link_lost_n", "incidents_n"])
+    writer.writerow(["number", *names, "link_lost_n", "incidents_n", *extra])
     for n, f in enumerate(flights, start=1):
         row = [_plain(getattr(f, name)) for name in names]
-        writer.writerow([n, *row, len(f.link_lost), len(f.incident_ids)])
+        headline = [_plain(_dig(f.conditions, path)) for _, path in CSV_CONDITIONS]
+        writer.writerow([n, *row, len(f.link_lost), len(f.incident_ids), *headline])
     return buf.getvalue()

@@ -11,12 +11,14 @@ out; the caller opens the file.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telemetry.mavlink.codec import LinkCodec
+from telemetry.mavlink.condition_messages import ConditionMessage
 from telemetry.mavlink.messages import (
     BatteryStatus,
     GlobalPosition,
+    GpsRaw,
     Heartbeat,
     SysStatus,
 )
@@ -48,6 +50,15 @@ class FlightSample:
 
 
 @dataclass(slots=True)
+class VehicleRecording:
+    """One vehicle's part of a recording: its positions and its test-condition
+    messages (``GPS_RAW_INT`` and those of ``condition_messages``), time order."""
+
+    positions: list[FlightSample] = field(default_factory=list)
+    conditions: list[GpsRaw | ConditionMessage] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class _Known:
     armed: bool = False
     battery_pct: float | None = None
@@ -55,12 +66,17 @@ class _Known:
 
 
 def samples_from_records(records: Iterable[Record]) -> dict[int, list[FlightSample]]:
-    """Return each vehicle's samples (by sysid) in time order, decoded from
-    ``records`` (a tlog's, time-ordered). Ground-station heartbeats do not arm a
-    vehicle; frames the codec cannot read are skipped, as the gateway skips them."""
+    """Return each vehicle's position samples (by sysid); see ``read_recording``."""
+    return {k: v.positions for k, v in read_recording(records).items() if v.positions}
+
+
+def read_recording(records: Iterable[Record]) -> dict[int, VehicleRecording]:
+    """Return each vehicle's samples and condition messages (by sysid), decoded
+    from ``records`` (a tlog's, time-ordered). Ground-station heartbeats do not arm
+    a vehicle; frames the codec cannot read are skipped, as the gateway skips them."""
     codec = LinkCodec("flight-records")
     known: dict[int, _Known] = {}
-    out: dict[int, list[FlightSample]] = {}
+    out: dict[int, VehicleRecording] = {}
     for record in records:
         for m in codec.feed(record.frame, record.t_s).messages:
             state = known.setdefault(m.sysid, _Known())
@@ -76,7 +92,7 @@ def samples_from_records(records: Iterable[Record]) -> dict[int, list[FlightSamp
                 if m.consumed_mah is not None:
                     state.consumed_mah = float(m.consumed_mah)
             elif isinstance(m, GlobalPosition):
-                out.setdefault(m.sysid, []).append(
+                out.setdefault(m.sysid, VehicleRecording()).positions.append(
                     FlightSample(
                         sysid=m.sysid,
                         t_s=m.t_s,
@@ -91,4 +107,6 @@ def samples_from_records(records: Iterable[Record]) -> dict[int, list[FlightSamp
                         consumed_mah=state.consumed_mah,
                     )
                 )
+            elif isinstance(m, GpsRaw | ConditionMessage):
+                out.setdefault(m.sysid, VehicleRecording()).conditions.append(m)
     return out

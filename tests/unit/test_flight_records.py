@@ -159,3 +159,44 @@ def test_csv_has_one_row_per_flight_with_the_json_numbers(tmp_path: Path) -> Non
     row = dict(zip(header, lines[1].split(","), strict=True))
     assert float(row["flight_time_s"]) == pytest.approx(8.0)
     assert row["takeoff_pad"] == "P1"
+
+
+def test_conditions_are_segmented_by_terrain_with_hand_computed_times(
+    tmp_path: Path,
+) -> None:
+    # Start 15 m inside C1's east edge (over water): 0 and 10 m east are water,
+    # 20 and 30 m open land. Over water: HDOP 2.5, RSSI 90; over land 0.8, 200.
+    c1 = SITE.corridor("C1").volume.outline
+    origin = (c1.bounds[2] - 15.0, c1.centroid.y)
+    steps = [
+        dataclasses.replace(
+            s,
+            hdop=2.5 if s.east_m < 15 else 0.8,
+            rssi=90 if s.east_m < 15 else 200,
+            satellites=5 if s.east_m < 15 else 14,
+        )
+        for s in out_and_back()
+    ]
+    path = write_tlog(tmp_path / "c.tlog", records(SITE, steps, origin_xy=origin))
+    (f,) = booking_flights(read_tlog(path), SITE, LANDED_END_S)
+    c = f.conditions
+    # Messages at 1..9 s (+0.03) are in the flight (1.02-10.02 s); six over water
+    # (1, 2, 3, 7, 8, 9 s), three over land; each holds 1 s, the last 0.99 s.
+    assert c["terrain_s"] == {"water": 6.0, "open": 3.0, "dense_urban": 0.0}
+    gnss = c["gnss"]
+    assert gnss["all"]["hdop"] == {"n": 9, "min": 0.8, "median": 2.5, "max": 2.5}
+    assert gnss["water"]["hdop_above_2_s"] == pytest.approx(5.99)
+    assert gnss["open"]["hdop_above_2_s"] == 0.0
+    assert gnss["water"]["satellites_below_6_s"] == pytest.approx(5.99)
+    assert gnss["open"]["satellites"]["min"] == 14
+    assert "dense_urban" not in gnss
+    radio = c["radio"]
+    assert radio["water"]["rssi"]["max"] == 90
+    assert radio["all"]["rssi_below_100_s"] == pytest.approx(5.99)
+    assert c["wind"]["speed_mps"]["median"] == 5.0
+    assert c["wind"]["direction_deg"]["median"] == 270.0
+    assert c["gnss2"] is None
+    assert c["link"]["gaps"] == 0
+    assert c["link"]["position_rate_hz"] == pytest.approx(10 / 9, abs=1e-3)
+    row = flights_csv([f]).splitlines()
+    assert "hdop_median" in row[0]
