@@ -32,6 +32,7 @@ from web.routes import (
     audit,
     auth,
     bookings,
+    campaign,
     closures,
     drones,
     flight_forms,
@@ -182,6 +183,7 @@ def create_app(
         flight_forms,
         audit,
         reports,
+        campaign,
         users,
     ):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -20,6 +20,7 @@ from web.cli_admin import db_app, user_app
 from web.cli_audit import audit_app
 from web.cli_demo import demo
 from web.cli_export import export_app
+from web.cli_report import report_app
 from web.cli_roles import gateway, web
 from web.cli_site import site_app
 from web.logs import configure_logging
@@ -39,6 +40,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
 app.add_typer(export_app, name="export")
 app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
 app.command("sim")(sim)
 app.command("demo")(demo)
 app.command("gateway")(gateway)

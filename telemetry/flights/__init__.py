@@ -17,7 +17,13 @@ from telemetry.flights.figures import (
     StateSample,
     flight_figures,
 )
-from telemetry.flights.records import booking_flights, flight_json, flights_csv
+from telemetry.flights.records import (
+    FlightTrack,
+    booking_flight_tracks,
+    booking_flights,
+    flight_json,
+    flights_csv,
+)
 from telemetry.flights.samples import FlightSample, samples_from_records
 
 __all__ = [
@@ -27,7 +33,9 @@ __all__ = [
     "FlightIncident",
     "FlightSample",
     "FlightSpan",
+    "FlightTrack",
     "StateSample",
+    "booking_flight_tracks",
     "booking_flights",
     "detect_flights",
     "flight_figures",

@@ -12,11 +12,14 @@ import csv
 import dataclasses
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from airspace.site import Site
+from airspace.terrain import terrain_at
 from telemetry.flights.conditions import flight_conditions
 from telemetry.flights.detection import DEFAULT_GAP_S, detect_flights
 from telemetry.flights.figures import (
@@ -26,6 +29,8 @@ from telemetry.flights.figures import (
     flight_figures,
 )
 from telemetry.flights.samples import read_recording
+from telemetry.mavlink.condition_messages import RadioStatus
+from telemetry.mavlink.messages import GpsRaw
 from telemetry.mavlink.tlog import Record
 
 
@@ -38,15 +43,10 @@ def booking_flights(
     gap_s: float = DEFAULT_GAP_S,
 ) -> list[FlightFigures]:
     """Return the flights in ``records`` (a booking's tlog) with their figures."""
-    out: list[FlightFigures] = []
-    for vehicle in read_recording(records).values():
-        samples = vehicle.positions
-        for span in detect_flights(samples, landed_end_s, gap_s):
-            figures = flight_figures(samples, span, site, states, incidents)
-            conditions = flight_conditions(samples, vehicle.conditions, span, site)
-            out.append(dataclasses.replace(figures, conditions=conditions))
-    out.sort(key=lambda f: (f.takeoff_utc, f.sysid))
-    return out
+    tracks = booking_flight_tracks(
+        records, site, landed_end_s, states, incidents, gap_s
+    )
+    return [t.figures for t in tracks]
 
 
 def _plain(value: Any) -> Any:
@@ -98,3 +98,76 @@ def flights_csv(flights: Sequence[FlightFigures]) -> str:
         headline = [_plain(_dig(f.conditions, path)) for _, path in CSV_CONDITIONS]
         writer.writerow([n, *row, len(f.link_lost), len(f.incident_ids), *headline])
     return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class FlightTrack:
+    """One flight's series for charts: positions and signal over time.
+
+    Arrays of equal length per series; times are UTC epoch seconds; ``terrain``
+    is the class under each position (``airspace.terrain``)."""
+
+    figures: FlightFigures
+    t_s: np.ndarray
+    lon_deg: np.ndarray
+    lat_deg: np.ndarray
+    alt_agl_m: np.ndarray
+    ground_speed_mps: np.ndarray
+    terrain: np.ndarray
+    gnss_t_s: np.ndarray
+    hdop: np.ndarray
+    radio_t_s: np.ndarray
+    rssi: np.ndarray
+
+
+def booking_flight_tracks(
+    records: Iterable[Record],
+    site: Site,
+    landed_end_s: float,
+    states: Sequence[StateSample] = (),
+    incidents: Sequence[FlightIncident] = (),
+    gap_s: float = DEFAULT_GAP_S,
+) -> list[FlightTrack]:
+    """Return each flight of ``records`` with its figures and series, in take-off
+    order."""
+    out: list[FlightTrack] = []
+    for vehicle in read_recording(records).values():
+        samples = vehicle.positions
+        for span in detect_flights(samples, landed_end_s, gap_s):
+            figures = dataclasses.replace(
+                flight_figures(samples, span, site, states, incidents),
+                conditions=flight_conditions(samples, vehicle.conditions, span, site),
+            )
+            flight = samples[span.first : span.last + 1]
+            lon = np.array([s.lon_deg for s in flight])
+            lat = np.array([s.lat_deg for s in flight])
+            x, y = site.projection.to_metric(lon, lat)
+            within = [
+                m
+                for m in vehicle.conditions
+                if span.start_t_s <= m.t_s <= span.landing_t_s
+            ]
+            gnss = [m for m in within if isinstance(m, GpsRaw)]
+            radio = [m for m in within if isinstance(m, RadioStatus)]
+            out.append(
+                FlightTrack(
+                    figures=figures,
+                    t_s=np.array([s.t_s for s in flight]),
+                    lon_deg=lon,
+                    lat_deg=lat,
+                    alt_agl_m=np.array([s.alt_amsl_m for s in flight])
+                    - site.ground_elev_m,
+                    ground_speed_mps=np.array([s.ground_speed_mps for s in flight]),
+                    terrain=terrain_at(site, x, y),
+                    gnss_t_s=np.array([m.t_s for m in gnss]),
+                    hdop=np.array(
+                        [np.nan if m.eph_m is None else m.eph_m for m in gnss]
+                    ),
+                    radio_t_s=np.array([m.t_s for m in radio]),
+                    rssi=np.array(
+                        [np.nan if m.rssi is None else m.rssi for m in radio]
+                    ),
+                )
+            )
+    out.sort(key=lambda f: (f.figures.takeoff_utc, f.figures.sysid))
+    return out

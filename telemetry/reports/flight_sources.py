@@ -14,8 +14,9 @@ from booking.model import Booking
 from telemetry.flights import (
     FlightFigures,
     FlightIncident,
+    FlightTrack,
     StateSample,
-    booking_flights,
+    booking_flight_tracks,
 )
 from telemetry.mavlink.tlog import read_tlog
 from telemetry.reports.export_sources import (
@@ -30,6 +31,13 @@ def flights_of_booking(
 ) -> list[FlightFigures]:
     """Return the booking's flights with their figures; none when the booking
     has no recording or its site is no longer configured."""
+    return [t.figures for t in flight_tracks_of_booking(sources, booking, landed_end_s)]
+
+
+def flight_tracks_of_booking(
+    sources: ExportSources, booking: Booking, landed_end_s: float
+) -> list[FlightTrack]:
+    """Return the booking's flights with their figures and series (for charts)."""
     site = sources.sites.get(booking.site_id)
     path = booking_tlog_path(sources.tlog_dir, booking)
     if site is None or not path.is_file():
@@ -43,4 +51,4 @@ def flights_of_booking(
     incidents = [
         FlightIncident(int(i.id), str(i.kind), i.opened_at.timestamp()) for i in found
     ]
-    return booking_flights(read_tlog(path), site, landed_end_s, states, incidents)
+    return booking_flight_tracks(read_tlog(path), site, landed_end_s, states, incidents)
