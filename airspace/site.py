@@ -26,6 +26,15 @@ DEFAULT_MAX_ALT_AGL_M = 90.0
 """Hong Kong's 300 ft rule for small drones; a site setting, not a constant."""
 
 
+class Terrain(enum.StrEnum):
+    """What lies under a corridor, for test-condition records (signal quality over
+    water and among tall buildings is what trials test)."""
+
+    WATER = "water"
+    OPEN = "open"
+    DENSE_URBAN = "dense_urban"
+
+
 class GeofenceKind(enum.StrEnum):
     """What a geofence does."""
 
@@ -71,6 +80,8 @@ class Corridor:
     (0 = first vertex to second) that are over water. Empty when ``over_water`` says
     it all."""
     volume: Volume
+    terrain: Terrain | None = None
+    """The corridor's terrain class when the site file gives one (optional)."""
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from airspace.site import (
     PadId,
     Site,
     SiteId,
+    Terrain,
 )
 from airspace.volume import (
     MIN_OVERLAP_AREA_M2,
@@ -608,6 +609,16 @@ def _parse_corridor(entry: _Entry, settings: _SiteSettings | None) -> Corridor |
     over_water = props.boolean("over_water")
     half_width_m = props.number("half_width_m", required=False, above=0.0)
     segments = props.segment_indexes("over_water_segments")
+    terrain_text = props.text("terrain", required=False)
+    terrain = None
+    if terrain_text is not None:
+        try:
+            terrain = Terrain(terrain_text)
+        except ValueError:
+            props.fail(
+                f"terrain must be one of {', '.join(t.value for t in Terrain)}, "
+                f"not {terrain_text!r}"
+            )
     if isinstance(geom, LineString):
         segment_count = len(geom.coords) - 1
         if not props.has("half_width_m"):
@@ -652,6 +663,7 @@ def _parse_corridor(entry: _Entry, settings: _SiteSettings | None) -> Corridor |
         over_water=over_water,
         over_water_segments=segments,
         volume=Volume(outline, *band.to_amsl(settings.ground_elev_m)),
+        terrain=terrain,
     )
 
 
@@ -778,6 +790,8 @@ def site_to_features(site: Site) -> list[dict[str, Any]]:
             corridor_props["over_water_segments"] = ",".join(
                 str(i) for i in corridor.over_water_segments
             )
+        if corridor.terrain is not None:
+            corridor_props["terrain"] = corridor.terrain.value
         features.append(_feature(corridor.geometry_lonlat, corridor_props))
     for geofence in site.geofences:
         fence_props: dict[str, Any] = {

@@ -53,6 +53,9 @@ class Rule(enum.StrEnum):
     TRANSITION = "transition"
     PERMISSION = "permission"
     NOT_FOUND = "not_found"
+    FORM = "form"
+    CHECKLIST = "checklist"
+    DRONE_MASS = "drone_mass"
 
 
 class BookingError(Exception):

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from booking.audit_log import SqlAudit
+from booking.flight_form_store import SqlFlightForms
 from booking.model import DomainEvent
 from booking.ports import SiteCatalogue
 from booking.repositories import (
@@ -110,6 +111,7 @@ class SqlUnitOfWork(SessionScope):
         self._bookings: SqlBookings | None = None
         self._closures: SqlClosures | None = None
         self._audit: SqlAudit | None = None
+        self._flight_forms: SqlFlightForms | None = None
 
     def _opened(self) -> None:
         self._events = []
@@ -146,6 +148,12 @@ class SqlUnitOfWork(SessionScope):
         if self._audit is None:
             self._audit = SqlAudit(self.session)
         return self._audit
+
+    @property
+    def flight_forms(self) -> SqlFlightForms:
+        if self._flight_forms is None:
+            self._flight_forms = SqlFlightForms(self.session)
+        return self._flight_forms
 
     def emit(self, event: DomainEvent) -> None:
         self._events.append(event)

@@ -30,6 +30,7 @@ from simulator.mavlink_out import STREAM_BUILDERS, STREAM_RATES_HZ, Sample
 from simulator.routes import FlightPlan
 from simulator.scenarios import (
     AltitudeBust,
+    DegradedSignal,
     GpsGlitch,
     LateralDrift,
     LinkLoss,
@@ -105,6 +106,7 @@ class SimDrone:
         self.gnss_noise_m = gnss_noise_m
         self._rng = random.Random(seed)
         self._low_battery: LowBattery | None = first(spec.scenarios, LowBattery)
+        self._signal: DegradedSignal | None = first(spec.scenarios, DegradedSignal)
         pre_fix: PreFix | None = first(spec.scenarios, PreFix)
         self.boot = (
             None if pre_fix is None else BootChatter(pre_fix.duration_s, pre_fix.params)
@@ -297,6 +299,8 @@ class SimDrone:
             return []
         if "FENCE_STATUS" in due and self.responder.fence is None:
             due.remove("FENCE_STATUS")
+        if self._signal is None:
+            due = [n for n in due if n not in ("RADIO_STATUS", "WIND")]
         if self.before_fix(t_s):
             return due  # GPS_RAW_INT says "no fix"; no position to send
         return [POSITION, *due] if position_due else due
@@ -355,9 +359,25 @@ class SimDrone:
                 messages.append(no_fix(sample))
             elif name == "FENCE_STATUS":
                 messages.append(self._fence_status(sample.time_boot_ms))
+            elif name in ("GPS_RAW_INT", "RADIO_STATUS", "WIND") and self._signal:
+                messages.append(self._condition(name, sample, t_s))
             else:
                 messages.append(STREAM_BUILDERS[name](sample))
         return [self.encoder.encode(m, wall_s) for m in messages]
+
+    def _condition(self, name: str, sample: Sample, t_s: float) -> Any:
+        """GPS_RAW_INT, RADIO_STATUS or WIND as the ``degraded_signal`` script says."""
+        script = self._signal
+        bad = script is not None and script.active(self.since_takeoff_s(t_s))
+        if name == "WIND":
+            east, north = self.wind.east_mps, self.wind.north_mps
+            from_deg = math.degrees(math.atan2(-east, -north)) % 360.0
+            return mavlink_out.wind(math.hypot(east, north), from_deg)
+        if name == "RADIO_STATUS":
+            return mavlink_out.radio_status(script.rssi if bad and script else 200)
+        if bad and script is not None:
+            return mavlink_out.gps_raw_int(sample, script.hdop, script.satellites)
+        return mavlink_out.gps_raw_int(sample)
 
     def _fence_status(self, time_boot_ms: int) -> Any:
         fence = self.responder.fence

@@ -28,9 +28,12 @@ STREAM_RATES_HZ: dict[str, float] = {
     "VFR_HUD": 2.0,
     "ATTITUDE": 4.0,
     "FENCE_STATUS": 1.0,
+    "RADIO_STATUS": 1.0,
+    "WIND": 1.0,
 }
 """Rates of every stream but GLOBAL_POSITION_INT (``--rate-hz``, default 10);
-FENCE_STATUS only once a fence is uploaded."""
+FENCE_STATUS only once a fence is uploaded; RADIO_STATUS and WIND only with the
+``degraded_signal`` scenario (the test-condition script)."""
 
 SENSORS = (
     mavlink.MAV_SYS_STATUS_SENSOR_3D_GYRO
@@ -137,19 +140,20 @@ def global_position_int(s: Sample) -> Any:
     )
 
 
-def gps_raw_int(s: Sample) -> Any:
-    """Return GPS_RAW_INT: a healthy 3-D fix (HDOP 0.8, 14 satellites)."""
+def gps_raw_int(s: Sample, hdop: float = 0.8, satellites: int = 14) -> Any:
+    """Return GPS_RAW_INT: a 3-D fix, healthy by default (HDOP 0.8, 14 satellites);
+    VDOP is 1.5 times the HDOP."""
     return mavlink.MAVLink_gps_raw_int_message(
         s.time_boot_ms * 1000,
         mavlink.GPS_FIX_TYPE_3D_FIX,
         _deg_e7(s.lat_deg),
         _deg_e7(s.lon_deg),
         round(s.alt_m * 1000.0),
-        80,
-        120,
+        _clamp_int(hdop * 100.0, 0, UINT16_MAX - 1),
+        _clamp_int(hdop * 150.0, 0, UINT16_MAX - 1),
         _clamp_int(s.ground_speed_mps * 100.0, 0, UINT16_MAX - 1),
         _cdeg(s.course_deg),
-        14,
+        satellites,
         round(s.alt_m * 1000.0),
         800,
         1200,
@@ -231,6 +235,17 @@ def fence_status(breached: bool, breach_count: int, breach_time_ms: int) -> Any:
         breach_time_ms & 0xFFFFFFFF,
         0,
     )
+
+
+def radio_status(rssi: int, noise: int = 30) -> Any:
+    """Return RADIO_STATUS as a SiK radio reports it (raw 0-254 scale, both ends
+    alike, no errors)."""
+    return mavlink.MAVLink_radio_status_message(rssi, rssi, 100, noise, noise, 0, 0)
+
+
+def wind(speed_mps: float, from_deg: float) -> Any:
+    """Return ArduPilot's WIND: ``from_deg`` where it blows from, no vertical."""
+    return mavlink.MAVLink_wind_message(from_deg, speed_mps, 0.0)
 
 
 STREAM_BUILDERS = {

@@ -170,6 +170,35 @@ class PreFix(Scenario):
     params: int = 300
 
 
+@dataclass(frozen=True)
+class DegradedSignal(Scenario):
+    name: ClassVar[str] = "degraded_signal"
+    summary: ClassVar[str] = (
+        "reports its test conditions: RADIO_STATUS and WIND (1 Hz) besides "
+        "GPS_RAW_INT, all good (HDOP 0.8, 14 satellites, RSSI 200) except from "
+        "at_s (20) for duration_s (20), when GPS_RAW_INT says hdop (2.5) and "
+        "satellites (6) and RADIO_STATUS rssi (90); WIND is the simulated wind; "
+        "expect the flight's conditions to show the degradation."
+    )
+    at_s: float = 20.0
+    duration_s: float = 20.0
+    hdop: float = 2.5
+    satellites: int = 6
+    rssi: int = 90
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.rssi > 254 or self.satellites > 254:
+            raise ScenarioError("degraded_signal: rssi and satellites are 0-254")
+
+    def active(self, since_takeoff_s: float | None) -> bool:
+        """True while the degradation lasts (seconds after take-off)."""
+        return (
+            since_takeoff_s is not None
+            and self.at_s <= since_takeoff_s < self.at_s + self.duration_s
+        )
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
     cls.name: cls
     for cls in (
@@ -182,11 +211,12 @@ SCENARIOS: dict[str, type[Scenario]] = {
         Intruder,
         SpoofedSysid,
         PreFix,
+        DegradedSignal,
     )
 }
 """Every scenario by name, in the order the help lists them."""
 
-_SINGLE_PER_DRONE = (LowBattery, Intruder, SpoofedSysid, PreFix)
+_SINGLE_PER_DRONE = (LowBattery, Intruder, SpoofedSysid, PreFix, DegradedSignal)
 
 
 def describe_scenarios() -> str:

@@ -21,6 +21,7 @@ from web.cli_audit import audit_app
 from web.cli_cluster import cluster
 from web.cli_demo import demo
 from web.cli_export import export_app
+from web.cli_report import report_app
 from web.cli_roles import gateway, web
 from web.cli_site import site_app
 from web.input_limits import MAX_WS_MESSAGE_BYTES
@@ -41,6 +42,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
 app.add_typer(export_app, name="export")
 app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
 app.command("sim")(sim)
 app.command("demo")(demo)
 app.command("cluster")(cluster)

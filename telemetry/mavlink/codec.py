@@ -43,6 +43,7 @@ from typing import Any, Final, Literal, TypeVar
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from telemetry.log_limits import RateLimitedLog
+from telemetry.mavlink.condition_messages import CONDITION_CONVERTERS
 from telemetry.mavlink.messages import (
     Attitude,
     BatteryStatus,
@@ -303,7 +304,7 @@ def _status_text(m: Any, sysid: int, compid: int, t_s: float) -> StatusText:
     return _new_status_text(sysid, compid, t_s, m.severity, m.text)
 
 
-_Convert = Callable[[Any, int, int, float], Telemetry]
+_Convert = Callable[[Any, int, int, float], Telemetry | None]
 
 CONVERTERS: Final[Mapping[int, _Convert]] = {
     mavlink.MAVLINK_MSG_ID_HEARTBEAT: _heartbeat,
@@ -315,8 +316,10 @@ CONVERTERS: Final[Mapping[int, _Convert]] = {
     mavlink.MAVLINK_MSG_ID_VFR_HUD: _vfr_hud,
     mavlink.MAVLINK_MSG_ID_FENCE_STATUS: _fence_status,
     mavlink.MAVLINK_MSG_ID_STATUSTEXT: _status_text,
+    **CONDITION_CONVERTERS,
 }
-"""Message id -> conversion; the ids the codec emits typed messages for."""
+"""Message id -> conversion; the ids the codec emits typed messages for (None:
+the frame carried nothing usable; it is still recorded)."""
 
 
 class LinkCodec:
@@ -455,7 +458,9 @@ class LinkCodec:
             )
             conversion = convert(msg_id)
             if conversion is not None:
-                messages.append(conversion(m, sysid, compid, now_s))
+                typed = conversion(m, sysid, compid, now_s)
+                if typed is not None:
+                    messages.append(typed)
             if not mav.buf:
                 break  # parse_char empties its buffer once all is read: skip a call
             m = parse(b"")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from telemetry.mavlink.condition_messages import ConditionMessage
+
 MAV_MODE_FLAG_SAFETY_ARMED = 128
 
 
@@ -194,5 +196,7 @@ Telemetry = (
     | VfrHud
     | FenceStatus
     | StatusText
+    | ConditionMessage
 )
-"""Every typed message the codec emits."""
+"""Every typed message the codec emits (the test-condition ones in
+``condition_messages.py``)."""

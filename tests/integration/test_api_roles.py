@@ -199,6 +199,25 @@ ROUTES = [
         ORG_READ,
     ),
     Route(
+        "GET /bookings/{id}/flights",
+        lambda w, h: w.client.get(f"/api/v1/bookings/{_booking(w)}/flights", headers=h),
+        ORG_READ,
+    ),
+    Route(
+        "GET /bookings/{id}/forms",
+        lambda w, h: w.client.get(f"/api/v1/bookings/{_booking(w)}/forms", headers=h),
+        ORG_READ,
+    ),
+    Route(
+        "PUT /bookings/{id}/forms/{kind}",
+        lambda w, h: w.client.put(
+            f"/api/v1/bookings/{_booking(w)}/forms/post_flight",
+            json={"result": "completed"},
+            headers=h,
+        ),
+        (200, 200, 403, 200, 404, 401),
+    ),
+    Route(
         "POST /bookings/{id}/approve",
         lambda w, h: w.client.post(
             f"/api/v1/bookings/{_booking(w)}/approve", headers=h

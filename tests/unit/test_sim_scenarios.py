@@ -201,6 +201,7 @@ def test_every_scenario_of_the_issue_exists() -> None:
         "intruder",
         "spoofed_sysid",
         "pre_fix",
+        "degraded_signal",
     }
     assert make_scenario("nominal").name == "nominal"
 

@@ -59,7 +59,8 @@ def _track_store(request: Request) -> TrackStore:
     return TrackStore(lambda: write_session(engine), lambda: Session(engine))
 
 
-def _sources(request: Request) -> ExportSources:
+def export_sources(request: Request) -> ExportSources:
+    """The app's export sources: incidents, tracks, engine, sites, tlog directory."""
     settings = cast(Settings, request.app.state.settings)
     sites = cast(dict[str, Site], request.app.state.sites)
     return ExportSources(
@@ -92,7 +93,7 @@ def incidents_track(
     """Return the incident's evidence track, timeline and volume for replay."""
     incidents = incident_repository(request)
     incident = visible_incident(incidents, actor, incident_id)
-    ais_dir = _sources(request).ais_dir
+    ais_dir = export_sources(request).ais_dir
     return replay_json(incident_replay_of(incidents, incident, ais_dir))
 
 
@@ -102,7 +103,7 @@ def bookings_track(
 ) -> dict[str, Any]:
     """Return the booking's recorded track, its incidents' events and its corridor."""
     booking = get_booking(session, actor, booking_id)
-    sources = _sources(request)
+    sources = export_sources(request)
     return replay_json(
         booking_replay_of(sources.incidents, sources.tracks, sources.sites, booking)
     )
@@ -118,7 +119,7 @@ def incidents_export(
 ) -> Response:
     """Return the incident as a file: GeoJSON, KML, CSV, GeoPackage, its raw
     evidence frames as ``.tlog``, or the HTML report."""
-    sources = _sources(request)
+    sources = export_sources(request)
     incident = visible_incident(sources.incidents, actor, incident_id)
     return _response(export_incident(sources, incident, fmt, datetime.now(UTC)))
 
@@ -138,4 +139,6 @@ def bookings_export(
     """Return the booking's flight as a file: GeoJSON, KML, CSV, GeoPackage, its
     raw recording (``.tlog``), or an HTML report."""
     booking = get_booking(session, actor, booking_id)
-    return _response(export_booking(_sources(request), booking, fmt, datetime.now(UTC)))
+    return _response(
+        export_booking(export_sources(request), booking, fmt, datetime.now(UTC))
+    )

@@ -26,9 +26,9 @@ PAGES_DIR = WEB_DIR / "pages"
 STATIC_DIR = WEB_DIR / "static"
 STATIC_URL = "/static"
 
-PAGES = ("login", "map", "bookings", "incidents", "incident")
+PAGES = ("login", "map", "bookings", "incidents", "incident", "flights")
 """Each is served at ``/<name>`` from ``web/pages/<name>.html`` (``incident`` also
-at ``/incidents/{id}``)."""
+at ``/incidents/{id}``, ``flights`` at ``/bookings/{id}/flights``)."""
 
 DEFAULT_TILE_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
@@ -143,6 +143,18 @@ def incidents_page(request: Request) -> FileResponse:
 def incident_page(incident_id: str, request: Request) -> FileResponse:
     """Return the page of one incident (its script reads the id from the path)."""
     return _page("incident", request)
+
+
+@router.api_route("/bookings/{booking_id}/flights", methods=["GET", "HEAD"])
+def flights_page(booking_id: str, request: Request) -> FileResponse:
+    """Return a booking's Flights page (its script reads the id from the path)."""
+    return _page("flights", request)
+
+
+@router.api_route("/flights", methods=["GET", "HEAD"])
+def flights_page_by_query(request: Request) -> FileResponse:
+    """Return the Flights page of the booking named by ``?booking=``."""
+    return _page("flights", request)
 
 
 @router.api_route("/incident", methods=["GET", "HEAD"])

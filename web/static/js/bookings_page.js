@@ -191,6 +191,9 @@ function actionButtons(b) {
   if (canComplete(b)) {
     out.push(confirmButton("End flight", "Confirm end", () => act(b, "complete")));
   }
+  if (b.state === "active" || b.state === "completed" || b.state === "approved") {
+    out.push(el("a", { class: "small", href: `/bookings/${b.id}/flights` }, "Flights"));
+  }
   return out;
 }
 

@@ -121,7 +121,9 @@ function showIncident(incident) {
     ["Last occurrence", `${when(incident.last_occurrence_at)} (${incident.occurrences}×)`],
     ["Drone", incident.drone_id || `unregistered, sysid ${incident.sysid}`],
     ["Operator", incident.operator_id || "unknown"],
-    ["Booking", incident.booking_id ? `#${incident.booking_id}` : "none"],
+    ["Booking", incident.booking_id
+      ? el("a", { href: `/bookings/${incident.booking_id}/flights` }, `#${incident.booking_id} (flights)`)
+      : "none"],
     ["Corridor", incident.corridor_id || "none"],
     ["Assigned to", incident.assignee_id || "nobody"],
     ["Root cause", words(incident.root_cause) || "not set"],
