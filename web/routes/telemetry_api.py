@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from telemetry.mavlink.transports import link_key
@@ -58,7 +59,8 @@ def telemetry_links(request: Request, _actor: ActorDep) -> dict[str, Any]:
     }
 
 
-@metrics_router.get("/metrics")
+# The schema must say text, not JSON: scrapers and the schema fuzzer read it.
+@metrics_router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> Response:
     """Prometheus text exposition of the gateway, hub, bus and recorder figures
     (``web.metrics``), read at this scrape from the app's own registry."""
