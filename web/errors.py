@@ -14,11 +14,18 @@ Each body is ``err.as_dict()``: ``error``, ``rule``, ``message``, ``booking_ids`
 ``closure_ids`` (the ids of what the request hit), plus ``detail`` (the message) as in
 FastAPI's own error bodies. Request validation keeps FastAPI's
 422 body with one entry per field (``loc``, ``msg``, ``type``).
+
+The OpenAPI schema says so too: every documented 422 is either FastAPI's
+``HTTPValidationError`` or an ``ErrorMessage`` (a ``detail`` string), since a route
+may refuse a well-formed request with a message of its own (a site rule, an empty
+or too long period). Clients and the schema fuzzer read the schema, not this table.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
@@ -61,6 +68,41 @@ async def _booking_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.message, **exc.as_dict()}, status_code=code)
 
 
+ERROR_MESSAGE_SCHEMA: dict[str, Any] = {
+    "title": "ErrorMessage",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {"detail": {"type": "string", "title": "Detail"}},
+}
+"""The body of every error a route raises itself: ``detail`` says what and why."""
+
+
+def _with_error_bodies(
+    generate: Callable[[], dict[str, Any]],
+) -> Callable[[], dict[str, Any]]:
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # FastAPI caches it: the edit below runs once
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "ErrorMessage" in schemas:
+            return schema
+        schemas["ErrorMessage"] = ERROR_MESSAGE_SCHEMA
+        message = {"$ref": "#/components/schemas/ErrorMessage"}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                body = (
+                    operation.get("responses", {})
+                    .get("422", {})
+                    .get("content", {})
+                    .get("application/json")
+                )
+                if body is not None and "schema" in body:
+                    body["schema"] = {"anyOf": [body["schema"], message]}
+        return schema
+
+    return openapi
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the domain error handlers on ``app``."""
+    """Register the domain error handlers on ``app`` and document their bodies."""
     app.add_exception_handler(BookingError, _booking_error)
+    app.openapi = _with_error_bodies(app.openapi)  # type: ignore[method-assign]

@@ -135,7 +135,7 @@ def bookings_cancel(booking_id: DbId, actor: ActorDep, uow: UowDep) -> BookingPu
 
 
 @router.post("/bookings/{booking_id}/complete")
-def bookings_complete(booking_id: int, actor: ActorDep, uow: UowDep) -> BookingPublic:
+def bookings_complete(booking_id: DbId, actor: ActorDep, uow: UowDep) -> BookingPublic:
     """End an active booking's flight now (its organisation or a site admin); the
     gateway does so itself once the drone has landed and disarmed, and the window's
     end does it too."""

@@ -15,6 +15,7 @@ import time
 from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from telemetry.live.bus.control import fleet_links
@@ -44,7 +45,8 @@ def telemetry_links(request: Request, _actor: ActorDep) -> dict[str, Any]:
     return runtime.links_report()
 
 
-@metrics_router.get("/metrics")
+# The schema must say text, not JSON: scrapers and the schema fuzzer read it.
+@metrics_router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> Response:
     """Prometheus text exposition of the gateway, hub, bus and recorder figures
     (``web.metrics``), read at this scrape from the app's own registry."""
