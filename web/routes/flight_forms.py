@@ -19,6 +19,7 @@ from booking.flight_form_services import forms_of, submit_form
 from booking.flight_forms import FormKind, StoredForm
 from booking.model import BookingId
 from web.deps import ActorDep, UowDep
+from web.input_limits import DbId
 
 router = APIRouter(tags=["flight forms"])
 
@@ -34,7 +35,7 @@ def _public(form: StoredForm) -> dict[str, Any]:
 
 
 @router.get("/bookings/{booking_id}/forms")
-def bookings_forms(booking_id: int, actor: ActorDep, uow: UowDep) -> dict[str, Any]:
+def bookings_forms(booking_id: DbId, actor: ActorDep, uow: UowDep) -> dict[str, Any]:
     """Return the booking's newest pre- and post-flight forms (null when none)."""
     latest = forms_of(uow, BookingId(booking_id), actor)
     return {
@@ -45,7 +46,7 @@ def bookings_forms(booking_id: int, actor: ActorDep, uow: UowDep) -> dict[str, A
 
 @router.put("/bookings/{booking_id}/forms/{kind}")
 def bookings_form_submit(
-    booking_id: int,
+    booking_id: DbId,
     kind: FormKind,
     body: dict[str, Any],
     actor: ActorDep,

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from telemetry.flights import flight_json, flights_csv
 from telemetry.reports.flight_sources import flights_of_booking
 from web.deps import ActorDep, SessionDep
+from web.input_limits import DbId
 from web.queries import get_booking
 from web.routes.incident_replays import export_sources
 from web.settings import Settings
@@ -35,7 +36,7 @@ class FlightsFormat(enum.StrEnum):
     responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
 )
 def bookings_flights(
-    booking_id: int,
+    booking_id: DbId,
     request: Request,
     actor: ActorDep,
     session: SessionDep,
