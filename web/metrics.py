@@ -43,7 +43,14 @@ BAD_INPUT_KINDS = (
     "signature_rejected",
 )
 """The codec's bad-input counters, exported as ``kind`` labels."""
-REFUSED_REASONS = ("wrong_source", "vehicles", "tlog_bytes", "track_rows", "incidents")
+REFUSED_REASONS = (
+    "wrong_source",
+    "unsigned_at_strict_site",
+    "vehicles",
+    "tlog_bytes",
+    "track_rows",
+    "incidents",
+)
 """Reasons ``skyberth_refused`` always lists (at 0 until one happens)."""
 _LINK_FIELDS = ("frames_ok", "seq_lost", *BAD_INPUT_KINDS)
 _RECORDER_GAUGES = frozenset({"held"})
@@ -124,7 +131,8 @@ class SkyBerthCollector(Collector):
         refused = CounterMetricFamily(
             "skyberth_refused",
             "MAVLink input refused by the trust model, by reason: a sender other "
-            "than the pinned one (frames), or an unregistered-sysid quota "
+            "than the pinned one or an unverified frame at a site that requires "
+            "signing (frames), or an unregistered-sysid quota "
             "(vehicles, tlog_bytes: frames; track_rows: rows; incidents).",
             labels=["reason"],
         )
