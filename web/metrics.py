@@ -53,7 +53,7 @@ REFUSED_REASONS = (
 )
 """Reasons ``skyberth_refused`` always lists (at 0 until one happens)."""
 _LINK_FIELDS = ("frames_ok", "seq_lost", *BAD_INPUT_KINDS)
-_RECORDER_GAUGES = frozenset({"held"})
+_RECORDER_GAUGES = frozenset({"held", "must_keep_pending"})
 """Recorder figures that are a current amount, not a total since start."""
 
 
@@ -210,6 +210,13 @@ class SkyBerthCollector(Collector):
             "skyberth_recorder_rows_held",
             "Rows held in memory after a failed write.",
             value=stats["held"],
+        )
+        yield GaugeMetricFamily(
+            "skyberth_recorder_must_keep_pending",
+            "Incidents, evidence and timeline events not yet written (never "
+            "dropped; over the recorder's bound they are counted as "
+            "must_keep_over_bound).",
+            value=stats["must_keep_pending"],
         )
         rows = CounterMetricFamily(
             "skyberth_recorder_rows", "Recorder work, by outcome.", labels=["outcome"]
