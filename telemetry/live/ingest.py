@@ -16,7 +16,7 @@ when the ``link_lost`` alert has already told the operator.
 
 Sites with ``require_signing`` in a process that also serves lenient ones: a
 vehicle bound to one takes frames only once they verify with a registered key
-(``telemetry.live.strict_sites``); one attribute read per frame otherwise.
+(``telemetry.live.strict_sites``); nothing per frame where no site is strict.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def ingest(
     decoded = codec.feed(data, now_s)
     fresh, awaiting = gw._fresh, gw._awaiting
     refused: set[int] | None = None
+    # Per datagram: a process with no strict site pays nothing per frame.
+    mixed = gw.mixed_signing
     if source is not None:
         refused = _refuse_foreign(gw, link_id, by_sysid, decoded.frames, source, now_s)
     for msg in decoded.messages:
@@ -69,7 +71,7 @@ def ingest(
             vehicle = new_vehicle(gw, link_id, by_sysid, msg.sysid, now_s, 0)
             if vehicle is None:
                 continue
-        if vehicle.signing_required:
+        if mixed and vehicle.signing_required:
             vehicle = verified(gw, codec, by_sysid, vehicle, now_s, False)
             if vehicle is None:
                 continue  # counted once per frame, below
@@ -101,7 +103,7 @@ def ingest(
             vehicle = new_vehicle(gw, link_id, by_sysid, frame.sysid, now_s)
             if vehicle is None:
                 continue
-        if vehicle.signing_required:
+        if mixed and vehicle.signing_required:
             vehicle = verified(gw, codec, by_sysid, vehicle, now_s, True)
             if vehicle is None:
                 continue

@@ -76,6 +76,9 @@ class GatewayState:
         )
         """Sites with ``require_signing``: a vehicle bound to one is refused until
         its frames verify (``telemetry.live.strict_sites``), strict codecs or not."""
+        self.mixed_signing = bool(self.strict_sites)
+        """Some site requires signing: ``ingest`` checks each vehicle's
+        ``signing_required`` (when all do, the strict codecs refuse first)."""
         self._refusing: dict[str, VehicleState] = {}
         """Refusing markers: vehicles bound to a strict site whose frames did not
         verify, kept off the live picture (``strict_sites``)."""

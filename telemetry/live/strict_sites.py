@@ -18,8 +18,8 @@ verifies with a registered key (the vehicle starts afresh and is bound again),
 when the fleet directory changes (the drone may have a key or another site now),
 and forgotten like any vehicle after ``forget_after_s`` of silence.
 
-Cost on the hot path: one attribute read per frame (``signing_required``), False
-for every vehicle of a lenient site.
+Cost on the hot path: none where no site is strict (one flag read per datagram);
+else one attribute read per frame (``signing_required``).
 """
 
 from __future__ import annotations
