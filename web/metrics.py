@@ -43,10 +43,17 @@ BAD_INPUT_KINDS = (
     "signature_rejected",
 )
 """The codec's bad-input counters, exported as ``kind`` labels."""
-REFUSED_REASONS = ("wrong_source", "vehicles", "tlog_bytes", "track_rows", "incidents")
+REFUSED_REASONS = (
+    "wrong_source",
+    "unsigned_at_strict_site",
+    "vehicles",
+    "tlog_bytes",
+    "track_rows",
+    "incidents",
+)
 """Reasons ``skyberth_refused`` always lists (at 0 until one happens)."""
 _LINK_FIELDS = ("frames_ok", "seq_lost", *BAD_INPUT_KINDS)
-_RECORDER_GAUGES = frozenset({"held"})
+_RECORDER_GAUGES = frozenset({"held", "must_keep_pending"})
 """Recorder figures that are a current amount, not a total since start."""
 
 
@@ -153,7 +160,8 @@ class SkyBerthCollector(Collector):
         refused = CounterMetricFamily(
             "skyberth_refused",
             "MAVLink input refused by the trust model, by reason: a sender other "
-            "than the pinned one (frames), or an unregistered-sysid quota "
+            "than the pinned one or an unverified frame at a site that requires "
+            "signing (frames), or an unregistered-sysid quota "
             "(vehicles, tlog_bytes: frames; track_rows: rows; incidents).",
             labels=["reason"],
         )
@@ -231,6 +239,13 @@ class SkyBerthCollector(Collector):
             "skyberth_recorder_rows_held",
             "Rows held in memory after a failed write.",
             value=stats["held"],
+        )
+        yield GaugeMetricFamily(
+            "skyberth_recorder_must_keep_pending",
+            "Incidents, evidence and timeline events not yet written (never "
+            "dropped; over the recorder's bound they are counted as "
+            "must_keep_over_bound).",
+            value=stats["must_keep_pending"],
         )
         rows = CounterMetricFamily(
             "skyberth_recorder_rows", "Recorder work, by outcome.", labels=["outcome"]

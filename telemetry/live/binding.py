@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from telemetry.live.fleet import DroneEntry, FleetDirectory, nearest_site
 from telemetry.live.state import GatewayState
+from telemetry.live.strict_sites import refuse_unverified, release_markers
 from telemetry.live.vehicles import VehicleState
 
 
@@ -19,6 +20,8 @@ def set_directory(gw: GatewayState, directory: FleetDirectory, now_s: float) -> 
     """Swap in a fresh fleet directory; rebinds every vehicle at the next tick."""
     gw.directory = directory
     gw._directory_version += 1
+    if gw._refusing:
+        release_markers(gw)
     keys = directory.signing_keys()
     for codec in gw.codecs.values():
         codec.set_signing_keys(keys)
@@ -37,30 +40,40 @@ def bind_new(gw: GatewayState, now_s: float) -> None:
     for v in unbound.values():
         if v.is_gcs:
             continue
-        bind(gw, v, now_s)
-        gw._changed.add(v.key)
+        if bind(gw, v, now_s):
+            gw._changed.add(v.key)
 
 
-def bind_unplaced(gw: GatewayState, v: VehicleState, now_s: float) -> None:
+def bind_unplaced(gw: GatewayState, v: VehicleState, now_s: float) -> bool:
     """Rebind ``v`` if due while it has no position (positions rebind it in the
-    tick's ``queue_fresh``; before the first one nothing else would)."""
+    tick's ``queue_fresh``; before the first one nothing else would). False when
+    it was taken off the live picture (as ``bind``)."""
     if not v.has_position and (
         v.bound_version != gw._directory_version or now_s >= v.bound_until_s
     ):
-        bind(gw, v, now_s)
+        return bind(gw, v, now_s)
+    return True
 
 
-def bind(gw: GatewayState, v: VehicleState, now_s: float) -> None:
-    """Tie the vehicle to its registered drone, site and current booking.
+def bind(gw: GatewayState, v: VehicleState, now_s: float) -> bool:
+    """Tie the vehicle to its registered drone, site and current booking; False
+    when it is taken off the live picture instead (below).
 
     Done again when the directory changes and at least every ``rebind_s``
-    (booking windows open and close; an unregistered vehicle changes site).
+    (booking windows open and close; an unregistered vehicle changes site). A
+    vehicle placed at a site with ``require_signing`` whose frames have not
+    verified is taken off the live picture (``strict_sites``).
     """
     before = (v.site_id, v.drone_id, v.operator_id, v.booking_id, v.corridor_id)
     bind_fields(gw, v, now_s)
+    v.signing_required = v.site_id in gw.strict_sites
+    if v.signing_required and held_key(gw, v) is None:
+        refuse_unverified(gw, v, now_s)
+        return False
     after = (v.site_id, v.drone_id, v.operator_id, v.booking_id, v.corridor_id)
     if after != before:
         v.needs_full_frame = True
+    return True
 
 
 def bind_fields(gw: GatewayState, v: VehicleState, now_s: float) -> None:

@@ -13,6 +13,10 @@ merged into it), counted in ``refused_frames["wrong_source"]`` and reported as a
 ``spoofed_frames`` incident by the tick. The pin moves only once the vehicle has
 been silent for ``link_lost_s`` (a new flight, or a radio that changed address),
 when the ``link_lost`` alert has already told the operator.
+
+Sites with ``require_signing`` in a process that also serves lenient ones: a
+vehicle bound to one takes frames only once they verify with a registered key
+(``telemetry.live.strict_sites``); nothing per frame where no site is strict.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 from telemetry.live.announcing import run_from_threads
 from telemetry.live.frames import vehicle_motion
 from telemetry.live.state import GatewayState
+from telemetry.live.strict_sites import verified
 from telemetry.live.tick import evaluate_site, queue_fresh
 from telemetry.live.vehicles import VehicleState
 from telemetry.mavlink.codec import Framing, LinkCodec
@@ -53,6 +58,8 @@ def ingest(
     decoded = codec.feed(data, now_s)
     fresh, awaiting = gw._fresh, gw._awaiting
     refused: set[int] | None = None
+    # Per datagram: a process with no strict site pays nothing per frame.
+    mixed = gw.mixed_signing
     if source is not None:
         refused = _refuse_foreign(gw, link_id, by_sysid, decoded.frames, source, now_s)
     for msg in decoded.messages:
@@ -64,6 +71,10 @@ def ingest(
             vehicle = new_vehicle(gw, link_id, by_sysid, msg.sysid, now_s, 0)
             if vehicle is None:
                 continue
+        if mixed and vehicle.signing_required:
+            vehicle = verified(gw, codec, by_sysid, vehicle, now_s, False)
+            if vehicle is None:
+                continue  # counted once per frame, below
         if type(msg) is GlobalPosition:
             if vehicle.position_pending and not vehicle.is_gcs:
                 # Its last position came after the last tick (datagrams that
@@ -90,6 +101,10 @@ def ingest(
         vehicle = by_sysid.get(frame.sysid)
         if vehicle is None:
             vehicle = new_vehicle(gw, link_id, by_sysid, frame.sysid, now_s)
+            if vehicle is None:
+                continue
+        if mixed and vehicle.signing_required:
+            vehicle = verified(gw, codec, by_sysid, vehicle, now_s, True)
             if vehicle is None:
                 continue
         vehicle.record_frame(frame.t_s, frame.raw)

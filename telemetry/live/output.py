@@ -13,6 +13,7 @@ from telemetry.live.binding import bind_unplaced
 from telemetry.live.frames import MotionRow, vehicle_frame, vehicle_motion
 from telemetry.live.incident_draft import evidence_builder, track_sample
 from telemetry.live.state import GatewayState
+from telemetry.live.strict_sites import forget_silent_markers
 from telemetry.live.vehicles import VehicleState
 
 UNSITED = "unsited"
@@ -101,13 +102,15 @@ def flush_tlog(gw: GatewayState, now_s: float) -> None:
         gw.recorder.record_track(gw._tracks)
         gw._tracks = []
     batch: list[tuple[str, bytes, int]] = []
-    for v in gw.vehicles.values():
+    # A copy: binding may take a vehicle off the live picture (``strict_sites``).
+    for v in list(gw.vehicles.values()):
         if not v.tlog_pending_count:
             continue
         records, count = v.take_tlog()
         if v.is_gcs:
             continue
-        bind_unplaced(gw, v, now_s)
+        if not bind_unplaced(gw, v, now_s):
+            continue  # refused at a site that requires signing: not recorded
         if v.drone_id is None and not gw.quotas.take_tlog(
             v.link_id, v.key, len(records), count
         ):
@@ -127,6 +130,8 @@ def forget_silent(gw: GatewayState, now_s: float) -> None:
     if gw.ticks % 50:
         return
     horizon = now_s - gw.settings.forget_after_s
+    if gw._refusing:
+        forget_silent_markers(gw, horizon)
     for key, v in list(gw.vehicles.items()):
         if v.last_message_s < horizon:
             del gw.vehicles[key]

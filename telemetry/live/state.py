@@ -71,6 +71,17 @@ class GatewayState:
         )
         """Every link's codec is strict (``require_signing``): the links are shared
         by every site, so they are the site's own only when all sites require it."""
+        self.strict_sites = frozenset(
+            sid for sid, s in self.sites.items() if s.require_signing
+        )
+        """Sites with ``require_signing``: a vehicle bound to one is refused until
+        its frames verify (``telemetry.live.strict_sites``), strict codecs or not."""
+        self.mixed_signing = bool(self.strict_sites)
+        """Some site requires signing: ``ingest`` checks each vehicle's
+        ``signing_required`` (when all do, the strict codecs refuse first)."""
+        self._refusing: dict[str, VehicleState] = {}
+        """Refusing markers: vehicles bound to a strict site whose frames did not
+        verify, kept off the live picture (``strict_sites``)."""
         self.directory = FleetDirectory()
         self.quotas = UnregisteredQuotas(self.settings.quotas)
         """Unregistered sysids' spend per link (``telemetry.live.quotas``)."""

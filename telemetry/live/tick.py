@@ -100,8 +100,10 @@ def queue_fresh(gw: GatewayState, now_s: float) -> None:
         if (
             vehicle.bound_version != gw._directory_version
             or now_s >= vehicle.bound_until_s
-        ):
-            bind(gw, vehicle, now_s)
+            # Its first position places it: at once where sites may refuse it.
+            or (vehicle.site_id is None and gw.strict_sites)
+        ) and not bind(gw, vehicle, now_s):
+            continue
         if vehicle.site_id is None:
             gw._changed.add(vehicle.key)
             continue

@@ -181,6 +181,7 @@ class VehicleState:
         "rel_alt_m",
         "resite_after_s",
         "seconds_to_exit",
+        "signing_required",
         "site_id",
         "source",
         "state_code",
@@ -251,6 +252,9 @@ class VehicleState:
         self.booking_id: int | None = None
         self.corridor_id: str | None = None
         self.bound_version = -1
+        self.signing_required = False
+        """Bound to a site with ``require_signing``: its frames are taken only once
+        they verify (``telemetry.live.strict_sites``; one read per frame)."""
         self.needs_full_frame = True
         """Its next ``vehicles`` entry must be a full record (new, or rebound)."""
         self.tlog_pending = bytearray()

@@ -99,6 +99,9 @@ class Evidence:
     samples: Sequence[EvidenceSample] = ()
     frames: Sequence[EvidenceFrame] = ()
     later: EvidenceBuilder | None = None
+    followup: bool = False
+    """Made by the writer after its incident was stored (not counted under the
+    must-keep bound: one per incident, which was)."""
 
     @property
     def rows(self) -> int:
@@ -129,6 +132,14 @@ class Track:
 
 DbJob = OpenIncident | Evidence | Event | Track | Barrier | Stop
 _Written = OpenIncident | Evidence | Event | Track
+
+
+def is_must_keep(job: object) -> bool:
+    """Whether ``job`` counts under the must-keep bound: an incident, evidence or
+    a timeline event the gateway queued (never dropped; see ``recorder``)."""
+    if isinstance(job, Evidence):
+        return not job.followup
+    return isinstance(job, OpenIncident | Event)
 
 
 def job_name(job: object) -> str:
@@ -262,6 +273,8 @@ class DatabaseWriter:
                 with state.lock:
                     state.failed += 1
                     state.dropped += job.rows
+                    if is_must_keep(job):
+                        state.must_keep_done()
                 logger.error("recorder: %s discarded: %s", job_name(job), exc)
                 return True
             except Exception as exc:
@@ -283,6 +296,8 @@ class DatabaseWriter:
                 continue
             with state.lock:
                 state.written += job.rows
+                if is_must_keep(job):
+                    state.must_keep_done()
             if opened is not None and isinstance(job, OpenIncident):
                 self._opened(job, *opened)
             return True
@@ -305,7 +320,7 @@ class DatabaseWriter:
             job.on_done(incident_id, created)
         except Exception:
             logger.exception("on_done for incident %d raised", incident_id)
-        evidence = self._built(Evidence(incident_id, later=job.later))
+        evidence = self._built(Evidence(incident_id, later=job.later, followup=True))
         if evidence.rows:
             self._followups.append(evidence)
 
@@ -320,11 +335,16 @@ class DatabaseWriter:
             logger.exception(
                 "incident %d: its evidence could not be built", job.incident_id
             )
-            return Evidence(job.incident_id, job.samples, job.frames)
+            return Evidence(
+                job.incident_id, job.samples, job.frames, followup=job.followup
+            )
         with self._state.lock:
             self._state.queued += len(samples) + len(checked)
         return Evidence(
-            job.incident_id, (*job.samples, *samples), (*job.frames, *checked)
+            job.incident_id,
+            (*job.samples, *samples),
+            (*job.frames, *checked),
+            followup=job.followup,
         )
 
     def _hold(self, job: _Written, exc: Exception, already_held: bool) -> None:

@@ -6,14 +6,24 @@ daemon threads do the work: the database writer (``db_writer``: incidents first,
 then evidence and timeline events, replay positions in batches) and the tlog writer
 (``tlog_writer``: raw MAVLink records appended to ``<tlog_dir>/<key>.tlog``).
 
-Nothing is dropped silently, and incidents are never dropped. The queues are
-bounded: replay positions beyond ``max_pending_rows`` (the database has been away
-too long) and raw frames beyond ``max_queued_tlog_bytes`` (the disk is slower than
-the links) are dropped, newest first (the call that would overflow is refused),
-and frames are not recorded once the tlog directory holds ``tlog_budget_bytes``
-(logged once, clearly). Incidents, their evidence and timeline events always go
-on the database queue (what bounds them is upstream: the gateway's incident
-quotas). The other drops are calls after ``close``,
+Nothing is dropped silently, and incidents are never dropped. Every kind of job
+is bounded, each with its own policy:
+
+- replay positions: at most ``max_pending_rows`` rows not yet written (the
+  database has been away too long); past it, and while the must-keep jobs below
+  are at their bound, the newest are refused (``track_dropped``, logged);
+- raw frames: at most ``max_queued_tlog_bytes`` on the tlog queue (the disk is
+  slower than the links), the newest refused (``tlog_queue_dropped``); none
+  recorded once the tlog directory holds ``tlog_budget_bytes`` (logged once);
+- incidents, their evidence and timeline events (*must-keep*): at most
+  ``max_must_keep_jobs`` queued or held. At the bound the caller waits up to
+  ``must_keep_wait_s`` for the writer to make room (once per overflow: the event
+  loop is not stalled again while it lasts); if none comes the job is queued
+  anyway, never dropped, counted (``must_keep_over_bound``) and the overflow
+  logged at ERROR. What keeps them few is upstream (the gateway's incident
+  quotas); this bound says loudly when the database cannot keep up.
+
+The other drops are calls after ``close``,
 data the database can never take (an event for an incident that does not exist),
 and raw frames the tlog directory still refuses at ``close``; each is counted in
 ``counters().dropped`` and logged. A job the database refuses for now is held in
@@ -123,22 +133,29 @@ class TelemetryRecorder:
         max_open_tlogs: int | None = None,
         max_queued_tlog_bytes: int = 32 * 1024 * 1024,
         tlog_budget_bytes: int | None = None,
+        max_must_keep_jobs: int = 1000,
+        must_keep_wait_s: float = 0.25,
     ) -> None:
         if (
             flush_interval_s <= 0
             or tlog_flush_interval_s <= 0
             or batch_rows < 1
             or max_pending_rows < batch_rows
+            or max_must_keep_jobs < 1
+            or must_keep_wait_s < 0
         ):
             raise ValueError(
                 "flush intervals must be positive, batch_rows at least 1 and "
-                "max_pending_rows at least batch_rows"
+                "max_pending_rows at least batch_rows, max_must_keep_jobs at "
+                "least 1 and must_keep_wait_s not negative"
             )
         self._tracks = tracks
         self._tlog_dir = tlog_dir
         self._max_pending_rows = max_pending_rows
         self._max_queued_tlog_bytes = max_queued_tlog_bytes
         self._state = RecorderState()
+        self._state.must_keep_bound = max_must_keep_jobs
+        self._must_keep_wait_s = must_keep_wait_s
         self._db = DatabaseWriter(
             incidents,
             tracks,
@@ -202,6 +219,7 @@ class TelemetryRecorder:
             started = bool(self._threads)
             self._db.queue.put(Stop())
             self._tlog.queue.put(Stop())
+            state.room.notify_all()  # a caller waiting for room stops waiting
         if not started:
             # Never started: write what was queued here, in the caller's thread.
             self._db.run()
@@ -291,13 +309,24 @@ class TelemetryRecorder:
         state = self._state
         with state.lock:
             pending = state.queued - state.written - state.dropped
-            if not state.closed and pending + rows <= self._max_pending_rows:
+            crowded = state.must_keep_pending >= state.must_keep_bound
+            if (
+                not state.closed
+                and not crowded
+                and pending + rows <= self._max_pending_rows
+            ):
                 state.queued += rows
                 self._db.queue.put(Track(tuple(samples)))
                 return
             state.dropped += rows
+            state.track_dropped += rows
             closed = state.closed
-        reason = "the recorder is closed" if closed else "too many rows are pending"
+        if closed:
+            reason = "the recorder is closed"
+        elif crowded:
+            reason = "incidents, evidence and events fill their bound"
+        else:
+            reason = "too many rows are pending"
         self._log(
             logging.WARNING,
             "track-drop",
@@ -407,12 +436,46 @@ class TelemetryRecorder:
         return PurgeResult(track_rows, tlog_files)
 
     def _put_db(self, job: DbJob, rows: int) -> None:
-        with self._state.lock:
-            if not self._state.closed:
-                self._state.queued += rows
+        """Queue a must-keep job (an incident, evidence, an event): never dropped
+        while open; at the bound, wait briefly for room, then queue it anyway and
+        say so (module docstring)."""
+        state = self._state
+        over = 0
+        with state.lock:
+            if state.must_keep_pending >= state.must_keep_bound and not state.closed:
+                if not state.must_keep_overflowing:
+                    state.must_keep_waits += 1
+                    state.room.wait_for(
+                        lambda: (
+                            state.must_keep_pending < state.must_keep_bound
+                            or state.closed
+                        ),
+                        timeout=self._must_keep_wait_s,
+                    )
+                if state.must_keep_pending >= state.must_keep_bound:
+                    state.must_keep_overflowing = True
+                    state.must_keep_over_bound += 1
+                    over = state.must_keep_pending
+            if not state.closed:
+                state.queued += rows
+                state.must_keep_pending += 1
                 self._db.queue.put(job)
-                return
-            self._state.dropped += rows
-        logger.error(
-            "recorder is closed: %s not recorded (%d row(s))", job_name(job), rows
-        )
+                closed = False
+            else:
+                state.dropped += rows
+                closed = True
+        if over:
+            self._log(
+                logging.ERROR,
+                "must-keep-over-bound",
+                "recorder: %d incidents, evidence and events wait for the database "
+                "(bound %d); %s queued past the bound, not dropped: the database "
+                "is not keeping up and memory grows",
+                over,
+                state.must_keep_bound,
+                job_name(job),
+            )
+        if closed:
+            logger.error(
+                "recorder is closed: %s not recorded (%d row(s))", job_name(job), rows
+            )

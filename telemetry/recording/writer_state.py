@@ -40,6 +40,17 @@ class RecorderCounters:
     tlog_budget_dropped: int = 0
     """Frames not recorded because the tlog directory reached its disk budget;
     counted in ``dropped`` too."""
+    track_dropped: int = 0
+    """Replay positions refused: over ``max_pending_rows``, or while incidents,
+    evidence and events fill their bound; counted in ``dropped`` too."""
+    must_keep_pending: int = 0
+    """Incidents, evidence and timeline events queued or held, not yet written
+    (a current amount; bounded softly by ``max_must_keep_jobs``)."""
+    must_keep_waits: int = 0
+    """Times a caller waited (briefly) for room under ``max_must_keep_jobs``."""
+    must_keep_over_bound: int = 0
+    """Incidents, evidence and events queued past ``max_must_keep_jobs`` (never
+    dropped; each episode is logged at ERROR)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,14 @@ class RecorderState:
         self.tlog_queued_bytes = 0
         """Record bytes on the tlog writer's queue (bounded by the facade)."""
         self.tlog_queue_dropped = self.tlog_budget_dropped = 0
+        self.track_dropped = 0
+        self.must_keep_pending = self.must_keep_waits = self.must_keep_over_bound = 0
+        self.must_keep_bound = 1000
+        """Set by the recorder (``max_must_keep_jobs``)."""
+        self.must_keep_overflowing = False
+        """Past the bound since the last time it had room: callers stop waiting."""
+        self.room = threading.Condition(self.lock)
+        """Notified when a must-keep job is written (room under the bound)."""
 
     def snapshot(self) -> RecorderCounters:
         """Return the counters as they are now."""
@@ -85,4 +104,15 @@ class RecorderState:
                 tlog_errors=self.tlog_errors,
                 tlog_queue_dropped=self.tlog_queue_dropped,
                 tlog_budget_dropped=self.tlog_budget_dropped,
+                track_dropped=self.track_dropped,
+                must_keep_pending=self.must_keep_pending,
+                must_keep_waits=self.must_keep_waits,
+                must_keep_over_bound=self.must_keep_over_bound,
             )
+
+    def must_keep_done(self) -> None:
+        """One must-keep job left memory (written or discarded); hold ``lock``."""
+        self.must_keep_pending -= 1
+        if self.must_keep_pending < self.must_keep_bound:
+            self.must_keep_overflowing = False
+        self.room.notify_all()
