@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
+from shapely.geometry import Polygon
 
+from airspace import demo_site_path, load_site
 from tests.e2e.conftest import Browsing
 from tests.integration.api_world import HK
 
@@ -66,6 +68,18 @@ def test_login_form_signs_in_and_the_map_draws_the_demo_site(tab: Browsing) -> N
     expect(page.locator("#live-status")).to_have_attribute(
         "data-state", re.compile("connecting|reconnecting|live")
     )
+
+    # The drawn corridors are the engine's own outlines, not a browser re-buffer.
+    drawn = page.evaluate(
+        """() => Object.fromEntries([...window.skyberth.layers.corridors]
+            .map(([id, c]) => [id, c.layer.getLatLngs()[0]
+                .map((p) => [p.lng, p.lat])]))"""
+    )
+    site = load_site(demo_site_path())
+    for corridor in site.corridors:
+        ring = drawn[corridor.id]
+        polygon = site.projection.geometry_to_metric(Polygon(ring))
+        assert polygon.hausdorff_distance(corridor.volume.outline) < 0.05, corridor.id
 
     page.locator("path.corridor-C1").click()
     expect(page.locator(".leaflet-popup-content")).to_contain_text("Capacity")

@@ -169,6 +169,11 @@ ROUTES = [
         ORG_READ,
     ),
     Route(
+        "GET /bookings/{id}/outline",
+        lambda w, h: w.client.get(f"/api/v1/bookings/{_booking(w)}/outline", headers=h),
+        ORG_READ,
+    ),
+    Route(
         "POST /bookings/{id}/approve",
         lambda w, h: w.client.post(
             f"/api/v1/bookings/{_booking(w)}/approve", headers=h
