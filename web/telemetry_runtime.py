@@ -52,6 +52,7 @@ from telemetry.mavlink.transports import Link, open_link, parse_endpoint
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
 from telemetry.retry_policy import jittered_waits
+from web.booking_fences import BookingFences
 from web.events import EventLog
 from web.fleet_directory import ended_active_bookings, load_fleet_directory
 from web.schemas import BookingPublic
@@ -123,6 +124,8 @@ class TelemetryRuntime:
         )
         self.retention_days = retention_days
         self.links: list[Link] = []
+        self.fences = BookingFences(self.gateway, lambda: self.links, sites)
+        """Fences sent to the drones, per booking (``web.booking_fences``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None

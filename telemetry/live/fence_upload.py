@@ -1,0 +1,134 @@
+"""A booking's airspace sent to its aircraft as a fence, read back and compared.
+
+``send_booking_fence`` plans the fence (``airspace.fence_plan``: one inclusion
+polygon for the corridor and its transits, the no-fly zones that touch it, at most
+70 vertices within 1 m), uploads it over the vehicle's link, downloads it again and
+compares item by item at MAVLink's 1e-7 degree. The answer is a ``FenceReport``:
+
+- ``verified``: uploaded, accepted, read back identical;
+- ``mismatch``: accepted, but the vehicle stores something else (the differences);
+- ``uploaded``: accepted, but the read-back failed (so not verified);
+- ``refused``: the vehicle answered an error, or never answered;
+- ``not_supported``: nothing to send on (vehicle not connected), the vehicle does not
+  do fences (``MAV_MISSION_UNSUPPORTED``), or the airspace needs more vertices than
+  an autopilot stores.
+
+Altitude: the plan carries the ceiling and floor above home; ArduPilot takes them
+as ``FENCE_ALT_MAX``/``FENCE_ALT_MIN`` by ``PARAM_SET`` (confirmed by
+``PARAM_VALUE``), PX4 as ``GF_MAX_VER_DIST``. Sending them is not built yet: the
+report says so in ``altitude``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from airspace.booked_volume import booked_outline, booked_volumes
+from airspace.errors import FenceTooComplex
+from airspace.fence_plan import fence_lonlat, plan_fence
+from airspace.site import Site
+from telemetry.live.vehicle_exchange import Sender, VehicleExchanges
+from telemetry.mavlink.mission_protocol import (
+    FenceDownload,
+    FenceUpload,
+    TransferDone,
+    compare_fences,
+    fence_items,
+)
+
+
+class FenceState(enum.StrEnum):
+    """Where a booking's fence stands on its aircraft."""
+
+    UPLOADED = "uploaded"
+    VERIFIED = "verified"
+    MISMATCH = "mismatch"
+    REFUSED = "refused"
+    NOT_SUPPORTED = "not_supported"
+
+
+@dataclass(frozen=True)
+class FenceReport:
+    """The outcome of one upload attempt for a booking, with the reason."""
+
+    booking_id: int
+    state: FenceState
+    reason: str
+    at_utc: datetime
+    vertices: int = 0
+    alt_max_m: float | None = None
+    altitude: str = "not sent: FENCE_ALT_MAX by PARAM_SET is not built yet"
+    differences: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def warning(self) -> bool:
+        """A mismatch or a refusal is a warning event."""
+        return self.state in (FenceState.MISMATCH, FenceState.REFUSED)
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the report as the API sends it."""
+        return {
+            "booking_id": self.booking_id,
+            "state": self.state.value,
+            "reason": self.reason,
+            "at_utc": self.at_utc.isoformat(),
+            "vertices": self.vertices,
+            "alt_max_m": self.alt_max_m,
+            "altitude": self.altitude,
+            "differences": list(self.differences),
+        }
+
+
+async def send_booking_fence(
+    exchanges: VehicleExchanges,
+    link: Sender | None,
+    link_id: str,
+    sysid: int,
+    site: Site,
+    booking_id: int,
+    corridor_id: str | None,
+    pad_ids: Sequence[str],
+    now_utc: datetime,
+) -> FenceReport:
+    """Upload the booking's fence to vehicle ``sysid`` on ``link`` and verify it."""
+
+    bare = FenceReport(booking_id, FenceState.NOT_SUPPORTED, "", now_utc)
+    if link is None:
+        return replace(bare, reason="the drone is not connected")
+    volumes = booked_volumes(site, corridor_id, pad_ids)
+    try:
+        plan = plan_fence(site, booked_outline(site, corridor_id, pad_ids), volumes)
+    except FenceTooComplex as exc:
+        return replace(bare, reason=str(exc))
+    rings = fence_lonlat(site, plan)
+    items = fence_items([(r.inclusion, r.vertices_lonlat) for r in rings])
+    sent = replace(bare, vertices=len(items), alt_max_m=plan.alt_max_m)
+    target = (sysid, 1)
+    upload = await exchanges.run(link, link_id, sysid, FenceUpload(target, items))
+    if not isinstance(upload, TransferDone):
+        unsupported = upload.result == "MAV_MISSION_UNSUPPORTED"
+        state = FenceState.NOT_SUPPORTED if unsupported else FenceState.REFUSED
+        return replace(sent, state=state, reason=upload.reason)
+    download = await exchanges.run(link, link_id, sysid, FenceDownload(target))
+    if not isinstance(download, TransferDone):
+        return replace(
+            sent,
+            state=FenceState.UPLOADED,
+            reason=f"read-back failed: {download.reason}",
+        )
+    differences = compare_fences(items, download.items)
+    if differences:
+        return replace(
+            sent,
+            state=FenceState.MISMATCH,
+            reason=f"the vehicle stores another fence ({differences[0]})",
+            differences=tuple(differences),
+        )
+    return replace(
+        sent,
+        state=FenceState.VERIFIED,
+        reason=f"{len(items)} items read back identical",
+    )

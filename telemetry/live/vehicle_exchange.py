@@ -1,0 +1,105 @@
+"""Talking back to a vehicle: runs a sans-I/O exchange over the vehicle's own link.
+
+The machines (``telemetry.mavlink.mission_protocol``) decide what to send and when
+a transfer is over; this adapter only packs their messages as MAVLink 2 from
+SkyBerth's ground-station ids, sends them with ``Link.send``, and feeds them the
+vehicle's replies. Replies arrive through the gateway's ingest: ``deliver`` is
+called for every frame whose id is in ``REPLY_MESSAGE_IDS`` and hands it, parsed,
+to the exchange waiting on that link and system id (none waiting: dropped at once,
+so the hot path pays one dict lookup). One exchange per vehicle at a time, as
+ArduPilot accepts one uploader at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Final, Protocol
+
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+from telemetry.mavlink.messages import RawFrame
+from telemetry.mavlink.mission_protocol import Outcome, TransferFailed
+
+logger = logging.getLogger(__name__)
+
+GCS_SYSID: Final = 245
+"""SkyBerth's own system id on a link (GCSs are allocated downwards from 255)."""
+GCS_COMPID: Final = mavlink.MAV_COMP_ID_MISSIONPLANNER
+
+
+class Exchange(Protocol):
+    """What a sans-I/O exchange offers (``FenceUpload``, ``FenceDownload``...)."""
+
+    outcome: Outcome | None
+
+    @property
+    def deadline_s(self) -> float: ...
+
+    def start(self, now_s: float) -> list[Any]: ...
+
+    def receive(self, msg: Any, now_s: float) -> list[Any]: ...
+
+    def poll(self, now_s: float) -> list[Any]: ...
+
+
+class Sender(Protocol):
+    """A link's send path (``telemetry.mavlink.transports`` ``Link``)."""
+
+    def send(self, data: bytes) -> None: ...
+
+
+class VehicleExchanges:
+    """The exchanges in progress, one per (link id, system id)."""
+
+    def __init__(
+        self,
+        gcs_sysid: int = GCS_SYSID,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._waiting: dict[tuple[str, int], asyncio.Queue[Any]] = {}
+        self._parser = mavlink.MAVLink(None)
+        self._parser.robust_parsing = True
+        self._packer = mavlink.MAVLink(None, gcs_sysid, GCS_COMPID)
+        self._clock = clock
+
+    def busy(self, link_id: str, sysid: int) -> bool:
+        """Return True while an exchange with that vehicle runs."""
+        return (link_id, sysid) in self._waiting
+
+    def deliver(self, link_id: str, frame: RawFrame) -> None:
+        """Hand ``frame`` (from ``link_id``) to the exchange waiting for it."""
+        queue = self._waiting.get((link_id, frame.sysid))
+        if queue is None:
+            return
+        for msg in self._parser.parse_buffer(frame.raw) or []:
+            queue.put_nowait(msg)
+
+    async def run(
+        self, link: Sender, link_id: str, sysid: int, exchange: Exchange
+    ) -> Outcome:
+        """Run ``exchange`` with vehicle ``sysid`` on ``link`` to its outcome."""
+        key = (link_id, sysid)
+        if key in self._waiting:
+            return TransferFailed("another transfer with this vehicle is running")
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._waiting[key] = queue
+        try:
+            self._send(link, exchange.start(self._clock()))
+            while exchange.outcome is None:
+                wait_s = max(0.0, exchange.deadline_s - self._clock())
+                try:
+                    msg = await asyncio.wait_for(queue.get(), wait_s)
+                except TimeoutError:
+                    self._send(link, exchange.poll(self._clock()))
+                    continue
+                self._send(link, exchange.receive(msg, self._clock()))
+            return exchange.outcome
+        finally:
+            del self._waiting[key]
+
+    def _send(self, link: Sender, messages: list[Any]) -> None:
+        for msg in messages:
+            link.send(msg.pack(self._packer))

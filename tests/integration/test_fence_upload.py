@@ -1,0 +1,96 @@
+"""A booking's fence reaches its drone: a real ``skyberth serve`` uploads it over
+UDP to the real simulator (a subprocess), reads it back and reports ``verified``;
+roles on the new routes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.live_server import LiveServer, live_server
+from tests.integration.sim_world import SOURCE_ROOT, register_and_book, simulator_env
+
+SYSID = 41
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    with live_server(tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+def flying(server: LiveServer, tmp_path: Path) -> Iterator[int]:
+    """The booking of drone f-1 (corridor C1 from P4), its simulator running."""
+    booking_id = register_and_book(server, "f-1", SYSID, corridor="C1", pad="P4")
+    with (tmp_path / "simulator.log").open("wb") as log:
+        simulator = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "simulator"),
+                *("--api", server.base_url),
+                *("--token", server.tokens["site_admin"]),
+                *("--to", f"udpout:127.0.0.1:{server.mavlink_port}"),
+                *("--speed", "1", "--laps", "1"),
+            ],
+            cwd=SOURCE_ROOT,
+            env=simulator_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield booking_id
+        finally:
+            simulator.terminate()
+            simulator.wait(timeout=15)
+
+
+def _send_when_connected(server: LiveServer, booking_id: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while True:
+        answer = server.post("pilot", f"/api/v1/bookings/{booking_id}/fence")
+        assert answer.status_code == 200, answer.text
+        report: dict[str, Any] = answer.json()
+        if report["reason"] != "the drone is not connected":
+            return report
+        assert time.monotonic() < deadline, server.log()[-3000:]
+        time.sleep(0.5)
+
+
+def test_fence_uploads_over_udp_and_reads_back_verified(
+    server: LiveServer, flying: int
+) -> None:
+    report = _send_when_connected(server, flying)
+    assert report["state"] == "verified", report
+    assert 3 <= report["vertices"] <= 70
+    shown = server.get("operator", f"/api/v1/bookings/{flying}/fence").json()
+    assert shown["state"] == "verified"
+
+
+def test_fence_of_a_booking_whose_drone_is_silent_is_not_supported_with_reason(
+    server: LiveServer,
+) -> None:
+    booking_id = register_and_book(server, "f-2", 42, corridor="C1", pad="P4")
+    report = server.post("operator", f"/api/v1/bookings/{booking_id}/fence").json()
+    assert (report["state"], report["reason"]) == (
+        "not_supported",
+        "the drone is not connected",
+    )
+    # Safety officers watch; they do not upload (403). Other organisations: 404.
+    assert (
+        server.post(
+            "safety_officer", f"/api/v1/bookings/{booking_id}/fence"
+        ).status_code
+        == 403
+    )
+    assert (
+        server.post("rival", f"/api/v1/bookings/{booking_id}/fence").status_code == 404
+    )
+    assert (
+        server.get("rival", f"/api/v1/bookings/{booking_id}/fence").status_code == 404
+    )
