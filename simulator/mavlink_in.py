@@ -16,17 +16,29 @@ retries a stalled transfer needs. Time is simulated seconds.
   ``MISSION_REQUEST_INT`` / ``MISSION_REQUEST`` -> ``MISSION_ITEM_INT``.
 - ``MISSION_CLEAR_ALL`` for fences removes the fence. Other mission types are
   answered ``MAV_MISSION_UNSUPPORTED``.
+- ``Faults`` (from the scenarios ``mute``, ``fence_refused``, ``fence_corrupted``,
+  ``request_lost``) make it answer nothing, refuse a complete upload, store a
+  different fence than it was sent, or lose one item request on the way out.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from simulator.fence import MAX_FENCE_ITEMS, Fence, FenceItem, fence_from_items
+from simulator.scenarios import (
+    FenceCorrupted,
+    FenceRefused,
+    Mute,
+    RequestLost,
+    Scenario,
+    first,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +56,34 @@ class Commandable(Protocol):
     def return_to_launch(self) -> bool: ...
 
     def land(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Faults:
+    """How this autopilot misbehaves, for the error paths (scenarios)."""
+
+    mute: bool = False
+    """Answers nothing."""
+    refuse_result: int | None = None
+    """Ends every complete fence upload with this MAV_MISSION_RESULT."""
+    corrupt_offset_e7: int = 0
+    """Stores the first vertex of an accepted fence moved north by this much."""
+    lose_request_seq: int | None = None
+    """Loses the first request for this item of each upload (sent, not received)."""
+
+
+def faults_of(scenarios: Iterable[Scenario]) -> Faults:
+    """Return how ``scenarios`` make an autopilot misbehave when talked to."""
+    chosen = tuple(scenarios)
+    refused: FenceRefused | None = first(chosen, FenceRefused)
+    corrupted: FenceCorrupted | None = first(chosen, FenceCorrupted)
+    lost: RequestLost | None = first(chosen, RequestLost)
+    return Faults(
+        mute=first(chosen, Mute) is not None,
+        refuse_result=refused.result if refused is not None else None,
+        corrupt_offset_e7=corrupted.offset_e7 if corrupted is not None else 0,
+        lose_request_seq=lost.seq if lost is not None else None,
+    )
 
 
 @dataclass
@@ -67,8 +107,10 @@ def targets(msg: Any, sysid: int, compid: int) -> bool:
 class VehicleResponder:
     """Answers one vehicle's commands and fence transfers."""
 
-    def __init__(self, autopilot: Commandable) -> None:
+    def __init__(self, autopilot: Commandable, faults: Faults | None = None) -> None:
         self.autopilot = autopilot
+        self.faults = faults or Faults()
+        self._lost_request = False
         self.fence: Fence | None = None
         self.fence_uploads = 0
         """Fences accepted so far."""
@@ -76,6 +118,18 @@ class VehicleResponder:
 
     def handle(self, msg: Any, now_s: float) -> list[Any]:
         """Return the replies to ``msg`` (already known to target this vehicle)."""
+        if self.faults.mute:
+            return []
+        replies = self._answer(msg, now_s)
+        lose = self.faults.lose_request_seq
+        if lose is not None and not self._lost_request:
+            for reply in replies:
+                if reply.get_type() == "MISSION_REQUEST_INT" and reply.seq == lose:
+                    self._lost_request = True
+                    return [r for r in replies if r is not reply]
+        return replies
+
+    def _answer(self, msg: Any, now_s: float) -> list[Any]:
         partner = (msg.get_srcSystem(), msg.get_srcComponent())
         match msg.get_type():
             case "COMMAND_LONG" | "COMMAND_INT":
@@ -125,6 +179,7 @@ class VehicleResponder:
         if msg.count > MAX_FENCE_ITEMS:
             return [_ack(partner, mavlink.MAV_MISSION_NO_SPACE)]
         self._upload = _Upload(partner, msg.count)
+        self._lost_request = False
         return [self._request_next(self._upload, now_s)]
 
     def _item(self, msg: Any, partner: tuple[int, int], now_s: float) -> list[Any]:
@@ -139,6 +194,12 @@ class VehicleResponder:
         if len(up.items) < up.count:
             return [self._request_next(up, now_s)]
         self._upload = None
+        if self.faults.refuse_result is not None:
+            return [_ack(partner, self.faults.refuse_result)]
+        if self.faults.corrupt_offset_e7:
+            first = up.items[0]
+            moved = first.lat_deg + self.faults.corrupt_offset_e7 * 1e-7
+            up.items[0] = replace(first, lat_deg=moved)
         try:
             fence = fence_from_items(tuple(up.items))
         except ValueError as exc:

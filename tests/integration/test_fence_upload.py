@@ -8,15 +8,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from tests.integration.live_server import LiveServer, live_server
 from tests.integration.sim_world import SOURCE_ROOT, register_and_book, simulator_env
 
+pytestmark = pytest.mark.slow
+
 SYSID = 41
+SEND_TIMEOUT_S = 30.0
+"""An upload to a silent vehicle takes 6 x 1.5 s before it gives up."""
 
 
 @pytest.fixture
@@ -25,10 +31,9 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
         yield s
 
 
-@pytest.fixture
-def flying(server: LiveServer, tmp_path: Path) -> Iterator[int]:
-    """The booking of drone f-1 (corridor C1 from P4), its simulator running."""
-    booking_id = register_and_book(server, "f-1", SYSID, corridor="C1", pad="P4")
+@contextmanager
+def _simulator(server: LiveServer, tmp_path: Path, *extra: str) -> Iterator[None]:
+    """Run the simulator on the server's booked drones (over UDP) while inside."""
     with (tmp_path / "simulator.log").open("wb") as log:
         simulator = subprocess.Popen(
             [
@@ -36,7 +41,7 @@ def flying(server: LiveServer, tmp_path: Path) -> Iterator[int]:
                 *("--api", server.base_url),
                 *("--token", server.tokens["site_admin"]),
                 *("--to", f"udpout:127.0.0.1:{server.mavlink_port}"),
-                *("--speed", "1", "--laps", "1"),
+                *("--speed", "1", "--laps", "1", *extra),
             ],
             cwd=SOURCE_ROOT,
             env=simulator_env(),
@@ -44,16 +49,28 @@ def flying(server: LiveServer, tmp_path: Path) -> Iterator[int]:
             stderr=subprocess.STDOUT,
         )
         try:
-            yield booking_id
+            yield
         finally:
             simulator.terminate()
             simulator.wait(timeout=15)
 
 
+@pytest.fixture
+def flying(server: LiveServer, tmp_path: Path) -> Iterator[int]:
+    """The booking of drone f-1 (corridor C1 from P4), its simulator running."""
+    booking_id = register_and_book(server, "f-1", SYSID, corridor="C1", pad="P4")
+    with _simulator(server, tmp_path):
+        yield booking_id
+
+
 def _send_when_connected(server: LiveServer, booking_id: int) -> dict[str, Any]:
     deadline = time.monotonic() + 20
     while True:
-        answer = server.post("pilot", f"/api/v1/bookings/{booking_id}/fence")
+        answer = httpx2.post(
+            f"{server.base_url}/api/v1/bookings/{booking_id}/fence",
+            headers=server.headers("pilot"),
+            timeout=SEND_TIMEOUT_S,
+        )
         assert answer.status_code == 200, answer.text
         report: dict[str, Any] = answer.json()
         if report["reason"] != "the drone is not connected":
@@ -94,3 +111,22 @@ def test_fence_of_a_booking_whose_drone_is_silent_is_not_supported_with_reason(
     assert (
         server.get("rival", f"/api/v1/bookings/{booking_id}/fence").status_code == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("scenario", "state", "reason"),
+    [
+        ("fence_refused", "refused", "vehicle answered MAV_MISSION_ERROR"),
+        ("mute", "refused", "no answer after 5 retries of MISSION_COUNT"),
+        ("fence_corrupted", "mismatch", "the vehicle stores another fence (item 0"),
+        ("request_lost", "verified", "items read back identical"),
+    ],
+)
+def test_fence_error_paths_over_udp(
+    server: LiveServer, tmp_path: Path, scenario: str, state: str, reason: str
+) -> None:
+    booking_id = register_and_book(server, "f-3", 43, corridor="C2", pad="P1")
+    with _simulator(server, tmp_path, "--scenario", scenario):
+        report = _send_when_connected(server, booking_id)
+    assert report["state"] == state, report
+    assert reason in report["reason"]

@@ -200,6 +200,11 @@ def test_every_scenario_of_the_issue_exists() -> None:
         "gps_glitch",
         "intruder",
         "spoofed_sysid",
+        # issue 17: the autopilot's error paths when SkyBerth talks to it
+        "fence_refused",
+        "mute",
+        "fence_corrupted",
+        "request_lost",
     }
     assert make_scenario("nominal").name == "nominal"
 
