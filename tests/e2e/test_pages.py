@@ -147,12 +147,20 @@ def test_each_role_sees_only_its_controls_and_the_api_backs_them(tab: Browsing) 
     expect(page.locator("#booking-detail")).to_contain_text("is now approved")
     row = page.locator(f'#booking-table tr[data-booking-id="{booking_id}"]')
     expect(row).to_contain_text("approved")
+    # No drone is flying here: the fence cannot be sent, and the page says why.
+    row.get_by_role("button", name="Send fence").click()
+    fence = page.locator(
+        f'#booking-detail .fence-state[data-booking-id="{booking_id}"]'
+    )
+    expect(fence).to_have_attribute("data-fence-state", "not_supported")
+    expect(fence).to_contain_text("fence not supported — the drone is not connected")
     tab.shot("bookings-site-admin")
 
     page.evaluate("sessionStorage.clear()")
     tab.sign_in("safety_officer", then=f"/bookings?date={_tomorrow()}")
     expect(page.locator("#booking-form")).to_be_hidden()
     expect(page.locator("#closure-form")).to_be_visible()
+    expect(page.get_by_role("button", name="Send fence")).to_have_count(0)
     page.select_option("#cl-target", "pad:P3")
     page.fill("#cl-date", _tomorrow())
     page.fill("#cl-start", "13:00")

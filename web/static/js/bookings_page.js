@@ -191,7 +191,55 @@ function actionButtons(b) {
   if (canComplete(b)) {
     out.push(confirmButton("End flight", "Confirm end", () => act(b, "complete")));
   }
+  if (canSendFence(b)) {
+    out.push(el("button", { type: "button", class: "small fence-send", onclick: (e) => sendFence(b, e.currentTarget) }, "Send fence"));
+  }
   return out;
+}
+
+/** An approved or active booking's fence may be sent by its organisation or a site admin. */
+function canSendFence(b) {
+  if (b.state !== "approved" && b.state !== "active") return false;
+  if (page.user.role === "site_admin") return true;
+  return hasRole(page.user, BOOKING_ROLES) && page.user.operator_id === b.operator_id;
+}
+
+const FENCE_LABELS = {
+  verified: "fence verified",
+  uploaded: "fence uploaded (not verified)",
+  mismatch: "fence mismatch",
+  refused: "fence refused",
+  not_supported: "fence not supported",
+};
+
+/** Return "fence: verified — 12 items read back identical" as an element. */
+function fenceLine(report) {
+  if (!report || !report.state) return el("p", { class: "fence-state muted" }, "Fence: not sent yet.");
+  return el(
+    "p",
+    { class: `fence-state fence-${report.state}`, dataset: { fenceState: report.state } },
+    el("strong", {}, FENCE_LABELS[report.state] || report.state),
+    ` — ${report.reason}`,
+  );
+}
+
+/** Upload the booking's fence to its drone (it reads it back), and show the answer. */
+async function sendFence(b, button) {
+  button.disabled = true;
+  button.textContent = "Sending fence…";
+  let report;
+  try {
+    report = await api(`bookings/${b.id}/fence`, { method: "POST" });
+  } catch (err) {
+    report = { state: "refused", reason: err.message };
+  }
+  button.disabled = false;
+  button.textContent = "Send fence";
+  document.querySelectorAll(`.fence-state[data-booking-id="${b.id}"]`).forEach((n) => n.remove());
+  const line = fenceLine(report);
+  line.dataset.bookingId = String(b.id);
+  $("booking-detail").append(line);
+  $("booking-detail").hidden = false;
 }
 
 /** A button that needs a second click within 4 s: cancelling cannot be undone. */
@@ -252,6 +300,15 @@ function showBooking(b) {
   );
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
+  if (b.state === "approved" || b.state === "active") {
+    api(`bookings/${b.id}/fence`)
+      .then((report) => {
+        const line = fenceLine(report);
+        line.dataset.bookingId = String(b.id);
+        box.append(line);
+      })
+      .catch(() => {});
+  }
 }
 
 function renderBookingTable(bookings) {
