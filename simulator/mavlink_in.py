@@ -4,9 +4,10 @@ Sans-I/O: ``VehicleResponder.handle(msg, now_s)`` takes one decoded message mean
 this vehicle and returns the messages to send back; ``poll(now_s)`` returns the
 retries a stalled transfer needs. Time is simulated seconds.
 
-- ``COMMAND_LONG`` / ``COMMAND_INT``: ``MAV_CMD_NAV_RETURN_TO_LAUNCH`` and
-  ``MAV_CMD_NAV_LAND`` are obeyed and acknowledged ``ACCEPTED`` (``FAILED`` on the
-  ground); every other command gets ``UNSUPPORTED``.
+- ``COMMAND_LONG`` / ``COMMAND_INT``: ``MAV_CMD_NAV_RETURN_TO_LAUNCH``,
+  ``MAV_CMD_NAV_LAND`` and ``MAV_CMD_NAV_LOITER_UNLIM`` (ArduCopter's RTL, LAND,
+  LOITER) are obeyed and acknowledged ``ACCEPTED`` (``FAILED`` on the ground);
+  every other command gets ``UNSUPPORTED``.
 - Fence upload (``MAV_MISSION_TYPE_FENCE``): ``MISSION_COUNT`` ->
   ``MISSION_REQUEST_INT`` per item -> ``MISSION_ITEM_INT`` (or the older
   ``MISSION_ITEM``) -> ``MISSION_ACK``.
@@ -47,6 +48,7 @@ MAX_RETRIES = 5
 
 CMD_RTL = mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH
 CMD_LAND = mavlink.MAV_CMD_NAV_LAND
+CMD_LOITER = mavlink.MAV_CMD_NAV_LOITER_UNLIM
 FENCE = mavlink.MAV_MISSION_TYPE_FENCE
 
 
@@ -56,6 +58,8 @@ class Commandable(Protocol):
     def return_to_launch(self) -> bool: ...
 
     def land(self) -> bool: ...
+
+    def loiter(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,8 @@ class VehicleResponder:
             ok = self.autopilot.return_to_launch()
         elif msg.command == CMD_LAND:
             ok = self.autopilot.land()
+        elif msg.command == CMD_LOITER:
+            ok = self.autopilot.loiter()
         else:
             return _command_ack(msg.command, mavlink.MAV_RESULT_UNSUPPORTED, partner)
         result = mavlink.MAV_RESULT_ACCEPTED if ok else mavlink.MAV_RESULT_FAILED

@@ -30,11 +30,12 @@ from airspace.booked_volume import booked_outline, booked_volumes
 from airspace.errors import FenceTooComplex
 from airspace.fence_plan import fence_lonlat, plan_fence
 from airspace.site import Site
-from telemetry.live.vehicle_exchange import Sender, VehicleExchanges
+from telemetry.live.vehicle_exchange import Sender, VehicleBusy, VehicleExchanges
 from telemetry.mavlink.mission_protocol import (
     FenceDownload,
     FenceUpload,
     TransferDone,
+    TransferFailed,
     compare_fences,
     fence_items,
 )
@@ -107,18 +108,26 @@ async def send_booking_fence(
     items = fence_items([(r.inclusion, r.vertices_lonlat) for r in rings])
     sent = replace(bare, vertices=len(items), alt_max_m=plan.alt_max_m)
     target = (sysid, 1)
-    upload = await exchanges.run(link, link_id, sysid, FenceUpload(target, items))
-    if not isinstance(upload, TransferDone):
+    try:
+        upload = await exchanges.run(link, link_id, sysid, FenceUpload(target, items))
+    except VehicleBusy as exc:
+        return replace(sent, state=FenceState.REFUSED, reason=str(exc))
+    if isinstance(upload, TransferFailed):
         unsupported = upload.result == "MAV_MISSION_UNSUPPORTED"
         state = FenceState.NOT_SUPPORTED if unsupported else FenceState.REFUSED
         return replace(sent, state=state, reason=upload.reason)
-    download = await exchanges.run(link, link_id, sysid, FenceDownload(target))
-    if not isinstance(download, TransferDone):
+    try:
+        download = await exchanges.run(link, link_id, sysid, FenceDownload(target))
+    except VehicleBusy as exc:
+        download = TransferFailed(str(exc))
+    if isinstance(download, TransferFailed):
         return replace(
             sent,
             state=FenceState.UPLOADED,
             reason=f"read-back failed: {download.reason}",
         )
+    if not isinstance(download, TransferDone):  # no third kind of outcome
+        raise TypeError(f"unexpected transfer outcome {download!r}")
     differences = compare_fences(items, download.items)
     if differences:
         return replace(

@@ -16,12 +16,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from telemetry.mavlink.messages import RawFrame
-from telemetry.mavlink.mission_protocol import Outcome, TransferFailed
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +29,14 @@ GCS_SYSID: Final = 245
 GCS_COMPID: Final = mavlink.MAV_COMP_ID_MISSIONPLANNER
 
 
-class Exchange(Protocol):
-    """What a sans-I/O exchange offers (``FenceUpload``, ``FenceDownload``...)."""
+T_co = TypeVar("T_co", covariant=True)
 
-    outcome: Outcome | None
+
+class Exchange(Protocol[T_co]):
+    """What a sans-I/O exchange offers (``FenceUpload``, ``CommandExchange``...)."""
+
+    @property
+    def outcome(self) -> T_co | None: ...
 
     @property
     def deadline_s(self) -> float: ...
@@ -43,6 +46,13 @@ class Exchange(Protocol):
     def receive(self, msg: Any, now_s: float) -> list[Any]: ...
 
     def poll(self, now_s: float) -> list[Any]: ...
+
+
+T = TypeVar("T")
+
+
+class VehicleBusy(RuntimeError):
+    """Another exchange with the vehicle is still running (one at a time)."""
 
 
 class Sender(Protocol):
@@ -78,17 +88,20 @@ class VehicleExchanges:
             queue.put_nowait(msg)
 
     async def run(
-        self, link: Sender, link_id: str, sysid: int, exchange: Exchange
-    ) -> Outcome:
-        """Run ``exchange`` with vehicle ``sysid`` on ``link`` to its outcome."""
+        self, link: Sender, link_id: str, sysid: int, exchange: Exchange[T]
+    ) -> T:
+        """Run ``exchange`` with vehicle ``sysid`` on ``link`` to its outcome.
+
+        Raises ``VehicleBusy`` while another exchange with that vehicle runs.
+        """
         key = (link_id, sysid)
         if key in self._waiting:
-            return TransferFailed("another transfer with this vehicle is running")
+            raise VehicleBusy(f"another exchange with sysid {sysid} on {link_id} runs")
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self._waiting[key] = queue
         try:
             self._send(link, exchange.start(self._clock()))
-            while exchange.outcome is None:
+            while (outcome := exchange.outcome) is None:
                 wait_s = max(0.0, exchange.deadline_s - self._clock())
                 try:
                     msg = await asyncio.wait_for(queue.get(), wait_s)
@@ -96,7 +109,7 @@ class VehicleExchanges:
                     self._send(link, exchange.poll(self._clock()))
                     continue
                 self._send(link, exchange.receive(msg, self._clock()))
-            return exchange.outcome
+            return outcome
         finally:
             del self._waiting[key]
 

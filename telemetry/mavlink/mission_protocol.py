@@ -62,15 +62,19 @@ class FenceItem:
     lon_e7: int
 
 
+class TransferOutcome:
+    """How a transfer ended: ``TransferDone`` or ``TransferFailed``."""
+
+
 @dataclass(frozen=True)
-class TransferDone:
+class TransferDone(TransferOutcome):
     """The vehicle accepted the upload, or sent every item of a download."""
 
     items: tuple[FenceItem, ...]
 
 
 @dataclass(frozen=True)
-class TransferFailed:
+class TransferFailed(TransferOutcome):
     """The transfer ended without success: ``result`` is the vehicle's
     ``MAV_MISSION_RESULT`` name, or None when it never answered."""
 
@@ -78,7 +82,7 @@ class TransferFailed:
     result: str | None = None
 
 
-Outcome = TransferDone | TransferFailed
+Outcome = TransferOutcome
 
 
 def fence_items(

@@ -43,6 +43,9 @@ class Autopilot:
     def land(self) -> bool:
         return True
 
+    def loiter(self) -> bool:
+        return True
+
 
 def _wire(sender: tuple[int, int]) -> Callable[[Any], Any]:
     packer = mavlink.MAVLink(None, *sender)
