@@ -44,6 +44,7 @@ from web.routes import (
     sites,
     telemetry_api,
     users,
+    vehicle_commands,
 )
 from web.secret_key import with_secret_key
 from web.settings import Settings
@@ -181,6 +182,7 @@ def create_app(
         audit,
         reports,
         users,
+        vehicle_commands,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -138,6 +138,7 @@ class VehicleState:
         "_positions",
         "alt_amsl_m",
         "armed",
+        "autopilot",
         "battery_pct",
         "battery_voltage_v",
         "booking_id",
@@ -202,6 +203,8 @@ class VehicleState:
         """The address it is pinned to (``udpin``: the first sender heard for it
         in a flight); frames from another are refused (``telemetry.live.ingest``)."""
         self.compid = 0
+        self.autopilot: int | None = None
+        """``MAV_AUTOPILOT`` of its heartbeat (how to command it); None: not heard."""
         self.first_seen_s = now_s
         self.last_message_s = now_s
         self.last_heartbeat_s = math.nan
@@ -417,6 +420,7 @@ class VehicleState:
             return
         self.is_gcs = False
         self.compid = msg.compid
+        self.autopilot = msg.autopilot
         self.armed = msg.armed
         self.last_heartbeat_s = msg.t_s
 

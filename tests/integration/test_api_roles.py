@@ -194,6 +194,16 @@ ROUTES = [
         ORG_READ,
     ),
     Route(
+        "POST /vehicles/{key}/command",
+        # No vehicle in this world: staff get 404, everyone else 403 first.
+        lambda w, h: w.client.post(
+            "/api/v1/vehicles/udpin:127.0.0.1:14550/7/command",
+            json={"command": "RTL", "reason": "roles"},
+            headers=h,
+        ),
+        (403, 403, 404, 404, 403, 401),
+    ),
+    Route(
         "POST /bookings/{id}/approve",
         lambda w, h: w.client.post(
             f"/api/v1/bookings/{_booking(w)}/approve", headers=h
