@@ -154,6 +154,9 @@ def test_each_role_sees_only_its_controls_and_the_api_backs_them(tab: Browsing) 
     )
     expect(fence).to_have_attribute("data-fence-state", "not_supported")
     expect(fence).to_contain_text("fence not supported — the drone is not connected")
+    with page.expect_download() as plan:
+        row.get_by_role("button", name=".plan").click()
+    assert plan.value.suggested_filename == f"skyberth-booking-{booking_id}.plan"
     tab.shot("bookings-site-admin")
 
     page.evaluate("sessionStorage.clear()")

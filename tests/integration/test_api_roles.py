@@ -204,6 +204,11 @@ ROUTES = [
         (403, 403, 404, 404, 403, 401),
     ),
     Route(
+        "GET /bookings/{id}/plan",
+        lambda w, h: w.client.get(f"/api/v1/bookings/{_booking(w)}/plan", headers=h),
+        ORG_READ,
+    ),
+    Route(
         "POST /bookings/{id}/approve",
         lambda w, h: w.client.post(
             f"/api/v1/bookings/{_booking(w)}/approve", headers=h

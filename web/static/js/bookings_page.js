@@ -194,6 +194,9 @@ function actionButtons(b) {
   if (canSendFence(b)) {
     out.push(el("button", { type: "button", class: "small fence-send", onclick: (e) => sendFence(b, e.currentTarget) }, "Send fence"));
   }
+  if (b.corridor_id || b.takeoff_pad_id) {
+    out.push(el("button", { type: "button", class: "small plan-download", onclick: () => downloadPlan(b) }, ".plan"));
+  }
   return out;
 }
 
@@ -578,6 +581,21 @@ async function deleteClosure(c) {
 }
 
 // ---- iCalendar ------------------------------------------------------------------
+
+/** Save the booking's fence as a QGroundControl .plan (what the aircraft gets). */
+async function downloadPlan(b) {
+  try {
+    const response = await api(`bookings/${b.id}/plan`, { raw: true });
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a", { href: url, download: `skyberth-booking-${b.id}.plan` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (err) {
+    showResult($("booking-detail"), "refused", "Could not download the plan", [err.message]);
+  }
+}
 
 async function downloadIcs() {
   try {
