@@ -16,7 +16,9 @@ from airspace.utc import as_utc
 from telemetry.incidents.model import Incident, IncidentEvent
 from telemetry.live.vehicles import VehicleState
 
-WARNING_KINDS = frozenset({"near_edge", "predicted_exit", "low_battery"})
+WARNING_KINDS = frozenset(
+    {"near_edge", "predicted_exit", "low_battery", "fence_disagreement"}
+)
 INFO_KINDS = frozenset({"returned", "link_restored"})
 INCIDENT_KINDS = frozenset(
     {str(k) for k in BREACH_KINDS} | {"link_lost", "fence_breach", "spoofed_frames"}

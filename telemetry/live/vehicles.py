@@ -150,6 +150,9 @@ class VehicleState:
         "drone_id",
         "drone_name",
         "fence_breach",
+        "fence_disagree_since_s",
+        "fence_disagreement",
+        "fence_reported",
         "first_seen_s",
         "frame_count",
         "frame_since_s",
@@ -243,6 +246,12 @@ class VehicleState:
         self.gps_fix: int | None = None
         self.gps_satellites: int | None = None
         self.fence_breach = False
+        self.fence_reported = False
+        """It has sent FENCE_STATUS: its autopilot holds a fence to compare with."""
+        self.fence_disagree_since_s: float | None = None
+        """Since when the autopilot's fence and SkyBerth's check disagree."""
+        self.fence_disagreement = False
+        """A ``fence_disagreement`` was raised and has not cleared."""
         self.status_text: str | None = None
         self.link_lost = False
         self.low_battery = False
@@ -444,6 +453,7 @@ class VehicleState:
 
     def _on_fence(self, msg: FenceStatus) -> None:
         self.fence_breach = msg.breach_status == 1
+        self.fence_reported = True
 
     def _on_status_text(self, msg: StatusText) -> None:
         self.status_text = msg.text
