@@ -122,6 +122,7 @@ def create_app(
         role=settings.role,
         mavlink_allow=settings.mavlink_allow,
     )
+    telemetry.fences.lead_s = settings.fence_upload_lead_min * 60
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlmodel import Session
 
 from airspace.site import Site
 from booking import services
@@ -33,6 +34,7 @@ from booking.errors import BookingError
 from booking.model import (
     ActiveBookingInClosure,
     Actor,
+    Booking,
     BookingBumped,
     BookingId,
     BookingStateChanged,
@@ -55,6 +57,7 @@ from telemetry.retry_policy import jittered_waits
 from web.booking_fences import BookingFences
 from web.events import EventLog
 from web.fleet_directory import ended_active_bookings, load_fleet_directory
+from web.queries import BookingFilter, list_bookings
 from web.schemas import BookingPublic
 
 logger = logging.getLogger(__name__)
@@ -166,6 +169,11 @@ class TelemetryRuntime:
         self._tasks.append(
             asyncio.create_task(self._window_end_loop(), name="booking-window-end")
         )
+        self._tasks.append(
+            asyncio.create_task(
+                self.fences.run_auto(self._bookings_between), name="fence-upload"
+            )
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -253,6 +261,12 @@ class TelemetryRuntime:
             except Exception:
                 logger.exception("booking window-end sweep failed; will retry")
             await asyncio.sleep(WINDOW_END_SWEEP_S)
+
+    def _bookings_between(self, start: datetime, end: datetime) -> list[Booking]:
+        with Session(self.engine) as session:
+            return list_bookings(
+                session, GATEWAY_ACTOR, BookingFilter(start=start, end=end)
+            )
 
     def _activate_booking(self, booking_id: int, t_s: float) -> None:
         """Mark the booking active, off the loop; a refusal is logged, not raised."""

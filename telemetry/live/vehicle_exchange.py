@@ -5,9 +5,9 @@ a transfer is over; this adapter only packs their messages as MAVLink 2 from
 SkyBerth's ground-station ids, sends them with ``Link.send``, and feeds them the
 vehicle's replies. Replies arrive through the gateway's ingest: ``deliver`` is
 called for every frame whose id is in ``REPLY_MESSAGE_IDS`` and hands it, parsed,
-to the exchange waiting on that link and system id (none waiting: dropped at once,
-so the hot path pays one dict lookup). One exchange per vehicle at a time, as
-ArduPilot accepts one uploader at a time.
+to the exchanges waiting on that link and system id (none waiting: dropped at
+once, so the hot path pays one dict lookup). One mission transfer per vehicle at a
+time, as ArduPilot accepts one uploader at a time; a command may run beside it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 GCS_SYSID: Final = 245
 """SkyBerth's own system id on a link (GCSs are allocated downwards from 255)."""
 GCS_COMPID: Final = mavlink.MAV_COMP_ID_MISSIONPLANNER
+MISSION: Final = "mission"
+"""The channel of mission-protocol transfers (fences)."""
+COMMAND: Final = "command"
+"""The channel of ``COMMAND_LONG`` / ``COMMAND_ACK`` exchanges."""
 
 
 T_co = TypeVar("T_co", covariant=True)
@@ -69,36 +73,47 @@ class VehicleExchanges:
         gcs_sysid: int = GCS_SYSID,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._waiting: dict[tuple[str, int], asyncio.Queue[Any]] = {}
+        self._waiting: dict[tuple[str, int], dict[str, asyncio.Queue[Any]]] = {}
         self._parser = mavlink.MAVLink(None)
         self._parser.robust_parsing = True
         self._packer = mavlink.MAVLink(None, gcs_sysid, GCS_COMPID)
         self._clock = clock
 
-    def busy(self, link_id: str, sysid: int) -> bool:
-        """Return True while an exchange with that vehicle runs."""
-        return (link_id, sysid) in self._waiting
+    def busy(self, link_id: str, sysid: int, channel: str = MISSION) -> bool:
+        """Return True while an exchange on ``channel`` with that vehicle runs."""
+        return channel in self._waiting.get((link_id, sysid), {})
 
     def deliver(self, link_id: str, frame: RawFrame) -> None:
-        """Hand ``frame`` (from ``link_id``) to the exchange waiting for it."""
-        queue = self._waiting.get((link_id, frame.sysid))
-        if queue is None:
+        """Hand ``frame`` (from ``link_id``) to the exchanges waiting on its sender
+        (each takes only the replies that are its own)."""
+        queues = self._waiting.get((link_id, frame.sysid))
+        if not queues:
             return
         for msg in self._parser.parse_buffer(frame.raw) or []:
-            queue.put_nowait(msg)
+            for queue in queues.values():
+                queue.put_nowait(msg)
 
     async def run(
-        self, link: Sender, link_id: str, sysid: int, exchange: Exchange[T]
+        self,
+        link: Sender,
+        link_id: str,
+        sysid: int,
+        exchange: Exchange[T],
+        channel: str = MISSION,
     ) -> T:
         """Run ``exchange`` with vehicle ``sysid`` on ``link`` to its outcome.
 
-        Raises ``VehicleBusy`` while another exchange with that vehicle runs.
+        One exchange per ``channel`` (``MISSION`` transfers, ``COMMAND``s) and
+        vehicle at a time: a safety command never waits for a fence upload.
+        Raises ``VehicleBusy`` while another exchange on the channel runs.
         """
-        key = (link_id, sysid)
-        if key in self._waiting:
-            raise VehicleBusy(f"another exchange with sysid {sysid} on {link_id} runs")
+        queues = self._waiting.setdefault((link_id, sysid), {})
+        if channel in queues:
+            raise VehicleBusy(
+                f"another {channel} exchange with sysid {sysid} on {link_id} runs"
+            )
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._waiting[key] = queue
+        queues[channel] = queue
         try:
             self._send(link, exchange.start(self._clock()))
             while (outcome := exchange.outcome) is None:
@@ -111,7 +126,9 @@ class VehicleExchanges:
                 self._send(link, exchange.receive(msg, self._clock()))
             return outcome
         finally:
-            del self._waiting[key]
+            del queues[channel]
+            if not queues:
+                del self._waiting[(link_id, sysid)]
 
     def _send(self, link: Sender, messages: list[Any]) -> None:
         for msg in messages:

@@ -27,6 +27,15 @@ SEND_TIMEOUT_S = 30.0
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server that sends fences only when asked (no automatic upload racing the
+    test's own request)."""
+    with live_server(tmp_path, SKYBERTH_FENCE_UPLOAD_LEAD_MIN="0") as s:
+        yield s
+
+
+@pytest.fixture
+def auto_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server with the default automatic upload (5 min before the window)."""
     with live_server(tmp_path) as s:
         yield s
 
@@ -130,3 +139,21 @@ def test_fence_error_paths_over_udp(
         report = _send_when_connected(server, booking_id)
     assert report["state"] == state, report
     assert reason in report["reason"]
+
+
+def test_fence_goes_up_by_itself_before_the_window_and_shows_verified(
+    auto_server: LiveServer, tmp_path: Path
+) -> None:
+    """``SKYBERTH_FENCE_UPLOAD_LEAD_MIN`` (5 min) covers a window 2 min away: the
+    drone on its pad gets its fence without anyone pressing the button."""
+    booking_id = register_and_book(
+        auto_server, "f-4", 44, corridor="C1", pad="P4", lead_s=120
+    )
+    with _simulator(auto_server, tmp_path):
+        deadline = time.monotonic() + 30
+        while True:
+            shown = auto_server.get("operator", f"/api/v1/bookings/{booking_id}/fence")
+            if shown.json()["state"] == "verified":
+                break
+            assert time.monotonic() < deadline, shown.json()
+            time.sleep(0.5)

@@ -25,7 +25,7 @@ from booking.model import Actor, AuditEntry, Role, UserId
 from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.workflow import RecordVehicleCommand
 from telemetry.live.frames import incident_change_frame
-from telemetry.live.vehicle_exchange import VehicleBusy
+from telemetry.live.vehicle_exchange import COMMAND, VehicleBusy
 from telemetry.mavlink.commands import (
     CommandAnswer,
     CommandExchange,
@@ -90,7 +90,7 @@ async def vehicles_command(
     )
     try:
         answer = await runtime.gateway.exchanges.run(
-            link, vehicle.link_id, vehicle.sysid, exchange
+            link, vehicle.link_id, vehicle.sysid, exchange, COMMAND
         )
     except VehicleBusy as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
