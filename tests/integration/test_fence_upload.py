@@ -15,6 +15,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from tests.conftest import free_port
 from tests.integration.live_server import LiveServer, live_server
 from tests.integration.sim_world import SOURCE_ROOT, register_and_book, simulator_env
 
@@ -41,15 +42,18 @@ def auto_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @contextmanager
-def _simulator(server: LiveServer, tmp_path: Path, *extra: str) -> Iterator[None]:
-    """Run the simulator on the server's booked drones (over UDP) while inside."""
+def _simulator(
+    server: LiveServer, tmp_path: Path, *extra: str, to: str | None = None
+) -> Iterator[None]:
+    """Run the simulator on the server's booked drones (over UDP unless ``to``
+    names another endpoint) while inside."""
     with (tmp_path / "simulator.log").open("wb") as log:
         simulator = subprocess.Popen(
             [
                 *(sys.executable, "-m", "simulator"),
                 *("--api", server.base_url),
                 *("--token", server.tokens["site_admin"]),
-                *("--to", f"udpout:127.0.0.1:{server.mavlink_port}"),
+                *("--to", to or f"udpout:127.0.0.1:{server.mavlink_port}"),
                 *("--speed", "1", "--laps", "1", *extra),
             ],
             cwd=SOURCE_ROOT,
@@ -157,3 +161,18 @@ def test_fence_goes_up_by_itself_before_the_window_and_shows_verified(
                 break
             assert time.monotonic() < deadline, shown.json()
             time.sleep(0.5)
+
+
+def test_fence_uploads_over_tcp_and_reads_back_verified(tmp_path: Path) -> None:
+    """The same upload and read-back over a TCP link (the gateway listens, the
+    simulated autopilot dials in, as a radio bridge or SITL would)."""
+    port = free_port()
+    with live_server(
+        tmp_path,
+        SKYBERTH_FENCE_UPLOAD_LEAD_MIN="0",
+        SKYBERTH_MAVLINK=f'["tcpin:127.0.0.1:{port}"]',
+    ) as server:
+        booking_id = register_and_book(server, "f-5", 45, corridor="C3", pad="P3")
+        with _simulator(server, tmp_path, to=f"tcp:127.0.0.1:{port}"):
+            report = _send_when_connected(server, booking_id)
+    assert report["state"] == "verified", report
