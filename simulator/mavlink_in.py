@@ -15,6 +15,8 @@ retries a stalled transfer needs. Time is simulated seconds.
   transfer is cancelled. The fence is stored only when complete and valid.
 - Fence download: ``MISSION_REQUEST_LIST`` -> ``MISSION_COUNT``, then each
   ``MISSION_REQUEST_INT`` / ``MISSION_REQUEST`` -> ``MISSION_ITEM_INT``.
+- ``PARAM_SET`` stores the value and answers ``PARAM_VALUE`` (the fence's
+  ``FENCE_ALT_MAX``).
 - ``MISSION_CLEAR_ALL`` for fences removes the fence. Other mission types are
   answered ``MAV_MISSION_UNSUPPORTED``.
 - ``Faults`` (from the scenarios ``mute``, ``fence_refused``, ``fence_corrupted``,
@@ -117,6 +119,8 @@ class VehicleResponder:
         self._lost_request = False
         self.fence: Fence | None = None
         self.fence_uploads = 0
+        self.params: dict[str, float] = {}
+        """Parameters set by PARAM_SET (answered with PARAM_VALUE)."""
         """Fences accepted so far."""
         self._upload: _Upload | None = None
 
@@ -148,6 +152,8 @@ class VehicleResponder:
                 return self._request_item(msg, partner)
             case "MISSION_CLEAR_ALL":
                 return self._clear(msg, partner)
+            case "PARAM_SET":
+                return self._param_set(msg)
             case _:
                 return []
 
@@ -253,6 +259,23 @@ class VehicleResponder:
                 round(item.lon_deg * 1e7),
                 item.alt_m,
                 FENCE,
+            )
+        ]
+
+    def _param_set(self, msg: Any) -> list[Any]:
+        name = msg.param_id
+        if isinstance(name, bytes):
+            name = name.decode("ascii", "replace")
+        name = name.rstrip("\x00")
+        self.params[name] = float(msg.param_value)
+        names = sorted(self.params)
+        return [
+            mavlink.MAVLink_param_value_message(
+                name.encode("ascii"),
+                self.params[name],
+                mavlink.MAV_PARAM_TYPE_REAL32,
+                len(names),
+                names.index(name),
             )
         ]
 

@@ -87,6 +87,7 @@ class BookingFences:
             booking.corridor_id,
             booking.pad_ids,
             now_utc,
+            vehicle.autopilot if vehicle is not None else None,
         )
         self.reports[booking.id] = report
         if report.warning and vehicle is not None:

@@ -13,15 +13,20 @@ compares item by item at MAVLink's 1e-7 degree. The answer is a ``FenceReport``:
   do fences (``MAV_MISSION_UNSUPPORTED``), or the airspace needs more vertices than
   an autopilot stores.
 
-Altitude: the plan carries the ceiling and floor above home; ArduPilot takes them
-as ``FENCE_ALT_MAX``/``FENCE_ALT_MIN`` by ``PARAM_SET`` (confirmed by
-``PARAM_VALUE``), PX4 as ``GF_MAX_VER_DIST``. Sending them is not built yet: the
-report says so in ``altitude``.
+Altitude: once the polygons are read back identical, the booked ceiling above home
+is set by ``PARAM_SET`` and confirmed by ``PARAM_VALUE`` (``telemetry.mavlink.params``):
+ArduPilot's ``FENCE_ALT_MAX``, PX4's ``GF_MAX_VER_DIST``. ``verified`` needs both;
+polygons verified with the altitude unconfirmed is ``uploaded``, the reason says
+which. The floor is not sent: ArduPilot's minimum-altitude fence is not armed by
+``FENCE_ENABLE`` alone, and a floor above the pad would stop the take-off. Which
+fence types are enabled (``FENCE_ENABLE``, ``FENCE_TYPE``, PX4's ``GF_ACTION``) stays
+the pilot's setting.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,7 +35,12 @@ from airspace.booked_volume import booked_outline, booked_volumes
 from airspace.errors import FenceTooComplex
 from airspace.fence_plan import fence_lonlat, plan_fence
 from airspace.site import Site
-from telemetry.live.vehicle_exchange import Sender, VehicleBusy, VehicleExchanges
+from telemetry.live.vehicle_exchange import (
+    PARAM,
+    Sender,
+    VehicleBusy,
+    VehicleExchanges,
+)
 from telemetry.mavlink.mission_protocol import (
     FenceDownload,
     FenceUpload,
@@ -39,6 +49,9 @@ from telemetry.mavlink.mission_protocol import (
     compare_fences,
     fence_items,
 )
+from telemetry.mavlink.params import ParamAnswer, ParamSet, fence_alt_param
+
+logger = logging.getLogger(__name__)
 
 
 class FenceState(enum.StrEnum):
@@ -61,7 +74,7 @@ class FenceReport:
     at_utc: datetime
     vertices: int = 0
     alt_max_m: float | None = None
-    altitude: str = "not sent: FENCE_ALT_MAX by PARAM_SET is not built yet"
+    altitude: str = "not sent"
     differences: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -93,6 +106,7 @@ async def send_booking_fence(
     corridor_id: str | None,
     pad_ids: Sequence[str],
     now_utc: datetime,
+    autopilot: int | None = None,
 ) -> FenceReport:
     """Upload the booking's fence to vehicle ``sysid`` on ``link`` and verify it."""
 
@@ -136,8 +150,20 @@ async def send_booking_fence(
             reason=f"the vehicle stores another fence ({differences[0]})",
             differences=tuple(differences),
         )
+    param = ParamSet(target, fence_alt_param(autopilot), round(plan.alt_max_m, 1))
+    try:
+        answer = await exchanges.run(link, link_id, sysid, param, PARAM)
+    except VehicleBusy as exc:
+        answer = ParamAnswer(param.name, param.value, None)
+        logger.info("fence altitude not sent: %s", exc)
+    checked = f"{len(items)} items read back identical"
+    if not answer.confirmed:
+        return replace(
+            sent,
+            state=FenceState.UPLOADED,
+            reason=f"{checked}; altitude not confirmed ({answer.summary})",
+            altitude=answer.summary,
+        )
     return replace(
-        sent,
-        state=FenceState.VERIFIED,
-        reason=f"{len(items)} items read back identical",
+        sent, state=FenceState.VERIFIED, reason=checked, altitude=answer.summary
     )

@@ -31,6 +31,8 @@ MISSION: Final = "mission"
 """The channel of mission-protocol transfers (fences)."""
 COMMAND: Final = "command"
 """The channel of ``COMMAND_LONG`` / ``COMMAND_ACK`` exchanges."""
+PARAM: Final = "param"
+"""The channel of ``PARAM_SET`` / ``PARAM_VALUE`` exchanges."""
 
 
 T_co = TypeVar("T_co", covariant=True)

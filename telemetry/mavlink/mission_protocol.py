@@ -45,6 +45,7 @@ REPLY_MESSAGE_IDS: Final = frozenset(
         mavlink.MAVLINK_MSG_ID_MISSION_ITEM_INT,
         mavlink.MAVLINK_MSG_ID_MISSION_ACK,
         mavlink.MAVLINK_MSG_ID_COMMAND_ACK,
+        mavlink.MAVLINK_MSG_ID_PARAM_VALUE,
     }
 )
 """What a vehicle sends back during a transfer or a command (the adapter routes

@@ -98,6 +98,8 @@ def test_fence_uploads_over_udp_and_reads_back_verified(
     report = _send_when_connected(server, flying)
     assert report["state"] == "verified", report
     assert 3 <= report["vertices"] <= 70
+    ceiling = report["alt_max_m"]
+    assert report["altitude"] == f"FENCE_ALT_MAX = {round(ceiling, 1):g} confirmed"
     shown = server.get("operator", f"/api/v1/bookings/{flying}/fence").json()
     assert shown["state"] == "verified"
 
