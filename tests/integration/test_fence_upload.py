@@ -28,16 +28,16 @@ SEND_TIMEOUT_S = 30.0
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    """A server that sends fences only when asked (no automatic upload racing the
-    test's own request)."""
+    """A server that sends fences only when asked (the default: no automatic
+    upload racing the test's own request)."""
     with live_server(tmp_path, SKYBERTH_FENCE_UPLOAD_LEAD_MIN="0") as s:
         yield s
 
 
 @pytest.fixture
 def auto_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """A server with the default automatic upload (5 min before the window)."""
-    with live_server(tmp_path) as s:
+    """A server that uploads fences by itself 5 min before the window."""
+    with live_server(tmp_path, SKYBERTH_FENCE_UPLOAD_LEAD_MIN="5") as s:
         yield s
 
 
