@@ -4,6 +4,7 @@ Pure geometry (Shapely 2, NumPy, pyproj): no database, no sockets, no clock read
 Everything other packages may use is listed in ``__all__``.
 """
 
+from airspace.booked_volume import booked_outline, booked_volumes, outline_lonlat
 from airspace.conformance import (
     ConformanceEngine,
     ConformanceResult,
@@ -72,8 +73,11 @@ __all__ = [
     "UnknownCrsError",
     "Volume",
     "Volume4D",
+    "booked_outline",
+    "booked_volumes",
     "demo_site_path",
     "load_site",
+    "outline_lonlat",
     "parse_site",
     "resolve_crs",
     "save_site",

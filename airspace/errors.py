@@ -7,6 +7,8 @@ The tree::
     └── SiteValidationError  one or more features are wrong (each problem listed)
         carries FeatureProblem(feature_id, reason) entries
     UnknownCrsError          (an AirspaceError) the CRS string names no known CRS
+    FenceTooComplex          (an AirspaceError) a booked outline cannot become a
+                             fence within the autopilot's vertex budget and tolerance
 
 A site is loaded whole or not at all: validation collects every problem first and
 raises once, so a user fixes the file in one pass.
@@ -27,6 +29,10 @@ class SiteFileError(AirspaceError):
 
 class UnknownCrsError(AirspaceError):
     """The configured coordinate reference system is not known to PROJ."""
+
+
+class FenceTooComplex(AirspaceError):
+    """The booked airspace needs more fence vertices than the autopilot stores."""
 
 
 @dataclass(frozen=True)

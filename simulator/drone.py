@@ -25,7 +25,7 @@ from simulator.boot import BootChatter, no_fix
 from simulator.excursions import bust_altitude_m, drift_target
 from simulator.flight import ARDUCOPTER_MODE, FlightController, FlightMode
 from simulator.kinematics import Limits, Wind
-from simulator.mavlink_in import VehicleResponder, targets
+from simulator.mavlink_in import VehicleResponder, faults_of, targets
 from simulator.mavlink_out import STREAM_BUILDERS, STREAM_RATES_HZ, Sample
 from simulator.routes import FlightPlan
 from simulator.scenarios import (
@@ -113,7 +113,7 @@ class SimDrone:
         )
         self.flights = 0
         self.controller = self._new_flight()
-        self.responder = VehicleResponder(self.controller)
+        self.responder = VehicleResponder(self.controller, faults_of(spec.scenarios))
         self._takeoff_at_s = spec.takeoff_at_s
         self._until_s = (
             math.inf if spec.takeoff_until_s is None else spec.takeoff_until_s

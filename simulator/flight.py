@@ -44,6 +44,7 @@ class FlightMode(enum.StrEnum):
     RTL = "rtl"
     LAND = "land"
     LANDED = "landed"
+    LOITER = "loiter"
 
 
 ARDUCOPTER_MODE: dict[FlightMode, int] = {
@@ -52,6 +53,7 @@ ARDUCOPTER_MODE: dict[FlightMode, int] = {
     FlightMode.MISSION: 3,  # AUTO
     FlightMode.RTL: 6,
     FlightMode.LAND: 9,
+    FlightMode.LOITER: 5,
     FlightMode.LANDED: 5,
 }
 """ArduCopter ``custom_mode`` numbers reported in HEARTBEAT."""
@@ -111,6 +113,7 @@ class FlightController:
         self._hold_left_s: float | None = None
         self._land_xy = plan.landing_xy
         self._rtl_alt_m = plan.cruise_alt_m
+        self._loiter_at = (plan.takeoff_xy[0], plan.takeoff_xy[1], plan.cruise_alt_m)
         self._deviation: _Deviation | None = None
         self._deviation_hold_left_s: float | None = None
         self._alt_hold: _AltitudeHold | None = None
@@ -165,6 +168,15 @@ class FlightController:
         self.mode = FlightMode.RTL
         self._rtl_alt_m = max(self.state.alt_m, self.plan.ground_alt_m + RTL_MIN_AGL_M)
         self._land_xy = self.home_xy
+        return True
+
+    def loiter(self) -> bool:
+        """Hold the position and altitude where the vehicle is; False on the ground."""
+        if not self.armed:
+            return False
+        self._cancel_overrides()
+        self.mode = FlightMode.LOITER
+        self._loiter_at = (self.state.x_m, self.state.y_m, self.state.alt_m)
         return True
 
     def land(self) -> bool:
@@ -223,6 +235,9 @@ class FlightController:
                 return self._rtl()
             case FlightMode.LAND:
                 return self._landing()
+            case FlightMode.LOITER:
+                x, y, alt = self._loiter_at
+                return Setpoint(*self._hold_xy((x, y)), self._vertical(alt))
 
     def _takeoff(self) -> Setpoint:
         east, north = self._hold_xy(self.home_xy)

@@ -4,9 +4,10 @@ Sans-I/O: ``VehicleResponder.handle(msg, now_s)`` takes one decoded message mean
 this vehicle and returns the messages to send back; ``poll(now_s)`` returns the
 retries a stalled transfer needs. Time is simulated seconds.
 
-- ``COMMAND_LONG`` / ``COMMAND_INT``: ``MAV_CMD_NAV_RETURN_TO_LAUNCH`` and
-  ``MAV_CMD_NAV_LAND`` are obeyed and acknowledged ``ACCEPTED`` (``FAILED`` on the
-  ground); every other command gets ``UNSUPPORTED``.
+- ``COMMAND_LONG`` / ``COMMAND_INT``: ``MAV_CMD_NAV_RETURN_TO_LAUNCH``,
+  ``MAV_CMD_NAV_LAND`` and ``MAV_CMD_NAV_LOITER_UNLIM`` (ArduCopter's RTL, LAND,
+  LOITER) are obeyed and acknowledged ``ACCEPTED`` (``FAILED`` on the ground);
+  every other command gets ``UNSUPPORTED``.
 - Fence upload (``MAV_MISSION_TYPE_FENCE``): ``MISSION_COUNT`` ->
   ``MISSION_REQUEST_INT`` per item -> ``MISSION_ITEM_INT`` (or the older
   ``MISSION_ITEM``) -> ``MISSION_ACK``.
@@ -14,19 +15,33 @@ retries a stalled transfer needs. Time is simulated seconds.
   transfer is cancelled. The fence is stored only when complete and valid.
 - Fence download: ``MISSION_REQUEST_LIST`` -> ``MISSION_COUNT``, then each
   ``MISSION_REQUEST_INT`` / ``MISSION_REQUEST`` -> ``MISSION_ITEM_INT``.
+- ``PARAM_SET`` stores the value and answers ``PARAM_VALUE`` (the fence's
+  ``FENCE_ALT_MAX``).
 - ``MISSION_CLEAR_ALL`` for fences removes the fence. Other mission types are
   answered ``MAV_MISSION_UNSUPPORTED``.
+- ``Faults`` (from the scenarios ``mute``, ``fence_refused``, ``fence_corrupted``,
+  ``request_lost``) make it answer nothing, refuse a complete upload, store a
+  different fence than it was sent, or lose one item request on the way out.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from simulator.fence import MAX_FENCE_ITEMS, Fence, FenceItem, fence_from_items
+from simulator.scenarios import (
+    FenceCorrupted,
+    FenceRefused,
+    Mute,
+    RequestLost,
+    Scenario,
+    first,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +50,7 @@ MAX_RETRIES = 5
 
 CMD_RTL = mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH
 CMD_LAND = mavlink.MAV_CMD_NAV_LAND
+CMD_LOITER = mavlink.MAV_CMD_NAV_LOITER_UNLIM
 FENCE = mavlink.MAV_MISSION_TYPE_FENCE
 
 
@@ -44,6 +60,36 @@ class Commandable(Protocol):
     def return_to_launch(self) -> bool: ...
 
     def land(self) -> bool: ...
+
+    def loiter(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Faults:
+    """How this autopilot misbehaves, for the error paths (scenarios)."""
+
+    mute: bool = False
+    """Answers nothing."""
+    refuse_result: int | None = None
+    """Ends every complete fence upload with this MAV_MISSION_RESULT."""
+    corrupt_offset_e7: int = 0
+    """Stores the first vertex of an accepted fence moved north by this much."""
+    lose_request_seq: int | None = None
+    """Loses the first request for this item of each upload (sent, not received)."""
+
+
+def faults_of(scenarios: Iterable[Scenario]) -> Faults:
+    """Return how ``scenarios`` make an autopilot misbehave when talked to."""
+    chosen = tuple(scenarios)
+    refused: FenceRefused | None = first(chosen, FenceRefused)
+    corrupted: FenceCorrupted | None = first(chosen, FenceCorrupted)
+    lost: RequestLost | None = first(chosen, RequestLost)
+    return Faults(
+        mute=first(chosen, Mute) is not None,
+        refuse_result=refused.result if refused is not None else None,
+        corrupt_offset_e7=corrupted.offset_e7 if corrupted is not None else 0,
+        lose_request_seq=lost.seq if lost is not None else None,
+    )
 
 
 @dataclass
@@ -67,15 +113,31 @@ def targets(msg: Any, sysid: int, compid: int) -> bool:
 class VehicleResponder:
     """Answers one vehicle's commands and fence transfers."""
 
-    def __init__(self, autopilot: Commandable) -> None:
+    def __init__(self, autopilot: Commandable, faults: Faults | None = None) -> None:
         self.autopilot = autopilot
+        self.faults = faults or Faults()
+        self._lost_request = False
         self.fence: Fence | None = None
         self.fence_uploads = 0
+        self.params: dict[str, float] = {}
+        """Parameters set by PARAM_SET (answered with PARAM_VALUE)."""
         """Fences accepted so far."""
         self._upload: _Upload | None = None
 
     def handle(self, msg: Any, now_s: float) -> list[Any]:
         """Return the replies to ``msg`` (already known to target this vehicle)."""
+        if self.faults.mute:
+            return []
+        replies = self._answer(msg, now_s)
+        lose = self.faults.lose_request_seq
+        if lose is not None and not self._lost_request:
+            for reply in replies:
+                if reply.get_type() == "MISSION_REQUEST_INT" and reply.seq == lose:
+                    self._lost_request = True
+                    return [r for r in replies if r is not reply]
+        return replies
+
+    def _answer(self, msg: Any, now_s: float) -> list[Any]:
         partner = (msg.get_srcSystem(), msg.get_srcComponent())
         match msg.get_type():
             case "COMMAND_LONG" | "COMMAND_INT":
@@ -90,6 +152,8 @@ class VehicleResponder:
                 return self._request_item(msg, partner)
             case "MISSION_CLEAR_ALL":
                 return self._clear(msg, partner)
+            case "PARAM_SET":
+                return self._param_set(msg)
             case _:
                 return []
 
@@ -110,6 +174,8 @@ class VehicleResponder:
             ok = self.autopilot.return_to_launch()
         elif msg.command == CMD_LAND:
             ok = self.autopilot.land()
+        elif msg.command == CMD_LOITER:
+            ok = self.autopilot.loiter()
         else:
             return _command_ack(msg.command, mavlink.MAV_RESULT_UNSUPPORTED, partner)
         result = mavlink.MAV_RESULT_ACCEPTED if ok else mavlink.MAV_RESULT_FAILED
@@ -125,6 +191,7 @@ class VehicleResponder:
         if msg.count > MAX_FENCE_ITEMS:
             return [_ack(partner, mavlink.MAV_MISSION_NO_SPACE)]
         self._upload = _Upload(partner, msg.count)
+        self._lost_request = False
         return [self._request_next(self._upload, now_s)]
 
     def _item(self, msg: Any, partner: tuple[int, int], now_s: float) -> list[Any]:
@@ -139,6 +206,12 @@ class VehicleResponder:
         if len(up.items) < up.count:
             return [self._request_next(up, now_s)]
         self._upload = None
+        if self.faults.refuse_result is not None:
+            return [_ack(partner, self.faults.refuse_result)]
+        if self.faults.corrupt_offset_e7:
+            first = up.items[0]
+            moved = first.lat_deg + self.faults.corrupt_offset_e7 * 1e-7
+            up.items[0] = replace(first, lat_deg=moved)
         try:
             fence = fence_from_items(tuple(up.items))
         except ValueError as exc:
@@ -186,6 +259,23 @@ class VehicleResponder:
                 round(item.lon_deg * 1e7),
                 item.alt_m,
                 FENCE,
+            )
+        ]
+
+    def _param_set(self, msg: Any) -> list[Any]:
+        name = msg.param_id
+        if isinstance(name, bytes):
+            name = name.decode("ascii", "replace")
+        name = name.rstrip("\x00")
+        self.params[name] = float(msg.param_value)
+        names = sorted(self.params)
+        return [
+            mavlink.MAVLink_param_value_message(
+                name.encode("ascii"),
+                self.params[name],
+                mavlink.MAV_PARAM_TYPE_REAL32,
+                len(names),
+                names.index(name),
             )
         ]
 

@@ -199,6 +199,48 @@ class DegradedSignal(Scenario):
         )
 
 
+@dataclass(frozen=True)
+class FenceRefused(Scenario):
+    name: ClassVar[str] = "fence_refused"
+    summary: ClassVar[str] = (
+        "answers a complete fence upload with MISSION_ACK result (default 1, "
+        "MAV_MISSION_ERROR, what ArduPilot sends when validation fails) and "
+        "keeps its old fence; expect fence refused."
+    )
+    result: int = 1
+
+
+@dataclass(frozen=True)
+class Mute(Scenario):
+    name: ClassVar[str] = "mute"
+    summary: ClassVar[str] = (
+        "answers nothing it is sent (fence transfers, commands) while its telemetry "
+        "flows on; expect fence refused (no answer) and commands without answer."
+    )
+
+
+@dataclass(frozen=True)
+class FenceCorrupted(Scenario):
+    name: ClassVar[str] = "fence_corrupted"
+    summary: ClassVar[str] = (
+        "accepts a fence upload but stores its first vertex moved north by "
+        "offset_e7 (default 500, about 5.5 m) units of 1e-7 degree; expect fence "
+        "mismatch on read-back."
+    )
+    offset_e7: int = 500
+
+
+@dataclass(frozen=True)
+class RequestLost(Scenario):
+    name: ClassVar[str] = "request_lost"
+    summary: ClassVar[str] = (
+        "loses its first MISSION_REQUEST_INT for item seq (default 1) of an "
+        "upload on the way out (asked again after its 1.5 s timeout); expect "
+        "the upload to complete anyway."
+    )
+    seq: int = 1
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
     cls.name: cls
     for cls in (
@@ -212,6 +254,10 @@ SCENARIOS: dict[str, type[Scenario]] = {
         SpoofedSysid,
         PreFix,
         DegradedSignal,
+        FenceRefused,
+        Mute,
+        FenceCorrupted,
+        RequestLost,
     )
 }
 """Every scenario by name, in the order the help lists them."""

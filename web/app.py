@@ -38,6 +38,7 @@ from web.routes import (
     campaign,
     closures,
     drones,
+    fences,
     flight_forms,
     flights,
     health,
@@ -49,6 +50,7 @@ from web.routes import (
     sites,
     telemetry_api,
     users,
+    vehicle_commands,
     zones,
 )
 from web.secret_key import with_secret_key
@@ -148,6 +150,7 @@ def create_app(
         ais_stale_s=settings.ais_stale_s,
         ais_dir=settings.data_dir / "ais" if recorder is not None else None,
     )
+    telemetry.fences.lead_s = settings.fence_upload_lead_min * 60
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -201,6 +204,7 @@ def create_app(
         sites,
         drones,
         bookings,
+        fences,
         closures,
         telemetry_api,
         incidents,
@@ -212,6 +216,7 @@ def create_app(
         campaign,
         users,
         zones,
+        vehicle_commands,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

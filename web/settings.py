@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     landed_end_s: float = Field(default=60.0, gt=0)
     """An active booking is completed once its drone has been landed and disarmed
     this long (a shorter touch-and-go keeps it active)."""
+    fence_upload_lead_min: float = Field(default=0.0, ge=0)
+    """Approved bookings' fences go to their connected drones this long before the
+    window opens (and during it); 0 (the default, until sites have enabled their
+    aircraft's fences on purpose): only by hand (the bookings page, the API)."""
     retention_days: int = Field(default=90, ge=1)
     """Track samples and ``.tlog`` recordings older than this are deleted."""
     tlog_budget_mb: int = Field(default=20_480, ge=1)

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlmodel import Session
 
 from airspace.site import Site
 from airspace.vessel_proximity import ProximityLimits
@@ -36,6 +37,7 @@ from booking.errors import BookingError
 from booking.model import (
     ActiveBookingInClosure,
     Actor,
+    Booking,
     BookingBumped,
     BookingId,
     BookingStateChanged,
@@ -59,8 +61,10 @@ from telemetry.recording.ais_log import AisLog
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
 from telemetry.retry_policy import jittered_waits
+from web.booking_fences import BookingFences
 from web.events import EventLog
 from web.fleet_directory import ended_active_bookings, load_fleet_directory
+from web.queries import BookingFilter, list_bookings
 from web.schemas import BookingPublic
 
 logger = logging.getLogger(__name__)
@@ -148,6 +152,8 @@ class TelemetryRuntime:
         """AIS vessels and their proximity to drones (docs/ais.md)."""
         self.retention_days = retention_days
         self.links: list[Link] = []
+        self.fences = BookingFences(self.gateway, lambda: self.links, sites)
+        """Fences sent to the drones, per booking (``web.booking_fences``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -207,6 +213,11 @@ class TelemetryRuntime:
         )
         self._tasks.append(
             asyncio.create_task(self._window_end_loop(), name="booking-window-end")
+        )
+        self._tasks.append(
+            asyncio.create_task(
+                self.fences.run_auto(self._bookings_between), name="fence-upload"
+            )
         )
 
     async def stop(self) -> None:
@@ -346,6 +357,12 @@ class TelemetryRuntime:
             except Exception:
                 logger.exception("booking window-end sweep failed; will retry")
             await asyncio.sleep(WINDOW_END_SWEEP_S)
+
+    def _bookings_between(self, start: datetime, end: datetime) -> list[Booking]:
+        with Session(self.engine) as session:
+            return list_bookings(
+                session, GATEWAY_ACTOR, BookingFilter(start=start, end=end)
+            )
 
     def _activate_booking(self, booking_id: int, t_s: float) -> None:
         """Mark the booking active, off the loop; a refusal is logged, not raised."""

@@ -150,11 +150,27 @@ class Reopen:
     reason: str
 
 
+@dataclass(frozen=True)
+class RecordVehicleCommand:
+    """Command: record a safety command sent to the incident's vehicle and the
+    vehicle's answer (any state: the aircraft does not wait for the paperwork).
+
+    ``answer`` is ``accepted``, ``denied (...)`` or ``no answer ...``;
+    ``authenticated`` is False when the vehicle's frames are not signed.
+    """
+
+    command: str
+    reason: str
+    answer: str
+    authenticated: bool
+
+
 IncidentCommand = (
     Acknowledge
     | Investigate
     | Assign
     | AddNote
+    | RecordVehicleCommand
     | AdjustSeverity
     | SetRootCause
     | Close
@@ -327,6 +343,18 @@ def decide(
         case AddNote(text=text):
             note = _required_text(incident, "text", text, "a note needs text")
             draft.event("note")
+        case RecordVehicleCommand(
+            command=what, reason=text, answer=answer, authenticated=signed
+        ):
+            note = _required_text(
+                incident, "reason", text, "a command to a vehicle needs a reason"
+            )
+            draft.event(
+                "vehicle_command",
+                command=what,
+                answer=answer,
+                authenticated=signed,
+            )
         case AdjustSeverity(severity=severity, reason=text):
             note = _required_text(
                 incident, "reason", text, "a severity change needs a reason"
@@ -368,6 +396,7 @@ _ACTION_NAMES: Final[Mapping[type, str]] = {
     Investigate: "investigate",
     Assign: "assign",
     AddNote: "note",
+    RecordVehicleCommand: "command the vehicle of",
     AdjustSeverity: "adjust the severity of",
     SetRootCause: "set the root cause of",
     Close: "close",
@@ -376,6 +405,7 @@ _ACTION_NAMES: Final[Mapping[type, str]] = {
 _AUDIT_ACTIONS: Final[Mapping[str, str]] = {
     "assigned": "incident.assigned",
     "note": "incident.noted",
+    "vehicle_command": "incident.vehicle_commanded",
     "severity_changed": "incident.severity_changed",
     "root_cause_set": "incident.root_cause_set",
 }

@@ -1,5 +1,6 @@
 """The per-vehicle checks beside conformance, as pure functions: link loss, low
-battery, the autopilot's own fence, signature failures, the end of a flight.
+battery, the autopilot's own fence (and its disagreement with SkyBerth's check),
+signature failures, the end of a flight.
 
 Each takes a vehicle's state (``VehicleState``, read only), ``now_s`` and its
 thresholds and returns what changed: the vehicle's new flag and, when an operator
@@ -88,6 +89,50 @@ def fence_check(v: VehicleState, raised: bool) -> tuple[bool, Alert | None]:
     if not breached and raised:
         return False, None
     return raised, None
+
+
+_OUTSIDE_LATERAL = 3
+"""``ConformanceState.OUTSIDE_LATERAL``: from here up SkyBerth sees the vehicle
+out of its outline sideways, which a 2-D fence on the aircraft also sees."""
+
+
+def fence_disagreement_check(
+    v: VehicleState, now_s: float, hold_s: float
+) -> Alert | None:
+    """Track whether the autopilot's fence (FENCE_STATUS) and SkyBerth's own check
+    disagree on ``v`` being outside; return a ``fence_disagreement`` alert once
+    they have disagreed for ``hold_s`` (a stale fence on the aircraft, a wrong
+    datum). Updates ``v.fence_disagree_since_s`` and ``v.fence_disagreement``.
+
+    Only vehicles that report FENCE_STATUS and are being checked (flying, tied to a
+    site) count; SkyBerth's side is lateral (the uploaded fence is 2-D, its floor
+    is not armed on ArduPilot by default), so a vertical-only exit is not a
+    disagreement. The near-edge tolerance (1 m fence simplification, the
+    autopilot's margin) is what ``hold_s`` absorbs.
+    """
+    if not v.fence_reported or not v.site_id or v.state_code < 0:
+        v.fence_disagree_since_s = None
+        v.fence_disagreement = False
+        return None
+    ours = v.state_code >= _OUTSIDE_LATERAL
+    if ours == v.fence_breach:
+        v.fence_disagree_since_s = None
+        v.fence_disagreement = False
+        return None
+    if v.fence_disagree_since_s is None:
+        v.fence_disagree_since_s = now_s
+    lasted = now_s - v.fence_disagree_since_s
+    if v.fence_disagreement or lasted < hold_s:
+        return None
+    v.fence_disagreement = True
+    autopilot = "breach" if v.fence_breach else "inside"
+    skyberth = v.conformance
+    return Alert(
+        "fence_disagreement",
+        f"{_name(v)}: the autopilot's fence says {autopilot}, SkyBerth says "
+        f"{skyberth.replace('_', ' ')} (for {lasted:.1f} s)",
+        {"autopilot": autopilot, "skyberth": skyberth, "for_s": round(lasted, 1)},
+    )
 
 
 def spoof_alert(link_id: str, sysid: int, count: int) -> Alert:

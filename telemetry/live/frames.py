@@ -17,7 +17,15 @@ from telemetry.incidents.model import Incident, IncidentEvent
 from telemetry.live.vehicles import VehicleState
 
 WARNING_KINDS = frozenset(
-    {"near_edge", "predicted_exit", "low_battery", "vessel_proximity"}
+    {
+        "near_edge",
+        "predicted_exit",
+        "low_battery",
+        "vessel_proximity",
+        "fence_disagreement",
+        "fence_mismatch",
+        "fence_refused",
+    }
 )
 INFO_KINDS = frozenset({"returned", "link_restored"})
 INCIDENT_KINDS = frozenset(

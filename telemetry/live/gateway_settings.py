@@ -36,6 +36,9 @@ class GatewaySettings:
     resite_s: float = 10.0
     """A sysid registered at several sites is re-matched to the nearest this often."""
     spoof_report_s: float = 5.0
+    fence_disagreement_s: float = 5.0
+    """The autopilot's fence and SkyBerth's check must disagree this long before a
+    ``fence_disagreement`` warning (edge noise: fence simplification, margins)."""
     """Rejected (spoofed) frames of one sender are reported at most this often."""
     live_interval_s: float = 0.2
     """``vehicles`` frames go out at most this often (events at once, every tick):

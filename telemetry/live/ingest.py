@@ -34,6 +34,7 @@ from telemetry.live.tick import evaluate_site, queue_fresh
 from telemetry.live.vehicles import VehicleState
 from telemetry.mavlink.codec import Framing, LinkCodec
 from telemetry.mavlink.messages import GlobalPosition, RawFrame
+from telemetry.mavlink.mission_protocol import REPLY_MESSAGE_IDS
 from telemetry.mavlink.transports import BEHIND_AFTER_S, link_key
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ def ingest(
             if vehicle is None:
                 continue
         vehicle.record_frame(frame.t_s, frame.raw)
+        if frame.msg_id in REPLY_MESSAGE_IDS:
+            gw.exchanges.deliver(link_id, frame)
     for rejected in decoded.rejected:
         gw._spoofed[(link_id, rejected.sysid)] += 1
 

@@ -28,6 +28,7 @@ from telemetry.live.gateway_ports import (
 from telemetry.live.gateway_settings import GatewaySettings, LivePublisher
 from telemetry.live.quotas import UnregisteredQuotas
 from telemetry.live.site_monitor import SiteMonitor
+from telemetry.live.vehicle_exchange import VehicleExchanges
 from telemetry.live.vehicles import VehicleState
 from telemetry.mavlink.codec import LinkCodec, LinkCounters
 
@@ -87,6 +88,8 @@ class GatewayState:
         """Unregistered sysids' spend per link (``telemetry.live.quotas``)."""
         self.codecs: dict[str, LinkCodec] = {}
         self.vehicles: dict[str, VehicleState] = {}
+        self.exchanges = VehicleExchanges(clock=clock)
+        """Fence transfers and commands waiting for their vehicle's replies."""
         self._by_link: dict[str, dict[int, VehicleState]] = {}
         self._streams: dict[str, tuple[LinkCodec, str, dict[int, VehicleState]]] = {}
         """Per stream: its codec, link and the link's vehicles (one lookup each)."""

@@ -227,6 +227,12 @@ def check_fence(gw: GatewayState, v: VehicleState, now_s: float) -> None:
         del gw._open_incident[key]
     if alert is not None:
         emit(gw, v, alert.kind, now_s, alert.message, alert.details)
+    hold_s = gw.settings.fence_disagreement_s
+    disagreement = checks.fence_disagreement_check(v, now_s, hold_s)
+    if disagreement is not None:
+        emit(
+            gw, v, disagreement.kind, now_s, disagreement.message, disagreement.details
+        )
 
 
 def check_spoofing(gw: GatewayState, now_s: float) -> None:

@@ -138,6 +138,7 @@ class VehicleState:
         "_positions",
         "alt_amsl_m",
         "armed",
+        "autopilot",
         "battery_pct",
         "battery_voltage_v",
         "booking_id",
@@ -149,6 +150,9 @@ class VehicleState:
         "drone_id",
         "drone_name",
         "fence_breach",
+        "fence_disagree_since_s",
+        "fence_disagreement",
+        "fence_reported",
         "first_seen_s",
         "frame_count",
         "frame_since_s",
@@ -203,6 +207,8 @@ class VehicleState:
         """The address it is pinned to (``udpin``: the first sender heard for it
         in a flight); frames from another are refused (``telemetry.live.ingest``)."""
         self.compid = 0
+        self.autopilot: int | None = None
+        """``MAV_AUTOPILOT`` of its heartbeat (how to command it); None: not heard."""
         self.first_seen_s = now_s
         self.last_message_s = now_s
         self.last_heartbeat_s = math.nan
@@ -241,6 +247,12 @@ class VehicleState:
         self.gps_fix: int | None = None
         self.gps_satellites: int | None = None
         self.fence_breach = False
+        self.fence_reported = False
+        """It has sent FENCE_STATUS: its autopilot holds a fence to compare with."""
+        self.fence_disagree_since_s: float | None = None
+        """Since when the autopilot's fence and SkyBerth's check disagree."""
+        self.fence_disagreement = False
+        """A ``fence_disagreement`` was raised and has not cleared."""
         self.status_text: str | None = None
         self.link_lost = False
         self.low_battery = False
@@ -421,6 +433,7 @@ class VehicleState:
             return
         self.is_gcs = False
         self.compid = msg.compid
+        self.autopilot = msg.autopilot
         self.armed = msg.armed
         self.last_heartbeat_s = msg.t_s
 
@@ -444,6 +457,7 @@ class VehicleState:
 
     def _on_fence(self, msg: FenceStatus) -> None:
         self.fence_breach = msg.breach_status == 1
+        self.fence_reported = True
 
     def _on_status_text(self, msg: StatusText) -> None:
         self.status_text = msg.text

@@ -88,6 +88,16 @@ def test_safety_officer_replays_and_closes_the_incident(
         page.locator('#inc-exports a[data-format="geojson"]').click()
     assert download.value.suggested_filename.endswith(".geojson")
 
+    # The drone can be commanded from here: a reason first; this drone is not
+    # connected to this server, so the command is not sent, and the page says so.
+    commanded = page.locator("#cmd-result")
+    page.click("#cmd-rtl")
+    expect(commanded).to_contain_text("RTL needs a reason")
+    page.fill("#act-text", "drifting out of C1")
+    page.click("#cmd-rtl")
+    expect(commanded).to_contain_text("RTL not sent")
+    page.fill("#act-text", "")
+
     expect(page.locator("#act-investigate")).to_be_hidden()
     page.click("#act-acknowledge")
     expect(state).to_have_attribute("data-state", "acknowledged")
@@ -118,7 +128,7 @@ def test_safety_officer_replays_and_closes_the_incident(
     expect(page.locator("#act-close")).to_be_hidden()
     tab.shot("incident-closed")
     assert tab.external_requests() == []
-    assert tab.unexpected_console_errors("422", "409", "400") == []
+    assert tab.unexpected_console_errors("422", "409", "400", "404") == []
 
 
 def test_a_pilot_reads_the_incident_without_any_action(
@@ -131,7 +141,7 @@ def test_a_pilot_reads_the_incident_without_any_action(
     )
     expect(page.locator("#replay-slider")).to_be_visible()
     expect(page.locator("#inc-actions")).to_have_count(0)
-    for name in ("Acknowledge", "Investigate", "Close", "Reopen", "Add note"):
+    for name in ("Acknowledge", "Investigate", "Close", "Reopen", "Add note", "RTL"):
         expect(page.get_by_role("button", name=name)).to_have_count(0)
     tab.shot("incident-pilot")
     assert tab.external_requests() == []

@@ -257,6 +257,7 @@ def test_live_map_shows_the_drones_with_labels_and_the_drift_as_an_incident(
     expect(booking).to_contain_text(f"#{server.bookings['lm-2']}")
     expect(booking).to_contain_text("C1")
     expect(booking).to_contain_text("P4 → P4")
+    expect(page.locator("#selected-commands")).to_be_hidden()  # pilots: no commands
     tab.shot("live-map-incident")
     assert tab.external_requests() == []
     assert tab.unexpected_console_errors() == []
@@ -317,3 +318,27 @@ def test_live_map_shows_reconnecting_while_the_server_is_down_and_recovers(
     assert tab.unexpected_console_errors(WS_DOWN) == []
     assert server.simulator is not None
     assert server.simulator.poll() is None, server.simulator_log.read_text()
+
+
+def test_a_safety_officer_sends_the_drifting_drone_home_from_its_panel(
+    tab: Browsing, server: LiveMapWorld
+) -> None:
+    tab.sign_in("safety_officer")
+    page = tab.page
+    server.fly()
+    _wait_for_both_drones(tab)
+    _wait_for_drift_incident(tab)
+    page.locator("#drone-list button", has_text="Drone lm-2").click()
+    panel = page.locator("#selected-commands")
+    expect(panel).to_be_visible()
+    answer = page.locator("#cmd-answer")
+    panel.get_by_role("button", name="RTL").click()
+    expect(answer).to_contain_text("RTL needs a reason")
+    page.fill("#cmd-reason", "drifting out of C1")
+    panel.get_by_role("button", name="RTL").click()
+    expect(answer).to_have_attribute("data-answer", "accepted", timeout=15_000)
+    expect(answer).to_contain_text("RTL: accepted (frames not signed)")
+    # ArduCopter's RTL is custom mode 6: the drone now heads home.
+    tab.shot("live-map-rtl")
+    assert tab.external_requests() == []
+    assert tab.unexpected_console_errors(WS_DOWN) == []

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import httpx2
 import pytest
 from playwright.sync_api import expect
+from shapely.geometry import Polygon
 
+from airspace import demo_site_path, load_site
 from tests.e2e.conftest import Browsing, Server
 from tests.integration.api_world import HK, PASSWORD, SITE
 
@@ -67,6 +69,18 @@ def test_login_form_signs_in_and_the_map_draws_the_demo_site(tab: Browsing) -> N
     expect(page.locator("#live-status")).to_have_attribute(
         "data-state", re.compile("connecting|reconnecting|live")
     )
+
+    # The drawn corridors are the engine's own outlines, not a browser re-buffer.
+    drawn = page.evaluate(
+        """() => Object.fromEntries([...window.skyberth.layers.corridors]
+            .map(([id, c]) => [id, c.layer.getLatLngs()[0]
+                .map((p) => [p.lng, p.lat])]))"""
+    )
+    site = load_site(demo_site_path())
+    for corridor in site.corridors:
+        ring = drawn[corridor.id]
+        polygon = site.projection.geometry_to_metric(Polygon(ring))
+        assert polygon.hausdorff_distance(corridor.volume.outline) < 0.05, corridor.id
 
     page.locator("path.corridor-C1").click()
     expect(page.locator(".leaflet-popup-content")).to_contain_text("Capacity")
@@ -134,12 +148,23 @@ def test_each_role_sees_only_its_controls_and_the_api_backs_them(tab: Browsing) 
     expect(page.locator("#booking-detail")).to_contain_text("is now approved")
     row = page.locator(f'#booking-table tr[data-booking-id="{booking_id}"]')
     expect(row).to_contain_text("approved")
+    # No drone is flying here: the fence cannot be sent, and the page says why.
+    row.get_by_role("button", name="Send fence").click()
+    fence = page.locator(
+        f'#booking-detail .fence-state[data-booking-id="{booking_id}"]'
+    )
+    expect(fence).to_have_attribute("data-fence-state", "not_supported")
+    expect(fence).to_contain_text("fence not supported — the drone is not connected")
+    with page.expect_download() as plan:
+        row.get_by_role("button", name=".plan").click()
+    assert plan.value.suggested_filename == f"skyberth-booking-{booking_id}.plan"
     tab.shot("bookings-site-admin")
 
     page.evaluate("sessionStorage.clear()")
     tab.sign_in("safety_officer", then=f"/bookings?date={_tomorrow()}")
     expect(page.locator("#booking-form")).to_be_hidden()
     expect(page.locator("#closure-form")).to_be_visible()
+    expect(page.get_by_role("button", name="Send fence")).to_have_count(0)
     page.select_option("#cl-target", "pad:P3")
     page.fill("#cl-date", _tomorrow())
     page.fill("#cl-start", "13:00")

@@ -108,6 +108,13 @@ def _booking(w: World) -> int:
     return int(response.json()["id"])
 
 
+def _approved_booking(w: World) -> int:
+    booking_id = _booking(w)
+    approved = w.post("site_admin", f"/api/v1/bookings/{booking_id}/approve")
+    assert approved.status_code == 200, approved.text
+    return booking_id
+
+
 def _closure(w: World) -> int:
     response = w.post("site_admin", "/api/v1/closures", json=_closure_body())
     assert response.status_code == 201, response.text
@@ -216,6 +223,39 @@ ROUTES = [
             headers=h,
         ),
         (200, 200, 403, 200, 404, 401),
+    ),
+    Route(
+        "GET /bookings/{id}/outline",
+        lambda w, h: w.client.get(f"/api/v1/bookings/{_booking(w)}/outline", headers=h),
+        ORG_READ,
+    ),
+    Route(
+        "POST /bookings/{id}/fence",
+        # No drone connected in this world: 200 with state not_supported.
+        lambda w, h: w.client.post(
+            f"/api/v1/bookings/{_approved_booking(w)}/fence", headers=h
+        ),
+        (200, 200, 403, 200, 404, 401),
+    ),
+    Route(
+        "GET /bookings/{id}/fence",
+        lambda w, h: w.client.get(f"/api/v1/bookings/{_booking(w)}/fence", headers=h),
+        ORG_READ,
+    ),
+    Route(
+        "POST /vehicles/{key}/command",
+        # No vehicle in this world: staff get 404, everyone else 403 first.
+        lambda w, h: w.client.post(
+            "/api/v1/vehicles/udpin:127.0.0.1:14550/7/command",
+            json={"command": "RTL", "reason": "roles"},
+            headers=h,
+        ),
+        (403, 403, 404, 404, 403, 401),
+    ),
+    Route(
+        "GET /bookings/{id}/plan",
+        lambda w, h: w.client.get(f"/api/v1/bookings/{_booking(w)}/plan", headers=h),
+        ORG_READ,
     ),
     Route(
         "POST /bookings/{id}/approve",

@@ -202,6 +202,11 @@ def test_every_scenario_of_the_issue_exists() -> None:
         "spoofed_sysid",
         "pre_fix",
         "degraded_signal",
+        # issue 17: the autopilot's error paths when SkyBerth talks to it
+        "fence_refused",
+        "mute",
+        "fence_corrupted",
+        "request_lost",
     }
     assert make_scenario("nominal").name == "nominal"
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import math
 
-from telemetry.live.checks import battery_check, fence_check, link_alert, spoof_alert
+from telemetry.live.checks import (
+    battery_check,
+    fence_check,
+    fence_disagreement_check,
+    link_alert,
+    spoof_alert,
+)
 from telemetry.live.vehicles import VehicleState
 
 
@@ -78,3 +84,43 @@ def test_spoofed_frames_alert_names_the_count_sysid_and_link() -> None:
     assert alert.kind == "spoofed_frames"
     assert alert.details == {"frames": 12, "link_id": "udp:14550"}
     assert "12 frame(s) claiming sysid 7" in alert.message
+
+
+def _fenced(state_code: int, conformance: str, breach: bool) -> VehicleState:
+    v = _vehicle()
+    v.fence_reported = True
+    v.state_code, v.conformance, v.fence_breach = state_code, conformance, breach
+    return v
+
+
+def test_autopilot_breach_that_skyberth_does_not_see_warns_after_the_hold() -> None:
+    v = _fenced(0, "inside", breach=True)
+    assert fence_disagreement_check(v, 10.0, 5.0) is None
+    assert fence_disagreement_check(v, 14.9, 5.0) is None
+    alert = fence_disagreement_check(v, 15.0, 5.0)
+    assert alert is not None
+    assert alert.kind == "fence_disagreement"
+    assert alert.details == {"autopilot": "breach", "skyberth": "inside", "for_s": 5.0}
+    assert fence_disagreement_check(v, 16.0, 5.0) is None  # once per episode
+    v.fence_breach = False  # they agree again: cleared, may warn again later
+    assert fence_disagreement_check(v, 17.0, 5.0) is None
+    assert not v.fence_disagreement
+
+
+def test_skyberth_breach_the_autopilot_does_not_see_warns_too() -> None:
+    v = _fenced(3, "outside_lateral", breach=False)
+    fence_disagreement_check(v, 0.0, 5.0)
+    alert = fence_disagreement_check(v, 5.0, 5.0)
+    assert alert is not None
+    assert "the autopilot's fence says inside, SkyBerth says outside lateral" in (
+        alert.message
+    )
+
+
+def test_no_disagreement_without_a_fence_on_board_or_for_a_vertical_exit() -> None:
+    silent = _fenced(3, "outside_lateral", breach=False)
+    silent.fence_reported = False
+    assert fence_disagreement_check(silent, 0.0, 0.0) is None
+    vertical = _fenced(2, "outside_vertical", breach=False)
+    assert fence_disagreement_check(vertical, 0.0, 0.0) is None
+    assert fence_disagreement_check(vertical, 9.0, 0.0) is None

@@ -8,11 +8,13 @@ transaction per request.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
+from shapely.geometry import mapping
 
+from airspace.booked_volume import booked_volumes, outline_lonlat, union_outline
 from airspace.site import CorridorId, PadId, SiteId
 from booking.model import BookingId, BookingState, DroneId
 from booking.services import (
@@ -24,7 +26,7 @@ from booking.services import (
     request_booking,
 )
 from web.calendar import bookings_calendar
-from web.deps import ActorDep, SessionDep, UowDep
+from web.deps import ActorDep, SessionDep, SitesDep, UowDep
 from web.input_limits import DbId, Offset
 from web.queries import BookingFilter, get_booking, list_bookings
 from web.schemas import BookingCreate, BookingPublic, BookingReject
@@ -104,6 +106,31 @@ def bookings_show(
 ) -> BookingPublic:
     """Return one booking; 404 when it is not the caller's to see."""
     return BookingPublic.of(get_booking(session, actor, booking_id))
+
+
+@router.get("/bookings/{booking_id}/outline")
+def bookings_outline(
+    booking_id: DbId, actor: ActorDep, session: SessionDep, sites: SitesDep
+) -> dict[str, Any]:
+    """Return the airspace the booking holds as one GeoJSON Feature (lon/lat): the
+    conformance engine's own outline of its corridor and transits (or pad columns),
+    with the band (metres AMSL) it spans. The map draws this; nothing re-buffers."""
+    booking = get_booking(session, actor, booking_id)
+    site = sites[booking.site_id]
+    volumes = booked_volumes(site, booking.corridor_id, booking.pad_ids)
+    outline = union_outline(volumes)
+    return {
+        "type": "Feature",
+        "properties": {
+            "kind": "booked_outline",
+            "booking_id": booking.id,
+            "corridor_id": booking.corridor_id,
+            "pad_ids": list(booking.pad_ids),
+            "floor_amsl_m": min((v.floor_amsl_m for v in volumes), default=None),
+            "ceiling_amsl_m": max((v.ceiling_amsl_m for v in volumes), default=None),
+        },
+        "geometry": mapping(outline_lonlat(site, outline)),
+    }
 
 
 @router.post("/bookings/{booking_id}/approve")

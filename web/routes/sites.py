@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel
 from shapely.geometry import mapping
 
+from airspace.booked_volume import outline_lonlat
 from airspace.site import Site, SiteId
 from airspace.site_parse import site_to_feature_collection
 from airspace.volume import TimeWindow
@@ -114,6 +115,13 @@ def get_site(
     """
     site = _site_or_404(sites, site_id)
     collection = site_to_feature_collection(site)
+    for feature in collection["features"]:
+        props = feature["properties"]
+        if props.get("kind") == "corridor":
+            # The engine's own outline (round caps and joins, site metres), so the
+            # map never re-buffers a centre line with other maths.
+            outline = site.corridor(props["id"]).volume.outline
+            props["outline"] = mapping(outline_lonlat(site, outline))
     closures = list_closures(session, site.id, start=datetime.now(UTC))
     collection["features"] += [closure_feature(c, site) for c in closures]
     collection["display"] = site_display(site, settings.mpd_reference(site.id))

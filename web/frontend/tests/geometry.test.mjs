@@ -1,27 +1,26 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { bandLabel, bufferLine } from "../../static/js/site_layers.js";
+import { bandLabel, corridorLatLngs } from "../../static/js/site_layers.js";
 import { complement } from "../../static/js/timeline.js";
 
-const M_PER_DEG_LAT = 110_574;
+const LINE = { type: "LineString", coordinates: [[114.0, 22.0], [114.01, 22.0]] };
+const OUTLINE = {
+  type: "Polygon",
+  coordinates: [[[114.0, 21.9995], [114.01, 21.9995], [114.0105, 22.0], [114.01, 22.0005], [114.0, 22.0005], [114.0, 21.9995]]],
+};
 
-test("a straight corridor is buffered half its width each side", () => {
-  const ring = bufferLine([[114.0, 22.0], [114.01, 22.0]], 50); // east-west line
-  assert.equal(ring.length, 4);
-  const lats = ring.map(([lat]) => lat);
-  const widthM = (Math.max(...lats) - Math.min(...lats)) * M_PER_DEG_LAT;
-  assert.ok(Math.abs(widthM - 100) < 0.01, `width ${widthM} m`);
+test("a centre-line corridor is drawn from the server's outline, not re-buffered", () => {
+  const rings = corridorLatLngs({ outline: OUTLINE, half_width_m: 50 }, LINE);
+  assert.deepEqual(rings, [OUTLINE.coordinates[0].map(([lon, lat]) => [lat, lon])]);
 });
 
-test("a bend is mitred so the corridor keeps its width", () => {
-  const ring = bufferLine([[114.0, 22.0], [114.01, 22.0], [114.01, 22.01]], 40);
-  assert.equal(ring.length, 6);
-  const [outerLat, outerLon] = ring[1]; // left side at the corner
-  const kx = 111_320 * Math.cos((22.0 * Math.PI) / 180);
-  const dxM = (outerLon - 114.01) * kx;
-  const dyM = (outerLat - 22.0) * M_PER_DEG_LAT;
-  assert.ok(Math.abs(Math.abs(dxM) - 40) < 0.5 && Math.abs(Math.abs(dyM) - 40) < 0.5, `${dxM}, ${dyM}`);
+test("a centre line without an outline is not drawn", () => {
+  assert.equal(corridorLatLngs({ half_width_m: 50 }, LINE), null);
+});
+
+test("a polygon corridor is drawn as it is", () => {
+  assert.deepEqual(corridorLatLngs({}, OUTLINE), [OUTLINE.coordinates[0].map(([lon, lat]) => [lat, lon])]);
 });
 
 test("altitude bands read with units and reference", () => {

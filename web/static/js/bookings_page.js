@@ -194,7 +194,58 @@ function actionButtons(b) {
   if (b.state === "active" || b.state === "completed" || b.state === "approved") {
     out.push(el("a", { class: "small", href: `/bookings/${b.id}/flights` }, "Flights"));
   }
+  if (canSendFence(b)) {
+    out.push(el("button", { type: "button", class: "small fence-send", onclick: (e) => sendFence(b, e.currentTarget) }, "Send fence"));
+  }
+  if (b.corridor_id || b.takeoff_pad_id) {
+    out.push(el("button", { type: "button", class: "small plan-download", onclick: () => downloadPlan(b) }, ".plan"));
+  }
   return out;
+}
+
+/** An approved or active booking's fence may be sent by its organisation or a site admin. */
+function canSendFence(b) {
+  if (b.state !== "approved" && b.state !== "active") return false;
+  if (page.user.role === "site_admin") return true;
+  return hasRole(page.user, BOOKING_ROLES) && page.user.operator_id === b.operator_id;
+}
+
+const FENCE_LABELS = {
+  verified: "fence verified",
+  uploaded: "fence uploaded (not verified)",
+  mismatch: "fence mismatch",
+  refused: "fence refused",
+  not_supported: "fence not supported",
+};
+
+/** Return "fence: verified — 12 items read back identical" as an element. */
+function fenceLine(report) {
+  if (!report || !report.state) return el("p", { class: "fence-state muted" }, "Fence: not sent yet.");
+  return el(
+    "p",
+    { class: `fence-state fence-${report.state}`, dataset: { fenceState: report.state } },
+    el("strong", {}, FENCE_LABELS[report.state] || report.state),
+    ` — ${report.reason}`,
+  );
+}
+
+/** Upload the booking's fence to its drone (it reads it back), and show the answer. */
+async function sendFence(b, button) {
+  button.disabled = true;
+  button.textContent = "Sending fence…";
+  let report;
+  try {
+    report = await api(`bookings/${b.id}/fence`, { method: "POST" });
+  } catch (err) {
+    report = { state: "refused", reason: err.message };
+  }
+  button.disabled = false;
+  button.textContent = "Send fence";
+  document.querySelectorAll(`.fence-state[data-booking-id="${b.id}"]`).forEach((n) => n.remove());
+  const line = fenceLine(report);
+  line.dataset.bookingId = String(b.id);
+  $("booking-detail").append(line);
+  $("booking-detail").hidden = false;
 }
 
 /** A button that needs a second click within 4 s: cancelling cannot be undone. */
@@ -255,6 +306,15 @@ function showBooking(b) {
   );
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
+  if (b.state === "approved" || b.state === "active") {
+    api(`bookings/${b.id}/fence`)
+      .then((report) => {
+        const line = fenceLine(report);
+        line.dataset.bookingId = String(b.id);
+        box.append(line);
+      })
+      .catch(() => {});
+  }
 }
 
 function renderBookingTable(bookings) {
@@ -524,6 +584,21 @@ async function deleteClosure(c) {
 }
 
 // ---- iCalendar ------------------------------------------------------------------
+
+/** Save the booking's fence as a QGroundControl .plan (what the aircraft gets). */
+async function downloadPlan(b) {
+  try {
+    const response = await api(`bookings/${b.id}/plan`, { raw: true });
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a", { href: url, download: `skyberth-booking-${b.id}.plan` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (err) {
+    showResult($("booking-detail"), "refused", "Could not download the plan", [err.message]);
+  }
+}
 
 async function downloadIcs() {
   try {

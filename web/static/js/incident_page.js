@@ -173,6 +173,7 @@ function eventText(event) {
   const d = event.details || {};
   const parts = [];
   if (d.from || d.to) parts.push(`${words(d.from)} → ${words(d.to)}`);
+  if (d.command) parts.push(`${d.command}: ${d.answer}${d.authenticated === false ? " (frames not signed)" : ""}`);
   for (const key of ["note", "text", "summary", "reason", "assignee_id", "severity", "root_cause", "message"]) {
     if (d[key]) parts.push(key === "assignee_id" ? `assigned to ${d[key]}` : String(d[key]));
   }
@@ -244,6 +245,45 @@ function setUpActions() {
   }
   for (const button of $("inc-actions").querySelectorAll("button[data-action]")) {
     button.addEventListener("click", () => act(button.dataset.action, button));
+  }
+  for (const button of $("inc-commands").querySelectorAll("button[data-command]")) {
+    button.addEventListener("click", () => commandDrone(button.dataset.command, button));
+  }
+}
+
+/** Send RTL, LAND or LOITER to the incident's vehicle (reason: the text box). */
+async function commandDrone(command, button) {
+  const reason = $("act-text").value.trim();
+  const result = $("cmd-result");
+  result.hidden = false;
+  if (!reason) {
+    result.className = "result refused";
+    result.dataset.kind = "refused";
+    result.textContent = `${button.textContent} needs a reason: write it in the box above.`;
+    return;
+  }
+  const buttons = $("inc-commands").querySelectorAll("button");
+  buttons.forEach((b) => (b.disabled = true));
+  result.className = "result";
+  result.textContent = `${command} sent; waiting for the drone's answer…`;
+  try {
+    const key = page.incident.vehicle_key;
+    const answer = await api(`vehicles/${key}/command`, {
+      method: "POST",
+      body: { command, reason, incident_id: Number(page.id) },
+    });
+    const kind = answer.accepted ? "ok" : "refused";
+    result.className = `result ${kind}`;
+    result.dataset.kind = kind;
+    result.dataset.answer = answer.answer;
+    result.textContent = `${command}: ${answer.answer}${answer.authenticated ? "" : " (frames not signed)"}`;
+    showIncident(await api(`incidents/${page.id}`));
+  } catch (err) {
+    result.className = "result refused";
+    result.dataset.kind = "refused";
+    result.textContent = `${command} not sent: ${err.message}`;
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
   }
 }
 

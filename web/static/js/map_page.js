@@ -3,6 +3,7 @@
 // booking beside it.
 /* global L */
 
+import { wireDroneCommands } from "./drone_commands.js";
 import { DroneLayer, droneName, linkAgeS, stateInfo, STATE_INFO } from "./drone_layer.js";
 import { LiveStream, vehicleEntries } from "./live_stream.js";
 import { api, applyRole, chooseSite, el, listSites, requireUser, signOut, siteSelector, token } from "./session.js";
@@ -39,6 +40,7 @@ const page = {
 async function main() {
   page.user = await requireUser();
   applyRole(page.user);
+  wireDroneCommands($("selected-commands"), $("cmd-reason"), $("cmd-answer"), () => page.drones?.selectedKey);
   const [config, sites] = await Promise.all([api("/ui/config.json"), listSites()]);
   page.site = chooseSite(sites);
   if (!page.site) {

@@ -6,10 +6,7 @@
 import { el } from "./session.js";
 import { spanLabel, utcSpanLabel } from "./time.js";
 
-const M_PER_DEG_LAT = 110_574;
-const M_PER_DEG_LON_EQ = 111_320;
 const PAD_RADIUS_M = 12;
-const MITER_LIMIT = 3;
 
 const STYLE = {
   boundary: { color: "#1f2d3d", weight: 2, dashArray: "6 6", fill: false, interactive: false },
@@ -28,42 +25,17 @@ export function bandLabel(props) {
 
 const fmt = (v) => (Number.isInteger(v) ? String(v) : Number(v).toFixed(1));
 
-/**
- * Return a polygon ring (lon/lat) around a centre line, `halfWidthM` metres each
- * side, mitred at the bends: what a LineString corridor with `half_width_m` covers.
- * Drawn in a local flat frame around the first vertex, which is plenty for a map.
- */
-export function bufferLine(coords, halfWidthM) {
-  const [lon0, lat0] = coords[0];
-  const kx = M_PER_DEG_LON_EQ * Math.cos((lat0 * Math.PI) / 180);
-  const pts = coords.map(([lon, lat]) => [(lon - lon0) * kx, (lat - lat0) * M_PER_DEG_LAT]);
-  const normals = [];
-  for (let i = 0; i + 1 < pts.length; i++) {
-    const dx = pts[i + 1][0] - pts[i][0];
-    const dy = pts[i + 1][1] - pts[i][1];
-    const len = Math.hypot(dx, dy) || 1;
-    normals.push([-dy / len, dx / len]);
-  }
-  const left = [];
-  const right = [];
-  for (let i = 0; i < pts.length; i++) {
-    const nIn = normals[Math.max(0, i - 1)];
-    const nOut = normals[Math.min(normals.length - 1, i)];
-    let mx = nIn[0] + nOut[0];
-    let my = nIn[1] + nOut[1];
-    const mlen = Math.hypot(mx, my) || 1;
-    mx /= mlen;
-    my /= mlen;
-    const cos = mx * nOut[0] + my * nOut[1];
-    const scale = halfWidthM / Math.max(cos, 1 / MITER_LIMIT);
-    left.push([pts[i][0] + mx * scale, pts[i][1] + my * scale]);
-    right.push([pts[i][0] - mx * scale, pts[i][1] - my * scale]);
-  }
-  const ring = [...left, ...right.reverse()];
-  return ring.map(([x, y]) => [lat0 + y / M_PER_DEG_LAT, lon0 + x / kx]); // Leaflet: lat, lon
-}
-
 const lonLatToLatLngs = (ring) => ring.map(([lon, lat]) => [lat, lon]);
+
+/**
+ * Return the Leaflet rings of a corridor feature: the engine's outline the server
+ * sends in `props.outline` (lon/lat GeoJSON), or the feature's own polygon. A
+ * centre line without an outline is not drawn: a browser-side buffer (flat earth,
+ * square ends) would show a corridor other than the one enforced.
+ */
+export function corridorLatLngs(props, geometry) {
+  return polygonLatLngs(props.outline || geometry);
+}
 
 function polygonLatLngs(geometry) {
   if (geometry.type === "Polygon") return geometry.coordinates.map(lonLatToLatLngs);
@@ -175,9 +147,9 @@ export class SiteLayers {
   }
 
   #corridor(p, g) {
-    let latlngs = null;
-    if (g.type === "LineString") latlngs = bufferLine(g.coordinates, p.half_width_m || 25);
-    else latlngs = polygonLatLngs(g);
+    // The server sends the engine's own outline (round caps and joins in the
+    // site's metric CRS) for centre-line corridors: drawn as is, never re-buffered.
+    const latlngs = corridorLatLngs(p, g);
     if (!latlngs) return null;
     const band = bandLabel(p);
     const layer = L.polygon(latlngs, { ...STYLE.corridor, className: `corridor corridor-${p.id}` });
@@ -246,9 +218,6 @@ export class SiteLayers {
     if (g.type === "Point") {
       const [lon, lat] = g.coordinates;
       layer = L.circle([lat, lon], { ...style, radius: PAD_RADIUS_M * 1.8 });
-    } else if (g.type === "LineString") {
-      const corridor = this.corridors.get(p.corridor_id);
-      layer = L.polygon(bufferLine(g.coordinates, corridor?.props.half_width_m || 25), style);
     } else {
       const latlngs = polygonLatLngs(g);
       if (!latlngs) return null;
