@@ -200,11 +200,16 @@ def _check_auth(label: str, who: str | None, status: int, text: str) -> None:
         # FastAPI decodes a JSON body before it runs any dependency, so a body
         # that is not JSON at all (422 json_invalid) or not even text (400) is
         # refused before the token is asked for; nothing is read or revealed.
-        # Any other answer to anonymous is a 401.
+        # A path parameter that breaks the URL (a vehicle key with ``?`` or ``#``)
+        # matches no route: the router's bare 404 comes before any route runs, and
+        # says nothing either. Any other answer to anonymous is a 401.
         undecodable = (status == 422 and '"json_invalid"' in text) or (
             status == 400 and "error parsing the body" in text
         )
-        assert status == 401 or undecodable, f"{label} anonymous: {status} {text}"
+        unrouted = status == 404 and text == '{"detail":"Not Found"}'
+        assert status == 401 or undecodable or unrouted, (
+            f"{label} anonymous: {status} {text}"
+        )
         return
     assert status != 401, f"{label} as {who}: {status} {text}"
     if who in REFUSED.get(_table_name(label), set()):
