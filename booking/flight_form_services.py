@@ -6,7 +6,8 @@ too) file a pre- or post-flight form: it is visible to them, validated
 pad's maximum), stored as a new version and audited (``flight_form.pre_flight`` /
 ``flight_form.post_flight`` on the booking) in one transaction. The checklist
 is the site's (``preflight_checklist`` in the site file) or the default list.
-``forms_of`` reads the newest forms for whoever may see the booking (safety officers: all).
+``forms_of`` reads the newest forms and the checklist for whoever may see the
+booking (safety officers: all).
 """
 
 from __future__ import annotations
