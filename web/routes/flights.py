@@ -23,9 +23,10 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Query, Request, Response
 
 from booking.errors import BookingRuleViolation, Rule
-from booking.flight_edit_services import edits_of, record_edit
+from booking.flight_edit_services import EDITOR_ROLES, edits_of, record_edit
 from booking.flight_edits import StoredFlightEdit, flight_edit_from
 from booking.model import BookingId
+from booking.permissions import require_organisation
 from telemetry.flights import flight_json, flights_csv
 from telemetry.reports.flight_sources import edited_tracks_of_booking
 from web.deps import ActorDep, SessionDep, UowDep
@@ -112,6 +113,14 @@ def bookings_flight_edit(
     as stored, or refuse (422) when it would change no flight."""
     edit = flight_edit_from(body)
     booking = get_booking(session, actor, booking_id)
+    # Roles before the recording is read: a pilot hears 403, not "no flight".
+    require_organisation(
+        actor,
+        booking.operator_id,
+        f"{edit.kind} flights of booking {booking_id}",
+        roles=EDITOR_ROLES,
+        booking_ids=[booking_id],
+    )
     settings = cast(Settings, request.app.state.settings)
     earlier = edits_of(uow, BookingId(booking_id), actor)
     candidate = StoredFlightEdit(booking_id, len(earlier) + 1, edit, "", edit.at_utc)
