@@ -121,6 +121,9 @@ class Site:
     require_signing: bool = False
     """Every MAVLink frame on the site's links must be signed with a registered key
     (README, "MAVLink trust model"), and only drones with a key may be booked."""
+    preflight_checklist: tuple[str, ...] | None = None
+    """The items (ids like ``fence_verified``) every pre-flight form on this site
+    must tick; None: the booking domain's default list."""
 
     def pad(self, pad_id: str) -> Pad:
         """Return the pad with ``pad_id``; KeyError names it when absent."""

@@ -498,6 +498,7 @@ def _parse_site_feature(
     timezone = props.text("timezone", required=False) or DEFAULT_TIMEZONE
     description = props.text("description", required=False) or ""
     require_signing = props.boolean("require_signing", required=False) or False
+    checklist = _checklist(props)
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -528,8 +529,41 @@ def _parse_site_feature(
         "timezone": timezone,
         "description": description,
         "require_signing": require_signing,
+        "preflight_checklist": checklist,
     }
     return fields, settings
+
+
+CHECKLIST_ITEM = re.compile(r"[a-z][a-z0-9_]{0,59}")
+MAX_CHECKLIST_ITEMS = 30
+
+
+def _checklist(props: _Props) -> tuple[str, ...] | None:
+    """Return the site's pre-flight checklist ids, or None for the default list.
+
+    A list, or comma-separated text (GeoPackage and KML hold no lists)."""
+    value = props.raw("preflight_checklist")
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        value = value.tolist()  # a GeoJSON list read through a data frame
+    raw = value.split(",") if isinstance(value, str) else value
+    if not isinstance(raw, list | tuple):
+        props.fail("preflight_checklist must be a list of item ids")
+        return None
+    items = tuple(str(v).strip() for v in raw)
+    bad = [i for i in items if not CHECKLIST_ITEM.fullmatch(i)]
+    if bad:
+        props.fail(
+            f"preflight_checklist items must be ids like fence_verified, got {bad[0]!r}"
+        )
+    elif not 1 <= len(items) <= MAX_CHECKLIST_ITEMS:
+        props.fail(f"preflight_checklist needs 1 to {MAX_CHECKLIST_ITEMS} items")
+    elif len(set(items)) != len(items):
+        props.fail("preflight_checklist lists an item twice")
+    else:
+        return items
+    return None
 
 
 def _parse_pad(entry: _Entry, settings: _SiteSettings | None) -> Pad | None:
@@ -764,6 +798,8 @@ def site_to_features(site: Site) -> list[dict[str, Any]]:
         site_props["description"] = site.description
     if site.require_signing:
         site_props["require_signing"] = True
+    if site.preflight_checklist is not None:
+        site_props["preflight_checklist"] = ",".join(site.preflight_checklist)
     features = [_feature(Point(site.ref_lon_deg, site.ref_lat_deg), site_props)]
     for pad in site.pads:
         pad_props = {

@@ -56,6 +56,7 @@ class Rule(enum.StrEnum):
     FORM = "form"
     CHECKLIST = "checklist"
     DRONE_MASS = "drone_mass"
+    FLIGHT_EDIT = "flight_edit"
 
 
 class BookingError(Exception):

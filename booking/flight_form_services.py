@@ -4,8 +4,10 @@
 too) file a pre- or post-flight form: it is visible to them, validated
 (``booking.flight_forms``; the take-off mass against the drone's and the take-off
 pad's maximum), stored as a new version and audited (``flight_form.pre_flight`` /
-``flight_form.post_flight`` on the booking) in one transaction. ``forms_of``
-reads the newest forms for whoever may see the booking (safety officers: all).
+``flight_form.post_flight`` on the booking) in one transaction. The checklist
+is the site's (``preflight_checklist`` in the site file) or the default list.
+``forms_of`` reads the newest forms and the checklist for whoever may see the
+booking (safety officers: all).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from airspace.site import Site
 from booking.errors import NotFound
 from booking.flight_forms import (
     DEFAULT_CHECKLIST,
@@ -35,6 +38,14 @@ class FormsUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def flight_forms(self) -> FlightFormRepository: ...
+
+
+def checklist_of(site: Site | None) -> tuple[str, ...]:
+    """Return the pre-flight checklist of ``site``: its own list from the site
+    file (``preflight_checklist``), else ``DEFAULT_CHECKLIST``."""
+    if site is None or site.preflight_checklist is None:
+        return tuple(DEFAULT_CHECKLIST)
+    return site.preflight_checklist
 
 
 def _booking(uow: UnitOfWork, booking_id: BookingId) -> Booking:
@@ -64,11 +75,11 @@ def submit_form(
         )
         if kind is FormKind.PRE_FLIGHT:
             form = pre_flight_from(body)
-            form.check_checklist(DEFAULT_CHECKLIST)
+            site = uow.sites.get(booking.site_id)
+            form.check_checklist(checklist_of(site))
             drone = uow.drones.get(booking.drone_id)
             if drone is None:
                 raise NotFound("drone", booking.drone_id)
-            site = uow.sites.get(booking.site_id)
             pad_id = booking.takeoff_pad_id
             pad_max = (
                 site.pad(pad_id).max_takeoff_mass_kg
@@ -103,9 +114,11 @@ def submit_form(
 
 def forms_of(
     uow: FormsUnitOfWork, booking_id: BookingId, actor: Actor
-) -> dict[FormKind, StoredForm]:
-    """Return the newest form of each kind for a booking ``actor`` may see."""
+) -> tuple[dict[FormKind, StoredForm], tuple[str, ...]]:
+    """Return the newest form of each kind for a booking ``actor`` may see, and
+    the checklist its site asks for."""
     with uow:
         booking = _booking(uow, booking_id)
         require_visible(actor, booking.operator_id, "booking", booking_id)
-        return uow.flight_forms.latest(booking_id)
+        checklist = checklist_of(uow.sites.get(booking.site_id))
+        return uow.flight_forms.latest(booking_id), checklist

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from booking.audit_log import SqlAudit
+from booking.flight_edit_store import SqlFlightEdits
 from booking.flight_form_store import SqlFlightForms
 from booking.model import DomainEvent
 from booking.ports import SiteCatalogue
@@ -112,6 +113,7 @@ class SqlUnitOfWork(SessionScope):
         self._closures: SqlClosures | None = None
         self._audit: SqlAudit | None = None
         self._flight_forms: SqlFlightForms | None = None
+        self._flight_edits: SqlFlightEdits | None = None
 
     def _opened(self) -> None:
         self._events = []
@@ -154,6 +156,12 @@ class SqlUnitOfWork(SessionScope):
         if self._flight_forms is None:
             self._flight_forms = SqlFlightForms(self.session)
         return self._flight_forms
+
+    @property
+    def flight_edits(self) -> SqlFlightEdits:
+        if self._flight_edits is None:
+            self._flight_edits = SqlFlightEdits(self.session)
+        return self._flight_edits
 
     def emit(self, event: DomainEvent) -> None:
         self._events.append(event)

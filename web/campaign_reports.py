@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from booking.flight_edit_store import SqlFlightEdits
 from booking.flight_form_store import SqlFlightForms
 from booking.flight_forms import FormKind
 from booking.tables import BookingRow, booking_from_row
@@ -49,11 +50,15 @@ def campaign_flights(
     flights: list[CampaignFlight] = []
     procedures: list[str] = []
     forms = SqlFlightForms(session)
+    overrides = SqlFlightEdits(session)
     for row in session.exec(query).all():
         booking = booking_from_row(row)
         band = _band(sources, booking.site_id, booking.corridor_id)
         for number, track in enumerate(
-            flight_tracks_of_booking(sources, booking, landed_end_s), start=1
+            flight_tracks_of_booking(
+                sources, booking, landed_end_s, overrides.of_booking(booking.id)
+            ),
+            start=1,
         ):
             takeoff = track.figures.takeoff_utc
             if start <= takeoff < end:

@@ -56,6 +56,10 @@ VESSEL_CROSSING_AT_S = 240.0
 """When the demo's ferry crosses the maritime corridor C2's water (simulated s):
 about when the drone flying C2 gets there from pad P2."""
 """The fleet position of the drone that drifts out of its corridor."""
+DEGRADED_SIGNAL_DRONE = 3
+"""The fleet position of the drone reporting RADIO_STATUS and WIND, its GNSS and
+radio degraded for 20 s in flight: C3, the dense-urban corridor, where signal
+among tall buildings is what trials test; its flights show radio and wind."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,8 @@ def simulator_command(
         f"udpout:127.0.0.1:{mavlink_port}",
         "--scenario",
         f"lateral_drift@{min(DRIFTING_DRONE, drones)}:at_s=45,hold_s=25",
+        "--scenario",
+        f"degraded_signal@{min(DEGRADED_SIGNAL_DRONE, drones)}:at_s=30,duration_s=20",
         "--intruders",
         "1",
         "--speed",

@@ -74,7 +74,7 @@ def detect_flights(
                 first, landed_since, touch_and_goes = i, math.nan, 0
             continue
         if flight_over(landed_since, s.t_s, landed_end_s):
-            flights.append(_span(samples, first, landed_at, touch_and_goes, gap_s))
+            flights.append(span_of(samples, first, landed_at, touch_and_goes, gap_s))
             first = i if flying(s) else None
             landed_since, touch_and_goes = math.nan, 0
             continue
@@ -86,16 +86,16 @@ def detect_flights(
             landed_since, landed_at = s.t_s, i
     if first is not None:
         if landed_since == landed_since:
-            flights.append(_span(samples, first, landed_at, touch_and_goes, gap_s))
+            flights.append(span_of(samples, first, landed_at, touch_and_goes, gap_s))
         else:
             last = len(samples) - 1
             flights.append(
-                _span(samples, first, last, touch_and_goes, gap_s, complete=False)
+                span_of(samples, first, last, touch_and_goes, gap_s, complete=False)
             )
     return flights
 
 
-def _span(
+def span_of(
     samples: Sequence[FlightSample],
     first: int,
     last: int,
@@ -104,6 +104,8 @@ def _span(
     *,
     complete: bool = True,
 ) -> FlightSpan:
+    """Return the flight from sample ``first`` to ``last`` (inclusive) with its
+    times and link-lost gaps; also used to rebuild spans the operator edited."""
     inside = samples[first : last + 1]
     takeoff = next((s.t_s for s in inside if airborne(s)), inside[0].t_s)
     gaps = tuple(

@@ -22,6 +22,7 @@ from airspace.site import Site
 from airspace.terrain import terrain_at
 from telemetry.flights.conditions import flight_conditions
 from telemetry.flights.detection import DEFAULT_GAP_S, detect_flights
+from telemetry.flights.edits import SpanEdit, apply_edits
 from telemetry.flights.figures import (
     FlightFigures,
     FlightIncident,
@@ -41,10 +42,12 @@ def booking_flights(
     states: Sequence[StateSample] = (),
     incidents: Sequence[FlightIncident] = (),
     gap_s: float = DEFAULT_GAP_S,
+    edits: Sequence[SpanEdit] = (),
 ) -> list[FlightFigures]:
-    """Return the flights in ``records`` (a booking's tlog) with their figures."""
-    tracks = booking_flight_tracks(
-        records, site, landed_end_s, states, incidents, gap_s
+    """Return the flights in ``records`` (a booking's tlog) with their figures,
+    after the operator's ``edits`` (``telemetry.flights.edits``)."""
+    tracks, _ = edited_flight_tracks(
+        records, site, landed_end_s, states, incidents, gap_s, edits
     )
     return [t.figures for t in tracks]
 
@@ -127,13 +130,36 @@ def booking_flight_tracks(
     states: Sequence[StateSample] = (),
     incidents: Sequence[FlightIncident] = (),
     gap_s: float = DEFAULT_GAP_S,
+    edits: Sequence[SpanEdit] = (),
 ) -> list[FlightTrack]:
     """Return each flight of ``records`` with its figures and series, in take-off
-    order."""
+    order, after the operator's ``edits``."""
+    tracks, _ = edited_flight_tracks(
+        records, site, landed_end_s, states, incidents, gap_s, edits
+    )
+    return tracks
+
+
+def edited_flight_tracks(
+    records: Iterable[Record],
+    site: Site,
+    landed_end_s: float,
+    states: Sequence[StateSample] = (),
+    incidents: Sequence[FlightIncident] = (),
+    gap_s: float = DEFAULT_GAP_S,
+    edits: Sequence[SpanEdit] = (),
+) -> tuple[list[FlightTrack], list[bool]]:
+    """Return each flight with its figures and series (take-off order), and
+    per edit whether it changed the flights of any vehicle in the recording."""
     out: list[FlightTrack] = []
+    applied = [False] * len(edits)
     for vehicle in read_recording(records).values():
         samples = vehicle.positions
-        for span in detect_flights(samples, landed_end_s, gap_s):
+        spans, done = apply_edits(
+            samples, detect_flights(samples, landed_end_s, gap_s), edits, gap_s
+        )
+        applied = [a or d for a, d in zip(applied, done, strict=True)]
+        for span in spans:
             figures = dataclasses.replace(
                 flight_figures(samples, span, site, states, incidents),
                 conditions=flight_conditions(samples, vehicle.conditions, span, site),
@@ -170,4 +196,4 @@ def booking_flight_tracks(
                 )
             )
     out.sort(key=lambda f: (f.figures.takeoff_utc, f.figures.sysid))
-    return out
+    return out, applied

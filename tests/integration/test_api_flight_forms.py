@@ -4,11 +4,14 @@ versions, audited, and seen and filed by the right roles."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airspace.site_files import demo_site_path
 from booking.flight_forms import DEFAULT_CHECKLIST
 from tests.integration.api_world import SITE, World, api_world, drone_body, slot
 from web.settings import Settings
@@ -24,6 +27,10 @@ def world(settings: Settings) -> Iterator[World]:
 
 @pytest.fixture
 def bid(world: World) -> int:
+    return booked_on_p1(world)
+
+
+def booked_on_p1(world: World) -> int:
     assert world.post("operator", f"{API}/drones", json=drone_body("d1", 11))
     response = world.post(
         "operator",
@@ -133,3 +140,41 @@ def test_only_the_organisation_files_forms(world: World, bid: int) -> None:
     assert put(world, "pilot", bid, "preflight", pre_flight()).status_code == 422
     bad = put(world, "pilot", bid, "post_flight", {"result": "fine"})
     assert bad.json()["rule"] == "form"
+
+
+SITE_CHECKLIST = ["fence_verified", "ditching_kit_aboard", "ais_picture_checked"]
+
+
+@pytest.fixture
+def own_checklist_world(settings: Settings, tmp_path: Path) -> Iterator[World]:
+    """The demo site, its file given its own ``preflight_checklist``."""
+    doc = json.loads(demo_site_path().read_text())
+    for feature in doc["features"]:
+        if feature["properties"].get("kind") == "site":
+            feature["properties"]["preflight_checklist"] = SITE_CHECKLIST
+    path = tmp_path / "own_checklist.geojson"
+    path.write_text(json.dumps(doc))
+    with api_world(settings.model_copy(update={"site_files": [path]})) as w:
+        yield w
+
+
+def test_the_sites_own_checklist_is_asked_for_and_required(
+    own_checklist_world: World,
+) -> None:
+    world = own_checklist_world
+    bid = booked_on_p1(world)
+    forms = world.get("pilot", f"{API}/bookings/{bid}/forms").json()
+    assert forms["checklist"] == SITE_CHECKLIST
+    default_ticked = pre_flight()
+    refused = put(world, "pilot", bid, "pre_flight", default_ticked)
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "checklist"
+    ticked = pre_flight(checklist=dict.fromkeys(SITE_CHECKLIST, True))
+    assert put(world, "pilot", bid, "pre_flight", ticked).status_code == 200
+
+
+def test_a_site_without_its_own_checklist_asks_for_the_default(
+    world: World, bid: int
+) -> None:
+    forms = world.get("pilot", f"{API}/bookings/{bid}/forms").json()
+    assert forms["checklist"] == list(DEFAULT_CHECKLIST)

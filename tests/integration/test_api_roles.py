@@ -211,6 +211,17 @@ ROUTES = [
         ORG_READ,
     ),
     Route(
+        "POST /bookings/{id}/flights/edits",
+        lambda w, h: w.client.post(
+            f"/api/v1/bookings/{_booking(w)}/flights/edits",
+            json={"kind": "split", "at_utc": "2026-01-01T00:00:00Z", "reason": "r"},
+            headers=h,
+        ),
+        # 422 for those allowed: this booking has no recording, so no flight to
+        # split (test_api_flight_edits.py edits recorded flights).
+        (422, 403, 403, 422, 404, 401),
+    ),
+    Route(
         "GET /bookings/{id}/forms",
         lambda w, h: w.client.get(f"/api/v1/bookings/{_booking(w)}/forms", headers=h),
         ORG_READ,

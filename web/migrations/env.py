@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
+import booking.flight_edit_store
 import booking.flight_form_store
 import booking.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 

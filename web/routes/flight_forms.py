@@ -36,12 +36,14 @@ def _public(form: StoredForm) -> dict[str, Any]:
 
 @router.get("/bookings/{booking_id}/forms")
 def bookings_forms(booking_id: DbId, actor: ActorDep, uow: UowDep) -> dict[str, Any]:
-    """Return the booking's newest pre- and post-flight forms (null when none)."""
-    latest = forms_of(uow, BookingId(booking_id), actor)
-    return {
+    """Return the booking's newest pre- and post-flight forms (null when none)
+    and the pre-flight checklist its site asks for (``checklist``)."""
+    latest, checklist = forms_of(uow, BookingId(booking_id), actor)
+    forms: dict[str, Any] = {
         kind.value: _public(latest[kind]) if kind in latest else None
         for kind in FormKind
     }
+    return forms | {"checklist": list(checklist)}
 
 
 @router.put("/bookings/{booking_id}/forms/{kind}")

@@ -5,7 +5,9 @@
 import { api, applyRole, el, requireUser } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
-const CHECKLIST = ["fence_verified", "battery_above_minimum", "link_check", "notams_and_closures_reviewed"];
+// The site's checklist comes with the forms (GET .../forms -> checklist); this
+// default list is only what the page shows before that answer.
+let CHECKLIST = ["fence_verified", "battery_above_minimum", "link_check", "notams_and_closures_reviewed"];
 const PROCEDURES = ["rtl", "land_now", "ditching_drill", "lost_link", "flight_termination", "manual_takeover"];
 const NUMBERS = ["takeoff_mass_kg", "payload_mass_kg", "wind_speed_mps", "wind_from_deg", "visibility_m", "temperature_c"];
 
@@ -33,6 +35,15 @@ function row(f) {
     el("td", {}, fmt(median(c, "radio", "all", "rssi", "median"), 0)),
     el("td", {}, f.incident_ids.length ? f.incident_ids.map((i) =>
       el("a", { href: `/incidents/${i}` }, `#${i} `)) : "none"),
+  );
+}
+
+function checklistBoxes(items) {
+  CHECKLIST = items;
+  const label = (id) => id.charAt(0).toUpperCase() + id.slice(1).replaceAll("_", " ");
+  $("checklist-items").replaceChildren(
+    el("legend", {}, "Checklist"),
+    ...items.map((id) => el("label", {}, el("input", { type: "checkbox", name: id }), ` ${label(id)}`)),
   );
 }
 
@@ -115,6 +126,7 @@ async function main() {
     : "No flight recorded yet.";
   $("flights-table").hidden = list.length === 0;
   $("flights-rows").replaceChildren(...list.map(row));
+  if (forms.checklist) checklistBoxes(forms.checklist);
   fill($("pre-form"), forms.pre_flight && forms.pre_flight.body);
   fill($("post-form"), forms.post_flight && forms.post_flight.body);
   wire($("pre-form"), $("pre-status"), "pre_flight", id, preBody);
