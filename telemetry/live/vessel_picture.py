@@ -57,6 +57,9 @@ TICK_S = 0.5
 """Vessels report every 2-10 s under way, drones move ~10 m/s: twice a second keeps
 a CPA at most 5 m of drone travel old, at the cost of one small matrix."""
 REPEAT_S = 30.0
+VESSELS_PER_FRAME = 200
+"""A vessel record with its trail is up to ~1 kB: 200 a frame stays well under the
+bus's limit for one frame (``nats_bus.MAX_EVENT_BYTES``) when all 2000 go at once."""
 CLEAR_FACTOR = 1.5
 
 OnSentences = Callable[[str, Sequence[AisSentence]], None]
@@ -140,16 +143,18 @@ class VesselPicture:
                 for m in sorted(self.table.changed)
                 if (v := self.table.get(m))
             ]
-            self.gateway.hub.publish(
-                {
-                    "type": "vessels",
-                    "t_s": round(now_s, 3),
-                    "t_utc": utc_iso(now_s),
-                    "vessels": changed,
-                    "gone": self._gone,
-                },
-                None,
-            )
+            gone = self._gone
+            for i in range(0, max(len(changed), 1), VESSELS_PER_FRAME):
+                self.gateway.hub.publish(
+                    {
+                        "type": "vessels",
+                        "t_s": round(now_s, 3),
+                        "t_utc": utc_iso(now_s),
+                        "vessels": changed[i : i + VESSELS_PER_FRAME],
+                        "gone": gone if i == 0 else [],
+                    },
+                    None,
+                )
             self.table.changed.clear()
             self._gone = []
         for site_id, zones in self._zones.items():
@@ -161,6 +166,11 @@ class VesselPicture:
             batches, self._sentences = self._sentences, {}
             for link_id, batch in batches.items():
                 self.on_sentences(link_id, batch)
+
+    def request_full_picture(self) -> None:
+        """Publish every vessel at the next tick (a web process that just started
+        asks, so its first snapshot has the vessels that rarely report)."""
+        self.table.changed.update(v.mmsi for v in self.table.vessels())
 
     def vessel_frames(self) -> list[dict[str, Any]]:
         """Every vessel with a position, as the snapshot lists them."""
