@@ -160,7 +160,8 @@ def test_vessels_reach_the_map_and_raise_proximity_warning_and_breach(
         assert counters["garbage_lines"] == 20
         assert figures["vessels"] == 2
     # The raw sentences were recorded, stamped, and replay through the codec.
-    [day] = list((tmp_path / "ais").glob("*.nmea"))
+    # Per site (the demo file has one): the incident's replay above read it.
+    [day] = list((tmp_path / "ais" / SITE.id).glob("*.nmea"))
     replayed = AisLinkCodec("replay").feed(day.read_bytes(), 0.0)
     assert {m.mmsi for m in replayed.messages} == {FERRY, BARGE}
 
