@@ -11,6 +11,8 @@ Pure geometry in the site's metric CRS, one vectorised pass per tick:
    within ``warn_dcpa_m`` in the next ``horizon_s`` seconds (a warning).
 
 The defaults and their reasons are in :class:`ProximityLimits` (and docs/ais.md).
+:func:`site_area` is where a site's vessels are: the raw AIS recording keeps a
+vessel's sentences for the sites it is near.
 """
 
 from __future__ import annotations
@@ -48,6 +50,26 @@ class ProximityLimits:
     """Look this far ahead: a 25 kn ferry covers 1.5 km in that time."""
     search_radius_m: float = 5000.0
     """Vessels farther than this from a drone now are ignored."""
+
+
+NEAR_SITE_M = 10_000.0
+"""A vessel within this of a site's pads, corridors or geofences belongs to the
+site's AIS recording: a 25 kn ferry is 12 minutes out, and the approaches to a
+corridor (the fairway a replay wants to show) are inside it."""
+
+
+def site_area(site: Site, radius_m: float = NEAR_SITE_M) -> BaseGeometry:
+    """Return the site's pads, corridors and geofences grown by ``radius_m``, in
+    site metres (prepared; just the reference point grown when it has none)."""
+    parts: list[BaseGeometry] = [p.geometry_m for p in site.pads]
+    parts += [c.volume.outline for c in site.corridors]
+    parts += [g.volume.outline for g in site.geofences]
+    if not parts:
+        x, y = site.projection.to_metric(site.ref_lon_deg, site.ref_lat_deg)
+        parts = [shapely.Point(float(x), float(y))]
+    area = shapely.unary_union(parts).buffer(radius_m)
+    shapely.prepare(area)
+    return area
 
 
 @dataclass(frozen=True, slots=True)

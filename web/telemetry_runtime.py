@@ -176,7 +176,7 @@ class TelemetryRuntime:
                 await asyncio.sleep(FIRST_RECORDS_WAIT_S)
             return
         if control is not None:
-            control.on_full_records_wanted = self.gateway.request_full_records
+            control.on_full_records_wanted = self._full_records_wanted
             self._tasks.append(
                 asyncio.create_task(self._link_report_loop(), name="link-reports")
             )
@@ -245,9 +245,16 @@ class TelemetryRuntime:
         return self.gateway.vehicle_frames(now_s)
 
     def vessel_frames(self) -> list[dict[str, Any]]:
-        """Every vessel with a position, for a snapshot (this process's AIS links;
-        a ``web`` process sees vessels only through the bus's frames)."""
+        """Every vessel with a position, for a snapshot: from the bus's relay when
+        there is one (every gateway's AIS links), else this process's."""
+        if self.relay is not None:
+            return self.relay.vessel_frames()
         return self.vessels.vessel_frames()
+
+    def _full_records_wanted(self) -> None:
+        """A web process started: send it every vehicle and every vessel."""
+        self.gateway.request_full_records()
+        self.vessels.request_full_picture()
 
     def links_report(self) -> dict[str, Any]:
         """This process's links (transport and codec figures per link, joined on

@@ -95,7 +95,9 @@ class AisDecoded:
 
     messages: list[AisMessage]
     sentences: list[AisSentence]
-    """Every checksum-valid sentence, as received (for the raw recording)."""
+    """Every checksum-valid sentence, as received (for the raw recording), with
+    the MMSI of its message: a multi-part message's sentences come together when
+    it completes (or, without MMSI, when it is dropped as incomplete)."""
 
 
 @dataclass(slots=True)
@@ -103,6 +105,8 @@ class _Pending:
     count: int
     first_t_s: float
     parts: dict[int, NMEAMessage]
+    received: list[AisSentence]
+    """The parts as received, held back until the message's MMSI is known."""
 
 
 class AisLinkCodec:
@@ -138,13 +142,14 @@ class AisLinkCodec:
                 self._bad("garbage_lines", "over-long line", now_s)
                 tail = b""
             self._tail = tail
-        self._expire(now_s)
+        self._expire(now_s, out)
         for line in data.split(b"\n"):
             self._line(line.strip(), now_s, out)
         return out
 
     def flush_stream(self) -> None:
-        """Forget a stream's partial line and parts (after a TCP reconnect)."""
+        """Forget a stream's partial line and parts (after a TCP reconnect); the
+        parts are not recorded either (their message can never complete)."""
         self._tail = b""
         self.counters.partial_dropped += len(self._pending)
         self._pending.clear()
@@ -171,31 +176,46 @@ class AisLinkCodec:
             self._bad("bad_checksum", "bad checksum", now_s)
             return
         self.counters.sentences_ok += 1
-        out.sentences.append(AisSentence(now_s, raw.decode("ascii", "replace")))
+        text = raw.decode("ascii", "replace")
         if sentence.frag_cnt <= 1:
-            self._decode([sentence], now_s, out)
+            mmsi = self._decode([sentence], now_s, out)
+            out.sentences.append(AisSentence(now_s, text, mmsi))
             return
-        self._fragment(sentence, now_s, out)
+        self._fragment(sentence, AisSentence(now_s, text), now_s, out)
 
-    def _fragment(self, sentence: NMEAMessage, now_s: float, out: AisDecoded) -> None:
+    def _fragment(
+        self,
+        sentence: NMEAMessage,
+        received: AisSentence,
+        now_s: float,
+        out: AisDecoded,
+    ) -> None:
         key = (str(sentence.talker), sentence.type, sentence.seq_id, sentence.channel)
         pending = self._pending.get(key)
         if pending is not None and (
             pending.count != sentence.frag_cnt or sentence.frag_num in pending.parts
         ):
             # The same sequence id reused: the earlier message lost a part.
-            self._drop(key, now_s)
+            self._drop(key, now_s, out)
             pending = None
         if pending is None:
             if len(self._pending) >= MAX_PENDING:
-                self._drop(next(iter(self._pending)), now_s)
-            pending = self._pending[key] = _Pending(sentence.frag_cnt, now_s, {})
+                self._drop(next(iter(self._pending)), now_s, out)
+            pending = self._pending[key] = _Pending(sentence.frag_cnt, now_s, {}, [])
         pending.parts[sentence.frag_num] = sentence
+        pending.received.append(received)
         if len(pending.parts) == pending.count:
             del self._pending[key]
-            self._decode([pending.parts[n] for n in sorted(pending.parts)], now_s, out)
+            parts = [pending.parts[n] for n in sorted(pending.parts)]
+            mmsi = self._decode(parts, now_s, out)
+            out.sentences.extend(
+                AisSentence(r.t_s, r.text, mmsi) for r in pending.received
+            )
 
-    def _decode(self, parts: list[NMEAMessage], now_s: float, out: AisDecoded) -> None:
+    def _decode(
+        self, parts: list[NMEAMessage], now_s: float, out: AisDecoded
+    ) -> int | None:
+        """Decode a whole message into ``out``; return its MMSI (None: undecodable)."""
         try:
             whole = (
                 parts[0]
@@ -206,7 +226,7 @@ class AisLinkCodec:
             fields: dict[str, Any] = decoded.asdict()
         except (AISBaseException, ValueError, IndexError, KeyError, TypeError):
             self._bad("decode_errors", "undecodable payload", now_s)
-            return
+            return None
         msg_type = int(fields.get("msg_type", 0))
         by_type = self.counters.messages_by_type
         by_type[msg_type] = by_type.get(msg_type, 0) + 1
@@ -215,14 +235,17 @@ class AisLinkCodec:
         if not converted:
             self.counters.unsupported += 1
         out.messages.extend(converted)
+        mmsi = fields.get("mmsi")
+        return mmsi if isinstance(mmsi, int) else None
 
-    def _expire(self, now_s: float) -> None:
+    def _expire(self, now_s: float, out: AisDecoded) -> None:
         limit = now_s - self._partial_timeout_s
         for key in [k for k, p in self._pending.items() if p.first_t_s < limit]:
-            self._drop(key, now_s)
+            self._drop(key, now_s, out)
 
-    def _drop(self, key: tuple[object, ...], now_s: float) -> None:
-        del self._pending[key]
+    def _drop(self, key: tuple[object, ...], now_s: float, out: AisDecoded) -> None:
+        # Its sentences are still recorded as received (no MMSI: never decoded).
+        out.sentences.extend(self._pending.pop(key).received)
         self._bad("partial_dropped", "incomplete multi-part message", now_s)
 
     def _bad(self, counter: str, what: str, now_s: float) -> None:

@@ -24,6 +24,9 @@ class AisSentence:
 
     t_s: float
     text: str
+    mmsi: int | None = None
+    """The vessel its message is about; None when the message could not be decoded
+    or never completed (a multi-part message missing a part)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,10 @@ the stream's :class:`~telemetry.ais.AisLinkCodec` and folds messages into the
   the gateway's own ``announcing.emit`` (so a breach is stored with its evidence
   like any other incident before it is announced);
 * hands the raw sentences received since the last tick to ``on_sentences`` (the
-  recording).
+  recording), per site: a sentence goes to each site whose area
+  (:func:`airspace.vessel_proximity.site_area`) its vessel is in, and to every
+  site when its vessel has no position yet or it has no MMSI (an undecodable or
+  incomplete message); a vessel far from every site is not recorded.
 
 A warning is raised again for the same drone and vessel at most every
 ``repeat_s``; a breach once, until the pair is clear again (``breach_m`` x 1.5).
@@ -31,6 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import shapely
 
 from airspace.cpa import KNOT_MPS, velocity_en
 from airspace.site import Site
@@ -41,6 +45,7 @@ from airspace.vessel_proximity import (
     over_water_mask,
     over_water_zones,
     proximity_alerts,
+    site_area,
 )
 from telemetry.ais import AisLinkCodec, AisSentence
 from telemetry.live import announcing
@@ -57,10 +62,14 @@ TICK_S = 0.5
 """Vessels report every 2-10 s under way, drones move ~10 m/s: twice a second keeps
 a CPA at most 5 m of drone travel old, at the cost of one small matrix."""
 REPEAT_S = 30.0
+VESSELS_PER_FRAME = 200
+"""A vessel record with its trail is up to ~1 kB: 200 a frame stays well under the
+bus's limit for one frame (``nats_bus.MAX_EVENT_BYTES``) when all 2000 go at once."""
 CLEAR_FACTOR = 1.5
 
-OnSentences = Callable[[str, Sequence[AisSentence]], None]
-"""Called with a link id and its sentences received since the last tick."""
+OnSentences = Callable[[str, str, Sequence[AisSentence]], None]
+"""Called with a site id, a link id and the link's sentences received since the
+last tick that belong to the site."""
 
 
 class VesselPicture:
@@ -90,6 +99,8 @@ class VesselPicture:
             sid: over_water_zones(site) for sid, site in gateway.sites.items()
         }
         """Per site, per corridor id: its over-water area in site metres."""
+        self._areas = {sid: site_area(site) for sid, site in gateway.sites.items()}
+        """Per site, where its vessels are (site metres): for the recording."""
         self._in_corridor: set[tuple[int, str]] = set()
         """(MMSI, corridor id) pairs of vessels inside a corridor's water."""
         self._sentences: dict[str, list[AisSentence]] = {}
@@ -140,16 +151,18 @@ class VesselPicture:
                 for m in sorted(self.table.changed)
                 if (v := self.table.get(m))
             ]
-            self.gateway.hub.publish(
-                {
-                    "type": "vessels",
-                    "t_s": round(now_s, 3),
-                    "t_utc": utc_iso(now_s),
-                    "vessels": changed,
-                    "gone": self._gone,
-                },
-                None,
-            )
+            gone = self._gone
+            for i in range(0, max(len(changed), 1), VESSELS_PER_FRAME):
+                self.gateway.hub.publish(
+                    {
+                        "type": "vessels",
+                        "t_s": round(now_s, 3),
+                        "t_utc": utc_iso(now_s),
+                        "vessels": changed[i : i + VESSELS_PER_FRAME],
+                        "gone": gone if i == 0 else [],
+                    },
+                    None,
+                )
             self.table.changed.clear()
             self._gone = []
         for site_id, zones in self._zones.items():
@@ -160,7 +173,38 @@ class VesselPicture:
         if self._sentences and self.on_sentences is not None:
             batches, self._sentences = self._sentences, {}
             for link_id, batch in batches.items():
-                self.on_sentences(link_id, batch)
+                for site_id, sentences in self._by_site(batch).items():
+                    self.on_sentences(site_id, link_id, sentences)
+
+    def _by_site(self, batch: list[AisSentence]) -> dict[str, list[AisSentence]]:
+        """``batch`` split by the sites its vessels are near (module docstring)."""
+        placed = [
+            v
+            for m in {s.mmsi for s in batch if s.mmsi is not None}
+            if (v := self.table.get(m)) is not None and v.has_position
+        ]
+        near: dict[int, list[str]] = {v.mmsi: [] for v in placed}
+        if placed:
+            lons = [v.lon_deg or 0.0 for v in placed]
+            lats = [v.lat_deg or 0.0 for v in placed]
+            for site_id, area in self._areas.items():
+                x, y = self.gateway.sites[site_id].projection.to_metric(lons, lats)
+                for i in np.flatnonzero(shapely.contains_xy(area, x, y)):
+                    near[placed[i].mmsi].append(site_id)
+        everywhere = list(self._areas)
+        out: dict[str, list[AisSentence]] = {}
+        for sentence in batch:
+            sites = everywhere
+            if sentence.mmsi is not None and sentence.mmsi in near:
+                sites = near[sentence.mmsi]
+            for site_id in sites:
+                out.setdefault(site_id, []).append(sentence)
+        return out
+
+    def request_full_picture(self) -> None:
+        """Publish every vessel at the next tick (a web process that just started
+        asks, so its first snapshot has the vessels that rarely report)."""
+        self.table.changed.update(v.mmsi for v in self.table.vessels())
 
     def vessel_frames(self) -> list[dict[str, Any]]:
         """Every vessel with a position, as the snapshot lists them."""

@@ -112,7 +112,8 @@ def incident_replay_of(
     incidents: IncidentRepository, incident: Incident, ais_dir: Path | None = None
 ) -> Replay:
     """Return the incident's replay: evidence positions, timeline, and the AIS
-    vessels heard over the same span (when ``ais_dir`` holds a recording)."""
+    vessels heard near its site over the same span (when ``ais_dir`` holds a
+    recording)."""
     evidence = incidents.evidence(incident.id)
     replay = incident_replay(
         incident, evidence.samples, incidents.incident_events(incident.id)
@@ -120,7 +121,8 @@ def incident_replay_of(
     start, end = replay.start_s, replay.end_s
     if ais_dir is None or start is None or end is None:
         return replay
-    return replace(replay, vessels=read_vessel_tracks(ais_dir, start, end))
+    vessels = read_vessel_tracks(ais_dir, incident.site_id, start, end)
+    return replace(replay, vessels=vessels)
 
 
 def booking_volume(

@@ -10,8 +10,11 @@ are WGS84 lon/lat degrees with altitude in metres AMSL; times are UTC.
   placed at the position nearest in time (no geometry without a track).
 - **KML** (OGC KML 2.2, for Google Earth): the volume as an extruded polygon at its
   ceiling plus its floor, both ``altitudeMode`` absolute (AMSL), the track as a 3-D
-  LineString, the nonconforming stretches in red, and events as time-stamped
-  points. Written with ``xml.etree`` because GDAL's KML writers cannot extrude.
+  LineString, the nonconforming stretches in red, events as time-stamped
+  points, and the AIS vessels around it as time-spanned tracks at sea level
+  (folder ``Vessels``, as GeoJSON's ``vessel`` features and GeoPackage's
+  ``vessels`` layer). Written with ``xml.etree`` because GDAL's KML writers cannot
+  extrude.
 - **CSV**: one row per position (``CSV_COLUMNS``).
 
 Samples (GeoJSON, CSV, GeoPackage) also carry ``GRID_COLUMNS``: the HK1980 Grid
@@ -191,6 +194,7 @@ _STYLES: Final = (
     ("floor", "ff0066cc", "1", "330066cc"),
     ("track", "ffffaa00", "3", None),
     ("outside", "ff0000ff", "5", None),
+    ("vessel", "ff8b4513", "2", None),
 )
 
 
@@ -316,9 +320,35 @@ def to_kml(replay: Replay) -> bytes:
             point = _sub(mark, "Point")
             _sub(point, "altitudeMode", "absolute")
             _sub(point, "coordinates", _coords([_xyz(near)]))
+    _vessels_folder(doc, replay)
     ET.indent(root)
     body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return body
+
+
+def _vessels_folder(doc: ET.Element, replay: Replay) -> None:
+    """The vessels' tracks (two positions or more, as in GeoJSON), at sea level."""
+    tracks = [v for v in replay.vessels if len(v.points) >= 2]
+    if not tracks:
+        return
+    folder = _sub(doc, "Folder")
+    _sub(folder, "name", "Vessels")
+    for vessel in tracks:
+        mark = _sub(folder, "Placemark")
+        _sub(mark, "name", vessel.name or f"MMSI {vessel.mmsi}")
+        span = _sub(mark, "TimeSpan")
+        _sub(span, "begin", utc_iso(vessel.points[0][0]))
+        _sub(span, "end", utc_iso(vessel.points[-1][0]))
+        _sub(mark, "styleUrl", "#vessel")
+        data = _sub(mark, "ExtendedData")
+        for key, value in (("mmsi", str(vessel.mmsi)), ("name", vessel.name or "")):
+            item = _sub(data, "Data")
+            item.set("name", key)
+            _sub(item, "value", value)
+        line = _sub(mark, "LineString")
+        _sub(line, "tessellate", "1")
+        _sub(line, "altitudeMode", "clampToGround")
+        _sub(line, "coordinates", _coords((p[2], p[1], 0.0) for p in vessel.points))
 
 
 # --- CSV ---------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Vessel tracks around an event, read back from the raw AIS recording.
 
 The recording (``telemetry/recording/ais_log.py``) keeps every sentence behind a
-tag block with its receive time; :func:`read_vessel_tracks` replays the day files
-that cover a window through the AIS codec and returns each vessel's positions in
-it, so an incident's replay and exports show the vessels as they moved then.
+tag block with its receive time, per site; :func:`read_vessel_tracks` replays one
+site's day files that cover a window through the AIS codec and returns each
+vessel's positions in it, so an incident's replay and exports show the vessels
+near its site as they moved then.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from telemetry.ais import AisLinkCodec, VesselPosition, VesselStatic
+from telemetry.recording.ais_log import site_day_path
 
 _STAMP = re.compile(rb"^\\(?:[^\\]*,)?c:(\d+)")
 MAX_VESSELS = 200
@@ -40,12 +42,15 @@ class VesselTrack:
 
 
 def read_vessel_tracks(
-    ais_dir: Path | None, from_s: float, to_s: float
+    ais_dir: Path | None, site_id: str, from_s: float, to_s: float
 ) -> tuple[VesselTrack, ...]:
-    """Return the tracks of every vessel heard between ``from_s`` and ``to_s``.
+    """Return the tracks of every vessel heard near ``site_id`` between ``from_s``
+    and ``to_s``.
 
-    Reads ``<ais_dir>/<YYYY-MM-DD>.nmea`` for each UTC day the window touches;
-    names come from static messages anywhere in those files. Blocking file I/O.
+    Reads ``<ais_dir>/<site>/<YYYY-MM-DD>.nmea`` for each UTC day the window
+    touches, and ``<ais_dir>/<YYYY-MM-DD>.nmea`` (recorded before recordings were
+    kept per site, all sites together) where it exists; names come from static
+    messages anywhere in those files. Blocking file I/O.
     """
     if ais_dir is None or not ais_dir.is_dir() or to_s < from_s:
         return ()
@@ -54,9 +59,12 @@ def read_vessel_tracks(
     points: dict[int, list[tuple[float, float, float, float | None, float | None]]] = {}
     day = datetime.fromtimestamp(from_s, UTC).date()
     last = datetime.fromtimestamp(to_s, UTC).date()
+    paths: list[Path] = []
     while day <= last:
-        path = ais_dir / f"{day.isoformat()}.nmea"
+        name = day.isoformat()
+        paths += [site_day_path(ais_dir, site_id, name), ais_dir / f"{name}.nmea"]
         day += timedelta(days=1)
+    for path in paths:
         if not path.is_file():
             continue
         with path.open("rb") as lines:
@@ -82,7 +90,7 @@ def read_vessel_tracks(
                                 (t_s, msg.lat_deg, msg.lon_deg, msg.sog_kn, msg.cog_deg)
                             )
     return tuple(
-        VesselTrack(mmsi, names.get(mmsi), tuple(track))
+        VesselTrack(mmsi, names.get(mmsi), tuple(sorted(track)))
         for mmsi, track in sorted(points.items())
         if track
     )

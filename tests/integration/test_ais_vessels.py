@@ -13,6 +13,7 @@ import asyncio
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from tests.mavlink_helpers import VehicleEncoder
 SITE = load_site(demo_site_path())
 SYSID = 52
 FERRY, BARGE = 477000001, 477000002
+KML = "{http://www.opengis.net/kml/2.2}"
 
 
 def ais(data: Mapping[str, Any]) -> bytes:
@@ -153,6 +155,18 @@ def test_vessels_reach_the_map_and_raise_proximity_warning_and_breach(
             "safety_officer", f"/api/v1/incidents/{breach['incident_id']}/track"
         ).json()
         assert BARGE in {v["mmsi"] for v in track["vessels"]}
+        kml = server.get(
+            "safety_officer",
+            f"/api/v1/incidents/{breach['incident_id']}/export?format=kml",
+        )
+        assert kml.status_code == 200, kml.text
+        names = [
+            m.findtext(f"{KML}name")
+            for f in ET.fromstring(kml.content).iter(f"{KML}Folder")
+            if f.findtext(f"{KML}name") == "Vessels"
+            for m in f.iter(f"{KML}Placemark")
+        ]
+        assert "NEW WORLD FIRST FERR" in names  # its track spans seconds
         # Bad input is counted per AIS link, never fatal.
         figures = server.get("safety_officer", "/api/v1/telemetry/links").json()
         [ais_link] = [row for row in figures["links"] if "ais_streams" in row]
@@ -160,7 +174,8 @@ def test_vessels_reach_the_map_and_raise_proximity_warning_and_breach(
         assert counters["garbage_lines"] == 20
         assert figures["vessels"] == 2
     # The raw sentences were recorded, stamped, and replay through the codec.
-    [day] = list((tmp_path / "ais").glob("*.nmea"))
+    # Per site (the demo file has one): the incident's replay above read it.
+    [day] = list((tmp_path / "ais" / SITE.id).glob("*.nmea"))
     replayed = AisLinkCodec("replay").feed(day.read_bytes(), 0.0)
     assert {m.mmsi for m in replayed.messages} == {FERRY, BARGE}
 

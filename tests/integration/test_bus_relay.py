@@ -293,3 +293,47 @@ def test_a_lost_vehicle_heard_again_through_a_row_shows_the_rows_state() -> None
     [snapshot] = relay.vehicle_frames(clock.now_s)
     assert (snapshot["state"], snapshot["drone_id"]) == ("near_edge", 5)
     assert relay.marked_lost_total == 1
+
+
+def _vessel(mmsi: int, lat_deg: float | None = 22.25) -> dict[str, Any]:
+    return {"mmsi": mmsi, "name": f"V{mmsi}", "lat_deg": lat_deg, "lon_deg": 114.13}
+
+
+def _vessels(records: list[Any], gone: list[Any] | None = None) -> dict[str, Any]:
+    return {"type": "vessels", "t_s": 1.0, "vessels": records, "gone": gone or []}
+
+
+def test_vessels_frames_build_the_snapshots_vessels_and_still_reach_the_hub() -> None:
+    hub = RecordingSink()
+    relay = VehicleRelay(hub, clock=Clock())
+
+    relay.publish(_vessels([_vessel(1), _vessel(2), _vessel(3, lat_deg=None)]), None)
+    relay.publish(_vessels([_vessel(1, lat_deg=22.26)], gone=[2]), None)
+
+    # the vessel without a position is kept but not listed, as a gateway lists them
+    assert relay.vessel_frames() == [_vessel(1, lat_deg=22.26)]
+    assert relay.vessels == 2
+    assert [f["type"] for f, _ in hub.frames] == ["vessels", "vessels"]
+
+
+def test_a_vessel_nothing_was_said_of_is_forgotten_and_viewers_told() -> None:
+    hub, clock = RecordingSink(), Clock()
+    relay = VehicleRelay(hub, vessel_forget_s=60, clock=clock)
+    relay.publish(_vessels([_vessel(1), _vessel(2)]), None)
+    clock.now_s += 30
+    relay.publish(_vessels([_vessel(2)]), None)
+
+    clock.now_s += 40  # vessel 1 unheard of for 70 s, vessel 2 for 40 s
+    relay.expire(clock.now_s)
+
+    assert [v["mmsi"] for v in relay.vessel_frames()] == [2]
+    assert hub.frames[-1][0]["gone"] == [1]
+
+
+def test_malformed_vessel_records_are_counted_and_skipped() -> None:
+    relay = VehicleRelay(RecordingSink(), clock=Clock())
+
+    relay.publish(_vessels([{"name": "no mmsi"}, "junk", _vessel(7)], ["x"]), None)
+
+    assert [v["mmsi"] for v in relay.vessel_frames()] == [7]
+    assert relay.bad_vessels == 2

@@ -226,3 +226,24 @@ def test_counts_unsupported_types() -> None:
     out = AisLinkCodec("l").feed(datagram(sentences(base)), T0)
     assert out.messages == []
     assert len(out.sentences) == 1
+
+
+def test_each_sentence_carries_its_messages_mmsi_for_the_recording() -> None:
+    codec = AisLinkCodec("l")
+    parts = sentences(static5(), seq_id=5)
+    first = codec.feed(datagram(parts[:1]), T0)
+    # a part is held back until its message is whole (its MMSI is known then)
+    assert first.sentences == []
+    out = codec.feed(datagram(parts[1:] + sentences(position())), T0 + 0.1)
+    assert [s.text for s in out.sentences[:2]] == parts
+    assert [s.t_s for s in out.sentences[:2]] == [T0, T0 + 0.1]
+    assert {s.mmsi for s in out.sentences} == {static5()["mmsi"], position()["mmsi"]}
+
+
+def test_the_parts_of_a_message_that_never_completes_are_still_recorded() -> None:
+    codec = AisLinkCodec("l", partial_timeout_s=5.0)
+    parts = sentences(static5(), seq_id=1)
+    codec.feed(datagram(parts[:1]), T0)
+    out = codec.feed(datagram(sentences(position())), T0 + 6)
+    assert [(s.text, s.mmsi) for s in out.sentences[:1]] == [(parts[0], None)]
+    assert len(out.sentences) == 2

@@ -1,12 +1,15 @@
-"""KML descriptions are text: viewers render them as HTML, so free text is escaped."""
+"""KML export: free text in descriptions is escaped (viewers render HTML); vessels
+are a folder of tracks."""
 
 from __future__ import annotations
 
 import html
 import xml.etree.ElementTree as ET
 
+from telemetry.live.frames import utc_iso
 from telemetry.reports.exports import to_kml
 from telemetry.reports.replay import Replay, ReplayEvent, ReplaySample
+from telemetry.reports.vessel_tracks import VesselTrack
 
 KML = "{http://www.opengis.net/kml/2.2}"
 T0 = 1_795_000_000.0
@@ -34,3 +37,41 @@ def test_event_details_go_into_the_description_html_escaped() -> None:
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;b&gt;" in descriptions[0]
     # ... which reads back as the note itself.
     assert note in html.unescape(descriptions[0])
+
+
+def test_vessels_become_a_folder_of_time_spanned_tracks_at_sea_level() -> None:
+    ferry = VesselTrack(
+        477000001,
+        "NEW WORLD FIRST FERR",
+        ((T0, 22.25, 114.10, 15.0, 90.0), (T0 + 10, 22.25, 114.101, 15.0, 90.0)),
+    )
+    heard_once = VesselTrack(477000002, None, ((T0, 22.26, 114.12, 0.0, None),))
+    replay = Replay(
+        subject="incident",
+        subject_id=8,
+        title="Incident 8",
+        samples=(sample(0), sample(1)),
+        events=(),
+        volume=None,
+        vessels=(ferry, heard_once),
+    )
+    root = ET.fromstring(to_kml(replay))
+    [folder] = [
+        f for f in root.iter(f"{KML}Folder") if f.findtext(f"{KML}name") == "Vessels"
+    ]
+    # one track per vessel with two positions or more, as in GeoJSON
+    [mark] = folder.findall(f"{KML}Placemark")
+    assert mark.findtext(f"{KML}name") == "NEW WORLD FIRST FERR"
+    assert mark.findtext(f"{KML}styleUrl") == "#vessel"
+    data = {d.get("name"): d.findtext(f"{KML}value") for d in mark.iter(f"{KML}Data")}
+    assert data == {"mmsi": "477000001", "name": "NEW WORLD FIRST FERR"}
+    assert mark.findtext(f"{KML}TimeSpan/{KML}begin") == utc_iso(T0)
+    assert mark.findtext(f"{KML}TimeSpan/{KML}end") == utc_iso(T0 + 10)
+    line = mark.find(f"{KML}LineString")
+    assert line is not None
+    assert line.findtext(f"{KML}altitudeMode") == "clampToGround"
+    coords = [c.split(",") for c in (line.findtext(f"{KML}coordinates") or "").split()]
+    assert [(float(x), float(y), float(z)) for x, y, z in coords] == [
+        (114.10, 22.25, 0.0),
+        (114.101, 22.25, 0.0),
+    ]

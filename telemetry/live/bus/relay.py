@@ -1,4 +1,4 @@
-"""The web process's vehicle picture between the bus and its hub.
+"""The web process's live picture (vehicles and vessels) between the bus and its hub.
 
 :class:`VehicleRelay` keeps the latest full record of every vehicle, motion rows
 merged in (the snapshot a new viewer gets), merges the batches of several gateways
@@ -6,6 +6,12 @@ into one ``vehicles`` frame per ``coalesce_s`` (records and rows passed on as th
 came), and marks a vehicle ``link_lost`` when nothing was heard of it for
 ``stale_s`` (its gateway died: gateways re-send every vehicle each second, so
 silence means gone).
+
+It also keeps the latest AIS vessel picture from the gateways' ``vessels`` frames
+(changed vessels and the MMSIs that went, docs/live-stream.md), so a web process's
+snapshot lists the vessels as a gateway's own does. A vessel nothing was said of
+for ``vessel_forget_s`` leaves the picture (its gateway died: a living one says
+``gone`` when the vessel goes stale, docs/ais.md).
 """
 
 from __future__ import annotations
@@ -18,11 +24,20 @@ from contextlib import suppress
 from typing import Any
 
 from telemetry.live.bus.base import LiveSink
-from telemetry.live.frames import MOTION_KEY, MOTION_OPERATOR, MotionRow, motion_record
+from telemetry.live.frames import (
+    MOTION_KEY,
+    MOTION_OPERATOR,
+    MotionRow,
+    motion_record,
+    utc_iso,
+)
 
 logger = logging.getLogger(__name__)
 
 _MISSING = object()
+VESSEL_FORGET_S = 420.0
+"""A gateway drops a vessel silent for 360 s (``SKYBERTH_AIS_STALE_S``) and says so;
+the relay forgets one nothing was said of for a minute longer (a dead gateway)."""
 
 
 def _owner_ok(operator_id: object) -> bool:
@@ -68,6 +83,7 @@ class VehicleRelay:
         coalesce_s: float = 0.05,
         expire_every_s: float = 0.5,
         forget_after_s: float = 600.0,
+        vessel_forget_s: float = VESSEL_FORGET_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if stale_s <= 0 or coalesce_s < 0 or expire_every_s <= 0:
@@ -80,6 +96,7 @@ class VehicleRelay:
         self.coalesce_s = coalesce_s
         self.expire_every_s = expire_every_s
         self.forget_after_s = forget_after_s
+        self.vessel_forget_s = vessel_forget_s
         self._clock = clock
         self._latest: dict[str, dict[str, Any]] = {}
         self._heard_s: dict[str, float] = {}
@@ -90,11 +107,16 @@ class VehicleRelay:
         self._pending_rows: dict[str, MotionRow] = {}
         self._pending_t_s = 0.0
         self._wakeup = asyncio.Event()
+        self._vessels: dict[int, dict[str, Any]] = {}
+        """The latest record of each vessel by MMSI, as its gateway sent it."""
+        self._vessel_heard_s: dict[int, float] = {}
         self.bad_vehicles = 0
         """Entries refused: a record that is not a mapping, or has no ``key`` or
         ``operator_id``; a row of the wrong length or without a ``key``; either
         with an ``operator_id`` that is neither a string nor None."""
         self.marked_lost_total = 0
+        self.bad_vessels = 0
+        """Vessel records without an integer ``mmsi`` (skipped)."""
         self.lag_s = 0.0
         """Receive time minus gateway tick of the latest batch: the bus's delay
         (plus any clock difference between the machines)."""
@@ -154,8 +176,28 @@ class VehicleRelay:
         self._marked_lost.discard(key)
 
     def publish(self, frame: Mapping[str, Any], operator_id: str | None) -> None:
-        """Pass a must-keep frame to the hub as it is."""
+        """Pass a frame to the hub as it is; a ``vessels`` frame also updates the
+        vessel picture first."""
+        if frame.get("type") == "vessels":
+            self._take_vessels(frame)
         self._hub.publish(frame, operator_id)
+
+    def _take_vessels(self, frame: Mapping[str, Any]) -> None:
+        """Fold a ``vessels`` frame in: its records replace, its ``gone`` remove.
+        Malformed entries (they came over the network) count in ``bad_vessels``."""
+        now_s = self._clock()
+        records, gone = frame.get("vessels", ()), frame.get("gone", ())
+        for vessel in records if isinstance(records, list) else ():
+            mmsi = vessel.get("mmsi") if isinstance(vessel, Mapping) else None
+            if not isinstance(mmsi, int):
+                self.bad_vessels += 1
+                continue
+            self._vessels[mmsi] = dict(vessel)
+            self._vessel_heard_s[mmsi] = now_s
+        for mmsi in gone if isinstance(gone, list) else ():
+            if isinstance(mmsi, int):
+                self._vessels.pop(mmsi, None)
+                self._vessel_heard_s.pop(mmsi, None)
 
     # -- the picture ---------------------------------------------------------------
 
@@ -164,6 +206,19 @@ class VehicleRelay:
         snapshot."""
         del now_s  # the frames carry the gateway's own ages
         return list(self._latest.values())
+
+    def vessel_frames(self) -> list[dict[str, Any]]:
+        """Every vessel with a position, as a gateway's snapshot lists them."""
+        return [
+            v
+            for v in self._vessels.values()
+            if v.get("lat_deg") is not None and v.get("lon_deg") is not None
+        ]
+
+    @property
+    def vessels(self) -> int:
+        """Vessels in the picture."""
+        return len(self._vessels)
 
     @property
     def vehicles(self) -> int:
@@ -187,7 +242,9 @@ class VehicleRelay:
         self._hub.publish_vehicles(t_s, records, rows)
 
     def expire(self, now_s: float) -> None:
-        """Queue stale vehicles as ``link_lost``; forget the long-silent ones."""
+        """Queue stale vehicles as ``link_lost``; forget the long-silent ones
+        (vehicles and vessels; viewers are told which vessels went)."""
+        self._forget_vessels(now_s)
         for key, heard_s in list(self._heard_s.items()):
             silent_s = now_s - heard_s
             if silent_s > self.forget_after_s:
@@ -212,6 +269,30 @@ class VehicleRelay:
                 self._pending_rows.pop(key, None)
                 self._pending_t_s = max(self._pending_t_s, now_s)
                 logger.info("vehicle %s not heard for %.1f s: link_lost", key, silent_s)
+
+    def _forget_vessels(self, now_s: float) -> None:
+        gone = [
+            mmsi
+            for mmsi, heard_s in self._vessel_heard_s.items()
+            if now_s - heard_s > self.vessel_forget_s
+        ]
+        if not gone:
+            return
+        for mmsi in gone:
+            del self._vessels[mmsi], self._vessel_heard_s[mmsi]
+        logger.info(
+            "%d vessels not heard of for %.0f s: gone", len(gone), self.vessel_forget_s
+        )
+        self._hub.publish(
+            {
+                "type": "vessels",
+                "t_s": round(now_s, 3),
+                "t_utc": utc_iso(now_s),
+                "vessels": [],
+                "gone": gone,
+            },
+            None,
+        )
 
     async def run(self) -> None:
         """Flush ``coalesce_s`` after the first queued batch; expire periodically."""
