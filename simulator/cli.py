@@ -23,6 +23,7 @@ from shapely.geometry import LineString
 
 from airspace.errors import AirspaceError
 from airspace.site import Site
+from simulator.crossing import plan_crossing
 from simulator.errors import SimulatorError
 from simulator.fleet import Fleet
 from simulator.fleet_source import FleetSource, parse_signing_keys
@@ -227,8 +228,9 @@ def sim(
         float | None,
         typer.Option(
             help="With --ais: the vessel_crossing scenario, a ferry crossing the "
-            "site's maritime corridor over water this many simulated seconds "
-            "after the start (under the drone flying it).",
+            "site's maritime corridor under the drone flying it, at this many "
+            "simulated seconds after the start or, when that drone is not over "
+            "the water then, as soon after as it is.",
             min=0.0,
         ),
     ] = None,
@@ -295,17 +297,21 @@ def sim(
             if options.duration_s is None and file.duration_s is not None:
                 options = replace(options, duration_s=file.duration_s)
         wind = Wind.from_direction(wind_mps or 0.0, wind_from_deg or 0.0)
-        fleet = Fleet(
-            the_site,
-            specs,
-            rate_hz=rate_hz,
-            seed=seed or 0,
-            mavlink1=mavlink1,
-            gnss_noise_m=gnss_noise_m,
-            wind=wind,
-            repeat=repeat,
-            gcs_heartbeat=gcs_heartbeat,
-        )
+
+        def make_fleet() -> Fleet:
+            return Fleet(
+                the_site,
+                specs,
+                rate_hz=rate_hz,
+                seed=seed or 0,
+                mavlink1=mavlink1,
+                gnss_noise_m=gnss_noise_m,
+                wind=wind,
+                repeat=repeat,
+                gcs_heartbeat=gcs_heartbeat,
+            )
+
+        fleet = make_fleet()
     except (SimulatorError, AirspaceError, ValueError) as exc:
         _echo(f"error: {exc}")
         raise typer.Exit(2) from None
@@ -314,7 +320,7 @@ def sim(
     )
     for spec in specs:
         _echo(f"  {spec.label}{' (signed)' if spec.signing_key else ''}")
-    vessels = _vessels(the_site, ais, vessel_crossing)
+    vessels = _vessels(the_site, ais, vessel_crossing, make_fleet)
     if ais is not None:
         _echo(f"  AIS: {len(vessels)} vessel(s) to udp {ais}")
 
@@ -323,7 +329,11 @@ def sim(
             return await run_fleet(fleet, options, stop=stop, progress=_echo)
         host, _, port = ais.rpartition(":")
         sender = asyncio.create_task(
-            send_ais((host, int(port)), vessels, stop, speed=speed)
+            # On the fleet's clock, not the wall's: when the fleet runs behind,
+            # the crossing ferry still meets its drone.
+            send_ais(
+                (host, int(port)), vessels, stop, speed=speed, clock=lambda: fleet.t_s
+            )
         )
         try:
             return await run_fleet(fleet, options, stop=stop, progress=_echo)
@@ -378,23 +388,44 @@ sim.__doc__ = "\n\n".join(_HELP_PARAGRAPHS)
 
 
 def _vessels(
-    the_site: Site, ais: str | None, crossing_at_s: float | None
+    the_site: Site,
+    ais: str | None,
+    crossing_at_s: float | None,
+    make_fleet: Callable[[], Fleet],
 ) -> list[ScriptedVessel]:
-    """The scripted vessels for ``--ais`` (none without it)."""
+    """The scripted vessels for ``--ais`` (none without it).
+
+    The crossing ferry aims at the drone flying the maritime corridor (a twin of
+    the fleet, from ``make_fleet``, flies ahead to find where it will be); with no
+    such drone it crosses the corridor's first over-water segment at the time.
+    """
     if ais is None:
         return []
     host, _, port = ais.rpartition(":")
     if not host or not port.isdigit():
         raise typer.BadParameter("expected HOST:PORT", param_hint="--ais")
     vessels = harbour_vessels()
-    if crossing_at_s is not None:
-        point = maritime_crossing_point(the_site)
-        if point is None:
-            raise typer.BadParameter(
-                f"site {the_site.id} has no corridor over water",
-                param_hint="--vessel-crossing",
-            )
-        vessels.append(crossing_vessel(point, crossing_at_s))
+    if crossing_at_s is None:
+        return vessels
+    crossing = plan_crossing(make_fleet(), crossing_at_s)
+    if crossing is not None:
+        lon, lat = crossing.lonlat
+        _echo(
+            f"  vessel_crossing: under {crossing.drone} at {crossing.at_s:.0f} s "
+            f"({lat:.5f}, {lon:.5f}), heading {crossing.heading_deg:.0f} deg"
+        )
+        vessels.append(
+            crossing_vessel(crossing.lonlat, crossing.at_s, crossing.heading_deg)
+        )
+        return vessels
+    point = maritime_crossing_point(the_site)
+    if point is None:
+        raise typer.BadParameter(
+            f"site {the_site.id} has no corridor over water",
+            param_hint="--vessel-crossing",
+        )
+    _echo("  vessel_crossing: no drone over the maritime corridor's water to aim at")
+    vessels.append(crossing_vessel(point, crossing_at_s))
     return vessels
 
 

@@ -19,7 +19,7 @@ pilot's MAVProxy forwarding the autopilot does.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airspace.site import Site
@@ -134,6 +134,25 @@ class Fleet:
         if self.gcs is not None:
             frames += [self._gcs_encoder.encode(m, wall_s) for m in self.gcs.due(t_s)]
         return frames
+
+    def fly_ahead(self, index: int) -> Iterator[float]:
+        """Fly drone ``index`` alone, as ``step`` would, one position sample at a
+        time; yield the simulated time after each (read ``drones[index]`` then).
+
+        Nothing is sent and no other drone moves: for a twin of a fleet that looks
+        ahead at where a drone will be (physics draws no random numbers, so the
+        twin flies exactly the path of the real run, commands from outside apart).
+        Endless; the caller stops.
+        """
+        drone = self.drones[index]
+        while True:
+            self.tick += 1
+            if self.tick % self.spread != index % self.spread:
+                continue
+            start_s = self.t_s - self.sample_dt_s
+            for k in range(self.physics_steps):
+                drone.advance(start_s + k * self.physics_dt_s, self.physics_dt_s)
+            yield self.t_s
 
     def receive(self, msg: Any, wall_s: float) -> list[bytes]:
         """Return every drone's answer to ``msg`` (a decoded pymavlink message)."""

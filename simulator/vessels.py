@@ -9,8 +9,9 @@ every ``STATIC_EVERY_S``), the same library SkyBerth decodes with.
 
 The default fleet (:func:`harbour_vessels`): a ferry on the Central-Cheung Chau
 line, a container ship in the West Lamma Channel fairway, a small craft near the
-pier. ``vessel_crossing`` adds a vessel timed to cross the maritime corridor's
-water (the demo site's C2) under the drone flying it.
+pier. ``vessel_crossing`` adds a vessel that crosses the maritime corridor's water
+(the demo site's C2) under the drone flying it: :mod:`simulator.crossing` finds
+where and when that drone will be, :func:`crossing_vessel` sails through there then.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncio
 import math
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -202,22 +203,29 @@ async def send_ais(
     *,
     speed: float = 1.0,
     tick_s: float = 0.5,
+    clock: Callable[[], float] | None = None,
 ) -> int:
     """Send each vessel's sentences to ``target`` over UDP until ``stop``.
 
-    Simulated time runs ``speed`` times the wall clock from the call. Returns the
+    Simulated time is ``clock()`` (seconds; the fleet's, to sail in step with the
+    drones), by default ``speed`` times the wall clock from the call. Returns the
     number of datagrams sent (one per vessel report).
     """
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)
     started = time.monotonic()
+    if clock is None:
+
+        def clock() -> float:
+            return (time.monotonic() - started) * speed
+
     next_s = {v.mmsi: 0.0 for v in vessels}
     static_s = {v.mmsi: -math.inf for v in vessels}
     sent = 0
     try:
         while not stop.is_set():
-            t_s = (time.monotonic() - started) * speed
+            t_s = clock()
             for v in vessels:
                 if t_s < next_s[v.mmsi]:
                     continue

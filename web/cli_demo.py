@@ -51,11 +51,14 @@ DEMO_FLIGHTS: tuple[tuple[str, str, str], ...] = (
     ("C1", "P4", "P4"),
 )
 """(corridor, take-off pad, landing pad) per demo drone, cycled."""
-DRIFTING_DRONE = 2
-VESSEL_CROSSING_AT_S = 240.0
-"""When the demo's ferry crosses the maritime corridor C2's water (simulated s):
-about when the drone flying C2 gets there from pad P2."""
-"""The fleet position of the drone that drifts out of its corridor."""
+DRIFTING_DRONE = 4
+"""The fleet position of the drone that drifts out of its corridor: Kite-4 on the
+over-water loop C1, so that Kite-2 flies the maritime corridor C2 as planned and
+meets the crossing ferry early."""
+VESSEL_CROSSING_AT_S = 80.0
+"""When the demo's ferry crosses under the drone flying the maritime corridor C2
+(simulated s): Kite-2 is over the water from about 65 s; the simulator aims the
+ferry at where that drone will be then (``skyberth sim --vessel-crossing``)."""
 DEGRADED_SIGNAL_DRONE = 3
 """The fleet position of the drone reporting RADIO_STATUS and WIND, its GNSS and
 radio degraded for 20 s in flight: C3, the dense-urban corridor, where signal
@@ -130,7 +133,7 @@ def simulator_command(
     mavlink_port = settings.mavlink[0].rsplit(":", 1)[1]
     api = f"http://{settings.http_host}:{settings.http_port}"
     # Vessels: the harbour traffic, and a ferry crossing the maritime corridor
-    # when the drone flying it is over the water (and every ~6.5 min after).
+    # under the drone flying it (and every ~6.5 min after, on the same line).
     ais: list[str] = []
     if settings.ais:
         ais_port = settings.ais[0].rsplit(":", 1)[1]
@@ -250,6 +253,9 @@ def demo(
                 f"  {drones} booked drone(s) take off now; Kite-"
                 f"{min(DRIFTING_DRONE, drones)} drifts out of its corridor, and an "
                 "intruder flies without a booking.",
+                "  AIS: harbour traffic, and a ferry crossing under the drone on the "
+                f"maritime corridor C2 (about {VESSEL_CROSSING_AT_S:.0f} s in, "
+                "then every ~6.5 min).",
                 "  Ctrl-C stops the demo.",
                 "",
             ]
