@@ -37,6 +37,11 @@ logger = logging.getLogger(__name__)
 SPEED = 4
 BOOKED_DRONES = 4
 """The demo's default fleet: kite-1 .. kite-4, plus an intruder."""
+FERRY_SPEED = 10
+"""Fast enough that the ferry (80 s simulated) comes within seconds, slow enough
+that the simulator keeps pace on a busy two-core machine."""
+FERRY_TIMEOUT_S = 45.0
+CROSSING_FERRY_MMSI = 477000199
 START_TIMEOUT_S = 30.0
 MOVING_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
@@ -64,6 +69,12 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Demo]:
+    with running_demo(tmp_path, SPEED) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_demo(tmp_path: Path, speed: float) -> Iterator[Demo]:
     http_port = free_port()
     udp_port = free_port(socket.SOCK_DGRAM)
     log_path = tmp_path / "demo.log"
@@ -73,7 +84,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
                 sys.executable,
                 *("-m", "web.cli", "demo"),
                 *("--port", str(http_port), "--mavlink-port", str(udp_port)),
-                *("--data-dir", str(tmp_path / "data"), "--speed", str(SPEED)),
+                *("--data-dir", str(tmp_path / "data"), "--speed", str(speed)),
             ],
             cwd=SOURCE_ROOT,
             env=simulator_env(),
@@ -106,15 +117,19 @@ def _wait_for_map(demo: Demo) -> float:
 
 
 def _pilot_token(demo: Demo) -> str:
+    return _token(demo, "pilot")
+
+
+def _token(demo: Demo, user: str) -> str:
     passwords = {
         name: password
         for name, password, role in PASSWORD_LINE.findall(demo.output())
         if role in {"site_admin", "safety_officer", "operator", "pilot"}
     }
-    assert "pilot" in passwords, demo.output()
+    assert user in passwords, demo.output()
     response = httpx2.post(
         demo.base_url + "/api/v1/auth/token",
-        data={"username": "pilot", "password": passwords["pilot"]},
+        data={"username": user, "password": passwords[user]},
         timeout=10,
     )
     assert response.status_code == 200, response.text
@@ -204,3 +219,33 @@ def test_demo_serves_the_map_flies_the_booked_drones_and_stops_on_sigint(
         f"map after {map_after_s:.1f} s, all booked drones moving after "
         f"{moving_after_s:.1f} s, stopped {stop_s:.1f} s after SIGINT"
     )
+
+
+def test_demo_ferry_crosses_under_the_maritime_drone_with_a_proximity_warning(
+    tmp_path: Path,
+) -> None:
+    # Issue 20's done-when: the crossing ferry aims at Kite-2, the demo's drone on
+    # the maritime corridor C2, and passes under it early in the demo (80 s
+    # simulated, ~8 s here); the safety officer's live stream shows the warning.
+    with running_demo(tmp_path, FERRY_SPEED) as demo:
+        _wait_for_map(demo)
+        token = _token(demo, "safety")
+        with LiveRecorder.running(demo.ws_url, token) as live:
+            live.wait_for(lambda f: f.get("type") == "snapshot", 10)
+            started = time.monotonic()
+            warning = live.wait_for(
+                lambda f: (
+                    f.get("type") == "event"
+                    and f["event"]["kind"] == "vessel_proximity"
+                    and f["event"]["drone_id"] == "kite-2"
+                    and f["event"]["details"]["vessel_name"] == "CROSSING FERRY"
+                ),
+                FERRY_TIMEOUT_S,
+            )["event"]
+            warned_after_s = time.monotonic() - started
+        assert demo.process.poll() is None, demo.output()[-3000:]
+        output = demo.output()
+    assert "vessel_crossing: under Kite-2" in output, output[-3000:]
+    assert warning["details"]["mmsi"] == CROSSING_FERRY_MMSI
+    assert warning["details"]["dcpa_m"] < 50.0
+    logger.info(f"the crossing ferry's warning for kite-2 after {warned_after_s:.1f} s")
