@@ -46,3 +46,7 @@ form.addEventListener("submit", async (event) => {
     button.disabled = false;
   }
 });
+
+// The button starts disabled in the HTML: a click before this handler is attached
+// would submit the form natively, putting the password in the URL.
+form.querySelector("button[type=submit]").disabled = false;

@@ -96,10 +96,9 @@ export async function requireUser() {
     return new Promise(() => {}); // the page is being left
   }
   const cached = sessionStorage.getItem(USER_KEY);
-  if (cached) return JSON.parse(cached);
-  const me = await api("auth/me");
+  const me = cached ? JSON.parse(cached) : await api("auth/me");
   sessionStorage.setItem(USER_KEY, JSON.stringify(me));
-  await syncLanguage();
+  await syncLanguage(); // on every page: the choice may have changed in another tab
   return me;
 }
 
