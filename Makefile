@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml requirements.lock web/frontend/package-lock.json
 	cd web/frontend && npm ci --no-audit --no-fund --silent && npm run --silent vendor
 	touch $(STAMP)
 
-# The page tests drive Debian's Chromium (a browser download does not work offline).
+# The page tests drive Debian's Chromium (a browser download does not work offline);
+# Noto CJK renders the Traditional Chinese pages (no web fonts: the pages stay offline).
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@dpkg -s fonts-noto-cjk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; }
 
 setup: $(STAMP)
 

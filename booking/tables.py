@@ -66,6 +66,8 @@ class UserRow(SQLModel, table=True):
         default=False, sa_column_kwargs={"server_default": sa.false()}
     )
     token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    language: str | None = None
+    """The user's chosen page language (a BCP 47 tag); None: the browser's."""
 
 
 class DroneRow(SQLModel, table=True):

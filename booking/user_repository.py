@@ -75,3 +75,16 @@ class SqlUsers:
         """Return the user and their password hash, or None."""
         row = self._s.exec(select(UserRow).where(UserRow.username == username)).first()
         return (user_from_row(row), row.password_hash) if row else None
+
+    def language_of(self, user_id: str) -> str | None:
+        """Return the page language the user chose (a BCP 47 tag), or None."""
+        row = self._s.get(UserRow, user_id)
+        return row.language if row else None
+
+    def set_language(self, user_id: str, language: str | None) -> None:
+        """Store the user's page language (None: follow the browser again)."""
+        row = self._s.get(UserRow, user_id)
+        if row is None:
+            raise LookupError(f"user {user_id} does not exist")
+        row.language = language
+        self._s.add(row)

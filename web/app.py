@@ -25,6 +25,7 @@ from telemetry.recording.track_store import TrackStore
 from web.db import make_engine, write_session
 from web.errors import install_error_handlers
 from web.events import EventLog
+from web.i18n import routes as i18n_routes
 from web.input_limits import BodySizeLimit
 from web.interpreter import tune_for_serving
 from web.login_guard import LoginGuard
@@ -199,6 +200,7 @@ def create_app(
     app.include_router(api_docs.router)
     app.include_router(live.router)
     pages.install_pages(app)
+    app.include_router(i18n_routes.catalogue_router)
     for module in (
         auth,
         sites,
@@ -217,6 +219,7 @@ def create_app(
         users,
         zones,
         vehicle_commands,
+        i18n_routes,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -10,10 +10,12 @@
 other ``BookingError``   400
 =======================  ======  ============================================
 
-Each body is ``err.as_dict()``: ``error``, ``rule``, ``message``, ``booking_ids`` and
-``closure_ids`` (the ids of what the request hit), plus ``detail`` (the message) as in
-FastAPI's own error bodies. Request validation keeps FastAPI's
-422 body with one entry per field (``loc``, ``msg``, ``type``).
+Each body is ``err.as_dict()``: ``error``, ``rule`` (a stable English machine code),
+``message`` (for people, in the language of the request's ``Accept-Language``:
+``web.i18n``), ``booking_ids`` and ``closure_ids`` (the ids of what the request hit),
+plus ``detail`` (the domain's English message) as in FastAPI's own error bodies.
+Request validation keeps FastAPI's 422 body with one entry per field (``loc``,
+``msg``, ``type``).
 
 The OpenAPI schema says so too: every documented 422 is either FastAPI's
 ``HTTPValidationError`` or an ``ErrorMessage`` (a ``detail`` string), since a route
@@ -39,6 +41,7 @@ from booking.errors import (
     PermissionDenied,
     QuotaExceeded,
 )
+from web.i18n import DEFAULT_LANGUAGE, catalogue, negotiate
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,24 @@ async def _booking_error(request: Request, exc: Exception) -> JSONResponse:
         raise exc
     code = status_for(exc)
     logger.info("%s %s -> %d: %s", request.method, request.url.path, code, exc)
-    return JSONResponse({"detail": exc.message, **exc.as_dict()}, status_code=code)
+    body = {"detail": exc.message, **exc.as_dict()}
+    body["message"] = human_message(exc, request.headers.get("accept-language"))
+    return JSONResponse(body, status_code=code)
+
+
+def human_message(exc: BookingError, accept_language: str | None) -> str:
+    """Return the error's ``message`` in the language the request asks for.
+
+    English keeps the domain's own message (it names thing and reason); Chinese
+    gives the rule's message from the catalogue (``rule.<rule>``), or the English
+    one for a rule not translated yet (never an empty answer).
+    """
+    language = negotiate(accept_language)
+    if language == DEFAULT_LANGUAGE:
+        return exc.message
+    key = f"rule.{exc.rule}"
+    translated = catalogue(language).get(key)
+    return translated if translated else exc.message
 
 
 ERROR_MESSAGE_SCHEMA: dict[str, Any] = {

@@ -173,6 +173,14 @@ ROUTES = [
         ALL_READ,
     ),
     Route("GET /auth/me", _get("/api/v1/auth/me"), ALL_READ),
+    Route("GET /me/language", _get("/api/v1/me/language"), ALL_READ),
+    Route(
+        "PUT /me/language",
+        lambda w, h: w.client.put(
+            "/api/v1/me/language", json={"language": "zh-Hant-HK"}, headers=h
+        ),
+        ALL_READ,
+    ),
     Route("GET /telemetry/links", _get("/api/v1/telemetry/links"), ALL_READ),
     Route("GET /drones", _get("/api/v1/drones"), ALL_READ),
     Route(

@@ -2,6 +2,7 @@
 // post-flight forms (GET/PUT .../forms). The booking id comes from the path
 // (/bookings/{id}/flights) or ?booking=. The API decides who sees and files what.
 
+import { t } from "./i18n.js";
 import { api, applyRole, el, requireUser } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
@@ -42,7 +43,7 @@ function checklistBoxes(items) {
   CHECKLIST = items;
   const label = (id) => id.charAt(0).toUpperCase() + id.slice(1).replaceAll("_", " ");
   $("checklist-items").replaceChildren(
-    el("legend", {}, "Checklist"),
+    el("legend", {}, t("ui.checklist")),
     ...items.map((id) => el("label", {}, el("input", { type: "checkbox", name: id }), ` ${label(id)}`)),
   );
 }
@@ -88,13 +89,13 @@ function postBody(form) {
 function wire(form, status, kind, id, build) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    status.textContent = "Saving…";
+    status.textContent = t("forms.saving");
     try {
       const saved = await api(`bookings/${id}/forms/${kind}`, { method: "PUT", body: build(form) });
-      status.textContent = `Saved (version ${saved.version}) by ${saved.submitted_by}.`;
+      status.textContent = t("forms.saved", { version: saved.version, user: saved.submitted_by });
     } catch (err) {
       const body = err.body || {};
-      status.textContent = body.message ? `Refused (${body.rule}): ${body.message}` : `Refused: ${err.message}`;
+      status.textContent = body.message ? t("forms.refused_rule", { rule: body.rule, message: body.message }) : t("forms.refused", { message: err.message });
     }
   });
 }
@@ -104,10 +105,10 @@ async function main() {
   applyRole(user);
   const id = bookingId();
   if (!id) {
-    $("flights-status").textContent = "No booking named.";
+    $("flights-status").textContent = t("flights.no_booking");
     return;
   }
-  $("flights-title").textContent = `Flights of booking ${id}`;
+  $("flights-title").textContent = t("flights.title", { id });
   $("flights-csv").addEventListener("click", async (event) => {
     // A plain link would not carry the bearer token: fetch, then save the blob.
     event.preventDefault();
@@ -122,8 +123,8 @@ async function main() {
   ]);
   const list = flights.flights || [];
   $("flights-status").textContent = list.length
-    ? `${list.length} flight(s), detected from the recording (landed ${flights.landed_end_s} s ends a flight).`
-    : "No flight recorded yet.";
+    ? t("flights.detected", { count: list.length, landed_s: flights.landed_end_s })
+    : t("flights.none");
   $("flights-table").hidden = list.length === 0;
   $("flights-rows").replaceChildren(...list.map(row));
   if (forms.checklist) checklistBoxes(forms.checklist);
@@ -134,5 +135,5 @@ async function main() {
 }
 
 main().catch((err) => {
-  $("flights-status").textContent = `Could not load the flights: ${err.message}`;
+  $("flights-status").textContent = t("flights.could_not_load", { reason: err.message });
 });

@@ -4,6 +4,8 @@
 // member `display`, see web/site_display.py) and the site's mPD offset with its label.
 /* global L */
 
+import { t } from "./i18n.js";
+
 const STORAGE_KEY = "skyberth.coordinates";
 export const WGS84 = "wgs84";
 export const HK1980 = "hk1980";
@@ -92,9 +94,9 @@ export function cursorReadout(map, format) {
   let text;
   let button;
   const render = () => {
-    text.textContent = last ? format.position(last.lng, last.lat) : "Move over the map for a position";
+    text.textContent = last ? format.position(last.lng, last.lat) : t("grid.move_over_map");
     button.hidden = !format.gridAvailable;
-    button.textContent = format.effectiveMode === HK1980 ? "Show WGS84" : "Show HK1980 Grid";
+    button.textContent = t(format.effectiveMode === HK1980 ? "grid.show_wgs84" : "grid.show_hk1980");
     button.setAttribute("aria-pressed", String(format.effectiveMode === HK1980));
   };
   control.onAdd = () => {

@@ -2,6 +2,7 @@
 // drone, operator and date. The route arrives with the incident-audit issue; until
 // then this page says so instead of failing.
 
+import { onLanguageChange, t, tValue } from "./i18n.js";
 import { api, applyRole, chooseSite, el, listSites, requireUser, siteSelector } from "./session.js";
 import { localDate, localTime, startClock, zoneAbbrev } from "./time.js";
 
@@ -35,6 +36,7 @@ async function main() {
   page.incidents = Array.isArray(incidents) ? incidents : incidents.items || [];
   setUpFilters();
   render();
+  onLanguageChange(render);
 }
 
 function showUnavailable() {
@@ -42,13 +44,13 @@ function showUnavailable() {
     el(
       "div",
       { class: "unavailable", dataset: { state: "unavailable" } },
-      el("h2", {}, "Incident audit is not available on this server yet"),
+      el("h2", {}, t("incidents.unavailable_title")),
       el(
         "p",
         { class: "muted" },
-        "This server does not provide the incident list. Incidents still appear live on the map, as toasts and in its side list.",
+        t("incidents.unavailable_text"),
       ),
-      el("p", {}, el("a", { href: "/map" }, "Go to the live map")),
+      el("p", {}, el("a", { href: "/map" }, t("incidents.go_to_map"))),
     ),
   );
 }
@@ -56,7 +58,7 @@ function showUnavailable() {
 function setUpFilters() {
   for (const key of FILTERS) {
     const values = [...new Set(page.incidents.map((i) => i[key]).filter(Boolean))].sort();
-    $(FILTER_IDS[key]).append(...values.map((v) => new Option(String(v).replaceAll("_", " "), v)));
+    $(FILTER_IDS[key]).append(...values.map((v) => new Option(key === "state" || key === "kind" ? tValue(`incident.${key}`, v) : String(v), v)));
   }
   const form = $("filters");
   form.hidden = false;
@@ -77,7 +79,7 @@ function render() {
     .sort((a, b) => opened(b) - opened(a));
   if (!shown.length) {
     $("incident-table").replaceChildren(
-      el("p", { class: "muted" }, page.incidents.length ? "No incident matches these filters." : "No incidents recorded."),
+      el("p", { class: "muted" }, page.incidents.length ? t("incidents.none_match") : t("incidents.none")),
     );
     return;
   }
@@ -89,7 +91,7 @@ function render() {
       el(
         "thead",
         {},
-        el("tr", {}, ["Incident", "Opened", "Kind", "Severity", "State", "Drone", "Operator", "Booking / corridor", "What happened"].map((h) => el("th", { scope: "col" }, h))),
+        el("tr", {}, ["incident", "opened", "kind", "severity", "state", "drone", "operator", "booking", "what"].map((h) => el("th", { scope: "col" }, t(`incidents.col.${h}`)))),
       ),
       el(
         "tbody",
@@ -104,10 +106,10 @@ function render() {
               { title: new Date(opened(i)).toISOString() },
               `${localDate(opened(i), page.zone)} ${localTime(opened(i), page.zone, true)} ${zone}`,
             ),
-            el("td", {}, String(i.kind || "").replaceAll("_", " ")),
-            el("td", {}, i.severity || ""),
-            el("td", {}, el("span", { class: `state state-${i.state}` }, i.state || "")),
-            el("td", {}, i.drone_id || (i.sysid ? `sysid ${i.sysid}` : "unknown")),
+            el("td", {}, tValue("incident.kind", i.kind)),
+            el("td", {}, tValue("incident.severity", i.severity)),
+            el("td", {}, el("span", { class: `state state-${i.state}` }, tValue("incident.state", i.state))),
+            el("td", {}, i.drone_id || (i.sysid ? t("incidents.sysid", { sysid: i.sysid }) : t("incidents.unknown_drone"))),
             el("td", {}, i.operator_id || ""),
             el("td", {}, [i.booking_id && `#${i.booking_id}`, i.corridor_id].filter(Boolean).join(" · ")),
             el("td", {}, i.message || ""),
@@ -119,5 +121,5 @@ function render() {
 }
 
 main().catch((err) => {
-  $("incident-table").replaceChildren(el("p", { class: "error" }, `The page could not start: ${err.message}`));
+  $("incident-table").replaceChildren(el("p", { class: "error" }, t("page.could_not_start", { reason: err.message })));
 });

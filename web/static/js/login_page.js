@@ -1,6 +1,7 @@
 // The sign-in form: the OAuth2 password flow of POST /api/v1/auth/token.
 
 import { sameOriginPath } from "./redirects.js";
+import { t } from "./i18n.js";
 import { api, saveToken, token } from "./session.js";
 
 const form = document.getElementById("login-form");
@@ -25,7 +26,7 @@ form.addEventListener("submit", async (event) => {
   const username = form.username.value.trim();
   const password = form.password.value;
   if (!username || !password) {
-    error.textContent = "Enter your user name and password.";
+    error.textContent = t("login.enter_both");
     error.hidden = false;
     return;
   }
@@ -38,10 +39,14 @@ form.addEventListener("submit", async (event) => {
     location.assign(nextPage());
   } catch (err) {
     error.textContent =
-      err.status === 401 ? "That user name and password do not match an account." : `Sign-in failed: ${err.message}`;
+      err.status === 401 ? t("login.no_match") : t("login.failed", { reason: err.message });
     error.hidden = false;
     form.password.select();
   } finally {
     button.disabled = false;
   }
 });
+
+// The button starts disabled in the HTML: a click before this handler is attached
+// would submit the form natively, putting the password in the URL.
+form.querySelector("button[type=submit]").disabled = false;

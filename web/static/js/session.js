@@ -2,6 +2,8 @@
 // the REST API with it, and showing only what the user's role may use. The API
 // enforces every rule itself; hiding controls here only keeps pages uncluttered.
 
+import { currentLanguage, languageChosenHere, setLanguage, t } from "./i18n.js";
+
 const TOKEN_KEY = "skyberth.token";
 const USER_KEY = "skyberth.user";
 export const API = "/api/v1";
@@ -31,7 +33,7 @@ function describeError(status, body) {
       return body.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
     }
   }
-  return `the server answered ${status}`;
+  return t("error.server_answered", { status });
 }
 
 export function saveToken(token) {
@@ -63,7 +65,8 @@ export function signOut(reason) {
  * with an ApiError carrying the body, for the page to explain in words.
  */
 export async function api(path, { method = "GET", body, form, raw = false } = {}) {
-  const headers = { Accept: "application/json" };
+  // The API's human `message` comes in the page language; `rule` stays English.
+  const headers = { Accept: "application/json", "Accept-Language": currentLanguage() };
   const bearer = token();
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   let payload;
@@ -76,7 +79,7 @@ export async function api(path, { method = "GET", body, form, raw = false } = {}
   const url = path.startsWith("/") ? path : `${API}/${path}`;
   const response = await fetch(url, { method, headers, body: payload });
   if (response.status === 401 && bearer) {
-    signOut("Your session has ended; please sign in again.");
+    signOut(t("session.ended"));
     throw new ApiError(401, null, url);
   }
   if (raw && response.ok) return response;
@@ -93,10 +96,34 @@ export async function requireUser() {
     return new Promise(() => {}); // the page is being left
   }
   const cached = sessionStorage.getItem(USER_KEY);
-  if (cached) return JSON.parse(cached);
-  const me = await api("auth/me");
+  const me = cached ? JSON.parse(cached) : await api("auth/me");
   sessionStorage.setItem(USER_KEY, JSON.stringify(me));
+  await syncLanguage(); // on every page: the choice may have changed in another tab
   return me;
+}
+
+/**
+ * Follow the language the user stored on the server (their choice on any browser);
+ * a choice made on this browser before it was stored (the login page) is stored.
+ */
+async function syncLanguage() {
+  try {
+    const choice = await api("me/language");
+    if (!choice.stored && languageChosenHere()) await storeLanguage(currentLanguage());
+    else if (choice.stored && choice.language !== currentLanguage()) await setLanguage(choice.language);
+  } catch {
+    // The page works in the browser's language without it.
+  }
+}
+
+function storeLanguage(language) {
+  return api("me/language", { method: "PUT", body: { language } });
+}
+
+if (typeof document !== "undefined") {
+  document.addEventListener("skyberth:language", (event) => {
+    if (event.detail.remember && token()) storeLanguage(event.detail.language).catch(() => {});
+  });
 }
 
 export function hasRole(user, roles) {
@@ -114,7 +141,7 @@ export function applyRole(user, root = document) {
   const who = document.getElementById("who");
   if (who) {
     const org = user.operator_id ? ` · ${user.operator_id}` : "";
-    who.textContent = `${user.name} (${user.role.replace("_", " ")}${org})`;
+    who.textContent = `${user.name} (${t(`role.${user.role}`)}${org})`;
   }
   for (const link of document.querySelectorAll(".topbar nav a")) {
     if (link.getAttribute("href") === location.pathname) link.setAttribute("aria-current", "page");

@@ -1,6 +1,8 @@
 // Times: the API speaks UTC; people at the pier think in the site's local time.
 // Everything here uses the browser's built-in time zone data (Intl), no library.
 
+import { intlLocale, t } from "./i18n.js";
+
 const partsCache = new Map();
 
 function formatter(timeZone) {
@@ -78,7 +80,7 @@ export function mondayOf(dateStr) {
 /** Return "Mon 24 Nov" for a date string. */
 export function dayLabel(dateStr) {
   const [y, m, d] = dateStr.split("-").map(Number);
-  return new Intl.DateTimeFormat("en-GB", {
+  return new Intl.DateTimeFormat(intlLocale(), {
     timeZone: "UTC",
     weekday: "short",
     day: "numeric",
@@ -130,7 +132,7 @@ export function startClock(element, timeZone) {
     const now = Date.now();
     const utc = new Date(now).toISOString().slice(11, 19);
     element.textContent = `${utc} UTC · ${localTime(now, zone, true)} ${zoneAbbrev(zone, now)}`;
-    element.title = `Site local time zone: ${zone} (${utcOffsetLabel(zone, now)})`;
+    element.title = t("clock.zone_title", { zone, offset: utcOffsetLabel(zone, now) });
   };
   tick();
   setInterval(tick, 1000);

@@ -2,6 +2,7 @@
 // showing the user's bookings (booked / pending), everyone's busy time without
 // details (from the availability API), closures and the hours the site is shut.
 
+import { t, tValue } from "./i18n.js";
 import { el } from "./session.js";
 import { dayLabel, localDate, localTime, spanLabel, utcSpanLabel } from "./time.js";
 
@@ -32,11 +33,11 @@ export function renderTimeline(range, site, data, onOpen) {
   );
   const shade = () =>
     closedHours.map(([a, b]) =>
-      el("div", { class: "tl-closed-hours", style: `left:${pct(a)};width:${width(a, b)}`, title: "Site closed (outside opening hours)" }),
+      el("div", { class: "tl-closed-hours", style: `left:${pct(a)};width:${width(a, b)}`, title: t("timeline.site_closed") }),
     );
   const nowMs = Date.now();
   const nowLine = () =>
-    nowMs > range.startMs && nowMs < range.endMs ? el("div", { class: "tl-now", style: `left:${pct(nowMs)}`, title: "Now" }) : null;
+    nowMs > range.startMs && nowMs < range.endMs ? el("div", { class: "tl-now", style: `left:${pct(nowMs)}`, title: t("timeline.now") }) : null;
 
   const block = (cls, a, b, text, title, extra = {}) => {
     if (!clip(a, b)) return null;
@@ -52,11 +53,18 @@ export function renderTimeline(range, site, data, onOpen) {
       .map((b) => {
         const cls = b.state === "pending" ? "pending" : b.state === "active" ? "active" : "booked";
         const resources = [
-          b.takeoff_pad_id && `take-off ${b.takeoff_pad_id}`,
-          b.landing_pad_id && `landing ${b.landing_pad_id}`,
-          b.corridor_id && `corridor ${b.corridor_id}`,
+          b.takeoff_pad_id && t("timeline.take_off", { pad: b.takeoff_pad_id }),
+          b.landing_pad_id && t("timeline.landing", { pad: b.landing_pad_id }),
+          b.corridor_id && t("timeline.corridor", { corridor: b.corridor_id }),
         ].filter(Boolean);
-        const title = `Booking #${b.id} (${b.state}) · drone ${b.drone_id} · ${resources.join(", ")} · ${spanLabel(b.start, b.end, range.zone)} · ${utcSpanLabel(b.start, b.end)}`;
+        const title = t("timeline.booking_title", {
+          id: b.id,
+          state: tValue("booking.state", b.state),
+          drone: b.drone_id,
+          resources: resources.join(", "),
+          local: spanLabel(b.start, b.end, range.zone),
+          utc: utcSpanLabel(b.start, b.end),
+        });
         return block(cls, Date.parse(b.start), Date.parse(b.end), `#${b.id} ${b.drone_id}`, title, {
           onclick: () => onOpen(b),
           dataset: { bookingId: String(b.id), state: b.state },
@@ -72,9 +80,9 @@ export function renderTimeline(range, site, data, onOpen) {
 
   const rows = [];
   const axis = el("div", { class: "tl-axis", "aria-hidden": "true" }, tickEls(true));
-  rows.push(el("div", { class: "tl-axis-label" }, range.view === "day" ? `Time (${range.zoneLabel})` : `Day (${range.zoneLabel})`), axis);
+  rows.push(el("div", { class: "tl-axis-label" }, t(range.view === "day" ? "timeline.time_axis" : "timeline.day_axis", { zone: range.zoneLabel })), axis);
 
-  rows.push(el("div", { class: "tl-group" }, "Pads"));
+  rows.push(el("div", { class: "tl-group" }, t("timeline.pads")));
   const padAvail = new Map((data.availability?.pads || []).map((p) => [p.pad_id, p]));
   for (const pad of site.pads) {
     const a = padAvail.get(pad.id) || {};
@@ -83,17 +91,17 @@ export function renderTimeline(range, site, data, onOpen) {
       el("div", { class: "tl-label", title: pad.name }, el("strong", {}, pad.id), ` ${pad.name || ""}`),
       el(
         "div",
-        { class: "tl-track", dataset: { resource: `pad:${pad.id}` }, "aria-label": `Pad ${pad.id}` },
+        { class: "tl-track", dataset: { resource: `pad:${pad.id}` }, "aria-label": t("timeline.pad", { id: pad.id }) },
         tickEls(false),
         shade(),
-        intervalBlocks(a.busy, "busy", "", "Busy (a booking and its turnaround)"),
-        intervalBlocks(a.closed, "closed", "closed", `Closed${reason ? ` (${reason})` : ""}`),
+        intervalBlocks(a.busy, "busy", "", t("timeline.pad_busy")),
+        intervalBlocks(a.closed, "closed", t("timeline.closed_short"), reason ? t("timeline.closed_because", { reason }) : t("timeline.closed")),
         bookingBlocks((b) => b.takeoff_pad_id === pad.id || b.landing_pad_id === pad.id),
         nowLine(),
       ),
     );
   }
-  rows.push(el("div", { class: "tl-group" }, "Corridors"));
+  rows.push(el("div", { class: "tl-group" }, t("timeline.corridors")));
   const corAvail = new Map((data.availability?.corridors || []).map((c) => [c.corridor_id, c]));
   for (const cor of site.corridors) {
     const a = corAvail.get(cor.id) || {};
@@ -101,24 +109,24 @@ export function renderTimeline(range, site, data, onOpen) {
     rows.push(
       el(
         "div",
-        { class: "tl-label", title: `${cor.name} · ${cor.band} · capacity ${cor.capacity}` },
+        { class: "tl-label", title: t("timeline.corridor_label", { name: cor.name, band: cor.band, capacity: cor.capacity }) },
         el("strong", {}, cor.id),
         ` ${cor.band || ""}`,
       ),
       el(
         "div",
-        { class: "tl-track", dataset: { resource: `corridor:${cor.id}` }, "aria-label": `Corridor ${cor.id}` },
+        { class: "tl-track", dataset: { resource: `corridor:${cor.id}` }, "aria-label": t("timeline.corridor_track", { id: cor.id }) },
         tickEls(false),
         shade(),
-        intervalBlocks(a.busy, "busy", "", "In use (below capacity)"),
-        intervalBlocks(a.full, "full", "full", `Full (${cor.capacity} at once)`),
-        intervalBlocks(a.closed, "closed", "closed", `Closed${reason ? ` (${reason})` : ""}`),
+        intervalBlocks(a.busy, "busy", "", t("timeline.in_use")),
+        intervalBlocks(a.full, "full", t("timeline.full_short"), t("timeline.full", { capacity: cor.capacity })),
+        intervalBlocks(a.closed, "closed", t("timeline.closed_short"), reason ? t("timeline.closed_because", { reason }) : t("timeline.closed")),
         bookingBlocks((b) => b.corridor_id === cor.id),
         nowLine(),
       ),
     );
   }
-  return el("div", { class: "timeline", role: "group", "aria-label": "Timeline of pads and corridors" }, rows);
+  return el("div", { class: "timeline", role: "group", "aria-label": t("timeline.label") }, rows);
 }
 
 function makeTicks(range) {

@@ -1,5 +1,6 @@
 // Short-lived notices in a corner of the page; breaches stay until dismissed.
 
+import { t } from "./i18n.js";
 import { el } from "./session.js";
 
 const MAX_TOASTS = 5;
@@ -12,7 +13,7 @@ export class Toasts {
 
   /** Show `message` (severity info | warning | breach); returns the element. */
   show(message, { severity = "info", title } = {}) {
-    const close = el("button", { class: "toast-close", type: "button", "aria-label": "Dismiss" }, "×");
+    const close = el("button", { class: "toast-close", type: "button", "aria-label": t("toast.dismiss") }, "×");
     const toast = el(
       "div",
       { class: `toast toast-${severity}`, role: severity === "breach" ? "alert" : "status" },

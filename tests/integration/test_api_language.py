@@ -1,0 +1,88 @@
+"""Languages through the real app on a real SQLite file: the catalogue as JSON, each
+user's stored choice (default from ``Accept-Language``) and API errors in words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.api_world import SITE, World, api_world, drone_body, slot
+from web.settings import Settings
+
+ZH = {"Accept-Language": "zh-HK,zh;q=0.9,en;q=0.5"}
+
+
+@pytest.fixture
+def world(settings: Settings) -> Iterator[World]:
+    with api_world(settings) as w:
+        yield w
+
+
+def test_catalogue_is_served_as_json_in_both_languages(world: World) -> None:
+    english = world.client.get("/i18n/en.json")
+    chinese = world.client.get("/i18n/zh-Hant-HK.json")
+    assert english.status_code == chinese.status_code == 200
+    assert english.json()["ui.bookings"] == "Bookings"
+    assert chinese.json()["ui.bookings"] == "預約"
+    assert set(english.json()) == set(chinese.json())
+    assert world.client.get("/i18n/fr.json").status_code == 404
+
+
+def test_language_defaults_to_the_browsers_until_the_user_stores_one(
+    world: World,
+) -> None:
+    me = world.headers("pilot")
+    answer = world.client.get("/api/v1/me/language", headers={**me, **ZH})
+    assert answer.json() == {"language": "zh-Hant-HK", "stored": False}
+    english = {"Accept-Language": "en-GB"}
+    stored = world.client.put(
+        "/api/v1/me/language", json={"language": "zh-Hant-HK"}, headers=me
+    )
+    assert stored.json() == {"language": "zh-Hant-HK", "stored": True}
+    # Stored: it wins over the browser, and other users keep their own default.
+    answer = world.client.get("/api/v1/me/language", headers={**me, **english})
+    assert answer.json() == {"language": "zh-Hant-HK", "stored": True}
+    other = world.client.get(
+        "/api/v1/me/language", headers={**world.headers("operator"), **english}
+    )
+    assert other.json() == {"language": "en", "stored": False}
+    cleared = world.client.put(
+        "/api/v1/me/language", json={"language": None}, headers={**me, **english}
+    )
+    assert cleared.json() == {"language": "en", "stored": False}
+
+
+def test_language_choice_needs_a_signed_in_user_and_a_served_language(
+    world: World,
+) -> None:
+    assert world.client.get("/api/v1/me/language").status_code == 401
+    refused = world.client.put(
+        "/api/v1/me/language",
+        json={"language": "fr"},
+        headers=world.headers("pilot"),
+    )
+    assert refused.status_code == 422
+
+
+def test_refusal_keeps_its_english_rule_and_says_it_in_the_users_language(
+    world: World,
+) -> None:
+    world.post("operator", "/api/v1/drones", json=drone_body("d1", 1))
+    world.post("operator", "/api/v1/drones", json=drone_body("d2", 2))
+    body = {"site_id": SITE, "takeoff_pad_id": "P2", **slot(3, 10)}
+    first = world.post("operator", "/api/v1/bookings", json={**body, "drone_id": "d1"})
+    assert first.status_code == 201, first.text
+    clash = world.client.post(
+        "/api/v1/bookings",
+        json={**body, "drone_id": "d2"},
+        headers={**world.headers("operator"), **ZH},
+    )
+    assert clash.status_code == 409
+    assert clash.json()["rule"] == "pad_booked"
+    assert clash.json()["message"] == "升降坪已被預約"
+    assert "P2" in clash.json()["detail"]  # the English detail stays for the record
+    english = world.post(
+        "operator", "/api/v1/bookings", json={**body, "drone_id": "d2"}
+    )
+    assert english.json()["message"] == english.json()["detail"]
