@@ -52,10 +52,12 @@ DEMO_FLIGHTS: tuple[tuple[str, str, str], ...] = (
 )
 """(corridor, take-off pad, landing pad) per demo drone, cycled."""
 DRIFTING_DRONE = 2
+"""The fleet position of the drone that drifts out of its corridor."""
+DEMO_FENCE_LEAD_MIN = 5.0
+"""The demo's bookings begin now: their fences go up as their drones connect."""
 VESSEL_CROSSING_AT_S = 240.0
 """When the demo's ferry crosses the maritime corridor C2's water (simulated s):
 about when the drone flying C2 gets there from pad P2."""
-"""The fleet position of the drone that drifts out of its corridor."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,9 @@ def demo(
         ais=[f"udpin:127.0.0.1:{ais_port or mavlink_port + 1}"],
         opening_hours="24h",
         log_level="WARNING",
+        # The simulated drones obey their fences, so the demo sends each booking's
+        # fence as soon as its drone connects (the server's default is by hand).
+        fence_upload_lead_min=DEMO_FENCE_LEAD_MIN,
     )
     configure_logging("INFO")
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
