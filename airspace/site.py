@@ -121,6 +121,9 @@ class Site:
     require_signing: bool = False
     """Every MAVLink frame on the site's links must be signed with a registered key
     (README, "MAVLink trust model"), and only drones with a key may be booked."""
+    require_verified_fence: bool = False
+    """A booking whose fence on its aircraft is ``mismatch`` or ``refused`` may not
+    become active (rule ``fence_not_verified``; README, "Fences")."""
 
     def pad(self, pad_id: str) -> Pad:
         """Return the pad with ``pad_id``; KeyError names it when absent."""

@@ -498,6 +498,9 @@ def _parse_site_feature(
     timezone = props.text("timezone", required=False) or DEFAULT_TIMEZONE
     description = props.text("description", required=False) or ""
     require_signing = props.boolean("require_signing", required=False) or False
+    require_verified_fence = (
+        props.boolean("require_verified_fence", required=False) or False
+    )
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -528,6 +531,7 @@ def _parse_site_feature(
         "timezone": timezone,
         "description": description,
         "require_signing": require_signing,
+        "require_verified_fence": require_verified_fence,
     }
     return fields, settings
 
@@ -764,6 +768,8 @@ def site_to_features(site: Site) -> list[dict[str, Any]]:
         site_props["description"] = site.description
     if site.require_signing:
         site_props["require_signing"] = True
+    if site.require_verified_fence:
+        site_props["require_verified_fence"] = True
     features = [_feature(Point(site.ref_lon_deg, site.ref_lat_deg), site_props)]
     for pad in site.pads:
         pad_props = {

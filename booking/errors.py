@@ -56,6 +56,7 @@ class Rule(enum.StrEnum):
     FORM = "form"
     CHECKLIST = "checklist"
     DRONE_MASS = "drone_mass"
+    FENCE_NOT_VERIFIED = "fence_not_verified"
 
 
 class BookingError(Exception):

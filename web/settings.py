@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     """Refuse bookings of drones over 250 g without a CAD registration mark or a
     remote pilot registration (409, rules ``drone_registration`` and
     ``pilot_registration``). Expired registrations are refused regardless."""
+    require_verified_fence: bool = False
+    """Every site as if its file said ``require_verified_fence``: a booking whose
+    fence on the aircraft is ``mismatch`` or ``refused`` does not become active."""
     secret_key: str = ""
     """HS256 key for tokens. Empty: the public key in ``dev``/``test``; in ``prod``
     the key in ``data_dir/secret_key``, generated (mode 0600) on first start."""
@@ -214,6 +217,7 @@ class Settings(BaseSettings):
                 always_open=True,
                 booking_quota=self.booking_quota,
                 require_cad_registration=self.require_cad_registration,
+                require_verified_fence=self.require_verified_fence,
             )
         opens, closes = (
             time.fromisoformat(part) for part in self.opening_hours.split("-")
@@ -223,6 +227,7 @@ class Settings(BaseSettings):
             closes_local=closes,
             booking_quota=self.booking_quota,
             require_cad_registration=self.require_cad_registration,
+            require_verified_fence=self.require_verified_fence,
         )
 
     def mpd_reference(self, site_id: str) -> MpdReference:

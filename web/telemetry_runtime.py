@@ -33,7 +33,7 @@ from sqlmodel import Session
 from airspace.site import Site
 from airspace.vessel_proximity import ProximityLimits
 from booking import services
-from booking.errors import BookingError
+from booking.errors import BookingError, BookingRuleViolation, Rule
 from booking.model import (
     ActiveBookingInClosure,
     Actor,
@@ -49,6 +49,7 @@ from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import IncidentRepository
 from telemetry.live.bus import InProcessBus, LiveBus, VehicleRelay
 from telemetry.live.bus.control import LINK_REPORT_S
+from telemetry.live.fence_reports import SqlFenceReports
 from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
@@ -152,7 +153,9 @@ class TelemetryRuntime:
         """AIS vessels and their proximity to drones (docs/ais.md)."""
         self.retention_days = retention_days
         self.links: list[Link] = []
-        self.fences = BookingFences(self.gateway, lambda: self.links, sites)
+        self.fences = BookingFences(
+            self.gateway, lambda: self.links, sites, store=SqlFenceReports(engine)
+        )
         """Fences sent to the drones, per booking (``web.booking_fences``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh = asyncio.Event()
@@ -365,15 +368,22 @@ class TelemetryRuntime:
             )
 
     def _activate_booking(self, booking_id: int, t_s: float) -> None:
-        """Mark the booking active, off the loop; a refusal is logged, not raised."""
-        self._off_loop(
-            "activated",
-            booking_id,
-            lambda bid, at: services.activate(
-                self.uow_factory(), bid, GATEWAY_ACTOR, at
-            ),
-            t_s,
-        )
+        """Mark the booking active, off the loop; a refusal is logged, not raised
+        (one for its fence is also a warning event on the drone)."""
+        fence = self.fences.standing(booking_id)
+
+        def activate(bid: BookingId, at: datetime) -> None:
+            try:
+                services.activate(self.uow_factory(), bid, GATEWAY_ACTOR, at, fence)
+            except BookingRuleViolation as exc:
+                if exc.rule is Rule.FENCE_NOT_VERIFIED and self._loop is not None:
+                    message = f"{exc} (rule {exc.rule})"
+                    self._loop.call_soon_threadsafe(
+                        self.fences.blocked, booking_id, message
+                    )
+                raise
+
+        self._off_loop("activated", booking_id, activate, t_s)
 
     def _finish_booking(self, booking_id: int, t_s: float, why: str) -> None:
         """Mark the active booking completed (``why`` goes to the audit trail), off

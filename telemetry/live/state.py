@@ -148,3 +148,9 @@ class GatewayState:
         self.tick_seconds_last = 0.0
         self.events_total: Counter[str] = Counter()
         self.incidents_announced = 0
+
+    def activate_again(self, booking_id: int) -> None:
+        """Let the next frame of ``booking_id``'s flying drone ask again for the
+        booking to be activated (the reason it was refused, such as a fence that
+        did not verify, has gone)."""
+        self._activated.discard(booking_id)
