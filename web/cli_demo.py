@@ -237,7 +237,7 @@ def demo(
                 f"  bookings:   {base}/bookings",
                 f"  API docs:   {base}/docs",
                 f"  MAVLink:    udp 127.0.0.1:{mavlink_port} "
-                "(point QGroundControl or MAVProxy here too)",
+                "(ground stations: skyberth serve --forward, README)",
                 f"  AIS:        udp 127.0.0.1:{ais_port or mavlink_port + 1} "
                 "(any NMEA !AIVDM source; the demo's vessels come here)",
                 f"  data:       {directory}",

@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     mavlink: list[str] = Field(default_factory=lambda: ["udpin:0.0.0.0:14550"])
     """MAVLink endpoints the gateway listens on or connects to; empty: no gateway
     links (the live stream still serves bookings and events)."""
+    forward: list[str] = Field(default_factory=list)
+    """Forward targets (``--forward``): a ground station behind SkyBerth gets every
+    frame of the MAVLink links, and its frames go back to them (README, "Sharing
+    the link")."""
+    mavlink_talk: list[str] = Field(default_factory=list)
+    """``mavlink`` endpoints SkyBerth may talk on unasked: its GCS heartbeat and
+    telemetry-rate requests (only where no other ground station is heard). Empty:
+    none; fences and safety commands are sent whenever someone asks."""
+    gcs_sysid: int = Field(default=245, ge=1, le=255)
+    """SkyBerth's own MAVLink system id (fences, commands, heartbeats)."""
     mavlink_allow: list[str] = Field(default_factory=list)
     """Networks (CIDR) MAVLink listeners accept senders from; empty: any sender
     (the ground-station convention). Others are refused and counted per link."""

@@ -54,10 +54,23 @@ from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import LiveHub
+from telemetry.live.link_router import (
+    LinkRouter,
+    RoutedLink,
+    forwarding,
+    open_targets,
+)
 from telemetry.live.vessel_picture import VesselPicture
 from telemetry.live.vessels import STALE_AFTER_S
 from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
-from telemetry.mavlink.transports import Link, link_key, open_link, parse_endpoint
+from telemetry.mavlink.transports import (
+    Link,
+    OnData,
+    OnDataFrom,
+    link_key,
+    open_link,
+    parse_endpoint,
+)
 from telemetry.recording.ais_log import AisLog
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
@@ -116,6 +129,8 @@ class TelemetryRuntime:
         vessel_limits: ProximityLimits | None = None,
         ais_stale_s: float = STALE_AFTER_S,
         ais_dir: Path | None = None,
+        forward: Sequence[str] = (),
+        talk: Sequence[str] = (),
     ) -> None:
         self.sites = sites
         self.engine = engine
@@ -125,6 +140,10 @@ class TelemetryRuntime:
         self.incidents = incidents
         self.tracks = tracks
         self.endpoints = [parse_endpoint(spec) for spec in endpoints]
+        self.forward = [parse_endpoint(spec) for spec in forward]
+        """Forward targets: a pilot's ground station behind SkyBerth (``--forward``)."""
+        self.talk = {parse_endpoint(spec).spec for spec in talk}
+        """Vehicle links SkyBerth sends heartbeats and rate requests on."""
         networks = parse_networks(mavlink_allow)
         self.allowed = SenderFilter(networks) if networks else None
         """Listeners refuse senders outside these networks (``--mavlink-allow``)."""
@@ -187,16 +206,27 @@ class TelemetryRuntime:
             self.recorder.start()
         await self.refresh_directory()
         self.events.subscribe(self._on_domain_events)
+        gw = self.gateway
+        self.router = LinkRouter(
+            gw.exchanges, self._systems_heard, gw.settings.gcs_sysid, time.time
+        )
+        on_data: OnData = gw.ingest
+        on_data_from: OnDataFrom = gw.ingest
+        if self.forward:
+            on_data, on_data_from = forwarding(self.router, gw.ingest, gw.ingest)
         for endpoint in self.endpoints:
-            link = await open_link(
-                endpoint, self.gateway.ingest, on_stream_end=self.gateway.end_stream
-            )
-            link.on_backlog = self.gateway.note_backlog
+            link = await open_link(endpoint, on_data, on_stream_end=gw.end_stream)
+            link.on_backlog = gw.note_backlog
             # Set before the loop runs again, so no datagram misses them.
-            link.on_data_from = self.gateway.ingest
+            link.on_data_from = on_data_from
             link.allowed = self.allowed
             self.links.append(link)
+            talks = endpoint.spec in self.talk
+            self.router.vehicle_links.append(RoutedLink(link.link_id, link, talks))
             logger.info("MAVLink link %s open on %s", link.link_id, link.local_address)
+        self.links += await open_targets(self.router, self.forward)
+        if self.talk:
+            self._tasks.append(asyncio.create_task(self.router.run(), name="router"))
         for endpoint in self.ais_endpoints:
             link = await open_link(
                 endpoint, self.vessels.ingest, on_stream_end=self.vessels.end_stream
@@ -360,6 +390,9 @@ class TelemetryRuntime:
             except Exception:
                 logger.exception("booking window-end sweep failed; will retry")
             await asyncio.sleep(WINDOW_END_SWEEP_S)
+
+    def _systems_heard(self) -> list[tuple[str, int, bool]]:
+        return [(v.link_id, v.sysid, v.is_gcs) for v in self.gateway.vehicles.values()]
 
     def _bookings_between(self, start: datetime, end: datetime) -> list[Booking]:
         with Session(self.engine) as session:

@@ -88,7 +88,7 @@ class GatewayState:
         """Unregistered sysids' spend per link (``telemetry.live.quotas``)."""
         self.codecs: dict[str, LinkCodec] = {}
         self.vehicles: dict[str, VehicleState] = {}
-        self.exchanges = VehicleExchanges(clock=clock)
+        self.exchanges = VehicleExchanges(self.settings.gcs_sysid, clock=clock)
         """Fence transfers and commands waiting for their vehicle's replies."""
         self._by_link: dict[str, dict[int, VehicleState]] = {}
         self._streams: dict[str, tuple[LinkCodec, str, dict[int, VehicleState]]] = {}
