@@ -124,6 +124,9 @@ class Site:
     preflight_checklist: tuple[str, ...] | None = None
     """The items (ids like ``fence_verified``) every pre-flight form on this site
     must tick; None: the booking domain's default list."""
+    require_verified_fence: bool = False
+    """A booking whose fence on its aircraft is ``mismatch`` or ``refused`` may not
+    become active (rule ``fence_not_verified``; README, "Fences")."""
 
     def pad(self, pad_id: str) -> Pad:
         """Return the pad with ``pad_id``; KeyError names it when absent."""

@@ -499,6 +499,9 @@ def _parse_site_feature(
     description = props.text("description", required=False) or ""
     require_signing = props.boolean("require_signing", required=False) or False
     checklist = _checklist(props)
+    require_verified_fence = (
+        props.boolean("require_verified_fence", required=False) or False
+    )
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -530,6 +533,7 @@ def _parse_site_feature(
         "description": description,
         "require_signing": require_signing,
         "preflight_checklist": checklist,
+        "require_verified_fence": require_verified_fence,
     }
     return fields, settings
 
@@ -800,6 +804,8 @@ def site_to_features(site: Site) -> list[dict[str, Any]]:
         site_props["require_signing"] = True
     if site.preflight_checklist is not None:
         site_props["preflight_checklist"] = ",".join(site.preflight_checklist)
+    if site.require_verified_fence:
+        site_props["require_verified_fence"] = True
     features = [_feature(Point(site.ref_lon_deg, site.ref_lat_deg), site_props)]
     for pad in site.pads:
         pad_props = {

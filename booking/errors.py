@@ -57,6 +57,7 @@ class Rule(enum.StrEnum):
     CHECKLIST = "checklist"
     DRONE_MASS = "drone_mass"
     FLIGHT_EDIT = "flight_edit"
+    FENCE_NOT_VERIFIED = "fence_not_verified"
 
 
 class BookingError(Exception):

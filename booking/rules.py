@@ -83,6 +83,8 @@ class SitePolicy:
     require_cad_registration: bool = False
     """Refuse drones over 250 g with no CAD registration mark or remote pilot
     registration (Hong Kong, Cap. 448G). Expired registrations are always refused."""
+    require_verified_fence: bool = False
+    """Every site of this server as if its file said ``require_verified_fence``."""
 
     def __post_init__(self) -> None:
         if not self.opens_local < self.closes_local:

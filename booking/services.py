@@ -104,6 +104,20 @@ class RegisterDrone:
     cad: CadRegistration = field(default_factory=CadRegistration)
 
 
+FENCE_BLOCKING_STATES = frozenset({"mismatch", "refused"})
+"""Fence outcomes that keep a booking from starting where a verified fence is
+required (``uploaded`` and ``not_supported`` do not: nothing contradicts it)."""
+
+
+@dataclass(frozen=True)
+class FenceStanding:
+    """Command detail: the last fence upload's outcome for a booking."""
+
+    state: str
+    """``verified``, ``uploaded``, ``mismatch``, ``refused`` or ``not_supported``."""
+    reason: str
+
+
 @dataclass(frozen=True)
 class ClosureOutcome:
     """What ``create_closure`` did: the closure, the bookings it bumped (in their
@@ -358,9 +372,15 @@ def cancel(
 
 
 def activate(
-    uow: UnitOfWork, booking_id: BookingId, actor: Actor, now: datetime
+    uow: UnitOfWork,
+    booking_id: BookingId,
+    actor: Actor,
+    now: datetime,
+    fence: FenceStanding | None = None,
 ) -> Booking:
-    """Return the approved booking made active (flying); only inside its window."""
+    """Return the approved booking made active (flying); only inside its window,
+    and, where the site requires a verified fence, not while ``fence`` (the last
+    upload's outcome, None: never sent) says ``mismatch`` or ``refused``."""
     own = _own_booking(actor, "activate")
 
     def authorise(b: Booking) -> None:
@@ -370,6 +390,19 @@ def activate(
                 Rule.OUTSIDE_WINDOW,
                 f"booking {b.id} can only start within "
                 f"{format_span(b.window.start, b.window.end)}",
+                booking_ids=[b.id],
+            )
+        if fence is None or fence.state not in FENCE_BLOCKING_STATES:
+            return
+        site = uow.sites.get(b.site_id)
+        required = uow.sites.policy(b.site_id).require_verified_fence or (
+            site is not None and site.require_verified_fence
+        )
+        if required:
+            raise BookingRuleViolation(
+                Rule.FENCE_NOT_VERIFIED,
+                f"booking {b.id} cannot start: site {b.site_id} requires a "
+                f"verified fence, and the drone's is {fence.state} ({fence.reason})",
                 booking_ids=[b.id],
             )
 

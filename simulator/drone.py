@@ -31,6 +31,7 @@ from simulator.routes import FlightPlan
 from simulator.scenarios import (
     AltitudeBust,
     DegradedSignal,
+    FenceRtl,
     GpsGlitch,
     LateralDrift,
     LinkLoss,
@@ -129,6 +130,7 @@ class SimDrone:
         self._fence_breaches = 0
         self._fence_breached_at_ms = 0
         self._fence_was_breached = False
+        self._obeys_fence = first(spec.scenarios, FenceRtl) is not None
         self._streams = {
             name: _Stream(1.0 / rate, (phase % 1.0) / rate)
             for name, rate in STREAM_RATES_HZ.items()
@@ -223,6 +225,7 @@ class SimDrone:
                 return
         self._fire_triggers(t_s)
         self._check_battery()
+        self._obey_fence()
         self._gauge.add(ctl.state, ctl.limits, ctl.armed, dt_s)
         ctl.step(dt_s)
 
@@ -282,6 +285,21 @@ class SimDrone:
             self.failsafe = True
             if ctl.mode not in (FlightMode.RTL, FlightMode.LAND):
                 ctl.return_to_launch()
+
+    def _obey_fence(self) -> None:
+        # FENCE_ACTION 1 (RTL): a breach in the air sends the drone home; one
+        # already returning or landing is left alone, as ArduPilot does.
+        fence = self.responder.fence
+        ctl = self.controller
+        if (
+            not self._obeys_fence
+            or fence is None
+            or not ctl.armed
+            or ctl.mode in (FlightMode.RTL, FlightMode.LAND)
+        ):
+            return
+        if fence.breached(self.projection, ctl.state.x_m, ctl.state.y_m):
+            ctl.return_to_launch()
 
     # --- telemetry ------------------------------------------------------------------
 

@@ -241,6 +241,16 @@ class RequestLost(Scenario):
     seq: int = 1
 
 
+@dataclass(frozen=True)
+class FenceRtl(Scenario):
+    name: ClassVar[str] = "fence_rtl"
+    summary: ClassVar[str] = (
+        "obeys its uploaded fence as ArduPilot with FENCE_ACTION 1 does: on a "
+        "breach in the air it returns to launch (RTL) and lands at home; expect "
+        "fence_breach, then the drone flying home."
+    )
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
     cls.name: cls
     for cls in (
@@ -258,11 +268,19 @@ SCENARIOS: dict[str, type[Scenario]] = {
         Mute,
         FenceCorrupted,
         RequestLost,
+        FenceRtl,
     )
 }
 """Every scenario by name, in the order the help lists them."""
 
-_SINGLE_PER_DRONE = (LowBattery, Intruder, SpoofedSysid, PreFix, DegradedSignal)
+_SINGLE_PER_DRONE = (
+    LowBattery,
+    Intruder,
+    SpoofedSysid,
+    PreFix,
+    DegradedSignal,
+    FenceRtl,
+)
 
 
 def describe_scenarios() -> str:

@@ -129,6 +129,7 @@ def create_app(
             link_lost_s=settings.link_lost_s,
             low_battery_pct=settings.low_battery_pct,
             landed_end_s=settings.landed_end_s,
+            gcs_sysid=settings.gcs_sysid,
             quotas=QuotaLimits(
                 vehicles=settings.unregistered_vehicles_per_link,
                 tlog_bytes=int(settings.unregistered_tlog_mb * 1024 * 1024),
@@ -150,6 +151,8 @@ def create_app(
         ),
         ais_stale_s=settings.ais_stale_s,
         ais_dir=settings.data_dir / "ais" if recorder is not None else None,
+        forward=settings.forward,
+        talk=settings.mavlink_talk,
     )
     telemetry.fences.lead_s = settings.fence_upload_lead_min * 60
 

@@ -3,9 +3,16 @@
 Finds the booking's drone among the live vehicles (bound to the drone by the fleet
 directory, heard within ``link_lost_s``), picks the link it spoke on, and runs
 ``telemetry.live.fence_upload.send_booking_fence``. The last report per booking is
-kept in memory (it describes the aircraft's state now; a restart asks again): the
-API and the bookings page show it. A mismatch or a refusal is also a warning event
-on the live stream (``fence_mismatch``, ``fence_refused``).
+kept in memory and in the database (``telemetry.live.fence_reports``; a restart
+keeps it): the API and the bookings page show it. A mismatch or a refusal is also a
+warning event on the live stream (``fence_mismatch``, ``fence_refused``).
+
+Activation: where a site requires a verified fence (its file's
+``require_verified_fence`` or ``SKYBERTH_REQUIRE_VERIFIED_FENCE``), the booking
+service refuses to activate a booking whose report is a mismatch or a refusal
+(rule ``fence_not_verified``, given the report by ``standing``); ``blocked`` turns
+that refusal into a ``fence_not_verified`` warning event on the drone, and a later
+verified upload lets the gateway ask again.
 
 Automatic upload (``run_auto``): every ``AUTO_EVERY_S``, each approved or active
 booking whose window opens within ``lead_s`` (``SKYBERTH_FENCE_UPLOAD_LEAD_MIN``)
@@ -23,9 +30,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from airspace.site import Site
 from booking.model import Booking, BookingState
+from booking.services import FenceStanding
 from telemetry.live.announcing import emit
+from telemetry.live.fence_reports import SqlFenceReports
 from telemetry.live.fence_upload import FenceReport, FenceState, send_booking_fence
 from telemetry.live.gateway import Gateway
 from telemetry.live.vehicles import VehicleState
@@ -49,12 +60,14 @@ class BookingFences:
         links: Callable[[], Sequence[Link]],
         sites: dict[str, Site],
         clock: Callable[[], float] = time.time,
+        store: SqlFenceReports | None = None,
     ) -> None:
         self.gateway = gateway
         self._links = links
         self.sites = sites
         self._clock = clock
-        self.reports: dict[int, FenceReport] = {}
+        self._store = store
+        self.reports: dict[int, FenceReport] = {} if store is None else store.load()
         self.lead_s = 0.0
         """Automatic upload this long before a window opens (0: by hand only)."""
 
@@ -90,6 +103,13 @@ class BookingFences:
             vehicle.autopilot if vehicle is not None else None,
         )
         self.reports[booking.id] = report
+        if self._store is not None:
+            try:
+                await asyncio.to_thread(self._store.save, report)
+            except SQLAlchemyError:  # the report still counts in memory
+                logger.exception("booking %s: fence report not stored", booking.id)
+        if report.state is FenceState.VERIFIED:
+            self.gateway.activate_again(booking.id)
         if report.warning and vehicle is not None:
             emit(
                 self.gateway,
@@ -100,6 +120,32 @@ class BookingFences:
                 {"booking_id": booking.id, "reason": report.reason},
             )
         return report
+
+    def standing(self, booking_id: int) -> FenceStanding | None:
+        """Return the booking's last fence outcome for the activation rule."""
+        report = self.reports.get(booking_id)
+        if report is None:
+            return None
+        return FenceStanding(report.state.value, report.reason)
+
+    def blocked(self, booking_id: int, message: str) -> None:
+        """Raise ``fence_not_verified`` (a warning) on the booking's drone: its
+        activation was refused (``message`` names the rule and the fence)."""
+        vehicle = next(
+            (v for v in self.gateway.vehicles.values() if v.booking_id == booking_id),
+            None,
+        )
+        if vehicle is None:
+            logger.warning("booking %s not activated: %s", booking_id, message)
+            return
+        emit(
+            self.gateway,
+            vehicle,
+            "fence_not_verified",
+            self._clock(),
+            message,
+            {"booking_id": booking_id, "rule": "fence_not_verified"},
+        )
 
     def _due(self, booking: Booking, now_utc: datetime) -> bool:
         if booking.state not in _SENDABLE or self.vehicle_of(booking) is None:

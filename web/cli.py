@@ -78,6 +78,22 @@ def serve(
             "[env SKYBERTH_MAVLINK as a JSON list].",
         ),
     ] = None,
+    forward: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Forward target (repeatable), e.g. udpout:127.0.0.1:14551 for "
+            "QGroundControl: it gets every MAVLink frame, its frames go back to the "
+            "vehicles [env SKYBERTH_FORWARD as a JSON list].",
+        ),
+    ] = None,
+    talk: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A --mavlink endpoint SkyBerth may talk on unasked (repeatable): "
+            "its GCS heartbeat (sysid SKYBERTH_GCS_SYSID, 245) and rate requests "
+            "where no other ground station is heard [env SKYBERTH_MAVLINK_TALK].",
+        ),
+    ] = None,
     mavlink_allow: Annotated[
         list[str] | None,
         typer.Option(
@@ -111,6 +127,10 @@ def serve(
         overrides["mavlink"] = mavlink
     if ais:
         overrides["ais"] = ais
+    if forward:
+        overrides["forward"] = forward
+    if talk:
+        overrides["mavlink_talk"] = talk
     if mavlink_allow:
         try:
             parse_networks(mavlink_allow)
@@ -135,6 +155,11 @@ def serve(
             parse_endpoint(spec)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--ais") from exc
+    try:
+        for spec in [*settings.forward, *settings.mavlink_talk]:
+            parse_endpoint(spec)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--forward/--talk") from exc
     application = create_app(settings, tune_interpreter=True)
     log.info(
         "serving %d site(s) on http://%s:%d (API docs at /docs)",

@@ -63,6 +63,8 @@ DEGRADED_SIGNAL_DRONE = 3
 """The fleet position of the drone reporting RADIO_STATUS and WIND, its GNSS and
 radio degraded for 20 s in flight: C3, the dense-urban corridor, where signal
 among tall buildings is what trials test; its flights show radio and wind."""
+DEMO_FENCE_LEAD_MIN = 5.0
+"""The demo's bookings begin now: their fences go up as their drones connect."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,9 @@ def demo(
         ais=[f"udpin:127.0.0.1:{ais_port or mavlink_port + 1}"],
         opening_hours="24h",
         log_level="WARNING",
+        # The simulated drones obey their fences, so the demo sends each booking's
+        # fence as soon as its drone connects (the server's default is by hand).
+        fence_upload_lead_min=DEMO_FENCE_LEAD_MIN,
     )
     configure_logging("INFO")
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
@@ -241,7 +246,7 @@ def demo(
                 f"  bookings:   {base}/bookings",
                 f"  API docs:   {base}/docs",
                 f"  MAVLink:    udp 127.0.0.1:{mavlink_port} "
-                "(point QGroundControl or MAVProxy here too)",
+                "(ground stations: skyberth serve --forward, README)",
                 f"  AIS:        udp 127.0.0.1:{ais_port or mavlink_port + 1} "
                 "(any NMEA !AIVDM source; the demo's vessels come here)",
                 f"  data:       {directory}",

@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     mavlink: list[str] = Field(default_factory=lambda: ["udpin:0.0.0.0:14550"])
     """MAVLink endpoints the gateway listens on or connects to; empty: no gateway
     links (the live stream still serves bookings and events)."""
+    forward: list[str] = Field(default_factory=list)
+    """Forward targets (``--forward``): a ground station behind SkyBerth gets every
+    frame of the MAVLink links, and its frames go back to them (README, "Sharing
+    the link")."""
+    mavlink_talk: list[str] = Field(default_factory=list)
+    """``mavlink`` endpoints SkyBerth may talk on unasked: its GCS heartbeat and
+    telemetry-rate requests (only where no other ground station is heard). Empty:
+    none; fences and safety commands are sent whenever someone asks."""
+    gcs_sysid: int = Field(default=245, ge=1, le=255)
+    """SkyBerth's own MAVLink system id (fences, commands, heartbeats)."""
     mavlink_allow: list[str] = Field(default_factory=list)
     """Networks (CIDR) MAVLink listeners accept senders from; empty: any sender
     (the ground-station convention). Others are refused and counted per link."""
@@ -127,6 +137,9 @@ class Settings(BaseSettings):
     """Refuse bookings of drones over 250 g without a CAD registration mark or a
     remote pilot registration (409, rules ``drone_registration`` and
     ``pilot_registration``). Expired registrations are refused regardless."""
+    require_verified_fence: bool = False
+    """Every site as if its file said ``require_verified_fence``: a booking whose
+    fence on the aircraft is ``mismatch`` or ``refused`` does not become active."""
     secret_key: str = ""
     """HS256 key for tokens. Empty: the public key in ``dev``/``test``; in ``prod``
     the key in ``data_dir/secret_key``, generated (mode 0600) on first start."""
@@ -214,6 +227,7 @@ class Settings(BaseSettings):
                 always_open=True,
                 booking_quota=self.booking_quota,
                 require_cad_registration=self.require_cad_registration,
+                require_verified_fence=self.require_verified_fence,
             )
         opens, closes = (
             time.fromisoformat(part) for part in self.opening_hours.split("-")
@@ -223,6 +237,7 @@ class Settings(BaseSettings):
             closes_local=closes,
             booking_quota=self.booking_quota,
             require_cad_registration=self.require_cad_registration,
+            require_verified_fence=self.require_verified_fence,
         )
 
     def mpd_reference(self, site_id: str) -> MpdReference:

@@ -33,7 +33,7 @@ from sqlmodel import Session
 from airspace.site import Site
 from airspace.vessel_proximity import ProximityLimits
 from booking import services
-from booking.errors import BookingError
+from booking.errors import BookingError, BookingRuleViolation, Rule
 from booking.model import (
     ActiveBookingInClosure,
     Actor,
@@ -49,14 +49,28 @@ from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import IncidentRepository
 from telemetry.live.bus import InProcessBus, LiveBus, VehicleRelay
 from telemetry.live.bus.control import LINK_REPORT_S
+from telemetry.live.fence_reports import SqlFenceReports
 from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import LiveHub
+from telemetry.live.link_router import (
+    LinkRouter,
+    RoutedLink,
+    forwarding,
+    open_targets,
+)
 from telemetry.live.vessel_picture import VesselPicture
 from telemetry.live.vessels import STALE_AFTER_S
 from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
-from telemetry.mavlink.transports import Link, link_key, open_link, parse_endpoint
+from telemetry.mavlink.transports import (
+    Link,
+    OnData,
+    OnDataFrom,
+    link_key,
+    open_link,
+    parse_endpoint,
+)
 from telemetry.recording.ais_log import AisLog
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
@@ -115,6 +129,8 @@ class TelemetryRuntime:
         vessel_limits: ProximityLimits | None = None,
         ais_stale_s: float = STALE_AFTER_S,
         ais_dir: Path | None = None,
+        forward: Sequence[str] = (),
+        talk: Sequence[str] = (),
     ) -> None:
         self.sites = sites
         self.engine = engine
@@ -124,6 +140,10 @@ class TelemetryRuntime:
         self.incidents = incidents
         self.tracks = tracks
         self.endpoints = [parse_endpoint(spec) for spec in endpoints]
+        self.forward = [parse_endpoint(spec) for spec in forward]
+        """Forward targets: a pilot's ground station behind SkyBerth (``--forward``)."""
+        self.talk = {parse_endpoint(spec).spec for spec in talk}
+        """Vehicle links SkyBerth sends heartbeats and rate requests on."""
         networks = parse_networks(mavlink_allow)
         self.allowed = SenderFilter(networks) if networks else None
         """Listeners refuse senders outside these networks (``--mavlink-allow``)."""
@@ -152,7 +172,9 @@ class TelemetryRuntime:
         """AIS vessels and their proximity to drones (docs/ais.md)."""
         self.retention_days = retention_days
         self.links: list[Link] = []
-        self.fences = BookingFences(self.gateway, lambda: self.links, sites)
+        self.fences = BookingFences(
+            self.gateway, lambda: self.links, sites, store=SqlFenceReports(engine)
+        )
         """Fences sent to the drones, per booking (``web.booking_fences``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh = asyncio.Event()
@@ -184,16 +206,27 @@ class TelemetryRuntime:
             self.recorder.start()
         await self.refresh_directory()
         self.events.subscribe(self._on_domain_events)
+        gw = self.gateway
+        self.router = LinkRouter(
+            gw.exchanges, self._systems_heard, gw.settings.gcs_sysid, time.time
+        )
+        on_data: OnData = gw.ingest
+        on_data_from: OnDataFrom = gw.ingest
+        if self.forward:
+            on_data, on_data_from = forwarding(self.router, gw.ingest, gw.ingest)
         for endpoint in self.endpoints:
-            link = await open_link(
-                endpoint, self.gateway.ingest, on_stream_end=self.gateway.end_stream
-            )
-            link.on_backlog = self.gateway.note_backlog
+            link = await open_link(endpoint, on_data, on_stream_end=gw.end_stream)
+            link.on_backlog = gw.note_backlog
             # Set before the loop runs again, so no datagram misses them.
-            link.on_data_from = self.gateway.ingest
+            link.on_data_from = on_data_from
             link.allowed = self.allowed
             self.links.append(link)
+            talks = endpoint.spec in self.talk
+            self.router.vehicle_links.append(RoutedLink(link.link_id, link, talks))
             logger.info("MAVLink link %s open on %s", link.link_id, link.local_address)
+        self.links += await open_targets(self.router, self.forward)
+        if self.talk:
+            self._tasks.append(asyncio.create_task(self.router.run(), name="router"))
         for endpoint in self.ais_endpoints:
             link = await open_link(
                 endpoint, self.vessels.ingest, on_stream_end=self.vessels.end_stream
@@ -365,6 +398,9 @@ class TelemetryRuntime:
                 logger.exception("booking window-end sweep failed; will retry")
             await asyncio.sleep(WINDOW_END_SWEEP_S)
 
+    def _systems_heard(self) -> list[tuple[str, int, bool]]:
+        return [(v.link_id, v.sysid, v.is_gcs) for v in self.gateway.vehicles.values()]
+
     def _bookings_between(self, start: datetime, end: datetime) -> list[Booking]:
         with Session(self.engine) as session:
             return list_bookings(
@@ -372,15 +408,22 @@ class TelemetryRuntime:
             )
 
     def _activate_booking(self, booking_id: int, t_s: float) -> None:
-        """Mark the booking active, off the loop; a refusal is logged, not raised."""
-        self._off_loop(
-            "activated",
-            booking_id,
-            lambda bid, at: services.activate(
-                self.uow_factory(), bid, GATEWAY_ACTOR, at
-            ),
-            t_s,
-        )
+        """Mark the booking active, off the loop; a refusal is logged, not raised
+        (one for its fence is also a warning event on the drone)."""
+        fence = self.fences.standing(booking_id)
+
+        def activate(bid: BookingId, at: datetime) -> None:
+            try:
+                services.activate(self.uow_factory(), bid, GATEWAY_ACTOR, at, fence)
+            except BookingRuleViolation as exc:
+                if exc.rule is Rule.FENCE_NOT_VERIFIED and self._loop is not None:
+                    message = f"{exc} (rule {exc.rule})"
+                    self._loop.call_soon_threadsafe(
+                        self.fences.blocked, booking_id, message
+                    )
+                raise
+
+        self._off_loop("activated", booking_id, activate, t_s)
 
     def _finish_booking(self, booking_id: int, t_s: float, why: str) -> None:
         """Mark the active booking completed (``why`` goes to the audit trail), off

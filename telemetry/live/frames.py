@@ -25,6 +25,7 @@ WARNING_KINDS = frozenset(
         "fence_disagreement",
         "fence_mismatch",
         "fence_refused",
+        "fence_not_verified",
     }
 )
 INFO_KINDS = frozenset({"returned", "link_restored"})

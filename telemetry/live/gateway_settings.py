@@ -36,6 +36,9 @@ class GatewaySettings:
     resite_s: float = 10.0
     """A sysid registered at several sites is re-matched to the nearest this often."""
     spoof_report_s: float = 5.0
+    gcs_sysid: int = 245
+    """SkyBerth's own system id when it talks on a link (fences, commands,
+    heartbeats); ground stations are numbered down from 255."""
     fence_disagreement_s: float = 5.0
     """The autopilot's fence and SkyBerth's check must disagree this long before a
     ``fence_disagreement`` warning (edge noise: fence simplification, margins)."""

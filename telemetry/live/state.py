@@ -88,7 +88,7 @@ class GatewayState:
         """Unregistered sysids' spend per link (``telemetry.live.quotas``)."""
         self.codecs: dict[str, LinkCodec] = {}
         self.vehicles: dict[str, VehicleState] = {}
-        self.exchanges = VehicleExchanges(clock=clock)
+        self.exchanges = VehicleExchanges(self.settings.gcs_sysid, clock=clock)
         """Fence transfers and commands waiting for their vehicle's replies."""
         self._by_link: dict[str, dict[int, VehicleState]] = {}
         self._streams: dict[str, tuple[LinkCodec, str, dict[int, VehicleState]]] = {}
@@ -148,3 +148,9 @@ class GatewayState:
         self.tick_seconds_last = 0.0
         self.events_total: Counter[str] = Counter()
         self.incidents_announced = 0
+
+    def activate_again(self, booking_id: int) -> None:
+        """Let the next frame of ``booking_id``'s flying drone ask again for the
+        booking to be activated (the reason it was refused, such as a fence that
+        did not verify, has gone)."""
+        self._activated.discard(booking_id)

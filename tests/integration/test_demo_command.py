@@ -3,7 +3,8 @@
 The demo runs as a subprocess in its own session (process group) on free ports and
 a temporary data directory. The test reads the passwords it prints, signs in as the
 pilot, and checks within bounded times that the live map answers, that the live
-stream shows the booked drones moving, and that SIGINT stops the server and the
+stream shows the booked drones moving, that every booked drone's fence is
+``verified``, and that SIGINT stops the server and the
 simulator it started: exit code 0, no traceback, no process left in its group.
 """
 
@@ -45,6 +46,7 @@ CROSSING_FERRY_MMSI = 477000199
 START_TIMEOUT_S = 30.0
 MOVING_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
+FENCE_TIMEOUT_S = 15.0
 PASSWORD_LINE = re.compile(r"^\s+(\w+)\s+(\S+)\s+\((\w+)\)\s*$", re.MULTILINE)
 
 
@@ -161,6 +163,28 @@ def _merged_reports(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _fence_states(demo: Demo, token: str) -> dict[str, str | None]:
+    """Each booked drone's fence state, once all are verified or after
+    ``FENCE_TIMEOUT_S``."""
+    auth = {"Authorization": f"Bearer {token}"}
+    bookings = httpx2.get(demo.base_url + "/api/v1/bookings", headers=auth, timeout=10)
+    assert bookings.status_code == 200, bookings.text
+    deadline = time.monotonic() + FENCE_TIMEOUT_S
+    while True:
+        states: dict[str, str | None] = {}
+        for booking in bookings.json():
+            answer = httpx2.get(
+                f"{demo.base_url}/api/v1/bookings/{booking['id']}/fence",
+                headers=auth,
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+            states[booking["drone_id"]] = answer.json()["state"]
+        if set(states.values()) == {"verified"} or time.monotonic() > deadline:
+            return states
+        time.sleep(0.5)
+
+
 def test_demo_serves_the_map_flies_the_booked_drones_and_stops_on_sigint(
     demo: Demo,
 ) -> None:
@@ -200,6 +224,9 @@ def test_demo_serves_the_map_flies_the_booked_drones_and_stops_on_sigint(
         v["drone_id"] for v in reports if v["booking_id"] is not None and v["flying"]
     }
     assert flying_booked == booked
+    # Each booked drone holds its booking's fence, read back identical (the demo
+    # sends them automatically as the drones connect).
+    assert _fence_states(demo, token) == dict.fromkeys(booked, "verified")
 
     assert demo.process.poll() is None, demo.output()[-3000:]
     sent = time.monotonic()

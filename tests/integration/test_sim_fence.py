@@ -1,5 +1,6 @@
 """A ground station uploads a geofence to a simulated drone over real UDP with the
-mission protocol (MAV_MISSION_TYPE_FENCE), reads it back, and sees FENCE_STATUS."""
+mission protocol (MAV_MISSION_TYPE_FENCE), reads it back, and sees FENCE_STATUS;
+a drone told to obey its fence (``fence_rtl``) turns home at the booked fence."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
+from airspace.booked_volume import booked_outline, booked_volumes
+from airspace.fence_plan import fence_lonlat, plan_fence
 from airspace.site import Site
 from airspace.site_files import demo_site_path, load_site
 from simulator.assignments import build_specs, site_entries
@@ -19,6 +22,8 @@ from simulator.fleet import Fleet
 from simulator.links import Endpoint
 from simulator.routes import pad_xy
 from simulator.runner import RunOptions, run_fleet
+from simulator.scenarios import FenceRtl, LateralDrift
+from telemetry.mavlink.mission_protocol import fence_items
 
 GCS = (255, 190)
 FENCE = mavlink.MAV_MISSION_TYPE_FENCE
@@ -84,6 +89,103 @@ def square_around_pad(half_m: float) -> list[Any]:
         )
         for seq, (lon, lat) in enumerate(zip(lons, lats, strict=True))
     ]
+
+
+def booked_fence(corridor_id: str, pad_id: str) -> list[Any]:
+    """Fence items: the booking's fence as SkyBerth plans it."""
+    site = demo()
+    volumes = booked_volumes(site, corridor_id, [pad_id])
+    plan = plan_fence(site, booked_outline(site, corridor_id, [pad_id]), volumes)
+    rings = fence_lonlat(site, plan)
+    items = fence_items([(r.inclusion, r.vertices_lonlat) for r in rings])
+    return [
+        mavlink.MAVLink_mission_item_int_message(
+            1,
+            1,
+            seq,
+            mavlink.MAV_FRAME_GLOBAL,
+            item.command,
+            0,
+            1,
+            item.param1,
+            0,
+            0,
+            0,
+            item.lat_e7,
+            item.lon_e7,
+            0.0,
+            FENCE,
+        )
+        for seq, item in enumerate(items)
+    ]
+
+
+async def upload(gcs: GroundStation, items: list[Any]) -> None:
+    """Upload ``items`` as the fence and wait for the vehicle's MISSION_ACK."""
+    gcs.send(mavlink.MAVLink_mission_count_message(1, 1, len(items), FENCE))
+
+    def acked() -> bool:
+        for request in gcs.of("MISSION_REQUEST_INT"):
+            if request.seq not in served:
+                served.add(request.seq)
+                gcs.send(items[request.seq])
+        return bool(gcs.of("MISSION_ACK"))
+
+    served: set[int] = set()
+    await until(acked)
+    (ack,) = gcs.of("MISSION_ACK")
+    assert ack.type == mavlink.MAV_MISSION_ACCEPTED
+
+
+async def test_a_drone_obeying_its_fence_turns_home_when_it_drifts_out() -> None:
+    loop = asyncio.get_running_loop()
+    transport, gcs = await loop.create_datagram_endpoint(
+        GroundStation, local_addr=("127.0.0.1", 0)
+    )
+    gcs.transport = transport
+    port = transport.get_extra_info("sockname")[1]
+    (spec,) = build_specs(demo(), site_entries(demo(), 1, corridor_id="C1"))
+    drift = LateralDrift(at_s=20.0, overshoot_m=30.0, hold_s=60.0)
+    # Take-off after 20 simulated seconds leaves time to upload on the pad.
+    spec = replace(spec, takeoff_at_s=20.0, scenarios=(drift, FenceRtl()))
+    the_fleet = Fleet(demo(), [spec])
+    options = RunOptions((Endpoint("udpout", "127.0.0.1", port),), speed=20.0)
+    run = asyncio.create_task(run_fleet(the_fleet, options))
+    try:
+        await until(lambda: gcs.address is not None)
+        await upload(gcs, booked_fence("C1", "P4"))
+        await until(lambda: any(s.breach_status for s in gcs.of("FENCE_STATUS")), 30)
+        breach_at = len(gcs.messages)
+        rtl = 6  # ArduCopter's RTL custom mode
+
+        def returning() -> bool:
+            beats = gcs.of("HEARTBEAT")
+            return any(b.custom_mode == rtl for b in beats)
+
+        await until(returning, 5)
+        # Home, not back to the corridor after hold_s: it lands on its pad.
+        pad = demo().pad("P4")
+        pad_x, pad_y = pad_xy(pad)
+
+        def landed_home() -> bool:
+            positions = [
+                m
+                for m in gcs.messages[breach_at:]
+                if m.get_type() == "GLOBAL_POSITION_INT"
+            ]
+            if not positions:
+                return False
+            last = positions[-1]
+            x, y = demo().projection.to_metric([last.lon / 1e7], [last.lat / 1e7])
+            near = abs(float(x[0]) - pad_x) < 5 and abs(float(y[0]) - pad_y) < 5
+            return near and last.relative_alt < 1_000  # mm above home
+
+        await until(landed_home, 30)
+    finally:
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        transport.close()
 
 
 async def test_a_fence_uploads_reads_back_and_its_breach_is_reported() -> None:

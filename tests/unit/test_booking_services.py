@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -579,6 +580,56 @@ class TestCancelActivateComplete:
         )
         with pytest.raises(InvalidTransition, match="from completed to cancelled"):
             services.cancel(uow, booking.id, PILOT_A, local(10, 26))
+
+    @pytest.mark.parametrize("state", ["mismatch", "refused"])
+    def test_a_site_requiring_a_verified_fence_keeps_a_contradicted_one_grounded(
+        self, state: str
+    ) -> None:
+        uow = new_uow()
+        uow.sites = FakeSites(
+            [dataclasses.replace(SITE, require_verified_fence=True)], SitePolicy()
+        )
+        booking = services.request_booking(uow, request(), PILOT_A, NOW)
+        services.approve(uow, booking.id, ADMIN, NOW)
+        fence = services.FenceStanding(state, "first vertex moved 5.6 m")
+
+        with pytest.raises(
+            BookingRuleViolation, match="requires a verified fence"
+        ) as e:
+            services.activate(uow, booking.id, PILOT_A, local(10), fence)
+
+        assert e.value.rule is Rule.FENCE_NOT_VERIFIED
+        stored = uow.bookings.get(booking.id)
+        assert stored is not None
+        assert stored.state is BookingState.APPROVED
+        verified = services.FenceStanding("verified", "38 items read back identical")
+        active = services.activate(uow, booking.id, PILOT_A, local(10), verified)
+        assert active.state is BookingState.ACTIVE
+
+    @pytest.mark.parametrize(
+        ("policy", "state", "blocked"),
+        [
+            (SitePolicy(require_verified_fence=True), "mismatch", True),
+            (SitePolicy(require_verified_fence=True), "uploaded", False),
+            (SitePolicy(require_verified_fence=True), "not_supported", False),
+            (SitePolicy(), "refused", False),
+        ],
+    )
+    def test_the_server_setting_requires_a_verified_fence_at_every_site(
+        self, policy: SitePolicy, state: str, blocked: bool
+    ) -> None:
+        uow = new_uow()
+        uow.sites = FakeSites([SITE], policy)
+        booking = services.request_booking(uow, request(), PILOT_A, NOW)
+        services.approve(uow, booking.id, ADMIN, NOW)
+        fence = services.FenceStanding(state, "why")
+
+        if blocked:
+            with pytest.raises(BookingRuleViolation, match="requires a verified fence"):
+                services.activate(uow, booking.id, PILOT_A, local(10), fence)
+        else:
+            active = services.activate(uow, booking.id, PILOT_A, local(10), fence)
+            assert active.state is BookingState.ACTIVE
 
 
 AREA_OVER_C1 = ClosedArea(Volume(box(X0 + 200, Y0 - 50, X0 + 300, Y0 + 50), 0.0, 100.0))

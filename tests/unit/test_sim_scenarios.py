@@ -207,6 +207,8 @@ def test_every_scenario_of_the_issue_exists() -> None:
         "mute",
         "fence_corrupted",
         "request_lost",
+        # issue 17: the autopilot acts on its fence (breach action RTL)
+        "fence_rtl",
     }
     assert make_scenario("nominal").name == "nominal"
 

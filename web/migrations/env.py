@@ -13,6 +13,7 @@ import booking.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 # The one schema history covers every table; the telemetry tables must be known
 # too, or autogenerate would propose dropping them.
 import telemetry.incidents.tables
+import telemetry.live.fence_reports
 import telemetry.recording.track_store  # noqa: F401
 
 config = context.config
