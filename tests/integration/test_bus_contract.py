@@ -114,8 +114,9 @@ async def _wait_bound(bus: NatsBus) -> None:
     await eventually(lambda: bus.consuming)
 
 
-async def eventually(condition: Any, timeout_s: float = 5.0) -> None:
-    """Wait until ``condition()`` is true; fail after ``timeout_s``."""
+async def eventually(condition: Any, timeout_s: float = 15.0) -> None:
+    """Wait until ``condition()`` is true; fail after ``timeout_s`` (generous: it
+    only catches what never happens, also on a busy CI machine)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
