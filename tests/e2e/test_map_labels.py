@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from airspace.site import Pad
 from airspace.site_files import demo_site_path, load_site
 from tests.e2e.conftest import DRONES, Browsing, Server
 from tests.mavlink_helpers import VehicleEncoder
@@ -26,7 +27,7 @@ ON_PADS = {"d1": "P2", "d2": "P3"}
 def drones_on_pads(server: Server) -> Iterator[None]:
     """d1 and d2 report their positions on P2 and P3 at 4 Hz until the test ends."""
     site = load_site(demo_site_path())
-    pads = {p.id: p for p in site.pads}
+    pads: dict[str, Pad] = {p.id: p for p in site.pads}
     stop = threading.Event()
 
     def send() -> None:
