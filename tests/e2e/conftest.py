@@ -205,8 +205,13 @@ class Browsing:
         return path
 
     def external_requests(self) -> list[str]:
-        """Return every request made to a host other than this machine."""
-        return [u for u in self.requests if urlsplit(u).hostname not in LOCAL_HOSTS]
+        """Return every request made to a host other than this machine (a
+        ``blob:`` URL is its creating page's origin: a chart fetched, then shown)."""
+        return [
+            u
+            for u in self.requests
+            if urlsplit(u.removeprefix("blob:")).hostname not in LOCAL_HOSTS
+        ]
 
     def unexpected_console_errors(self, *allowed: str) -> list[str]:
         """Return console errors, less those containing one of ``allowed``."""
