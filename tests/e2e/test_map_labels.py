@@ -65,15 +65,30 @@ def _label_boxes(tab: Browsing) -> list[dict[str, Any]]:
     return boxes
 
 
+def _arrow_boxes(tab: Browsing) -> list[dict[str, Any]]:
+    boxes: list[dict[str, Any]] = tab.page.evaluate(
+        """() => [...document.querySelectorAll('#map .drone-arrow')]
+            .map((a) => { const r = a.getBoundingClientRect();
+              return {text: 'arrow', x: r.x, y: r.y, w: r.width, h: r.height}; })"""
+    )
+    return boxes
+
+
+def _cover(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return bool(
+        a["x"] < b["x"] + b["w"]
+        and b["x"] < a["x"] + a["w"]
+        and a["y"] < b["y"] + b["h"]
+        and b["y"] < a["y"] + a["h"]
+    )
+
+
 def _overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [
         (a["text"], b["text"])
         for i, a in enumerate(boxes)
         for b in boxes[i + 1 :]
-        if a["x"] < b["x"] + b["w"]
-        and b["x"] < a["x"] + a["w"]
-        and a["y"] < b["y"] + b["h"]
-        and b["y"] < a["y"] + a["h"]
+        if _cover(a, b)
     ]
 
 
@@ -90,6 +105,9 @@ def test_pad_and_drone_labels_at_the_pier_do_not_cover_each_other(
     boxes = _label_boxes(tab)
     assert len(boxes) >= 6  # four pads, two drones
     assert _overlapping(boxes) == []
+    arrows = _arrow_boxes(tab)
+    assert len(arrows) == 2
+    assert [(b["text"], "arrow") for b in boxes for a in arrows if _cover(a, b)] == []
     assert any(b["dy"] for b in boxes), boxes  # something had to move
     tab.shot("map-pier-labels")
     assert tab.unexpected_console_errors() == []

@@ -23,3 +23,8 @@ test("a pile of labels on one spot ends with none covering another", () => {
     for (let j = i + 1; j < moved.length; j += 1) assert.ok(!overlap(moved[i], moved[j]), `${i} and ${j}`);
   }
 });
+
+test("a label moves off a marker it would cover", () => {
+  const [dy] = stackOffsets([{ x: 0, y: 0, w: 40, h: 14 }], [{ x: 10, y: 10, w: 24, h: 24 }]);
+  assert.equal(dy, -6); // above the marker: 10 - 14 - 2, nearer than below (+36)
+});

@@ -8,10 +8,12 @@ const GAP_PX = 2;
 /**
  * Vertical offsets (px) that keep boxes from overlapping.
  * boxes: [{x, y, w, h}] in screen pixels, in priority order (the first never moves).
- * Return one dy per box; box i drawn at y + dy[i] overlaps no other moved box.
+ * obstacles: boxes that never move and that no label may cover (drone arrows).
+ * Return one dy per box; box i drawn at y + dy[i] overlaps no other moved box
+ * and no obstacle (when no offset can avoid them all, it stays put).
  */
-export function stackOffsets(boxes) {
-  const placed = [];
+export function stackOffsets(boxes, obstacles = []) {
+  const placed = [...obstacles];
   const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
   return boxes.map((box) => {
     const candidates = [0];
@@ -28,13 +30,14 @@ export function stackOffsets(boxes) {
 /**
  * Moves the map's labels (elements matching `selectors`, in that order of
  * priority: pads before drones) apart with the CSS `translate` property, which Leaflet's own
- * `transform` positioning leaves alone. Run on every move and zoom and, as
- * drones move, at most every `everyMs`.
+ * `transform` positioning leaves alone, and off the `obstacles` (markers).
+ * Run on every move and zoom and, as drones move, at most every `everyMs`.
  */
 export class LabelDeclutter {
-  constructor(map, selectors, everyMs = 500) {
+  constructor(map, selectors, obstacles = [], everyMs = 500) {
     this.map = map;
     this.selectors = selectors;
+    this.obstacles = obstacles;
     this.runs = 0;
     map.on("zoomend moveend", () => this.run());
     setInterval(() => this.run(), everyMs);
@@ -50,7 +53,12 @@ export class LabelDeclutter {
       const dy = Number(label.dataset.dy || 0); // measured where it was drawn
       return { x: r.x, y: r.y - dy, w: r.width, h: r.height };
     });
-    stackOffsets(boxes).forEach((dy, i) => {
+    const fixed = this.obstacles
+      .flatMap((selector) => [...box.querySelectorAll(selector)])
+      .map((node) => node.getBoundingClientRect())
+      .filter((r) => r.width > 0)
+      .map((r) => ({ x: r.x, y: r.y, w: r.width, h: r.height }));
+    stackOffsets(boxes, fixed).forEach((dy, i) => {
       const label = labels[i];
       if (Number(label.dataset.dy || 0) === dy) return;
       label.dataset.dy = String(dy);

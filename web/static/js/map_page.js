@@ -59,7 +59,7 @@ async function main() {
   setInterval(() => loadSite(false), SITE_REFRESH_MS);
   page.drones = new DroneLayer(page.map, { onSelect: selectDrone });
   page.vessels = new VesselLayer(page.map);
-  page.labels = new LabelDeclutter(page.map, [".pad-label", ".drone-label"]);
+  page.labels = new LabelDeclutter(page.map, [".pad-label", ".drone-label"], [".drone-arrow"]);
   addVesselToggle(page.map);
   setInterval(() => page.vessels.expireCpa(Date.now()), 1000);
   page.map.on("click", () => selectDrone(null));
