@@ -193,7 +193,8 @@ def test_the_map_fits_the_track_around_the_breach_not_the_whole_corridor(
     assert boxes
     left = min(b["x"] for b in boxes if b)
     right = max(b["x"] + b["width"] for b in boxes if b)
-    # The 60 s evidence track (240 m) spans a good part of the map, not a dot.
-    assert right - left > view["width"] / 3
+    # The 60 s evidence track (240 m) spans a good part of the map (about a third:
+    # the wide map's height sets the zoom), not a dot (under 20 px at 12 km).
+    assert right - left > view["width"] / 5
     tab.shot("incident-long-corridor-fit")
     assert tab.unexpected_console_errors() == []
