@@ -53,7 +53,7 @@ def campaign_flights(
     overrides = SqlFlightEdits(session)
     for row in session.exec(query).all():
         booking = booking_from_row(row)
-        band = _band(sources, booking.site_id, booking.corridor_id)
+        band = corridor_band_agl(sources, booking.site_id, booking.corridor_id)
         for number, track in enumerate(
             flight_tracks_of_booking(
                 sources, booking, landed_end_s, overrides.of_booking(booking.id)
@@ -72,7 +72,7 @@ def campaign_flights(
     return flights, procedures
 
 
-def _band(
+def corridor_band_agl(
     sources: ExportSources, site_id: str, corridor_id: str | None
 ) -> tuple[float | None, float | None]:
     """The corridor's floor and ceiling in metres AGL (None without a corridor)."""

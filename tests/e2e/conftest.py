@@ -53,6 +53,8 @@ class Server:
     data_dir: Path
     ais_port: int = 0
     """UDP port of the server's AIS listener (NMEA !AIVDM)."""
+    mavlink_port: int = 0
+    """UDP port of the server's MAVLink gateway."""
 
 
 def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -107,13 +109,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     _seed_users(f"sqlite:///{data_dir / 'skyberth.sqlite3'}")
     port = free_port()
     ais_port = free_port(kind=2)  # SOCK_DGRAM
+    mavlink_port = free_port(kind=2)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(SOURCE_ROOT),
         "SKYBERTH_ENV": "test",
         "SKYBERTH_DATA_DIR": str(data_dir),
         # The telemetry gateway (when there is one) must not take the shared port.
-        "SKYBERTH_MAVLINK": f'["udpin:127.0.0.1:{free_port()}"]',
+        "SKYBERTH_MAVLINK": f'["udpin:127.0.0.1:{mavlink_port}"]',
         "SKYBERTH_AIS": f'["udpin:127.0.0.1:{ais_port}"]',
     }
     log = data_dir / "server.log"
@@ -141,7 +144,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         _wait_until_up(base_url, process, log)
         _register_drones(base_url)
-        yield Server(base_url, data_dir, ais_port)
+        yield Server(base_url, data_dir, ais_port, mavlink_port)
     finally:
         process.terminate()
         try:
@@ -202,8 +205,13 @@ class Browsing:
         return path
 
     def external_requests(self) -> list[str]:
-        """Return every request made to a host other than this machine."""
-        return [u for u in self.requests if urlsplit(u).hostname not in LOCAL_HOSTS]
+        """Return every request made to a host other than this machine (a
+        ``blob:`` URL is its creating page's origin: a chart fetched, then shown)."""
+        return [
+            u
+            for u in self.requests
+            if urlsplit(u.removeprefix("blob:")).hostname not in LOCAL_HOSTS
+        ]
 
     def unexpected_console_errors(self, *allowed: str) -> list[str]:
         """Return console errors, less those containing one of ``allowed``."""

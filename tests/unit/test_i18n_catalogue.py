@@ -36,6 +36,9 @@ TRANSLATED_SCRIPTS = {
 }
 SCRIPTS_NOT_YET_TRANSLATED = {
     "bookings_page.js",
+    "campaign_page.js",
+    "flight_charts.js",
+    "label_layout.js",
     "drone_commands.js",
     "drone_layer.js",
     "incident_page.js",

@@ -11,6 +11,11 @@ next; a reason is required), audited (``booking.flight_edit_services``). It is
 refused (422, rule ``flight_edit``) when it would change no flight. The flights
 answered are always the edited ones; ``edits`` lists the overrides, each with
 whether it still applies.
+
+``GET /bookings/{id}/flights/{number}/charts/{chart}`` draws one flight's chart
+as SVG: the campaign report's own matplotlib charts
+(``telemetry.reports.campaign_charts``), so the Flights page needs no charting
+library of its own.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from booking.errors import BookingRuleViolation, Rule
+from booking.errors import BookingRuleViolation, NotFound, Rule
 from booking.flight_edit_services import EDITOR_ROLES, edits_of, record_edit
 from booking.flight_edits import StoredFlightEdit, flight_edit_from
 from booking.model import BookingId
 from booking.permissions import require_organisation
 from telemetry.flights import flight_json, flights_csv
+from telemetry.reports import campaign_charts
 from telemetry.reports.flight_sources import edited_tracks_of_booking
+from web.campaign_reports import corridor_band_agl
 from web.deps import ActorDep, SessionDep, UowDep
 from web.input_limits import DbId
 from web.queries import get_booking
@@ -138,3 +145,51 @@ def bookings_flight_edit(
         )
     stored = record_edit(uow, BookingId(booking_id), edit, actor, datetime.now(UTC))
     return _edits_json([stored], [True])[0]
+
+
+class FlightChart(enum.StrEnum):
+    """The charts of one flight."""
+
+    ALTITUDE_SPEED = "altitude_speed"
+    """Altitude AGL and ground speed, the corridor's floor and ceiling dashed."""
+    SIGNAL = "signal"
+    """HDOP and RSSI, the terrain under the drone shaded."""
+
+
+@router.get(
+    "/bookings/{booking_id}/flights/{number}/charts/{chart}",
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+def bookings_flight_chart(
+    booking_id: DbId,
+    number: Annotated[int, Path(ge=1, le=10_000)],
+    chart: FlightChart,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    uow: UowDep,
+) -> Response:
+    """Return flight ``number`` (1-based, after the edits) of the booking as an
+    SVG chart; 404 when the booking has no such flight."""
+    booking = get_booking(session, actor, booking_id)
+    settings = cast(Settings, request.app.state.settings)
+    sources = export_sources(request)
+    tracks, _ = edited_tracks_of_booking(
+        sources,
+        booking,
+        settings.landed_end_s,
+        edits_of(uow, BookingId(booking_id), actor),
+    )
+    if number > len(tracks):
+        raise NotFound("flight", f"{number} of booking {booking_id}")
+    track = tracks[number - 1]
+    if chart is FlightChart.SIGNAL:
+        svg = campaign_charts.signal_chart(track)
+    else:
+        band = corridor_band_agl(sources, booking.site_id, booking.corridor_id)
+        svg = campaign_charts.altitude_speed_chart(track, *band)
+    return Response(
+        svg,
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=60"},
+    )

@@ -26,7 +26,15 @@ PAGES_DIR = WEB_DIR / "pages"
 STATIC_DIR = WEB_DIR / "static"
 STATIC_URL = "/static"
 
-PAGES = ("login", "map", "bookings", "incidents", "incident", "flights")
+PAGES = (
+    "login",
+    "map",
+    "bookings",
+    "incidents",
+    "incident",
+    "flights",
+    "campaign",
+)
 """Each is served at ``/<name>`` from ``web/pages/<name>.html`` (``incident`` also
 at ``/incidents/{id}``, ``flights`` at ``/bookings/{id}/flights``)."""
 
@@ -155,6 +163,12 @@ def flights_page(booking_id: str, request: Request) -> FileResponse:
 def flights_page_by_query(request: Request) -> FileResponse:
     """Return the Flights page of the booking named by ``?booking=``."""
     return _page("flights", request)
+
+
+@router.api_route("/campaign", methods=["GET", "HEAD"])
+def campaign_page(request: Request) -> FileResponse:
+    """Return the Flights view of an organisation (or all, for staff) over dates."""
+    return _page("campaign", request)
 
 
 @router.api_route("/incident", methods=["GET", "HEAD"])

@@ -2,6 +2,7 @@
 // post-flight forms (GET/PUT .../forms). The booking id comes from the path
 // (/bookings/{id}/flights) or ?booking=. The API decides who sees and files what.
 
+import { flightCharts } from "./flight_charts.js";
 import { t } from "./i18n.js";
 import { api, applyRole, el, requireUser } from "./session.js";
 
@@ -20,7 +21,7 @@ function bookingId() {
 const fmt = (v, digits = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
 const median = (c, ...path) => path.reduce((node, key) => (node ? node[key] : undefined), c);
 
-function row(f) {
+function row(f, id) {
   const c = f.conditions || {};
   return el("tr", {},
     el("td", {}, f.number),
@@ -36,6 +37,7 @@ function row(f) {
     el("td", {}, fmt(median(c, "radio", "all", "rssi", "median"), 0)),
     el("td", {}, f.incident_ids.length ? f.incident_ids.map((i) =>
       el("a", { href: `/incidents/${i}` }, `#${i} `)) : "none"),
+    el("td", {}, flightCharts(id, f.number)),
   );
 }
 
@@ -126,7 +128,7 @@ async function main() {
     ? t("flights.detected", { count: list.length, landed_s: flights.landed_end_s })
     : t("flights.none");
   $("flights-table").hidden = list.length === 0;
-  $("flights-rows").replaceChildren(...list.map(row));
+  $("flights-rows").replaceChildren(...list.map((f) => row(f, id)));
   if (forms.checklist) checklistBoxes(forms.checklist);
   fill($("pre-form"), forms.pre_flight && forms.pre_flight.body);
   fill($("post-form"), forms.post_flight && forms.post_flight.body);

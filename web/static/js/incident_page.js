@@ -413,7 +413,6 @@ function drawEvidence(samples, volume, openedMs) {
   }
   flush();
   const track = L.latLngBounds(page.samples.map((s) => [s.lat_deg, s.lon_deg]));
-  bounds.push(track);
   const breachIndex = Math.max(0, page.samples.findIndex((s) => Date.parse(s.t_utc) >= openedMs));
   const breach = page.samples[breachIndex];
   // Above the site's permanent labels, which would otherwise hide the marker.
@@ -429,8 +428,17 @@ function drawEvidence(samples, volume, openedMs) {
     fillOpacity: 1,
     className: "inc-marker",
   }).addTo(page.map);
-  page.map.fitBounds(bounds.reduce((all, b) => all.extend(b), L.latLngBounds(track.getSouthWest(), track.getNorthEast())).pad(0.4));
+  page.map.fitBounds(evidenceView(track, breach));
   setUpReplay(breachIndex);
+}
+
+/** The view around the breach: the evidence track, and at least FIT_MIN_M
+ * around the breach. Not the assigned volume: a long corridor (12 km to Cheung
+ * Chau) would shrink the track to a dot; the volume is still drawn around it. */
+const FIT_MIN_M = 300;
+function evidenceView(track, breach) {
+  const around = L.latLng(breach.lat_deg, breach.lon_deg).toBounds(FIT_MIN_M);
+  return L.latLngBounds(track.getSouthWest(), track.getNorthEast()).extend(around).pad(0.15);
 }
 
 /** The AIS vessels heard around the incident: their tracks, and a marker each

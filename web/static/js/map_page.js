@@ -8,6 +8,7 @@ import { DroneLayer, droneName, linkAgeS, stateInfo, STATE_INFO } from "./drone_
 import { LiveStream, vehicleEntries } from "./live_stream.js";
 import { api, applyRole, chooseSite, el, listSites, requireUser, signOut, siteSelector, token } from "./session.js";
 import { CoordinateFormat, cursorReadout } from "./grid_readout.js";
+import { LabelDeclutter } from "./label_layout.js";
 import { drawLand, SiteLayers } from "./site_layers.js";
 import { VesselLayer } from "./vessel_layer.js";
 import { localTime, spanLabel, startClock, utcSpanLabel } from "./time.js";
@@ -58,6 +59,7 @@ async function main() {
   setInterval(() => loadSite(false), SITE_REFRESH_MS);
   page.drones = new DroneLayer(page.map, { onSelect: selectDrone });
   page.vessels = new VesselLayer(page.map);
+  page.labels = new LabelDeclutter(page.map, [".pad-label", ".drone-label"], [".drone-arrow"]);
   addVesselToggle(page.map);
   setInterval(() => page.vessels.expireCpa(Date.now()), 1000);
   page.map.on("click", () => selectDrone(null));

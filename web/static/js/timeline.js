@@ -8,6 +8,7 @@ import { dayLabel, localDate, localTime, spanLabel, utcSpanLabel } from "./time.
 
 const HOUR_MS = 3_600_000;
 const SHOWN_STATES = new Set(["pending", "approved", "active"]);
+const LANE_REM = 1.8; // one lane's height
 
 /**
  * Return the timeline element.
@@ -47,10 +48,17 @@ export function renderTimeline(range, site, data, onOpen) {
   const intervalBlocks = (intervals, cls, text, title) =>
     (intervals || []).map((i) => block(cls, Date.parse(i.start), Date.parse(i.end), text, `${title}: ${spanLabel(i.start, i.end, range.zone)}`));
 
-  const bookingBlocks = (pred) =>
-    data.bookings
-      .filter((b) => SHOWN_STATES.has(b.state) && pred(b))
-      .map((b) => {
+  // Each row's bookings in lanes, so concurrent bookings (a corridor of
+  // capacity > 1) sit one under the other instead of hiding each other.
+  const rowBookings = (pred) => {
+    const shown = data.bookings.filter((b) => SHOWN_STATES.has(b.state) && pred(b));
+    return { shown, ...assignLanes(shown.map((b) => [Date.parse(b.start), Date.parse(b.end)])) };
+  };
+  const trackStyle = ({ count }) => (count > 1 ? `min-height:calc(${count} * ${LANE_REM}rem + 0.4rem)` : undefined);
+  const bookingBlocks = ({ shown, lanes, count }) =>
+    shown
+      .map((b, i) => {
+        const lane = count > 1 ? { style: `top:calc(0.2rem + ${lanes[i]} * ${LANE_REM}rem);bottom:auto;height:${LANE_REM - 0.2}rem`, dataset: { lane: String(lanes[i]) } } : {};
         const cls = b.state === "pending" ? "pending" : b.state === "active" ? "active" : "booked";
         const resources = [
           b.takeoff_pad_id && t("timeline.take_off", { pad: b.takeoff_pad_id }),
@@ -65,11 +73,13 @@ export function renderTimeline(range, site, data, onOpen) {
           local: spanLabel(b.start, b.end, range.zone),
           utc: utcSpanLabel(b.start, b.end),
         });
-        return block(cls, Date.parse(b.start), Date.parse(b.end), `#${b.id} ${b.drone_id}`, title, {
+        const made = block(cls, Date.parse(b.start), Date.parse(b.end), `#${b.id} ${b.drone_id}`, title, {
           onclick: () => onOpen(b),
-          dataset: { bookingId: String(b.id), state: b.state },
+          dataset: { bookingId: String(b.id), state: b.state, ...lane.dataset },
           "aria-label": title,
         });
+        if (made && lane.style) made.style.cssText += `;${lane.style}`;
+        return made;
       });
 
   const closureReason = (kind, id) =>
@@ -87,16 +97,17 @@ export function renderTimeline(range, site, data, onOpen) {
   for (const pad of site.pads) {
     const a = padAvail.get(pad.id) || {};
     const reason = closureReason("pad", pad.id);
+    const booked = rowBookings((b) => b.takeoff_pad_id === pad.id || b.landing_pad_id === pad.id);
     rows.push(
       el("div", { class: "tl-label", title: pad.name }, el("strong", {}, pad.id), ` ${pad.name || ""}`),
       el(
         "div",
-        { class: "tl-track", dataset: { resource: `pad:${pad.id}` }, "aria-label": t("timeline.pad", { id: pad.id }) },
+        { class: "tl-track", style: trackStyle(booked), dataset: { resource: `pad:${pad.id}` }, "aria-label": t("timeline.pad", { id: pad.id }) },
         tickEls(false),
         shade(),
         intervalBlocks(a.busy, "busy", "", t("timeline.pad_busy")),
         intervalBlocks(a.closed, "closed", t("timeline.closed_short"), reason ? t("timeline.closed_because", { reason }) : t("timeline.closed")),
-        bookingBlocks((b) => b.takeoff_pad_id === pad.id || b.landing_pad_id === pad.id),
+        bookingBlocks(booked),
         nowLine(),
       ),
     );
@@ -106,6 +117,7 @@ export function renderTimeline(range, site, data, onOpen) {
   for (const cor of site.corridors) {
     const a = corAvail.get(cor.id) || {};
     const reason = closureReason("corridor", cor.id);
+    const booked = rowBookings((b) => b.corridor_id === cor.id);
     rows.push(
       el(
         "div",
@@ -115,13 +127,13 @@ export function renderTimeline(range, site, data, onOpen) {
       ),
       el(
         "div",
-        { class: "tl-track", dataset: { resource: `corridor:${cor.id}` }, "aria-label": t("timeline.corridor_track", { id: cor.id }) },
+        { class: "tl-track", style: trackStyle(booked), dataset: { resource: `corridor:${cor.id}` }, "aria-label": t("timeline.corridor_track", { id: cor.id }) },
         tickEls(false),
         shade(),
         intervalBlocks(a.busy, "busy", "", t("timeline.in_use")),
         intervalBlocks(a.full, "full", t("timeline.full_short"), t("timeline.full", { capacity: cor.capacity })),
         intervalBlocks(a.closed, "closed", t("timeline.closed_short"), reason ? t("timeline.closed_because", { reason }) : t("timeline.closed")),
-        bookingBlocks((b) => b.corridor_id === cor.id),
+        bookingBlocks(booked),
         nowLine(),
       ),
     );
@@ -143,6 +155,25 @@ function makeTicks(range) {
     }
   }
   return ticks;
+}
+
+/**
+ * Lanes for intervals ([startMs, endMs] pairs, in any order): each goes in the
+ * lowest lane free at its start, so overlapping intervals never share a lane.
+ * Return {lanes: lane index per interval, count: lanes used}.
+ */
+export function assignLanes(intervals) {
+  const order = intervals.map((_, i) => i).sort((x, y) => intervals[x][0] - intervals[y][0]);
+  const laneEnds = [];
+  const lanes = new Array(intervals.length).fill(0);
+  for (const i of order) {
+    const [a, b] = intervals[i];
+    let lane = laneEnds.findIndex((end) => end <= a);
+    if (lane < 0) lane = laneEnds.push(b) - 1;
+    else laneEnds[lane] = b;
+    lanes[i] = lane;
+  }
+  return { lanes, count: Math.max(1, laneEnds.length) };
 }
 
 /** Return the parts of [start, end) not covered by `intervals` ([a, b] pairs, sorted). */
