@@ -462,6 +462,8 @@ def _run(
             stop.set()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
+            # Not in the main thread, or an event loop without signal support
+            # (Windows): Ctrl-C then ends the run through KeyboardInterrupt.
             with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
                 loop.add_signal_handler(sig, on_signal)
                 installed.append(sig)

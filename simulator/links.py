@@ -17,6 +17,7 @@ where ``peer`` names the connection (each TCP connection is its own byte stream)
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -94,7 +95,7 @@ def parse_endpoint(text: str) -> Endpoint:
     return Endpoint(scheme, host, port)
 
 
-class Link:
+class Link(abc.ABC):
     """Base of the three links: counters and the common interface."""
 
     datagrams = False
@@ -112,10 +113,11 @@ class Link:
         """Open the socket; EndpointError when that fails at once."""
         self._on_bytes = on_bytes
 
+    @abc.abstractmethod
     def send(self, frame: bytes) -> None:
         """Send one frame now, or drop it; never blocks."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def close(self) -> None:
         """Close every socket of the link."""
 
