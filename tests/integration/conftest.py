@@ -85,3 +85,17 @@ def seed_user(engine: Engine, name: str, role: Role, operator_id: str | None) ->
     with write_session(engine) as session:
         SqlUsers(session).add(user, "not-a-real-hash", datetime.now(UTC))
     return user
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database of its own (not migrated), per test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    admin_url = make_url(POSTGRES_ADMIN_URL)
+    require_service("PostgreSQL", admin_url.port or 5432, admin_url.host or "127.0.0.1")
+    with fresh_database(
+        POSTGRES_ADMIN_URL, migrate=False, prefix="skyberth_fresh"
+    ) as url:
+        yield url

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from typer.testing import CliRunner
 
@@ -23,33 +22,11 @@ from booking.audit_chain import GENESIS_HASH, link_hash
 from booking.audit_log import SqlAudit
 from booking.audit_trail import iter_chain, verify_trail
 from booking.model import AuditEntry, Role, UserId
-from tests.conftest import require_service
-from tests.integration.conftest import POSTGRES_ADMIN_URL
 from web.cli_audit import audit_app
 from web.db import make_engine, write_session
 from web.migrate import alembic_config, upgrade
 
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database of its own (not migrated), per test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'chain.sqlite3'}"
-        return
-    admin_url = make_url(POSTGRES_ADMIN_URL)
-    require_service("PostgreSQL", admin_url.port or 5432, admin_url.host or "127.0.0.1")
-    name = f"skyberth_chain_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import astuple
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -27,8 +26,6 @@ from booking.audit_trail import iter_chain, verify_trail
 from telemetry.incidents.evidence_digest import evidence_digest
 from telemetry.incidents.model import EvidenceSample
 from telemetry.incidents.repository import IncidentRepository
-from tests.conftest import require_service
-from tests.integration.conftest import POSTGRES_ADMIN_URL
 from tests.integration.test_audit_chain_db import append, entry, tamper
 from tests.integration.test_telemetry_store import T0, draft, sample
 from web.db import make_engine, write_session
@@ -37,26 +34,6 @@ from web.secret_key import with_secret_key
 from web.settings import Settings
 
 KEY = b"k" * 32
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database of its own (not migrated), per test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'keyed.sqlite3'}"
-        return
-    admin_url = make_url(POSTGRES_ADMIN_URL)
-    require_service("PostgreSQL", admin_url.port or 5432, admin_url.host or "127.0.0.1")
-    name = f"skyberth_keyed_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
