@@ -176,6 +176,9 @@ def figures(
         "sender_late_ms_p99": round(m.sender.late_ms_p99, 1),
         "sender_late_ms_max": round(m.sender.late_ms_max, 1),
         "tick_ms_max": round(m.final.tick_ms_max, 1),
+        "server_loop_lag_ms_p99": m.final.loop_lag_ms.get("p99"),
+        "server_loop_lag_ms_max": m.final.loop_lag_ms.get("max"),
+        "server_loop_stalls": int(m.final.loop_lag_ms.get("stalls", 0)),
         "vehicles": m.final.vehicles,
         "events_total": {
             k.split('"')[1]: int(n)
@@ -206,6 +209,7 @@ def breach_figures(layout: FleetLayout, m: Measured) -> dict[str, Any]:
     samples: list[float] = []
     firsts: list[float] = []
     detects: list[float] = []
+    by_kind: dict[str, list[float]] = defaultdict(list)
     missed = 0
     wrong: Counter[str] = Counter()
     kinds_of_booked: Counter[str] = Counter()
@@ -235,6 +239,7 @@ def breach_figures(layout: FleetLayout, m: Measured) -> dict[str, Any]:
         if per_viewer:
             got = [e.received_s - sent_s for e in per_viewer.values()]
             samples.extend(got)
+            by_kind[want].extend(got)
             firsts.append(min(got))
             detects.append(next(iter(per_viewer.values())).event_t_s - sent_s)
     samples.sort()
@@ -248,6 +253,9 @@ def breach_figures(layout: FleetLayout, m: Measured) -> dict[str, Any]:
         "breach_latency_first_viewer_p99_ms": _pct_ms(firsts, 0.99),
         "breach_detect_p50_ms": _pct_ms(detects, 0.5),
         "breach_detect_p99_ms": _pct_ms(detects, 0.99),
+        "breach_latency_p99_ms_by_kind": {
+            kind: _pct_ms(sorted(got), 0.99) for kind, got in sorted(by_kind.items())
+        },
         "breach_samples": len(samples),
         "breach_events_missed": missed,
         "breach_other_kinds": dict(wrong),

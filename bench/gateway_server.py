@@ -347,6 +347,8 @@ class GatewaySample:
     vehicles: int
     tick_ms_max: float
     tick_ms_last: float
+    loop_lag_ms: dict[str, float]
+    """The server's event-loop lag (p50, p99, max over its last 30 s; stalls)."""
     server_cpu_s: float
     machine_busy_s: float
     link_ids: tuple[str, ...]
@@ -383,6 +385,7 @@ def sample_gateway(server: BenchServer) -> GatewaySample:
         vehicles=int(body.get("vehicles", 0)),
         tick_ms_max=float(body.get("tick_ms_max", 0.0)),
         tick_ms_last=float(body.get("tick_ms_last", 0.0)),
+        loop_lag_ms={k: float(v) for k, v in body.get("loop_lag_ms", {}).items()},
         server_cpu_s=process_cpu_s(server.process.pid),
         machine_busy_s=machine_busy_s(),
         link_ids=tuple(str(link["link_id"]) for link in body["links"]),

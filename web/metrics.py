@@ -109,8 +109,26 @@ class SkyBerthCollector(Collector):
             yield from self._links()
         yield from self._hub()
         yield from self._bus()
+        yield from self._loop()
         if self.runtime.recorder is not None:
             yield from self._recorder(self.runtime.recorder.counters())
+
+    def _loop(self) -> Iterator[Metric]:
+        lag = self.runtime.loop_watch.lag()
+        family = GaugeMetricFamily(
+            "skyberth_event_loop_lag_seconds",
+            "How late the event loop woke a 20 ms sleep, over the last 30 s.",
+            labels=["quantile"],
+        )
+        family.add_metric(["0.5"], lag.p50_s)
+        family.add_metric(["0.99"], lag.p99_s)
+        family.add_metric(["max"], lag.max_s)
+        yield family
+        yield CounterMetricFamily(
+            "skyberth_event_loop_stalls",
+            "Times the event loop was stuck for over 0.5 s (each logged with where).",
+            value=lag.stalls,
+        )
 
     def _relay(self) -> Iterator[Metric]:
         relay = self.runtime.relay

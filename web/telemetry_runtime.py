@@ -62,6 +62,7 @@ from telemetry.live.link_router import (
 )
 from telemetry.live.vessel_picture import VesselPicture
 from telemetry.live.vessels import STALE_AFTER_S
+from telemetry.loop_watch import LoopWatch
 from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
 from telemetry.mavlink.transports import (
     Link,
@@ -179,9 +180,14 @@ class TelemetryRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.loop_watch = LoopWatch()
+        """The event loop's lag, and where it was when it stalled."""
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._tasks.append(
+            asyncio.create_task(self.loop_watch.run(), name="loop-watch")
+        )
         consumes = self.role != "gateway"
         await self.bus.start((self.relay or self.hub) if consumes else None)
         if self.relay is not None and consumes:
@@ -294,6 +300,7 @@ class TelemetryRuntime:
         the link id), vehicle count and tick times: ``GET /api/v1/telemetry/links``
         on one process, and what a gateway publishes for the web processes."""
         codec_rows = {row["link_id"]: row for row in self.gateway.links()}
+        lag = self.loop_watch.lag()
         ais_rows = self.vessels.links()
         rows: list[dict[str, Any]] = []
         for link in self.links:
@@ -317,6 +324,12 @@ class TelemetryRuntime:
             "vessels": len(self.vessels.table),
             "tick_ms_last": round(self.gateway.tick_seconds_last * 1000, 3),
             "tick_ms_max": round(self.gateway.tick_seconds_max * 1000, 3),
+            "loop_lag_ms": {
+                "p50": round(lag.p50_s * 1000, 1),
+                "p99": round(lag.p99_s * 1000, 1),
+                "max": round(lag.max_s * 1000, 1),
+                "stalls": lag.stalls,
+            },
         }
 
     async def _link_report_loop(self) -> None:

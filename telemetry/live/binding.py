@@ -80,6 +80,7 @@ def bind_fields(gw: GatewayState, v: VehicleState, now_s: float) -> None:
     """Set ``v``'s drone, site and booking fields from the directory."""
     v.bound_version = gw._directory_version
     v.bound_until_s = now_s + gw.settings.rebind_s
+    v.bound_placed = v.has_position
     drones = signed_candidates(gw, v, gw.directory.drones_with_sysid(v.sysid))
     if len(drones) == 1:
         drone = drones[0]

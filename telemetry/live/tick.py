@@ -100,8 +100,11 @@ def queue_fresh(gw: GatewayState, now_s: float) -> None:
         if (
             vehicle.bound_version != gw._directory_version
             or now_s >= vehicle.bound_until_s
-            # Its first position places it: at once where sites may refuse it.
-            or (vehicle.site_id is None and gw.strict_sites)
+            # Its first position places it at once: bound before its first fix,
+            # an unregistered vehicle had no site, and waiting for the rebind
+            # would leave its first second of flight unchecked (and a strict
+            # site could not refuse it yet).
+            or not vehicle.bound_placed
         ) and not bind(gw, vehicle, now_s):
             continue
         if vehicle.site_id is None:

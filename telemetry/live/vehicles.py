@@ -142,6 +142,7 @@ class VehicleState:
         "battery_pct",
         "battery_voltage_v",
         "booking_id",
+        "bound_placed",
         "bound_until_s",
         "bound_version",
         "compid",
@@ -274,6 +275,10 @@ class VehicleState:
         self.tlog_pending_count = 0
         self._pending_newest_s = now_s
         self.bound_until_s = -math.inf
+        self.bound_placed = False
+        """Last bound with a position: before its first fix a vehicle's site is
+        only a guess (none for an unregistered one), so its first position binds
+        it again at once (``tick.queue_fresh``)."""
         self.resite_after_s = -math.inf
         """Until then the gateway keeps its site when a sysid has several."""
         self.takeoff_pad_id: str | None = None

@@ -172,6 +172,23 @@ def test_an_unregistered_vehicle_in_the_air_is_an_unbooked_flight() -> None:
     assert world.last_vehicle(99)["state"] == "unassigned"
 
 
+def test_an_intruder_heard_before_its_first_fix_is_flagged_at_its_second_position() -> (
+    None
+):
+    # A heartbeat a tick before the first position binds it with no site; its
+    # first position must place it at once, not at the next rebind (1 s later).
+    world = World(directory("C1"))
+    enc = world.enc(99)
+    world.send(99, enc.heartbeat(True), T0)
+    world.gateway.tick(T0)
+    point = corridor_point(SITE, "C2")
+    world.fly(99, point, T0 + 0.05)
+    world.fly(99, point, T0 + 0.15)
+    events = [e for e in world.events() if e["kind"] == "unbooked_flight"]
+    assert len(events) == 1
+    assert events[0]["t_s"] <= T0 + 0.15
+
+
 def test_a_registered_drone_without_a_booking_for_now_is_an_unbooked_flight() -> None:
     world = World(directory(corridor=None))
     point = corridor_point(SITE, "C1")

@@ -1,0 +1,110 @@
+"""Is the event loop keeping up? Its lag, and where it was stuck when it stalled.
+
+Everything live (datagrams, the tick, viewers' frames) runs on one asyncio loop;
+one callback that holds it for half a second delays every breach alert by as
+much. :class:`LoopWatch` measures the loop's lag (how late a short sleep wakes
+up), keeps the recent figures for ``/metrics`` and the links report, and a
+watchdog thread logs the loop thread's stack while the loop is stalled, so that a
+slow tail can be traced to the code that caused it rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+
+from telemetry.log_limits import RateLimitedLog
+
+logger = logging.getLogger(__name__)
+_limited = RateLimitedLog(logger, interval_s=30.0)
+
+PROBE_S = 0.02
+"""How often the probe wakes: the lag resolution."""
+STALL_S = 0.5
+"""A loop that has not woken for this long is stalled: its stack is logged."""
+RECENT = 1500
+"""Lags kept for the percentiles: 30 s at ``PROBE_S``."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoopLag:
+    """The loop's recent lag, in seconds."""
+
+    p50_s: float
+    p99_s: float
+    max_s: float
+    stalls: int
+
+
+class LoopWatch:
+    """Probe the running loop's lag; log where it was stuck when it stalls."""
+
+    def __init__(self, probe_s: float = PROBE_S, stall_s: float = STALL_S) -> None:
+        self.probe_s = probe_s
+        self.stall_s = stall_s
+        self._lags: deque[float] = deque(maxlen=RECENT)
+        self._beat_s = time.monotonic()
+        self._loop_thread: int | None = None
+        self._stop = threading.Event()
+        self.stalls = 0
+        self.max_lag_s = 0.0
+
+    def lag(self) -> LoopLag:
+        """The recent lag's median, 99th percentile and the largest seen."""
+        lags = sorted(self._lags)
+        if not lags:
+            return LoopLag(0.0, 0.0, self.max_lag_s, self.stalls)
+        return LoopLag(
+            lags[len(lags) // 2],
+            lags[min(len(lags) - 1, int(len(lags) * 0.99))],
+            self.max_lag_s,
+            self.stalls,
+        )
+
+    async def run(self) -> None:
+        """Probe until cancelled, with the watchdog thread beside it."""
+        self._loop_thread = threading.get_ident()
+        self._beat_s = time.monotonic()
+        self._stop.clear()
+        watchdog = threading.Thread(
+            target=self._watch, name="loop-watchdog", daemon=True
+        )
+        watchdog.start()
+        try:
+            while True:
+                before = time.monotonic()
+                await asyncio.sleep(self.probe_s)
+                now = time.monotonic()
+                self._beat_s = now
+                lag_s = max(0.0, now - before - self.probe_s)
+                self._lags.append(lag_s)
+                self.max_lag_s = max(self.max_lag_s, lag_s)
+        finally:
+            self._stop.set()
+
+    def _watch(self) -> None:
+        # A thread, because a stalled loop cannot report on itself; it only reads
+        # the beat and, once per stall, the loop thread's current frame.
+        reported_beat = -1.0
+        while not self._stop.wait(self.stall_s / 2):
+            beat = self._beat_s
+            stalled_s = time.monotonic() - beat
+            if stalled_s < self.stall_s or beat == reported_beat:
+                continue
+            reported_beat = beat
+            self.stalls += 1
+            frame = sys._current_frames().get(self._loop_thread or -1)
+            where = "".join(traceback.format_stack(frame, limit=12)) if frame else "?"
+            _limited(
+                logging.WARNING,
+                "stall",
+                "event loop stalled for over %.1f s; it was in:\n%s",
+                stalled_s,
+                where,
+            )

@@ -1,0 +1,53 @@
+"""The loop watch: a stalled event loop is measured and its stack is logged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from telemetry.loop_watch import LoopWatch
+
+
+def _holds_the_loop(seconds: float) -> None:
+    time.sleep(seconds)  # what a slow callback does to every other task
+
+
+def test_a_stall_is_counted_measured_and_logged_with_where_it_was(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    watch = LoopWatch(probe_s=0.01, stall_s=0.1)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(watch.run())
+        await asyncio.sleep(0.05)
+        _holds_the_loop(0.4)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with caplog.at_level(logging.WARNING, logger="telemetry.loop_watch"):
+        asyncio.run(scenario())
+    lag = watch.lag()
+    assert lag.stalls == 1
+    assert lag.max_s >= 0.3
+    assert lag.p50_s < lag.max_s
+    assert any("_holds_the_loop" in r.getMessage() for r in caplog.records)
+
+
+def test_a_loop_that_keeps_up_reports_no_stall() -> None:
+    watch = LoopWatch(probe_s=0.01, stall_s=0.5)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(watch.run())
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert watch.lag().stalls == 0
+    assert watch.lag().p50_s < 0.5
