@@ -213,6 +213,20 @@ class SkyBerthCollector(Collector):
                 bad.add_metric([link, kind], counts[kind])
             lost.add_metric([link], counts["seq_lost"])
         yield from (messages, bad, lost)
+        overloaded = GaugeMetricFamily(
+            "skyberth_link_overloaded",
+            "1 while the link's reader is behind and sheds stale datagrams.",
+            labels=["link"],
+        )
+        shed = CounterMetricFamily(
+            "skyberth_link_shed_datagrams",
+            "Datagrams read but not decoded while overloaded (superseded).",
+            labels=["link"],
+        )
+        for open_link in self.runtime.links:
+            overloaded.add_metric([open_link.link_id], int(open_link.overloaded))
+            shed.add_metric([open_link.link_id], open_link.counters.shed_datagrams)
+        yield from (overloaded, shed)
 
     def _hub(self) -> Iterator[Metric]:
         hub = self.runtime.hub.stats()

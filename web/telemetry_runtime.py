@@ -308,6 +308,7 @@ class TelemetryRuntime:
                 "link_id": link.link_id,
                 "local_address": str(link.local_address),
                 "transport": dataclasses.asdict(link.counters),
+                "overloaded": link.overloaded,
                 "streams": [
                     codec_row
                     for codec_id, codec_row in codec_rows.items()
@@ -321,6 +322,7 @@ class TelemetryRuntime:
         return {
             "links": rows,
             "vehicles": self.gateway.vehicle_count(),
+            "overloaded": any(link.overloaded for link in self.links),
             "vessels": len(self.vessels.table),
             "tick_ms_last": round(self.gateway.tick_seconds_last * 1000, 3),
             "tick_ms_max": round(self.gateway.tick_seconds_max * 1000, 3),

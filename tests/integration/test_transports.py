@@ -21,6 +21,7 @@ import uvloop
 from pymavlink.dialects.v20 import common as mavlink2
 
 from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
+from telemetry.mavlink.shedding import SHED_AFTER_S
 from telemetry.mavlink.transports import (
     BEHIND_AFTER_S,
     VALID_FORMS,
@@ -389,6 +390,46 @@ def test_udpin_says_when_datagrams_waited_in_the_kernel(run: Run) -> None:
                 sender.sendto(frames[3], address)
                 await received.until(lambda: len(received.calls) == 4)
                 assert behind == [link.link_id], "caught up again"
+
+    run(scenario())
+
+
+def test_udpin_behind_decodes_each_drones_newest_position_and_sheds_the_rest(
+    run: Run,
+) -> None:
+    # Two drones' positions pile up while the loop is busy past SHED_AFTER_S; a
+    # mission item (not routine telemetry) in the middle must survive.
+    first = mavlink_frames(7, 30)
+    second = mavlink_frames(8, 30)
+    mav = mavlink2.MAVLink(None, srcSystem=7, srcComponent=1)
+    mission = mav.mission_count_encode(245, 190, 3).pack(mav)
+    burst = [*first[:15], mission, *first[15:], *second]
+
+    async def scenario() -> None:
+        received = Received()
+        async with await open_link(
+            parse_endpoint("udpin:127.0.0.1:0"), received
+        ) as link:
+            address = link.local_address
+            assert address is not None
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                for datagram in burst:
+                    sender.sendto(datagram, address)
+                time.sleep(SHED_AFTER_S + 0.15)  # noqa: ASYNC251  # the loop is busy
+                await received.until(
+                    lambda: mission in [d for _, d, _ in received.calls]
+                )
+                await asyncio.sleep(0.05)
+            got = [d for _, d, _ in received.calls]
+            assert link.overloaded
+            positions = [d for d in got if d[7] == 33]
+            assert positions == [first[-1], second[-1]], "each drone's newest only"
+            last_heartbeats = [[d for d in f if d[7] == 0][-1] for f in (first, second)]
+            assert [d for d in got if d[7] == 0] == last_heartbeats
+            assert mission in got
+            assert link.counters.shed_datagrams == len(burst) - len(got)
+            assert link.counters.datagrams_in == len(burst)
+            assert link.counters.shed_batches == 1
 
     run(scenario())
 

@@ -63,6 +63,12 @@ class LinkCounters:
     refused_senders: int = 0
     """Datagrams (udpin) or connections (tcpin) refused: the sender lies outside
     the link's allowed networks (``--mavlink-allow``)."""
+    shed_datagrams: int = 0
+    """UDP: datagrams read but not decoded while the reader was behind: older
+    positions and routine messages superseded in the same batch
+    (``telemetry.mavlink.shedding``); counted in ``datagrams_in`` too."""
+    shed_batches: int = 0
+    """UDP: batches drained and shed because the reader was behind."""
 
 
 def _open_error(endpoint: Endpoint, exc: OSError) -> LinkOpenError:
@@ -118,6 +124,12 @@ class Link(abc.ABC):
 
     @abc.abstractmethod
     async def _close(self) -> None: ...
+
+    @property
+    def overloaded(self) -> bool:
+        """Shedding load because the reader is behind (UDP only:
+        ``telemetry.mavlink.shedding``); a stream's sender is slowed by TCP instead."""
+        return False
 
     @property
     def closed(self) -> bool:

@@ -1,7 +1,10 @@
 """UDP links: ``udpin`` (listen, answer every recent peer) and ``udpout`` (one peer).
 
 Reads go through ``loop.add_reader`` and drain many datagrams per wakeup, with the
-first one's kernel timestamp telling whether the reader is falling behind.
+first one's kernel timestamp telling whether the reader is falling behind. When it
+is (``SHED_AFTER_S``), the socket is drained whole and only what is fresh and
+useful is decoded (``telemetry.mavlink.shedding``): an overloaded gateway works on
+where the drones are now, not on where they were seconds ago.
 """
 
 from __future__ import annotations
@@ -10,15 +13,18 @@ import asyncio
 import contextlib
 import errno
 import logging
+import math
 import platform
 import socket
 import struct
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from telemetry.mavlink.endpoints import NetworkEndpoint, format_host_port
+from telemetry.mavlink.shedding import DRAIN_MAX, SHED_AFTER_S, Shedder
 from telemetry.mavlink.transports._base import (
     Link,
     LinkOpenError,
@@ -50,6 +56,8 @@ _SO_TIMESTAMP: int | None = getattr(
 _TIMEVAL = struct.Struct("@ll")
 _TIMESTAMP_CMSG_BYTES = socket.CMSG_SPACE(_TIMEVAL.size)
 _ASM_GENERIC_MACHINES = frozenset({"x86_64", "aarch64", "riscv64"})
+OVERLOADED_FOR_S = 2.0
+"""A link is reported ``overloaded`` this long after its last shed batch."""
 
 
 class _UdpLink(Link):
@@ -71,6 +79,11 @@ class _UdpLink(Link):
         """Arrivals are stamped by the kernel (SO_TIMESTAMP): lag is measurable."""
         self._local: tuple[str, int] | None = None
         self._loop = asyncio.get_running_loop()
+        self._shedder = Shedder()
+        self._kept: deque[tuple[bytes, Any]] = deque()
+        """A shed batch's datagrams still to decode, oldest first."""
+        self._kept_s = 0.0
+        self._overloaded_until_s = -math.inf
 
     async def _open(self, endpoint: NetworkEndpoint) -> None:
         listen = endpoint.kind == "udpin"
@@ -115,12 +128,18 @@ class _UdpLink(Link):
         # together, so they share a receive time.
         now_s = self._clock()
         deadline = time.perf_counter() + _WAKEUP_BUDGET_S
+        if self._kept and not self._decode_kept(deadline):
+            return
         for n in range(_DATAGRAMS_PER_WAKEUP):
             if n & 31 == 31 and time.perf_counter() > deadline:
                 return  # the rest waits in the kernel for the next wakeup
             try:
                 if n == 0 and self._stamped:
-                    data, addr = self._recv_first(sock, now_s)
+                    data, addr, waited_s = self._recv_first(sock, now_s)
+                    if waited_s >= SHED_AFTER_S:
+                        self._shed(sock, data, addr, now_s)
+                        self._decode_kept(deadline)
+                        return
                 else:
                     data, addr = recvfrom(_MAX_DATAGRAM_BYTES)
             except (BlockingIOError, InterruptedError):
@@ -140,12 +159,15 @@ class _UdpLink(Link):
                 peers = self._forget_peers(now_s)
             self._deliver_from(self.link_id, data, now_s, addr)
 
-    def _recv_first(self, sock: socket.socket, now_s: float) -> tuple[bytes, Any]:
-        """Read a wakeup's first datagram with its kernel arrival time: how long it
-        waited tells whether this reader is behind (cheaper than asking every one)."""
+    def _recv_first(
+        self, sock: socket.socket, now_s: float
+    ) -> tuple[bytes, Any, float]:
+        """Read a wakeup's first datagram with how long it waited in the kernel:
+        that tells whether this reader is behind (cheaper than asking every one)."""
         data, ancillary, _flags, addr = sock.recvmsg(
             _MAX_DATAGRAM_BYTES, _TIMESTAMP_CMSG_BYTES
         )
+        waited_s = 0.0
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMP:
                 sec, usec = _TIMEVAL.unpack_from(payload)
@@ -155,7 +177,81 @@ class _UdpLink(Link):
                     self.counters.backlogged_wakeups += 1
                     if self.on_backlog is not None:
                         self.on_backlog(self.link_id, now_s)
-        return data, addr
+        return data, addr, waited_s
+
+    def _shed(self, sock: socket.socket, data: bytes, addr: Any, now_s: float) -> None:
+        """Behind: drain the socket (up to ``DRAIN_MAX``) and keep what is worth
+        decoding (``shedding.Shedder``) for ``_decode_kept``."""
+        batch = [(data, addr)]
+        recvfrom = sock.recvfrom
+        allowed = self.allowed
+        peers = self._peers
+        for _ in range(DRAIN_MAX - 1):
+            try:
+                data, addr = recvfrom(_MAX_DATAGRAM_BYTES)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self._send_failed("%s", exc)
+                continue
+            if allowed is not None and not allowed.allows(addr[0]):
+                self._refuse_sender(addr[0])
+                continue
+            batch.append((data, addr))
+        if peers is not None:
+            for _, addr in batch:
+                peers[addr] = now_s
+            if len(peers) > _MAX_PEERS:
+                self._forget_peers(now_s)
+        kept = self._shedder.shed(batch, now_s)
+        counters = self.counters
+        shed = len(batch) - len(kept)
+        counters.shed_datagrams += shed
+        counters.shed_batches += 1
+        # Read, though not decoded: ``datagrams_in`` counts what left the kernel.
+        counters.datagrams_in += shed
+        counters.bytes_in += sum(len(d) for d, _ in batch) - sum(
+            len(d) for d, _ in kept
+        )
+        if now_s >= self._overloaded_until_s:
+            logger.warning(
+                "%s: overloaded: datagrams waited over %.2f s in the kernel; "
+                "decoding the newest position of each drone and shedding the "
+                "rest (%d of %d in this batch)",
+                self.link_id,
+                SHED_AFTER_S,
+                shed,
+                len(batch),
+            )
+        self._overloaded_until_s = now_s + OVERLOADED_FOR_S
+        self._kept.extend(kept)
+        self._kept_s = now_s
+
+    def _decode_kept(self, deadline: float) -> bool:
+        """Decode the kept datagrams until ``deadline``; True once none is left
+        (else the loop is asked to come back, as the socket may be empty)."""
+        kept = self._kept
+        now_s = self._kept_s
+        udpin = self._peers is not None
+        n = 0
+        while kept:
+            data, addr = kept.popleft()
+            if udpin:
+                self._deliver_from(self.link_id, data, now_s, addr)
+            else:
+                self._deliver(self.link_id, data, now_s)
+            n += 1
+            if n & 31 == 0 and time.perf_counter() > deadline:
+                break
+        if kept:
+            self._loop.call_soon(self._read_ready)
+            return False
+        return True
+
+    @property
+    def overloaded(self) -> bool:
+        """Shedding now, or within the last ``OVERLOADED_FOR_S``."""
+        return self._clock() < self._overloaded_until_s
 
     @property
     def local_address(self) -> tuple[str, int] | None:
