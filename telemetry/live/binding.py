@@ -145,8 +145,9 @@ def signed_candidates(
 
 def nearest_of(
     gw: GatewayState, v: VehicleState, drones: Sequence[DroneEntry], now_s: float
-) -> DroneEntry:
-    """The drone, of several sites' with ``v``'s sysid, at the nearest site.
+) -> DroneEntry | None:
+    """The drone, of several sites' with ``v``'s sysid, at the nearest site; None
+    before its first position fix (its first position binds it again at once).
 
     Sticky for ``resite_s``: a big multi-site fleet rebinds thousands of
     vehicles a second, and none changes site in a second.
@@ -155,9 +156,11 @@ def nearest_of(
         for drone in drones:
             if drone.site_id == v.site_id:
                 return drone
-    v.resite_after_s = now_s + gw.settings.resite_s
     sites = {d.site_id for d in drones}
     site_id = nearest_site(
         v.lon_deg, v.lat_deg, [r for r in gw._site_refs if r[0] in sites]
     )
+    if site_id is None:
+        return None
+    v.resite_after_s = now_s + gw.settings.resite_s
     return next(d for d in drones if d.site_id == site_id)

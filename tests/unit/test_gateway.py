@@ -342,6 +342,27 @@ def test_a_sysid_registered_at_two_sites_binds_to_the_nearer_one() -> None:
     assert sub.pending() > 0
 
 
+def test_a_sysid_of_two_sites_heard_before_its_first_fix_waits_for_it() -> None:
+    # No position, no nearest site: the tick must not fail, and the first fix
+    # binds it to the nearer site at once.
+    far = parse_site(site_copy(SITE, 1, corridor_capacity=4))
+    drones = (
+        DroneEntry("D1", "Kite-1", SITE.id, "op-a", sysid=11),
+        DroneEntry("D9", "Far-9", far.id, "op-b", sysid=11),
+    )
+    gateway = Gateway({SITE.id: SITE, far.id: far}, LiveHub())
+    gateway.set_directory(FleetDirectory(drones, ()), T0)
+    enc = VehicleEncoder(11)
+    gateway.ingest(LINK, enc.heartbeat(True), T0)
+    gateway.tick(T0)
+    (vehicle,) = gateway.vehicles.values()
+    assert vehicle.drone_id is None
+    lat, lon, alt = corridor_point(far, "C1")
+    gateway.ingest(LINK, enc.position(lat, lon, alt, 40.0), T0 + 0.1)
+    gateway.tick(T0 + 0.1)
+    assert (vehicle.drone_id, vehicle.site_id) == ("D9", far.id)
+
+
 def test_a_position_about_to_be_replaced_is_checked_first() -> None:
     """Per-site batching may hold a position back; never past the next one."""
     world = World(directory("C1"))
