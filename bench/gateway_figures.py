@@ -179,6 +179,14 @@ def figures(
         "server_loop_lag_ms_p99": m.final.loop_lag_ms.get("p99"),
         "server_loop_lag_ms_max": m.final.loop_lag_ms.get("max"),
         "server_loop_stalls": int(m.final.loop_lag_ms.get("stalls", 0)),
+        "shed_datagrams": m.final.shed_datagrams,
+        "overloaded": m.final.overloaded or m.final.shed_datagrams > 0,
+        "decode_age_ms_p99": round(m.final.decode_age_ms_p99, 1),
+        "position_age_ms_p99": (
+            round(m.final.decode_age_ms_p99 + (_pct_ms(lat, 0.99) or 0.0), 1)
+            if lat
+            else None
+        ),
         "vehicles": m.final.vehicles,
         "events_total": {
             k.split('"')[1]: int(n)

@@ -348,6 +348,10 @@ class GatewaySample:
     tick_ms_max: float
     tick_ms_last: float
     loop_lag_ms: dict[str, float]
+    decode_age_ms_p99: float
+    """The worst link's 99th percentile of datagram age at decoding."""
+    shed_datagrams: int
+    overloaded: bool
     """The server's event-loop lag (p50, p99, max over its last 30 s; stalls)."""
     server_cpu_s: float
     machine_busy_s: float
@@ -366,6 +370,7 @@ def sample_gateway(server: BenchServer) -> GatewaySample:
     t1 = time.time()
     body = response.json()
     frames_ok = datagrams_in = seq_lost = 0
+    links = body["links"]
     bad = dict.fromkeys((*BAD_KEYS, "callback_errors"), 0)
     for link in body["links"]:
         datagrams_in += int(link["transport"]["datagrams_in"])
@@ -386,6 +391,14 @@ def sample_gateway(server: BenchServer) -> GatewaySample:
         tick_ms_max=float(body.get("tick_ms_max", 0.0)),
         tick_ms_last=float(body.get("tick_ms_last", 0.0)),
         loop_lag_ms={k: float(v) for k, v in body.get("loop_lag_ms", {}).items()},
+        decode_age_ms_p99=max(
+            (float(link.get("decode_age_ms", {}).get("p99", 0.0)) for link in links),
+            default=0.0,
+        ),
+        shed_datagrams=sum(
+            int(link["transport"].get("shed_datagrams", 0)) for link in links
+        ),
+        overloaded=bool(body.get("overloaded", False)),
         server_cpu_s=process_cpu_s(server.process.pid),
         machine_busy_s=machine_busy_s(),
         link_ids=tuple(str(link["link_id"]) for link in body["links"]),

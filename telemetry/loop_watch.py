@@ -100,7 +100,8 @@ class LoopWatch:
             reported_beat = beat
             self.stalls += 1
             frame = sys._current_frames().get(self._loop_thread or -1)
-            where = "".join(traceback.format_stack(frame, limit=12)) if frame else "?"
+            # The innermost frames: where the loop is, not how it was started.
+            where = "".join(traceback.format_stack(frame)[-12:]) if frame else "?"
             _limited(
                 logging.WARNING,
                 "stall",

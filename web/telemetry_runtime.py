@@ -309,6 +309,13 @@ class TelemetryRuntime:
                 "local_address": str(link.local_address),
                 "transport": dataclasses.asdict(link.counters),
                 "overloaded": link.overloaded,
+                "decode_age_ms": dict(
+                    zip(
+                        ("p50", "p99", "max"),
+                        (round(1000 * a, 1) for a in link.decode_age_s()),
+                        strict=True,
+                    )
+                ),
                 "streams": [
                     codec_row
                     for codec_id, codec_row in codec_rows.items()

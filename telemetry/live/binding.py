@@ -82,6 +82,7 @@ def bind_fields(gw: GatewayState, v: VehicleState, now_s: float) -> None:
     v.bound_until_s = now_s + gw.settings.rebind_s
     v.bound_placed = v.has_position
     drones = signed_candidates(gw, v, gw.directory.drones_with_sysid(v.sysid))
+    drone: DroneEntry | None
     if len(drones) == 1:
         drone = drones[0]
     elif drones:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 SHED_AFTER_S = 0.25
 """A wakeup whose first datagram waited this long in the kernel starts shedding."""
@@ -30,6 +30,9 @@ DRAIN_MAX = 65_536
 """At most this many datagrams drained into one batch (~0.1 s of reads)."""
 ROUTINE_EVERY_S = 5.0
 """While shedding, a routine message kind reaches the gateway this often per vehicle."""
+
+Datagram: TypeAlias = tuple[bytes, Any, float]
+"""(bytes, sender address, kernel arrival time in epoch seconds)."""
 
 _STX_V2 = 0xFD
 _HEADER_V2 = 10
@@ -64,14 +67,12 @@ class Shedder:
     shed_datagrams: int = 0
     batches: int = 0
 
-    def shed(
-        self, batch: Sequence[tuple[bytes, Any]], now_s: float
-    ) -> list[tuple[bytes, Any]]:
+    def shed(self, batch: Sequence[Datagram], now_s: float) -> list[Datagram]:
         """The datagrams of ``batch`` (oldest first) worth decoding, in order."""
         self.batches += 1
         newest: dict[tuple[Any, int, int], int] = {}
         keys: list[tuple[Any, int, int] | None] = []
-        for index, (data, source) in enumerate(batch):
+        for index, (data, source, _) in enumerate(batch):
             frame = routine_key(data)
             if frame is None:
                 keys.append(None)
@@ -79,7 +80,7 @@ class Shedder:
             key = (source, frame[0], frame[1])
             keys.append(key)
             newest[key] = index
-        kept: list[tuple[bytes, Any]] = []
+        kept: list[Datagram] = []
         routine_s = self._routine_s
         for index, item in enumerate(batch):
             found = keys[index]

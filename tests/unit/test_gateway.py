@@ -360,7 +360,8 @@ def test_a_sysid_of_two_sites_heard_before_its_first_fix_waits_for_it() -> None:
     lat, lon, alt = corridor_point(far, "C1")
     gateway.ingest(LINK, enc.position(lat, lon, alt, 40.0), T0 + 0.1)
     gateway.tick(T0 + 0.1)
-    assert (vehicle.drone_id, vehicle.site_id) == ("D9", far.id)
+    (placed,) = gateway.vehicles.values()
+    assert (placed.drone_id, placed.site_id) == ("D9", far.id)
 
 
 def test_a_position_about_to_be_replaced_is_checked_first() -> None:

@@ -41,11 +41,11 @@ def test_the_newest_position_per_sender_and_sysid_is_kept_in_arrival_order() -> 
     seven = mavlink2.MAVLink(None, srcSystem=7, srcComponent=1)
     eight = mavlink2.MAVLink(None, srcSystem=8, srcComponent=1)
     batch = [
-        (position(seven, 1), A),
-        (position(eight, 1), A),
-        (position(seven, 2), B),  # same sysid from another sender: kept apart
-        (position(seven, 3), A),
-        (position(eight, 2), A),
+        (position(seven, 1), A, 0.0),
+        (position(eight, 1), A, 0.0),
+        (position(seven, 2), B, 0.0),  # same sysid from another sender: kept apart
+        (position(seven, 3), A, 0.0),
+        (position(eight, 2), A, 0.0),
     ]
     shedder = Shedder()
     kept = shedder.shed(batch, 100.0)
@@ -56,11 +56,11 @@ def test_the_newest_position_per_sender_and_sysid_is_kept_in_arrival_order() -> 
 def test_routine_messages_go_through_at_most_once_per_interval() -> None:
     mav = mavlink2.MAVLink(None, srcSystem=7, srcComponent=1)
     shedder = Shedder()
-    first = [(attitude(mav, 1), A), (attitude(mav, 2), A)]
+    first = [(attitude(mav, 1), A, 0.0), (attitude(mav, 2), A, 0.0)]
     assert shedder.shed(first, 100.0) == [first[1]]
-    again = [(attitude(mav, 3), A)]
+    again = [(attitude(mav, 3), A, 0.0)]
     assert shedder.shed(again, 100.0 + ROUTINE_EVERY_S / 2) == []
-    later = [(attitude(mav, 4), A)]
+    later = [(attitude(mav, 4), A, 0.0)]
     assert shedder.shed(later, 100.0 + ROUTINE_EVERY_S) == later
     assert shedder.shed_datagrams == 2
 
@@ -68,5 +68,5 @@ def test_routine_messages_go_through_at_most_once_per_interval() -> None:
 def test_garbage_and_rare_traffic_are_never_shed() -> None:
     mav = mavlink2.MAVLink(None, srcSystem=7, srcComponent=1)
     items = [bytes(mav.mission_count_encode(245, 190, 3).pack(mav)) for _ in range(3)]
-    batch = [(b"\x00\x01junk", A), *[(d, A) for d in items]]
+    batch = [(b"\x00\x01junk", A, 0.0), *[(d, A, 0.0) for d in items]]
     assert Shedder().shed(batch, 1.0) == batch

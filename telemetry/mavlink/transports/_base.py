@@ -125,6 +125,11 @@ class Link(abc.ABC):
     @abc.abstractmethod
     async def _close(self) -> None: ...
 
+    def decode_age_s(self) -> tuple[float, float, float]:
+        """(median, 99th percentile, max) seconds recent input waited before it
+        was decoded; UDP only (the kernel stamps each datagram), else zeros."""
+        return (0.0, 0.0, 0.0)
+
     @property
     def overloaded(self) -> bool:
         """Shedding load because the reader is behind (UDP only:

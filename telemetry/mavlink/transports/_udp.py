@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from telemetry.mavlink.endpoints import NetworkEndpoint, format_host_port
-from telemetry.mavlink.shedding import DRAIN_MAX, SHED_AFTER_S, Shedder
+from telemetry.mavlink.shedding import DRAIN_MAX, SHED_AFTER_S, Datagram, Shedder
 from telemetry.mavlink.transports._base import (
     Link,
     LinkOpenError,
@@ -56,6 +56,7 @@ _SO_TIMESTAMP: int | None = getattr(
 _TIMEVAL = struct.Struct("@ll")
 _TIMESTAMP_CMSG_BYTES = socket.CMSG_SPACE(_TIMEVAL.size)
 _ASM_GENERIC_MACHINES = frozenset({"x86_64", "aarch64", "riscv64"})
+_AGES_KEPT = 4096
 OVERLOADED_FOR_S = 2.0
 """A link is reported ``overloaded`` this long after its last shed batch."""
 
@@ -80,10 +81,13 @@ class _UdpLink(Link):
         self._local: tuple[str, int] | None = None
         self._loop = asyncio.get_running_loop()
         self._shedder = Shedder()
-        self._kept: deque[tuple[bytes, Any]] = deque()
+        self._kept: deque[Datagram] = deque()
         """A shed batch's datagrams still to decode, oldest first."""
         self._kept_s = 0.0
         self._overloaded_until_s = -math.inf
+        self._ages: deque[float] = deque(maxlen=_AGES_KEPT)
+        """How long recent datagrams had waited when decoded (a wakeup's first,
+        every kept one while shedding), seconds."""
 
     async def _open(self, endpoint: NetworkEndpoint) -> None:
         listen = endpoint.kind == "udpin"
@@ -136,8 +140,9 @@ class _UdpLink(Link):
             try:
                 if n == 0 and self._stamped:
                     data, addr, waited_s = self._recv_first(sock, now_s)
+                    self._ages.append(waited_s)
                     if waited_s >= SHED_AFTER_S:
-                        self._shed(sock, data, addr, now_s)
+                        self._shed(sock, data, addr, now_s, waited_s)
                         self._decode_kept(deadline)
                         return
                 else:
@@ -167,28 +172,29 @@ class _UdpLink(Link):
         data, ancillary, _flags, addr = sock.recvmsg(
             _MAX_DATAGRAM_BYTES, _TIMESTAMP_CMSG_BYTES
         )
-        waited_s = 0.0
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMP:
-                sec, usec = _TIMEVAL.unpack_from(payload)
-                # The kernel stamps with the real-time clock, whatever ``clock`` is.
-                waited_s = time.time() - (sec + usec / 1e6)
-                if waited_s >= BEHIND_AFTER_S:
-                    self.counters.backlogged_wakeups += 1
-                    if self.on_backlog is not None:
-                        self.on_backlog(self.link_id, now_s)
+        # The kernel stamps with the real-time clock, whatever ``clock`` is.
+        waited_s = max(0.0, time.time() - _stamp(ancillary))
+        if waited_s >= BEHIND_AFTER_S:
+            self.counters.backlogged_wakeups += 1
+            if self.on_backlog is not None:
+                self.on_backlog(self.link_id, now_s)
         return data, addr, waited_s
 
-    def _shed(self, sock: socket.socket, data: bytes, addr: Any, now_s: float) -> None:
+    def _shed(
+        self, sock: socket.socket, data: bytes, addr: Any, now_s: float, waited_s: float
+    ) -> None:
         """Behind: drain the socket (up to ``DRAIN_MAX``) and keep what is worth
         decoding (``shedding.Shedder``) for ``_decode_kept``."""
-        batch = [(data, addr)]
-        recvfrom = sock.recvfrom
+        batch: list[Datagram] = [(data, addr, time.time() - waited_s)]
+        recvmsg = sock.recvmsg
         allowed = self.allowed
         peers = self._peers
         for _ in range(DRAIN_MAX - 1):
             try:
-                data, addr = recvfrom(_MAX_DATAGRAM_BYTES)
+                # Each with its kernel stamp: the age of what is decoded is measured.
+                data, ancillary, _flags, addr = recvmsg(
+                    _MAX_DATAGRAM_BYTES, _TIMESTAMP_CMSG_BYTES
+                )
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
@@ -197,9 +203,9 @@ class _UdpLink(Link):
             if allowed is not None and not allowed.allows(addr[0]):
                 self._refuse_sender(addr[0])
                 continue
-            batch.append((data, addr))
+            batch.append((data, addr, _stamp(ancillary)))
         if peers is not None:
-            for _, addr in batch:
+            for _, addr, _ in batch:
                 peers[addr] = now_s
             if len(peers) > _MAX_PEERS:
                 self._forget_peers(now_s)
@@ -210,8 +216,8 @@ class _UdpLink(Link):
         counters.shed_batches += 1
         # Read, though not decoded: ``datagrams_in`` counts what left the kernel.
         counters.datagrams_in += shed
-        counters.bytes_in += sum(len(d) for d, _ in batch) - sum(
-            len(d) for d, _ in kept
+        counters.bytes_in += sum(len(d) for d, _, _ in batch) - sum(
+            len(d) for d, _, _ in kept
         )
         if now_s >= self._overloaded_until_s:
             logger.warning(
@@ -233,9 +239,12 @@ class _UdpLink(Link):
         kept = self._kept
         now_s = self._kept_s
         udpin = self._peers is not None
+        ages = self._ages
+        wall_s = time.time()
         n = 0
         while kept:
-            data, addr = kept.popleft()
+            data, addr, arrived_s = kept.popleft()
+            ages.append(wall_s - arrived_s)
             if udpin:
                 self._deliver_from(self.link_id, data, now_s, addr)
             else:
@@ -247,6 +256,14 @@ class _UdpLink(Link):
             self._loop.call_soon(self._read_ready)
             return False
         return True
+
+    def decode_age_s(self) -> tuple[float, float, float]:
+        """(median, 99th percentile, max) of how long recent datagrams waited
+        between the kernel's receive and their decoding."""
+        ages = sorted(self._ages)
+        if not ages:
+            return (0.0, 0.0, 0.0)
+        return ages[len(ages) // 2], ages[int(0.99 * (len(ages) - 1))], ages[-1]
 
     @property
     def overloaded(self) -> bool:
@@ -309,6 +326,16 @@ class _UdpLink(Link):
         if sock is not None:
             self._loop.remove_reader(sock.fileno())
             sock.close()
+
+
+def _stamp(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """The kernel's receive time (epoch seconds) in ``recvmsg``'s ancillary data;
+    now when the kernel gave none."""
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMP:
+            sec, usec = _TIMEVAL.unpack_from(payload)
+            return float(sec + usec / 1e6)
+    return time.time()
 
 
 def _enlarge_receive_buffer(sock: socket.socket) -> int:
