@@ -104,6 +104,8 @@ FIRST_RECORDS_WAIT_S = 0.5
 """A starting web process waits this long for the full records it asked the
 gateways for (they answer at their next tick, 20 ms) before it serves viewers."""
 
+OVERLOAD_CHECK_S = 0.5
+"""How often the links are asked whether they shed load, for the live stream."""
 ProcessRole = Literal["all", "gateway", "web"]
 
 
@@ -245,6 +247,9 @@ class TelemetryRuntime:
             self._tasks.append(asyncio.create_task(self.vessels.run(), name="vessels"))
         self._tasks.append(asyncio.create_task(self.gateway.run(), name="gateway"))
         self._tasks.append(
+            asyncio.create_task(self._overload_loop(), name="overload-watch")
+        )
+        self._tasks.append(
             asyncio.create_task(self._refresh_loop(), name="directory-refresh")
         )
         self._tasks.append(
@@ -340,6 +345,30 @@ class TelemetryRuntime:
                 "stalls": lag.stalls,
             },
         }
+
+    @property
+    def overloaded(self) -> bool:
+        """Some link of this process sheds load (``telemetry.mavlink.shedding``)."""
+        return any(link.overloaded for link in self.links)
+
+    def overload_frame(self) -> dict[str, Any]:
+        """The live stream's ``gateway`` frame: whether positions are being shed."""
+        return {
+            "type": "gateway",
+            "overloaded": self.overloaded,
+            "links": [link.link_id for link in self.links if link.overloaded],
+            "shed_datagrams": sum(link.counters.shed_datagrams for link in self.links),
+            "t_utc": utc_iso(time.time()),
+        }
+
+    async def _overload_loop(self) -> None:
+        """Tell every viewer when shedding starts and stops (the map shows it)."""
+        shown = False
+        while True:
+            await asyncio.sleep(OVERLOAD_CHECK_S)
+            if self.overloaded != shown:
+                shown = not shown
+                self.publish(self.overload_frame(), None)
 
     async def _link_report_loop(self) -> None:
         """Publish this gateway's link figures for the web processes to add up."""
