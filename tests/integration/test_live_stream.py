@@ -101,6 +101,10 @@ async def test_a_viewer_sees_the_drone_move_and_its_corridor_exit_within_250_ms(
             snapshot = orjson.loads(await ws.recv())
             assert snapshot["type"] == "snapshot"
             assert booking_id in [b["id"] for b in snapshot["bookings"]]
+            gateway = snapshot["gateway"]
+            assert gateway["type"] == "gateway"
+            assert gateway["overloaded"] is False
+            assert gateway["links"] == []
             for _ in range(5):
                 udp.sendto(enc.heartbeat() + enc.position(*inside, 40.0), target)
                 await asyncio.sleep(0.1)
