@@ -4,8 +4,10 @@ mPD without a server round trip per mouse move (``GET /api/v1/sites/{id}``'s
 
 The browser has no PROJ, so the server sends a quadratic fit of the HK1980 Grid
 around the site (``airspace.hk_grid.local_grid_fit``, millimetres within ~5 km) and
-the site's mPD offset with its label. A geoid-grid site sends the grid's offset at
-the reference point, labelled as such; exports use the grid itself everywhere.
+the site's mPD offset with its label (English) and the label's parts (method,
+benchmark, grid file) for the pages to say in their language. A geoid-grid site
+sends the grid's offset at the reference point, labelled as such; exports use the
+grid itself everywhere.
 """
 
 from __future__ import annotations
@@ -45,5 +47,12 @@ def site_display(site: Site, mpd: MpdReference) -> dict[str, Any]:
             "half_size_deg": fit.half_size_deg,
             "max_error_m": fit.max_error_m,
         },
-        "mpd": {"offset_m": offset_m, "label": label, "method": str(mpd.method)},
+        "mpd": {
+            "offset_m": offset_m,
+            "label": label,
+            "method": str(mpd.method),
+            # The label's parts, for a page that says it in another language.
+            "benchmark": mpd.benchmark or None,
+            "grid": mpd.grid_path.name if mpd.grid_path else None,
+        },
     }

@@ -21,6 +21,7 @@ from telemetry.live.frames import (
     conformance_message,
     event_frame,
     incident_frame,
+    vertical_side,
 )
 from telemetry.live.incident_draft import draft_incident, evidence_builder
 from telemetry.live.site_monitor import SiteMonitor
@@ -43,6 +44,8 @@ def on_conformance_event(
     details = conformance_details(event)
     if exclusion is not None:
         details["exclusion"] = exclusion
+    if event.kind is EventKind.CORRIDOR_EXIT_VERTICAL:
+        details["side"] = vertical_side(v)
     kind = str(event.kind)
     if event.kind is EventKind.BREACH_ESCALATED and event.breach is not None:
         kind = str(event.breach)

@@ -185,18 +185,26 @@ def _name(v: VehicleState) -> str:
     return v.drone_name or f"unregistered sysid {v.sysid}"
 
 
+def vertical_side(v: VehicleState) -> str:
+    """Which side of its altitude band ``v`` left by: ``above`` when climbing (or
+    level), ``below`` when descending (NED: ``vd_mps`` > 0 is down)."""
+    return "above" if v.vd_mps <= 0 else "below"
+
+
 def conformance_message(
     v: VehicleState, event: ConformanceEvent, exclusion: str | None
 ) -> str:
-    """A sentence a pilot understands, with the numbers that matter."""
+    """A sentence a pilot understands, with the numbers that matter (English; the
+    pages build theirs from the event's kind and details)."""
     who, corridor = _name(v), v.corridor_id or "-"
     lateral, vertical = event.lateral_distance_m, event.vertical_distance_m
     match event.kind:
         case EventKind.CORRIDOR_EXIT_LATERAL:
             return f"{who} left corridor {corridor} sideways ({-lateral:.1f} m outside)"
         case EventKind.CORRIDOR_EXIT_VERTICAL:
-            where = "above the ceiling" if v.vd_mps <= 0 else "below the floor"
-            return f"{who} left corridor {corridor} {where} ({-vertical:.1f} m out)"
+            where = {"above": "above the ceiling", "below": "below the floor"}
+            side = where[vertical_side(v)]
+            return f"{who} left corridor {corridor} {side} ({-vertical:.1f} m out)"
         case EventKind.BOUNDARY_EXIT:
             return f"{who} left the site boundary"
         case EventKind.EXCLUSION_ENTRY:

@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, WebSocket, expect
+from playwright.sync_api import Browser, Page, WebSocket, expect
 
 from tests.e2e.conftest import Browsing
 from tests.e2e.serve_process import ServeProcess
 from tests.integration.api_world import SITE, drone_body
 from tests.integration.sim_world import SOURCE_ROOT, simulator_env
+from web.i18n import catalogue
 
 pytestmark = pytest.mark.e2e
 
@@ -45,6 +46,15 @@ leg along it, and stays out for the rest of the test."""
 LABEL_LINE = re.compile(r"-?\d+\.\d m · \d+\.\d m/s · \d+ % · \d+\.\d s")
 """A label's second line: altitude, speed, battery and link age, with units."""
 STALE = re.compile(r"\bstale\b")
+NOT_CHINESE = re.compile(
+    r"Drone lm-\d|lm-\d|udpin:\S+|safety_officer|acme|SkyBerth|Leaflet|UTC|HKT"
+    r"|AGL|AMSL|mPD|WGS84|HK1980|GPS|MAVLink|AIS|corridor:C\d|corridor_exit_lateral"
+    r"|confirm_samples|GeoJSON|KML|CSV|GeoPackage|HTML|tlog|GMT\+8|English"
+)
+"""What stays in Latin letters on a Traditional Chinese page: the drones' names and
+ids, link keys, user and organisation names, product and library names, units,
+datums, zones and codes (a rule's name, a volume's source, export formats), and
+the language switch's own "English"."""
 WS_DOWN = "WebSocket connection to"
 """Chromium logs each refused reconnect attempt while the server is down."""
 
@@ -191,7 +201,7 @@ def _wait_for_both_drones(tab: Browsing, timeout_s: float = 30.0) -> None:
 
 
 def _wait_for_drift_incident(tab: Browsing, timeout_s: float = 40.0) -> None:
-    items = tab.page.locator("#incident-list li", has_text="corridor exit lateral")
+    items = tab.page.locator("#incident-list li", has_text="corridor exit (lateral)")
     expect(items).to_have_count(1, timeout=timeout_s * 1000)
 
 
@@ -230,7 +240,7 @@ def test_live_map_shows_the_drones_with_labels_and_the_drift_as_an_incident(
         assert moved_px > 5, (drone, first[drone], later[drone])
 
     _wait_for_drift_incident(tab)
-    incident = page.locator("#incident-list li", has_text="corridor exit lateral")
+    incident = page.locator("#incident-list li", has_text="corridor exit (lateral)")
     expect(incident).to_contain_text("lm-2")
     toast = page.locator("#toasts .toast-breach", has_text="Incident #")
     expect(toast.first).to_contain_text("Drone lm-2 left corridor C1")
@@ -342,3 +352,99 @@ def test_a_safety_officer_sends_the_drifting_drone_home_from_its_panel(
     tab.shot("live-map-rtl")
     assert tab.external_requests() == []
     assert tab.unexpected_console_errors(WS_DOWN) == []
+
+
+def _english_words(page: Page) -> list[str]:
+    """Words of three letters or more a reader of the page would see as English;
+    the map's attribution line (a licence credit, quoted as published) is left out."""
+    text: str = page.evaluate(
+        """() => {
+          const body = document.body.cloneNode(true);
+          body.querySelectorAll('.leaflet-control-attribution')
+            .forEach((n) => n.remove());
+          document.documentElement.append(body);
+          const text = body.innerText;
+          body.remove();
+          return text;
+        }"""
+    )
+    return re.findall(r"[A-Za-z]{3,}", NOT_CHINESE.sub(" ", text))
+
+
+def test_the_live_map_and_the_incident_read_in_traditional_chinese(
+    browser: Browser, server: LiveMapWorld
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800},
+        locale="zh-HK",
+        timezone_id="Asia/Hong_Kong",
+    )
+    try:
+        tab = Browsing(context.new_page(), server.base_url)
+        page = tab.page
+        page.set_default_timeout(10_000)
+        tab.sign_in("safety_officer")
+        expect(page.locator("html")).to_have_attribute("lang", "zh-Hant-HK")
+        expect(page.locator("#live-status")).to_have_text("即時")
+        server.fly()
+        _wait_for_both_drones(tab)
+        kind = catalogue("zh-Hant-HK")["incident.kind.corridor_exit_lateral"]
+        drift = page.locator("#incident-list li", has_text=kind)
+        expect(drift).to_have_count(1, timeout=40_000)
+        expect(drift).to_contain_text("水平偏離飛行走廊 C1")
+        expect(page.locator("#drone-count")).to_have_text("2 架無人機")
+        page.locator("#drone-list button", has_text="Drone lm-2").click()
+        # Its state now (sent home by an earlier test, it may be back inside).
+        expect(page.locator("#selected-state")).to_have_text(_state_words("zh-Hant-HK"))
+        values = page.locator("#selected-values")
+        expect(values).to_contain_text("位置")
+        expect(values).to_contain_text("mPD")
+        assert _english_words(page) == []
+        tab.shot("live-map-zh-Hant-HK")
+
+        incident_id = page.evaluate("Math.max(...window.skyberth.incidents.keys())")
+        tab.goto(f"/incidents/{incident_id}")
+        expect(page.locator("#inc-state")).to_have_text("未處理")
+        expect(page.locator("#inc-message")).to_contain_text("水平偏離飛行走廊 C1")
+        expect(page.locator("#inc-timeline")).to_contain_text("開立")
+        expect(page.locator("#replay-readout")).to_contain_text("距開立")
+        assert _english_words(page) == []
+        tab.shot("incident-zh-Hant-HK")
+
+        # Switched in place, each page writes what it built itself again. (The
+        # choice is stored for the user: English last, as the other tests expect.)
+        _switch(page, "en")
+        expect(page.locator("#inc-message")).to_contain_text(
+            "left corridor C1 sideways"
+        )
+        expect(page.locator("#inc-state")).to_have_text("open")
+        expect(page.locator("#replay-readout")).to_contain_text("from opening")
+        tab.goto("/map")
+        page.locator("#drone-list button", has_text="Drone lm-2").click()
+        _switch(page, "zh-Hant-HK")
+        expect(page.locator("#selected-state")).to_have_text(_state_words("zh-Hant-HK"))
+        expect(page.locator(".legend")).to_contain_text("在飛行走廊內")
+        expect(page.locator("#live-status")).to_have_text("即時")
+        _switch(page, "en")
+        expect(page.locator("#selected-state")).to_have_text(_state_words("en"))
+        expect(page.locator(".legend")).to_contain_text("inside its corridor")
+        expect(page.locator("#incident-list")).to_contain_text(
+            "corridor exit (lateral)"
+        )
+        assert tab.external_requests() == []
+    finally:
+        context.close()
+
+
+def _state_words(language: str) -> re.Pattern[str]:
+    """Any drone state's words in ``language``, as the selected drone's pill says."""
+    words = [v for k, v in catalogue(language).items() if k.startswith("drone.state.")]
+    return re.compile("^(?:" + "|".join(map(re.escape, words)) + ")$")
+
+
+def _switch(page: Page, language: str) -> None:
+    """Choose ``language`` on the page's switch; wait until the server stored it."""
+    with page.expect_response(
+        lambda r: r.url.endswith("/me/language") and r.request.method == "PUT"
+    ):
+        page.select_option(".lang-select", language)

@@ -28,7 +28,7 @@ PAGES = {
     "incident": "/incidents/1",
     "flights": "/bookings/1/flights",
 }
-FULLY_TRANSLATED = {"login", "incidents"}
+FULLY_TRANSLATED = {"login", "incidents", "incident"}
 """Pages whose scripts are translated too (``test_i18n_catalogue``'s list): no
 English word at all may show on them."""
 NOT_ENGLISH_UI = re.compile(

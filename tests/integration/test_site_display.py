@@ -43,4 +43,6 @@ def test_site_uses_its_surveyed_mpd_offset(settings: Settings) -> None:
         "offset_m": pytest.approx(1.4),
         "label": "mPD (offset +1.4 m surveyed at BM 12)",
         "method": "surveyed",
+        "benchmark": "BM 12",
+        "grid": None,
     }

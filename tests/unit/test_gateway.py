@@ -150,6 +150,31 @@ def test_leaving_the_corridor_sideways_raises_one_lateral_exit_after_two_samples
     assert world.last_vehicle(11)["state"] == "outside_lateral"
 
 
+@pytest.mark.parametrize(
+    ("side", "vd_mps", "words"),
+    [("above", -1.5, "above the ceiling"), ("below", 1.5, "below the floor")],
+)
+def test_leaving_the_altitude_band_says_through_which_side(
+    side: str, vd_mps: float, words: str
+) -> None:
+    world = World(directory("C1"))
+    lat, lon, alt = corridor_point(SITE, "C1")
+    world.fly(11, (lat, lon, alt), T0)
+    volume = SITE.corridor("C1").volume
+    out_alt = (
+        volume.ceiling_amsl_m + 10 if side == "above" else volume.floor_amsl_m - 10
+    )
+    enc = world.enc(11)
+    for i in range(1, 4):
+        t_s = T0 + i * 0.1
+        world.send(11, enc.position(lat, lon, out_alt, 40.0, vd_mps=vd_mps), t_s)
+        world.gateway.tick(t_s)
+    exits = [e for e in world.events() if e["kind"] == "corridor_exit_vertical"]
+    assert len(exits) == 1
+    assert exits[0]["details"]["side"] == side
+    assert words in exits[0]["message"]
+
+
 def test_one_wild_sample_raises_no_breach() -> None:
     world = World(directory("C1"))
     inside = corridor_point(SITE, "C1")

@@ -23,30 +23,31 @@ PAGES = sorted((WEB / "pages").glob("*.html"))
 SCRIPTS = sorted((WEB / "static" / "js").glob("*.js"))
 
 TRANSLATED_SCRIPTS = {
+    "drone_layer.js",
+    "event_sentences.js",
     "flights_page.js",
     "grid_readout.js",
     "i18n.js",
+    "incident_page.js",
     "incidents_page.js",
+    "live_stream.js",
     "login_page.js",
+    "map_page.js",
     "redirects.js",
     "session.js",
+    "site_layers.js",
     "time.js",
     "timeline.js",
     "toasts.js",
+    "vessel_layer.js",
 }
 SCRIPTS_NOT_YET_TRANSLATED = {
     "bookings_page.js",
     "campaign_page.js",
+    "drone_commands.js",
     "flight_charts.js",
     "label_layout.js",
-    "drone_commands.js",
-    "drone_layer.js",
-    "incident_page.js",
-    "live_stream.js",
-    "map_page.js",
     "refusal.js",
-    "site_layers.js",
-    "vessel_layer.js",
 }
 VISIBLE_ATTRIBUTES = ("title", "aria-label", "placeholder", "alt")
 NOT_WORDS = {"SkyBerth"}  # the product's name stays as it is in every language
@@ -169,16 +170,23 @@ NOT_UI = {"Accept", "Authorization", "Bearer", "Content-Type", "Accept-Language"
 NOT_UI |= {"English", "Asia/Hong_Kong"}
 NOT_UI |= {"Point", "LineString", "Polygon", "MultiPolygon"}  # GeoJSON types
 """A language's own name stays in that language on the switch; a zone id is data."""
+NOT_UI |= {"Enter", "Escape", "Content-Disposition"}  # key names, a response header
+NOT_UI |= {"geoid grid"}  # an API enum value (a site's mPD method) the page compares
+NOT_UI |= {"Leaflet"}  # the map library's name, credited as it is
 
 
 def _looks_like_words(text: str) -> bool:
     """True for text a person reads: two words, or a capitalised word.
 
     Not: keys and storage names (``skyberth.lang``, ``aria-label:lang.switch``),
-    CSS class lists (``toast toast-``) and protocol words (``NOT_UI``).
+    a key's prefix before a template part (``incident.kind.${kind}``), CSS class
+    lists (``toast toast-``), protocol words (``NOT_UI``), and markup itself (the
+    text between its tags is still read).
     """
-    text = text.strip()
-    if text in NOT_UI or re.fullmatch(r"[\w-]+(?:[.:;][\w-]+)+(?:[;:.][\w.-]+)*", text):
+    text = re.sub(r"<[^<>]*>", " ", text).strip()
+    if not text or text in NOT_UI:
+        return False
+    if re.fullmatch(r"[\w-]+(?:[.:;][\w-]+)+(?:[;:.][\w.-]+)*[.]?", text):
         return False
     if re.fullmatch(r"(?:[a-z-]+:[^;]*;?)+", text):
         return False  # an inline style

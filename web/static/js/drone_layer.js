@@ -4,30 +4,36 @@
 // the vehicles that changed (markers are moved in place, never re-created).
 /* global L */
 
+import { t } from "./i18n.js";
+
 const LABEL_EVERY_MS = 250; // label text at 4 Hz per drone: readable, and cheap
 const TRAIL_EVERY_MS = 500;
 const TRAIL_POINTS = 40; // 20 s of trail
 const TRAIL_MIN_MOVE_DEG = 0.000002; // ~0.2 m: a hovering drone adds no points
 
+/** The colour of each conformance state; its words are `drone.state.<state>`. */
 export const STATE_INFO = {
-  inside: { colour: "#1a9850", text: "inside its corridor" },
-  near_edge: { colour: "#e08e00", text: "near the corridor edge" },
-  outside_vertical: { colour: "#d7191c", text: "outside the corridor's altitude band" },
-  outside_lateral: { colour: "#d7191c", text: "outside the corridor sideways" },
-  outside_boundary: { colour: "#d7191c", text: "outside the site boundary" },
-  in_exclusion: { colour: "#d7191c", text: "inside an exclusion zone" },
-  unassigned: { colour: "#7b3fa0", text: "flying without a booking" },
-  on_ground: { colour: "#6b7785", text: "on the ground" },
-  link_lost: { colour: "#3b4654", text: "telemetry link lost" },
+  inside: { colour: "#1a9850" },
+  near_edge: { colour: "#e08e00" },
+  outside_vertical: { colour: "#d7191c" },
+  outside_lateral: { colour: "#d7191c" },
+  outside_boundary: { colour: "#d7191c" },
+  in_exclusion: { colour: "#d7191c" },
+  unassigned: { colour: "#7b3fa0" },
+  on_ground: { colour: "#6b7785" },
+  link_lost: { colour: "#3b4654" },
 };
-const UNKNOWN = { colour: "#2c7fb8", text: "state unknown" };
+const UNKNOWN = { colour: "#2c7fb8" };
+const RELABEL = Symbol("relabel"); // a state no vehicle has: its words are drawn again
 
+/** Return a conformance state's colour and its words in the page language. */
 export function stateInfo(state) {
-  return STATE_INFO[state] || UNKNOWN;
+  const known = Object.hasOwn(STATE_INFO, state ?? "");
+  return { colour: (known ? STATE_INFO[state] : UNKNOWN).colour, text: t(`drone.state.${known ? state : "unknown"}`) };
 }
 
 export function droneName(v) {
-  return v.drone_name || v.drone_id || `sysid ${v.sysid ?? "?"}`;
+  return v.drone_name || v.drone_id || t("incidents.sysid", { sysid: v.sysid ?? "?" });
 }
 
 const num = (v, digits = 1) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–");
@@ -110,6 +116,15 @@ export class DroneLayer {
     return this.entries.get(key) || null;
   }
 
+  /** Write every marker's words again (the page language changed). */
+  relabel() {
+    for (const entry of this.entries.values()) {
+      entry.state = RELABEL;
+      this.dirty.add(entry.key);
+    }
+    this.#requestFrame();
+  }
+
   /** Mark one vehicle as selected (its marker grows, its trail thickens). */
   select(key) {
     const previous = this.entries.get(this.selectedKey);
@@ -126,7 +141,7 @@ export class DroneLayer {
   #requestFrame() {
     if (this.frameRequested) return;
     this.frameRequested = true;
-    requestAnimationFrame((t) => this.#flush(t));
+    requestAnimationFrame((ms) => this.#flush(ms));
   }
 
   #flush(nowMs) {

@@ -4,11 +4,14 @@
 // member `display`, see web/site_display.py) and the site's mPD offset with its label.
 /* global L */
 
-import { t } from "./i18n.js";
+import { onLanguageChange, t } from "./i18n.js";
 
 const STORAGE_KEY = "skyberth.coordinates";
 export const WGS84 = "wgs84";
 export const HK1980 = "hk1980";
+
+/** The words of each way a site gets mPD (MpdMethod in airspace/hk_grid.py). */
+const MPD_WORDS = { approximate: "grid.mpd_approximate", surveyed: "grid.mpd_surveyed", "geoid grid": "grid.mpd_geoid_grid" };
 
 const fixed = (x, digits) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "–");
 
@@ -79,11 +82,19 @@ export class CoordinateFormat {
     return `${fixed(Math.abs(lat), 6)}° ${ns}, ${fixed(Math.abs(lon), 6)}° ${ew}`;
   }
 
-  /** "12.3 mPD approx. (...)" for a height in m AMSL, or null without a reference. */
+  /**
+   * "12.3 mPD approx. (...)" for a height in m AMSL, or null without a reference.
+   * The reference is said in the page language from its method (the server's
+   * `label` is English; it stays for a method this page does not know).
+   */
   mpd(altAmslM) {
     const ref = this.display.mpd;
     if (!ref || typeof ref.offset_m !== "number" || typeof altAmslM !== "number") return null;
-    return `${fixed(altAmslM + ref.offset_m, 1)} ${ref.label}`;
+    const height = fixed(altAmslM + ref.offset_m, 1);
+    const key = MPD_WORDS[ref.method];
+    if (!key) return `${height} ${ref.label}`;
+    const offset = `${ref.offset_m >= 0 ? "+" : ""}${Number(ref.offset_m.toFixed(3))}`;
+    return t(key, { height, offset, benchmark: ref.benchmark || "?", grid: ref.grid || "?" });
   }
 }
 
@@ -120,5 +131,6 @@ export function cursorReadout(map, format) {
     render();
   });
   format.onChange(render);
+  onLanguageChange(render);
   return control;
 }

@@ -66,6 +66,11 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
 }
 
+/** Return whether the catalogue has message `key` (in the page language or English). */
+export function hasMessage(key) {
+  return key in messages || key in english;
+}
+
 /**
  * Return the words for an API enum value (`prefix.value`, e.g. incident.state.open);
  * a value the catalogue does not know yet is shown as it is, underscores as spaces.

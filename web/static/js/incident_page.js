@@ -5,8 +5,10 @@
 /* global L */
 
 import { stateInfo } from "./drone_layer.js";
+import { incidentSentence, kindText, whoOf } from "./event_sentences.js";
+import { onLanguageChange, t, tValue } from "./i18n.js";
 import { api, applyRole, el, hasRole, listSites, requireUser } from "./session.js";
-import { drawLand, SiteLayers } from "./site_layers.js";
+import { creditLeaflet, drawLand, SiteLayers } from "./site_layers.js";
 import { localDate, localTime, startClock, zoneAbbrev } from "./time.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,14 +23,8 @@ const NEXT_ACTIONS = {
   investigating: ["close"],
   closed: ["reopen"],
 };
-const EXPORTS = [
-  ["html", "Report (HTML)"],
-  ["geojson", "Track (GeoJSON)"],
-  ["kml", "Track (KML)"],
-  ["csv", "Samples (CSV)"],
-  ["gpkg", "GeoPackage"],
-  ["tlog", "Raw MAVLink (.tlog)"],
-];
+/** The export formats, each labelled by `incident_page.export.<format>`. */
+const EXPORTS = ["html", "geojson", "kml", "csv", "gpkg", "tlog"];
 const PLAY_STEP_MS = 120;
 
 const page = {
@@ -41,6 +37,8 @@ const page = {
   marker: null,
   timer: null,
   vessels: [],
+  evidence: null,
+  tooltips: [], // [layer, () => words]: the map's tooltips, written again on a language switch
 };
 
 function incidentIdFromUrl() {
@@ -54,14 +52,16 @@ async function main() {
   applyRole(page.user);
   page.id = incidentIdFromUrl();
   if (page.id === null) {
-    showStatus("This address names no incident. Open one from the incident list.", "error");
+    showStatus(t("incident_page.no_id"), "error");
     return;
   }
   let incident;
   try {
     incident = await api(`incidents/${page.id}`);
   } catch (err) {
-    const text = err.status === 404 ? `Incident #${page.id} does not exist or is not visible to you.` : `The incident could not be loaded: ${err.message}`;
+    const text = err.status === 404
+      ? t("incident_page.not_found", { id: page.id })
+      : t("incident_page.not_loaded", { reason: err.message });
     showStatus(text, "error");
     return;
   }
@@ -74,6 +74,7 @@ async function main() {
   const site = sites.find((s) => s.id === incident.site_id);
   page.zone = site?.timezone || "UTC";
   startClock($("clock"), page.zone);
+  page.evidence = evidence;
   showIncident(incident);
   renderRule(incident, evidence);
   renderExports();
@@ -83,6 +84,7 @@ async function main() {
   const samples = track?.samples?.length ? track.samples : [...(evidence?.before || []), ...(evidence?.after || [])];
   drawEvidence(samples, evidence?.volume || incident.volume, Date.parse(incident.opened_at));
   drawVessels(track?.vessels || []);
+  onLanguageChange(relabel);
   window.skyberthIncident = page; // for the browser tests and for curious people
 }
 
@@ -95,59 +97,65 @@ function showStatus(text, kind = "") {
 
 // --- what happened --------------------------------------------------------------
 
-const words = (v) => String(v ?? "").replaceAll("_", " ");
-
 function when(iso) {
   if (!iso) return "";
   const ms = Date.parse(iso);
   return `${localDate(ms, page.zone)} ${localTime(ms, page.zone, true)} ${zoneAbbrev(page.zone, ms)}`;
 }
 
+const rootCause = (cause) => tValue("incident_page.root_cause", cause);
+
 function showIncident(incident) {
   page.incident = incident;
-  document.title = `Incident #${incident.id} · SkyBerth`;
+  document.title = t("incident_page.document_title", { id: incident.id });
   $("inc-title").replaceChildren(
-    `Incident #${incident.id} `,
-    el("span", { id: "inc-state", class: `state state-${incident.state}`, dataset: { state: incident.state } }, words(incident.state)),
+    t("incident_page.title", { id: incident.id }),
     " ",
-    el("span", { class: `severity sev-${incident.severity}` }, words(incident.severity)),
+    el("span", { id: "inc-state", class: `state state-${incident.state}`, dataset: { state: incident.state } }, tValue("incident.state", incident.state)),
+    " ",
+    el("span", { class: `severity sev-${incident.severity}` }, tValue("incident.severity", incident.severity)),
   );
   showStatus("");
   $("inc-summary").hidden = false;
-  $("inc-message").textContent = incident.message || words(incident.kind);
+  $("inc-message").textContent = incidentSentence(incident, whoOf(null, incident.drone_id, incident.sysid));
+  const none = t("ui.none");
   const facts = [
-    ["Kind", words(incident.kind)],
-    ["Opened", when(incident.opened_at)],
-    ["Last occurrence", `${when(incident.last_occurrence_at)} (${incident.occurrences}×)`],
-    ["Drone", incident.drone_id || `unregistered, sysid ${incident.sysid}`],
-    ["Operator", incident.operator_id || "unknown"],
-    ["Booking", incident.booking_id
-      ? el("a", { href: `/bookings/${incident.booking_id}/flights` }, `#${incident.booking_id} (flights)`)
-      : "none"],
-    ["Corridor", incident.corridor_id || "none"],
-    ["Assigned to", incident.assignee_id || "nobody"],
-    ["Root cause", words(incident.root_cause) || "not set"],
-    incident.closed_at && ["Closed", when(incident.closed_at)],
-    incident.closing_summary && ["Closing summary", incident.closing_summary],
+    ["ui.kind", kindText(incident.kind)],
+    ["incident_page.opened", when(incident.opened_at)],
+    ["incident_page.last_occurrence", t("incident_page.occurrences", { when: when(incident.last_occurrence_at), count: incident.occurrences })],
+    ["ui.drone", incident.drone_id || t("incident_page.unregistered", { sysid: incident.sysid })],
+    ["ui.operator", incident.operator_id || t("incidents.unknown_drone")],
+    ["ui.booking", incident.booking_id
+      ? el("a", { href: `/bookings/${incident.booking_id}/flights` }, t("incident_page.booking_flights", { id: incident.booking_id }))
+      : none],
+    ["ui.corridor", incident.corridor_id || none],
+    ["incident_page.assigned_to", incident.assignee_id || t("incident_page.nobody")],
+    ["incident_page.root_cause_label", incident.root_cause ? rootCause(incident.root_cause) : t("incident_page.not_set")],
+    incident.closed_at && ["incident_page.closed", when(incident.closed_at)],
+    incident.closing_summary && ["incident_page.closing_summary", incident.closing_summary],
   ].filter(Boolean);
-  $("inc-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  $("inc-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
   renderTimeline(incident.events || []);
   showActionsFor(incident.state);
 }
 
+/** A recorded value as shown: numbers rounded, codes (rule names, link ids) as they are. */
 function describeValue(value) {
   if (value === null || value === undefined) return "–";
   if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(2);
   if (typeof value === "object") return JSON.stringify(value);
-  return words(value);
+  return String(value);
 }
 
+/** Fill `target` with [field, value] pairs, each field named by `incident_page.field.<field>`. */
 function definitionList(target, entries) {
   if (!entries.length) {
-    target.replaceChildren(el("dd", { class: "muted" }, "none recorded"));
+    target.replaceChildren(el("dd", { class: "muted" }, t("incident_page.none_recorded")));
     return;
   }
-  target.replaceChildren(...entries.flatMap(([k, v]) => [el("dt", {}, words(k)), el("dd", {}, describeValue(v))]));
+  target.replaceChildren(
+    ...entries.flatMap(([k, v]) => [el("dt", {}, tValue("incident_page.field", k)), el("dd", {}, describeValue(v))]),
+  );
 }
 
 function renderRule(incident, evidence) {
@@ -165,25 +173,67 @@ function renderRule(incident, evidence) {
       : [],
   );
   const link = Object.entries(evidence?.link || incident.link || {});
-  if (evidence?.frames) link.push(["raw frames kept", evidence.frames.count]);
+  if (evidence?.frames) link.push(["raw_frames_kept", evidence.frames.count]);
   definitionList($("inc-link"), link);
 }
 
+/** The words of a `from`/`to` value of an incident event of `kind`. */
+function changedValue(kind, value) {
+  if (!value) return t("incident_page.not_set");
+  if (kind === "severity_changed") return tValue("incident.severity", value);
+  if (kind === "root_cause_set") return rootCause(value);
+  return tValue("incident.state", value);
+}
+
+/**
+ * Return a vehicle's answer to a command in words: the server records
+ * "accepted", "denied (MAV_RESULT_...)" or "no answer after N attempts".
+ */
+function answerText(answer) {
+  const text = String(answer ?? "");
+  if (text === "accepted") return t("incident_page.answer.accepted");
+  const denied = /^denied \((\w+)\)$/.exec(text);
+  if (denied) return t("incident_page.answer.denied", { result: denied[1] });
+  const silent = /^no answer after (\d+) attempts?$/.exec(text);
+  if (silent) return t("incident_page.answer.none", { count: Number(silent[1]) });
+  return text;
+}
+
+/** The words of a safety command's code, as its button says them. */
+const COMMAND_WORDS = { RTL: "ui.rtl", LAND: "ui.cmd_land", LOITER: "ui.cmd_loiter" };
+
+function commandText(command, answer, authenticated) {
+  const key = authenticated === false ? "incident_page.command_answer_unsigned" : "incident_page.command_answer";
+  const name = COMMAND_WORDS[command] ? t(COMMAND_WORDS[command]) : command;
+  return t(key, { command: name, answer: answerText(answer) });
+}
+
+/**
+ * The details of a timeline entry. Free texts (notes, summaries, reasons) stay
+ * as their authors wrote them; the gateway's opening message is not repeated
+ * (the sentence at the top says it in the page language).
+ */
 function eventText(event) {
   const d = event.details || {};
   const parts = [];
-  if (d.from || d.to) parts.push(`${words(d.from)} → ${words(d.to)}`);
-  if (d.command) parts.push(`${d.command}: ${d.answer}${d.authenticated === false ? " (frames not signed)" : ""}`);
-  for (const key of ["note", "text", "summary", "reason", "assignee_id", "severity", "root_cause", "message"]) {
-    if (d[key]) parts.push(key === "assignee_id" ? `assigned to ${d[key]}` : String(d[key]));
+  if (d.from || d.to) {
+    parts.push(t("incident_page.changed", { from: changedValue(event.kind, d.from), to: changedValue(event.kind, d.to) }));
   }
+  if (d.command) parts.push(commandText(d.command, d.answer, d.authenticated));
+  for (const key of ["note", "text", "summary", "reason"]) {
+    if (d[key]) parts.push(String(d[key]));
+  }
+  if (d.assignee_id) parts.push(t("incident_page.assigned_to_user", { user: d.assignee_id }));
+  else if (event.kind === "assigned") parts.push(t("incident_page.unassigned"));
+  if (d.severity) parts.push(tValue("incident.severity", d.severity));
+  if (d.root_cause && !d.from) parts.push(rootCause(d.root_cause));
   return parts.join(" · ");
 }
 
 function renderTimeline(events) {
   const list = $("inc-timeline");
   if (!events.length) {
-    list.replaceChildren(el("li", { class: "muted" }, "No events."));
+    list.replaceChildren(el("li", { class: "muted" }, t("incident_page.no_events")));
     return;
   }
   list.replaceChildren(
@@ -192,8 +242,8 @@ function renderTimeline(events) {
         "li",
         { class: "event", dataset: { kind: e.kind } },
         el("time", { datetime: e.at, title: e.at }, when(e.at)),
-        el("strong", {}, words(e.kind)),
-        `by ${e.actor_id || "the gateway"}`,
+        el("strong", {}, tValue("incident_page.event", e.kind)),
+        e.actor_id ? t("incident_page.by", { actor: e.actor_id }) : t("incident_page.by_gateway"),
         eventText(e) ? el("div", { class: "event-details" }, eventText(e)) : null,
       ),
     ),
@@ -204,7 +254,8 @@ function renderTimeline(events) {
 
 function renderExports() {
   $("inc-exports").replaceChildren(
-    ...EXPORTS.map(([format, label]) => {
+    ...EXPORTS.map((format) => {
+      const label = t(`incident_page.export.${format}`);
       const link = el("a", { href: `/api/v1/incidents/${page.id}/export?format=${format}`, dataset: { format } }, label);
       // The API wants the bearer token, which a plain link cannot send.
       link.addEventListener("click", (e) => {
@@ -230,7 +281,7 @@ async function download(format, link) {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (err) {
-    showResult(`Export failed: ${err.message}`, "refused");
+    showResult(t("incident_page.export_failed", { reason: err.message }), "refused");
   } finally {
     link.removeAttribute("aria-busy");
   }
@@ -254,34 +305,25 @@ function setUpActions() {
 /** Send RTL, LAND or LOITER to the incident's vehicle (reason: the text box). */
 async function commandDrone(command, button) {
   const reason = $("act-text").value.trim();
-  const result = $("cmd-result");
-  result.hidden = false;
+  const name = button.textContent; // the command in the page language ("RTL" is its code)
   if (!reason) {
-    result.className = "result refused";
-    result.dataset.kind = "refused";
-    result.textContent = `${button.textContent} needs a reason: write it in the box above.`;
+    showResult(t("incident_page.command_needs_reason", { command: name }), "refused", "cmd-result");
     return;
   }
   const buttons = $("inc-commands").querySelectorAll("button");
   buttons.forEach((b) => (b.disabled = true));
-  result.className = "result";
-  result.textContent = `${command} sent; waiting for the drone's answer…`;
+  showResult(t("incident_page.command_sent", { command: name }), "", "cmd-result");
   try {
     const key = page.incident.vehicle_key;
     const answer = await api(`vehicles/${key}/command`, {
       method: "POST",
       body: { command, reason, incident_id: Number(page.id) },
     });
-    const kind = answer.accepted ? "ok" : "refused";
-    result.className = `result ${kind}`;
-    result.dataset.kind = kind;
-    result.dataset.answer = answer.answer;
-    result.textContent = `${command}: ${answer.answer}${answer.authenticated ? "" : " (frames not signed)"}`;
+    const text = commandText(command, answer.answer, answer.authenticated);
+    showResult(text, answer.accepted ? "ok" : "refused", "cmd-result").dataset.answer = answer.answer;
     showIncident(await api(`incidents/${page.id}`));
   } catch (err) {
-    result.className = "result refused";
-    result.dataset.kind = "refused";
-    result.textContent = `${command} not sent: ${err.message}`;
+    showResult(t("incident_page.command_not_sent", { command: name, reason: err.message }), "refused", "cmd-result");
   } finally {
     buttons.forEach((b) => (b.disabled = false));
   }
@@ -311,15 +353,6 @@ function bodyFor(action, text) {
   }
 }
 
-const DONE = {
-  acknowledge: "Acknowledged.",
-  investigate: "Under investigation.",
-  close: "Closed.",
-  reopen: "Reopened.",
-  note: "Note added.",
-  assign: "Assignment changed.",
-};
-
 async function act(action, button) {
   const text = $("act-text").value.trim();
   const buttons = $("inc-actions").querySelectorAll("button");
@@ -328,35 +361,37 @@ async function act(action, button) {
     await api(`incidents/${page.id}/${action}`, { method: "POST", body: bodyFor(action, text) });
     $("act-text").value = "";
     showIncident(await api(`incidents/${page.id}`));
-    showResult(DONE[action], "ok");
+    showResult(t(`incident_page.done.${action}`), "ok");
   } catch (err) {
     let message = err.message;
     if (err.status === 409 && err.body?.rule === "concurrent_write") {
-      message = "Someone else changed this incident meanwhile; it has been reloaded. Check it and try again.";
+      message = t("incident_page.changed_meanwhile");
       showIncident(await api(`incidents/${page.id}`));
     } else if (err.status === 403) {
-      message = "Your role may not change incidents.";
+      message = t("incident_page.role_may_not");
     }
-    showResult(`${button.textContent} refused: ${message}`, "refused");
+    showResult(t("incident_page.action_refused", { action: button.textContent, reason: message }), "refused");
   } finally {
     buttons.forEach((b) => (b.disabled = false));
   }
 }
 
-function showResult(text, kind) {
-  const result = $("act-result");
-  if (!result) return;
+/** Show `text` in the result box `id` (kind ok | refused | "" while waiting); return the box. */
+function showResult(text, kind, id = "act-result") {
+  const result = $(id);
+  if (!result) return document.createElement("div"); // actions removed: nobody to tell
   result.hidden = false;
-  result.className = `result ${kind}`;
+  result.className = `result ${kind}`.trim();
   result.dataset.kind = kind;
   result.textContent = text;
+  return result;
 }
 
 // --- map and replay -------------------------------------------------------------
 
 function makeMap(config) {
   const map = L.map("inc-map", { zoomSnap: 0.25 });
-  map.attributionControl.setPrefix('<a href="/static/vendor/leaflet/LICENSE" title="Leaflet licence">Leaflet</a>');
+  creditLeaflet(map);
   drawLand(map);
   if (config.tile_url) {
     L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(map);
@@ -382,11 +417,14 @@ function drawEvidence(samples, volume, openedMs) {
     const layer = L.geoJSON(volume.outline, {
       style: { color: "#1769aa", weight: 3, fillColor: "#2b8cd6", fillOpacity: 0.25, className: "inc-volume" },
     }).addTo(page.map);
-    layer.bindTooltip(
-      // An element, not a string: Leaflet inserts strings as HTML.
-      el("span", {}, `${volume.source || "assigned volume"} · ${volume.floor_amsl_m.toFixed(0)}–${volume.ceiling_amsl_m.toFixed(0)} m AMSL`),
-      { sticky: true },
-    );
+    // An element, not a string: Leaflet inserts strings as HTML.
+    const words = () => el("span", {}, t("incident_page.volume_label", {
+      source: volume.source || t("ui.assigned_volume"),
+      floor: volume.floor_amsl_m.toFixed(0),
+      ceiling: volume.ceiling_amsl_m.toFixed(0),
+    }));
+    layer.bindTooltip(words(), { sticky: true });
+    page.tooltips.push([layer, words]);
     bounds.push(layer.getBounds());
   }
   page.samples = samples.filter((s) => Number.isFinite(s.lat_deg) && Number.isFinite(s.lon_deg));
@@ -417,9 +455,10 @@ function drawEvidence(samples, volume, openedMs) {
   const breach = page.samples[breachIndex];
   // Above the site's permanent labels, which would otherwise hide the marker.
   page.map.createPane("replay").style.zIndex = 660;
-  L.circleMarker([breach.lat_deg, breach.lon_deg], { pane: "replay", radius: 11, color: "#b3261e", weight: 2, fill: false, className: "inc-breach" })
-    .bindTooltip("Incident opened here")
+  const opened = L.circleMarker([breach.lat_deg, breach.lon_deg], { pane: "replay", radius: 11, color: "#b3261e", weight: 2, fill: false, className: "inc-breach" })
+    .bindTooltip(t("incident_page.opened_here"))
     .addTo(page.map);
+  page.tooltips.push([opened, () => t("incident_page.opened_here")]);
   page.marker = L.circleMarker([breach.lat_deg, breach.lon_deg], {
     pane: "replay",
     radius: 7,
@@ -499,7 +538,7 @@ function play() {
     slider.value = "0";
     showSample(0);
   }
-  $("replay-play").textContent = "Pause";
+  $("replay-play").textContent = t("incident_page.pause");
   $("replay-play").setAttribute("aria-pressed", "true");
   page.timer = setInterval(() => {
     const next = Number(slider.value) + 1;
@@ -515,7 +554,7 @@ function play() {
 function stop() {
   clearInterval(page.timer);
   page.timer = null;
-  $("replay-play").textContent = "Play";
+  $("replay-play").textContent = t("ui.play");
   $("replay-play").setAttribute("aria-pressed", "false");
 }
 
@@ -534,12 +573,24 @@ function showSample(index) {
   out.style.setProperty("--pill-colour", info.colour);
   const alt = Number.isFinite(s.rel_alt_m) ? `${s.rel_alt_m.toFixed(1)} m AGL` : "";
   const amsl = Number.isFinite(s.alt_amsl_m) ? `${s.alt_amsl_m.toFixed(1)} m AMSL` : "";
+  const since = t("incident_page.since_opening", { offset: `${offset >= 0 ? "+" : ""}${offset.toFixed(1)}` });
   out.replaceChildren(
     el("span", { class: "state-pill" }, info.text),
     " ",
     el("time", { datetime: s.t_utc }, `${localTime(Date.parse(s.t_utc), page.zone, true)} ${zoneAbbrev(page.zone)}`),
-    ` (${offset >= 0 ? "+" : ""}${offset.toFixed(1)} s from opening) · ${[alt, amsl].filter(Boolean).join(" · ")}`,
+    ` ${[since, alt, amsl].filter(Boolean).join(" · ")}`,
   );
 }
 
-main().catch((err) => showStatus(`The page could not start: ${err.message}`, "error"));
+/** Write everything this page built itself again, in the language just chosen. */
+function relabel() {
+  if (!page.incident) return;
+  showIncident(page.incident);
+  renderRule(page.incident, page.evidence);
+  renderExports();
+  for (const [layer, words] of page.tooltips) layer.setTooltipContent(words());
+  $("replay-play").textContent = t(page.timer ? "incident_page.pause" : "ui.play");
+  if (page.samples.length) showSample(Number($("replay-slider").value) || 0);
+}
+
+main().catch((err) => showStatus(t("page.could_not_start", { reason: err.message }), "error"));

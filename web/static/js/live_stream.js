@@ -11,11 +11,6 @@ export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_TOO_SLOW = 4408;
 
 /**
- * handlers: onFrame(frame), onStatus({state, detail, attempt, retryInMs}), where
- * state is "connecting" | "live" | "reconnecting" | "forbidden" | "signed-out".
- * A frame is a parsed JSON object; a text that does not parse is counted, skipped.
- */
-/**
  * Every vehicle entry of a `vehicles` frame as an object, in the order to apply
  * them: full records first, then motion rows (values of `frame.motion_fields`, in
  * order) turned into objects. Merge each into what you hold for its `key`.
@@ -32,6 +27,14 @@ export function vehicleEntries(frame) {
   return entries;
 }
 
+/**
+ * handlers: onFrame(frame), onStatus({state, why, code, attempt, retryInMs}), where
+ * state is "connecting" | "live" | "reconnecting" | "forbidden" | "signed-out" and
+ * `why` says, as a code the page puts in words, what ended the last connection:
+ * "too_slow", "no_answer" (1006), "closed" (any other `code`) or "failed" (the
+ * browser refused to open it). The server's close reason is English, for its logs.
+ * A frame is a parsed JSON object; a text that does not parse is counted, skipped.
+ */
 export class LiveStream {
   constructor({ path = "/ws/live", token, site, onFrame, onStatus }) {
     this.path = path;
@@ -71,7 +74,7 @@ export class LiveStream {
     try {
       socket = new WebSocket(this.url(), this.protocols());
     } catch (err) {
-      this.#retry(String(err));
+      this.#retry("failed");
       return;
     }
     this.socket = socket;
@@ -83,7 +86,7 @@ export class LiveStream {
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      this.#closed(event.code, event.reason);
+      this.#closed(event.code);
     });
     socket.addEventListener("error", () => {
       // A `close` event always follows; the reconnect is decided there.
@@ -99,7 +102,7 @@ export class LiveStream {
     this.stopped = true;
     clearInterval(this.watchdog);
     clearTimeout(this.retryTimer);
-    this.socket?.close(1000, "page closed");
+    this.socket?.close(1000, "page-closed");
   }
 
   #send(frame) {
@@ -132,35 +135,32 @@ export class LiveStream {
     try {
       this.onFrame(frame);
     } catch (err) {
-      console.warn("live frame not handled", frame.type, err); // eslint-disable-line no-console
+      console.warn("live_stream.onFrame", frame.type, err); // eslint-disable-line no-console
     }
   }
 
-  #closed(code, reason) {
+  #closed(code) {
     if (code === CLOSE_UNAUTHORISED) {
       this.stopped = true;
-      this.onStatus({ state: "signed-out", detail: reason || "session ended" });
+      this.onStatus({ state: "signed-out", code });
       return;
     }
     if (code === CLOSE_FORBIDDEN) {
       this.stopped = true;
-      this.onStatus({ state: "forbidden", detail: reason || "not allowed to watch this site" });
+      this.onStatus({ state: "forbidden", code });
       return;
     }
     // 4408 (too slow) and every network failure: come back and start from a snapshot.
-    const why =
-      code === CLOSE_TOO_SLOW
-        ? "the connection fell behind"
-        : reason || (code === 1006 ? "no answer from the server" : `the live feed closed (code ${code})`);
-    this.#retry(why);
+    const why = code === CLOSE_TOO_SLOW ? "too_slow" : code === 1006 ? "no_answer" : "closed";
+    this.#retry(why, code);
   }
 
-  #retry(detail) {
+  #retry(why, code = null) {
     if (this.stopped) return;
     const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
     const retryInMs = Math.round(base * (0.75 + Math.random() * 0.5));
     this.attempt += 1;
-    this.onStatus({ state: "reconnecting", detail, attempt: this.attempt, retryInMs });
+    this.onStatus({ state: "reconnecting", why, code, attempt: this.attempt, retryInMs });
     this.retryTimer = setTimeout(() => this.connect(), retryInMs);
   }
 
@@ -168,7 +168,7 @@ export class LiveStream {
     if (this.socket?.readyState !== WebSocket.OPEN) return;
     const silentMs = Date.now() - this.lastFrameMs;
     if (silentMs > SILENT_LIMIT_MS) {
-      this.socket.close(4000, "no frames");
+      this.socket.close(4000, "silent");
       return;
     }
     if (silentMs > PING_EVERY_MS) this.#send({ type: "ping" });

@@ -4,12 +4,14 @@
 /* global L */
 
 import { wireDroneCommands } from "./drone_commands.js";
-import { DroneLayer, droneName, linkAgeS, stateInfo, STATE_INFO } from "./drone_layer.js";
+import { DroneLayer, droneName, linkAgeS, stateInfo } from "./drone_layer.js";
+import { eventSentence, incidentSentence, kindText, whoOf } from "./event_sentences.js";
 import { LiveStream, vehicleEntries } from "./live_stream.js";
+import { onLanguageChange, t, tValue } from "./i18n.js";
 import { api, applyRole, chooseSite, el, listSites, requireUser, signOut, siteSelector, token } from "./session.js";
 import { CoordinateFormat, cursorReadout } from "./grid_readout.js";
 import { LabelDeclutter } from "./label_layout.js";
-import { drawLand, SiteLayers } from "./site_layers.js";
+import { closedThing, creditLeaflet, drawLand, SiteLayers } from "./site_layers.js";
 import { VesselLayer } from "./vessel_layer.js";
 import { localTime, spanLabel, startClock, utcSpanLabel } from "./time.js";
 import { Toasts } from "./toasts.js";
@@ -36,6 +38,9 @@ const page = {
   dropped: 0,
   listDirty: true,
   coordinates: new CoordinateFormat(),
+  siteCollection: null, // the site's features as last loaded
+  status: null, // the live stream's last status
+  relabels: [], // what writes the map controls' words again
 };
 
 async function main() {
@@ -45,7 +50,7 @@ async function main() {
   const [config, sites] = await Promise.all([api("/ui/config.json"), listSites()]);
   page.site = chooseSite(sites);
   if (!page.site) {
-    $("live-status").textContent = "This server serves no site.";
+    $("live-status").textContent = t("map.no_site");
     return;
   }
   siteSelector($("site-select"), sites, page.site);
@@ -78,14 +83,13 @@ async function main() {
   page.stream.connect();
   setInterval(renderSideLists, SIDE_LIST_EVERY_MS);
   setInterval(renderSelected, 250);
+  onLanguageChange(relabel);
   window.skyberth = page; // for the browser tests and for curious people
 }
 
 function makeMap(config) {
   const map = L.map("map", { zoomSnap: 0.25, worldCopyJump: false, attributionControl: true });
-  map.attributionControl.setPrefix(
-    '<a href="/static/vendor/leaflet/LICENSE" title="Leaflet licence">Leaflet</a>',
-  );
+  creditLeaflet(map);
   drawLand(map);
   if (config.tile_url) {
     L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(map);
@@ -100,8 +104,16 @@ function addViewControl(map) {
   const control = L.control({ position: "topleft" });
   control.onAdd = () => {
     const box = el("div", { class: "leaflet-bar view-buttons" });
-    const pier = el("button", { type: "button", title: "Zoom to the pier" }, "Pier");
-    const whole = el("button", { type: "button", title: "Show the whole site" }, "Site");
+    const pier = el("button", { type: "button" });
+    const whole = el("button", { type: "button" });
+    const words = () => {
+      pier.title = t("map.zoom_to_pier");
+      pier.textContent = t("map.pier");
+      whole.title = t("map.show_whole_site");
+      whole.textContent = t("ui.site");
+    };
+    words();
+    page.relabels.push(words);
     pier.addEventListener("click", () => map.fitBounds(page.layers.pierBounds()));
     whole.addEventListener("click", () => page.layers.bounds && map.fitBounds(page.layers.bounds));
     box.append(pier, whole);
@@ -114,17 +126,19 @@ function addViewControl(map) {
 function addLegend(map) {
   const control = L.control({ position: "bottomleft" });
   control.onAdd = () => {
-    const shown = ["inside", "near_edge", "outside_lateral", "unassigned", "on_ground", "link_lost"];
-    const items = shown.map((s) =>
-      el("li", {}, el("i", { class: "swatch", style: `background:${STATE_INFO[s].colour}` }), STATE_INFO[s].text),
-    );
-    const features = [
-      ["swatch corridor", "corridor (altitude band, m)"],
-      ["swatch pad", "pad (⚡ charger)"],
-      ["swatch exclusion", "exclusion zone"],
-      ["swatch closure", "closure"],
-    ].map(([cls, text]) => el("li", {}, el("i", { class: cls }), text));
-    const box = el("details", { class: "legend", open: window.innerWidth > 900 }, el("summary", {}, "Legend"), el("ul", {}, items, features));
+    const box = el("details", { class: "legend", open: window.innerWidth > 900 });
+    const words = () => {
+      const shown = ["inside", "near_edge", "outside_lateral", "unassigned", "on_ground", "link_lost"];
+      const items = shown.map((s) =>
+        el("li", {}, el("i", { class: "swatch", style: `background:${stateInfo(s).colour}` }), stateInfo(s).text),
+      );
+      const features = ["corridor", "pad", "exclusion", "closure"].map((feature) =>
+        el("li", {}, el("i", { class: `swatch ${feature}` }), t(`map.legend_${feature}`)),
+      );
+      box.replaceChildren(el("summary", {}, t("ui.legend")), el("ul", {}, items, features));
+    };
+    words();
+    page.relabels.push(words);
     L.DomEvent.disableClickPropagation(box);
     return box;
   };
@@ -137,7 +151,11 @@ function addVesselToggle(map) {
   control.onAdd = () => {
     const box = el("input", { type: "checkbox", id: "vessel-toggle", checked: true });
     box.addEventListener("change", () => page.vessels.setVisible(box.checked));
-    const label = el("label", { class: "map-toggle" }, box, " vessels (AIS)");
+    const words = el("span", {});
+    const label = el("label", { class: "map-toggle" }, box, " ", words);
+    const write = () => (words.textContent = t("map.vessels_ais"));
+    write();
+    page.relabels.push(write);
     L.DomEvent.disableClickPropagation(label);
     return label;
   };
@@ -147,6 +165,7 @@ function addVesselToggle(map) {
 async function loadSite(fit) {
   try {
     const collection = await api(`sites/${encodeURIComponent(page.site.id)}`);
+    page.siteCollection = collection;
     page.layers.draw(collection);
     page.coordinates.setDisplay(collection.display);
     const selected = page.drones?.get(page.drones.selectedKey);
@@ -154,7 +173,7 @@ async function loadSite(fit) {
     if (fit) page.map.fitBounds(page.layers.pierBounds());
     $("map").dataset.siteLoaded = "true";
   } catch (err) {
-    page.toasts.show(`Could not load the site's features: ${err.message}`, { severity: "warning" });
+    page.toasts.show(t("map.site_not_loaded", { reason: err.message }), { severity: "warning" });
   }
 }
 
@@ -202,29 +221,28 @@ function handleFrame(frame) {
   }
 }
 
-function showStatus({ state, detail, attempt, retryInMs }) {
-  const status = $("live-status");
+function showStatus(status) {
+  page.status = status;
+  const { state, why, code, attempt, retryInMs } = status;
+  const pill = $("live-status");
   const banner = $("live-banner");
-  status.dataset.state = state;
+  pill.dataset.state = state;
   banner.dataset.state = state;
   if (state === "signed-out") {
-    signOut("Your session has ended; please sign in again.");
+    signOut(t("session.ended"));
     return;
   }
-  const text = {
-    connecting: "Connecting to the live feed…",
-    live: "Live",
-    reconnecting: "Reconnecting…",
-    forbidden: "Not allowed to watch this site",
-  }[state];
-  status.textContent = text;
+  const text = t(`map.status.${state}`);
+  pill.textContent = text;
   if (state === "reconnecting") {
-    const when = retryInMs ? ` Next try in ${(retryInMs / 1000).toFixed(1)} s (attempt ${attempt}).` : "";
-    banner.textContent = `Reconnecting to the live feed (${detail || "connection lost"}).${when} Drones shown may be out of date.`;
+    const reason = t(`map.why.${why || "lost"}`, { code: code ?? "–" });
+    banner.textContent = retryInMs
+      ? t("map.reconnecting_retry", { reason, seconds: (retryInMs / 1000).toFixed(1), attempt })
+      : t("map.reconnecting", { reason });
     banner.hidden = false;
     $("map").classList.add("stale");
   } else if (state === "forbidden") {
-    banner.textContent = `The live feed refused: ${detail}.`;
+    banner.textContent = t("map.forbidden");
     banner.hidden = false;
   } else {
     banner.hidden = state === "live";
@@ -233,6 +251,11 @@ function showStatus({ state, detail, attempt, retryInMs }) {
   }
 }
 
+/**
+ * Add an event to the list (and a toast for a warning or breach). A server event
+ * is put in words from its codes (event_sentences.js); one this page makes itself
+ * carries `words`, a function giving its sentence in the page language.
+ */
 function addEvent(event) {
   if (!event) return;
   page.events.unshift(event);
@@ -242,17 +265,30 @@ function addEvent(event) {
   while ($("event-list").children.length > MAX_EVENTS) $("event-list").lastElementChild.remove();
   $("events-empty").hidden = true;
   if (event.severity === "warning" || event.severity === "breach") {
-    page.toasts.show(event.message || event.kind, { severity: event.severity, title: kindText(event.kind) });
+    page.toasts.show(eventText(event), { severity: event.severity, title: kindText(event.kind) });
   }
 }
 
+/** Return what the page calls the drone of a frame (event or incident). */
+function whoIn(frame) {
+  const entry = frame.vehicle_key ? page.drones?.get(frame.vehicle_key) : null;
+  return whoOf(entry?.v.drone_name, frame.drone_id, frame.sysid);
+}
+
+function eventText(event) {
+  if (event.words) return event.words();
+  const entry = event.vehicle_key ? page.drones?.get(event.vehicle_key) : null;
+  const corridor = entry ? corridorOf(entry.v) : page.bookings.get(event.booking_id)?.corridor_id;
+  return eventSentence(event, whoIn(event), corridor);
+}
+
 function eventItem(event) {
-  const t = event.t_utc ? Date.parse(event.t_utc) : (event.t_s || 0) * 1000;
+  const ms = event.t_utc ? Date.parse(event.t_utc) : (event.t_s || 0) * 1000;
   const li = el(
     "li",
     { class: `event sev-${event.severity || "info"}` },
-    el("time", { datetime: new Date(t).toISOString(), title: new Date(t).toISOString() }, localTime(t, page.zone, true)),
-    el("span", {}, event.message || kindText(event.kind)),
+    el("time", { datetime: new Date(ms).toISOString(), title: new Date(ms).toISOString() }, localTime(ms, page.zone, true)),
+    el("span", {}, eventText(event)),
   );
   if (event.vehicle_key) {
     li.tabIndex = 0;
@@ -262,10 +298,6 @@ function eventItem(event) {
   return li;
 }
 
-function kindText(kind) {
-  return (kind || "event").replaceAll("_", " ");
-}
-
 function onIncident(incident) {
   if (!incident) return;
   const known = page.incidents.has(incident.id);
@@ -273,9 +305,9 @@ function onIncident(incident) {
   else page.incidents.set(incident.id, incident);
   page.listDirty = true;
   if (!known && incident.state !== "closed") {
-    page.toasts.show(incident.message || kindText(incident.kind), {
+    page.toasts.show(incidentSentence(incident, whoIn(incident)), {
       severity: incident.severity === "breach" ? "breach" : "warning",
-      title: `Incident #${incident.id} opened`,
+      title: t("map.incident_opened", { id: incident.id }),
     });
   }
 }
@@ -286,26 +318,31 @@ function onBooking(frame) {
   // Merge: an older server may send only the fields that changed.
   page.bookings.set(b.id, { ...(page.bookings.get(b.id) || {}), ...b });
   if (frame.change === "bumped") {
-    const why = frame.reason ? `: ${frame.reason}` : "";
-    page.toasts.show(`Booking #${b.id} (${b.drone_id}) was bumped by closure #${frame.closure_id}${why}`, {
+    const params = { id: b.id, drone: b.drone_id, closure: frame.closure_id, reason: frame.reason };
+    page.toasts.show(t(frame.reason ? "map.booking_bumped_because" : "map.booking_bumped", params), {
       severity: "warning",
-      title: "Booking bumped",
+      title: t("map.booking_bumped_title"),
     });
   }
+  const state = (s) => tValue("booking.state", s);
   addEvent({
     kind: `booking_${frame.change}`,
-    severity: frame.change === "bumped" ? "info" : "info",
+    severity: "info",
     t_utc: new Date().toISOString(),
-    message: `Booking #${b.id} (${b.drone_id}) ${frame.from_state ? `${frame.from_state} → ` : ""}${b.state}`,
+    words: () =>
+      frame.from_state
+        ? t("map.booking_moved", { id: b.id, drone: b.drone_id, from: state(frame.from_state), to: state(b.state) })
+        : t("map.booking_is", { id: b.id, drone: b.drone_id, state: state(b.state) }),
   });
 }
 
 function onClosure(frame) {
   const c = frame.closure || {};
-  const what = c.pad_id ? `pad ${c.pad_id}` : c.corridor_id ? `corridor ${c.corridor_id}` : "an area";
+  const what = closedThing(c.pad_id ? "pad" : c.corridor_id ? "corridor" : "area", c.pad_id || c.corridor_id);
   if (frame.change === "created") {
-    const when = c.start && c.end ? ` ${spanLabel(c.start, c.end, page.zone)}` : "";
-    page.toasts.show(`${what} closed${when}${c.reason ? `: ${c.reason}` : ""}`, { severity: "warning", title: "Closure" });
+    const when = c.start && c.end ? spanLabel(c.start, c.end, page.zone) : "";
+    const key = c.reason ? "map.closed_because" : "map.closed";
+    page.toasts.show(t(key, { what, when, reason: c.reason }), { severity: "warning", title: t("map.closure_title") });
   }
   loadSite(false);
 }
@@ -350,37 +387,40 @@ function renderSelected() {
   pill.style.setProperty("--pill-colour", info.colour);
   const age = linkAgeS(entry, performance.now());
   const rows = [
-    ["Altitude", `${fmt(v.rel_alt_m)} m above home · ${fmt(v.alt_amsl_m)} m AMSL`],
-    ["Speed", `${fmt(v.speed_mps)} m/s · climb ${fmt(v.climb_mps)} m/s`],
-    ["Heading", `${fmt(v.heading_deg, 0)}°`],
-    ["Battery", typeof v.battery_pct === "number" ? `${Math.round(v.battery_pct)} %` : "unknown"],
-    ["Link", `${fmt(age)} s old · ${fmt(v.frames_per_s)} frames/s · GPS fix ${v.gps_fix ?? "–"}`],
-    ["Corridor margin", v.lateral_margin_m === null || v.lateral_margin_m === undefined ? "–" : `${fmt(v.lateral_margin_m)} m`],
-    ["Time to exit", v.seconds_to_exit === null || v.seconds_to_exit === undefined ? "–" : `${fmt(v.seconds_to_exit)} s`],
-    ["Armed / flying", `${v.armed ? "armed" : "disarmed"} · ${v.flying ? "flying" : "not flying"}`],
-    ["Position", page.coordinates.position(v.lon_deg, v.lat_deg)],
-    ["Height", page.coordinates.mpd(v.alt_amsl_m)],
-    ["MAVLink", `system ${v.sysid ?? "–"} · ${v.key}`],
+    ["map.altitude", t("map.altitude_value", { above_home: fmt(v.rel_alt_m), amsl: fmt(v.alt_amsl_m) })],
+    ["map.speed", t("map.speed_value", { speed: fmt(v.speed_mps), climb: fmt(v.climb_mps) })],
+    ["map.heading", `${fmt(v.heading_deg, 0)}°`],
+    ["map.battery", typeof v.battery_pct === "number" ? `${Math.round(v.battery_pct)} %` : t("map.unknown")],
+    ["map.link", t("map.link_value", { age: fmt(age), rate: fmt(v.frames_per_s), fix: v.gps_fix ?? "–" })],
+    ["map.corridor_margin", v.lateral_margin_m === null || v.lateral_margin_m === undefined ? "–" : `${fmt(v.lateral_margin_m)} m`],
+    ["map.time_to_exit", v.seconds_to_exit === null || v.seconds_to_exit === undefined ? "–" : `${fmt(v.seconds_to_exit)} s`],
+    ["map.armed_flying", t("map.armed_flying_value", {
+      armed: t(v.armed ? "map.armed" : "map.disarmed"),
+      flying: t(v.flying ? "map.flying" : "map.not_flying"),
+    })],
+    ["map.position", page.coordinates.position(v.lon_deg, v.lat_deg)],
+    ["map.height", page.coordinates.mpd(v.alt_amsl_m)],
+    ["map.mavlink", t("map.mavlink_value", { sysid: v.sysid ?? "–", key: v.key })],
   ];
   const shown = rows.filter(([, val]) => val !== null);
-  $("selected-values").replaceChildren(...shown.flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val)]));
+  $("selected-values").replaceChildren(...shown.flatMap(([k, val]) => [el("dt", {}, t(k)), el("dd", {}, val)]));
   $("selected-booking").replaceChildren(bookingSummary(v));
 }
 
 function bookingSummary(v) {
-  if (!v.booking_id) return el("p", { class: "warn" }, "No booking: this drone is flying unassigned.");
+  if (!v.booking_id) return el("p", { class: "warn" }, t("map.no_booking"));
   const b = page.bookings.get(v.booking_id);
-  if (b === undefined) return el("p", {}, `Booking #${v.booking_id} (loading…)`);
-  if (b === null) return el("p", {}, `Booking #${v.booking_id} (not visible to you)`);
-  const pads = [b.takeoff_pad_id, b.landing_pad_id].filter(Boolean).join(" → ") || "none";
+  if (b === undefined) return el("p", {}, t("map.booking_loading", { id: v.booking_id }));
+  if (b === null) return el("p", {}, t("map.booking_not_visible", { id: v.booking_id }));
+  const pads = [b.takeoff_pad_id, b.landing_pad_id].filter(Boolean).join(" → ") || t("ui.none");
   return el(
     "dl",
     { class: "booking-summary" },
-    el("dt", {}, "Booking"), el("dd", {}, `#${b.id} · ${b.state}`),
-    el("dt", {}, "Corridor"), el("dd", {}, b.corridor_id || "none"),
-    el("dt", {}, "Pads"), el("dd", {}, pads),
-    el("dt", {}, "Window"), el("dd", { title: utcSpanLabel(b.start, b.end) }, spanLabel(b.start, b.end, page.zone)),
-    el("dt", {}, "Operator"), el("dd", {}, b.operator_id),
+    el("dt", {}, t("ui.booking")), el("dd", {}, `#${b.id} · ${tValue("booking.state", b.state)}`),
+    el("dt", {}, t("ui.corridor")), el("dd", {}, b.corridor_id || t("ui.none")),
+    el("dt", {}, t("ui.pads")), el("dd", {}, pads),
+    el("dt", {}, t("map.window")), el("dd", { title: utcSpanLabel(b.start, b.end) }, spanLabel(b.start, b.end, page.zone)),
+    el("dt", {}, t("ui.operator")), el("dd", {}, b.operator_id),
   );
 }
 
@@ -398,8 +438,8 @@ function renderSideLists() {
         "li",
         { class: `incident sev-${i.severity || "warning"}`, tabIndex: 0 },
         el("strong", {}, `#${i.id} ${kindText(i.kind)}`),
-        el("span", {}, ` ${i.drone_id || (i.sysid ? `sysid ${i.sysid}` : "")} ${opened}`),
-        i.message ? el("div", { class: "muted" }, i.message) : null,
+        el("span", {}, ` ${i.drone_id || (i.sysid ? t("incidents.sysid", { sysid: i.sysid }) : "")} ${opened}`),
+        el("div", { class: "muted" }, incidentSentence(i, whoIn(i))),
       );
       const select = () => {
         const hit = [...page.drones.entries.values()].find(
@@ -453,10 +493,27 @@ function setLabelDensity() {
 function renderCounters() {
   if (page.map) setLabelDensity();
   const n = page.drones?.size ?? 0;
-  $("drone-count").textContent = `${n} drone${n === 1 ? "" : "s"}`;
-  $("dropped-count").textContent = page.dropped ? ` · ${page.dropped} frames skipped (slow link)` : "";
+  $("drone-count").textContent = t("map.drone_count", { count: n });
+  $("dropped-count").textContent = page.dropped ? ` · ${t("map.frames_skipped", { count: page.dropped })}` : "";
+}
+
+/** Write everything this page built itself again, in the language just chosen. */
+function relabel() {
+  for (const words of page.relabels) words();
+  if (page.siteCollection) {
+    page.layers.draw(page.siteCollection);
+    const selected = page.drones?.get(page.drones.selectedKey);
+    if (selected) page.layers.highlightCorridor(corridorOf(selected.v));
+  }
+  page.drones?.relabel();
+  if (page.status) showStatus(page.status);
+  $("event-list").replaceChildren(...page.events.map(eventItem));
+  page.listDirty = true;
+  page.droneListSignature = null;
+  renderSideLists();
+  renderSelected();
 }
 
 main().catch((err) => {
-  $("live-status").textContent = `The map could not start: ${err.message}`;
+  $("live-status").textContent = t("page.could_not_start", { reason: err.message });
 });

@@ -3,6 +3,7 @@
 // These always render, with or without any base map.
 /* global L */
 
+import { t } from "./i18n.js";
 import { el } from "./session.js";
 import { spanLabel, utcSpanLabel } from "./time.js";
 
@@ -134,10 +135,10 @@ export class SiteLayers {
       case "exclusion": {
         const latlngs = polygonLatLngs(g);
         if (!latlngs) return null;
-        const band = bandLabel(p) || "all altitudes";
+        const band = bandLabel(p) || t("layers.all_altitudes");
         return L.polygon(latlngs, { ...STYLE.exclusion, className: "exclusion" })
-          .bindTooltip(text(`${p.id} no-fly · ${band}`), { sticky: true })
-          .bindPopup(popup(`Exclusion ${p.id}: ${p.name || ""}`, [["Altitudes", band]]));
+          .bindTooltip(text(t("layers.exclusion_label", { id: p.id, band })), { sticky: true })
+          .bindPopup(popup(t("layers.exclusion_title", { id: p.id, name: p.name || "" }), [[t("layers.altitudes"), band]]));
       }
       case "closure":
         return this.#closure(p, g);
@@ -159,11 +160,11 @@ export class SiteLayers {
       className: "feature-label corridor-label",
     });
     layer.bindPopup(
-      popup(`Corridor ${p.id}: ${p.name || ""}`, [
-        ["Altitude band", band],
-        ["Capacity", `${p.capacity} drone${p.capacity === 1 ? "" : "s"} at once`],
-        ["Width", p.half_width_m ? `${2 * p.half_width_m} m` : null],
-        ["Over water", p.over_water ? "yes" : "no"],
+      popup(t("layers.corridor_title", { id: p.id, name: p.name || "" }), [
+        [t("layers.altitude_band"), band],
+        [t("layers.capacity"), t("layers.drones_at_once", { count: p.capacity })],
+        [t("layers.width"), p.half_width_m ? `${2 * p.half_width_m} m` : null],
+        [t("layers.over_water"), t(p.over_water ? "layers.yes" : "layers.no")],
       ]),
     );
     this.corridors.set(p.id, { layer, props: p });
@@ -185,10 +186,10 @@ export class SiteLayers {
       className: "feature-label pad-label",
     });
     layer.bindPopup(
-      popup(`Pad ${p.id}: ${p.name || ""}`, [
-        ["Charger", p.charger ? "yes" : "no"],
-        ["Max take-off mass", p.max_takeoff_mass_kg ? `${p.max_takeoff_mass_kg} kg` : null],
-        ["Turnaround", p.turnaround_min ? `${p.turnaround_min} min` : null],
+      popup(t("layers.pad_title", { id: p.id, name: p.name || "" }), [
+        [t("layers.charger"), t(p.charger ? "layers.yes" : "layers.no")],
+        [t("layers.max_takeoff_mass"), p.max_takeoff_mass_kg ? `${p.max_takeoff_mass_kg} kg` : null],
+        [t("layers.turnaround"), p.turnaround_min ? `${p.turnaround_min} min` : null],
       ]),
     );
     this.pads.set(p.id, { layer, props: p });
@@ -198,15 +199,13 @@ export class SiteLayers {
   #closure(p, g) {
     const zone = this.site?.timezone || "UTC";
     const official = Boolean(p.source);
-    const what = official
-      ? `official zone ${p.source_zone_id}`
-      : p.target_kind === "pad" ? `pad ${p.pad_id}` : p.target_kind === "corridor" ? `corridor ${p.corridor_id}` : "area";
+    const what = official ? t("layers.official_zone", { id: p.source_zone_id }) : closedThing(p.target_kind, p.pad_id || p.corridor_id);
     const rows = [
-      ["Closed", what],
-      ["Origin", official ? `imported from ${p.source}` : null],
-      ["When", `${spanLabel(p.start, p.end, zone)} (${utcSpanLabel(p.start, p.end)})`],
-      ["Reason", p.reason],
-      ["Altitudes", p.floor_amsl_m !== undefined ? `${fmt(p.floor_amsl_m)}–${fmt(p.ceiling_amsl_m)} m AMSL` : null],
+      [t("layers.closed"), what],
+      [t("layers.origin"), official ? t("layers.imported_from", { source: p.source }) : null],
+      [t("layers.when"), `${spanLabel(p.start, p.end, zone)} (${utcSpanLabel(p.start, p.end)})`],
+      [t("ui.reason"), p.reason],
+      [t("layers.altitudes"), p.floor_amsl_m !== undefined ? `${fmt(p.floor_amsl_m)}–${fmt(p.ceiling_amsl_m)} m AMSL` : null],
     ];
     const active = Date.parse(p.start) <= Date.now();
     const style = {
@@ -223,11 +222,28 @@ export class SiteLayers {
       if (!latlngs) return null;
       layer = L.polygon(latlngs, style);
     }
-    const from = official ? ` (from ${p.source})` : "";
-    layer.bindTooltip(text(`Closed ${what}${from}${active ? " now" : " later"}: ${p.reason}`), { sticky: true });
-    layer.bindPopup(popup(`Closure #${p.id}`, rows));
+    const shown = official ? t("layers.official_zone_from", { id: p.source_zone_id, source: p.source }) : what;
+    const tooltip = t(active ? "layers.closed_now" : "layers.closed_later", { what: shown, reason: p.reason });
+    layer.bindTooltip(text(tooltip), { sticky: true });
+    layer.bindPopup(popup(t("layers.closure_title", { id: p.id }), rows));
     return layer;
   }
+}
+
+/**
+ * Return what a closure closes, in words: "pad P4", "corridor C1", or "an area"
+ * (`kind` is the closure's target kind: pad, corridor or area).
+ */
+export function closedThing(kind, id) {
+  if (kind === "pad") return t("layers.target_pad", { id });
+  if (kind === "corridor") return t("layers.target_corridor", { id });
+  return t("layers.target_area");
+}
+
+/** Credit Leaflet (its licence, served here) in the map's attribution line. */
+export function creditLeaflet(map) {
+  const title = t("layers.leaflet_licence").replaceAll('"', "&quot;");
+  map.attributionControl.setPrefix(`<a href="/static/vendor/leaflet/LICENSE" title="${title}">Leaflet</a>`);
 }
 
 /** Draw the shipped land layer (GSHHG coastline) under everything; never fails the map. */

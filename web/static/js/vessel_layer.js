@@ -4,6 +4,8 @@
 // layer group the user can switch off; every role sees it (a vessel is a hazard to all).
 /* global L */
 
+import { t } from "./i18n.js";
+
 const CPA_LINE_MS = 30000; // a warning's line stays this long unless renewed
 
 const SHIP_HTML =
@@ -91,7 +93,7 @@ export class VesselLayer {
       this.cpaLines.set(event.vehicle_key, cpa);
     }
     cpa.line.setLatLngs([droneLatLng, vessel]);
-    cpa.line.bindTooltip(`CPA ${num(event.details.dcpa_m, 0)} m in ${num(event.details.tcpa_s, 0)} s`);
+    cpa.line.bindTooltip(t("vessel.cpa", { dcpa: num(event.details.dcpa_m, 0), tcpa: num(event.details.tcpa_s, 0) }));
     cpa.untilMs = nowMs + CPA_LINE_MS;
   }
 
