@@ -7,7 +7,7 @@ import { wireDroneCommands } from "./drone_commands.js";
 import { DroneLayer, droneName, linkAgeS, stateInfo } from "./drone_layer.js";
 import { eventSentence, incidentSentence, kindText, whoOf } from "./event_sentences.js";
 import { LiveStream, vehicleEntries } from "./live_stream.js";
-import { onLanguageChange, t, tValue } from "./i18n.js";
+import { formatNumber, onLanguageChange, t, tValue } from "./i18n.js";
 import { api, applyRole, chooseSite, el, listSites, requireUser, signOut, siteSelector, token } from "./session.js";
 import { CoordinateFormat, cursorReadout } from "./grid_readout.js";
 import { LabelDeclutter } from "./label_layout.js";
@@ -188,6 +188,10 @@ function handleFrame(frame) {
       page.drones.replaceAll(frame.vehicles || [], now);
       page.vessels.replaceAll(frame.vessels || []);
       page.listDirty = true;
+      showOverload(frame.gateway);
+      break;
+    case "gateway":
+      showOverload(frame);
       break;
     case "vehicles":
       for (const v of vehicleEntries(frame)) page.drones.upsert(v, now);
@@ -219,6 +223,18 @@ function handleFrame(frame) {
     default:
       break; // pong, and frame types newer than this page
   }
+}
+
+/** The gateway sheds load (docs/live-stream.md, `gateway`): say so over the map. */
+function showOverload(gateway) {
+  page.overload = gateway || null;
+  const banner = $("overload-banner");
+  if (!gateway?.overloaded) {
+    banner.hidden = true;
+    return;
+  }
+  banner.textContent = t("map.overloaded", { shed: formatNumber(gateway.shed_datagrams ?? 0) });
+  banner.hidden = false;
 }
 
 function showStatus(status) {
@@ -507,6 +523,7 @@ function relabel() {
   }
   page.drones?.relabel();
   if (page.status) showStatus(page.status);
+  if (page.overload) showOverload(page.overload);
   $("event-list").replaceChildren(...page.events.map(eventItem));
   page.listDirty = true;
   page.droneListSignature = null;
