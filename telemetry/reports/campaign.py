@@ -201,6 +201,13 @@ def _value(words: Words, value: object) -> object:
     return value
 
 
+def _spread(words: Words, value: Mapping[str, float] | None) -> object:
+    """A distribution (``_dist``) as a sentence: median, then min, max and count."""
+    if value is None:
+        return words("report.value.none")
+    return words("report.campaign.spread", **value)
+
+
 def _per_terrain(words: Words, values: Mapping[str, Any]) -> str:
     """``{"water": 6.0}`` as ``water 6.0`` in the reader's words for the terrain."""
     if not values:
@@ -239,7 +246,7 @@ def campaign_html(
             _value(w, summary["incidents_per_flight_hour"]),
         ),
         (label("time_by_terrain_s"), _per_terrain(w, summary["time_by_terrain_s"])),
-        (label("wind_median_mps"), _value(w, summary["wind_median_mps"])),
+        (label("wind_median_mps"), _spread(w, summary["wind_median_mps"])),
         (
             label("emergency_procedures"),
             ", ".join(f"{term(w, 'procedure', k)} {n}" for k, n in procedures.items())
@@ -259,8 +266,8 @@ def campaign_html(
         f"<tr><th>{e(label('terrain'))}</th><th>HDOP</th><th>RSSI</th></tr>",
         *(
             f"<tr><td>{e(term(w, 'terrain', t))}</td>"
-            f"<td>{e(str(_value(w, v['hdop_median'])))}</td>"
-            f"<td>{e(str(_value(w, v['rssi_median'])))}</td></tr>"
+            f"<td>{e(str(_spread(w, v['hdop_median'])))}</td>"
+            f"<td>{e(str(_spread(w, v['rssi_median'])))}</td></tr>"
             for t, v in summary["conditions"].items()
         ),
         "</table>",
