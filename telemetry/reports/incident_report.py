@@ -409,12 +409,16 @@ def _notes(words: Words, replay: Replay) -> str:
     return "".join(parts) or f'<p class="muted">{_e(words("report.no_notes"))}</p>'
 
 
+def _as_role(words: Words, role: str) -> str:
+    return words("report.as_role", role=term(words, "role", role))
+
+
 def _audit(words: Words, lines: Sequence[AuditLine]) -> str:
     if not lines:
         return f'<p class="muted">{_e(words("report.no_audit"))}</p>'
     rows = "".join(
         f"<tr><td class=mono>{_e(_time(words, a.at))}</td><td>{_e(a.actor_id)} "
-        f"<span class=muted>({_e(term(words, 'role', a.actor_role))})</span></td>"
+        f"<span class=muted>{_e(_as_role(words, a.actor_role))}</span></td>"
         f"<td>{_e(a.action)}</td><td>{_e(a.subject)}</td><td>{_e(a.note)}</td>"
         f"<td class=mono>{_e((a.hash or words('report.value.none'))[:16])}</td></tr>"
         for a in lines
