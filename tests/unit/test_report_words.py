@@ -13,10 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from matplotlib.figure import Figure
 
+from airspace.site import CorridorId, SiteId
 from booking.audit_chain import AuditLine
+from booking.model import BookingId, DroneId, OperatorId
 from telemetry.flights import flights_csv
 from telemetry.incidents.model import (
     Incident,
+    IncidentId,
     IncidentKind,
     IncidentState,
     Severity,
@@ -133,8 +136,8 @@ def _replay() -> tuple[Replay, list[AuditLine]]:
     ring = [[114.128, 22.26], [114.13, 22.26], [114.13, 22.262], [114.128, 22.26]]
     volume = VolumeSnapshot({"type": "Polygon", "coordinates": [ring]}, 20.0, 90.0)
     incident = Incident(
-        7,
-        "pier",
+        IncidentId(7),
+        SiteId("pier"),
         IncidentKind("corridor_exit_lateral"),
         Severity("breach"),
         IncidentState("closed"),
@@ -143,10 +146,10 @@ def _replay() -> tuple[Replay, list[AuditLine]]:
         at,
         "sysid:7",
         7,
-        "d1",
-        "acme",
-        3,
-        "C1",
+        DroneId("d1"),
+        OperatorId("acme"),
+        BookingId(3),
+        CorridorId("C1"),
         "left C1",
         {"near_edge_m": 5},
         volume,
