@@ -103,6 +103,8 @@ def test_report_in_chinese_has_chinese_headings_lang_and_site_times(
 ) -> None:
     page = report(world, stored, "operator", f"&lang={ZH}")
     assert page.startswith('<!DOCTYPE html><html lang="zh-Hant-HK">')
+    url = f"{API}/incidents/{stored.incident_id}/export?format=html&lang={ZH}"
+    assert world.get("operator", url).headers["content-language"] == ZH
     for heading in CHINESE_HEADINGS:
         assert heading in page
     assert "<th>開立時間（香港時間）</th>" in page

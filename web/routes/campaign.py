@@ -81,5 +81,9 @@ def campaign(
         )
     if fmt == "html":
         words = report_words(chosen.language, sites_zone(sources.sites))
-        return Response(campaign_html(summary, flights, words), media_type="text/html")
+        return Response(
+            campaign_html(summary, flights, words),
+            media_type="text/html",
+            headers={"Content-Language": chosen.language},
+        )
     return summary

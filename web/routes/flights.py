@@ -200,5 +200,10 @@ def bookings_flight_chart(
     return Response(
         svg,
         media_type="image/svg+xml",
-        headers={"Cache-Control": "private, max-age=60"},
+        # The words follow the reader: a cached chart is only good in its language.
+        headers={
+            "Cache-Control": "private, max-age=60",
+            "Content-Language": chosen.language,
+            "Vary": "Accept-Language",
+        },
     )

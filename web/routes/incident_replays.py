@@ -95,11 +95,10 @@ def _response(
     body = export.read()
     if fmt == ExportFormat.CSV:
         body = export_csv(body.decode(), chosen, header).encode()
-    return Response(
-        body,
-        media_type=export.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
-    )
+    headers = {"Content-Disposition": f'attachment; filename="{export.filename}"'}
+    if fmt in (ExportFormat.HTML, ExportFormat.KML):
+        headers["Content-Language"] = chosen.language
+    return Response(body, media_type=export.media_type, headers=headers)
 
 
 @router.get("/incidents/{incident_id}/track")
