@@ -2,7 +2,8 @@
 SQLite database: ``?lang=`` wins over the language the user stored, which wins over
 ``Accept-Language``; the HTML report is Chinese throughout with ``lang="zh-Hant-HK"``
 and times in the site's zone; English keeps its headings; a CSV's header row is
-codes unless a language was asked for; GeoJSON keys never change."""
+codes unless a language was asked for; GeoJSON keys never change; the bookings'
+calendar is in the reader's language."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from icalendar import Calendar
 from typer.testing import CliRunner
 
 from telemetry.reports.exports import CSV_COLUMNS
-from tests.integration.api_world import World, api_world
+from tests.integration.api_world import SITE, World, api_world, drone_body, slot
 from tests.integration.incident_scenario import StoredIncident, store_drifting_incident
 from tests.integration.test_api_incidents import ensure_routes, incidents_of, site_of
 from web.cli_export import export_app
@@ -218,3 +220,27 @@ def test_cli_export_takes_a_language(
     assert runner.invoke(export_app, args, env=env).exit_code == 0
     api = world.get("operator", f"{API}/incidents/{iid}/export?format=csv&lang={ZH}")
     assert labelled.read_bytes() == api.content
+
+
+def test_the_bookings_calendar_speaks_the_readers_language(world: World) -> None:
+    assert world.post("operator", f"{API}/drones", json=drone_body("d1", 7))
+    booked = world.post(
+        "operator",
+        f"{API}/bookings",
+        json={"site_id": SITE, "drone_id": "d1", "corridor_id": "C1", **slot(1, 10)},
+    )
+    assert booked.status_code == 201, booked.text
+    english = Calendar.from_ical(world.get("operator", f"{API}/bookings.ics").content)
+    assert str(english["x-wr-calname"]) == "SkyBerth bookings"
+    (event,) = english.walk("VEVENT")
+    assert str(event["summary"]).startswith("Drone d1: ")
+    assert str(event["summary"]).endswith("corridor C1 (pending)")
+    chinese = Calendar.from_ical(
+        world.get("operator", f"{API}/bookings.ics?lang={ZH}").content
+    )
+    (event,) = chinese.walk("VEVENT")
+    assert str(chinese["x-wr-calname"]) == "SkyBerth 預約"
+    assert str(event["summary"]).startswith("無人機 d1：")
+    assert str(event["summary"]).endswith("飛行走廊 C1（待批准）")
+    assert str(event["description"]).startswith(f"預約 {booked.json()['id']}，")
+    assert str(event["status"]) == "TENTATIVE"  # the protocol's own word
