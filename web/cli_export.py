@@ -5,7 +5,9 @@ The same files as ``GET /api/v1/incidents/{id}/export`` and
 configured database and recordings, with no visibility filter: whoever can run
 this can read the database anyway. ``--output -`` writes to standard output. An
 existing output file is kept unless ``--force``; a missing incident, booking or
-recording exits 1 with the reason.
+recording exits 1 with the reason. ``--lang zh-Hant-HK`` writes the report and the
+KML's names in Traditional Chinese and gives a CSV a header row of column names
+(as ``?lang=`` does in the API); without it: English, and a CSV header of codes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -33,6 +35,13 @@ OutputOption = Annotated[
 ]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Overwrite an existing output file.")
+]
+LangOption = Annotated[
+    Literal["en", "zh-Hant-HK"] | None,
+    typer.Option(
+        "--lang",
+        help="Language of the report and KML names; a CSV gets a header of names.",
+    ),
 ]
 
 
@@ -54,7 +63,14 @@ def _write(export: ExportFile, output: Path, force: bool) -> None:
     typer.echo(f"wrote {export.filename} to {output}", err=True)
 
 
-def _run(kind: str, ident: int, fmt: ExportFormat, output: Path, force: bool) -> None:
+def _run(
+    kind: str,
+    ident: int,
+    fmt: ExportFormat,
+    output: Path,
+    force: bool,
+    lang: str | None,
+) -> None:
     from sqlmodel import Session
 
     from airspace.errors import SiteFileError, SiteValidationError
@@ -70,6 +86,9 @@ def _run(kind: str, ident: int, fmt: ExportFormat, output: Path, force: bool) ->
         export_incident,
     )
     from web.db import make_engine, write_session
+    from web.i18n.export_headers import export_csv
+    from web.i18n.report_words import report_words, sites_zone
+    from web.i18n.request_language import ChosenLanguage
     from web.migrate import upgrade
 
     if str(output) != "-" and output.exists() and not force:
@@ -97,17 +116,25 @@ def _run(kind: str, ident: int, fmt: ExportFormat, output: Path, force: bool) ->
             settings.data_dir / "ais",
         )
         now = datetime.now(UTC)
+        chosen = ChosenLanguage(lang or "en", asked=lang is not None)
         if kind == "incident":
             incident = incidents.get_incident(ident)
             if incident is None:
                 raise NotFound("incident", ident)
-            export = export_incident(sources, incident, fmt, now)
+            zone = sites_zone(sites, incident.site_id)
+            words = report_words(chosen.language, zone)
+            export = export_incident(sources, incident, fmt, now, words)
         else:
             with Session(engine) as session:
                 row = session.get(BookingRow, ident)
             if row is None:
                 raise NotFound("booking", ident)
-            export = export_booking(sources, booking_from_row(row), fmt, now)
+            booking = booking_from_row(row)
+            words = report_words(chosen.language, sites_zone(sites, booking.site_id))
+            export = export_booking(sources, booking, fmt, now, words)
+        if fmt == ExportFormat.CSV:
+            body = export_csv(export.read().decode(), chosen).encode()
+            export = ExportFile(export.filename, export.media_type, body)
     except NotFound as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(code=1) from None
@@ -125,9 +152,10 @@ def incident(
     fmt: FormatOption,
     output: OutputOption,
     force: ForceOption = False,
+    lang: LangOption = None,
 ) -> None:
     """Export one incident (its evidence track, volume, timeline, or report)."""
-    _run("incident", incident_id, fmt, output, force)
+    _run("incident", incident_id, fmt, output, force, lang)
 
 
 @export_app.command("booking")
@@ -136,6 +164,7 @@ def booking(
     fmt: FormatOption,
     output: OutputOption,
     force: ForceOption = False,
+    lang: LangOption = None,
 ) -> None:
     """Export one booking's flight (track, corridor, incidents, or recording)."""
-    _run("booking", booking_id, fmt, output, force)
+    _run("booking", booking_id, fmt, output, force, lang)

@@ -3,8 +3,10 @@
 Reads the database and the recordings of the configured data directory, as the
 API does (``web.campaign_reports``), so the numbers are the same:
 ``skyberth report campaign --operator ORG --from 2026-12-01 --to 2026-12-08
---format html|csv|json [--drone D] [--output FILE]``. Dates without a time zone
-are UTC.
+--format html|csv|json [--drone D] [--output FILE] [--lang zh-Hant-HK]``. Dates
+without a time zone are UTC. The HTML is English unless ``--lang`` names another
+language, which also gives the CSV a header row of column names (as ``?lang=`` does
+in the API).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def campaign(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write ('-': stdout).")
     ] = Path("-"),
+    lang: Annotated[
+        Literal["en", "zh-Hant-HK"] | None,
+        typer.Option("--lang", help="Language of the HTML and the CSV header row."),
+    ] = None,
 ) -> None:
     """Write the operator's campaign report over [from, to)."""
     from sqlmodel import Session
@@ -56,6 +62,9 @@ def campaign(
     from telemetry.reports.export_sources import ExportSources
     from web.campaign_reports import campaign_report
     from web.db import make_engine, write_session
+    from web.i18n.export_headers import export_csv
+    from web.i18n.report_words import report_words, sites_zone
+    from web.i18n.request_language import ChosenLanguage
     from web.migrate import upgrade
 
     settings = Settings()
@@ -85,9 +94,11 @@ def campaign(
     if fmt == "json":
         text = json.dumps(summary, indent=2)
     elif fmt == "csv":
-        text = campaign_csv(summary)
+        chosen = ChosenLanguage(lang or "en", asked=lang is not None)
+        text = export_csv(campaign_csv(summary), chosen)
     else:
-        text = campaign_html(summary, flights)
+        words = report_words(lang or "en", sites_zone(sites))
+        text = campaign_html(summary, flights, words)
     if str(output) == "-":
         sys.stdout.write(text)
     else:

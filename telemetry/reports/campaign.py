@@ -7,7 +7,9 @@ in; ``campaign_summary`` gives the JSON (flights, hours, distance, conditions
 encountered as distributions per terrain, incidents per flight hour, conformance,
 emergency procedures), ``campaign_csv`` one row per flight, and
 ``campaign_html`` one self-contained printable page with the charts
-(``campaign_charts``) inlined.
+(``campaign_charts``) inlined, in the reader's language (``Words``: headings,
+labels, chart axes; times in the site's zone). The JSON and the CSV's columns are
+codes.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from telemetry.flights import FlightTrack, flight_json
 from telemetry.flights.conditions import Stats
 from telemetry.reports import campaign_charts
+from telemetry.reports.words import Words, term
 
 
 @dataclass(frozen=True)
@@ -160,8 +163,9 @@ def campaign_csv(summary: Mapping[str, Any]) -> str:
     return buf.getvalue()
 
 
-_STYLE = """
-body{font:13px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+_STYLE: Final = """
+body{font:13px/1.4 system-ui,"Noto Sans CJK HK","Noto Sans CJK TC",sans-serif;
+margin:2em;color:#222}
 h1{font-size:20px}h2{font-size:16px;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:2px 6px}
@@ -171,72 +175,148 @@ svg.skyberth-chart{max-width:100%;height:auto}
 """
 
 
+CONFORMANCE_ROWS: Final = (
+    "vehicles",
+    "flight_hours",
+    "conforming_pct",
+    "excursions",
+    "excursions_per_flight_hour",
+    "longest_excursion_s",
+    "link_losses",
+    "passed",
+)
+"""The conformance figures the report shows (``ConformanceReport.as_dict`` keys)."""
+
+
 def _row(name: str, value: object) -> str:
     return f"<tr><th>{html.escape(name)}</th><td>{html.escape(str(value))}</td></tr>"
 
 
-def campaign_html(summary: Mapping[str, Any], flights: Sequence[CampaignFlight]) -> str:
-    """Return the campaign report as one self-contained HTML page with its charts."""
+def _value(words: Words, value: object) -> object:
+    """A figure as the reader reads it: yes/no, "none" for a missing one."""
+    if value is None:
+        return words("report.value.none")
+    if isinstance(value, bool):
+        return words("report.value.yes" if value else "report.value.no")
+    return value
+
+
+def _spread(words: Words, value: Mapping[str, float] | None) -> object:
+    """A distribution (``_dist``) as a sentence: median, then min, max and count."""
+    if value is None:
+        return words("report.value.none")
+    return words("report.campaign.spread", **value)
+
+
+def _per_terrain(words: Words, values: Mapping[str, Any]) -> str:
+    """``{"water": 6.0}`` as ``water 6.0`` in the reader's words for the terrain."""
+    if not values:
+        return str(words("report.value.none"))
+    return ", ".join(f"{term(words, 'terrain', k)} {v}" for k, v in values.items())
+
+
+def _period(words: Words, summary: Mapping[str, Any]) -> str:
+    start = words.when(datetime.fromisoformat(summary["from"]))
+    end = words.when(datetime.fromisoformat(summary["to"]))
+    return words("report.campaign.period_value", start=start, end=end)
+
+
+def campaign_html(
+    summary: Mapping[str, Any], flights: Sequence[CampaignFlight], words: Words
+) -> str:
+    """Return the campaign report as one self-contained HTML page with its charts,
+    in ``words``'s language."""
     e = html.escape
+    w = words
+
+    def label(key: str) -> str:
+        return w(f"report.campaign.{key}", zone=w.zone_name)
+
+    procedures = summary["emergency_procedures"]
     head = [
-        ("Operator", summary["operator_id"]),
-        ("Drone", summary["drone_id"] or "all"),
-        ("Period (UTC)", f"{summary['from']} to {summary['to']}"),
-        ("Flights", summary["flights"]),
-        ("Flight hours", summary["flight_hours"]),
-        ("Distance (km)", summary["distance_km"]),
-        ("Incidents", summary["incidents"]),
-        ("Incidents per flight hour", summary["incidents_per_flight_hour"]),
-        ("Time by terrain (s)", summary["time_by_terrain_s"]),
-        ("Wind median (m/s)", summary["wind_median_mps"]),
-        ("Emergency procedures exercised", summary["emergency_procedures"] or "none"),
+        (label("operator"), summary["operator_id"]),
+        (label("drone"), summary["drone_id"] or w("report.value.all")),
+        (label("period"), _period(w, summary)),
+        (label("flights"), summary["flights"]),
+        (label("flight_hours"), summary["flight_hours"]),
+        (label("distance_km"), summary["distance_km"]),
+        (label("incidents"), summary["incidents"]),
+        (
+            label("incidents_per_flight_hour"),
+            _value(w, summary["incidents_per_flight_hour"]),
+        ),
+        (label("time_by_terrain_s"), _per_terrain(w, summary["time_by_terrain_s"])),
+        (label("wind_median_mps"), _spread(w, summary["wind_median_mps"])),
+        (
+            label("emergency_procedures"),
+            ", ".join(f"{term(w, 'procedure', k)} {n}" for k, n in procedures.items())
+            or w("report.value.none"),
+        ),
     ]
+    title = w("report.campaign.title", operator=summary["operator_id"])
     parts = [
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
-        f"<title>Campaign report {e(summary['operator_id'])}</title>",
+        f'<!DOCTYPE html><html lang="{e(w.language)}"><head><meta charset=utf-8>',
+        f"<title>{e(title)}</title>",
         f"<style>{_STYLE}</style></head><body>",
-        f"<h1>Campaign report: {e(summary['operator_id'])}</h1>",
+        f"<h1>{e(title)}</h1>",
         "<table>",
         *(_row(k, v) for k, v in head),
         "</table>",
-        "<h2>Conditions encountered (per-flight medians)</h2><table>",
-        "<tr><th>terrain</th><th>HDOP</th><th>RSSI</th></tr>",
+        f"<h2>{e(label('conditions'))}</h2><table>",
+        f"<tr><th>{e(label('terrain'))}</th><th>HDOP</th><th>RSSI</th></tr>",
         *(
-            f"<tr><td>{e(t)}</td><td>{e(str(v['hdop_median']))}</td>"
-            f"<td>{e(str(v['rssi_median']))}</td></tr>"
+            f"<tr><td>{e(term(w, 'terrain', t))}</td>"
+            f"<td>{e(str(_spread(w, v['hdop_median'])))}</td>"
+            f"<td>{e(str(_spread(w, v['rssi_median'])))}</td></tr>"
             for t, v in summary["conditions"].items()
         ),
         "</table>",
     ]
-    if summary.get("conformance"):
-        parts += ["<h2>F3548 conformance</h2><table>"]
-        parts += [_row(k, v) for k, v in summary["conformance"].items()]
+    conformance = summary.get("conformance")
+    if conformance:
+        parts += [f"<h2>{e(label('conformance'))}</h2><table>"]
+        parts += [
+            _row(w(f"column.{k}"), _value(w, conformance.get(k)))
+            for k in CONFORMANCE_ROWS
+        ]
         parts += ["</table>"]
     if flights:
-        parts += ["<h2>Tracks by signal quality</h2>"]
-        parts += [campaign_charts.tracks_map([f.track for f in flights])]
+        parts += [f"<h2>{e(label('tracks'))}</h2>"]
+        parts += [campaign_charts.tracks_map([f.track for f in flights], w)]
     for f in flights:
         fig = f.track.figures
+        heading = w(
+            "report.campaign.flight_heading",
+            booking=f.booking_id,
+            number=f.number,
+            drone=f.drone_id,
+        )
+        incidents = ", ".join(map(str, fig.incident_ids))
         parts += [
-            f"<div class=flight><h2>Booking {f.booking_id}, flight {f.number} "
-            f"(drone {e(f.drone_id)})</h2><table>",
-            _row("Take-off (UTC)", fig.takeoff_utc.isoformat()),
-            _row("Take-off (local)", fig.takeoff_local.isoformat()),
-            _row("Landing (UTC)", fig.landing_utc.isoformat()),
-            _row("Pads", f"{fig.takeoff_pad} to {fig.landing_pad}"),
-            _row("Flight time (s)", round(fig.flight_time_s, 1)),
-            _row("Ground distance (m)", round(fig.ground_distance_m, 1)),
-            _row("Max altitude AGL (m)", round(fig.max_alt_agl_m, 1)),
-            _row("Max ground speed (m/s)", round(fig.max_ground_speed_mps, 1)),
-            _row("Battery used (%)", fig.battery_used_pct),
-            _row("Incidents", ", ".join(map(str, fig.incident_ids)) or "none"),
+            f"<div class=flight><h2>{e(heading)}</h2><table>",
+            _row(label("takeoff"), w.when(fig.takeoff_utc)),
+            _row(label("landing"), w.when(fig.landing_utc)),
+            _row(
+                label("pads"),
+                w(
+                    "report.campaign.pads_value",
+                    takeoff=fig.takeoff_pad,
+                    landing=fig.landing_pad,
+                ),
+            ),
+            _row(label("flight_time_s"), round(fig.flight_time_s, 1)),
+            _row(label("ground_distance_m"), round(fig.ground_distance_m, 1)),
+            _row(label("max_alt_agl_m"), round(fig.max_alt_agl_m, 1)),
+            _row(label("max_ground_speed_mps"), round(fig.max_ground_speed_mps, 1)),
+            _row(label("battery_used_pct"), _value(w, fig.battery_used_pct)),
+            _row(label("incidents"), incidents or w("report.value.none")),
             "</table>",
             campaign_charts.altitude_speed_chart(
-                f.track, f.floor_agl_m, f.ceiling_agl_m
+                f.track, f.floor_agl_m, f.ceiling_agl_m, w
             ),
         ]
         if len(f.track.gnss_t_s) or len(f.track.radio_t_s):
-            parts.append(campaign_charts.signal_chart(f.track))
+            parts.append(campaign_charts.signal_chart(f.track, w))
         parts.append("</div>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -9,6 +9,10 @@ Formats (``ExportFormat``): ``geojson``, ``kml``, ``csv``, ``gpkg``, ``tlog`` an
 ``html`` (the report). An incident's ``tlog`` holds its evidence frames; a
 booking's is its recording ``<tlog_dir>/<site>/booking-<id>.tlog``, served from
 disk as it is.
+
+The report and the KML's names speak the reader's language (``Words``, given by the
+caller); GeoJSON, CSV and GeoPackage carry stable codes only (the web layer may
+put a human header row on a CSV: ``web.i18n.export_headers``).
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ from telemetry.incidents.repository import IncidentRepository
 from telemetry.recording.tlog_writer import TLOG_SUFFIX
 from telemetry.recording.track_store import TrackStore
 from telemetry.reports import exports
-from telemetry.reports.incident_report import render_report
+from telemetry.reports.incident_report import incident_title, render_report
 from telemetry.reports.replay import Replay, booking_replay, incident_replay
 from telemetry.reports.vessel_tracks import read_vessel_tracks
+from telemetry.reports.words import Words, term
 
 MAX_BOOKING_INCIDENTS: Final = 1000
 
@@ -62,12 +67,14 @@ MEDIA_TYPES: Final[Mapping[ExportFormat, str]] = {
     ExportFormat.TLOG: "application/octet-stream",
     ExportFormat.HTML: "text/html; charset=utf-8",
 }
-_RENDERERS: Final[Mapping[ExportFormat, Callable[[Replay], bytes]]] = {
-    ExportFormat.GEOJSON: exports.to_geojson,
+_RENDERERS: Final[Mapping[ExportFormat, Callable[[Replay, Words, str], bytes]]] = {
+    ExportFormat.GEOJSON: lambda replay, _, __: exports.to_geojson(replay),
     ExportFormat.KML: exports.to_kml,
-    ExportFormat.CSV: exports.to_csv,
-    ExportFormat.GPKG: exports.to_gpkg,
+    ExportFormat.CSV: lambda replay, _, __: exports.to_csv(replay),
+    ExportFormat.GPKG: lambda replay, _, __: exports.to_gpkg(replay),
 }
+"""Each format from (replay, words, title): only KML has words for people (its
+names); the other formats are data."""
 
 
 @dataclass(frozen=True)
@@ -164,24 +171,39 @@ def booking_tlog_path(tlog_dir: Path, booking: Booking) -> Path:
     return tlog_dir / booking.site_id / f"booking-{booking.id}{TLOG_SUFFIX}"
 
 
-def booking_facts(booking: Booking) -> list[tuple[str, object]]:
-    """Return the booking's facts for the report."""
+def booking_title(words: Words, booking: Booking) -> str:
+    """Return the booking report's one-line title in the reader's words."""
+    return words(
+        "report.title.booking",
+        id=booking.id,
+        drone=booking.drone_id,
+        site=booking.site_id,
+    )
+
+
+def booking_facts(words: Words, booking: Booking) -> list[tuple[str, object]]:
+    """Return the booking's facts for the report, in the reader's words."""
+    none = words("report.value.none")
+
+    def label(key: str) -> str:
+        return words(f"report.fact.{key}", zone=words.zone_name)
+
     return [
-        ("Booking", booking.id),
-        ("State", booking.state),
-        ("Site", booking.site_id),
-        ("Drone", booking.drone_id),
-        ("Operator", booking.operator_id),
-        ("Requested by", booking.requested_by),
-        ("Window start (UTC)", booking.window.start.isoformat()),
-        ("Window end (UTC)", booking.window.end.isoformat()),
-        ("Take-off pad", booking.takeoff_pad_id or "none"),
-        ("Landing pad", booking.landing_pad_id or "none"),
-        ("Corridor", booking.corridor_id or "none"),
+        (label("booking"), booking.id),
+        (label("state"), term(words, "booking.state", booking.state)),
+        (label("site"), booking.site_id),
+        (label("drone"), booking.drone_id),
+        (label("operator"), booking.operator_id),
+        (label("requested_by"), booking.requested_by),
+        (label("window_start"), words.when(booking.window.start)),
+        (label("window_end"), words.when(booking.window.end)),
+        (label("takeoff_pad"), booking.takeoff_pad_id or none),
+        (label("landing_pad"), booking.landing_pad_id or none),
+        (label("corridor"), booking.corridor_id or none),
     ]
 
 
-def drone_facts(drone: Drone | None) -> list[tuple[str, object]]:
+def drone_facts(words: Words, drone: Drone | None) -> list[tuple[str, object]]:
     """Return the drone's CAD registration for the report ("not given" when empty)."""
     if drone is None:
         return []
@@ -189,24 +211,26 @@ def drone_facts(drone: Drone | None) -> list[tuple[str, object]]:
 
     def given(number: str, until: str = "") -> str:
         if not number:
-            return "not given"
-        return f"{number} (valid until {until})" if until else number
+            return words("report.value.not_given")
+        if not until:
+            return number
+        return words("report.value.valid_until", number=number, until=until)
 
     return [
-        ("Drone category (CAD)", cad["category"]),
+        (words("report.fact.cad_category"), cad["category"]),
         (
-            "Registration mark",
+            words("report.fact.registration_mark"),
             given(cad["registration_mark"], cad["registration_valid_until"]),
         ),
-        ("Serial number", given(cad["serial_number"])),
+        (words("report.fact.serial_number"), given(cad["serial_number"])),
         (
-            "Operator registration",
+            words("report.fact.operator_registration"),
             given(
                 cad["operator_registration"], cad["operator_registration_valid_until"]
             ),
         ),
         (
-            "Remote pilot registration",
+            words("report.fact.pilot_registration"),
             given(
                 cad["remote_pilot_registration"],
                 cad["remote_pilot_registration_valid_until"],
@@ -227,18 +251,29 @@ def _audit(engine: Engine, subjects: list[tuple[str, str]]) -> list[AuditLine]:
 
 
 def _rendered(
-    replay: Replay, fmt: ExportFormat, stem: str, report: Callable[[], str]
+    replay: Replay,
+    fmt: ExportFormat,
+    stem: str,
+    report: Callable[[], str],
+    words: Words,
+    title: str,
 ) -> ExportFile:
     name = f"{stem}.{fmt}"
     if fmt is ExportFormat.HTML:
         return ExportFile(name, MEDIA_TYPES[fmt], report().encode())
-    return ExportFile(name, MEDIA_TYPES[fmt], _RENDERERS[fmt](replay))
+    return ExportFile(name, MEDIA_TYPES[fmt], _RENDERERS[fmt](replay, words, title))
 
 
 def export_incident(
-    sources: ExportSources, incident: Incident, fmt: ExportFormat, now: datetime
+    sources: ExportSources,
+    incident: Incident,
+    fmt: ExportFormat,
+    now: datetime,
+    words: Words,
 ) -> ExportFile:
-    """Return the incident in ``fmt``; ``NotFound`` for a tlog without frames."""
+    """Return the incident in ``fmt``; ``NotFound`` for a tlog without frames.
+
+    ``words``: the reader's language and zone, for the report and KML's names."""
     fmt = ExportFormat(fmt)
     stem = f"skyberth-incident-{incident.id}"
     if fmt is ExportFormat.TLOG:
@@ -253,15 +288,22 @@ def export_incident(
 
     def report() -> str:
         audit = _audit(sources.engine, [("incident", str(incident.id))])
-        return render_report(replay, audit=audit, generated_at=now)
+        return render_report(replay, words=words, audit=audit, generated_at=now)
 
-    return _rendered(replay, fmt, stem, report)
+    title = incident_title(words, incident)
+    return _rendered(replay, fmt, stem, report, words, title)
 
 
 def export_booking(
-    sources: ExportSources, booking: Booking, fmt: ExportFormat, now: datetime
+    sources: ExportSources,
+    booking: Booking,
+    fmt: ExportFormat,
+    now: datetime,
+    words: Words,
 ) -> ExportFile:
-    """Return the booking in ``fmt``; ``NotFound`` when it has no recording (tlog)."""
+    """Return the booking in ``fmt``; ``NotFound`` when it has no recording (tlog).
+
+    ``words``: the reader's language and zone, for the report and KML's names."""
     fmt = ExportFormat(fmt)
     stem = f"skyberth-booking-{booking.id}"
     if fmt is ExportFormat.TLOG:
@@ -280,10 +322,12 @@ def export_booking(
         audit = _audit(sources.engine, subjects)
         return render_report(
             replay,
+            words=words,
             audit=audit,
             generated_at=now,
-            facts=booking_facts(booking)
-            + drone_facts(_drone(sources.engine, booking.drone_id)),
+            facts=booking_facts(words, booking)
+            + drone_facts(words, _drone(sources.engine, booking.drone_id)),
+            title=booking_title(words, booking),
         )
 
-    return _rendered(replay, fmt, stem, report)
+    return _rendered(replay, fmt, stem, report, words, booking_title(words, booking))

@@ -14,8 +14,10 @@ are WGS84 lon/lat degrees with altitude in metres AMSL; times are UTC.
   points, and the AIS vessels around it as time-spanned tracks at sea level
   (folder ``Vessels``, as GeoJSON's ``vessel`` features and GeoPackage's
   ``vessels`` layer). Written with ``xml.etree`` because GDAL's KML writers cannot
-  extrude.
-- **CSV**: one row per position (``CSV_COLUMNS``).
+  extrude. Its names and descriptions are for people, in the reader's language
+  (``Words``); its ``ExtendedData`` keys stay codes.
+- **CSV**: one row per position (``CSV_COLUMNS``, the stable codes; the web layer
+  may put a human header row in their place, ``web.i18n.export_headers``).
 
 Samples (GeoJSON, CSV, GeoPackage) also carry ``GRID_COLUMNS``: the HK1980 Grid
 easting/northing and the height in mPD with the words saying how it was obtained
@@ -51,6 +53,7 @@ from telemetry.reports.replay import (
     sample_json,
     volume_json,
 )
+from telemetry.reports.words import Words, term
 
 KML_NS: Final = "http://www.opengis.net/kml/2.2"
 NONCONFORMING_STATES: Final = frozenset(
@@ -216,12 +219,12 @@ def _ring(parent: ET.Element, tag: str, ring: list[Any], alt_m: float) -> None:
 
 
 def _volume_placemark(
-    folder: ET.Element, v: VolumeSnapshot, alt_m: float, *, top: bool
+    folder: ET.Element, v: VolumeSnapshot, alt_m: float, words: Words, *, top: bool
 ) -> None:
-    name = v.source or "assigned volume"
-    what = "ceiling" if top else "floor"
+    name = v.source or words("report.kml.assigned_volume")
+    key = "report.kml.ceiling" if top else "report.kml.floor"
     mark = _sub(folder, "Placemark")
-    _sub(mark, "name", f"{name} {what} {alt_m:g} m AMSL")
+    _sub(mark, "name", words(key, volume=name, alt=f"{alt_m:g}"))
     _sub(mark, "styleUrl", "#volume" if top else "#floor")
     data = _sub(mark, "ExtendedData")
     for key, value in (
@@ -264,12 +267,15 @@ def _nonconforming_runs(
         yield run
 
 
-def to_kml(replay: Replay) -> bytes:
-    """Return the replay as KML 2.2 (UTF-8) that Google Earth opens."""
+def to_kml(replay: Replay, words: Words, title: str | None = None) -> bytes:
+    """Return the replay as KML 2.2 (UTF-8) that Google Earth opens, its names and
+    descriptions in ``words``'s language (``title``: the document's name, the
+    replay's own when None)."""
+    w = words
     # Children are written unprefixed under this default namespace.
     root = ET.Element("kml", xmlns=KML_NS)
     doc = _sub(root, "Document")
-    _sub(doc, "name", replay.title)
+    _sub(doc, "name", title or replay.title)
     for style_id, colour, width, fill in _STYLES:
         style = _sub(doc, "Style")
         style.set("id", style_id)
@@ -280,16 +286,16 @@ def to_kml(replay: Replay) -> bytes:
             _sub(_sub(style, "PolyStyle"), "color", fill)
     if replay.volume is not None:
         folder = _sub(doc, "Folder")
-        _sub(folder, "name", "Assigned volume")
+        _sub(folder, "name", w("report.kml.assigned_volume_folder"))
         v = replay.volume
-        _volume_placemark(folder, v, v.ceiling_amsl_m, top=True)
-        _volume_placemark(folder, v, v.floor_amsl_m, top=False)
+        _volume_placemark(folder, v, v.ceiling_amsl_m, w, top=True)
+        _volume_placemark(folder, v, v.floor_amsl_m, w, top=False)
     samples = replay.samples
     if len(samples) >= 2:
         folder = _sub(doc, "Folder")
-        _sub(folder, "name", "Track")
+        _sub(folder, "name", w("report.kml.track"))
         mark = _sub(folder, "Placemark")
-        _sub(mark, "name", "Track")
+        _sub(mark, "name", w("report.kml.track"))
         span = _sub(mark, "TimeSpan")
         _sub(span, "begin", utc_iso(samples[0].t_s))
         _sub(span, "end", utc_iso(samples[-1].t_s))
@@ -298,7 +304,7 @@ def to_kml(replay: Replay) -> bytes:
         runs = [r for r in _nonconforming_runs(samples) if len(r) >= 2]
         if runs:
             outside = _sub(folder, "Placemark")
-            _sub(outside, "name", "Outside the assigned volume")
+            _sub(outside, "name", w("report.kml.outside"))
             _sub(outside, "styleUrl", "#outside")
             multi = _sub(outside, "MultiGeometry")
             for run in runs:
@@ -307,32 +313,39 @@ def to_kml(replay: Replay) -> bytes:
     placed = [(e, near) for e, near in zip(replay.events, at, strict=True) if near]
     if placed:
         folder = _sub(doc, "Folder")
-        _sub(folder, "name", "Events")
+        _sub(folder, "name", w("report.kml.events"))
         for event, near in placed:
             mark = _sub(folder, "Placemark")
-            _sub(mark, "name", f"{event.kind} (incident {event.incident_id})")
+            what = term(w, "report.event", event.kind)
+            _sub(
+                mark,
+                "name",
+                w("report.kml.event", event=what, incident=event.incident_id),
+            )
             # KML viewers render a description as HTML; the details carry free
             # text (notes, drone names), so it goes in as escaped text.
             details = json.dumps(dict(event.details), ensure_ascii=False)
-            _sub(mark, "description", html.escape(details))
+            when = w.when(event.t_utc)
+            description = w("report.kml.event_description", time=when, details=details)
+            _sub(mark, "description", html.escape(description))
             stamp = _sub(mark, "TimeStamp")
             _sub(stamp, "when", utc_iso(event.t_s))
             point = _sub(mark, "Point")
             _sub(point, "altitudeMode", "absolute")
             _sub(point, "coordinates", _coords([_xyz(near)]))
-    _vessels_folder(doc, replay)
+    _vessels_folder(doc, replay, w)
     ET.indent(root)
     body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return body
 
 
-def _vessels_folder(doc: ET.Element, replay: Replay) -> None:
+def _vessels_folder(doc: ET.Element, replay: Replay, words: Words) -> None:
     """The vessels' tracks (two positions or more, as in GeoJSON), at sea level."""
     tracks = [v for v in replay.vessels if len(v.points) >= 2]
     if not tracks:
         return
     folder = _sub(doc, "Folder")
-    _sub(folder, "name", "Vessels")
+    _sub(folder, "name", words("report.kml.vessels"))
     for vessel in tracks:
         mark = _sub(folder, "Placemark")
         _sub(mark, "name", vessel.name or f"MMSI {vessel.mmsi}")

@@ -8,6 +8,11 @@ altitude profile against the volume's band, the rule and link figures, notes and
 the closing summary, the timeline, and the audit trail (who did what, with each
 record's hash). ``@media print`` keeps tables and figures whole on A4.
 
+Every word is the reader's: headings, labels and the terms of the domain (an
+incident's kind, severity, state) come from ``Words`` (``telemetry.reports.words``),
+and every time is written by ``Words.when`` in the site's zone. Data stays as
+recorded: ids, audit actions, the rule's and the link's figures by name.
+
 The map uses a local equirectangular projection around the track's centre: at a
 test site's scale (a few km) its distortion is far below what a page shows.
 """
@@ -24,9 +29,9 @@ from typing import Any, Final
 
 from booking.audit_chain import AuditLine
 from telemetry.incidents.model import Incident, VolumeSnapshot
-from telemetry.live.frames import utc_iso
 from telemetry.reports.exports import NONCONFORMING_STATES
 from telemetry.reports.replay import Replay, ReplayEvent, ReplaySample, positions_at
+from telemetry.reports.words import Words, term
 
 MAP_W: Final = 760
 MAP_H: Final = 460
@@ -45,8 +50,12 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _time(t: datetime | None) -> str:
-    return "" if t is None else utc_iso(t.timestamp())
+def _time(words: Words, t: datetime | None) -> str:
+    return "" if t is None else words.when(t)
+
+
+def _at(words: Words, t_s: float) -> str:
+    return words.when(datetime.fromtimestamp(t_s, UTC))
 
 
 def _colour(state: str) -> str:
@@ -112,7 +121,7 @@ def _runs(samples: Sequence[ReplaySample]) -> list[tuple[str, list[ReplaySample]
     return runs
 
 
-def _scale_bar(frame: _Frame) -> str:
+def _scale_bar(frame: _Frame, words: Words) -> str:
     target_m = (frame.width / 5) / frame.scale
     exponent = math.floor(math.log10(target_m))
     nice = max(
@@ -127,11 +136,12 @@ def _scale_bar(frame: _Frame) -> str:
         f'stroke="#222" stroke-width="3"/>'
         f'<text x="{x0}" y="{y0 - 6}" font-size="12">{_e(label)}</text></g>'
         f'<g class="north"><path d="M{frame.width - 25},40 l8,-22 l8,22 l-8,-6 z" '
-        f'fill="#222"/><text x="{frame.width - 22}" y="56" font-size="12">N</text></g>'
+        f'fill="#222"/><text x="{frame.width - 22}" y="56" font-size="12">'
+        f"{_e(words('report.north'))}</text></g>"
     )
 
 
-def map_svg(replay: Replay) -> str:
+def map_svg(replay: Replay, words: Words) -> str:
     """Return the inline SVG map of the volume, the track and the events."""
     samples = replay.samples
     ring: list[tuple[float, float]] = []
@@ -141,11 +151,12 @@ def map_svg(replay: Replay) -> str:
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="map" viewBox="0 0 {MAP_W} '
         f'{MAP_H}" width="{MAP_W}" height="{MAP_H}" role="img" '
-        f'aria-label="Map of the track and the assigned volume">'
+        f'aria-label="{_e(words("report.map_label"))}">'
         f'<rect width="{MAP_W}" height="{MAP_H}" fill="#f4f7fb"/>'
     )
     if not points:
-        return head + '<text x="20" y="40">No positions recorded.</text></svg>'
+        none = _e(words("report.no_positions"))
+        return head + f'<text x="20" y="40">{none}</text></svg>'
     frame = _Frame.fit(points, MAP_W, MAP_H)
     parts = [head]
     if ring:
@@ -173,9 +184,10 @@ def map_svg(replay: Replay) -> str:
             f'<g class="event"><circle cx="{x:.1f}" cy="{y:.1f}" r="8" fill="#fff" '
             f'stroke="#333"/><text x="{x:.1f}" y="{y + 4:.1f}" font-size="10" '
             f'text-anchor="middle">{number}</text>'
-            f"<title>{_e(event.kind)} {_e(utc_iso(event.t_s))}</title></g>"
+            f"<title>{_e(term(words, 'report.event', event.kind))} "
+            f"{_e(_at(words, event.t_s))}</title></g>"
         )
-    parts.append(_scale_bar(frame))
+    parts.append(_scale_bar(frame, words))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -185,18 +197,17 @@ def _placed_events(replay: Replay) -> list[tuple[ReplayEvent, ReplaySample]]:
     return [(e, s) for e, s in zip(replay.events, at, strict=True) if s is not None]
 
 
-def profile_svg(replay: Replay) -> str:
+def profile_svg(replay: Replay, words: Words) -> str:
     """Return the inline SVG of altitude AMSL over time, with the volume's band."""
     samples = replay.samples
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="profile" viewBox="0 0 '
         f'{MAP_W} {PROFILE_H}" width="{MAP_W}" height="{PROFILE_H}" role="img" '
-        'aria-label="Altitude over time">'
+        f'aria-label="{_e(words("report.profile_label"))}">'
     )
     if len(samples) < 2:
-        return (
-            head + '<text x="20" y="40">Too few positions for a profile.</text></svg>'
-        )
+        few = _e(words("report.too_few_positions"))
+        return head + f'<text x="20" y="40">{few}</text></svg>'
     v = replay.volume
     alts = [s.alt_amsl_m for s in samples] + (
         [v.floor_amsl_m, v.ceiling_amsl_m] if v else []
@@ -227,9 +238,9 @@ def profile_svg(replay: Replay) -> str:
     parts.append(
         f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#222"/>'
         f'<text x="{left}" y="{PROFILE_H - 10}" font-size="11">'
-        f"{_e(utc_iso(t0))}</text>"
+        f"{_e(_at(words, t0))}</text>"
         f'<text x="{right}" y="{PROFILE_H - 10}" font-size="11" text-anchor="end">'
-        f"{_e(utc_iso(t1))}</text>"
+        f"{_e(_at(words, t1))}</text>"
         f'<text x="4" y="{top + 10}" font-size="11">{hi:.0f} m</text>'
         f'<text x="4" y="{bottom}" font-size="11">{lo:.0f} m</text></svg>'
     )
@@ -238,9 +249,11 @@ def profile_svg(replay: Replay) -> str:
 
 # --- the document ----------------------------------------------------------------
 
+
 _CSS: Final = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d1d1d;
-max-width:60rem;margin:1.5rem auto;padding:0 1rem}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans CJK HK",
+"Noto Sans CJK TC",sans-serif;color:#1d1d1d;max-width:60rem;margin:1.5rem auto;
+padding:0 1rem}
 h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:1.6rem 0 .5rem;
 border-bottom:2px solid #ddd;padding-bottom:.2rem}
 table{border-collapse:collapse;width:100%;margin:.3rem 0}
@@ -265,6 +278,11 @@ def _table(rows: Iterable[tuple[str, object]], cls: str = "facts") -> str:
     return f'<table class="{cls}">{body}</table>'
 
 
+def _header(words: Words, *keys: str) -> str:
+    cells = "".join(f"<th>{_e(words(k, zone=words.zone_name))}</th>" for k in keys)
+    return f"<tr>{cells}</tr>"
+
+
 def _mapping_rows(values: Mapping[str, Any]) -> list[tuple[str, object]]:
     return [
         (k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v)
@@ -280,175 +298,245 @@ def _details(details: Mapping[str, Any]) -> str:
     )
 
 
-def _incident_facts(i: Incident) -> list[tuple[str, object]]:
+def _incident_facts(words: Words, i: Incident) -> list[tuple[str, object]]:
+    w = words
+
+    def label(key: str) -> str:
+        return w(f"report.fact.{key}", zone=w.zone_name)
+
     return [
-        ("Incident", i.id),
-        ("Kind", i.kind),
-        ("Severity", i.severity),
-        ("State", i.state),
-        ("Opened (UTC)", _time(i.opened_at)),
-        ("Last occurrence (UTC)", _time(i.last_occurrence_at)),
-        ("Occurrences", i.occurrences),
-        ("Closed (UTC)", _time(i.closed_at) or "not closed"),
-        ("Site", i.site_id),
-        ("Drone", i.drone_id or "unregistered"),
-        ("MAVLink system id", i.sysid),
-        ("Vehicle key", i.vehicle_key),
-        ("Operator", i.operator_id or "unknown"),
-        ("Booking", i.booking_id if i.booking_id is not None else "none"),
-        ("Corridor", i.corridor_id or "none"),
-        ("Assignee", i.assignee_id or "unassigned"),
-        ("Root cause", i.root_cause or "not set"),
-        ("Message", i.message),
+        (label("incident"), i.id),
+        (label("kind"), term(w, "incident.kind", i.kind)),
+        (label("severity"), term(w, "incident.severity", i.severity)),
+        (label("state"), term(w, "incident.state", i.state)),
+        (label("opened"), _time(w, i.opened_at)),
+        (label("last_occurrence"), _time(w, i.last_occurrence_at)),
+        (label("occurrences"), i.occurrences),
+        (label("closed"), _time(w, i.closed_at) or w("report.value.not_closed")),
+        (label("site"), i.site_id),
+        (label("drone"), i.drone_id or w("report.value.unregistered")),
+        (label("sysid"), i.sysid),
+        (label("vehicle_key"), i.vehicle_key),
+        (label("operator"), i.operator_id or w("report.value.unknown")),
+        (
+            label("booking"),
+            i.booking_id if i.booking_id is not None else w("report.value.none"),
+        ),
+        (label("corridor"), i.corridor_id or w("report.value.none")),
+        (label("assignee"), i.assignee_id or w("report.value.unassigned")),
+        (label("root_cause"), i.root_cause or w("report.value.not_set")),
+        (label("message"), i.message),
     ]
 
 
-def _volume_rows(v: VolumeSnapshot | None) -> list[tuple[str, object]]:
+def _volume_rows(words: Words, v: VolumeSnapshot | None) -> list[tuple[str, object]]:
     if v is None:
-        return [("Assigned volume", "none recorded")]
+        return [(words("report.fact.volume"), words("report.value.none_recorded"))]
     return [
-        ("Assigned volume", v.source or "unnamed"),
-        ("Floor (m AMSL)", f"{v.floor_amsl_m:g}"),
-        ("Ceiling (m AMSL)", f"{v.ceiling_amsl_m:g}"),
+        (words("report.fact.volume"), v.source or words("report.value.unnamed")),
+        (words("report.fact.floor_amsl"), f"{v.floor_amsl_m:g}"),
+        (words("report.fact.ceiling_amsl"), f"{v.ceiling_amsl_m:g}"),
     ]
 
 
-def _legend() -> str:
+def _legend(words: Words) -> str:
     entries = [
-        ("inside", STATE_COLOURS["inside"]),
-        ("near edge", STATE_COLOURS["near_edge"]),
-        ("outside the volume", STATE_COLOURS["outside_lateral"]),
-        ("other (ground, link lost, unassigned)", OTHER_COLOUR),
+        ("report.legend.inside", STATE_COLOURS["inside"]),
+        ("report.legend.near_edge", STATE_COLOURS["near_edge"]),
+        ("report.legend.outside", STATE_COLOURS["outside_lateral"]),
+        ("report.legend.other", OTHER_COLOUR),
     ]
     spans = "".join(
-        f'<span><i style="background:{c}"></i>{_e(label)}</span>'
-        for label, c in entries
+        f'<span><i style="background:{c}"></i>{_e(words(key))}</span>'
+        for key, c in entries
     )
-    return f'<p class="legend">{spans} <span class="muted">● start ■ end</span></p>'
+    ends = _e(words("report.legend.start_end"))
+    return f'<p class="legend">{spans} <span class="muted">{ends}</span></p>'
 
 
-def _timeline(replay: Replay) -> str:
+def _who(words: Words, actor_id: str | None) -> str:
+    return actor_id or words("report.value.gateway")
+
+
+def _timeline(words: Words, replay: Replay) -> str:
     placed = {id(e): n for n, (e, _) in enumerate(_placed_events(replay), start=1)}
     rows = []
     for e in replay.events:
         marker = placed.get(id(e), "")
         rows.append(
-            f"<tr><td>{marker}</td><td class=mono>{_e(utc_iso(e.t_s))}</td>"
-            f"<td>{_e(e.incident_id)}</td><td>{_e(e.kind)}</td>"
-            f"<td>{_e(e.actor_id or 'gateway')}</td><td>{_e(_details(e.details))}</td>"
+            f"<tr><td>{marker}</td><td class=mono>{_e(_at(words, e.t_s))}</td>"
+            f"<td>{_e(e.incident_id)}</td>"
+            f"<td>{_e(term(words, 'report.event', e.kind))}</td>"
+            f"<td>{_e(_who(words, e.actor_id))}</td><td>{_e(_details(e.details))}</td>"
             f"<td>{_e(e.details.get('note', ''))}</td></tr>"
         )
     if not rows:
-        return '<p class="muted">No events.</p>'
-    return (
-        '<table class="timeline"><tr><th>#</th><th>Time (UTC)</th><th>Incident</th>'
-        "<th>Event</th><th>Who</th><th>Details</th><th>Note</th></tr>"
-        + "".join(rows)
-        + "</table>"
+        return f'<p class="muted">{_e(words("report.no_events"))}</p>'
+    head = _header(
+        words,
+        "report.col.number",
+        "report.col.time",
+        "report.col.incident",
+        "report.col.event",
+        "report.col.who",
+        "report.col.details",
+        "report.col.note",
     )
+    return '<table class="timeline">' + head + "".join(rows) + "</table>"
 
 
-def _notes(replay: Replay) -> str:
+def _notes(words: Words, replay: Replay) -> str:
     notes = [e for e in replay.events if e.details.get("note")]
     parts = [
-        f"<blockquote><span class=muted>{_e(utc_iso(e.t_s))}, "
-        f"{_e(e.actor_id or 'gateway')} ({_e(e.kind)}):</span>\n"
-        f"{_e(e.details['note'])}</blockquote>"
+        "<blockquote><span class=muted>"
+        + _e(
+            words(
+                "report.note_by",
+                time=_at(words, e.t_s),
+                who=_who(words, e.actor_id),
+                event=term(words, "report.event", e.kind),
+            )
+        )
+        + f"</span>\n{_e(e.details['note'])}</blockquote>"
         for e in notes
     ]
     for i in replay.incidents:
         if i.closing_summary:
+            heading = words("report.closing_summary_of", id=i.id)
             parts.append(
-                f"<h3>Closing summary, incident {_e(i.id)}</h3>"
-                f"<blockquote>{_e(i.closing_summary)}</blockquote>"
+                f"<h3>{_e(heading)}</h3><blockquote>{_e(i.closing_summary)}</blockquote>"
             )
-    return "".join(parts) or '<p class="muted">No notes.</p>'
+    return "".join(parts) or f'<p class="muted">{_e(words("report.no_notes"))}</p>'
 
 
-def _audit(lines: Sequence[AuditLine]) -> str:
+def _as_role(words: Words, role: str) -> str:
+    return words("report.as_role", role=term(words, "role", role))
+
+
+def _audit(words: Words, lines: Sequence[AuditLine]) -> str:
     if not lines:
-        return '<p class="muted">No audit records.</p>'
+        return f'<p class="muted">{_e(words("report.no_audit"))}</p>'
     rows = "".join(
-        f"<tr><td class=mono>{_e(_time(a.at))}</td><td>{_e(a.actor_id)} "
-        f"<span class=muted>({_e(a.actor_role)})</span></td><td>{_e(a.action)}</td>"
-        f"<td>{_e(a.subject)}</td><td>{_e(a.note)}</td>"
-        f"<td class=mono>{_e((a.hash or 'none')[:16])}</td></tr>"
+        f"<tr><td class=mono>{_e(_time(words, a.at))}</td><td>{_e(a.actor_id)} "
+        f"<span class=muted>{_e(_as_role(words, a.actor_role))}</span></td>"
+        f"<td>{_e(a.action)}</td><td>{_e(a.subject)}</td><td>{_e(a.note)}</td>"
+        f"<td class=mono>{_e((a.hash or words('report.value.none'))[:16])}</td></tr>"
         for a in lines
     )
-    return (
-        '<table class="audit"><tr><th>Time (UTC)</th><th>Who</th><th>Action</th>'
-        "<th>Subject</th><th>Note</th><th>Record hash</th></tr>" + rows + "</table>"
+    head = _header(
+        words,
+        "report.col.time",
+        "report.col.who",
+        "report.col.action",
+        "report.col.subject",
+        "report.col.note",
+        "report.col.hash",
     )
+    return '<table class="audit">' + head + rows + "</table>"
 
 
-def _incidents_table(incidents: Sequence[Incident]) -> str:
+def _incidents_table(words: Words, incidents: Sequence[Incident]) -> str:
     if not incidents:
-        return '<p class="muted">No incidents.</p>'
+        return f'<p class="muted">{_e(words("report.no_incidents"))}</p>'
     rows = "".join(
-        f"<tr><td>{_e(i.id)}</td><td>{_e(i.kind)}</td><td>{_e(i.severity)}</td>"
-        f"<td>{_e(i.state)}</td><td class=mono>{_e(_time(i.opened_at))}</td>"
+        f"<tr><td>{_e(i.id)}</td><td>{_e(term(words, 'incident.kind', i.kind))}</td>"
+        f"<td>{_e(term(words, 'incident.severity', i.severity))}</td>"
+        f"<td>{_e(term(words, 'incident.state', i.state))}</td>"
+        f"<td class=mono>{_e(_time(words, i.opened_at))}</td>"
         f"<td>{_e(i.occurrences)}</td><td>{_e(i.message)}</td></tr>"
         for i in incidents
     )
-    return (
-        "<table><tr><th>Id</th><th>Kind</th><th>Severity</th><th>State</th>"
-        "<th>Opened (UTC)</th><th>Occurrences</th><th>Message</th></tr>"
-        + rows
-        + "</table>"
+    head = _header(
+        words,
+        "report.col.id",
+        "report.col.kind",
+        "report.col.severity",
+        "report.col.state",
+        "report.col.opened",
+        "report.col.occurrences",
+        "report.col.message",
+    )
+    return "<table>" + head + rows + "</table>"
+
+
+def incident_title(words: Words, incident: Incident) -> str:
+    """Return the report's one-line title of ``incident`` in the reader's words."""
+    kind = term(words, "incident.kind", incident.kind)
+    if incident.drone_id:
+        return words(
+            "report.title.incident_drone",
+            id=incident.id,
+            kind=kind,
+            drone=incident.drone_id,
+        )
+    return words(
+        "report.title.incident_vehicle",
+        id=incident.id,
+        kind=kind,
+        vehicle=incident.vehicle_key,
     )
 
 
 def render_report(
     replay: Replay,
     *,
+    words: Words,
     audit: Sequence[AuditLine],
     generated_at: datetime,
     facts: Sequence[tuple[str, object]] = (),
+    title: str | None = None,
 ) -> str:
-    """Return the report on ``replay`` as one self-contained HTML document.
+    """Return the report on ``replay`` as one self-contained HTML document, in
+    ``words``'s language.
 
-    For an incident replay the facts, rule and link figures come from its
-    incident; ``facts`` (a booking's, say) are listed first when given.
+    For an incident replay the title, facts, rule and link figures come from its
+    incident; ``facts`` (a booking's, say, already in the reader's words) are
+    listed first when given; ``title`` overrides the replay's own.
     """
-    generated = generated_at.astimezone(UTC)
+    w = words
     incident = replay.incidents[0] if replay.subject == "incident" else None
-    sections = [f"<h1>{_e(replay.title)}</h1>"]
+    if title is None:
+        title = incident_title(w, incident) if incident else replay.title
+    sections = [f"<h1>{_e(title)}</h1>"]
+    generated = w("report.generated", time=_time(w, generated_at), zone=w.zone_name)
+    sections.append(f'<p class="muted">{_e(generated)}</p>')
+    all_facts = list(facts) + (_incident_facts(w, incident) if incident else [])
     sections.append(
-        f'<p class="muted">SkyBerth report generated {_e(_time(generated))}. '
-        "All times UTC; altitudes in metres above mean sea level.</p>"
+        f"<h2>{_e(w('report.facts'))}</h2>"
+        + _table(all_facts + _volume_rows(w, replay.volume))
     )
-    all_facts = list(facts) + (_incident_facts(incident) if incident else [])
-    sections.append("<h2>Facts</h2>" + _table(all_facts + _volume_rows(replay.volume)))
     sections.append(
-        "<h2>Map</h2><figure>"
-        + map_svg(replay)
-        + _legend()
-        + "</figure><h2>Altitude profile</h2><figure>"
-        + profile_svg(replay)
+        f"<h2>{_e(w('report.map'))}</h2><figure>"
+        + map_svg(replay, w)
+        + _legend(w)
+        + f"</figure><h2>{_e(w('report.profile'))}</h2><figure>"
+        + profile_svg(replay, w)
         + "</figure>"
     )
     if incident is not None:
+        not_recorded = w("report.value.not_recorded")
         sections.append(
-            "<h2>Rule and thresholds</h2>"
-            + _table(_mapping_rows(incident.rule) or [("rule", "not recorded")])
-            + "<h2>Link quality at the time</h2>"
-            + _table(_mapping_rows(incident.link) or [("link", "not recorded")])
+            f"<h2>{_e(w('report.rule'))}</h2>"
+            + _table(_mapping_rows(incident.rule) or [("rule", not_recorded)])
+            + f"<h2>{_e(w('report.link'))}</h2>"
+            + _table(_mapping_rows(incident.link) or [("link", not_recorded)])
         )
         before = sum(1 for s in replay.samples if s.phase == "before")
         after = sum(1 for s in replay.samples if s.phase == "after")
-        sections.append(
-            f'<p class="muted">Evidence: {before} position(s) before the incident '
-            f"opened and {after} after.</p>"
-        )
+        evidence = w("report.evidence", before=before, after=after)
+        sections.append(f'<p class="muted">{_e(evidence)}</p>')
     else:
-        sections.append("<h2>Incidents</h2>" + _incidents_table(replay.incidents))
-    sections.append("<h2>Notes and closing summary</h2>" + _notes(replay))
-    sections.append("<h2>Timeline</h2>" + _timeline(replay))
-    sections.append("<h2>Audit trail (who did what)</h2>" + _audit(audit))
+        sections.append(
+            f"<h2>{_e(w('report.incidents'))}</h2>"
+            + _incidents_table(w, replay.incidents)
+        )
+    sections.append(f"<h2>{_e(w('report.notes'))}</h2>" + _notes(w, replay))
+    sections.append(f"<h2>{_e(w('report.timeline'))}</h2>" + _timeline(w, replay))
+    sections.append(f"<h2>{_e(w('report.audit'))}</h2>" + _audit(w, audit))
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{_e(w.language)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(replay.title)}</title><style>{_CSS}</style></head><body>"
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
         + "\n".join(sections)
         + "</body></html>\n"
     )

@@ -2,7 +2,8 @@
 booking's scripted recording (two flights, the second with HDOP/RSSI degraded over
 water) and its post-flight form in; the JSON's numbers equal the flights API's,
 the CSV has a row per flight, the HTML is one self-contained page with its
-matplotlib charts, and ``skyberth report campaign`` prints the same JSON."""
+matplotlib charts, and ``skyberth report campaign`` prints the same JSON. In
+Chinese (issue 19) the page, its charts and the CSV header rows are Chinese."""
 
 from __future__ import annotations
 
@@ -10,19 +11,24 @@ import csv
 import dataclasses
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
 
+from telemetry.reports.campaign import CSV_COLUMNS
+from telemetry.reports.campaign_charts import cjk_family
 from tests.flight_script import T0, out_and_back, records, write_tlog
 from tests.integration.api_world import SITE, World, api_world, drone_body, slot
 from tests.integration.test_api_incidents import site_of
 from web.cli import app as cli_app
+from web.i18n.export_headers import BOM
 from web.settings import Settings
 
 API = "/api/v1"
+ZH = "zh-Hant-HK"
 
 
 @pytest.fixture
@@ -150,3 +156,75 @@ def test_cli_prints_the_same_numbers(
     out = CliRunner().invoke(cli_app, [*args, "--format", "json"], env=env)
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout) == api
+
+
+def test_campaign_html_and_charts_speak_the_readers_language(
+    world: World, campaign: tuple[int, str, str]
+) -> None:
+    bid, start, end = campaign
+    chinese = world.get(
+        "safety_officer", url(start, end, operator="acme", format="html", lang=ZH)
+    ).text
+    assert chinese.startswith('<!DOCTYPE html><html lang="zh-Hant-HK">')
+    for words in (
+        "<h1>測試計劃報告：acme</h1>",
+        "按訊號質素顯示的軌跡",
+        "起飛（香港時間）",
+    ):
+        assert words in chinese
+    assert "自動返航 1" in chinese  # the post-flight form's procedure, in words
+    # matplotlib's labels: the axis, the legend, the terrain shading
+    for label in ("起飛後分鐘", "飛行走廊下限", "地速（米/秒）", "水面", "經度（度）"):
+        assert f">{label}<" in chinese
+    if cjk_family() is not None:
+        assert "font-family: 'Noto Sans CJK HK'" in chinese
+    english = world.get(
+        "safety_officer", url(start, end, operator="acme", format="html")
+    ).text
+    assert english.startswith('<!DOCTYPE html><html lang="en">')
+    for words in ("<h1>Campaign report: acme</h1>", "minutes since take-off"):
+        assert words in english
+    assert not re.search(r"[\u4e00-\u9fff]", english)
+    chart = world.get(
+        "pilot", f"{API}/bookings/{bid}/flights/2/charts/signal?lang={ZH}"
+    )
+    assert chart.headers["content-type"] == "image/svg+xml"
+    assert ">起飛後分鐘<" in chart.text
+    assert "<dc:title>HDOP 及 RSSI</dc:title>" in chart.text
+
+
+def test_campaign_flights_and_conformance_csv_headers_follow_the_request(
+    world: World, campaign: tuple[int, str, str]
+) -> None:
+    bid, start, end = campaign
+    codes = world.get("pilot", url(start, end, format="csv")).text
+    assert codes.splitlines()[0] == ",".join(CSV_COLUMNS)
+    labelled = world.get("pilot", url(start, end, format="csv", lang=ZH)).text
+    first, *rest = labelled.splitlines()
+    assert first.startswith(BOM + "預約,無人機,飛行次序,起飛（UTC）")
+    assert rest == codes.splitlines()[1:]
+    flights = f"{API}/bookings/{bid}/flights?format=csv"
+    assert world.get("pilot", flights).text.startswith("number,sysid,takeoff_utc,")
+    english = world.get("pilot", f"{flights}&lang=en").text
+    assert english.startswith(BOM + "Flight,MAVLink system id,Take-off (UTC),")
+    period = f"from={start}&to={end}".replace("+", "%2B")
+    conformance = f"{API}/reports/conformance?{period}&format=csv"
+    assert world.get("pilot", conformance).text.startswith("operator_id,from,to,")
+    named = world.get("pilot", f"{conformance}&lang={ZH}").text
+    assert named.startswith(BOM + "營運者,由（UTC）,至（UTC）,飛行器數目,")
+
+
+def test_cli_report_takes_a_language(
+    world: World, campaign: tuple[int, str, str], settings: Settings
+) -> None:
+    _, start, end = campaign
+    env = {
+        "SKYBERTH_DATA_DIR": str(settings.data_dir),
+        "SKYBERTH_DATABASE_URL": settings.effective_database_url,
+    }
+    args = ["report", "campaign", "--operator", "acme", "--from", start, "--to", end]
+    out = CliRunner().invoke(cli_app, [*args, "--lang", ZH], env=env)
+    assert out.exit_code == 0, out.output
+    assert out.stdout.startswith('<!DOCTYPE html><html lang="zh-Hant-HK">')
+    plain = CliRunner().invoke(cli_app, [*args, "--format", "csv"], env=env)
+    assert plain.stdout.splitlines()[0] == ",".join(CSV_COLUMNS)

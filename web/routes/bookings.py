@@ -27,6 +27,7 @@ from booking.services import (
 )
 from web.calendar import bookings_calendar
 from web.deps import ActorDep, SessionDep, SitesDep, UowDep
+from web.i18n.request_language import ChosenLanguageDep
 from web.input_limits import DbId, Offset
 from web.queries import BookingFilter, get_booking, list_bookings
 from web.schemas import BookingCreate, BookingPublic, BookingReject
@@ -87,12 +88,15 @@ def bookings_create(body: BookingCreate, actor: ActorDep, uow: UowDep) -> Bookin
     responses={200: {"content": {"text/calendar": {}}}},
 )
 def bookings_ics(
-    actor: ActorDep, session: SessionDep, site: str | None = None
+    actor: ActorDep,
+    session: SessionDep,
+    chosen: ChosenLanguageDep,
+    site: str | None = None,
 ) -> Response:
     """Return the caller's organisation's bookings (staff: all, or ``?site=``) as
-    iCalendar, one event per booking."""
+    iCalendar, one event per booking, its words in the reader's language."""
     found = list_bookings(session, actor, BookingFilter(site_id=site), limit=10_000)
-    body = bookings_calendar(found, datetime.now(UTC))
+    body = bookings_calendar(found, datetime.now(UTC), chosen.language)
     return Response(
         body,
         media_type="text/calendar",

@@ -15,7 +15,9 @@ whether it still applies.
 ``GET /bookings/{id}/flights/{number}/charts/{chart}`` draws one flight's chart
 as SVG: the campaign report's own matplotlib charts
 (``telemetry.reports.campaign_charts``), so the Flights page needs no charting
-library of its own.
+library of its own. Its labels are in the reader's language (``?lang=``, the stored
+language, then ``Accept-Language``); the flights CSV's header row holds column codes
+unless a language was asked for (``web.i18n.export_headers``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from telemetry.reports import campaign_charts
 from telemetry.reports.flight_sources import edited_tracks_of_booking
 from web.campaign_reports import corridor_band_agl
 from web.deps import ActorDep, SessionDep, UowDep
+from web.i18n.export_headers import HeaderQuery, export_csv
+from web.i18n.report_words import report_words, sites_zone
+from web.i18n.request_language import ChosenLanguageDep
 from web.input_limits import DbId
 from web.queries import get_booking
 from web.routes.incident_replays import export_sources
@@ -62,7 +67,9 @@ def bookings_flights(
     actor: ActorDep,
     session: SessionDep,
     uow: UowDep,
+    chosen: ChosenLanguageDep,
     fmt: Annotated[FlightsFormat, Query(alias="format")] = FlightsFormat.JSON,
+    header: HeaderQuery = None,
 ) -> Any:
     """Return the booking's flights (take-off order, after the operator's edits)
     with their figures."""
@@ -75,8 +82,8 @@ def bookings_flights(
     flights = [t.figures for t in tracks]
     if fmt is FlightsFormat.CSV:
         return Response(
-            flights_csv(flights),
-            media_type="text/csv",
+            export_csv(flights_csv(flights), chosen, header),
+            media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": (
                     f'attachment; filename="booking-{booking_id}-flights.csv"'
@@ -168,9 +175,10 @@ def bookings_flight_chart(
     actor: ActorDep,
     session: SessionDep,
     uow: UowDep,
+    chosen: ChosenLanguageDep,
 ) -> Response:
     """Return flight ``number`` (1-based, after the edits) of the booking as an
-    SVG chart; 404 when the booking has no such flight."""
+    SVG chart in the reader's language; 404 when the booking has no such flight."""
     booking = get_booking(session, actor, booking_id)
     settings = cast(Settings, request.app.state.settings)
     sources = export_sources(request)
@@ -183,13 +191,19 @@ def bookings_flight_chart(
     if number > len(tracks):
         raise NotFound("flight", f"{number} of booking {booking_id}")
     track = tracks[number - 1]
+    words = report_words(chosen.language, sites_zone(sources.sites, booking.site_id))
     if chart is FlightChart.SIGNAL:
-        svg = campaign_charts.signal_chart(track)
+        svg = campaign_charts.signal_chart(track, words)
     else:
         band = corridor_band_agl(sources, booking.site_id, booking.corridor_id)
-        svg = campaign_charts.altitude_speed_chart(track, *band)
+        svg = campaign_charts.altitude_speed_chart(track, *band, words)
     return Response(
         svg,
         media_type="image/svg+xml",
-        headers={"Cache-Control": "private, max-age=60"},
+        # The words follow the reader: a cached chart is only good in its language.
+        headers={
+            "Cache-Control": "private, max-age=60",
+            "Content-Language": chosen.language,
+            "Vary": "Accept-Language",
+        },
     )

@@ -7,6 +7,11 @@ volume, for the pages' time slider (``telemetry.reports.replay.replay_json``).
 (``telemetry.reports.export_sources``). Visibility is the incidents' and bookings' own:
 another
 organisation's answers 404.
+
+The report and KML speak the reader's language (``?lang=``, the stored language,
+then ``Accept-Language``: ``web.i18n.request_language``) with times in the site's
+zone; a CSV's header row holds column codes unless a language was asked for
+(``web.i18n.export_headers``); GeoJSON and GeoPackage keys are always codes.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ from telemetry.reports.export_sources import (
 from telemetry.reports.replay import replay_json
 from web.db import write_session
 from web.deps import ActorDep, SessionDep
+from web.i18n.export_headers import HeaderQuery, export_csv
+from web.i18n.report_words import report_words, sites_zone
+from web.i18n.request_language import ChosenLanguage, ChosenLanguageDep
 from web.input_limits import DbId
 from web.queries import get_booking
 from web.routes.incidents import incident_repository, visible_incident
@@ -74,16 +82,23 @@ def export_sources(request: Request) -> ExportSources:
     )
 
 
-def _response(export: ExportFile) -> Response:
+def _response(
+    export: ExportFile,
+    fmt: ExportFormat,
+    chosen: ChosenLanguage,
+    header: HeaderQuery,
+) -> Response:
     if export.path is not None:
         return FileResponse(
             export.path, media_type=export.media_type, filename=export.filename
         )
-    return Response(
-        export.read(),
-        media_type=export.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
-    )
+    body = export.read()
+    if fmt == ExportFormat.CSV:
+        body = export_csv(body.decode(), chosen, header).encode()
+    headers = {"Content-Disposition": f'attachment; filename="{export.filename}"'}
+    if fmt in (ExportFormat.HTML, ExportFormat.KML):
+        headers["Content-Language"] = chosen.language
+    return Response(body, media_type=export.media_type, headers=headers)
 
 
 @router.get("/incidents/{incident_id}/track")
@@ -115,13 +130,20 @@ def bookings_track(
     responses=_FILE_RESPONSES,
 )
 def incidents_export(
-    incident_id: DbId, request: Request, actor: ActorDep, fmt: FormatQuery
+    incident_id: DbId,
+    request: Request,
+    actor: ActorDep,
+    fmt: FormatQuery,
+    chosen: ChosenLanguageDep,
+    header: HeaderQuery = None,
 ) -> Response:
     """Return the incident as a file: GeoJSON, KML, CSV, GeoPackage, its raw
     evidence frames as ``.tlog``, or the HTML report."""
     sources = export_sources(request)
     incident = visible_incident(sources.incidents, actor, incident_id)
-    return _response(export_incident(sources, incident, fmt, datetime.now(UTC)))
+    words = report_words(chosen.language, sites_zone(sources.sites, incident.site_id))
+    export = export_incident(sources, incident, fmt, datetime.now(UTC), words)
+    return _response(export, fmt, chosen, header)
 
 
 @router.get(
@@ -135,10 +157,13 @@ def bookings_export(
     actor: ActorDep,
     session: SessionDep,
     fmt: FormatQuery,
+    chosen: ChosenLanguageDep,
+    header: HeaderQuery = None,
 ) -> Response:
     """Return the booking's flight as a file: GeoJSON, KML, CSV, GeoPackage, its
     raw recording (``.tlog``), or an HTML report."""
     booking = get_booking(session, actor, booking_id)
-    return _response(
-        export_booking(export_sources(request), booking, fmt, datetime.now(UTC))
-    )
+    sources = export_sources(request)
+    words = report_words(chosen.language, sites_zone(sources.sites, booking.site_id))
+    export = export_booking(sources, booking, fmt, datetime.now(UTC), words)
+    return _response(export, fmt, chosen, header)

@@ -12,6 +12,10 @@ unbooked samples of one of its registered drones. Vehicles that are neither
 (unregistered intruders) belong to no operator and are in no report. Link losses
 are the ``opened`` and ``occurrence`` entries of ``link_lost`` incidents in the
 period, by the incident's operator.
+
+The CSV's header row holds the column codes (``CSV_COLUMNS``) unless the reader
+asked for a language (``?lang=``, or one stored for the user), when it holds their
+names in it (``web.i18n.export_headers``; ``?header=`` overrides either way).
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ from telemetry.reports.conformance_report import (
     tally_series,
 )
 from web.deps import ActorDep, SessionDep
+from web.i18n.export_headers import HeaderQuery, export_csv
+from web.i18n.request_language import ChosenLanguageDep
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -181,8 +187,10 @@ def conformance(
     session: SessionDep,
     start: Annotated[AwareDatetime, Query(alias="from")],
     end: Annotated[AwareDatetime, Query(alias="to")],
+    chosen: ChosenLanguageDep,
     operator: str | None = None,
     fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+    header: HeaderQuery = None,
 ) -> Any:
     """Return the F3548 conformance figures of each operator over ``[from, to)``.
 
@@ -218,7 +226,7 @@ def conformance(
     if fmt == "csv":
         rows = [dict(csv_row(op, start_iso, end_iso, r)) for op, r in reports.items()]
         return Response(
-            _csv(rows),
+            export_csv(_csv(rows), chosen, header),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="conformance.csv"'},
         )
