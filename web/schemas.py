@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Self
 import numpy as np
 import shapely
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 from shapely.geometry import Polygon, mapping
 
 from airspace.hk_grid import from_hk1980, in_hk1980_area
@@ -205,19 +206,25 @@ class _PolygonBody(_Body):
     def _valid_polygon(self) -> Self:
         vertices = sum(len(ring) for ring in self.coordinates)
         if vertices > MAX_POLYGON_VERTICES:
-            raise ValueError(
-                f"the polygon has {vertices} positions; at most "
-                f"{MAX_POLYGON_VERTICES} are allowed"
+            raise PydanticCustomError(
+                "polygon_vertices",
+                "the polygon has {count} positions; at most {limit} are allowed",
+                {"count": vertices, "limit": MAX_POLYGON_VERTICES},
             )
         self._check_positions()
         given = _polygon(self.coordinates)
         if not given.is_valid:
-            raise ValueError(f"invalid polygon: {shapely.is_valid_reason(given)}")
+            raise PydanticCustomError(
+                "invalid_polygon",
+                "invalid polygon: {reason}",
+                {"reason": shapely.is_valid_reason(given)},
+            )
         return self
 
     @abstractmethod
     def _check_positions(self) -> None:
-        """Raise ``ValueError`` naming the first position not in this system."""
+        """Raise a ``PydanticCustomError`` naming the first position not in this
+        system (its ``type`` and ``ctx`` let a page say it in the reader's words)."""
 
     @abstractmethod
     def to_lonlat(self) -> Polygon:
@@ -237,9 +244,11 @@ class GeoJSONPolygon(_PolygonBody):
         for ring in self.coordinates:
             for lon, lat, *_ in ring:
                 if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                    raise ValueError(
-                        f"position ({lon}, {lat}) is not lon/lat degrees "
-                        "(HK1980 Grid easting, northing go in area_hk1980)"
+                    raise PydanticCustomError(
+                        "lonlat_position",
+                        "position ({lon}, {lat}) is not lon/lat degrees "
+                        "(HK1980 Grid easting, northing go in area_hk1980)",
+                        {"lon": lon, "lat": lat},
                     )
 
     def to_lonlat(self) -> Polygon:
@@ -264,10 +273,12 @@ class HK1980Polygon(_PolygonBody):
             inside = in_hk1980_area(lon, lat) & np.isfinite(lon) & np.isfinite(lat)
             if not inside.all():
                 k = int(np.argmin(inside))
-                raise ValueError(
-                    f"position ({eastings[k]}, {northings[k]}) is not in the HK1980 "
-                    "Grid over Hong Kong: give easting, northing in metres (EPSG:2326, "
-                    "e.g. 836694, 819070); lon/lat degrees go in area"
+                raise PydanticCustomError(
+                    "hk1980_position",
+                    "position ({easting}, {northing}) is not in the HK1980 Grid over "
+                    "Hong Kong: give easting, northing in metres (EPSG:2326, e.g. "
+                    "836694, 819070); lon/lat degrees go in area",
+                    {"easting": eastings[k], "northing": northings[k]},
                 )
 
     def to_lonlat(self) -> Polygon:

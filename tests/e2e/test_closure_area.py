@@ -20,6 +20,7 @@ from tests.integration.api_world import HK, PASSWORD, SITE
 
 pytestmark = pytest.mark.e2e
 
+DASH = "\N{EN DASH}"  # the pages write ranges as 0-120 with an en dash
 PIER_GRID = (831323.165, 813533.596)
 PIER_LONLAT = (114.1289, 22.2606)
 """The demo site's reference point in both systems (``tests/unit/test_hk_grid.py``)."""
@@ -58,7 +59,7 @@ def _book_corridor_c1(server: Server, hour: int) -> int:
 
 
 def _grid_square_lines(half_side_m: float) -> str:
-    """A square round the pier, one vertex per line; the first as the readout shows it."""
+    """A square round the pier, a vertex a line, the first as the readout shows it."""
     e, n = PIER_GRID
     d = half_side_m
     first = f"HK1980 E {e - d:.1f} N {n - d:.1f}"
@@ -115,15 +116,16 @@ def test_an_area_typed_in_the_hk1980_grid_is_closed_and_listed(
     expect(result).to_contain_text("Closure refused: some fields are not valid")
     expect(result).to_contain_text("Area (HK1980 Grid)")
     expect(result).to_contain_text("is not in the HK1980 Grid over Hong Kong")
+    expect(result).to_contain_text("or choose WGS84 degrees")  # worded by the page
 
     _fill_area(tab, _grid_square_lines(300), "09:00", "12:00", "barge crane lift")
     expect(result).to_have_attribute("data-kind", "ok")
-    expect(result).to_contain_text("Area 0–120 m AMSL is closed")
+    expect(result).to_contain_text(f"Area 0{DASH}120 m AMSL is closed")
     expect(result).to_contain_text(f"Bumped bookings: #{booking_id} (drone d1, acme)")
     closure_id = result.get_attribute("data-closure-id")
     row = page.locator(f'#closure-table tr[data-closure-id="{closure_id}"]')
     expect(row).to_have_attribute("data-target-kind", "area")
-    expect(row).to_contain_text("Area 0–120 m AMSL")
+    expect(row).to_contain_text(f"Area 0{DASH}120 m AMSL")
     expect(row).to_contain_text("barge crane lift")
     tab.shot("bookings-area-closure-hk1980")
 
@@ -167,11 +169,19 @@ def test_the_area_form_and_its_answers_read_in_traditional_chinese(
     page = zh_tab.page
     page.wait_for_selector("#timeline .timeline")
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hant-HK")
-    _fill_area(zh_tab, _grid_square_lines(100), "13:00", "14:00", "維修浮躉")
     result = page.locator("#closure-result")
+    # The server's refusal, worded by the page from its code and values.
+    degrees = "114.128 22.259\n114.131 22.259\n114.131 22.262"
+    _fill_area(zh_tab, degrees, "13:00", "14:00", "維修浮躉")
+    expect(result).to_have_attribute("data-kind", "refused")
+    expect(result).to_contain_text("無法建立關閉安排")
+    expect(result).to_contain_text("部分欄位無效")
+    expect(result).to_contain_text("114.128, 22.259")
+    expect(result).to_contain_text("不在香港1980方格網範圍內")
+    _fill_area(zh_tab, _grid_square_lines(100), "13:00", "14:00", "維修浮躉")
     expect(result).to_have_attribute("data-kind", "ok")
     expect(result).to_contain_text(re.compile(r"已建立關閉安排 #\d+"))
-    expect(result).to_contain_text("區域 0–120 m AMSL 於")
+    expect(result).to_contain_text(f"區域 0{DASH}120 m AMSL 於")
     expect(result).to_contain_text("沒有預約被取消。")
     form = page.locator("#closure-form")
     expect(form).to_contain_text("關閉升降坪、飛行走廊或區域")
@@ -181,16 +191,22 @@ def test_the_area_form_and_its_answers_read_in_traditional_chinese(
     own_words = page.evaluate(
         """() => [
             ...document.querySelectorAll(
-                "#closure-form :is(h3, label, legend, .hint, button, #cl-system option),"
-                + " #closure-result, #closure-table :is(th, td:nth-child(2))"),
-            ...document.querySelectorAll("#cl-target optgroup, #cl-target option[value='area:']"),
+                "#closure-form :is(h3, label, legend, .hint, button),"
+                + " #cl-system option, #closure-result,"
+                + " #closure-table :is(th, td:nth-child(2)),"
+                + " #cl-target optgroup, #cl-target option[value='area:']"),
         ].map((n) => n.label || n.innerText).join(" | ")"""
     )
-    assert "區域 0–120 m AMSL" in own_words
+    assert f"區域 0{DASH}120 m AMSL" in own_words
     codes = {"AMSL", "WGS", "HK", "EPSG", "GMT", "HKT", "UTC"}  # GMT+8: the zone
     assert set(re.findall(r"[A-Za-z]{2,}", own_words)) <= codes
     SHOTS_DIR.mkdir(parents=True, exist_ok=True)
     page.screenshot(
         path=str(SHOTS_DIR / "bookings-area-closure-zh.png"), full_page=True
     )
-    assert zh_tab.console_errors == []
+    assert zh_tab.unexpected_console_errors("422") == []
+    # Switched in place: the answer already shown is said again in English.
+    page.select_option(".lang-select", "en")
+    expect(result).to_contain_text(f"Area 0{DASH}120 m AMSL is closed")
+    expect(result).to_contain_text("No booking was bumped.")
+    expect(page.locator("#who")).to_have_text("site_admin (site admin)")

@@ -97,7 +97,7 @@ def test_area_closure_in_hk1980_lands_where_the_same_area_in_wgs84_lands(
         pytest.param(
             [[114.1289, 22.2606], [114.1319, 22.2606], [114.1319, 22.2636]],
             "area_hk1980",
-            "at least 4",
+            ("too_short", "at least 4"),
             id="too-few-positions",
         ),
         pytest.param(
@@ -108,7 +108,7 @@ def test_area_closure_in_hk1980_lands_where_the_same_area_in_wgs84_lands(
                 [114.1289, 22.2606],
             ],
             "area_hk1980",
-            "(114.1289, 22.2606) is not in the HK1980 Grid over Hong Kong",
+            ("hk1980_position", "(114.1289, 22.2606) is not in the HK1980 Grid"),
             id="lon-lat-given-as-grid",
         ),
         pytest.param(
@@ -120,7 +120,7 @@ def test_area_closure_in_hk1980_lands_where_the_same_area_in_wgs84_lands(
                 [831323.0, 813533.0],
             ],
             "area_hk1980",
-            "invalid polygon: Self-intersection",
+            ("invalid_polygon", "invalid polygon: Self-intersection"),
             id="self-intersecting",
         ),
         pytest.param(
@@ -131,25 +131,35 @@ def test_area_closure_in_hk1980_lands_where_the_same_area_in_wgs84_lands(
                 [831323.0, 813533.0],
             ],
             "area",
-            "HK1980 Grid easting, northing go in area_hk1980",
+            ("lonlat_position", "HK1980 Grid easting, northing go in area_hk1980"),
             id="grid-given-as-lon-lat",
         ),
     ],
 )
 def test_a_bad_vertex_list_is_a_422_that_names_the_problem(
-    world: World, ring: list[list[float]], member: str, says: str
+    world: World, ring: list[list[float]], member: str, says: tuple[str, str]
 ) -> None:
     response = _closure(world, member, ring, day=2)
     assert response.status_code == 422, response.text
     (error,) = response.json()["detail"]
     assert error["loc"][:2] == ["body", member]
-    assert says in error["msg"]
+    # A code and its values for pages to word (bookings page), and English words.
+    kind, words = says
+    assert error["type"] == kind
+    assert words in error["msg"]
     assert world.get("operator", "/api/v1/closures").json() == []
 
 
 def _lonlat_triangle() -> list[list[float]]:
     lon, lat = PIER_LONLAT
     return [[lon, lat], [lon + 0.003, lat], [lon, lat + 0.003], [lon, lat]]
+
+
+def test_a_position_outside_the_grid_comes_with_its_values(world: World) -> None:
+    ring = [[114.1289, 22.2606], [114.1319, 22.2606], [114.1319, 22.2636]]
+    response = _closure(world, "area_hk1980", [*ring, ring[0]], day=2)
+    (error,) = response.json()["detail"]
+    assert error["ctx"] == {"easting": 114.1289, "northing": 22.2606}
 
 
 def test_an_area_given_twice_is_refused(world: World) -> None:

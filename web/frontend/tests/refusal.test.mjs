@@ -62,3 +62,17 @@ test("a field error in an area's vertices names the field and counts from one", 
   assert.equal(invalid.title, "Closure refused: some fields are not valid");
   assert.deepEqual(invalid.lines, ["Area (HK1980 Grid) › vertices › 1: List should have at least 4 items."]);
 });
+
+test("an area check the catalogue knows is worded from its code and values", () => {
+  const { lines } = explainRefusal(
+    refused(422, {
+      detail: [
+        { loc: ["body", "area_hk1980"], type: "hk1980_position", msg: "position (114.1, 22.2) is not in the HK1980 Grid", ctx: { easting: 114.1, northing: 22.2 } },
+        { loc: ["body", "start"], type: "timezone_aware", msg: "Input should have timezone info" },
+      ],
+    }),
+    { action: "closure" },
+  );
+  assert.match(lines[0], /^Area \(HK1980 Grid\): position \(114\.1, 22\.2\) is not in the HK1980 Grid over Hong Kong: .* or choose WGS84 degrees\.$/);
+  assert.equal(lines[1], "Start: Input should have timezone info.");
+});

@@ -91,6 +91,7 @@ async function main() {
   onLanguageChange(() => {
     if (hasRole(page.user, BOOKING_ROLES)) fillBookingChoices();
     if (hasRole(page.user, CLOSURE_ROLES)) fillClosureTargets();
+    redrawResults();
     refresh();
   });
   setInterval(() => document.visibilityState === "visible" && refresh(), RELOAD_MS);
@@ -244,11 +245,23 @@ async function sendFence(b, button) {
   }
   button.disabled = false;
   button.textContent = t("bookings.send_fence");
+  const box = $("booking-detail");
+  const before = redraws.get(box);
+  const draw = () => {
+    if (before) before();
+    addFenceLine(box, b, report);
+    box.hidden = false;
+  };
+  redraws.set(box, draw);
+  draw();
+}
+
+/** Put booking `b`'s fence `report` at the end of `box`, in place of an older one. */
+function addFenceLine(box, b, report) {
   document.querySelectorAll(`.fence-state[data-booking-id="${b.id}"]`).forEach((n) => n.remove());
   const line = fenceLine(report);
   line.dataset.bookingId = String(b.id);
-  $("booking-detail").append(line);
-  $("booking-detail").hidden = false;
+  box.append(line);
 }
 
 /** A button that needs a second click within 4 s: cancelling cannot be undone. */
@@ -286,33 +299,39 @@ async function act(b, action, body) {
   try {
     const updated = await api(`bookings/${b.id}/${action}`, { method: "POST", body });
     page.known.set(updated.id, updated);
-    showResult(box, "ok", t("bookings.now_state", { id: updated.id, state: tValue("booking.state", updated.state) }), [
-      t("bookings.summary", { drone: updated.drone_id, resources: resources(updated), span: spanLabel(updated.start, updated.end, page.zone) }),
-    ]);
+    showResult(box, "ok", () => ({
+      title: t("bookings.now_state", { id: updated.id, state: tValue("booking.state", updated.state) }),
+      lines: [t("bookings.summary", { drone: updated.drone_id, resources: resources(updated), span: spanLabel(updated.start, updated.end, page.zone) })],
+    }));
   } catch (err) {
-    const { title, lines } = explainRefusal(err, { known: page.known, timeZone: page.zone, action });
-    showResult(box, "refused", title, lines);
+    showResult(box, "refused", () => explainRefusal(err, { known: page.known, timeZone: page.zone, action }));
   }
   await refresh();
 }
 
 function showBooking(b) {
   const box = $("booking-detail");
-  box.className = "result";
-  box.replaceChildren(
-    el("h3", {}, t("bookings.detail_title", { id: b.id }), " · ", stateLabel(b)),
-    el("p", {}, t("bookings.detail_drone", { drone: b.drone_id, operator: b.operator_id, resources: resources(b) })),
-    el("p", {}, `${spanLabel(b.start, b.end, page.zone)} · ${utcSpanLabel(b.start, b.end)}`),
-    el("div", { class: "form-actions" }, actionButtons(b)),
-  );
-  box.hidden = false;
+  let fence = null; // the fence report, once the server has answered
+  const draw = () => {
+    box.className = "result";
+    delete box.dataset.kind;
+    box.replaceChildren(
+      el("h3", {}, t("bookings.detail_title", { id: b.id }), " · ", stateLabel(b)),
+      el("p", {}, t("bookings.detail_drone", { drone: b.drone_id, operator: b.operator_id, resources: resources(b) })),
+      el("p", {}, `${spanLabel(b.start, b.end, page.zone)} · ${utcSpanLabel(b.start, b.end)}`),
+      el("div", { class: "form-actions" }, actionButtons(b)),
+    );
+    if (fence) addFenceLine(box, b, fence);
+    box.hidden = false;
+  };
+  redraws.set(box, draw);
+  draw();
   box.scrollIntoView({ block: "nearest" });
   if (b.state === "approved" || b.state === "active") {
     api(`bookings/${b.id}/fence`)
       .then((report) => {
-        const line = fenceLine(report);
-        line.dataset.bookingId = String(b.id);
-        box.append(line);
+        fence = report;
+        if (redraws.get(box) === draw) addFenceLine(box, b, report);
       })
       .catch(() => {});
   }
@@ -448,12 +467,12 @@ async function submitBooking() {
   const landing = landingChoice === "=" ? takeoff : landingChoice || null;
   const corridor = $("bk-corridor").value || null;
   const problems = [];
-  if (!droneId) problems.push(t("bookings.form.pick_drone"));
-  if (!w) problems.push(t("bookings.form.give_window"));
-  else if (Date.parse(w.end) <= Date.parse(w.start)) problems.push(t("bookings.form.end_after_start"));
-  if (!takeoff && !landing && !corridor) problems.push(t("refusal.advice.resources"));
+  if (!droneId) problems.push(() => t("bookings.form.pick_drone"));
+  if (!w) problems.push(() => t("bookings.form.give_window"));
+  else if (Date.parse(w.end) <= Date.parse(w.start)) problems.push(() => t("bookings.form.end_after_start"));
+  if (!takeoff && !landing && !corridor) problems.push(() => t("refusal.advice.resources"));
   if (problems.length) {
-    showResult(box, "refused", t("bookings.form.incomplete"), problems);
+    showResult(box, "refused", () => ({ title: t("bookings.form.incomplete"), lines: problems.map((words) => words()) }));
     return;
   }
   const body = { site_id: page.site.id, drone_id: droneId, ...w };
@@ -463,15 +482,18 @@ async function submitBooking() {
   try {
     const b = await api("bookings", { method: "POST", body });
     page.known.set(b.id, b);
-    showResult(box, "ok", t("bookings.requested", { id: b.id }), [
-      t("bookings.requested_summary", {
-        drone: b.drone_id,
-        resources: resources(b),
-        span: spanLabel(b.start, b.end, page.zone),
-        utc: utcSpanLabel(b.start, b.end),
-      }),
-      t("bookings.awaits_approval", { state: tValue("booking.state", b.state) }),
-    ]);
+    showResult(box, "ok", () => ({
+      title: t("bookings.requested", { id: b.id }),
+      lines: [
+        t("bookings.requested_summary", {
+          drone: b.drone_id,
+          resources: resources(b),
+          span: spanLabel(b.start, b.end, page.zone),
+          utc: utcSpanLabel(b.start, b.end),
+        }),
+        t("bookings.awaits_approval", { state: tValue("booking.state", b.state) }),
+      ],
+    }));
     box.dataset.bookingId = String(b.id);
     const day = localDate(Date.parse(b.start), page.zone);
     if (day !== page.date && page.view === "day") {
@@ -481,8 +503,7 @@ async function submitBooking() {
     await refresh();
   } catch (err) {
     await learnBookings(err.body?.booking_ids || []);
-    const { title, lines } = explainRefusal(err, { known: page.known, timeZone: page.zone });
-    showResult(box, "refused", title, lines);
+    showResult(box, "refused", () => explainRefusal(err, { known: page.known, timeZone: page.zone }));
     delete box.dataset.bookingId;
   }
 }
@@ -500,11 +521,25 @@ async function learnBookings(ids) {
   );
 }
 
-function showResult(box, kind, title, lines) {
-  box.className = `result ${kind}`;
-  box.dataset.kind = kind;
-  box.replaceChildren(el("h3", {}, title), ...lines.map((line) => el("p", {}, line)));
-  box.hidden = false;
+/** What each result box shows, as a function that draws it again: a language
+ * switch redraws the answers in the new language, not only the page's labels. */
+const redraws = new Map();
+
+/** Show `answer()` ({title, lines}) in `box` as an ok or refused result. */
+function showResult(box, kind, answer) {
+  const draw = () => {
+    const { title, lines } = answer();
+    box.className = `result ${kind}`;
+    box.dataset.kind = kind;
+    box.replaceChildren(el("h3", {}, title), ...lines.map((line) => el("p", {}, line)));
+    box.hidden = false;
+  };
+  redraws.set(box, draw);
+  draw();
+}
+
+function redrawResults() {
+  for (const [box, draw] of redraws) if (!box.hidden) draw();
 }
 
 // ---- closures -------------------------------------------------------------------
@@ -606,14 +641,14 @@ function setUpClosureForm() {
     const w = formWindow("cl-date", "cl-start", "cl-end");
     const reason = $("cl-reason").value.trim();
     if (!w || !reason || Date.parse(w.end) <= Date.parse(w.start)) {
-      showResult(box, "refused", t("bookings.form.incomplete"), [t("closures.form.give_window")]);
+      showResult(box, "refused", () => ({ title: t("bookings.form.incomplete"), lines: [t("closures.form.give_window")] }));
       return;
     }
     const body = { site_id: page.site.id, reason, ...w };
     if (target.value === AREA) {
       const area = areaFromForm();
       if (area.problem) {
-        showResult(box, "refused", t("bookings.form.incomplete"), [area.problem]);
+        showResult(box, "refused", () => ({ title: t("bookings.form.incomplete"), lines: [area.problem()] }));
         return;
       }
       Object.assign(body, area.body);
@@ -623,36 +658,41 @@ function setUpClosureForm() {
     }
     try {
       const c = await api("closures", { method: "POST", body });
-      const lines = [t("closures.closed_line", { target: closureTarget(c), span: spanLabel(c.start, c.end, page.zone), reason: c.reason })];
-      const bumped = c.bumped.map((b) => t("closures.bumped_item", { id: b.id, drone: b.drone_id, operator: b.operator_id }));
-      lines.push(bumped.length ? t("closures.bumped", { bookings: formatList(bumped) }) : t("closures.none_bumped"));
-      if (c.active_booking_ids.length) {
-        const ids = formatList(c.active_booking_ids.map((i) => `#${i}`));
-        lines.push(t("closures.active_flights", { count: c.active_booking_ids.length, ids }));
-      }
-      showResult(box, "ok", t("closures.created", { id: c.id }), lines);
+      showResult(box, "ok", () => ({ title: t("closures.created", { id: c.id }), lines: closureCreatedLines(c) }));
       box.dataset.closureId = String(c.id);
       await refresh();
     } catch (err) {
-      const { title, lines } = explainRefusal(err, { known: page.known, timeZone: page.zone, action: "closure" });
-      showResult(box, "refused", title, lines);
+      showResult(box, "refused", () => explainRefusal(err, { known: page.known, timeZone: page.zone, action: "closure" }));
     }
   });
 }
 
-/** Return {body} (the area and its band as the API takes them) or {problem} in words. */
+/** What a new closure did, in words: what is closed when, whom it bumped. */
+function closureCreatedLines(c) {
+  const lines = [t("closures.closed_line", { target: closureTarget(c), span: spanLabel(c.start, c.end, page.zone), reason: c.reason })];
+  const bumped = c.bumped.map((b) => t("closures.bumped_item", { id: b.id, drone: b.drone_id, operator: b.operator_id }));
+  lines.push(bumped.length ? t("closures.bumped", { bookings: formatList(bumped) }) : t("closures.none_bumped"));
+  if (c.active_booking_ids.length) {
+    const ids = formatList(c.active_booking_ids.map((i) => `#${i}`));
+    lines.push(t("closures.active_flights", { count: c.active_booking_ids.length, ids }));
+  }
+  return lines;
+}
+
+/** Return {body} (the area and its band as the API takes them) or {problem}, a
+ * function giving it in words. */
 function areaFromForm() {
   const system = $("cl-system").value;
   const parsed = parseVertices($("cl-vertices").value, system);
   if (parsed.error === "line") {
-    const order = t(system === HK1980 ? "closures.order.hk1980" : "closures.order.wgs84");
-    return { problem: t("closures.form.bad_line", { line: parsed.line, text: parsed.text, order }) };
+    const order = system === HK1980 ? "closures.order.hk1980" : "closures.order.wgs84";
+    return { problem: () => t("closures.form.bad_line", { line: parsed.line, text: parsed.text, order: t(order) }) };
   }
-  if (parsed.error) return { problem: t("closures.form.too_few") };
+  if (parsed.error) return { problem: () => t("closures.form.too_few") };
   const floor = $("cl-floor").valueAsNumber;
   const ceiling = $("cl-ceiling").valueAsNumber;
   if (!Number.isFinite(floor) || !Number.isFinite(ceiling) || floor >= ceiling) {
-    return { problem: t("closures.form.band") };
+    return { problem: () => t("closures.form.band") };
   }
   const polygon = { type: "Polygon", coordinates: [parsed.ring] };
   const member = system === HK1980 ? "area_hk1980" : "area";
@@ -663,10 +703,9 @@ async function deleteClosure(c) {
   const box = $("closure-result");
   try {
     await api(`closures/${c.id}`, { method: "DELETE" });
-    showResult(box, "ok", t("closures.deleted", { id: c.id }), [t("closures.deleted_note")]);
+    showResult(box, "ok", () => ({ title: t("closures.deleted", { id: c.id }), lines: [t("closures.deleted_note")] }));
   } catch (err) {
-    const { title, lines } = explainRefusal(err, { known: page.known, timeZone: page.zone, action: "delete" });
-    showResult(box, "refused", title, lines);
+    showResult(box, "refused", () => explainRefusal(err, { known: page.known, timeZone: page.zone, action: "delete" }));
   }
   await refresh();
 }
@@ -684,7 +723,7 @@ async function downloadPlan(b) {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (err) {
-    showResult($("booking-detail"), "refused", t("bookings.plan_failed"), [err.message]);
+    showResult($("booking-detail"), "refused", () => ({ title: t("bookings.plan_failed"), lines: [err.message] }));
   }
 }
 
@@ -699,7 +738,7 @@ async function downloadIcs() {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (err) {
-    showResult($("booking-detail"), "refused", t("bookings.ics_failed"), [err.message]);
+    showResult($("booking-detail"), "refused", () => ({ title: t("bookings.ics_failed"), lines: [err.message] }));
   }
 }
 

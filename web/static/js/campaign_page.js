@@ -5,7 +5,7 @@
 // own organisation's (the API decides either way).
 
 import { flightCharts } from "./flight_charts.js";
-import { formatNumber, t } from "./i18n.js";
+import { formatNumber, onLanguageChange, t } from "./i18n.js";
 import { addDays, localDate, localToUtcMs } from "./time.js";
 import { api, applyRole, chooseSite, el, hasRole, listSites, requireUser } from "./session.js";
 
@@ -81,11 +81,18 @@ async function main() {
     view.operators = [user.operator_id];
     select.replaceChildren(el("option", { value: user.operator_id }, user.operator_id));
   }
-  $("of-range").addEventListener("submit", (event) => {
-    event.preventDefault();
+  const reshow = () =>
     show().catch((err) => {
       $("of-status").textContent = t("flights.could_not_load", { reason: err.message });
     });
+  $("of-range").addEventListener("submit", (event) => {
+    event.preventDefault();
+    reshow();
+  });
+  onLanguageChange(() => {
+    const all = select.querySelector(`option[value="${ALL}"]`);
+    if (all) all.textContent = t("campaign.all_operators");
+    reshow();
   });
   await show();
 }

@@ -66,7 +66,7 @@ export function explainRefusal(err, { known = new Map(), timeZone = "UTC", actio
   if (err.status === 422 && Array.isArray(body.detail)) {
     return {
       title: t("refusal.invalid_fields", { action: what }),
-      lines: body.detail.map((d) => sentence(t("refusal.field_error", { field: fieldName(d.loc), message: d.msg }))),
+      lines: body.detail.map((d) => sentence(t("refusal.field_error", { field: fieldName(d.loc), message: fieldProblem(d) }))),
     };
   }
   const rule = body.rule;
@@ -96,6 +96,14 @@ export function explainRefusal(err, { known = new Map(), timeZone = "UTC", actio
   if (!lines.length) lines.push(sentence(err.message || t("error.server_answered", { status: err.status })));
   const reason = ruleTitle || (err.status === 409 ? t("refusal.conflict") : t("refusal.error_status", { status: err.status }));
   return { title: t("refusal.title", { action: what, reason: lowerFirst(reason) }), lines };
+}
+
+/** A 422 entry's problem in words: validation.<type> with its values (`ctx`) where
+ * the catalogue has one (the area checks), else the server's English `msg`. */
+function fieldProblem(d) {
+  const key = `validation.${d.type}`;
+  const words = t(key, d.ctx || {});
+  return words === key ? d.msg : words;
 }
 
 /** The request field a 422 names, in words ("start", "area (HK1980 Grid)"). */
