@@ -8,13 +8,17 @@ lon/lat; the site's metric CRS never leaves the server.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
+import numpy as np
 import shapely
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 from shapely.geometry import Polygon, mapping
 
+from airspace.hk_grid import from_hk1980, in_hk1980_area
 from airspace.site import CorridorId, PadId, Site
 from airspace.volume import AltitudeBand, AltitudeRef, Volume
 from booking.model import (
@@ -182,45 +186,119 @@ validity check and every conformance test against it grow with the count."""
 MAX_POLYGON_RINGS = 20
 
 
-class GeoJSONPolygon(_Body):
+Rings = Annotated[
+    list[
+        Annotated[list[Position], Field(min_length=4, max_length=MAX_POLYGON_VERTICES)]
+    ],
+    Field(min_length=1, max_length=MAX_POLYGON_RINGS),
+]
+"""A polygon's closed rings, outer first, then holes."""
+
+
+class _PolygonBody(_Body):
+    """A Polygon's rings, at most ``MAX_POLYGON_VERTICES`` positions in all,
+    checked by the subclass for its coordinate system, then for validity."""
+
+    type: Literal["Polygon"]
+    coordinates: Rings
+
+    @model_validator(mode="after")
+    def _valid_polygon(self) -> Self:
+        vertices = sum(len(ring) for ring in self.coordinates)
+        if vertices > MAX_POLYGON_VERTICES:
+            raise PydanticCustomError(
+                "polygon_vertices",
+                "the polygon has {count} positions; at most {limit} are allowed",
+                {"count": vertices, "limit": MAX_POLYGON_VERTICES},
+            )
+        self._check_positions()
+        given = _polygon(self.coordinates)
+        if not given.is_valid:
+            raise PydanticCustomError(
+                "invalid_polygon",
+                "invalid polygon: {reason}",
+                {"reason": shapely.is_valid_reason(given)},
+            )
+        return self
+
+    @abstractmethod
+    def _check_positions(self) -> None:
+        """Raise a ``PydanticCustomError`` naming the first position not in this
+        system (its ``type`` and ``ctx`` let a page say it in the reader's words)."""
+
+    @abstractmethod
+    def to_lonlat(self) -> Polygon:
+        """Return the polygon in WGS84 lon/lat degrees, without altitudes."""
+
+
+def _polygon(coordinates: list[list[list[float]]]) -> Polygon:
+    shell, *holes = ([(p[0], p[1]) for p in ring] for ring in coordinates)
+    return Polygon(shell, holes)
+
+
+class GeoJSONPolygon(_PolygonBody):
     """A GeoJSON Polygon in WGS84 lon/lat degrees (outer ring first, then holes),
     at most ``MAX_POLYGON_VERTICES`` positions in all."""
 
-    type: Literal["Polygon"]
-    coordinates: Annotated[
-        list[
-            Annotated[
-                list[Position], Field(min_length=4, max_length=MAX_POLYGON_VERTICES)
-            ]
-        ],
-        Field(min_length=1, max_length=MAX_POLYGON_RINGS),
-    ]
-
-    @model_validator(mode="after")
-    def _valid_lonlat_polygon(self) -> Self:
-        vertices = sum(len(ring) for ring in self.coordinates)
-        if vertices > MAX_POLYGON_VERTICES:
-            raise ValueError(
-                f"the polygon has {vertices} positions; at most "
-                f"{MAX_POLYGON_VERTICES} are allowed"
-            )
+    def _check_positions(self) -> None:
         for ring in self.coordinates:
             for lon, lat, *_ in ring:
                 if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                    raise ValueError(f"position ({lon}, {lat}) is not lon/lat degrees")
-        polygon = self.to_shapely()
-        if not polygon.is_valid:
-            raise ValueError(f"invalid polygon: {shapely.is_valid_reason(polygon)}")
-        return self
+                    raise PydanticCustomError(
+                        "lonlat_position",
+                        "position ({lon}, {lat}) is not lon/lat degrees "
+                        "(HK1980 Grid easting, northing go in area_hk1980)",
+                        {"lon": lon, "lat": lat},
+                    )
 
-    def to_shapely(self) -> Polygon:
+    def to_lonlat(self) -> Polygon:
         """Return the polygon in lon/lat, without altitudes."""
-        shell, *holes = ([(p[0], p[1]) for p in ring] for ring in self.coordinates)
-        return Polygon(shell, holes)
+        return _polygon(self.coordinates)
+
+
+class HK1980Polygon(_PolygonBody):
+    """A Polygon in the Hong Kong 1980 Grid (EPSG:2326): each position is
+    ``[easting, northing]`` in metres (easting first, whatever the EPSG axis order
+    says), inside the grid's area of use; same ring rules as ``GeoJSONPolygon``.
+
+    Turned into WGS84 by pyproj on the server (``airspace.hk_grid``), so clients
+    need no datum maths.
+    """
+
+    def _check_positions(self) -> None:
+        for ring in self.coordinates:
+            eastings = [p[0] for p in ring]
+            northings = [p[1] for p in ring]
+            lon, lat = from_hk1980(np.array(eastings), np.array(northings))
+            inside = in_hk1980_area(lon, lat) & np.isfinite(lon) & np.isfinite(lat)
+            if not inside.all():
+                k = int(np.argmin(inside))
+                raise PydanticCustomError(
+                    "hk1980_position",
+                    "position ({easting}, {northing}) is not in the HK1980 Grid over "
+                    "Hong Kong: give easting, northing in metres (EPSG:2326, e.g. "
+                    "836694, 819070); lon/lat degrees go in area",
+                    {"easting": eastings[k], "northing": northings[k]},
+                )
+
+    def to_lonlat(self) -> Polygon:
+        """Return the polygon in WGS84 lon/lat degrees, without altitudes."""
+        rings = []
+        for ring in self.coordinates:
+            lon, lat = from_hk1980(
+                np.array([p[0] for p in ring]), np.array([p[1] for p in ring])
+            )
+            rings.append(np.column_stack([lon, lat]).tolist())
+        return _polygon(rings)
 
 
 class ClosureCreate(_Body):
-    """Close exactly one of: a pad, a corridor, or an area with an altitude band."""
+    """Close exactly one of: a pad, a corridor, or an area with an altitude band.
+
+    An area is given in WGS84 lon/lat (``area``) or in the HK1980 Grid
+    (``area_hk1980``, easting/northing metres), with ``floor_m``/``ceiling_m``
+    relative to ``alt_ref``.
+    """
 
     site_id: Ident
     start: AwareDatetime
@@ -229,6 +307,7 @@ class ClosureCreate(_Body):
     pad_id: Ident | None = None
     corridor_id: Ident | None = None
     area: GeoJSONPolygon | None = None
+    area_hk1980: HK1980Polygon | None = None
     floor_m: float | None = Field(default=None, ge=-500, le=20_000)
     ceiling_m: float | None = Field(default=None, ge=-500, le=20_000)
     alt_ref: AltitudeRef = AltitudeRef.AGL
@@ -237,20 +316,27 @@ class ClosureCreate(_Body):
     def _one_target(self) -> Self:
         given = [
             name
-            for name in ("pad_id", "corridor_id", "area")
+            for name in ("pad_id", "corridor_id", "area", "area_hk1980")
             if getattr(self, name) is not None
         ]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one of pad_id, corridor_id or area "
+                "give exactly one of pad_id, corridor_id, area or area_hk1980 "
                 f"(got {', '.join(given) or 'none'})"
             )
-        if self.area is not None:
+        if self.area_field is not None:
             if self.floor_m is None or self.ceiling_m is None:
                 raise ValueError("an area closure needs floor_m and ceiling_m")
             if not self.floor_m < self.ceiling_m:
                 raise ValueError("floor_m must be below ceiling_m")
         return self
+
+    @property
+    def area_field(self) -> str | None:
+        """Return the name of the field that holds the area, if one does."""
+        if self.area is not None:
+            return "area"
+        return "area_hk1980" if self.area_hk1980 is not None else None
 
     def target(self, site: Site) -> ClosureTarget:
         """Return the domain target, an area projected to ``site``'s metres.
@@ -261,9 +347,10 @@ class ClosureCreate(_Body):
             return ClosedPad(PadId(self.pad_id))
         if self.corridor_id is not None:
             return ClosedCorridor(CorridorId(self.corridor_id))
-        if self.area is None or self.floor_m is None or self.ceiling_m is None:
+        area = self.area or self.area_hk1980
+        if area is None or self.floor_m is None or self.ceiling_m is None:
             raise ValueError("no closure target")  # excluded by _one_target
-        outline = site.projection.geometry_to_metric(self.area.to_shapely())
+        outline = site.projection.geometry_to_metric(area.to_lonlat())
         if not all(math.isfinite(v) for v in outline.bounds) or not outline.is_valid:
             raise ValueError(f"area does not lie in site {site.id}'s projection")
         floor, ceiling = AltitudeBand(

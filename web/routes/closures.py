@@ -53,8 +53,10 @@ def closures_create(
 ) -> ClosureCreated:
     """Close a pad, a corridor or an area (site admins and safety officers).
 
-    An area is a GeoJSON Polygon in lon/lat with ``floor_m``/``ceiling_m`` relative to
-    ``alt_ref`` (AGL: the site's ground). Bookings it hits are bumped and listed.
+    An area is a GeoJSON Polygon in lon/lat (``area``) or in the HK1980 Grid
+    (``area_hk1980``: easting, northing in metres, EPSG:2326), with
+    ``floor_m``/``ceiling_m`` relative to ``alt_ref`` (AGL: the site's ground).
+    Bookings it hits are bumped and listed.
     """
     site = catalogue.get(SiteId(body.site_id))
     if site is None:
@@ -63,7 +65,7 @@ def closures_create(
         target = body.target(site)
     except ValueError as exc:
         raise RequestValidationError(
-            [{"type": "value_error", "loc": ("body", "area"), "msg": str(exc)}]
+            [{"type": "value_error", "loc": ("body", body.area_field), "msg": str(exc)}]
         ) from exc
     cmd = CreateClosure(site.id, target, body.start, body.end, body.reason)
     outcome = create_closure(uow, cmd, actor, datetime.now(UTC))

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { explainRefusal } from "../../static/js/refusal.js";
+import "./catalogue.mjs";
+import { bookingResources, explainRefusal } from "../../static/js/refusal.js";
 
 const HK = "Asia/Hong_Kong";
 
@@ -32,4 +33,46 @@ test("a closure and a field error read as sentences", () => {
   assert.ok(closure.lines.includes("Closure #3 covers that time."));
   const invalid = explainRefusal(refused(422, { detail: [{ loc: ["body", "start"], msg: "Input should have timezone info" }] }));
   assert.deepEqual(invalid.lines, ["Start: Input should have timezone info."]);
+});
+
+test("a booking's pads and corridor in words, both pads when they differ", () => {
+  assert.equal(bookingResources({ takeoff_pad_id: "P1", landing_pad_id: "P2", corridor_id: "C1" }), "pads P1 → P2, corridor C1");
+  assert.equal(bookingResources({ takeoff_pad_id: "P1", landing_pad_id: "P1" }), "pad P1");
+  assert.equal(bookingResources({ corridor_id: "C3" }), "corridor C3");
+  assert.equal(bookingResources({}), "");
+});
+
+test("the refused action is named, and a message that only repeats the title is left out", () => {
+  const { title, lines } = explainRefusal(refused(409, { rule: "pad_booked", message: "Pad already booked", booking_ids: [], closure_ids: [] }), { action: "closure" });
+  assert.equal(title, "Closure refused — pad already booked");
+  assert.ok(!lines.includes("Pad already booked."));
+  assert.match(lines[0], /Pick another pad/);
+  assert.equal(explainRefusal(refused(403, {}), { action: "delete" }).title, "Deletion refused — error 403");
+});
+
+test("a rule's title keeps an acronym's capitals", () => {
+  assert.equal(explainRefusal(refused(409, { rule: "signing" })).title, "Booking refused — MAVLink signing required");
+});
+
+test("a field error in an area's vertices names the field and counts from one", () => {
+  const invalid = explainRefusal(
+    refused(422, { detail: [{ loc: ["body", "area_hk1980", "coordinates", 0], msg: "List should have at least 4 items" }] }),
+    { action: "closure" },
+  );
+  assert.equal(invalid.title, "Closure refused: some fields are not valid");
+  assert.deepEqual(invalid.lines, ["Area (HK1980 Grid) › vertices › 1: List should have at least 4 items."]);
+});
+
+test("an area check the catalogue knows is worded from its code and values", () => {
+  const { lines } = explainRefusal(
+    refused(422, {
+      detail: [
+        { loc: ["body", "area_hk1980"], type: "hk1980_position", msg: "position (114.1, 22.2) is not in the HK1980 Grid", ctx: { easting: 114.1, northing: 22.2 } },
+        { loc: ["body", "start"], type: "timezone_aware", msg: "Input should have timezone info" },
+      ],
+    }),
+    { action: "closure" },
+  );
+  assert.match(lines[0], /^Area \(HK1980 Grid\): position \(114\.1, 22\.2\) is not in the HK1980 Grid over Hong Kong: .* or choose WGS84 degrees\.$/);
+  assert.equal(lines[1], "Start: Input should have timezone info.");
 });

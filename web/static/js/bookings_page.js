@@ -1,8 +1,11 @@
 // The bookings page: a timeline per pad and corridor, requesting and cancelling
-// bookings, approving them (site admins) and closing pads or corridors (site
+// bookings, approving them (site admins) and closing pads, corridors or areas (site
 // admins and safety officers). The API decides; this page explains its answers.
+// An area's vertices are typed in WGS84 or the HK1980 Grid; the server converts.
 
-import { explainRefusal } from "./refusal.js";
+import { CoordinateFormat, HK1980 as READOUT_HK1980 } from "./grid_readout.js";
+import { formatList, onLanguageChange, t, tValue } from "./i18n.js";
+import { bookingResources, explainRefusal } from "./refusal.js";
 import {
   api,
   APPROVER_ROLES,
@@ -30,6 +33,7 @@ import {
   utcSpanLabel,
   zoneAbbrev,
 } from "./time.js";
+import { HK1980, parseVertices, WGS84 } from "./vertex_list.js";
 
 const $ = (id) => document.getElementById(id);
 const OCCUPYING = new Set(["pending", "approved", "active"]);
@@ -46,6 +50,7 @@ const page = {
   pads: [],
   corridors: [],
   drones: [],
+  display: null, // the site's display member: its HK1980 Grid fit, when it has one
   date: null,
   view: "day",
   bookings: [],
@@ -58,7 +63,7 @@ async function main() {
   const sites = await listSites();
   page.site = chooseSite(sites);
   if (!page.site) {
-    $("timeline").textContent = "This server serves no site.";
+    $("timeline").textContent = t("bookings.no_site");
     return;
   }
   siteSelector($("site-select"), sites, page.site);
@@ -70,7 +75,9 @@ async function main() {
   $("range-date").value = page.date;
   $("range-view").value = page.view;
 
-  const features = (await api(`sites/${encodeURIComponent(page.site.id)}`)).features;
+  const collection = await api(`sites/${encodeURIComponent(page.site.id)}`);
+  const features = collection.features;
+  page.display = collection.display || null;
   page.pads = features.filter((f) => f.properties.kind === "pad").map((f) => f.properties);
   page.corridors = features
     .filter((f) => f.properties.kind === "corridor")
@@ -81,6 +88,12 @@ async function main() {
   if (hasRole(page.user, BOOKING_ROLES)) await setUpBookingForm();
   if (hasRole(page.user, CLOSURE_ROLES)) setUpClosureForm();
   await refresh();
+  onLanguageChange(() => {
+    if (hasRole(page.user, BOOKING_ROLES)) fillBookingChoices();
+    if (hasRole(page.user, CLOSURE_ROLES)) fillClosureTargets();
+    redrawResults();
+    refresh();
+  });
   setInterval(() => document.visibilityState === "visible" && refresh(), RELOAD_MS);
 }
 
@@ -124,10 +137,15 @@ async function refresh() {
   const from = new Date(r.startMs).toISOString();
   const to = new Date(r.endMs).toISOString();
   const q = (extra = {}) => new URLSearchParams({ site: page.site.id, from, to, ...extra });
-  const last = r.view === "week" ? ` – ${dayLabel(addDays(r.firstDay, 6))}` : "";
-  $("range-caption").textContent =
-    `${dayLabel(r.firstDay)}${last}, site time ${page.zone} (${utcOffsetLabel(page.zone, r.startMs)}). ` +
-    `Times in the API and the .ics file are UTC.`;
+  const days =
+    r.view === "week"
+      ? t("bookings.day_range", { first: dayLabel(r.firstDay), last: dayLabel(addDays(r.firstDay, 6)) })
+      : dayLabel(r.firstDay);
+  $("range-caption").textContent = t("bookings.range_caption", {
+    days,
+    zone: page.zone,
+    offset: utcOffsetLabel(page.zone, r.startMs),
+  });
   try {
     const [bookings, availability, closures] = await Promise.all([
       api(`bookings?${q({ limit: 1000 })}`),
@@ -149,22 +167,15 @@ async function refresh() {
     renderClosureTable(closures);
     $("timeline").dataset.loaded = String(Date.now());
   } catch (err) {
-    $("timeline").replaceChildren(el("p", { class: "error" }, `Could not load the schedule: ${err.message}`));
+    $("timeline").replaceChildren(el("p", { class: "error" }, t("bookings.could_not_load", { reason: err.message })));
   }
   if (hasRole(page.user, APPROVER_ROLES)) await renderPending();
 }
 
 // ---- bookings -----------------------------------------------------------------
 
-function resources(b) {
-  const pads =
-    b.takeoff_pad_id && b.landing_pad_id && b.takeoff_pad_id !== b.landing_pad_id
-      ? `pads ${b.takeoff_pad_id} → ${b.landing_pad_id}`
-      : b.takeoff_pad_id || b.landing_pad_id
-        ? `pad ${b.takeoff_pad_id || b.landing_pad_id}`
-        : null;
-  return [pads, b.corridor_id && `corridor ${b.corridor_id}`].filter(Boolean).join(", ") || "nothing";
-}
+const resources = (b) => bookingResources(b) || t("bookings.res.nothing");
+const stateLabel = (b) => el("span", { class: `state state-${b.state}` }, tValue("booking.state", b.state));
 
 function canCancel(b) {
   if (!OCCUPYING.has(b.state) || b.state === "active") return false;
@@ -182,20 +193,20 @@ function canComplete(b) {
 function actionButtons(b) {
   const out = [];
   if (b.state === "pending" && hasRole(page.user, APPROVER_ROLES)) {
-    out.push(el("button", { type: "button", class: "ok small", onclick: () => act(b, "approve") }, "Approve"));
-    out.push(el("button", { type: "button", class: "danger small", onclick: (e) => askReject(b, e.currentTarget) }, "Reject"));
+    out.push(el("button", { type: "button", class: "ok small", onclick: () => act(b, "approve") }, t("bookings.approve")));
+    out.push(el("button", { type: "button", class: "danger small", onclick: (e) => askReject(b, e.currentTarget) }, t("bookings.reject")));
   }
   if (canCancel(b)) {
-    out.push(confirmButton("Cancel", "Confirm cancel", () => act(b, "cancel")));
+    out.push(confirmButton(t("bookings.cancel"), t("bookings.confirm_cancel"), () => act(b, "cancel")));
   }
   if (canComplete(b)) {
-    out.push(confirmButton("End flight", "Confirm end", () => act(b, "complete")));
+    out.push(confirmButton(t("bookings.end_flight"), t("bookings.confirm_end"), () => act(b, "complete")));
   }
   if (b.state === "active" || b.state === "completed" || b.state === "approved") {
-    out.push(el("a", { class: "small", href: `/bookings/${b.id}/flights` }, "Flights"));
+    out.push(el("a", { class: "small", href: `/bookings/${b.id}/flights` }, t("ui.flights")));
   }
   if (canSendFence(b)) {
-    out.push(el("button", { type: "button", class: "small fence-send", onclick: (e) => sendFence(b, e.currentTarget) }, "Send fence"));
+    out.push(el("button", { type: "button", class: "small fence-send", onclick: (e) => sendFence(b, e.currentTarget) }, t("bookings.send_fence")));
   }
   if (b.corridor_id || b.takeoff_pad_id) {
     out.push(el("button", { type: "button", class: "small plan-download", onclick: () => downloadPlan(b) }, ".plan"));
@@ -210,21 +221,14 @@ function canSendFence(b) {
   return hasRole(page.user, BOOKING_ROLES) && page.user.operator_id === b.operator_id;
 }
 
-const FENCE_LABELS = {
-  verified: "fence verified",
-  uploaded: "fence uploaded (not verified)",
-  mismatch: "fence mismatch",
-  refused: "fence refused",
-  not_supported: "fence not supported",
-};
-
-/** Return "fence: verified — 12 items read back identical" as an element. */
+/** Return "fence verified — 12 items read back identical" as an element (the
+ * reason is the server's, as the drone's exchange went). */
 function fenceLine(report) {
-  if (!report || !report.state) return el("p", { class: "fence-state muted" }, "Fence: not sent yet.");
+  if (!report || !report.state) return el("p", { class: "fence-state muted" }, t("fence.not_sent"));
   return el(
     "p",
     { class: `fence-state fence-${report.state}`, dataset: { fenceState: report.state } },
-    el("strong", {}, FENCE_LABELS[report.state] || report.state),
+    el("strong", {}, tValue("fence.state", report.state)),
     ` — ${report.reason}`,
   );
 }
@@ -232,7 +236,7 @@ function fenceLine(report) {
 /** Upload the booking's fence to its drone (it reads it back), and show the answer. */
 async function sendFence(b, button) {
   button.disabled = true;
-  button.textContent = "Sending fence…";
+  button.textContent = t("bookings.sending_fence");
   let report;
   try {
     report = await api(`bookings/${b.id}/fence`, { method: "POST" });
@@ -240,12 +244,24 @@ async function sendFence(b, button) {
     report = { state: "refused", reason: err.message };
   }
   button.disabled = false;
-  button.textContent = "Send fence";
+  button.textContent = t("bookings.send_fence");
+  const box = $("booking-detail");
+  const before = redraws.get(box);
+  const draw = () => {
+    if (before) before();
+    addFenceLine(box, b, report);
+    box.hidden = false;
+  };
+  redraws.set(box, draw);
+  draw();
+}
+
+/** Put booking `b`'s fence `report` at the end of `box`, in place of an older one. */
+function addFenceLine(box, b, report) {
   document.querySelectorAll(`.fence-state[data-booking-id="${b.id}"]`).forEach((n) => n.remove());
   const line = fenceLine(report);
   line.dataset.bookingId = String(b.id);
-  $("booking-detail").append(line);
-  $("booking-detail").hidden = false;
+  box.append(line);
 }
 
 /** A button that needs a second click within 4 s: cancelling cannot be undone. */
@@ -271,8 +287,8 @@ function confirmButton(label, confirmLabel, run) {
 }
 
 function askReject(b, button) {
-  const reason = el("input", { "aria-label": `Reason to reject booking ${b.id}`, placeholder: "reason (optional)", maxlength: 500 });
-  const go = el("button", { type: "button", class: "danger small" }, "Reject");
+  const reason = el("input", { "aria-label": t("bookings.reject_reason_label", { id: b.id }), placeholder: t("bookings.reason_optional"), maxlength: 500 });
+  const go = el("button", { type: "button", class: "danger small" }, t("bookings.reject"));
   go.addEventListener("click", () => act(b, "reject", { reason: reason.value }));
   button.replaceWith(el("span", { class: "reject-form" }, reason, go));
   reason.focus();
@@ -283,35 +299,39 @@ async function act(b, action, body) {
   try {
     const updated = await api(`bookings/${b.id}/${action}`, { method: "POST", body });
     page.known.set(updated.id, updated);
-    showResult(box, "ok", `Booking #${updated.id} is now ${updated.state}`, [
-      `Drone ${updated.drone_id}, ${resources(updated)}, ${spanLabel(updated.start, updated.end, page.zone)}.`,
-    ]);
+    showResult(box, "ok", () => ({
+      title: t("bookings.now_state", { id: updated.id, state: tValue("booking.state", updated.state) }),
+      lines: [t("bookings.summary", { drone: updated.drone_id, resources: resources(updated), span: spanLabel(updated.start, updated.end, page.zone) })],
+    }));
   } catch (err) {
-    const { title, lines } = explainRefusal(err, { known: page.known, timeZone: page.zone, action: capitalise(action) });
-    showResult(box, "refused", title, lines);
+    showResult(box, "refused", () => explainRefusal(err, { known: page.known, timeZone: page.zone, action }));
   }
   await refresh();
 }
 
-const capitalise = (s) => s[0].toUpperCase() + s.slice(1);
-
 function showBooking(b) {
   const box = $("booking-detail");
-  box.className = "result";
-  box.replaceChildren(
-    el("h3", {}, `Booking #${b.id} · `, el("span", { class: `state state-${b.state}` }, b.state)),
-    el("p", {}, `Drone ${b.drone_id} (${b.operator_id}), ${resources(b)}.`),
-    el("p", {}, `${spanLabel(b.start, b.end, page.zone)} · ${utcSpanLabel(b.start, b.end)}`),
-    el("div", { class: "form-actions" }, actionButtons(b)),
-  );
-  box.hidden = false;
+  let fence = null; // the fence report, once the server has answered
+  const draw = () => {
+    box.className = "result";
+    delete box.dataset.kind;
+    box.replaceChildren(
+      el("h3", {}, t("bookings.detail_title", { id: b.id }), " · ", stateLabel(b)),
+      el("p", {}, t("bookings.detail_drone", { drone: b.drone_id, operator: b.operator_id, resources: resources(b) })),
+      el("p", {}, `${spanLabel(b.start, b.end, page.zone)} · ${utcSpanLabel(b.start, b.end)}`),
+      el("div", { class: "form-actions" }, actionButtons(b)),
+    );
+    if (fence) addFenceLine(box, b, fence);
+    box.hidden = false;
+  };
+  redraws.set(box, draw);
+  draw();
   box.scrollIntoView({ block: "nearest" });
   if (b.state === "approved" || b.state === "active") {
     api(`bookings/${b.id}/fence`)
       .then((report) => {
-        const line = fenceLine(report);
-        line.dataset.bookingId = String(b.id);
-        box.append(line);
+        fence = report;
+        if (redraws.get(box) === draw) addFenceLine(box, b, report);
       })
       .catch(() => {});
   }
@@ -319,7 +339,7 @@ function showBooking(b) {
 
 function renderBookingTable(bookings) {
   if (!bookings.length) {
-    $("booking-table").replaceChildren(el("p", { class: "muted" }, "No bookings you can see in this period."));
+    $("booking-table").replaceChildren(el("p", { class: "muted" }, t("bookings.none")));
     return;
   }
   const rows = [...bookings]
@@ -333,7 +353,7 @@ function renderBookingTable(bookings) {
         el("td", {}, b.operator_id),
         el("td", {}, resources(b)),
         el("td", { title: utcSpanLabel(b.start, b.end) }, spanLabel(b.start, b.end, page.zone)),
-        el("td", {}, el("span", { class: `state state-${b.state}` }, b.state)),
+        el("td", {}, stateLabel(b)),
         el("td", {}, el("div", { class: "actions" }, actionButtons(b))),
       ),
     );
@@ -341,7 +361,7 @@ function renderBookingTable(bookings) {
     el(
       "table",
       {},
-      el("thead", {}, el("tr", {}, ["Booking", "Drone", "Operator", "Pads and corridor", "Window (site time)", "State", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, ["ui.booking", "ui.drone", "ui.operator", "bookings.col.resources", "bookings.col.window", "ui.state", ""].map((h) => el("th", { scope: "col" }, h && t(h))))),
       el("tbody", {}, rows),
     ),
   );
@@ -365,7 +385,7 @@ async function renderPending() {
               ),
             ),
           )
-        : el("p", { class: "muted" }, "Nothing is waiting for approval."),
+        : el("p", { class: "muted" }, t("bookings.nothing_pending")),
     );
   } catch (err) {
     $("pending-list").replaceChildren(el("p", { class: "error" }, err.message));
@@ -376,22 +396,7 @@ async function renderPending() {
 
 async function setUpBookingForm() {
   page.drones = await api(`drones?${new URLSearchParams({ site: page.site.id })}`);
-  const drones = $("bk-drone");
-  drones.replaceChildren(
-    ...(page.drones.length ? [] : [new Option("— no drone registered —", "")]),
-    ...page.drones.map((d) => new Option(`${d.name} (${d.id}${page.user.role === "site_admin" ? `, ${d.operator_id}` : ""})`, d.id)),
-  );
-  const padOptions = page.pads.map((p) => new Option(`${p.id} · ${p.name}${p.charger ? " ⚡" : ""} (max ${p.max_takeoff_mass_kg} kg)`, p.id));
-  $("bk-takeoff").replaceChildren(new Option("— none —", ""), ...padOptions);
-  $("bk-landing").replaceChildren(
-    new Option("— same as take-off —", "="),
-    new Option("— none —", ""),
-    ...page.pads.map((p) => new Option(`${p.id} · ${p.name}`, p.id)),
-  );
-  $("bk-corridor").replaceChildren(
-    new Option("— none —", ""),
-    ...page.corridors.map((c) => new Option(`${c.id} · ${c.name} (${c.band})`, c.id)),
-  );
+  fillBookingChoices();
   $("bk-date").value = page.date;
   const form = $("booking-form");
   form.addEventListener("input", showUtcPreview);
@@ -408,6 +413,33 @@ async function setUpBookingForm() {
   });
 }
 
+/** Fill (or, after a language switch, refill) the booking form's lists; the
+ * choices made stay chosen. */
+function fillBookingChoices() {
+  const refill = (select, options) => {
+    const chosen = select.value;
+    select.replaceChildren(...options);
+    if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+  };
+  refill($("bk-drone"), [
+    ...(page.drones.length ? [] : [new Option(t("bookings.no_drone_registered"), "")]),
+    ...page.drones.map((d) => new Option(`${d.name} (${d.id}${page.user.role === "site_admin" ? `, ${d.operator_id}` : ""})`, d.id)),
+  ]);
+  const padOption = (p) =>
+    new Option(t("bookings.pad_option", { id: p.id, name: p.name, charger: p.charger ? " ⚡" : "", mass: p.max_takeoff_mass_kg }), p.id);
+  refill($("bk-takeoff"), [new Option(t("bookings.none_option"), ""), ...page.pads.map(padOption)]);
+  refill($("bk-landing"), [
+    new Option(t("bookings.same_as_takeoff"), "="),
+    new Option(t("bookings.none_option"), ""),
+    ...page.pads.map((p) => new Option(`${p.id} · ${p.name}`, p.id)),
+  ]);
+  refill($("bk-corridor"), [
+    new Option(t("bookings.none_option"), ""),
+    ...page.corridors.map((c) => new Option(`${c.id} · ${c.name} (${c.band})`, c.id)),
+  ]);
+  showUtcPreview();
+}
+
 function formWindow(dateId, startId, endId) {
   const date = $(dateId).value;
   const start = $(startId).value;
@@ -422,7 +454,7 @@ function formWindow(dateId, startId, endId) {
 function showUtcPreview() {
   const w = formWindow("bk-date", "bk-start", "bk-end");
   $("bk-utc").textContent = w
-    ? `Site time ${page.zone} (${utcOffsetLabel(page.zone, Date.parse(w.start))}): that is ${utcSpanLabel(w.start, w.end)}.`
+    ? t("bookings.utc_preview", { zone: page.zone, offset: utcOffsetLabel(page.zone, Date.parse(w.start)), utc: utcSpanLabel(w.start, w.end) })
     : "";
 }
 
@@ -435,12 +467,12 @@ async function submitBooking() {
   const landing = landingChoice === "=" ? takeoff : landingChoice || null;
   const corridor = $("bk-corridor").value || null;
   const problems = [];
-  if (!droneId) problems.push("Pick a drone (register one first if the list is empty).");
-  if (!w) problems.push("Give a date, a start and an end time.");
-  else if (Date.parse(w.end) <= Date.parse(w.start)) problems.push("The end time must be after the start time.");
-  if (!takeoff && !landing && !corridor) problems.push("Pick at least a pad or a corridor.");
+  if (!droneId) problems.push(() => t("bookings.form.pick_drone"));
+  if (!w) problems.push(() => t("bookings.form.give_window"));
+  else if (Date.parse(w.end) <= Date.parse(w.start)) problems.push(() => t("bookings.form.end_after_start"));
+  if (!takeoff && !landing && !corridor) problems.push(() => t("refusal.advice.resources"));
   if (problems.length) {
-    showResult(box, "refused", "Not sent: the form is incomplete", problems);
+    showResult(box, "refused", () => ({ title: t("bookings.form.incomplete"), lines: problems.map((words) => words()) }));
     return;
   }
   const body = { site_id: page.site.id, drone_id: droneId, ...w };
@@ -450,10 +482,18 @@ async function submitBooking() {
   try {
     const b = await api("bookings", { method: "POST", body });
     page.known.set(b.id, b);
-    showResult(box, "ok", `Booking #${b.id} requested`, [
-      `Drone ${b.drone_id}, ${resources(b)}, ${spanLabel(b.start, b.end, page.zone)} (${utcSpanLabel(b.start, b.end)}).`,
-      `It is ${b.state}: a site admin approves it before the flight.`,
-    ]);
+    showResult(box, "ok", () => ({
+      title: t("bookings.requested", { id: b.id }),
+      lines: [
+        t("bookings.requested_summary", {
+          drone: b.drone_id,
+          resources: resources(b),
+          span: spanLabel(b.start, b.end, page.zone),
+          utc: utcSpanLabel(b.start, b.end),
+        }),
+        t("bookings.awaits_approval", { state: tValue("booking.state", b.state) }),
+      ],
+    }));
     box.dataset.bookingId = String(b.id);
     const day = localDate(Date.parse(b.start), page.zone);
     if (day !== page.date && page.view === "day") {
@@ -463,8 +503,7 @@ async function submitBooking() {
     await refresh();
   } catch (err) {
     await learnBookings(err.body?.booking_ids || []);
-    const { title, lines } = explainRefusal(err, { known: page.known, timeZone: page.zone });
-    showResult(box, "refused", title, lines);
+    showResult(box, "refused", () => explainRefusal(err, { known: page.known, timeZone: page.zone }));
     delete box.dataset.bookingId;
   }
 }
@@ -482,46 +521,61 @@ async function learnBookings(ids) {
   );
 }
 
-function showResult(box, kind, title, lines) {
-  box.className = `result ${kind}`;
-  box.dataset.kind = kind;
-  box.replaceChildren(el("h3", {}, title), ...lines.map((line) => el("p", {}, line)));
-  box.hidden = false;
+/** What each result box shows, as a function that draws it again: a language
+ * switch redraws the answers in the new language, not only the page's labels. */
+const redraws = new Map();
+
+/** Show `answer()` ({title, lines}) in `box` as an ok or refused result. */
+function showResult(box, kind, answer) {
+  const draw = () => {
+    const { title, lines } = answer();
+    box.className = `result ${kind}`;
+    box.dataset.kind = kind;
+    box.replaceChildren(el("h3", {}, title), ...lines.map((line) => el("p", {}, line)));
+    box.hidden = false;
+  };
+  redraws.set(box, draw);
+  draw();
+}
+
+function redrawResults() {
+  for (const [box, draw] of redraws) if (!box.hidden) draw();
 }
 
 // ---- closures -------------------------------------------------------------------
 
 function closureTarget(c) {
-  if (c.target_kind === "pad") return `pad ${c.pad_id}`;
-  if (c.target_kind === "corridor") return `corridor ${c.corridor_id}`;
-  const band = c.floor_amsl_m !== null && c.floor_amsl_m !== undefined ? ` ${c.floor_amsl_m}–${c.ceiling_amsl_m} m AMSL` : "";
-  return `an area${band}`;
+  if (c.target_kind === "pad") return t("timeline.pad", { id: c.pad_id });
+  if (c.target_kind === "corridor") return t("timeline.corridor_track", { id: c.corridor_id });
+  if (c.floor_amsl_m === null || c.floor_amsl_m === undefined) return t("closures.target.area");
+  return t("closures.target.area_band", { floor: c.floor_amsl_m, ceiling: c.ceiling_amsl_m });
 }
 
 function renderClosureTable(closures) {
   if (!closures.length) {
-    $("closure-table").replaceChildren(el("p", { class: "muted" }, "No closures in this period."));
+    $("closure-table").replaceChildren(el("p", { class: "muted" }, t("closures.none")));
     return;
   }
   const manage = hasRole(page.user, CLOSURE_ROLES);
+  const headings = ["closures.col.closure", "closures.col.what", "bookings.col.window", "ui.reason", "closures.col.by", ""];
   $("closure-table").replaceChildren(
     el(
       "table",
       {},
-      el("thead", {}, el("tr", {}, ["Closure", "What", "Window (site time)", "Reason", "By", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, headings.map((h) => el("th", { scope: "col" }, h && t(h))))),
       el(
         "tbody",
         {},
         closures.map((c) =>
           el(
             "tr",
-            { dataset: { closureId: String(c.id) } },
+            { dataset: { closureId: String(c.id), targetKind: c.target_kind } },
             el("td", {}, `#${c.id}`),
             el("td", {}, closureTarget(c)),
             el("td", { title: utcSpanLabel(c.start, c.end) }, spanLabel(c.start, c.end, page.zone)),
             el("td", {}, c.reason),
             el("td", {}, c.created_by),
-            el("td", {}, manage ? confirmButton("Delete", "Confirm delete", () => deleteClosure(c)) : null),
+            el("td", {}, manage ? confirmButton(t("closures.delete"), t("closures.confirm_delete"), () => deleteClosure(c)) : null),
           ),
         ),
       ),
@@ -529,15 +583,56 @@ function renderClosureTable(closures) {
   );
 }
 
-function setUpClosureForm() {
+const AREA = "area:";
+
+/** Fill (or refill after a language switch) what may be closed: pads, corridors, an area. */
+function fillClosureTargets() {
   const target = $("cl-target");
-  const group = (label, items, kind) => {
+  const chosen = target.value;
+  const group = (label, options) => {
     const g = document.createElement("optgroup");
     g.label = label;
-    g.append(...items.map((f) => new Option(`${f.id} · ${f.name}`, `${kind}:${f.id}`)));
+    g.append(...options);
     return g;
   };
-  target.replaceChildren(group("Pads", page.pads, "pad"), group("Corridors", page.corridors, "corridor"));
+  const features = (items, kind) => items.map((f) => new Option(`${f.id} · ${f.name}`, `${kind}:${f.id}`));
+  target.replaceChildren(
+    group(t("ui.pads"), features(page.pads, "pad")),
+    group(t("timeline.corridors"), features(page.corridors, "corridor")),
+    group(t("closures.area_group"), [new Option(t("closures.area_option"), AREA)]),
+  );
+  if (chosen) target.value = chosen;
+}
+
+/** Example vertices for the chosen system: a small square at the site's reference
+ * point, whose grid position the server's fit already gives (no datum maths here). */
+function vertexExample(system) {
+  const fit = page.display?.hk1980;
+  if (!fit) return "";
+  const corners = [[-1, -1], [1, -1], [1, 1], [-1, 1]];
+  if (system === HK1980) {
+    const [e, n] = [fit.easting_terms[0], fit.northing_terms[0]];
+    return corners.map(([dx, dy]) => `${(e + 100 * dx).toFixed(0)}, ${(n + 100 * dy).toFixed(0)}`).join("\n");
+  }
+  return corners.map(([dx, dy]) => `${(fit.ref_lon_deg + 0.001 * dx).toFixed(5)}, ${(fit.ref_lat_deg + 0.001 * dy).toFixed(5)}`).join("\n");
+}
+
+function setUpClosureForm() {
+  const target = $("cl-target");
+  const system = $("cl-system");
+  fillClosureTargets();
+  // The grid is offered where the site has it; the map's WGS84 / HK1980 choice is the default.
+  system.querySelector(`option[value="${HK1980}"]`).disabled = !page.display?.hk1980;
+  const readout = new CoordinateFormat();
+  readout.setDisplay(page.display);
+  system.value = readout.effectiveMode === READOUT_HK1980 ? HK1980 : WGS84;
+  const showArea = () => {
+    $("cl-area").hidden = target.value !== AREA;
+    $("cl-vertices").placeholder = vertexExample(system.value);
+  };
+  target.addEventListener("change", showArea);
+  system.addEventListener("change", showArea);
+  showArea();
   $("cl-date").value = page.date;
   const form = $("closure-form");
   form.addEventListener("submit", async (event) => {
@@ -546,39 +641,71 @@ function setUpClosureForm() {
     const w = formWindow("cl-date", "cl-start", "cl-end");
     const reason = $("cl-reason").value.trim();
     if (!w || !reason || Date.parse(w.end) <= Date.parse(w.start)) {
-      showResult(box, "refused", "Not sent: the form is incomplete", ["Give a date, a start before the end, and a reason."]);
+      showResult(box, "refused", () => ({ title: t("bookings.form.incomplete"), lines: [t("closures.form.give_window")] }));
       return;
     }
-    const [kind, id] = target.value.split(":");
-    const body = { site_id: page.site.id, reason, ...w, [kind === "pad" ? "pad_id" : "corridor_id"]: id };
+    const body = { site_id: page.site.id, reason, ...w };
+    if (target.value === AREA) {
+      const area = areaFromForm();
+      if (area.problem) {
+        showResult(box, "refused", () => ({ title: t("bookings.form.incomplete"), lines: [area.problem()] }));
+        return;
+      }
+      Object.assign(body, area.body);
+    } else {
+      const [kind, id] = target.value.split(":");
+      body[kind === "pad" ? "pad_id" : "corridor_id"] = id;
+    }
     try {
       const c = await api("closures", { method: "POST", body });
-      const lines = [`${capitalise(closureTarget(c))} is closed ${spanLabel(c.start, c.end, page.zone)}: ${c.reason}.`];
-      lines.push(
-        c.bumped.length
-          ? `Bumped bookings: ${c.bumped.map((b) => `#${b.id} (drone ${b.drone_id}, ${b.operator_id})`).join(", ")}.`
-          : "No booking was bumped.",
-      );
-      if (c.active_booking_ids.length) {
-        lines.push(`Flights under way in it now: bookings ${c.active_booking_ids.map((i) => `#${i}`).join(", ")} — tell their pilots.`);
-      }
-      showResult(box, "ok", `Closure #${c.id} created`, lines);
+      showResult(box, "ok", () => ({ title: t("closures.created", { id: c.id }), lines: closureCreatedLines(c) }));
+      box.dataset.closureId = String(c.id);
       await refresh();
     } catch (err) {
-      const { title, lines } = explainRefusal(err, { known: page.known, timeZone: page.zone, action: "Closure" });
-      showResult(box, "refused", title, lines);
+      showResult(box, "refused", () => explainRefusal(err, { known: page.known, timeZone: page.zone, action: "closure" }));
     }
   });
+}
+
+/** What a new closure did, in words: what is closed when, whom it bumped. */
+function closureCreatedLines(c) {
+  const lines = [t("closures.closed_line", { target: closureTarget(c), span: spanLabel(c.start, c.end, page.zone), reason: c.reason })];
+  const bumped = c.bumped.map((b) => t("closures.bumped_item", { id: b.id, drone: b.drone_id, operator: b.operator_id }));
+  lines.push(bumped.length ? t("closures.bumped", { bookings: formatList(bumped) }) : t("closures.none_bumped"));
+  if (c.active_booking_ids.length) {
+    const ids = formatList(c.active_booking_ids.map((i) => `#${i}`));
+    lines.push(t("closures.active_flights", { count: c.active_booking_ids.length, ids }));
+  }
+  return lines;
+}
+
+/** Return {body} (the area and its band as the API takes them) or {problem}, a
+ * function giving it in words. */
+function areaFromForm() {
+  const system = $("cl-system").value;
+  const parsed = parseVertices($("cl-vertices").value, system);
+  if (parsed.error === "line") {
+    const order = system === HK1980 ? "closures.order.hk1980" : "closures.order.wgs84";
+    return { problem: () => t("closures.form.bad_line", { line: parsed.line, text: parsed.text, order: t(order) }) };
+  }
+  if (parsed.error) return { problem: () => t("closures.form.too_few") };
+  const floor = $("cl-floor").valueAsNumber;
+  const ceiling = $("cl-ceiling").valueAsNumber;
+  if (!Number.isFinite(floor) || !Number.isFinite(ceiling) || floor >= ceiling) {
+    return { problem: () => t("closures.form.band") };
+  }
+  const polygon = { type: "Polygon", coordinates: [parsed.ring] };
+  const member = system === HK1980 ? "area_hk1980" : "area";
+  return { body: { [member]: polygon, floor_m: floor, ceiling_m: ceiling, alt_ref: "AMSL" } };
 }
 
 async function deleteClosure(c) {
   const box = $("closure-result");
   try {
     await api(`closures/${c.id}`, { method: "DELETE" });
-    showResult(box, "ok", `Closure #${c.id} deleted`, ["Bookings it bumped stay bumped; they must be requested again."]);
+    showResult(box, "ok", () => ({ title: t("closures.deleted", { id: c.id }), lines: [t("closures.deleted_note")] }));
   } catch (err) {
-    const { title, lines } = explainRefusal(err, { known: page.known, timeZone: page.zone, action: "Delete" });
-    showResult(box, "refused", title, lines);
+    showResult(box, "refused", () => explainRefusal(err, { known: page.known, timeZone: page.zone, action: "delete" }));
   }
   await refresh();
 }
@@ -596,7 +723,7 @@ async function downloadPlan(b) {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (err) {
-    showResult($("booking-detail"), "refused", "Could not download the plan", [err.message]);
+    showResult($("booking-detail"), "refused", () => ({ title: t("bookings.plan_failed"), lines: [err.message] }));
   }
 }
 
@@ -611,10 +738,10 @@ async function downloadIcs() {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (err) {
-    showResult($("booking-detail"), "refused", "Could not download the calendar", [err.message]);
+    showResult($("booking-detail"), "refused", () => ({ title: t("bookings.ics_failed"), lines: [err.message] }));
   }
 }
 
 main().catch((err) => {
-  $("timeline").replaceChildren(el("p", { class: "error" }, `The page could not start: ${err.message}`));
+  $("timeline").replaceChildren(el("p", { class: "error" }, t("page.could_not_start", { reason: err.message })));
 });

@@ -5,6 +5,7 @@
 // own organisation's (the API decides either way).
 
 import { flightCharts } from "./flight_charts.js";
+import { formatNumber, onLanguageChange, t } from "./i18n.js";
 import { addDays, localDate, localToUtcMs } from "./time.js";
 import { api, applyRole, chooseSite, el, hasRole, listSites, requireUser } from "./session.js";
 
@@ -16,7 +17,7 @@ const view = { zone: "UTC", operators: [] };
 
 /** The organisations a staff member may choose: those with a registered drone. */
 async function knownOperators() {
-  const drones = await api("drones?limit=1000");
+  const drones = await api(`drones?${new URLSearchParams({ limit: 1000 })}`);
   return [...new Set(drones.map((d) => d.operator_id))].sort();
 }
 
@@ -30,7 +31,7 @@ function row(operatorId, f) {
     el("td", {}, fmt(f.flight_time_s)),
     el("td", {}, fmt(f.ground_distance_m)),
     el("td", {}, fmt(f.max_alt_agl_m)),
-    el("td", {}, f.incident_ids.length ? f.incident_ids.map((i) => el("a", { href: `/incidents/${i}` }, `#${i} `)) : "none"),
+    el("td", {}, f.incident_ids.length ? f.incident_ids.map((i) => el("a", { href: `/incidents/${i}` }, `#${i} `)) : t("ui.none")),
     el("td", {}, flightCharts(f.booking_id, f.number)),
   );
 }
@@ -40,7 +41,7 @@ async function show() {
   const operators = chosen === ALL ? view.operators : [chosen];
   const from = new Date(localToUtcMs($("of-from").value, "00:00", view.zone)).toISOString();
   const to = new Date(localToUtcMs(addDays($("of-to").value, 1), "00:00", view.zone)).toISOString();
-  $("of-status").textContent = "Loading…";
+  $("of-status").textContent = t("ui.loading");
   const params = new URLSearchParams({ from, to });
   const reports = await Promise.all(operators.map(async (operator) => {
     params.set("operator", operator);
@@ -50,9 +51,10 @@ async function show() {
   rows.sort((a, b) => a[1].takeoff_utc.localeCompare(b[1].takeoff_utc));
   const hours = reports.reduce((sum, [, r]) => sum + r.flight_hours, 0);
   const km = reports.reduce((sum, [, r]) => sum + r.distance_km, 0);
+  const two = { minimumFractionDigits: 2, maximumFractionDigits: 2 };
   $("of-status").textContent = rows.length
-    ? `${rows.length} flight(s), ${hours.toFixed(2)} h, ${km.toFixed(2)} km.`
-    : "No flight in this period.";
+    ? t("campaign.summary", { count: rows.length, hours: formatNumber(hours, two), km: formatNumber(km, two) })
+    : t("campaign.none");
   $("of-table").hidden = rows.length === 0;
   $("of-rows").replaceChildren(...rows.map(([operator, f]) => row(operator, f)));
 }
@@ -70,7 +72,7 @@ async function main() {
   if (hasRole(user, STAFF)) {
     view.operators = await knownOperators();
     select.replaceChildren(
-      el("option", { value: ALL }, "All operators"),
+      el("option", { value: ALL }, t("campaign.all_operators")),
       ...view.operators.map((o) => el("option", { value: o }, o)),
     );
     select.value = params.get("operator") || ALL;
@@ -79,15 +81,22 @@ async function main() {
     view.operators = [user.operator_id];
     select.replaceChildren(el("option", { value: user.operator_id }, user.operator_id));
   }
+  const reshow = () =>
+    show().catch((err) => {
+      $("of-status").textContent = t("flights.could_not_load", { reason: err.message });
+    });
   $("of-range").addEventListener("submit", (event) => {
     event.preventDefault();
-    show().catch((err) => {
-      $("of-status").textContent = `Could not load the flights: ${err.message}`;
-    });
+    reshow();
+  });
+  onLanguageChange(() => {
+    const all = select.querySelector(`option[value="${ALL}"]`);
+    if (all) all.textContent = t("campaign.all_operators");
+    reshow();
   });
   await show();
 }
 
 main().catch((err) => {
-  $("of-status").textContent = `Could not load the flights: ${err.message}`;
+  $("of-status").textContent = t("flights.could_not_load", { reason: err.message });
 });

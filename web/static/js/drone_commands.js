@@ -3,7 +3,15 @@
 // Only safety officers and site admins see the panel (data-roles); the server
 // refuses everyone else with 403 anyway.
 
+import { t } from "./i18n.js";
 import { api } from "./session.js";
+
+/** The drone's answer in words, from its fields (the server's `answer` is English). */
+function answerWords(answer) {
+  if (answer.accepted) return t("drone_command.accepted");
+  if (!answer.result) return t("drone_command.no_answer", { count: answer.attempts });
+  return t("drone_command.denied", { result: answer.result });
+}
 
 /**
  * Wire the buttons (`[data-command]`) under `panel` to command the drone
@@ -26,17 +34,17 @@ export function wireDroneCommands(panel, reasonInput, output, selectedKey) {
       const key = selectedKey();
       if (!key) return;
       if (!reason) {
-        show("refused", `${command} needs a reason.`);
+        show("refused", t("drone_command.needs_reason", { command }));
         return;
       }
       buttons.forEach((b) => (b.disabled = true));
-      show("", `${command} sent; waiting for the drone's answer…`);
+      show("", t("drone_command.sent_waiting", { command }));
       try {
         const answer = await api(`vehicles/${key}/command`, { method: "POST", body: { command, reason } });
-        const signed = answer.authenticated ? "" : " (frames not signed)";
-        show(answer.accepted ? "ok" : "refused", `${command}: ${answer.answer}${signed}`, answer.answer);
+        const words = t(answer.authenticated ? "drone_command.answer" : "drone_command.answer_unsigned", { command, answer: answerWords(answer) });
+        show(answer.accepted ? "ok" : "refused", words, answer.answer);
       } catch (err) {
-        show("refused", `${command} not sent: ${err.message}`);
+        show("refused", t("drone_command.not_sent", { command, reason: err.message }));
       } finally {
         buttons.forEach((b) => (b.disabled = false));
       }

@@ -2,24 +2,24 @@
 // with the campaign report's matplotlib code (GET .../flights/{n}/charts/{chart},
 // SVG): no charting library in the page. Loaded when the reader opens them.
 
+import { t } from "./i18n.js";
 import { api, el } from "./session.js";
 
-const CHARTS = [
-  ["altitude_speed", "Altitude and ground speed"],
-  ["signal", "HDOP and RSSI"],
-];
+/** The charts the server draws, each titled flight_charts.<chart>. */
+const CHARTS = ["altitude_speed", "signal"];
 
 /** Return a closed <details> that fetches flight `number`'s charts when opened. */
 export function flightCharts(bookingId, number) {
   const body = el("div", { class: "flight-charts" });
   const box = el("details", { class: "flight-charts-box", dataset: { bookingId: String(bookingId), flight: String(number) } },
-    el("summary", {}, "Charts"), body);
+    el("summary", {}, t("ui.charts")), body);
   box.addEventListener("toggle", async () => {
     if (!box.open || box.dataset.loaded) return;
     box.dataset.loaded = "loading";
     // The charts need the bearer token, which an <img src> cannot carry: fetch
     // each, then show it from a blob URL.
-    const images = await Promise.all(CHARTS.map(async ([chart, alt]) => {
+    const images = await Promise.all(CHARTS.map(async (chart) => {
+      const alt = t(`flight_charts.${chart}`);
       try {
         const response = await api(`bookings/${bookingId}/flights/${number}/charts/${chart}`, { raw: true });
         const url = URL.createObjectURL(await response.blob());

@@ -27,7 +27,8 @@ function chosenLanguage() {
 }
 
 async function load(language) {
-  if (!inBrowser) return {};
+  // Outside a browser (node's unit tests) the catalogues are given beforehand.
+  if (!inBrowser) return globalThis.SKYBERTH_MESSAGES?.[language] ?? {};
   const response = await fetch(`/i18n/${language}.json`, { headers: { Accept: "application/json" } });
   return response.ok ? response.json() : {};
 }
@@ -84,6 +85,11 @@ export function tValue(prefix, value) {
 /** Return `value` as a number in the page language (Intl.NumberFormat options). */
 export function formatNumber(value, options = {}) {
   return new Intl.NumberFormat(intlLocale(), options).format(value);
+}
+
+/** Return `items` as one list in the page language ("#3, #4 and #5", "#3、#4及#5"). */
+export function formatList(items) {
+  return new Intl.ListFormat(intlLocale(), { type: "conjunction" }).format(items.map(String));
 }
 
 /** Return instant `ms` as a date and time in `timeZone` (Intl.DateTimeFormat options). */

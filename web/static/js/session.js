@@ -141,7 +141,9 @@ export function applyRole(user, root = document) {
   const who = document.getElementById("who");
   if (who) {
     const org = user.operator_id ? ` · ${user.operator_id}` : "";
-    who.textContent = `${user.name} (${t(`role.${user.role}`)}${org})`;
+    const showWho = () => (who.textContent = `${user.name} (${t(`role.${user.role}`)}${org})`);
+    showWho();
+    document.addEventListener("skyberth:language", showWho); // the role's name changes language
   }
   for (const link of document.querySelectorAll(".topbar nav a")) {
     if (link.getAttribute("href") === location.pathname) link.setAttribute("aria-current", "page");
