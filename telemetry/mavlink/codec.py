@@ -305,7 +305,7 @@ CONVERTERS: Final[Mapping[int, Convert]] = {
 }
 """Message id -> conversion; the ids the codec emits typed messages for (None:
 the frame carried nothing usable; it is still recorded). Every other id is only
-framed, counted and recorded: the fast path never unpacks those."""
+counted and recorded; on the fast path it is not even unpacked."""
 
 _FAST_SPECS: Final = build_specs(CONVERTERS)
 
