@@ -7,6 +7,8 @@ What it holds, one module per idea:
 - ``transports``: asyncio links that move bytes for an endpoint (``open_link``);
   one private module per transport.
 - ``codec``: sans-I/O decoding of one link's bytes into typed messages (``LinkCodec``).
+- ``fast_codec``: the codec's fast path, clean MAVLink 2 frames of the hot messages
+  decoded with precompiled structs (pymavlink takes the rest).
 - ``messages``: those typed messages, in SI units, and the raw frames kept for tlogs.
 - ``signing``: MAVLink 2 message signing, checked on the way in.
 - ``tlog``: the ``.tlog`` file format, read (resynchronising) and written; it imports
