@@ -68,9 +68,12 @@ DEFAULT_HORIZON_S = 10.0
 STRTREE_MIN_ZONES = 32
 """From this many exclusion zones on, an STRtree replaces per-zone bbox tests."""
 
-_GRID_MARGIN_M = 5.0
-"""Extra reach of the edge grid, so drones just outside their outline get their
-distance from it too (farther ones ask GEOS)."""
+_GRID_MARGIN_M = 20.0
+"""Extra reach of the edge grid, so drones that drifted out of their outline (a
+couple of seconds of flight) get their distance from it too; farther ones ask GEOS
+(about ten times the cost per drone)."""
+_PATH_CELL_SPEED_MPS = 10.0
+"""Survey speed that sizes the exit-path grid's cells (speed x horizon)."""
 _LOOK_AHEAD_SLACK_M = 1e-6
 """A drone skips its look-ahead test only when its reach is short of its clearance
 by this much: the rounded look-ahead point must stay strictly inside."""
@@ -286,8 +289,10 @@ class ConformanceEngine:
         diagonal = self._clearance.cell_m * math.sqrt(2.0)
         reach = self.near_edge_m + diagonal + _GRID_MARGIN_M
         self._edges = EdgeGrid(edges, reach_m=reach, cell_m=2.0 * reach)
-        # Exit paths need every edge they may cross, none beyond: no reach.
-        self._paths = EdgeGrid(edges, reach_m=0.0, cell_m=2.0 * reach)
+        # Exit paths need every edge they may cross, none beyond: no reach. Cells
+        # about a look-ahead long keep a path in a few of them.
+        path_cell = max(_PATH_CELL_SPEED_MPS * self.horizon_s, 2.0 * reach)
+        self._paths = EdgeGrid(edges, reach_m=0.0, cell_m=path_cell)
 
         self._zones = _geom_array([z.outline for z in self.exclusions])
         shapely.prepare(self._zones)
@@ -357,10 +362,12 @@ class ConformanceEngine:
         to_exit = np.full(n, np.nan)
         inside = np.zeros(n, dtype=bool)
 
-        assigned = vi >= 0
-        rows: slice | IntArray = (
-            slice(None) if assigned.all() else np.flatnonzero(assigned)
+        # The assigned drones in volume order: every per-volume lookup below then
+        # walks one volume's data at a time instead of hopping between them.
+        order = np.argsort(
+            vi.astype(np.int16) if len(self.volumes) < 2**15 else vi, kind="stable"
         )
+        rows = order[np.searchsorted(vi[order], 0) :]
         part = self._assigned(
             x[rows],
             y[rows],
@@ -447,24 +454,12 @@ class ConformanceEngine:
         state[outside_vert] = ConformanceState.OUTSIDE_VERTICAL
         state[outside_lat] = ConformanceState.OUTSIDE_LATERAL
 
-        to_exit = np.zeros(x.size)
-        rows = np.flatnonzero(inside)
-        if rows.size:
-            # What is known of each inside drone's distance to the edge: exact, or
-            # the raster's lower bound.
-            known = np.where(lat_exact, lat_dist, clearance)
-            to_exit[rows] = self._seconds_to_exit(
-                vi[rows],
-                x[rows],
-                y[rows],
-                alt[rows],
-                floor[rows],
-                ceiling[rows],
-                vn[rows],
-                ve[rows],
-                vd[rows],
-                known[rows],
-            )
+        # What is known of each drone's distance to its edge: exact, or the
+        # raster's lower bound.
+        known = np.where(lat_exact, lat_dist, clearance)
+        to_exit = self._seconds_to_exit(
+            inside, vi, x, y, alt, floor, ceiling, vn, ve, vd, known
+        )
         return _Assigned(
             state=state,
             outside_lateral=outside_lat,
@@ -505,6 +500,7 @@ class ConformanceEngine:
 
     def _seconds_to_exit(
         self,
+        inside: BoolArray,
         vi: IntArray,
         x: FloatArray,
         y: FloatArray,
@@ -516,7 +512,8 @@ class ConformanceEngine:
         vd: FloatArray,
         clearance: FloatArray,
     ) -> FloatArray:
-        """Return seconds until each (inside) drone's straight path leaves its volume.
+        """Return seconds until each drone's straight path leaves its volume: 0 for
+        drones not ``inside`` it.
 
         Vertical is exact from ``vd``. Lateral tests the look-ahead point
         ``p + v * horizon`` against the outline and, only for drones whose look-ahead
@@ -536,12 +533,15 @@ class ConformanceEngine:
                 (ceiling - alt) / climb,
                 np.where(climb < 0, (alt - floor) / -climb, np.inf),
             )
-            reach = np.hypot(ve, vn) * horizon
         t_vert[~(t_vert <= horizon)] = np.inf
 
         t_lat = np.full(x.size, np.inf)
-        # NaN or infinite speeds are tested, never skipped.
-        test = np.flatnonzero(~(reach + _LOOK_AHEAD_SLACK_M < clearance))
+        # Skipped when speed x horizon + slack < clearance, compared squared; NaN
+        # or infinite speeds are tested, never skipped.
+        margin = np.maximum(clearance - _LOOK_AHEAD_SLACK_M, 0.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            reach2 = (ve * ve + vn * vn) * (horizon * horizon)
+            test = np.flatnonzero(inside & ~(reach2 < margin * margin))
         if test.size:
             v = vi[test]
             hx = x[test] + ve[test] * horizon
@@ -560,7 +560,7 @@ class ConformanceEngine:
                     v[leave], x[rows], y[rows], hx[leave], hy[leave]
                 )
                 t_lat[rows] = fraction * horizon
-        return np.asarray(np.minimum(t_vert, t_lat), dtype=np.float64)
+        return np.where(inside, np.minimum(t_vert, t_lat), 0.0)
 
     def _first_crossing(
         self,

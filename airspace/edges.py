@@ -26,9 +26,12 @@ from airspace.arrays import FloatArray, GeomArray, IntArray, expand_ranges
 MAX_GRID_CELLS = 1 << 21
 """Cells of one grid over all outlines; a site too large for the requested cell
 size gets coarser cells (longer lists per cell, same answers)."""
-_CELL_SLACK = 1e-9
-"""Relative slack on a cell's half diagonal: a point rounded into the neighbouring
-cell is still covered."""
+_SLACK = 1e-9
+"""Relative slack on a cell's size: a point rounded into the neighbouring cell is
+still covered."""
+_SLACK_M = 1e-6
+"""Edges this close to a cell are listed too: the crossing test's tolerance is far
+below it."""
 
 
 class BoundaryEdges:
@@ -57,6 +60,9 @@ class BoundaryEdges:
         self.ey: FloatArray = self.y1 - self.y0
         self.len2: FloatArray = self.ex * self.ex + self.ey * self.ey
         self.length: FloatArray = np.hypot(self.ex, self.ey)
+        # 0 for a zero-length edge: its distance is to its start point.
+        with np.errstate(divide="ignore"):
+            self._inv_len2 = np.where(self.len2 > 0, 1.0 / self.len2, 0.0)
         self.x_min: FloatArray = np.minimum(self.x0, self.x1)
         self.x_max: FloatArray = np.maximum(self.x0, self.x1)
         self.y_min: FloatArray = np.minimum(self.y0, self.y1)
@@ -71,9 +77,7 @@ class BoundaryEdges:
     def distance2(self, edge: IntArray, px: FloatArray, py: FloatArray) -> FloatArray:
         """Return squared distances from points to edges, pairwise."""
         x0, y0, ex, ey = self.x0[edge], self.y0[edge], self.ex[edge], self.ey[edge]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = ((px - x0) * ex + (py - y0) * ey) / self.len2[edge]
-        t = np.clip(np.nan_to_num(t), 0.0, 1.0)
+        t = np.clip(((px - x0) * ex + (py - y0) * ey) * self._inv_len2[edge], 0.0, 1.0)
         dx = x0 + t * ex - px
         dy = y0 + t * ey - py
         return np.asarray(dx * dx + dy * dy, dtype=np.float64)
@@ -82,9 +86,9 @@ class BoundaryEdges:
 def cell_numbers(values: FloatArray, origin: FloatArray, cell_m: float) -> IntArray:
     """Return ``floor((values - origin) / cell_m)`` as int64; NaN gives -1 and
     values far off any grid are clipped (they land outside it either way)."""
-    with np.errstate(invalid="ignore"):
-        cell = np.clip(np.floor((values - origin) / cell_m), -1.0, 2.0**40)
-    return np.where(np.isnan(cell), -1.0, cell).astype(np.int64)
+    # fmax/fmin drop NaN in favour of the bound: NaN and -inf give -1.
+    cell = np.fmin(np.fmax(np.floor((values - origin) / cell_m), -1.0), 2.0**40)
+    return cell.astype(np.int64)
 
 
 class EdgeGrid:
@@ -116,10 +120,10 @@ class EdgeGrid:
         self.first: IntArray = np.cumsum(sizes) - sizes
         total = int(sizes.sum())
 
-        # Every cell of each edge's bounding box grown by the reach, then the cells
-        # whose centre is within reach + half a diagonal of the edge.
+        # Every cell of each edge's bounding box grown by the reach (and a hair),
+        # then only the cells the edge can reach.
         v = edges.volume
-        reach = self.reach_m
+        reach = self.reach_m + _SLACK_M
         c0 = self._clip_col(edges.x_min - reach, v)
         c1 = self._clip_col(edges.x_max + reach, v)
         r0 = self._clip_row(edges.y_min - reach, v)
@@ -131,8 +135,18 @@ class EdgeGrid:
         ve = v[edge]
         centre_x = self.ox[ve] + (col + 0.5) * cell
         centre_y = self.oy[ve] + (row + 0.5) * cell
-        near = reach + cell * math.sqrt(0.5) * (1 + _CELL_SLACK) + _CELL_SLACK
-        keep = edges.distance2(edge, centre_x, centre_y) <= near * near
+        if self.reach_m > 0:
+            # A point of the cell within reach: the centre within reach plus half a
+            # diagonal.
+            near = reach + cell * math.sqrt(0.5) * (1 + _SLACK)
+            keep = edges.distance2(edge, centre_x, centre_y) <= near * near
+        else:
+            # The edge passes through the cell: its line meets the square (the
+            # bounding boxes already overlap).
+            ex, ey = edges.ex[edge], edges.ey[edge]
+            side = (centre_x - edges.x0[edge]) * ey - (centre_y - edges.y0[edge]) * ex
+            half = (np.abs(ex) + np.abs(ey)) * (0.5 * cell * (1 + _SLACK))
+            keep = np.abs(side) <= half + _SLACK_M * edges.length[edge]
         flat = (self.first[ve] + row * self.columns[ve] + col)[keep]
         order = np.argsort(flat, kind="stable")
         self.cell_edges: IntArray = edge[keep][order]
