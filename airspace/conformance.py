@@ -178,9 +178,10 @@ class ConformanceResult:
     ``lateral_distance_m`` is signed to the assigned outline's boundary: positive
     inside, negative (or -0.0 on the edge) outside. It is exact where
     ``lateral_distance_exact`` is True: always in the near-edge band and outside.
-    For drones deeper inside it is a lower bound, ``near_edge_m``, unless the
-    engine was asked for exact distances. ``vertical_distance_m`` is signed to the
-    nearer of floor and ceiling, always exact.
+    For drones the engine knows to be deeper inside than the band it is a lower
+    bound, ``near_edge_m``, unless the engine was asked for exact distances.
+    ``vertical_distance_m`` is signed to the nearer of floor and ceiling, always
+    exact.
 
     ``seconds_to_exit``: 0 when already outside the assigned volume (laterally or
     vertically); otherwise the time until the straight-line path at the current
