@@ -57,8 +57,8 @@ class ClearanceGrid:
     """
 
     def __init__(self, edges: BoundaryEdges, cell_m: float, exact_m: float) -> None:
-        if not cell_m > 0 or not exact_m >= 0:
-            raise ValueError(f"cell {cell_m} m must be > 0, exact depth {exact_m} >= 0")
+        if not cell_m > 0 or not exact_m > 0:
+            raise ValueError(f"cell {cell_m} m and exact depth {exact_m} m must be > 0")
         self.exact_m = float(exact_m)
         cell = float(cell_m)
         while True:

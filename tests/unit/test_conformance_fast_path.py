@@ -12,6 +12,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
+from airspace import clearance
 from airspace.arrays import FloatArray
 from airspace.clearance import ClearanceGrid
 from airspace.conformance import (
@@ -395,6 +396,28 @@ def test_clearance_raster_claims_only_what_is_certain(cell_m: float) -> None:
         assert (distance[value > 0] >= value[value > 0]).all()
         assert not inside[value < 0].any()
         assert (value <= 25.0).all()
+
+
+def test_clearance_raster_coarsens_a_site_too_large_and_stays_certain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(clearance, "MAX_CELLS", 2_000)
+    rng = np.random.default_rng(8)
+    outlines = np.array([v.outline for v in make_volumes(rng)], dtype=object)
+    grid = ClearanceGrid(BoundaryEdges(outlines), cell_m=1.0, exact_m=25.0)
+    assert grid.cells <= 2_000
+    assert grid.cell_m > 1.0
+    vi = rng.integers(0, outlines.size, 20_000)
+    bounds = shapely.bounds(outlines[vi])
+    x = rng.uniform(bounds[:, 0] - 10, bounds[:, 2] + 10)
+    y = rng.uniform(bounds[:, 1] - 10, bounds[:, 3] + 10)
+    value = grid.lookup(vi, x, y)
+    inside = shapely.contains_xy(outlines[vi], x, y)
+    distance = shapely.distance(shapely.boundary(outlines[vi]), shapely.points(x, y))
+    assert inside[value > 0].all()
+    assert (distance[value > 0] >= value[value > 0]).all()
+    assert not inside[value < 0].any()
+    assert (value != 0).mean() > 0.3
 
 
 def test_clearance_raster_settles_most_of_a_wide_outline() -> None:
