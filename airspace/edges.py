@@ -77,7 +77,8 @@ class BoundaryEdges:
     def distance2(self, edge: IntArray, px: FloatArray, py: FloatArray) -> FloatArray:
         """Return squared distances from points to edges, pairwise."""
         x0, y0, ex, ey = self.x0[edge], self.y0[edge], self.ex[edge], self.ey[edge]
-        t = np.clip(((px - x0) * ex + (py - y0) * ey) * self._inv_len2[edge], 0.0, 1.0)
+        along = ((px - x0) * ex + (py - y0) * ey) * self._inv_len2[edge]
+        t = np.minimum(np.maximum(along, 0.0), 1.0)
         dx = x0 + t * ex - px
         dy = y0 + t * ey - py
         return np.asarray(dx * dx + dy * dy, dtype=np.float64)
@@ -155,11 +156,11 @@ class EdgeGrid:
 
     def _clip_col(self, x: FloatArray, v: IntArray) -> IntArray:
         col = cell_numbers(x, self.ox[v], self.cell_m)
-        return np.clip(col, 0, self.columns[v] - 1)
+        return np.minimum(np.maximum(col, 0), self.columns[v] - 1)
 
     def _clip_row(self, y: FloatArray, v: IntArray) -> IntArray:
         row = cell_numbers(y, self.oy[v], self.cell_m)
-        return np.clip(row, 0, self.rows[v] - 1)
+        return np.minimum(np.maximum(row, 0), self.rows[v] - 1)
 
     def near_distance(self, vi: IntArray, x: FloatArray, y: FloatArray) -> FloatArray:
         """Return each point's distance to its volume's boundary where it is at
