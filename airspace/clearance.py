@@ -48,6 +48,9 @@ _ROW_SLACK_M = 1e-6
 the neighbouring row is still covered."""
 _OUTSIDE = -1.0
 
+_EdgeRows = tuple[IntArray, IntArray, IntArray]
+"""Edge, row within its outline, and global row of each (edge, row strip) pair."""
+
 
 class ClearanceGrid:
     """Per outline, a raster of certain clearance (see the module docstring).
@@ -62,18 +65,19 @@ class ClearanceGrid:
         self.exact_m = float(exact_m)
         cell = float(cell_m)
         while True:
-            self._lay_out_rows(edges, cell)
+            edge_rows = self._lay_out_rows(edges, cell)
             total = int(self.row_length.sum())
             if total <= MAX_CELLS:
                 break
             cell *= 1.1 * math.sqrt(total / MAX_CELLS)
         self.cells = total
-        self.values: npt.NDArray[np.float32] = self._values(edges)
+        self.values: npt.NDArray[np.float32] = self._values(edges, edge_rows)
 
     # -- construction ---------------------------------------------------------------
 
-    def _lay_out_rows(self, edges: BoundaryEdges, cell: float) -> None:
-        """Set the cell size, each outline's rows and each row's stored columns."""
+    def _lay_out_rows(self, edges: BoundaryEdges, cell: float) -> _EdgeRows:
+        """Set the cell size, each outline's rows and each row's stored columns;
+        return the (edge, row) pairs of edges reaching each row's strip."""
         self.cell_m = cell
         bounds = edges.bounds
         # One spare cell all round: points that round across the outline's bounding
@@ -106,7 +110,6 @@ class ClearanceGrid:
         span_hi = np.full(rows, -np.inf)
         np.minimum.at(span_lo, at, x_lo)
         np.maximum.at(span_hi, at, x_hi)
-        self._edge_rows = (edge, row, at)
 
         reached = span_lo <= span_hi
         ox = self.ox[self.row_volume]
@@ -116,11 +119,14 @@ class ClearanceGrid:
         self.col_hi: IntArray = hi.astype(np.int64)
         self.row_length: IntArray = self.col_hi - self.col_lo + 1
         self.row_start: IntArray = np.cumsum(self.row_length) - self.row_length
+        return edge, row, at
 
-    def _values(self, edges: BoundaryEdges) -> npt.NDArray[np.float32]:
+    def _values(
+        self, edges: BoundaryEdges, edge_rows: _EdgeRows
+    ) -> npt.NDArray[np.float32]:
         cell = self.cell_m
         half_diagonal = cell * math.sqrt(0.5) * (1 + 1e-9) + 1e-6
-        inside = self._centre_parity(edges) == 1
+        inside = self._centre_parity(edges, edge_rows) == 1
         reach = self.exact_m + half_diagonal
         d2 = self._centre_distance2(edges, reach)
         dist = np.sqrt(d2)
@@ -132,12 +138,12 @@ class ClearanceGrid:
         )
         return values.astype(np.float32)
 
-    def _centre_parity(self, edges: BoundaryEdges) -> IntArray:
+    def _centre_parity(self, edges: BoundaryEdges, edge_rows: _EdgeRows) -> IntArray:
         """Return, per stored cell, the parity of boundary crossings left of its
         centre on the row's centre line (1: inside, where the centre is clear of
         the boundary)."""
         cell = self.cell_m
-        edge, row, at = self._edge_rows
+        edge, row, at = edge_rows
         v = edges.volume[edge]
         y = self.oy[v] + (row + 0.5) * cell
         y0, y1 = edges.y0[edge], edges.y1[edge]
