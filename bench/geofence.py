@@ -1,14 +1,27 @@
 """Benchmark: fleet conformance (``ConformanceEngine``) against its baselines.
 
-Run ``python bench/geofence.py``. For 100 / 1,000 / 10,000 drones over 10 and 100
-corridors it prints, from one run, medians of ``REPEATS`` timings of:
+Run ``python bench/geofence.py [--runs 3]``. For 100 / 1,000 / 10,000 drones over 10
+and 100 corridors it times, in one process and interleaved (engine, baselines,
+engine, ...) so load from other processes hits every contender alike:
 
-- the full engine on the metric entry (lateral, vertical, near-edge, exclusions,
-  boundary, exit prediction), and on the lon/lat entry (adds the pyproj step);
-- the RAW baseline: ``shapely.contains_xy`` of each drone against its own prepared
-  corridor, grouped per corridor (argsort, then a Python loop over corridors);
-- a per-point loop ``outline.contains(Point(x, y))`` (on a subsample of at most
-  ``LOOP_SAMPLE`` drones, extrapolated per point).
+- ENGINE: the full engine on the metric entry (lateral, vertical, near-edge band,
+  exclusions, boundary, exit prediction within the horizon), and on the lon/lat
+  entry (adds the pyproj step);
+- RAW: the minimum work any engine must do, bare point-in-polygon: one
+  ``shapely.contains_xy`` call testing every drone against its own prepared
+  corridor outline (a geometry array), nothing else. Timed two ways, in batch
+  order and with the batch sorted by corridor first (sort included); RAW is the
+  faster of the two in that run;
+- LOOP_SAME_WORK: a per-drone Python loop doing the engine's checks with the same
+  prepared Shapely geometries (exclusions, boundary, containment, distance to the
+  edge, vertical band, look-ahead point, first crossing of the exit path), timed on
+  at most ``LOOP_SAMPLE`` drones and expressed per drone. Its verdicts are checked
+  against the engine's before timing.
+
+Each figure is the median of ``REPEATS`` interleaved timings; each run repeats
+the whole measurement, and the printed figures are medians over ``--runs`` runs.
+Rates are drones (evaluations) per second of wall time; the per-CPU-second rates
+(thread time) are printed too, since this machine is shared.
 
 The scene is seeded and deterministic: half the corridors are centre lines buffered
 to polygons, half are plain polygons of 20-60 vertices; three circular exclusion
@@ -20,23 +33,34 @@ one JSON object for the 10,000-drone, 100-corridor case.
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.geometry import Point, Polygon
+from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
 
-from airspace.conformance import ConformanceEngine, ConformanceState, DroneBatch
+from airspace.conformance import (
+    DEFAULT_HORIZON_S,
+    DEFAULT_NEAR_EDGE_M,
+    DEFAULT_NEAR_EDGE_VERTICAL_M,
+    ConformanceEngine,
+    ConformanceState,
+    DroneBatch,
+)
 from airspace.monitor import FleetMonitor
 from airspace.projection import SiteProjection
 from airspace.volume import Volume
 
 REPEATS = 21
+LOOP_REPEATS = 3
 LOOP_SAMPLE = 2_000
 SEED = 20240611
 CRS = "EPSG:2326"  # Hong Kong 1980 Grid
@@ -44,7 +68,7 @@ ORIGIN_M = (832_000.0, 812_000.0)  # near the Cyberport pier
 SPAN_M = 12_000.0
 DRONE_COUNTS = (100, 1_000, 10_000)
 CORRIDOR_COUNTS = (10, 100)
-TARGET_RATE = 1_000_000.0
+TARGET_RATE = 2_000_000.0
 TARGET_VS_RAW = 0.5
 TARGET_VS_LOOP = 20.0
 
@@ -168,130 +192,247 @@ def make_scene(n_drones: int, n_corridors: int) -> Scene:
     return Scene(corridors, exclusions, boundary, batch, x, y)
 
 
-def median_seconds(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    """Return the median wall time of ``fn`` over ``repeats`` runs (after a warm-up)."""
-    return interleaved_medians([fn], repeats)[0]
+@dataclass(frozen=True)
+class Timing:
+    """Median wall and CPU (thread) seconds of one contender."""
+
+    wall_s: float
+    cpu_s: float
 
 
 def interleaved_medians(
-    fns: list[Callable[[], object]], repeats: int = REPEATS
-) -> list[float]:
-    """Return each ``fn``'s median wall time, the runs taken in turn (fn1, fn2, ...
-    fn1, fn2, ...) so load from other processes hits every contender alike."""
+    fns: Sequence[Callable[[], object]], repeats: int = REPEATS
+) -> list[Timing]:
+    """Return each ``fn``'s median wall and CPU time, the runs taken in turn (fn1,
+    fn2, ... fn1, fn2, ...) so load from other processes hits every contender
+    alike. One warm-up call each first."""
     for fn in fns:
         fn()
-    times: list[list[float]] = [[] for _ in fns]
+    wall: list[list[float]] = [[] for _ in fns]
+    cpu: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, bucket in zip(fns, times, strict=True):
-            start = time.perf_counter()
+        for fn, w, c in zip(fns, wall, cpu, strict=True):
+            start, start_cpu = time.perf_counter(), time.thread_time()
             fn()
-            bucket.append(time.perf_counter() - start)
-    return [statistics.median(bucket) for bucket in times]
+            c.append(time.thread_time() - start_cpu)
+            w.append(time.perf_counter() - start)
+    return [
+        Timing(statistics.median(w), statistics.median(c))
+        for w, c in zip(wall, cpu, strict=True)
+    ]
 
 
-def raw_grouped(
-    outlines: list[Polygon], vi: npt.NDArray[np.int64], x: FloatArray, y: FloatArray
-) -> npt.NDArray[np.bool_]:
-    """The RAW baseline: contains_xy per corridor on that corridor's drones."""
-    order = np.argsort(vi, kind="stable")
-    sorted_vi = vi[order]
-    xs, ys = x[order], y[order]
-    cuts = np.flatnonzero(np.diff(sorted_vi)) + 1
+GeomArray = npt.NDArray[np.object_]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+
+def raw_batch_order(
+    outlines: GeomArray, vi: IntArray, x: FloatArray, y: FloatArray
+) -> BoolArray:
+    """RAW in batch order: one contains_xy call, each drone against its own
+    prepared outline."""
+    return np.asarray(shapely.contains_xy(outlines[vi], x, y), dtype=bool)
+
+
+def raw_sorted(
+    outlines: GeomArray, vi: IntArray, x: FloatArray, y: FloatArray
+) -> BoolArray:
+    """RAW sorted: the same call with the batch in corridor order (a radix sort on
+    16-bit corridor numbers, included), answers put back in batch order."""
+    order = np.argsort(vi.astype(np.int16), kind="stable")
     inside = np.empty(vi.size, dtype=bool)
-    for start, end in zip(np.r_[0, cuts], np.r_[cuts, vi.size], strict=True):
-        inside[start:end] = shapely.contains_xy(
-            outlines[sorted_vi[start]], xs[start:end], ys[start:end]
-        )
-    result = np.empty_like(inside)
-    result[order] = inside
-    return result
+    inside[order] = shapely.contains_xy(outlines[vi[order]], x[order], y[order])
+    return inside
 
 
-def per_point_loop(
-    outlines: list[Polygon], vi: npt.NDArray[np.int64], x: FloatArray, y: FloatArray
-) -> list[bool]:
-    """The naive baseline: one ``Polygon.contains(Point)`` per drone."""
-    pairs = zip(vi.tolist(), x.tolist(), y.tolist(), strict=True)
-    return [outlines[v].contains(Point(px, py)) for v, px, py in pairs]
+def _vertical_exit_s(alt: float, floor: float, ceiling: float, vd: float) -> float:
+    climb = -vd
+    if climb > 0:
+        t = (ceiling - alt) / climb
+    elif climb < 0:
+        t = (alt - floor) / -climb
+    else:
+        return math.inf
+    return t if t <= DEFAULT_HORIZON_S else math.inf
 
 
-def per_point_full_loop(scene: Scene, rows: int) -> list[tuple[bool, float, bool]]:
-    """The naive loop doing the engine's main work: containment, distance to the
-    edge and the look-ahead point, one Shapely call each per drone."""
+def _lateral_exit_s(
+    outline: Polygon, edge: BaseGeometry, x: float, y: float, vn: float, ve: float
+) -> float:
+    ahead = (x + ve * DEFAULT_HORIZON_S, y + vn * DEFAULT_HORIZON_S)
+    if outline.contains(Point(ahead)):
+        return math.inf
+    path = LineString([(x, y), ahead])
+    hits = shapely.get_coordinates(shapely.intersection(path, edge))
+    first = min(path.project(Point(c)) for c in hits)
+    return float(first / path.length * DEFAULT_HORIZON_S)
+
+
+def loop_same_work(
+    scene: Scene, edges: Sequence[BaseGeometry], rows: int
+) -> list[tuple[int, float]]:
+    """LOOP_SAME_WORK: ``(state, seconds_to_exit)`` of the first ``rows`` drones,
+    one drone at a time with the same prepared geometries and the engine's
+    documented rules (``edges`` holds each corridor's boundary, made once)."""
     b = scene.batch
+    fence = scene.boundary
     out = []
     for i in range(rows):
-        corridor = scene.corridors[int(b.volume_index[i])]
-        p = Point(scene.x_m[i], scene.y_m[i])
-        ahead = Point(scene.x_m[i] + 10 * b.ve_mps[i], scene.y_m[i] + 10 * b.vn_mps[i])
-        out.append(
-            (
-                corridor.outline.contains(p),
-                corridor.outline.exterior.distance(p),
-                corridor.outline.contains(ahead),
+        x, y = float(scene.x_m[i]), float(scene.y_m[i])
+        alt = float(b.alt_amsl_m[i])
+        point = Point(x, y)
+        v = int(b.volume_index[i])
+        corridor = scene.corridors[v]
+        floor, ceiling = corridor.floor_amsl_m, corridor.ceiling_amsl_m
+        distance = edges[v].distance(point)
+        vertical = min(alt - floor, ceiling - alt)
+        seconds = 0.0
+        if not corridor.outline.contains(point):
+            state = ConformanceState.OUTSIDE_LATERAL
+        elif not vertical > 0:
+            state = ConformanceState.OUTSIDE_VERTICAL
+        else:
+            near = (
+                distance <= DEFAULT_NEAR_EDGE_M
+                or vertical <= DEFAULT_NEAR_EDGE_VERTICAL_M
             )
-        )
+            state = ConformanceState.NEAR_EDGE if near else ConformanceState.INSIDE
+            vn, ve, vd = float(b.vn_mps[i]), float(b.ve_mps[i]), float(b.vd_mps[i])
+            seconds = min(
+                _vertical_exit_s(alt, floor, ceiling, vd),
+                _lateral_exit_s(corridor.outline, edges[v], x, y, vn, ve),
+            )
+        if not (
+            fence.outline.contains(point)
+            and fence.floor_amsl_m < alt < fence.ceiling_amsl_m
+        ):
+            state = ConformanceState.OUTSIDE_BOUNDARY
+        for zone in scene.exclusions:
+            if (
+                zone.outline.contains(point)
+                and zone.floor_amsl_m < alt < zone.ceiling_amsl_m
+            ):
+                state = ConformanceState.IN_EXCLUSION
+                break
+        out.append((int(state), seconds))
     return out
 
 
-def run_case(n_drones: int, n_corridors: int) -> dict[str, float]:
-    """Return the rates (drones per second) of one case."""
+@dataclass
+class Case:
+    """One scene, its engine and its baselines' inputs, built once."""
+
+    scene: Scene
+    engine: ConformanceEngine
+    build_ms: float
+    outlines: GeomArray
+    edges: Sequence[BaseGeometry]
+    sample: int
+
+
+def prepare_case(n_drones: int, n_corridors: int) -> Case:
+    """Build the scene and engine of one case and check every contender agrees."""
     scene = make_scene(n_drones, n_corridors)
-    projection = SiteProjection(CRS)
     start = time.perf_counter()
     engine = ConformanceEngine(scene.corridors, scene.exclusions, scene.boundary)
-    build_s = time.perf_counter() - start
+    build_ms = (time.perf_counter() - start) * 1e3
+    outlines = np.empty(n_corridors, dtype=object)
+    outlines[:] = [c.outline for c in scene.corridors]
+    edges = [c.outline.boundary for c in scene.corridors]
     batch, x, y = scene.batch, scene.x_m, scene.y_m
-    outlines = [c.outline for c in scene.corridors]
-    vi = batch.volume_index
-
     result = engine.evaluate_metric(batch, x, y)
-    raw = raw_grouped(outlines, vi, x, y)
-    if not np.array_equal(raw, ~result.outside_lateral):
-        raise SystemExit("engine and RAW baseline disagree on lateral containment")
+    inside = ~result.outside_lateral
+    for raw in (raw_batch_order, raw_sorted):
+        if not np.array_equal(raw(outlines, batch.volume_index, x, y), inside):
+            raise SystemExit(f"engine and {raw.__name__} disagree on containment")
+    sample = min(n_drones, LOOP_SAMPLE)
+    loop = loop_same_work(scene, edges, sample)
+    states = np.array([s for s, _ in loop])
+    seconds = np.array([t for _, t in loop])
+    same = np.array_equal(states, result.state[:sample]) and np.allclose(
+        seconds, result.seconds_to_exit[:sample], rtol=0, atol=1e-6
+    )
+    if not same:
+        raise SystemExit("engine and LOOP_SAME_WORK disagree on a verdict")
+    return Case(scene, engine, build_ms, outlines, edges, sample)
 
-    t_engine, t_lonlat, t_raw = interleaved_medians(
+
+def measure(case: Case) -> dict[str, float]:
+    """Return one run's rates (drones per second) and figures for ``case``."""
+    scene, engine = case.scene, case.engine
+    projection = SiteProjection(CRS)
+    batch, x, y = scene.batch, scene.x_m, scene.y_m
+    vi = batch.volume_index
+    n = len(batch)
+    engine_t, lonlat_t, batch_t, sorted_t = interleaved_medians(
         [
             lambda: engine.evaluate_metric(batch, x, y),
             lambda: engine.evaluate(batch, projection),
-            lambda: raw_grouped(outlines, vi, x, y),
+            lambda: raw_batch_order(case.outlines, vi, x, y),
+            lambda: raw_sorted(case.outlines, vi, x, y),
         ]
     )
-    k = min(n_drones, LOOP_SAMPLE)
-    t_loop = median_seconds(
-        lambda: per_point_loop(outlines, vi[:k], x[:k], y[:k]), repeats=3
+    raw_t = min(batch_t, sorted_t, key=lambda t: t.wall_s)
+    (loop_t,) = interleaved_medians(
+        [lambda: loop_same_work(scene, case.edges, case.sample)], LOOP_REPEATS
     )
-    t_full = median_seconds(lambda: per_point_full_loop(scene, k), repeats=3)
-
+    result = engine.evaluate_metric(batch, x, y)
     monitor = FleetMonitor()
     clock = iter(range(10**9))
-    t_monitor = median_seconds(lambda: monitor.update(result, next(clock) * 0.1))
-
+    (monitor_t,) = interleaved_medians(
+        [lambda: monitor.update(result, next(clock) * 0.1)]
+    )
     states = np.bincount(result.state, minlength=len(ConformanceState))
     ste = result.seconds_to_exit
     return {
-        "drones": n_drones,
-        "corridors": n_corridors,
-        "build_ms": build_s * 1e3,
-        "engine": n_drones / t_engine,
-        "engine_lonlat": n_drones / t_lonlat,
-        "raw": n_drones / t_raw,
-        "loop": k / t_loop,
-        "full_loop": k / t_full,
-        "monitor_ms": t_monitor * 1e3,
-        "inside_share": float(states[:2].sum() / n_drones),
-        "near_share": float(states[ConformanceState.NEAR_EDGE] / n_drones),
+        "drones": n,
+        "corridors": len(scene.corridors),
+        "build_ms": case.build_ms,
+        "engine": n / engine_t.wall_s,
+        "engine_cpu": n / engine_t.cpu_s,
+        "engine_lonlat": n / lonlat_t.wall_s,
+        "raw": n / raw_t.wall_s,
+        "raw_cpu": n / raw_t.cpu_s,
+        "raw_batch_order": n / batch_t.wall_s,
+        "raw_sorted": n / sorted_t.wall_s,
+        "loop_same_work": case.sample / loop_t.wall_s,
+        "loop_same_work_cpu": case.sample / loop_t.cpu_s,
+        "monitor_ms": monitor_t.wall_s * 1e3,
+        "inside_share": float(states[:2].sum() / n),
+        "near_share": float(states[ConformanceState.NEAR_EDGE] / n),
+        "exact_distance_share": float(result.lateral_distance_exact.mean()),
         "predicted_share": float(((ste > 0) & np.isfinite(ste)).mean()),
-        "loop_extrapolated": float(k < n_drones),
+        "loop_extrapolated": float(case.sample < n),
     }
 
 
-def print_table(rows: list[dict[str, float]]) -> None:
+def median_rows(runs: list[list[dict[str, float]]]) -> list[dict[str, float]]:
+    """Return, per case, the median of every figure over the runs (ratios are
+    taken per run first, then their median)."""
+    rows = []
+    for per_case in zip(*runs, strict=True):
+        row = {k: statistics.median(r[k] for r in per_case) for k in per_case[0]}
+        for name, num, den in (
+            ("vs_raw", "engine", "raw"),
+            ("vs_raw_cpu", "engine_cpu", "raw_cpu"),
+            ("vs_loop", "engine", "loop_same_work"),
+        ):
+            row[name] = statistics.median(r[num] / r[den] for r in per_case)
+        rows.append(row)
+    return rows
+
+
+def print_table(rows: list[dict[str, float]], runs: int) -> None:
     """Print the human-readable table."""
-    print(f"SkyBerth geofence benchmark: medians of {REPEATS} runs; rates in drones/s")
-    head = ["drones", "corr", "engine", "lonlat", "raw cxy", "loop", "full loop"]
-    head += ["vs raw", "vs loop", "inside", "near", "pred", "monitor"]
-    widths = (7, 5, 11, 11, 11, 10, 10, 7, 8, 7, 5, 5, 8)
+    print(
+        f"SkyBerth geofence benchmark: medians of {runs} runs x {REPEATS} "
+        "interleaved timings; rates in drones (evaluations) per second of wall time"
+    )
+    head = ["drones", "corr", "engine", "eng/cpu", "lonlat", "raw", "raw/cpu"]
+    head += ["loop same", "vs raw", "(cpu)", "vs loop", "inside", "near", "pred"]
+    head += ["monitor", "build"]
+    widths = (7, 5, 11, 11, 11, 11, 11, 10, 7, 6, 8, 7, 5, 5, 8, 8)
     print(" ".join(f"{h:>{w}}" for h, w in zip(head, widths, strict=True)))
     for r in rows:
         star = "*" if r["loop_extrapolated"] else " "
@@ -299,65 +440,102 @@ def print_table(rows: list[dict[str, float]]) -> None:
             f"{r['drones']:.0f}",
             f"{r['corridors']:.0f}",
             f"{r['engine']:,.0f}",
+            f"{r['engine_cpu']:,.0f}",
             f"{r['engine_lonlat']:,.0f}",
             f"{r['raw']:,.0f}",
-            f"{r['loop']:,.0f}{star}",
-            f"{r['full_loop']:,.0f}{star}",
-            f"{r['engine'] / r['raw']:.2f}",
-            f"{r['engine'] / r['loop']:.1f}",
+            f"{r['raw_cpu']:,.0f}",
+            f"{r['loop_same_work']:,.0f}{star}",
+            f"{r['vs_raw']:.2f}",
+            f"{r['vs_raw_cpu']:.2f}",
+            f"{r['vs_loop']:.1f}",
             f"{r['inside_share']:.0%}",
             f"{r['near_share']:.0%}",
             f"{r['predicted_share']:.0%}",
             f"{r['monitor_ms']:.2f}ms",
+            f"{r['build_ms']:.0f}ms",
         )
         print(" ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
-    print(f"* per-point loops timed on the first {LOOP_SAMPLE} drones, rate per point")
-    print("full loop = contains + edge distance + look-ahead contains, per point")
+    print(
+        "raw = bare shapely.contains_xy per drone, own prepared outline, the faster "
+        "of batch order and corridor order"
+    )
+    print(
+        f"* loop same work timed on the first {LOOP_SAMPLE} drones, rate per drone; "
+        "eng/cpu, raw/cpu: per CPU-second"
+    )
     print("inside = INSIDE or NEAR_EDGE; near = NEAR_EDGE; pred = finite, non-zero")
     print("seconds_to_exit; monitor = FleetMonitor.update on the batch's result")
 
 
-def main() -> None:
-    """Run every case, print the table, then the JSON summary line."""
-    rows = [run_case(n, v) for v in CORRIDOR_COUNTS for n in DRONE_COUNTS]
-    print_table(rows)
-    case = next(r for r in rows if r["drones"] == 10_000 and r["corridors"] == 100)
-    rate = case["engine"]
-    vs_raw = rate / case["raw"]
-    vs_loop = rate / case["loop"]
-    met = {
-        "rate": rate >= TARGET_RATE,
-        "vs_raw": vs_raw >= TARGET_VS_RAW,
-        "vs_loop": vs_loop >= TARGET_VS_LOOP,
-    }
-    missed = [name for name, ok in met.items() if not ok]
-    note = "all targets met"
-    if missed:
-        note = (
-            f"missed: {', '.join(missed)}. The engine does about two point-in-polygon "
-            "tests per drone (near-edge inner outline + look-ahead point) plus exact "
-            f"exit times for the {case['predicted_share']:.0%} of drones whose "
-            "random heading leaves the corridor within 10 s, and exact distances for "
-            f"the {1 - case['inside_share'] + case['near_share']:.0%} near or outside; "
-            "RAW does one test and nothing else, and a containment-only Python loop "
-            "sets a bar (x20) at about RAW's own speed."
+def summary(case: dict[str, float], runs: list[float]) -> dict[str, object]:
+    """Return the JSON summary of the headline case, with the targets' verdict."""
+    rate, vs_raw, vs_loop = case["engine"], case["vs_raw"], case["vs_loop"]
+    missed: dict[str, str] = {}
+    if rate < TARGET_RATE:
+        missed["evaluations_per_s"] = (
+            f"{rate:,.0f} < {TARGET_RATE:,.0f} (wall time on a shared machine; "
+            f"{case['engine_cpu']:,.0f} per CPU-second)"
         )
-    summary = {
+    if vs_raw < TARGET_VS_RAW:
+        missed["ratio_vs_raw"] = (
+            f"{vs_raw:.2f} < {TARGET_VS_RAW} ({case['vs_raw_cpu']:.2f} in CPU time). "
+            "RAW tests one point per drone and stops. The engine settles most drones "
+            "from its clearance raster (a few numpy gathers each), but must still "
+            f"find the exact first crossing of the exit path for the "
+            f"{case['predicted_share']:.0%} of drones whose random heading leaves "
+            "the corridor within the horizon, and the exact distance to the edge "
+            f"for the {case['exact_distance_share']:.0%} near or outside it: numpy "
+            "work on several candidate edges per drone, each about as dear as one "
+            "point-in-polygon test."
+        )
+    if vs_loop < TARGET_VS_LOOP:
+        missed["ratio_vs_loop_same_work"] = f"{vs_loop:.1f} < {TARGET_VS_LOOP}"
+    return {
         "case": "10000 drones, 100 corridors, 3 exclusion zones, 1 boundary",
-        "engine_checks_per_s": round(rate),
-        "engine_lonlat_checks_per_s": round(case["engine_lonlat"]),
-        "raw_contains_xy_checks_per_s": round(case["raw"]),
-        "loop_checks_per_s": round(case["loop"]),
-        "full_loop_checks_per_s": round(case["full_loop"]),
+        "drones": round(case["drones"]),
+        "corridors": round(case["corridors"]),
+        "runs": len(runs),
+        "evaluations_per_s": round(rate),
+        "evaluations_per_cpu_s": round(case["engine_cpu"]),
+        "lonlat_evaluations_per_s": round(case["engine_lonlat"]),
+        "raw_contains_per_s": round(case["raw"]),
+        "raw_batch_order_per_s": round(case["raw_batch_order"]),
+        "raw_sorted_per_s": round(case["raw_sorted"]),
+        "loop_same_work_per_s": round(case["loop_same_work"]),
         "ratio_vs_raw": round(vs_raw, 3),
-        "ratio_vs_loop": round(vs_loop, 1),
-        "ratio_vs_full_loop": round(rate / case["full_loop"], 1),
+        "ratio_vs_raw_cpu": round(case["vs_raw_cpu"], 3),
+        "ratio_vs_raw_per_run": [round(r, 3) for r in runs],
+        "ratio_vs_loop_same_work": round(vs_loop, 1),
         "predicted_exit_share": round(case["predicted_share"], 3),
+        "exact_distance_share": round(case["exact_distance_share"], 3),
+        "build_ms": round(case["build_ms"], 1),
         "monitor_update_ms": round(case["monitor_ms"], 3),
+        "targets": {
+            "evaluations_per_s": TARGET_RATE,
+            "ratio_vs_raw": TARGET_VS_RAW,
+            "ratio_vs_loop_same_work": TARGET_VS_LOOP,
+        },
         "targets_met": not missed,
-        "note": note,
+        "missed": missed,
     }
-    print(json.dumps(summary))
+
+
+def main() -> None:
+    """Run every case ``--runs`` times, print the table, then the JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs (>= 1)")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be >= 1")
+    cases = [prepare_case(n, v) for v in CORRIDOR_COUNTS for n in DRONE_COUNTS]
+    runs = [[measure(case) for case in cases] for _ in range(args.runs)]
+    rows = median_rows(runs)
+    print_table(rows, args.runs)
+    headline = next(
+        i for i, r in enumerate(rows) if r["drones"] == 10_000 and r["corridors"] == 100
+    )
+    per_run = [run[headline]["engine"] / run[headline]["raw"] for run in runs]
+    print(json.dumps(summary(rows[headline], per_run)))
 
 
 if __name__ == "__main__":
