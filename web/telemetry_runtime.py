@@ -225,6 +225,7 @@ class TelemetryRuntime:
         for endpoint in self.endpoints:
             link = await open_link(endpoint, on_data, on_stream_end=gw.end_stream)
             link.on_backlog = gw.note_backlog
+            link.on_shed = gw.record_shed
             # Set before the loop runs again, so no datagram misses them.
             link.on_data_from = on_data_from
             link.allowed = self.allowed

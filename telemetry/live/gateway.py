@@ -26,6 +26,7 @@ from telemetry.live.ingest import (
     end_stream as _end_stream,
     ingest as _ingest,
     note_backlog as _note_backlog,
+    record_shed as _record_shed,
 )
 from telemetry.live.state import GatewayState
 
@@ -52,6 +53,7 @@ class Gateway(GatewayState):
     # The function itself, not a method calling it: ``ingest`` runs for every
     # datagram, and the hot path gains no call layer from the split.
     ingest = _ingest
+    record_shed = _record_shed
     note_backlog = _note_backlog
     end_stream = _end_stream
 

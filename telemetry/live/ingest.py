@@ -115,6 +115,32 @@ def ingest(
         gw._spoofed[(link_id, rejected.sysid)] += 1
 
 
+def record_shed(
+    gw: GatewayState, stream_id: str, datagrams: Sequence[tuple[bytes, Any, float]]
+) -> None:
+    """Datagrams a link shed while overloaded: filed in their vehicles' tlogs at
+    their kernel arrival times, framed and CRC-checked but never unpacked, so that
+    overload costs the live picture stale positions and the record nothing.
+
+    Only a vehicle's own frames (its pinned sender, a site that takes unsigned
+    frames) are filed, as ``ingest`` would; the rest are dropped with the batch.
+    """
+    stream = gw._streams.get(stream_id)
+    if stream is None:
+        return
+    codec, _, by_sysid = stream
+    for data, source, arrived_s in datagrams:
+        for frame in codec.frames_only(data, arrived_s):
+            vehicle = by_sysid.get(frame.sysid)
+            if (
+                vehicle is None
+                or vehicle.signing_required
+                or (source is not None and vehicle.source != source)
+            ):
+                continue
+            vehicle.record_shed(arrived_s, frame.raw)
+
+
 def _refuse_foreign(
     gw: GatewayState,
     link_id: str,

@@ -375,6 +375,22 @@ class LinkCodec:
         """Bytes held for an incomplete frame (stream framing)."""
         return int(self._mav.buf_len())
 
+    def frames_only(self, data: bytes, now_s: float) -> list[RawFrame]:
+        """The clean frames of ``data`` framed, CRC-checked and sequence-counted
+        but not unpacked, nor counted as decoded: a datagram shed under overload
+        (``telemetry.mavlink.shedding``), kept for the record. Anything the fast
+        path would hand to pymavlink (signed, keyed, damaged) gives nothing."""
+        fast = self._fast
+        if fast is None or self.framing != "datagram":
+            return []
+        frames: list[RawFrame] = []
+        try:
+            fast.run(bytes(data), 0, now_s, [], frames, decode=False)
+        except Exception:  # the record must never stop the link
+            self._on_internal_error(now_s)
+            return []
+        return frames
+
     def feed(self, data: bytes, now_s: float) -> Decoded:
         """Decode ``data`` received at ``now_s`` (UTC epoch seconds); never raises.
 

@@ -266,10 +266,12 @@ class FastPath:
         now_s: float,
         messages: list[Telemetry],
         frames: list[RawFrame],
+        decode: bool = True,
     ) -> int:
         """Decode the clean frames from ``data[pos]`` on (a frame boundary) into
         ``messages`` and ``frames``; return where the first other frame starts
-        (``len(data)`` when none). ``now_s``: UTC epoch seconds of arrival."""
+        (``len(data)`` when none). ``now_s``: UTC epoch seconds of arrival.
+        ``decode=False`` frames, checks and counts them without unpacking."""
         n = len(data)
         if n - pos < _V2_MIN_FRAME:
             return pos
@@ -315,7 +317,7 @@ class FastPath:
             frames.append(
                 new_raw_frame(sysid, compid, msg_id, now_s, data[pos:end], True, False)
             )
-            if convert is not None:
+            if convert is not None and decode:
                 if mlen >= size:
                     values = unpack_from(data, pos + _V2_HEADER)  # type: ignore[misc]
                 else:  # MAVLink 2 cut the payload's trailing zeros: put them back

@@ -14,7 +14,9 @@ keeps, per sender and system id:
   1, signed frames and datagrams holding several frames are rare and matter.
 
 Nothing here reads a socket or a clock: the reader passes the batch and ``now_s``.
-The datagrams shed are counted, never silent; what overload costs is written in the
+The datagrams shed are counted, never silent, and still recorded: the reader hands
+them to ``on_shed``, and the gateway frames, checks and files them in their
+vehicles' tlogs without unpacking them. What overload costs is written in the
 README ("Overload").
 """
 
@@ -67,8 +69,11 @@ class Shedder:
     shed_datagrams: int = 0
     batches: int = 0
 
-    def shed(self, batch: Sequence[Datagram], now_s: float) -> list[Datagram]:
-        """The datagrams of ``batch`` (oldest first) worth decoding, in order."""
+    def shed(
+        self, batch: Sequence[Datagram], now_s: float
+    ) -> tuple[list[Datagram], list[Datagram]]:
+        """``batch`` (oldest first) split into the datagrams worth decoding and
+        those shed (each single frames of routine telemetry), both in order."""
         self.batches += 1
         newest: dict[tuple[Any, int, int], int] = {}
         keys: list[tuple[Any, int, int] | None] = []
@@ -81,6 +86,7 @@ class Shedder:
             keys.append(key)
             newest[key] = index
         kept: list[Datagram] = []
+        shed: list[Datagram] = []
         routine_s = self._routine_s
         for index, item in enumerate(batch):
             found = keys[index]
@@ -89,14 +95,16 @@ class Shedder:
                 continue
             key = found
             if newest[key] != index:
+                shed.append(item)
                 continue
             if key[2] in ROUTINE:
                 if now_s - routine_s.get(key, -1e18) < self.routine_every_s:
+                    shed.append(item)
                     continue
                 routine_s[key] = now_s
             kept.append(item)
-        self.shed_datagrams += len(batch) - len(kept)
+        self.shed_datagrams += len(shed)
         if len(routine_s) > 4 * len(newest) + 65_536:
             # Senders come and go; forget the ones not in this batch.
             self._routine_s = {k: routine_s[k] for k in newest if k in routine_s}
-        return kept
+        return kept, shed

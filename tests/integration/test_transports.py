@@ -407,9 +407,13 @@ def test_udpin_behind_decodes_each_drones_newest_position_and_sheds_the_rest(
 
     async def scenario() -> None:
         received = Received()
+        shed: list[bytes] = []
         async with await open_link(
             parse_endpoint("udpin:127.0.0.1:0"), received
         ) as link:
+            link.on_shed = lambda _link_id, datagrams: shed.extend(
+                d for d, _, _ in datagrams
+            )
             address = link.local_address
             assert address is not None
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
@@ -430,6 +434,9 @@ def test_udpin_behind_decodes_each_drones_newest_position_and_sheds_the_rest(
             assert link.counters.shed_datagrams == len(burst) - len(got)
             assert link.counters.datagrams_in == len(burst)
             assert link.counters.shed_batches == 1
+            # Nothing lost: what was not decoded was handed over to be recorded.
+            assert sorted(got + shed) == sorted(burst)
+            assert len(shed) == link.counters.shed_datagrams
 
     run(scenario())
 

@@ -505,3 +505,36 @@ def test_a_registered_drone_reaches_no_other_organisation_before_it_is_bound() -
         and vehicle_entries(frame)
     ]
     assert rival_vehicles == []
+
+
+def test_datagrams_shed_under_overload_are_still_filed_in_the_vehicles_tlog() -> None:
+    world = World(directory("C1"))
+    source = ("10.0.0.7", 14550)
+    enc = world.enc(11)
+    lat, lon, alt = corridor_point(SITE, "C1")
+    world.gateway.ingest(LINK, enc.heartbeat(True), T0, source)
+    world.gateway.tick(T0)
+    (vehicle,) = world.gateway.vehicles.values()
+    before = vehicle.tlog_pending_count
+    shed = [enc.position(lat, lon, alt, 40.0) for _ in range(3)]
+    damaged = bytearray(enc.position(lat, lon, alt, 40.0))
+    damaged[-1] ^= 0xFF
+    world.gateway.record_shed(
+        LINK,
+        [
+            (shed[0], source, T0 + 0.1),
+            (shed[1], source, T0 + 0.2),
+            (bytes(damaged), source, T0 + 0.25),  # a bad CRC is not filed
+            (shed[2], ("10.0.0.9", 14550), T0 + 0.3),  # nor another sender's
+        ],
+    )
+    records, count = vehicle.take_tlog()
+    assert count == before + 2
+    assert records.endswith(
+        _tlog_record(T0 + 0.1, shed[0]) + _tlog_record(T0 + 0.2, shed[1])
+    )
+    assert not vehicle.position_pending, "filed, not decoded"
+
+
+def _tlog_record(t_s: float, frame: bytes) -> bytes:
+    return int(t_s * 1e6).to_bytes(8, "big") + frame

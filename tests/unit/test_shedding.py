@@ -48,8 +48,9 @@ def test_the_newest_position_per_sender_and_sysid_is_kept_in_arrival_order() -> 
         (position(eight, 2), A, 0.0),
     ]
     shedder = Shedder()
-    kept = shedder.shed(batch, 100.0)
+    kept, shed = shedder.shed(batch, 100.0)
     assert kept == [batch[2], batch[3], batch[4]]
+    assert shed == [batch[0], batch[1]]
     assert shedder.shed_datagrams == 2
 
 
@@ -57,11 +58,11 @@ def test_routine_messages_go_through_at_most_once_per_interval() -> None:
     mav = mavlink2.MAVLink(None, srcSystem=7, srcComponent=1)
     shedder = Shedder()
     first = [(attitude(mav, 1), A, 0.0), (attitude(mav, 2), A, 0.0)]
-    assert shedder.shed(first, 100.0) == [first[1]]
+    assert shedder.shed(first, 100.0) == ([first[1]], [first[0]])
     again = [(attitude(mav, 3), A, 0.0)]
-    assert shedder.shed(again, 100.0 + ROUTINE_EVERY_S / 2) == []
+    assert shedder.shed(again, 100.0 + ROUTINE_EVERY_S / 2) == ([], again)
     later = [(attitude(mav, 4), A, 0.0)]
-    assert shedder.shed(later, 100.0 + ROUTINE_EVERY_S) == later
+    assert shedder.shed(later, 100.0 + ROUTINE_EVERY_S) == (later, [])
     assert shedder.shed_datagrams == 2
 
 
@@ -69,4 +70,4 @@ def test_garbage_and_rare_traffic_are_never_shed() -> None:
     mav = mavlink2.MAVLink(None, srcSystem=7, srcComponent=1)
     items = [bytes(mav.mission_count_encode(245, 190, 3).pack(mav)) for _ in range(3)]
     batch = [(b"\x00\x01junk", A, 0.0), *[(d, A, 0.0) for d in items]]
-    assert Shedder().shed(batch, 1.0) == batch
+    assert Shedder().shed(batch, 1.0) == (batch, [])

@@ -53,6 +53,7 @@ from telemetry.mavlink.transports._base import (
     OnBacklog,
     OnData,
     OnDataFrom,
+    OnShed,
     OnStreamEnd,
     _open_error,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "OnBacklog",
     "OnData",
     "OnDataFrom",
+    "OnShed",
     "OnStreamEnd",
     "SerialEndpoint",
     "format_host_port",

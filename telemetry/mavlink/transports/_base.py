@@ -29,6 +29,9 @@ OnDataFrom: TypeAlias = Callable[[str, bytes, float, Any], None]
 sender's address (a ``udpin`` link's datagrams come from many senders)."""
 OnBacklog = Callable[[str, float], None]
 """``on_backlog(link_id, now_s)``: a UDP read left datagrams waiting."""
+OnShed: TypeAlias = Callable[[str, list[tuple[bytes, Any, float]]], None]
+"""``on_shed(link_id, datagrams)``: datagrams (bytes, sender, kernel arrival time)
+read but not decoded while the reader was behind; to be recorded, not decoded."""
 OnStreamEnd: TypeAlias = Callable[[str], None]
 """``on_stream_end(stream_id)``: drop any partial-frame state kept for that stream."""
 
@@ -104,6 +107,9 @@ class Link(abc.ABC):
         self.on_data_from: OnDataFrom | None = None
         """udpin only: when set, called instead of ``on_data`` with each datagram's
         source address, so the receiver can tell senders apart (pinning)."""
+        self.on_shed: OnShed | None = None
+        """UDP only: called ``(link_id, datagrams)`` with the datagrams shed while
+        the reader was behind (``telemetry.mavlink.shedding``), to record them."""
         self.allowed: SenderFilter | None = None
         """udpin and tcpin: when set, senders it does not allow are refused and
         counted in ``refused_senders`` (logged at most once a minute)."""

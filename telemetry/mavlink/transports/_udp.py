@@ -209,9 +209,9 @@ class _UdpLink(Link):
                 peers[addr] = now_s
             if len(peers) > _MAX_PEERS:
                 self._forget_peers(now_s)
-        kept = self._shedder.shed(batch, now_s)
+        kept, dropped = self._shedder.shed(batch, now_s)
         counters = self.counters
-        shed = len(batch) - len(kept)
+        shed = len(dropped)
         counters.shed_datagrams += shed
         counters.shed_batches += 1
         # Read, though not decoded: ``datagrams_in`` counts what left the kernel.
@@ -230,6 +230,12 @@ class _UdpLink(Link):
                 len(batch),
             )
         self._overloaded_until_s = now_s + OVERLOADED_FOR_S
+        if self.on_shed is not None and dropped:
+            try:
+                self.on_shed(self.link_id, dropped)
+            except Exception:  # a handler boundary: the link must keep reading
+                counters.callback_errors += 1
+                logger.exception("%s: on_shed raised; reading on", self.link_id)
         self._kept.extend(kept)
         self._kept_s = now_s
 
