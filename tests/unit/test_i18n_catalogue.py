@@ -28,6 +28,7 @@ TRANSLATED_SCRIPTS = {
     "drone_commands.js",
     "drone_layer.js",
     "event_sentences.js",
+    "field_errors.js",
     "flight_charts.js",
     "flights_page.js",
     "grid_readout.js",

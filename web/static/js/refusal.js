@@ -3,6 +3,7 @@
 // The title names the rule with the catalogue's rule.<rule> (the words the API's
 // own `message` uses in Chinese); the advice is refusal.advice.<rule>.
 
+import { fieldName, fieldProblem } from "./field_errors.js";
 import { t, tValue } from "./i18n.js";
 import { spanLabel } from "./time.js";
 
@@ -96,19 +97,4 @@ export function explainRefusal(err, { known = new Map(), timeZone = "UTC", actio
   if (!lines.length) lines.push(sentence(err.message || t("error.server_answered", { status: err.status })));
   const reason = ruleTitle || (err.status === 409 ? t("refusal.conflict") : t("refusal.error_status", { status: err.status }));
   return { title: t("refusal.title", { action: what, reason: lowerFirst(reason) }), lines };
-}
-
-/** A 422 entry's problem in words: validation.<type> with its values (`ctx`) where
- * the catalogue has one (the area checks), else the server's English `msg`. */
-function fieldProblem(d) {
-  const key = `validation.${d.type}`;
-  const words = t(key, d.ctx || {});
-  return words === key ? d.msg : words;
-}
-
-/** The request field a 422 names, in words ("start", "area (HK1980 Grid)"). */
-function fieldName(loc) {
-  const parts = (loc || []).filter((p) => p !== "body");
-  if (!parts.length) return t("refusal.request");
-  return parts.map((p) => (typeof p === "string" ? tValue("field", p) : String(p + 1))).join(" › ");
 }
