@@ -2,7 +2,7 @@
 // `type`, `msg`, `ctx`) a `message` in the language the page asked for
 // (Accept-Language); pydantic's `msg` stays English, for machines.
 
-import { formatList, t, tValue } from "./i18n.js";
+import { t, tValue } from "./i18n.js";
 
 /** Return a 422 entry's problem in words: the API's `message`, else the
  * catalogue's validation.<type> with the entry's values (`ctx`), else its `msg`. */
@@ -20,7 +20,9 @@ export function fieldName(loc) {
   return parts.map((p) => (typeof p === "string" ? tValue("field", p) : String(p + 1))).join(" › ");
 }
 
-/** Return a 422 body's entries as one line: "start: …, end: …". */
+/** Return a 422 body's entries as one line: "start: …; end: …". */
 export function fieldErrorsLine(detail) {
-  return formatList(detail.map((d) => t("refusal.field_error", { field: fieldName(d.loc), message: fieldProblem(d) })));
+  return detail
+    .map((d) => t("refusal.field_error", { field: fieldName(d.loc), message: fieldProblem(d) }))
+    .join(t("field_errors.separator"));
 }
