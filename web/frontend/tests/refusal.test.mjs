@@ -88,3 +88,15 @@ test("a field's problem is the API's message when it gives one (in the page lang
   );
   assert.deepEqual(lines, ["Drone: 必須填寫。", "Reason: Something odd."]);
 });
+
+test("after a language switch the page words a refusal itself, not in the answer's language", () => {
+  // Asked in Chinese, shown now in English: the API's Chinese messages are set aside.
+  const stale = (status, body) => ({ ...refused(status, body), language: "zh-Hant-HK" });
+  const invalid = explainRefusal(
+    stale(422, { detail: [{ loc: ["body", "start"], type: "timezone_aware", msg: "Input should have timezone info", message: "須註明時區" }] }),
+  );
+  assert.deepEqual(invalid.lines, ["Start: must give its time zone (Z or an offset such as +08:00)."]);
+  const clash = explainRefusal(stale(409, { rule: "pad_booked", message: "升降坪已被預約", detail: "pad P2 already booked", booking_ids: [], closure_ids: [] }));
+  assert.equal(clash.lines[0], "Pad P2 already booked.");
+  assert.ok(!clash.lines.some((l) => l.includes("升降坪")));
+});

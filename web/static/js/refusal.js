@@ -4,7 +4,7 @@
 // own `message` uses in Chinese); the advice is refusal.advice.<rule>.
 
 import { fieldName, fieldProblem } from "./field_errors.js";
-import { t, tValue } from "./i18n.js";
+import { currentLanguage, t, tValue } from "./i18n.js";
 import { spanLabel } from "./time.js";
 
 /** The rules the page has advice for (refusal.advice.<rule>). */
@@ -64,16 +64,23 @@ const lowerFirst = (s) => (/^[A-Z][a-z]/.test(s) ? s[0].toLowerCase() + s.slice(
 export function explainRefusal(err, { known = new Map(), timeZone = "UTC", action = "booking" } = {}) {
   const body = err.body && typeof err.body === "object" ? err.body : {};
   const what = tValue("refusal.action", action);
+  // The API's messages are in the language the page had when it asked; after a
+  // switch the page words what it can itself (codes and values).
+  const answeredIn = err.language || currentLanguage();
+  const fresh = answeredIn === currentLanguage();
   if (err.status === 422 && Array.isArray(body.detail)) {
     return {
       title: t("refusal.invalid_fields", { action: what }),
-      lines: body.detail.map((d) => sentence(t("refusal.field_error", { field: fieldName(d.loc), message: fieldProblem(d) }))),
+      lines: body.detail.map((d) => sentence(t("refusal.field_error", { field: fieldName(d.loc), message: fieldProblem(d, answeredIn) }))),
     };
   }
   const rule = body.rule;
   const ruleTitle = rule ? tValue("rule", rule) : "";
   const lines = [];
-  const message = body.message || (typeof body.detail === "string" ? body.detail : "");
+  const detail = typeof body.detail === "string" ? body.detail : "";
+  // English: the domain's own message (the detail); Chinese: the rule's words,
+  // which the title already says.
+  const message = fresh ? body.message || detail : currentLanguage() === "en" ? detail : "";
   // In Chinese the API's message is the rule's own title: say it once.
   if (message && message !== ruleTitle) lines.push(sentence(message));
   for (const id of body.booking_ids || []) {

@@ -23,6 +23,8 @@ export class ApiError extends Error {
     this.status = status;
     this.body = body;
     this.url = url;
+    // The API wrote its messages in the page language of the request (see api()).
+    this.language = currentLanguage();
   }
 }
 
