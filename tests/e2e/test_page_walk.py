@@ -187,7 +187,9 @@ def _open(tab: Browsing, user: str, path: str, language: str) -> None:
     tab.page.wait_for_load_state("networkidle")
 
 
-def _what_a_person_reads(tab: Browsing) -> str:
+def what_a_person_reads(tab: Browsing) -> str:
+    """Return the page's title, visible text (commands and code left out) and
+    visible attributes, one per line."""
     text: str = tab.page.evaluate(
         """() => {
             // Commands and code (<code>, <kbd>, <pre>) are typed as they are.
@@ -248,7 +250,7 @@ def test_a_chinese_users_page_shows_no_english_words(
     _store_language(server, "site_admin", ZH)
     _open(walker, "site_admin", _path(name, incident_id, booking_id), ZH)
     _show_data(walker, name)
-    text = _what_a_person_reads(walker)
+    text = what_a_person_reads(walker)
     _shot(walker, name, ZH)
     assert keys_shown(text) == []
     left = english_words(text)
@@ -263,7 +265,7 @@ def test_an_english_users_page_shows_no_catalogue_keys(
     _store_language(server, "site_admin", "en")
     _open(walker, "site_admin", _path(name, incident_id, booking_id), "en")
     _show_data(walker, name)
-    text = _what_a_person_reads(walker)
+    text = what_a_person_reads(walker)
     _shot(walker, name, "en")
     assert keys_shown(text) == []
 
