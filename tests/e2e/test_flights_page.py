@@ -12,6 +12,7 @@ from airspace.site_files import demo_site_path, load_site
 from tests.e2e.conftest import Browsing, Server
 from tests.flight_script import out_and_back, records, write_tlog
 from tests.integration.api_world import PASSWORD, SITE, slot
+from web.i18n import catalogue
 
 pytestmark = pytest.mark.e2e
 
@@ -66,7 +67,10 @@ def test_pilot_sees_the_flight_and_files_the_forms(
     for box in page.locator("#pre-form fieldset input").all():
         box.check()
     page.click("#pre-form button[type=submit]")
-    expect(page.locator("#pre-status")).to_contain_text("drone_mass")
+    # The rule in words (not its code), then the server's reason.
+    refused = page.locator("#pre-status")
+    expect(refused).to_contain_text(catalogue("en")["rule.drone_mass"])
+    expect(refused).to_contain_text("take-off mass 9 kg exceeds drone d1 maximum")
     page.reload()
     expect(page.locator("#post-form input[name=rtl]")).to_be_checked()
     expect(page.locator("#post-form select[name=result]")).to_have_value("partial")
