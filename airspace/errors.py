@@ -16,6 +16,7 @@ raises once, so a user fixes the file in one pass.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -32,7 +33,19 @@ class UnknownCrsError(AirspaceError):
 
 
 class FenceTooComplex(AirspaceError):
-    """The booked airspace needs more fence vertices than the autopilot stores."""
+    """The booked airspace needs more fence vertices than the autopilot stores.
+
+    ``code`` and ``params`` say which limit, for words other than the English
+    message: ``outline_empty``; ``too_many_vertices`` (``limit``, ``tolerance_m``);
+    ``exclusions_too_many`` (``needed``, ``limit``).
+    """
+
+    def __init__(
+        self, message: str, code: str, params: Mapping[str, str | int | float]
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = dict(params)
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def _fit_inclusion(
     inner = outline.buffer(-tolerance_m)
     base = _single(outline)
     if base is None:
-        raise FenceTooComplex("the booked outline is empty")
+        raise FenceTooComplex("the booked outline is empty", "outline_empty", {})
     for step in range(_STEPS + 1):
         candidate = _single(shapely.simplify(base, tolerance_m * step / _STEPS))
         if candidate is None or _vertices(candidate) > budget:
@@ -96,7 +96,9 @@ def _fit_inclusion(
         if candidate.within(outer) and candidate.covers(inner):
             return candidate
     raise FenceTooComplex(
-        f"the booked outline needs more than {budget} vertices within {tolerance_m} m"
+        f"the booked outline needs more than {budget} vertices within {tolerance_m} m",
+        "too_many_vertices",
+        {"limit": budget, "tolerance_m": tolerance_m},
     )
 
 
@@ -137,7 +139,9 @@ def plan_fence(
     if budget < 3:
         raise FenceTooComplex(
             f"the exclusion zones alone need {max_items - budget} of {max_items} "
-            "fence vertices"
+            "fence vertices",
+            "exclusions_too_many",
+            {"needed": max_items - budget, "limit": max_items},
         )
     inclusion = _fit_inclusion(outline, budget, tolerance_m)
     ground = site.ground_elev_m

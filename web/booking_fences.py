@@ -117,7 +117,12 @@ class BookingFences:
                 f"fence_{report.state}",
                 self._clock(),
                 f"booking {booking.id}: fence {report.state}: {report.reason}",
-                {"booking_id": booking.id, "reason": report.reason},
+                {
+                    "booking_id": booking.id,
+                    "reason": report.reason,
+                    "reason_code": report.reason_code,
+                    "reason_params": dict(report.reason_params),
+                },
             )
         return report
 

@@ -15,7 +15,9 @@ Each body is ``err.as_dict()``: ``error``, ``rule`` (a stable English machine co
 ``web.i18n``), ``booking_ids`` and ``closure_ids`` (the ids of what the request hit),
 plus ``detail`` (the domain's English message) as in FastAPI's own error bodies.
 Request validation keeps FastAPI's 422 body with one entry per field (``loc``,
-``msg``, ``type``).
+``msg``, ``type``, ``ctx`` as pydantic gives them, for machines) and adds each
+entry's ``message``: the problem in the request's language
+(``web.i18n.validation_words``; ``loc`` names the field).
 
 The OpenAPI schema says so too: every documented 422 is either FastAPI's
 ``HTTPValidationError`` or an ``ErrorMessage`` (a ``detail`` string), since a route
@@ -30,6 +32,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from booking.errors import (
@@ -42,6 +46,7 @@ from booking.errors import (
     QuotaExceeded,
 )
 from web.i18n import DEFAULT_LANGUAGE, catalogue, negotiate
+from web.i18n.validation_words import validation_message
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +93,17 @@ def human_message(exc: BookingError, accept_language: str | None) -> str:
     return translated if translated else exc.message
 
 
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestValidationError):  # pragma: no cover - registered
+        raise exc
+    language = negotiate(request.headers.get("accept-language"))
+    errors = exc.errors()
+    detail = jsonable_encoder(errors)
+    for entry, error in zip(detail, errors, strict=True):
+        entry["message"] = validation_message(error, language)
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 ERROR_MESSAGE_SCHEMA: dict[str, Any] = {
     "title": "ErrorMessage",
     "type": "object",
@@ -95,6 +111,15 @@ ERROR_MESSAGE_SCHEMA: dict[str, Any] = {
     "properties": {"detail": {"type": "string", "title": "Detail"}},
 }
 """The body of every error a route raises itself: ``detail`` says what and why."""
+
+VALIDATION_MESSAGE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "title": "Message",
+    "description": (
+        "The problem in the request's language (Accept-Language), for people; "
+        "'loc' names the field, 'type' and 'msg' stay pydantic's."
+    ),
+}
 
 
 def _with_error_bodies(
@@ -106,6 +131,9 @@ def _with_error_bodies(
         if "ErrorMessage" in schemas:
             return schema
         schemas["ErrorMessage"] = ERROR_MESSAGE_SCHEMA
+        if "ValidationError" in schemas:
+            fields = schemas["ValidationError"].setdefault("properties", {})
+            fields["message"] = VALIDATION_MESSAGE_SCHEMA
         message = {"$ref": "#/components/schemas/ErrorMessage"}
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
@@ -125,4 +153,5 @@ def _with_error_bodies(
 def install_error_handlers(app: FastAPI) -> None:
     """Register the domain error handlers on ``app`` and document their bodies."""
     app.add_exception_handler(BookingError, _booking_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.openapi = _with_error_bodies(app.openapi)  # type: ignore[method-assign]

@@ -319,16 +319,26 @@ class ClosureCreate(_Body):
             for name in ("pad_id", "corridor_id", "area", "area_hk1980")
             if getattr(self, name) is not None
         ]
+        # Each refusal has a type of its own, so a page can say it in words
+        # (web.i18n.validation_words); the English text stays pydantic's ``msg``.
         if len(given) != 1:
-            raise ValueError(
+            raise PydanticCustomError(
+                "closure_target",
                 "give exactly one of pad_id, corridor_id, area or area_hk1980 "
-                f"(got {', '.join(given) or 'none'})"
+                "(got {given})",
+                {"given": ", ".join(given) or "none"},
             )
         if self.area_field is not None:
             if self.floor_m is None or self.ceiling_m is None:
-                raise ValueError("an area closure needs floor_m and ceiling_m")
+                raise PydanticCustomError(
+                    "area_band_missing", "an area closure needs floor_m and ceiling_m"
+                )
             if not self.floor_m < self.ceiling_m:
-                raise ValueError("floor_m must be below ceiling_m")
+                raise PydanticCustomError(
+                    "floor_not_below_ceiling",
+                    "floor_m must be below ceiling_m",
+                    {"floor_m": self.floor_m, "ceiling_m": self.ceiling_m},
+                )
         return self
 
     @property

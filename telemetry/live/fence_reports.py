@@ -1,6 +1,7 @@
 """The last fence report per booking, kept in the database across restarts.
 
-``fence_reports`` (Alembic ``0010_fence_reports``) holds one row per booking: the
+``fence_reports`` (Alembic ``0010_fence_reports``; the reason's code and values
+since ``0011_fence_reason_codes``) holds one row per booking: the
 outcome of the latest upload to its aircraft (``telemetry.live.fence_upload``), so
 the pages, the API and the activation rule (``require_verified_fence``) still know
 a mismatch or a refusal after the server restarts. A newer upload replaces the
@@ -34,6 +35,10 @@ class FenceReportRow(SQLModel, table=True):
     altitude: str
     differences: str
     """JSON list of the differences read back (``mismatch``)."""
+    reason_code: str = ""
+    """The reason's code; empty in rows stored before codes (their words only)."""
+    reason_params: str = "{}"
+    """JSON object of the values the reason's words are filled with."""
 
 
 def _row(report: FenceReport) -> FenceReportRow:
@@ -46,6 +51,8 @@ def _row(report: FenceReport) -> FenceReportRow:
         alt_max_m=report.alt_max_m,
         altitude=report.altitude,
         differences=json.dumps(list(report.differences)),
+        reason_code=report.reason_code,
+        reason_params=json.dumps(dict(report.reason_params)),
     )
 
 
@@ -59,6 +66,8 @@ def _report(row: FenceReportRow) -> FenceReport:
         alt_max_m=row.alt_max_m,
         altitude=row.altitude,
         differences=tuple(json.loads(row.differences)),
+        reason_code=row.reason_code,
+        reason_params=json.loads(row.reason_params),
     )
 
 

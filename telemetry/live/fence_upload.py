@@ -13,6 +13,10 @@ compares item by item at MAVLink's 1e-7 degree. The answer is a ``FenceReport``:
   do fences (``MAV_MISSION_UNSUPPORTED``), or the airspace needs more vertices than
   an autopilot stores.
 
+Each report's ``reason`` says why in English (logs, the API's older clients);
+``reason_code`` and ``reason_params`` say the same as a code and its values, which
+the pages put in the reader's words (``fence.reason.<code>`` in the catalogue).
+
 Altitude: once the polygons are read back identical, the booked ceiling above home
 is set by ``PARAM_SET`` and confirmed by ``PARAM_VALUE`` (``telemetry.mavlink.params``):
 ArduPilot's ``FENCE_ALT_MAX``, PX4's ``GF_MAX_VER_DIST``. ``verified`` needs both;
@@ -44,9 +48,10 @@ from telemetry.live.vehicle_exchange import (
 from telemetry.mavlink.mission_protocol import (
     FenceDownload,
     FenceUpload,
+    ReasonParams,
     TransferDone,
     TransferFailed,
-    compare_fences,
+    fence_differences,
     fence_items,
 )
 from telemetry.mavlink.params import ParamAnswer, ParamSet, fence_alt_param
@@ -76,6 +81,9 @@ class FenceReport:
     alt_max_m: float | None = None
     altitude: str = "not sent"
     differences: tuple[str, ...] = field(default_factory=tuple)
+    reason_code: str = ""
+    """The reason as a code (``""``: a report stored before codes, words only)."""
+    reason_params: ReasonParams = field(default_factory=dict)
 
     @property
     def warning(self) -> bool:
@@ -93,7 +101,13 @@ class FenceReport:
             "alt_max_m": self.alt_max_m,
             "altitude": self.altitude,
             "differences": list(self.differences),
+            "reason_code": self.reason_code,
+            "reason_params": dict(self.reason_params),
         }
+
+    def because(self, reason: str, code: str, params: ReasonParams) -> FenceReport:
+        """Return this report with its reason (English) and the reason's code."""
+        return replace(self, reason=reason, reason_code=code, reason_params=params)
 
 
 async def send_booking_fence(
@@ -112,12 +126,12 @@ async def send_booking_fence(
 
     bare = FenceReport(booking_id, FenceState.NOT_SUPPORTED, "", now_utc)
     if link is None:
-        return replace(bare, reason="the drone is not connected")
+        return bare.because("the drone is not connected", "not_connected", {})
     volumes = booked_volumes(site, corridor_id, pad_ids)
     try:
         plan = plan_fence(site, booked_outline(site, corridor_id, pad_ids), volumes)
     except FenceTooComplex as exc:
-        return replace(bare, reason=str(exc))
+        return bare.because(str(exc), exc.code, exc.params)
     rings = fence_lonlat(site, plan)
     items = fence_items([(r.inclusion, r.vertices_lonlat) for r in rings])
     sent = replace(bare, vertices=len(items), alt_max_m=plan.alt_max_m)
@@ -125,30 +139,37 @@ async def send_booking_fence(
     try:
         upload = await exchanges.run(link, link_id, sysid, FenceUpload(target, items))
     except VehicleBusy as exc:
-        return replace(sent, state=FenceState.REFUSED, reason=str(exc))
+        refused = replace(sent, state=FenceState.REFUSED)
+        return refused.because(str(exc), "vehicle_busy", {})
     if isinstance(upload, TransferFailed):
         unsupported = upload.result == "MAV_MISSION_UNSUPPORTED"
         state = FenceState.NOT_SUPPORTED if unsupported else FenceState.REFUSED
-        return replace(sent, state=state, reason=upload.reason)
+        failed = replace(sent, state=state)
+        return failed.because(upload.reason, upload.code, upload.params)
     try:
         download = await exchanges.run(link, link_id, sysid, FenceDownload(target))
     except VehicleBusy as exc:
-        download = TransferFailed(str(exc))
+        download = TransferFailed(str(exc), code="vehicle_busy")
     if isinstance(download, TransferFailed):
-        return replace(
-            sent,
-            state=FenceState.UPLOADED,
-            reason=f"read-back failed: {download.reason}",
+        return replace(sent, state=FenceState.UPLOADED).because(
+            f"read-back failed: {download.reason}",
+            f"readback_{download.code}",
+            download.params,
         )
     if not isinstance(download, TransferDone):  # no third kind of outcome
         raise TypeError(f"unexpected transfer outcome {download!r}")
-    differences = compare_fences(items, download.items)
+    differences = fence_differences(items, download.items)
     if differences:
-        return replace(
+        first = differences[0]
+        mismatch = replace(
             sent,
             state=FenceState.MISMATCH,
-            reason=f"the vehicle stores another fence ({differences[0]})",
-            differences=tuple(differences),
+            differences=tuple(str(d) for d in differences),
+        )
+        return mismatch.because(
+            f"the vehicle stores another fence ({first})",
+            f"mismatch_{first.code}",
+            first.params,
         )
     param = ParamSet(target, fence_alt_param(autopilot), round(plan.alt_max_m, 1))
     try:
@@ -158,12 +179,14 @@ async def send_booking_fence(
         logger.info("fence altitude not sent: %s", exc)
     checked = f"{len(items)} items read back identical"
     if not answer.confirmed:
-        return replace(
-            sent,
-            state=FenceState.UPLOADED,
-            reason=f"{checked}; altitude not confirmed ({answer.summary})",
-            altitude=answer.summary,
+        held: dict[str, str | int | float] = {}
+        if answer.value is not None:
+            held["held"] = answer.value
+        unconfirmed = replace(sent, state=FenceState.UPLOADED, altitude=answer.summary)
+        return unconfirmed.because(
+            f"{checked}; altitude not confirmed ({answer.summary})",
+            "altitude_no_answer" if answer.value is None else "altitude_differs",
+            {"items": len(items), "param": answer.name, "value": answer.sent, **held},
         )
-    return replace(
-        sent, state=FenceState.VERIFIED, reason=checked, altitude=answer.summary
-    )
+    verified = replace(sent, state=FenceState.VERIFIED, altitude=answer.summary)
+    return verified.because(checked, "identical", {"items": len(items)})

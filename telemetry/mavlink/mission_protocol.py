@@ -23,8 +23,8 @@ MAVLink 1 link): the adapter packs with a MAVLink 2 encoder.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
@@ -74,13 +74,22 @@ class TransferDone(TransferOutcome):
     items: tuple[FenceItem, ...]
 
 
+ReasonParams = Mapping[str, str | int | float]
+"""The values a reason's words are filled with (``fence.reason.<code>``)."""
+
+
 @dataclass(frozen=True)
 class TransferFailed(TransferOutcome):
     """The transfer ended without success: ``result`` is the vehicle's
-    ``MAV_MISSION_RESULT`` name, or None when it never answered."""
+    ``MAV_MISSION_RESULT`` name, or None when it never answered. ``reason`` says
+    it in English (logs, API); ``code`` and ``params`` let a page say it in its
+    own words: ``no_answer`` (``retries``, ``message``), ``vehicle_answered``
+    (``result``), ``vehicle_busy``."""
 
     reason: str
     result: str | None = None
+    code: str = "no_answer"
+    params: ReasonParams = field(default_factory=dict)
 
 
 Outcome = TransferOutcome
@@ -103,24 +112,50 @@ def fence_items(
     return tuple(items)
 
 
-def compare_fences(sent: Sequence[FenceItem], stored: Sequence[FenceItem]) -> list[str]:
+@dataclass(frozen=True)
+class FenceDifference:
+    """One difference between a fence sent and the one read back: ``code``
+    ``count`` (``stored``, ``sent`` item counts), ``command`` or ``vertex``
+    (``item``: its sequence number; ``stored``, ``sent``: the values as text).
+    ``str()`` says it in English."""
+
+    code: str
+    params: ReasonParams
+
+    def __str__(self) -> str:
+        p = self.params
+        if self.code == "count":
+            return f"{p['stored']} items stored, {p['sent']} sent"
+        return f"item {p['item']}: {self.code} {p['stored']} stored, {p['sent']} sent"
+
+
+def fence_differences(
+    sent: Sequence[FenceItem], stored: Sequence[FenceItem]
+) -> list[FenceDifference]:
     """Return the differences between the fence sent and the one read back, each
     naming the item (empty: identical within MAVLink's integer precision)."""
     if len(sent) != len(stored):
-        return [f"{len(stored)} items stored, {len(sent)} sent"]
+        return [FenceDifference("count", {"stored": len(stored), "sent": len(sent)})]
     problems = []
     for seq, (a, b) in enumerate(zip(sent, stored, strict=True)):
         if a.command != b.command or round(a.param1, 3) != round(b.param1, 3):
-            problems.append(
-                f"item {seq}: command {b.command}/{b.param1} stored, "
-                f"{a.command}/{a.param1} sent"
-            )
+            values = {
+                "stored": f"{b.command}/{b.param1}",
+                "sent": f"{a.command}/{a.param1}",
+            }
+            problems.append(FenceDifference("command", {"item": seq, **values}))
         elif (a.lat_e7, a.lon_e7) != (b.lat_e7, b.lon_e7):
-            problems.append(
-                f"item {seq}: vertex {b.lat_e7 / 1e7:.7f},{b.lon_e7 / 1e7:.7f} "
-                f"stored, {a.lat_e7 / 1e7:.7f},{a.lon_e7 / 1e7:.7f} sent"
-            )
+            values = {
+                "stored": f"{b.lat_e7 / 1e7:.7f},{b.lon_e7 / 1e7:.7f}",
+                "sent": f"{a.lat_e7 / 1e7:.7f},{a.lon_e7 / 1e7:.7f}",
+            }
+            problems.append(FenceDifference("vertex", {"item": seq, **values}))
     return problems
+
+
+def compare_fences(sent: Sequence[FenceItem], stored: Sequence[FenceItem]) -> list[str]:
+    """Return ``fence_differences`` in English (empty: identical)."""
+    return [str(d) for d in fence_differences(sent, stored)]
 
 
 class _Exchange:
@@ -150,8 +185,10 @@ class _Exchange:
         if self.outcome is not None or now_s < self._deadline_s:
             return []
         if self._retries >= MAX_RETRIES:
+            message = self._last.get_type()
             self.outcome = TransferFailed(
-                f"no answer after {MAX_RETRIES} retries of {self._last.get_type()}"
+                f"no answer after {MAX_RETRIES} retries of {message}",
+                params={"retries": MAX_RETRIES, "message": message},
             )
             return []
         self._retries += 1
@@ -165,7 +202,12 @@ class _Exchange:
     def _failed_ack(self, msg: Any) -> None:
         name = mavlink.enums["MAV_MISSION_RESULT"].get(msg.type)
         result = name.name if name is not None else str(msg.type)
-        self.outcome = TransferFailed(f"vehicle answered {result}", result)
+        self.outcome = TransferFailed(
+            f"vehicle answered {result}",
+            result,
+            code="vehicle_answered",
+            params={"result": result},
+        )
 
 
 class FenceUpload(_Exchange):

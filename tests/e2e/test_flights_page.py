@@ -12,6 +12,7 @@ from airspace.site_files import demo_site_path, load_site
 from tests.e2e.conftest import Browsing, Server
 from tests.flight_script import out_and_back, records, write_tlog
 from tests.integration.api_world import PASSWORD, SITE, slot
+from web.i18n import catalogue
 
 pytestmark = pytest.mark.e2e
 
@@ -66,9 +67,39 @@ def test_pilot_sees_the_flight_and_files_the_forms(
     for box in page.locator("#pre-form fieldset input").all():
         box.check()
     page.click("#pre-form button[type=submit]")
-    expect(page.locator("#pre-status")).to_contain_text("drone_mass")
+    # The rule in words (not its code), then the server's reason.
+    refused = page.locator("#pre-status")
+    expect(refused).to_contain_text(catalogue("en")["rule.drone_mass"])
+    expect(refused).to_contain_text("take-off mass 9 kg exceeds drone d1 maximum")
     page.reload()
     expect(page.locator("#post-form input[name=rtl]")).to_be_checked()
     expect(page.locator("#post-form select[name=result]")).to_have_value("partial")
     assert tab.external_requests() == []
     assert tab.unexpected_console_errors("422") == []
+
+
+def test_the_flights_page_switches_language_in_place_keeping_its_codes(
+    tab: Browsing, booking_id: int
+) -> None:
+    tab.sign_in("operator", then=f"/bookings/{booking_id}/flights")
+    page = tab.page
+    expect(page.locator("#flights-rows tr")).to_have_count(1)
+    for language in ("zh-Hant-HK", "en"):  # English last: the user stores it
+        with page.expect_response(
+            lambda r: r.url.endswith("/me/language") and r.request.method == "PUT"
+        ):
+            page.select_option(".lang-select", language)
+        words = catalogue(language)
+        title = words["flights.title"].replace("{id}", str(booking_id))
+        expect(page.locator("#flights-title")).to_have_text(title)
+        row = page.locator("#flights-rows tr").first
+        expect(row.locator("td").nth(11)).to_have_text(words["ui.none"])  # incidents
+        expect(page.locator("#checklist-items")).to_contain_text(
+            words["ui.fence_verified"]
+        )
+        # The selects' words follow the language; the values sent stay codes.
+        precipitation = page.locator("#pre-form select[name=precipitation] option")
+        values = precipitation.evaluate_all("(options) => options.map((o) => o.value)")
+        assert values == ["none", "drizzle", "rain", "heavy_rain", "snow"]
+        expect(precipitation.first).to_have_text(words["ui.none"])
+    assert tab.unexpected_console_errors() == []

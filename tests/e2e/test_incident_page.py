@@ -70,8 +70,9 @@ def test_safety_officer_replays_and_closes_the_incident(
     state = page.locator("#inc-state")
     expect(state).to_have_attribute("data-state", "open")
     expect(page.locator("#inc-message")).to_contain_text("left corridor C1 sideways")
-    expect(page.locator("#inc-rule")).to_contain_text("corridor_exit_lateral")
-    expect(page.locator("#inc-volume")).to_contain_text("corridor:C1")
+    # The rule and the volume's source in words, not as the codes stored.
+    expect(page.locator("#inc-rule")).to_contain_text("corridor exit (lateral)")
+    expect(page.locator("#inc-volume")).to_contain_text("corridor C1")
     expect(page.locator("path.inc-volume")).to_have_count(1)
     expect(page.locator("path.track-inside")).not_to_have_count(0)
     expect(page.locator("path.track-outside_lateral")).not_to_have_count(0)

@@ -356,7 +356,8 @@ def test_a_safety_officer_sends_the_drifting_drone_home_from_its_panel(
 
 def _english_words(page: Page) -> list[str]:
     """Words of three letters or more a reader of the page would see as English;
-    the map's attribution line (a licence credit, quoted as published) is left out."""
+    the map's attribution line (names of the map's data, its licence and package:
+    ``tests/e2e/test_page_walk.py`` explains them) is left out."""
     text: str = page.evaluate(
         """() => {
           const body = document.body.cloneNode(true);
@@ -425,15 +426,34 @@ def test_the_live_map_and_the_incident_read_in_traditional_chinese(
         expect(page.locator("#selected-state")).to_have_text(_state_words("zh-Hant-HK"))
         expect(page.locator(".legend")).to_contain_text("在飛行走廊內")
         expect(page.locator("#live-status")).to_have_text("即時")
+        _expect_map_controls(page, "zh-Hant-HK")
         _switch(page, "en")
         expect(page.locator("#selected-state")).to_have_text(_state_words("en"))
         expect(page.locator(".legend")).to_contain_text("inside its corridor")
+        _expect_map_controls(page, "en")
         expect(page.locator("#incident-list")).to_contain_text(
             "corridor exit (lateral)"
         )
         assert tab.external_requests() == []
     finally:
         context.close()
+
+
+def _expect_map_controls(page: Page, language: str) -> None:
+    """The map's own words (Leaflet's zoom buttons, the coastline's credit) are in
+    ``language``: written from the catalogue, again after a switch."""
+    words = catalogue(language)
+    for button, key in (("in", "map.zoom_in"), ("out", "map.zoom_out")):
+        zoom = page.locator(f".leaflet-control-zoom-{button}")
+        expect(zoom).to_have_attribute("title", words[key])
+        expect(zoom).to_have_attribute("aria-label", words[key])
+    credit = words["layers.coastline_credit"].split("{", 1)[0]  # "Coastline: "
+    credit_line = page.locator(".leaflet-control-attribution")
+    expect(credit_line).to_contain_text(credit)
+    expect(credit_line).to_contain_text("GSHHG 2.3.6")
+    expect(credit_line.locator("a", has_text="Leaflet")).to_have_attribute(
+        "title", words["layers.leaflet_licence"]
+    )
 
 
 def _state_words(language: str) -> re.Pattern[str]:

@@ -155,6 +155,13 @@ def test_each_role_sees_only_its_controls_and_the_api_backs_them(tab: Browsing) 
     )
     expect(fence).to_have_attribute("data-fence-state", "not_supported")
     expect(fence).to_contain_text("fence not supported — the drone is not connected")
+    # The reason is worded from its code, so a language switch says it again.
+    for language, words in (("zh-Hant-HK", "無人機未連線"), ("en", "not connected")):
+        with page.expect_response(
+            lambda r: r.url.endswith("/me/language") and r.request.method == "PUT"
+        ):
+            page.select_option(".lang-select", language)
+        expect(fence).to_contain_text(words)
     with page.expect_download() as plan:
         row.get_by_role("button", name=".plan").click()
     assert plan.value.suggested_filename == f"skyberth-booking-{booking_id}.plan"

@@ -1,12 +1,12 @@
 """Every page in Traditional Chinese (Hong Kong) in a real browser: chosen from the
 browser's language, switched in place without losing the page's state, stored per
 user. Saves one screenshot per page and language (``SKYBERTH_SHOTS_DIR/i18n``;
-the README shows copies from ``docs/screenshots``)."""
+the README's come from the page walk, ``test_page_walk.py``, which has data to
+show)."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import SHOTS_DIR, Browsing, Server
+from tests.e2e.test_page_walk import english_words, what_a_person_reads
 from tests.integration.api_world import PASSWORD
 from web.i18n import catalogue
 
@@ -28,14 +29,6 @@ PAGES = {
     "incident": "/incidents/1",
     "flights": "/bookings/1/flights",
 }
-FULLY_TRANSLATED = {"login", "incidents", "incident"}
-"""Pages whose scripts are translated too (``test_i18n_catalogue``'s list): no
-English word at all may show on them."""
-NOT_ENGLISH_UI = re.compile(
-    r"SkyBerth|skyberth user add|UTC|HKT|GMT\+8|HDOP|RSSI|NOTAM|CSV|ics|iCalendar"
-    r"|site_admin|pilot|acme|English"
-)
-"""What stays in Latin letters in Chinese too: names, codes, units, data."""
 
 
 @pytest.fixture
@@ -94,10 +87,6 @@ def _marked_texts(tab: Browsing) -> dict[str, str]:
     return texts
 
 
-def _english_words(text: str) -> list[str]:
-    return re.findall(r"[A-Za-z]{3,}", NOT_ENGLISH_UI.sub(" ", text))
-
-
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_shows_traditional_chinese_to_a_browser_that_prefers_it(
     zh_tab: Browsing, name: str
@@ -115,8 +104,9 @@ def test_page_shows_traditional_chinese_to_a_browser_that_prefers_it(
     # Text a script has since replaced (the live status) is the script's business.
     left = {k: v for k, v in shown.items() if v == english[k] and v != chinese[k]}
     assert left == {}
-    if name in FULLY_TRANSLATED:
-        assert _english_words(page.locator("body").inner_text()) == []
+    # Every page's script is translated: no English word is left (the walk's
+    # allowlist of names and codes; it checks attributes and data too).
+    assert english_words(what_a_person_reads(zh_tab)) == []
     _shot(zh_tab, f"{name}-zh-Hant-HK")
     _switch(zh_tab, "en", stored=name != "login")
     expect(page.locator("html")).to_have_attribute("lang", "en")

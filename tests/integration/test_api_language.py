@@ -86,3 +86,65 @@ def test_refusal_keeps_its_english_rule_and_says_it_in_the_users_language(
         "operator", "/api/v1/bookings", json={**body, "drone_id": "d2"}
     )
     assert english.json()["message"] == english.json()["detail"]
+
+
+def test_a_422_says_each_fields_problem_in_the_users_language(world: World) -> None:
+    naive = slot(3, 10)
+    naive["start"] = naive["start"][:19]  # no Z, no offset
+    body = {"site_id": SITE, "takeoff_pad_id": "P2", **naive}  # and no drone_id
+    answers = {
+        language: world.client.post(
+            "/api/v1/bookings",
+            json=body,
+            headers={**world.headers("operator"), "Accept-Language": language},
+        )
+        for language in ("zh-HK,zh;q=0.9", "en-GB")
+    }
+    words = {}
+    for language, answer in answers.items():
+        assert answer.status_code == 422
+        detail = {tuple(e["loc"]): e for e in answer.json()["detail"]}
+        # pydantic's own fields stay as they are, for machines.
+        assert detail["body", "drone_id"]["type"] == "missing"
+        assert detail["body", "drone_id"]["msg"] == "Field required"
+        assert detail["body", "start"]["type"] == "timezone_aware"
+        words[language[:2]] = {
+            loc[-1]: e["message"] for loc, e in detail.items() if loc[-1] != "end"
+        }
+    assert words["zh"] == {
+        "drone_id": "必須填寫",
+        "start": "須註明時區（Z 或時差，例如 +08:00）",
+    }
+    assert words["en"] == {
+        "drone_id": "is required",
+        "start": "must give its time zone (Z or an offset such as +08:00)",
+    }
+
+
+def test_a_closures_own_checks_are_said_in_words_with_their_values(
+    world: World,
+) -> None:
+    area = [[114.1279, 22.2596], [114.1299, 22.2596], [114.1299, 22.2616]]
+    closure = {
+        "site_id": SITE,
+        "reason": "survey",
+        "area": {"type": "Polygon", "coordinates": [[*area, area[0]]]},
+        "floor_m": 60,
+        "ceiling_m": 20,
+        **slot(3, 10),
+    }
+    refused = world.client.post(
+        "/api/v1/closures", json=closure, headers={**world.headers("site_admin"), **ZH}
+    )
+    assert refused.status_code == 422
+    (entry,) = refused.json()["detail"]
+    assert entry["type"] == "floor_not_below_ceiling"
+    assert entry["msg"] == "floor_m must be below ceiling_m"
+    assert entry["message"] == "高度下限（60 米）須低於上限（20 米）"
+    both = {**closure, "floor_m": 20, "ceiling_m": 60, "pad_id": "P1"}
+    refused = world.client.post(
+        "/api/v1/closures", json=both, headers={**world.headers("site_admin"), **ZH}
+    )
+    (entry,) = refused.json()["detail"]
+    assert entry["type"] == "closure_target"
+    assert entry["message"] == "須只選一項關閉對象：升降坪、飛行走廊或區域"

@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 
 from telemetry.live.fence_reports import SqlFenceReports
 from telemetry.live.fence_upload import FenceReport, FenceState
@@ -29,6 +31,7 @@ from tests.integration.sim_world import (
 )
 from web.app import create_app
 from web.cli_demo import seed_demo
+from web.migrate import alembic_config, upgrade
 from web.settings import Settings
 
 SYSID = 47
@@ -100,11 +103,13 @@ def test_fence_reports_are_rows_a_restarted_server_reads_back(
     first = FenceReport(
         booking_id,
         FenceState.MISMATCH,
-        "the vehicle stores another fence (item 0: 5.6 m)",
+        "the vehicle stores another fence (item 0: vertex 22.1,114.1 stored, ...)",
         now,
         vertices=38,
         alt_max_m=60.0,
-        differences=("item 0: 5.6 m",),
+        differences=("item 0: vertex 22.1,114.1 stored, 22.2,114.1 sent",),
+        reason_code="mismatch_vertex",
+        reason_params={"item": 0, "stored": "22.1,114.1", "sent": "22.2,114.1"},
     )
     store.save(first)
     assert store.load() == {booking_id: first}
@@ -116,6 +121,8 @@ def test_fence_reports_are_rows_a_restarted_server_reads_back(
         vertices=38,
         alt_max_m=60.0,
         altitude="FENCE_ALT_MAX = 60 confirmed",
+        reason_code="identical",
+        reason_params={"items": 38},
     )
     store.save(later)  # the newest replaces it: one row per booking
     app.state.engine.dispose()
@@ -123,3 +130,31 @@ def test_fence_reports_are_rows_a_restarted_server_reads_back(
     restarted = create_app(settings)
     assert restarted.state.telemetry.fences.reports == {booking_id: later}
     restarted.state.engine.dispose()
+
+
+def test_a_fence_report_stored_before_reason_codes_reads_back_with_its_words(
+    settings: Settings,
+) -> None:
+    """Rows of a database migrated to 0010 keep their English reason and get an
+    empty code (the pages show the words as stored)."""
+    settings = settings.model_copy(update={"opening_hours": "24h"})
+    app = create_app(settings)
+    (booking_id,) = seed_demo(app, settings, 1, datetime.now(UTC)).booking_ids
+    engine = app.state.engine
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0010_fence_reports")
+        connection.execute(
+            sa.text(
+                "INSERT INTO fence_reports (booking_id, state, reason, at_utc,"
+                " vertices, altitude, differences) VALUES (:id, 'refused',"
+                " 'vehicle answered MAV_MISSION_ERROR', :at, 12, 'not sent', '[]')"
+            ),
+            {"id": booking_id, "at": datetime.now(UTC)},
+        )
+    upgrade(engine)
+    (report,) = SqlFenceReports(engine).load().values()
+    assert report.reason == "vehicle answered MAV_MISSION_ERROR"
+    assert (report.reason_code, dict(report.reason_params)) == ("", {})
+    engine.dispose()

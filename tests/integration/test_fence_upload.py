@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import free_port
 from tests.integration.live_server import LiveServer, live_server
 from tests.integration.sim_world import SOURCE_ROOT, register_and_book, simulator_env
+from web.i18n import translate
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +103,10 @@ def test_fence_uploads_over_udp_and_reads_back_verified(
     assert report["altitude"] == f"FENCE_ALT_MAX = {round(ceiling, 1):g} confirmed"
     shown = server.get("operator", f"/api/v1/bookings/{flying}/fence").json()
     assert shown["state"] == "verified"
+    assert (shown["reason_code"], shown["reason_params"]) == (
+        "identical",
+        {"items": report["vertices"]},
+    )
 
 
 def test_fence_of_a_booking_whose_drone_is_silent_is_not_supported_with_reason(
@@ -109,9 +114,10 @@ def test_fence_of_a_booking_whose_drone_is_silent_is_not_supported_with_reason(
 ) -> None:
     booking_id = register_and_book(server, "f-2", 42, corridor="C1", pad="P4")
     report = server.post("operator", f"/api/v1/bookings/{booking_id}/fence").json()
-    assert (report["state"], report["reason"]) == (
+    assert (report["state"], report["reason"], report["reason_code"]) == (
         "not_supported",
         "the drone is not connected",
+        "not_connected",
     )
     # Safety officers watch; they do not upload (403). Other organisations: 404.
     assert (
@@ -129,22 +135,42 @@ def test_fence_of_a_booking_whose_drone_is_silent_is_not_supported_with_reason(
 
 
 @pytest.mark.parametrize(
-    ("scenario", "state", "reason"),
+    ("scenario", "state", "reason", "code"),
     [
-        ("fence_refused", "refused", "vehicle answered MAV_MISSION_ERROR"),
-        ("mute", "refused", "no answer after 5 retries of MISSION_COUNT"),
-        ("fence_corrupted", "mismatch", "the vehicle stores another fence (item 0"),
-        ("request_lost", "verified", "items read back identical"),
+        (
+            "fence_refused",
+            "refused",
+            "vehicle answered MAV_MISSION_ERROR",
+            "vehicle_answered",
+        ),
+        ("mute", "refused", "no answer after 5 retries of MISSION_COUNT", "no_answer"),
+        (
+            "fence_corrupted",
+            "mismatch",
+            "the vehicle stores another fence (item 0",
+            "mismatch_vertex",
+        ),
+        ("request_lost", "verified", "items read back identical", "identical"),
     ],
 )
 def test_fence_error_paths_over_udp(
-    server: LiveServer, tmp_path: Path, scenario: str, state: str, reason: str
+    server: LiveServer,
+    tmp_path: Path,
+    scenario: str,
+    state: str,
+    reason: str,
+    code: str,
 ) -> None:
     booking_id = register_and_book(server, "f-3", 43, corridor="C2", pad="P1")
     with _simulator(server, tmp_path, "--scenario", scenario):
         report = _send_when_connected(server, booking_id)
     assert report["state"] == state, report
     assert reason in report["reason"]
+    # The same reason as a code and values, which the pages put in their words.
+    assert report["reason_code"] == code
+    chinese = translate("zh-Hant-HK", f"fence.reason.{code}", **report["reason_params"])
+    assert "{" not in chinese
+    assert chinese != f"fence.reason.{code}"
 
 
 def test_fence_goes_up_by_itself_before_the_window_and_shows_verified(

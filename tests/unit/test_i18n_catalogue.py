@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from booking.errors import Rule
 from web.i18n import LANGUAGES, catalogue, negotiate, translate
 
 WEB = Path(__file__).resolve().parents[2] / "web"
@@ -28,6 +29,7 @@ TRANSLATED_SCRIPTS = {
     "drone_commands.js",
     "drone_layer.js",
     "event_sentences.js",
+    "field_errors.js",
     "flight_charts.js",
     "flights_page.js",
     "grid_readout.js",
@@ -278,3 +280,10 @@ def test_translate_fills_parameters_and_picks_plural_forms() -> None:
     assert translate("en", "incidents.count", count=3) == "3 incidents"
     assert translate("zh-Hant-HK", "incidents.count", count=3) == "3 宗事故"
     assert translate("zh-Hant-HK", "no.such.key") == "no.such.key"
+
+
+def test_every_booking_rule_has_its_words_in_both_languages() -> None:
+    """The API's ``message`` in Chinese is the rule's words (``web.errors``)."""
+    for language in LANGUAGES:
+        words = catalogue(language)
+        assert {r.value for r in Rule if f"rule.{r.value}" not in words} == set()

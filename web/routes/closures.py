@@ -65,7 +65,14 @@ def closures_create(
         target = body.target(site)
     except ValueError as exc:
         raise RequestValidationError(
-            [{"type": "value_error", "loc": ("body", body.area_field), "msg": str(exc)}]
+            [
+                {
+                    "type": "area_outside_site",
+                    "loc": ("body", body.area_field),
+                    "msg": str(exc),
+                    "ctx": {"site": site.id},
+                }
+            ]
         ) from exc
     cmd = CreateClosure(site.id, target, body.start, body.end, body.reason)
     outcome = create_closure(uow, cmd, actor, datetime.now(UTC))

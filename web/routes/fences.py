@@ -75,7 +75,13 @@ async def bookings_fence_show(
     await _booking(request, actor, booking_id)
     report = _fences(request).reports.get(booking_id)
     if report is None:
-        return {"booking_id": booking_id, "state": None, "reason": "not sent yet"}
+        return {
+            "booking_id": booking_id,
+            "state": None,
+            "reason": "not sent yet",
+            "reason_code": "not_sent",
+            "reason_params": {},
+        }
     return report.as_dict()
 
 

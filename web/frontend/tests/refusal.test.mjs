@@ -74,5 +74,29 @@ test("an area check the catalogue knows is worded from its code and values", () 
     { action: "closure" },
   );
   assert.match(lines[0], /^Area \(HK1980 Grid\): position \(114\.1, 22\.2\) is not in the HK1980 Grid over Hong Kong: .* or choose WGS84 degrees\.$/);
-  assert.equal(lines[1], "Start: Input should have timezone info.");
+  assert.equal(lines[1], "Start: must give its time zone (Z or an offset such as +08:00).");
+});
+
+test("a field's problem is the API's message when it gives one (in the page language)", () => {
+  const { lines } = explainRefusal(
+    refused(422, {
+      detail: [
+        { loc: ["body", "drone_id"], type: "missing", msg: "Field required", message: "必須填寫" },
+        { loc: ["body", "reason"], type: "no_such_type", msg: "Something odd" },
+      ],
+    }),
+  );
+  assert.deepEqual(lines, ["Drone: 必須填寫。", "Reason: Something odd."]);
+});
+
+test("after a language switch the page words a refusal itself, not in the answer's language", () => {
+  // Asked in Chinese, shown now in English: the API's Chinese messages are set aside.
+  const stale = (status, body) => ({ ...refused(status, body), language: "zh-Hant-HK" });
+  const invalid = explainRefusal(
+    stale(422, { detail: [{ loc: ["body", "start"], type: "timezone_aware", msg: "Input should have timezone info", message: "須註明時區" }] }),
+  );
+  assert.deepEqual(invalid.lines, ["Start: must give its time zone (Z or an offset such as +08:00)."]);
+  const clash = explainRefusal(stale(409, { rule: "pad_booked", message: "升降坪已被預約", detail: "pad P2 already booked", booking_ids: [], closure_ids: [] }));
+  assert.equal(clash.lines[0], "Pad P2 already booked.");
+  assert.ok(!clash.lines.some((l) => l.includes("升降坪")));
 });

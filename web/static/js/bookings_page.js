@@ -3,6 +3,7 @@
 // admins and safety officers). The API decides; this page explains its answers.
 // An area's vertices are typed in WGS84 or the HK1980 Grid; the server converts.
 
+import { fenceReason } from "./event_sentences.js";
 import { CoordinateFormat, HK1980 as READOUT_HK1980 } from "./grid_readout.js";
 import { formatList, onLanguageChange, t, tValue } from "./i18n.js";
 import { bookingResources, explainRefusal } from "./refusal.js";
@@ -222,14 +223,14 @@ function canSendFence(b) {
 }
 
 /** Return "fence verified — 12 items read back identical" as an element (the
- * reason is the server's, as the drone's exchange went). */
+ * reason as the drone's exchange went, in the page language). */
 function fenceLine(report) {
   if (!report || !report.state) return el("p", { class: "fence-state muted" }, t("fence.not_sent"));
   return el(
     "p",
     { class: `fence-state fence-${report.state}`, dataset: { fenceState: report.state } },
     el("strong", {}, tValue("fence.state", report.state)),
-    ` — ${report.reason}`,
+    ` — ${fenceReason(report)}`,
   );
 }
 

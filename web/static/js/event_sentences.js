@@ -19,6 +19,17 @@ export function whoOf(name, droneId, sysid) {
   return name || droneId || t("says.unregistered", { sysid: sysid ?? "?" });
 }
 
+/**
+ * Return why a fence upload ended as it did, in the page language: the report's
+ * (or event's) `reason_code` with its `reason_params` (fence.reason.<code>), or the
+ * server's English `reason` for a report stored before codes.
+ */
+export function fenceReason(report) {
+  const code = report?.reason_code;
+  if (code && hasMessage(`fence.reason.${code}`)) return t(`fence.reason.${code}`, report.reason_params || {});
+  return report?.reason || "";
+}
+
 function vessel(details) {
   return details.vessel_name || `MMSI ${details.mmsi ?? "?"}`;
 }
@@ -62,7 +73,7 @@ function eventMessage(event, who, corridor) {
     case "fence_mismatch":
     case "fence_refused":
     case "fence_not_verified":
-      return [kind, { ...p, booking: d.booking_id ?? "?", reason: d.reason || "" }];
+      return [kind, { ...p, booking: d.booking_id ?? "?", reason: fenceReason(d) }];
     case "spoofed_frames":
       return [kind, { count: Number(d.frames) || 0, sysid: event.sysid ?? "?" }];
     case "vessel_proximity":

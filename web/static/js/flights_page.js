@@ -3,7 +3,7 @@
 // (/bookings/{id}/flights) or ?booking=. The API decides who sees and files what.
 
 import { flightCharts } from "./flight_charts.js";
-import { t } from "./i18n.js";
+import { hasMessage, onLanguageChange, t, tValue } from "./i18n.js";
 import { api, applyRole, el, requireUser } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
@@ -36,17 +36,26 @@ function row(f, id) {
     el("td", {}, fmt(median(c, "gnss", "all", "hdop", "median"), 2)),
     el("td", {}, fmt(median(c, "radio", "all", "rssi", "median"), 0)),
     el("td", {}, f.incident_ids.length ? f.incident_ids.map((i) =>
-      el("a", { href: `/incidents/${i}` }, `#${i} `)) : "none"),
+      el("a", { href: `/incidents/${i}` }, `#${i} `)) : t("ui.none")),
     el("td", {}, flightCharts(id, f.number)),
   );
 }
 
+/**
+ * An item's words: the catalogue's (ui.<id>) for the items it knows, marked so a
+ * language switch rewrites them; a site's own item id is shown as its words.
+ */
+function checklistLabel(id) {
+  const key = `ui.${id}`;
+  if (hasMessage(key)) return el("span", { dataset: { i18n: key } }, t(key));
+  return el("span", {}, id.replaceAll("_", " "));
+}
+
 function checklistBoxes(items) {
   CHECKLIST = items;
-  const label = (id) => id.charAt(0).toUpperCase() + id.slice(1).replaceAll("_", " ");
   $("checklist-items").replaceChildren(
-    el("legend", {}, t("ui.checklist")),
-    ...items.map((id) => el("label", {}, el("input", { type: "checkbox", name: id }), ` ${label(id)}`)),
+    el("legend", { dataset: { i18n: "ui.checklist" } }, t("ui.checklist")),
+    ...items.map((id) => el("label", {}, el("input", { type: "checkbox", name: id }), " ", checklistLabel(id))),
   );
 }
 
@@ -96,8 +105,10 @@ function wire(form, status, kind, id, build) {
       const saved = await api(`bookings/${id}/forms/${kind}`, { method: "PUT", body: build(form) });
       status.textContent = t("forms.saved", { version: saved.version, user: saved.submitted_by });
     } catch (err) {
-      const body = err.body || {};
-      status.textContent = body.message ? t("forms.refused_rule", { rule: body.rule, message: body.message }) : t("forms.refused", { message: err.message });
+      // The rule in words; in Chinese the API's message may be those same words.
+      const rule = err.body?.rule ? tValue("rule", err.body.rule) : "";
+      const message = err.message;
+      status.textContent = rule && rule !== message ? t("forms.refused_rule", { rule, message }) : t("forms.refused", { message });
     }
   });
 }
@@ -124,11 +135,16 @@ async function main() {
     api(`bookings/${id}/forms`),
   ]);
   const list = flights.flights || [];
-  $("flights-status").textContent = list.length
-    ? t("flights.detected", { count: list.length, landed_s: flights.landed_end_s })
-    : t("flights.none");
-  $("flights-table").hidden = list.length === 0;
-  $("flights-rows").replaceChildren(...list.map((f) => row(f, id)));
+  const render = () => {
+    $("flights-title").textContent = t("flights.title", { id });
+    $("flights-status").textContent = list.length
+      ? t("flights.detected", { count: list.length, landed_s: flights.landed_end_s })
+      : t("flights.none");
+    $("flights-table").hidden = list.length === 0;
+    $("flights-rows").replaceChildren(...list.map((f) => row(f, id)));
+  };
+  render();
+  onLanguageChange(render);
   if (forms.checklist) checklistBoxes(forms.checklist);
   fill($("pre-form"), forms.pre_flight && forms.pre_flight.body);
   fill($("post-form"), forms.post_flight && forms.post_flight.body);

@@ -8,7 +8,7 @@ import { stateInfo } from "./drone_layer.js";
 import { incidentSentence, kindText, whoOf } from "./event_sentences.js";
 import { onLanguageChange, t, tValue } from "./i18n.js";
 import { api, applyRole, el, hasRole, listSites, requireUser } from "./session.js";
-import { creditLeaflet, drawLand, SiteLayers } from "./site_layers.js";
+import { drawLand, pageMap, SiteLayers } from "./site_layers.js";
 import { localDate, localTime, startClock, zoneAbbrev } from "./time.js";
 
 const $ = (id) => document.getElementById(id);
@@ -147,6 +147,23 @@ function describeValue(value) {
   return String(value);
 }
 
+/**
+ * Return where an assigned volume came from in words: the gateway records
+ * "corridor:<id>" for a booked corridor; any other source is shown as recorded.
+ */
+function volumeSource(source) {
+  const corridor = /^corridor:(.+)$/.exec(source || "");
+  if (corridor) return t("layers.target_corridor", { id: corridor[1] });
+  return source || t("ui.assigned_volume");
+}
+
+/** A recorded field's value in words where it is a code the page knows. */
+function fieldValue(field, value) {
+  if (field === "rule" && typeof value === "string") return kindText(value);
+  if (field === "source" && typeof value === "string") return volumeSource(value);
+  return describeValue(value);
+}
+
 /** Fill `target` with [field, value] pairs, each field named by `incident_page.field.<field>`. */
 function definitionList(target, entries) {
   if (!entries.length) {
@@ -154,7 +171,7 @@ function definitionList(target, entries) {
     return;
   }
   target.replaceChildren(
-    ...entries.flatMap(([k, v]) => [el("dt", {}, tValue("incident_page.field", k)), el("dd", {}, describeValue(v))]),
+    ...entries.flatMap(([k, v]) => [el("dt", {}, tValue("incident_page.field", k)), el("dd", {}, fieldValue(k, v))]),
   );
 }
 
@@ -166,7 +183,7 @@ function renderRule(incident, evidence) {
     $("inc-volume"),
     volume
       ? [
-          ["source", volume.source || "?"],
+          ["source", volume.source || ""],
           ["floor", `${volume.floor_amsl_m.toFixed(1)} m AMSL`],
           ["ceiling", `${volume.ceiling_amsl_m.toFixed(1)} m AMSL`],
         ]
@@ -390,8 +407,7 @@ function showResult(text, kind, id = "act-result") {
 // --- map and replay -------------------------------------------------------------
 
 function makeMap(config) {
-  const map = L.map("inc-map", { zoomSnap: 0.25 });
-  creditLeaflet(map);
+  const map = pageMap("inc-map", { zoomSnap: 0.25 });
   drawLand(map);
   if (config.tile_url) {
     L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(map);
@@ -419,7 +435,7 @@ function drawEvidence(samples, volume, openedMs) {
     }).addTo(page.map);
     // An element, not a string: Leaflet inserts strings as HTML.
     const words = () => el("span", {}, t("incident_page.volume_label", {
-      source: volume.source || t("ui.assigned_volume"),
+      source: volumeSource(volume.source),
       floor: volume.floor_amsl_m.toFixed(0),
       ceiling: volume.ceiling_amsl_m.toFixed(0),
     }));

@@ -2,6 +2,7 @@
 // drone, operator and date. The route arrives with the incident-audit issue; until
 // then this page says so instead of failing.
 
+import { incidentSentence, whoOf } from "./event_sentences.js";
 import { onLanguageChange, t, tValue } from "./i18n.js";
 import { api, applyRole, chooseSite, el, listSites, requireUser, siteSelector } from "./session.js";
 import { localDate, localTime, startClock, zoneAbbrev } from "./time.js";
@@ -112,7 +113,9 @@ function render() {
             el("td", {}, i.drone_id || (i.sysid ? t("incidents.sysid", { sysid: i.sysid }) : t("incidents.unknown_drone"))),
             el("td", {}, i.operator_id || ""),
             el("td", {}, [i.booking_id && `#${i.booking_id}`, i.corridor_id].filter(Boolean).join(" · ")),
-            el("td", {}, i.message || ""),
+            // In the page language, from the kind and the drone (the stored
+            // `message` is the gateway's English, kept for logs and exports).
+            el("td", {}, incidentSentence(i, whoOf(null, i.drone_id, i.sysid))),
           ),
         ),
       ),

@@ -11,7 +11,7 @@ import { formatNumber, onLanguageChange, t, tValue } from "./i18n.js";
 import { api, applyRole, chooseSite, el, listSites, requireUser, signOut, siteSelector, token } from "./session.js";
 import { CoordinateFormat, cursorReadout } from "./grid_readout.js";
 import { LabelDeclutter } from "./label_layout.js";
-import { closedThing, creditLeaflet, drawLand, SiteLayers } from "./site_layers.js";
+import { closedThing, drawLand, pageMap, SiteLayers } from "./site_layers.js";
 import { VesselLayer } from "./vessel_layer.js";
 import { localTime, spanLabel, startClock, utcSpanLabel } from "./time.js";
 import { Toasts } from "./toasts.js";
@@ -88,8 +88,7 @@ async function main() {
 }
 
 function makeMap(config) {
-  const map = L.map("map", { zoomSnap: 0.25, worldCopyJump: false, attributionControl: true });
-  creditLeaflet(map);
+  const map = pageMap("map", { zoomSnap: 0.25, worldCopyJump: false, attributionControl: true });
   drawLand(map);
   if (config.tile_url) {
     L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(map);

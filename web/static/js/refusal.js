@@ -3,7 +3,8 @@
 // The title names the rule with the catalogue's rule.<rule> (the words the API's
 // own `message` uses in Chinese); the advice is refusal.advice.<rule>.
 
-import { t, tValue } from "./i18n.js";
+import { fieldName, fieldProblem } from "./field_errors.js";
+import { currentLanguage, t, tValue } from "./i18n.js";
 import { spanLabel } from "./time.js";
 
 /** The rules the page has advice for (refusal.advice.<rule>). */
@@ -63,16 +64,23 @@ const lowerFirst = (s) => (/^[A-Z][a-z]/.test(s) ? s[0].toLowerCase() + s.slice(
 export function explainRefusal(err, { known = new Map(), timeZone = "UTC", action = "booking" } = {}) {
   const body = err.body && typeof err.body === "object" ? err.body : {};
   const what = tValue("refusal.action", action);
+  // The API's messages are in the language the page had when it asked; after a
+  // switch the page words what it can itself (codes and values).
+  const answeredIn = err.language || currentLanguage();
+  const fresh = answeredIn === currentLanguage();
   if (err.status === 422 && Array.isArray(body.detail)) {
     return {
       title: t("refusal.invalid_fields", { action: what }),
-      lines: body.detail.map((d) => sentence(t("refusal.field_error", { field: fieldName(d.loc), message: fieldProblem(d) }))),
+      lines: body.detail.map((d) => sentence(t("refusal.field_error", { field: fieldName(d.loc), message: fieldProblem(d, answeredIn) }))),
     };
   }
   const rule = body.rule;
   const ruleTitle = rule ? tValue("rule", rule) : "";
   const lines = [];
-  const message = body.message || (typeof body.detail === "string" ? body.detail : "");
+  const detail = typeof body.detail === "string" ? body.detail : "";
+  // English: the domain's own message (the detail); Chinese: the rule's words,
+  // which the title already says.
+  const message = fresh ? body.message || detail : currentLanguage() === "en" ? detail : "";
   // In Chinese the API's message is the rule's own title: say it once.
   if (message && message !== ruleTitle) lines.push(sentence(message));
   for (const id of body.booking_ids || []) {
@@ -96,19 +104,4 @@ export function explainRefusal(err, { known = new Map(), timeZone = "UTC", actio
   if (!lines.length) lines.push(sentence(err.message || t("error.server_answered", { status: err.status })));
   const reason = ruleTitle || (err.status === 409 ? t("refusal.conflict") : t("refusal.error_status", { status: err.status }));
   return { title: t("refusal.title", { action: what, reason: lowerFirst(reason) }), lines };
-}
-
-/** A 422 entry's problem in words: validation.<type> with its values (`ctx`) where
- * the catalogue has one (the area checks), else the server's English `msg`. */
-function fieldProblem(d) {
-  const key = `validation.${d.type}`;
-  const words = t(key, d.ctx || {});
-  return words === key ? d.msg : words;
-}
-
-/** The request field a 422 names, in words ("start", "area (HK1980 Grid)"). */
-function fieldName(loc) {
-  const parts = (loc || []).filter((p) => p !== "body");
-  if (!parts.length) return t("refusal.request");
-  return parts.map((p) => (typeof p === "string" ? tValue("field", p) : String(p + 1))).join(" › ");
 }

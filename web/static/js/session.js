@@ -2,6 +2,7 @@
 // the REST API with it, and showing only what the user's role may use. The API
 // enforces every rule itself; hiding controls here only keeps pages uncluttered.
 
+import { fieldErrorsLine } from "./field_errors.js";
 import { currentLanguage, languageChosenHere, setLanguage, t } from "./i18n.js";
 
 const TOKEN_KEY = "skyberth.token";
@@ -22,6 +23,8 @@ export class ApiError extends Error {
     this.status = status;
     this.body = body;
     this.url = url;
+    // The API wrote its messages in the page language of the request (see api()).
+    this.language = currentLanguage();
   }
 }
 
@@ -29,9 +32,7 @@ function describeError(status, body) {
   if (body && typeof body === "object") {
     if (typeof body.message === "string") return body.message;
     if (typeof body.detail === "string") return body.detail;
-    if (Array.isArray(body.detail)) {
-      return body.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
-    }
+    if (Array.isArray(body.detail)) return fieldErrorsLine(body.detail);
   }
   return t("error.server_answered", { status });
 }

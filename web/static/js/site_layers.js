@@ -3,7 +3,7 @@
 // These always render, with or without any base map.
 /* global L */
 
-import { t } from "./i18n.js";
+import { onLanguageChange, t } from "./i18n.js";
 import { el } from "./session.js";
 import { spanLabel, utcSpanLabel } from "./time.js";
 
@@ -240,10 +240,59 @@ export function closedThing(kind, id) {
   return t("layers.target_area");
 }
 
+/**
+ * Return a Leaflet map in element `id` (Leaflet `options`) whose own words follow
+ * the page language: the zoom buttons' titles, the Leaflet credit and the land
+ * layer's credit are written from the catalogue and again after every switch.
+ */
+export function pageMap(id, options = {}) {
+  const map = L.map(id, { ...options, zoomControl: false });
+  const zoom = L.control.zoom({ zoomInTitle: t("map.zoom_in"), zoomOutTitle: t("map.zoom_out") }).addTo(map);
+  creditLeaflet(map);
+  onLanguageChange(() => {
+    // Leaflet writes a button's title and aria-label once, when it is made.
+    const container = zoom.getContainer();
+    for (const [cls, key] of [["leaflet-control-zoom-in", "map.zoom_in"], ["leaflet-control-zoom-out", "map.zoom_out"]]) {
+      const button = container?.querySelector(`.${cls}`);
+      button?.setAttribute("title", t(key));
+      button?.setAttribute("aria-label", t(key));
+    }
+    creditLeaflet(map);
+    creditLand(map);
+  });
+  return map;
+}
+
 /** Credit Leaflet (its licence, served here) in the map's attribution line. */
-export function creditLeaflet(map) {
-  const title = t("layers.leaflet_licence").replaceAll('"', "&quot;");
+function creditLeaflet(map) {
+  const title = escapeHtml(t("layers.leaflet_licence"));
   map.attributionControl.setPrefix(`<a href="/static/vendor/leaflet/LICENSE" title="${title}">Leaflet</a>`);
+}
+
+/** Leaflet puts attributions in as HTML: our words and the file's names go in as text. */
+const escapeHtml = (s) =>
+  String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+/** The land layer's credit as shown on each map (to take it back on a switch). */
+const landCredits = new WeakMap(); // map -> {land, shown}
+
+/**
+ * Return the land layer's credit in the page language: the file's `credit` parts
+ * (source, authors, licence, package: names, kept as written) in the catalogue's
+ * sentence, or the file's own `attribution` line when it has no parts.
+ */
+export function landCredit(land) {
+  const parts = land.credit;
+  if (parts && typeof parts === "object") return t("layers.coastline_credit", parts);
+  return land.attribution || "";
+}
+
+function creditLand(map) {
+  const credit = landCredits.get(map);
+  if (!credit) return;
+  if (credit.shown) map.attributionControl.removeAttribution(credit.shown);
+  credit.shown = escapeHtml(landCredit(credit.land));
+  if (credit.shown) map.attributionControl.addAttribution(credit.shown);
 }
 
 /** Draw the shipped land layer (GSHHG coastline) under everything; never fails the map. */
@@ -259,7 +308,8 @@ export async function drawLand(map, url = "/static/basemap/hk_land.geojson") {
       interactive: false,
       style: { color: "#9a8f75", weight: 1, fillColor: "#efe8d6", fillOpacity: 1 },
     }).addTo(map);
-    if (land.attribution) map.attributionControl.addAttribution(land.attribution);
+    landCredits.set(map, { land: { credit: land.credit, attribution: land.attribution }, shown: "" });
+    creditLand(map);
     return layer;
   } catch {
     return null;
