@@ -27,6 +27,18 @@ def user_by_id(connection: sa.Connection, user_id: str) -> User | None:
     return user_from_row(row) if row else None
 
 
+def user_and_language_by_id(
+    connection: sa.Connection, user_id: str
+) -> tuple[User, str | None] | None:
+    """Return the user with id ``user_id`` and their stored page language, or None.
+
+    The same one query as ``user_by_id``: authentication keeps the language for
+    the request's error messages at no extra cost.
+    """
+    row = connection.execute(_USER_BY_ID, {"id": user_id}).first()
+    return (user_from_row(row), row.language) if row else None
+
+
 class SqlUsers:
     """Operators and users (with password hashes) in the database."""
 

@@ -30,6 +30,7 @@ from booking.repositories import SqlAudit
 from booking.user_repository import SqlUsers
 from web.auth import hash_password
 from web.db import write_session
+from web.errors import Word
 from web.users import UserError
 
 CLI_ACTOR = UserId("system:cli")
@@ -75,7 +76,7 @@ def set_password(
 ) -> User:
     """Give user ``name`` a new password, revoking their tokens; return the user."""
     if not password:
-        raise UserError("a password cannot be empty")
+        raise UserError("a password cannot be empty", code="password_empty")
     hashed = hash_password(password)
 
     def change(user: User) -> User:
@@ -106,7 +107,11 @@ def set_role(
             return dataclasses.replace(user, role=role, operator_id=None)
         org = OperatorId(operator_id) if operator_id else user.operator_id
         if org is None:
-            raise UserError(f"a {role} needs an organisation (--org)")
+            raise UserError(
+                f"a {role} needs an organisation (--org)",
+                code="role_needs_organisation",
+                role=Word(f"role.{role}"),
+            )
         return dataclasses.replace(user, role=role, operator_id=org)
 
     return _change(engine, name, change, "user.role_changed", now, actor_id, actor_role)
@@ -126,7 +131,7 @@ def _change(
         users = SqlUsers(session)
         found = users.by_username(name)
         if found is None:
-            raise UnknownUser(f"no user named {name}")
+            raise UnknownUser(f"no user named {name}", code="user_unknown", name=name)
         before = found[0]
         after = change(before)
         if after.operator_id is not None:

@@ -27,7 +27,16 @@ _hasher = PasswordHasher()
 
 
 class TokenError(Exception):
-    """The bearer token is missing, malformed, forged or expired."""
+    """The bearer token is missing, malformed, forged or expired.
+
+    ``code`` says which (``token_invalid``, ``token_expired``, ``user_gone``,
+    ``user_disabled``, ``token_revoked``): the 401's ``code``, whose words
+    ``web.errors`` gives in the request's language.
+    """
+
+    def __init__(self, message: str, *, code: str = "token_invalid") -> None:
+        self.code = code
+        super().__init__(message)
 
 
 def hash_password(password: str) -> str:
@@ -112,7 +121,9 @@ def decode_access_token(token: str, secret: str, now: datetime) -> TokenClaims:
     except (OverflowError, OSError, ValueError) as exc:
         raise TokenError(f"invalid token: exp {expires_ts} is out of range") from exc
     if now >= expires_at:
-        raise TokenError(f"token expired at {expires_at.isoformat()}")
+        raise TokenError(
+            f"token expired at {expires_at.isoformat()}", code="token_expired"
+        )
     return TokenClaims(
         user_id=user_id,
         username=username,
@@ -129,12 +140,13 @@ def check_token_holder(claims: TokenClaims, user: User | None) -> User:
     since).
     """
     if user is None:
-        raise TokenError(f"user {claims.user_id} no longer exists")
+        raise TokenError(f"user {claims.user_id} no longer exists", code="user_gone")
     if user.disabled:
-        raise TokenError(f"user {user.name} is disabled")
+        raise TokenError(f"user {user.name} is disabled", code="user_disabled")
     if claims.token_version != user.token_version:
         raise TokenError(
             f"token revoked: user {user.name}'s password or status changed since "
-            "it was issued; log in again"
+            "it was issued; log in again",
+            code="token_revoked",
         )
     return user

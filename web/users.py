@@ -21,10 +21,19 @@ from booking.repositories import SqlAudit
 from booking.user_repository import SqlUsers
 from web.auth import hash_password, verify_password
 from web.db import write_session
+from web.errors import Word
 
 
 class UserError(ValueError):
-    """A user cannot be created as asked (duplicate name, missing organisation)."""
+    """A user cannot be created as asked (duplicate name, missing organisation).
+
+    ``code`` and ``params`` name the refusal for the API's ``web.errors.ApiError``.
+    """
+
+    def __init__(self, message: str, *, code: str = "user_refused", **params: object):
+        self.code = code
+        self.params = params
+        super().__init__(message)
 
 
 def add_user(
@@ -45,9 +54,13 @@ def add_user(
     The creation is in the audit trail, by ``actor_id`` (the command line by default).
     """
     if role in ORGANISATION_ROLES and not operator_id:
-        raise UserError(f"a {role} needs an organisation (--org)")
+        raise UserError(
+            f"a {role} needs an organisation (--org)",
+            code="role_needs_organisation",
+            role=Word(f"role.{role}"),
+        )
     if not name or not password:
-        raise UserError("a user needs a name and a password")
+        raise UserError("a user needs a name and a password", code="user_incomplete")
     user = User(
         UserId(name), name, role, OperatorId(operator_id) if operator_id else None
     )
@@ -55,7 +68,9 @@ def add_user(
     with write_session(engine) as session:
         users = SqlUsers(session)
         if users.get(user.id) is not None or users.by_username(name) is not None:
-            raise UserError(f"user {name} already exists")
+            raise UserError(
+                f"user {name} already exists", code="user_exists", name=name
+            )
         if user.operator_id is not None:
             users.add_operator(Operator(user.operator_id, user.operator_id))
             session.flush()

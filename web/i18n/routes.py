@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from booking.user_repository import SqlUsers
 from web.deps import CurrentUser, SessionDep
+from web.errors import ApiError
 from web.i18n.catalogue import LANGUAGES, catalogue, negotiate
 
 catalogue_router = APIRouter(include_in_schema=False)
@@ -43,7 +44,12 @@ class LanguageChange(BaseModel):
 def catalogue_json(language: str, response: Response) -> dict[str, str]:
     """Return every message of ``language`` by key (404 for a language not served)."""
     if language not in LANGUAGES:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no language {language!r}")
+        raise ApiError(
+            status.HTTP_404_NOT_FOUND,
+            "no_language",
+            f"no language {language!r}",
+            language=language,
+        )
     response.headers["Cache-Control"] = "no-cache"
     return dict(catalogue(language))
 

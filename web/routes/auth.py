@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from web.auth import create_access_token
 from web.deps import CurrentUser, SessionDep, SettingsDep
+from web.errors import ApiError
 from web.login_guard import LoginGuard, PasswordChecksBusy
 from web.schemas import Token, UserPublic
 from web.users import authenticate
@@ -22,11 +23,13 @@ from web.users import authenticate
 router = APIRouter(tags=["auth"])
 
 
-def _refused(detail: str) -> HTTPException:
-    return HTTPException(
+def _refused(code: str, detail: str, **params: object) -> ApiError:
+    return ApiError(
         status.HTTP_401_UNAUTHORIZED,
-        detail=detail,
+        code,
+        detail,
         headers={"WWW-Authenticate": "Bearer"},
+        **params,
     )
 
 
@@ -45,22 +48,26 @@ def issue_token(
     address = request.client.host if request.client else "unknown"
     wait_s = guard.wait_s(form.username, address)
     if wait_s is not None:
-        raise HTTPException(
+        raise ApiError(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"too many failed logins: try again in {wait_s:.0f} s",
+            "login_throttled",
+            f"too many failed logins: try again in {wait_s:.0f} s",
             headers={"Retry-After": f"{wait_s:.0f}"},
+            wait_s=f"{wait_s:.0f}",
         )
     try:
         with guard.password_check():
             user = authenticate(session, form.username, form.password)
     except PasswordChecksBusy as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+        raise ApiError(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "password_checks_busy", str(exc)
+        ) from exc
     if user is None:
         guard.failed(form.username, address, "wrong user name or password")
-        raise _refused("incorrect username or password")
+        raise _refused("login_failed", "incorrect username or password")
     if user.disabled:
         guard.failed(form.username, address, "user is disabled")
-        raise _refused(f"user {user.name} is disabled")
+        raise _refused("user_disabled", f"user {user.name} is disabled")
     guard.succeeded(form.username)
     now = datetime.now(UTC)
     ttl = timedelta(minutes=settings.token_ttl_min)

@@ -16,12 +16,13 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime
 
 from telemetry.reports.campaign import campaign_csv, campaign_html
 from web.campaign_reports import campaign_report
 from web.deps import ActorDep, SessionDep
+from web.errors import ApiError
 from web.i18n.export_headers import HeaderQuery, export_csv
 from web.i18n.report_words import report_words, sites_zone
 from web.i18n.request_language import ChosenLanguageDep
@@ -53,13 +54,17 @@ def campaign(
     """Return the operator's campaign report over ``[from, to)``."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "the period is empty: 'to' <= 'from'"
+        raise ApiError(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "period_empty",
+            "the period is empty: 'to' <= 'from'",
         )
     operator_id = _operator_in_scope(session, actor, operator)
     if operator_id is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "name the operator (?operator=)"
+        raise ApiError(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "operator_needed",
+            "name the operator (?operator=)",
         )
     settings = cast(Settings, request.app.state.settings)
     sources = export_sources(request)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -25,6 +25,7 @@ from booking.model import Actor, Booking, BookingState, Role
 from telemetry.reports.plan_files import qgc_plan_text, wpl_fence_text
 from web.booking_fences import BookingFences
 from web.deps import ActorDep, SitesDep, require_role
+from web.errors import ApiError, Word
 from web.input_limits import DbId
 from web.queries import get_booking
 
@@ -58,10 +59,13 @@ async def bookings_fence_send(
     report (``state``: uploaded / verified / mismatch / refused / not_supported)."""
     booking = await _booking(request, actor, booking_id)
     if booking.state not in SENDABLE:
-        raise HTTPException(
+        raise ApiError(
             status.HTTP_409_CONFLICT,
-            detail=f"booking {booking_id} is {booking.state}: only an approved "
+            "fence_not_sendable",
+            f"booking {booking_id} is {booking.state}: only an approved "
             "or active booking has airspace to send",
+            booking_id=booking_id,
+            state=Word(f"booking.state.{booking.state}"),
         )
     report = await _fences(request).send(booking, datetime.now(UTC))
     return report.as_dict()
@@ -112,7 +116,9 @@ async def bookings_plan(
     try:
         plan = plan_fence(site, outline, volumes)
     except FenceTooComplex as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise ApiError(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "fence_too_complex", str(exc)
+        ) from exc
     name = f"skyberth-booking-{booking_id}"
     if format is PlanFormat.WPL:
         return Response(

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 from sqlmodel import Session, col
 
@@ -50,6 +50,7 @@ from telemetry.reports.conformance_report import (
     tally_series,
 )
 from web.deps import ActorDep, SessionDep
+from web.errors import ApiError
 from web.i18n.export_headers import HeaderQuery, export_csv
 from web.i18n.request_language import ChosenLanguageDep
 
@@ -203,21 +204,26 @@ def conformance(
         # Near year 1 or 9999 an offset pushes the instant out of datetime's range.
         start, end = start.astimezone(UTC), end.astimezone(UTC)
     except OverflowError as exc:
-        raise HTTPException(
+        raise ApiError(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "period_out_of_range",
             f"'from' or 'to' is out of range in UTC: {exc}",
         ) from exc
     if end <= start:
-        raise HTTPException(
+        raise ApiError(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "period_empty",
             f"the period is empty: 'to' {end.isoformat()} is not after "
             f"'from' {start.isoformat()}",
         )
     if end - start > MAX_REPORT_PERIOD:
-        raise HTTPException(
+        raise ApiError(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "period_too_long",
             f"the period is {(end - start).days} days; a report covers at most "
             f"{MAX_REPORT_PERIOD.days} days",
+            days=(end - start).days,
+            max_days=MAX_REPORT_PERIOD.days,
         )
     operator_id = _operator_in_scope(session, actor, operator)
     reports = conformance_reports(session, start, end, operator_id)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, Path, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
@@ -24,6 +24,7 @@ from web.accounts import (
     set_role,
 )
 from web.deps import require_role
+from web.errors import ApiError
 from web.schemas import UserPublic
 from web.users import UserError
 
@@ -50,13 +51,19 @@ def _engine(request: Request) -> Engine:
     return cast(Engine, request.app.state.engine)
 
 
+def _refusal(status_code: int, exc: UserError) -> ApiError:
+    error = ApiError(status_code, exc.code, str(exc))
+    error.params = exc.params
+    return error
+
+
 def _applied(change: Callable[[], User]) -> UserPublic:
     try:
         return UserPublic.of(change())
     except UnknownUser as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        raise _refusal(status.HTTP_404_NOT_FOUND, exc) from exc
     except UserError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise _refusal(status.HTTP_422_UNPROCESSABLE_CONTENT, exc) from exc
 
 
 @router.get("/users")

@@ -17,7 +17,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 
 from booking.errors import NotFound
@@ -33,6 +33,7 @@ from telemetry.mavlink.commands import (
     command_for,
 )
 from web.deps import IncidentServiceDep, require_role
+from web.errors import ApiError
 from web.input_limits import MAX_DB_ID
 from web.telemetry_runtime import TelemetryRuntime
 
@@ -81,8 +82,11 @@ async def vehicles_command(
         raise NotFound("vehicle", key)
     link = next((k for k in runtime.links if k.link_id == vehicle.link_id), None)
     if link is None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail=f"no link to send on for vehicle {key}"
+        raise ApiError(
+            status.HTTP_409_CONFLICT,
+            "no_command_link",
+            f"no link to send on for vehicle {key}",
+            vehicle=key,
         )
     authenticated = vehicle.sysid in runtime.gateway.directory.signing_keys()
     exchange = CommandExchange(
@@ -94,7 +98,9 @@ async def vehicles_command(
             link, vehicle.link_id, vehicle.sysid, exchange, COMMAND
         )
     except VehicleBusy as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+        raise ApiError(
+            status.HTTP_409_CONFLICT, "vehicle_busy", str(exc), vehicle=key
+        ) from exc
     logger.warning(
         "%s commanded %s %s (%s): %s",
         actor,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel
 
 from airspace.geozones import GeoZoneError, parse_geozone_document
@@ -14,6 +14,7 @@ from airspace.site import SiteId
 from booking.errors import NotFound
 from booking.zone_imports import import_zones, zones_for_site
 from web.deps import ActorDep, SitesDep, UowDep
+from web.errors import ApiError
 
 router = APIRouter(tags=["closures"])
 
@@ -47,7 +48,12 @@ def import_site_zones(
     try:
         zones = zones_for_site(parse_geozone_document(document), site, source)
     except (GeoZoneError, ValueError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        raise ApiError(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "zone_file_invalid",
+            str(exc),
+            reason=str(exc),
+        ) from exc
     done = import_zones(uow, SiteId(site_id), zones, actor, datetime.now(UTC))
     return ZoneImportPublic(
         source=source,
