@@ -148,3 +148,61 @@ def test_a_closures_own_checks_are_said_in_words_with_their_values(
     (entry,) = refused.json()["detail"]
     assert entry["type"] == "closure_target"
     assert entry["message"] == "須只選一項關閉對象：升降坪、飛行走廊或區域"
+
+
+def test_a_routes_own_refusals_keep_detail_and_add_code_and_words(
+    world: World,
+) -> None:
+    period = "/api/v1/reports/campaign?from=2026-06-02T10:00Z&to=2026-06-02T09:00Z"
+    empty = world.client.get(period, headers={**world.headers("operator"), **ZH})
+    assert empty.status_code == 422
+    assert empty.json() == {
+        "detail": "the period is empty: 'to' <= 'from'",
+        "code": "period_empty",
+        "message": "期間為空：「至」須遲於「由」",
+    }
+    assert empty.headers["Content-Language"] == "zh-Hant-HK"
+    whole = period.replace("T09", "T11")
+    unnamed = world.client.get(whole, headers={**world.headers("site_admin"), **ZH})
+    assert unnamed.json()["code"] == "operator_needed"
+    assert unnamed.json()["message"] == "請指明營運者（?operator=）"
+
+    world.post("operator", "/api/v1/drones", json=drone_body("d1", 1))
+    body = {"site_id": SITE, "takeoff_pad_id": "P2", "drone_id": "d1", **slot(3, 10)}
+    booking = world.post("operator", "/api/v1/bookings", json=body).json()
+    assert booking["state"] == "pending"
+    fence = f"/api/v1/bookings/{booking['id']}/fence"
+    refused = world.client.post(fence, headers={**world.headers("operator"), **ZH})
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "fence_not_sendable"
+    assert refused.json()["detail"].startswith(f"booking {booking['id']} is pending")
+    assert refused.json()["message"] == (
+        f"預約 {booking['id']} 待批准：只有已批准或進行中的預約才有空域可發送"
+    )
+
+
+def test_refusals_speak_the_users_stored_language_over_the_browsers(
+    world: World,
+) -> None:
+    me = world.headers("operator")
+    world.client.put("/api/v1/me/language", json={"language": "zh-Hant-HK"}, headers=me)
+    english = {"Accept-Language": "en-GB"}
+    period = "/api/v1/reports/campaign?from=2026-06-02T10:00Z&to=2026-06-02T09:00Z"
+    answer = world.client.get(period, headers={**me, **english})
+    assert answer.json()["message"] == "期間為空：「至」須遲於「由」"
+    assert answer.headers["Content-Language"] == "zh-Hant-HK"
+    # A booking rule's refusal and a 422's fields follow the same choice.
+    naive = world.client.post("/api/v1/bookings", json={}, headers={**me, **english})
+    assert naive.headers["Content-Language"] == "zh-Hant-HK"
+    assert naive.json()["detail"][0]["message"] == "必須填寫"
+    # Without a valid token nobody's choice is known: the browser's language.
+    anonymous = world.client.get("/api/v1/auth/me", headers=ZH)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "not_authenticated"
+    assert anonymous.json()["message"].startswith("尚未登入")
+    assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+    forged = world.client.get(
+        "/api/v1/auth/me", headers={"Authorization": "Bearer x.y.z", **english}
+    )
+    assert forged.json()["code"] == "token_invalid"
+    assert forged.json()["message"] == forged.json()["detail"]
