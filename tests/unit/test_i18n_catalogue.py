@@ -166,7 +166,14 @@ def _string_literals(source: str) -> list[tuple[int, str, str]]:
     return out
 
 
-NOT_UI = {"Accept", "Authorization", "Bearer", "Content-Type", "Accept-Language"}
+NOT_UI = {
+    "Accept",
+    "Authorization",
+    "Bearer",
+    "Content-Type",
+    "Accept-Language",
+    "Content-Language",
+}
 """Protocol words in the scripts that no person reads."""
 NOT_UI |= {"English", "Asia/Hong_Kong"}
 NOT_UI |= {"Point", "LineString", "Polygon", "MultiPolygon"}  # GeoJSON types

@@ -3,7 +3,7 @@
 // enforces every rule itself; hiding controls here only keeps pages uncluttered.
 
 import { fieldErrorsLine } from "./field_errors.js";
-import { currentLanguage, languageChosenHere, setLanguage, t } from "./i18n.js";
+import { LANGUAGES, currentLanguage, hasMessage, languageChosenHere, setLanguage, t } from "./i18n.js";
 
 const TOKEN_KEY = "skyberth.token";
 const USER_KEY = "skyberth.user";
@@ -17,20 +17,28 @@ export const CLOSURE_ROLES = ["site_admin", "safety_officer"];
 export const APPROVER_ROLES = ["site_admin"];
 
 export class ApiError extends Error {
-  /** A non-2xx answer: `status`, and `body` (parsed JSON when it was JSON). */
-  constructor(status, body, url) {
-    super(describeError(status, body));
+  /**
+   * A non-2xx answer: `status`, and `body` (parsed JSON when it was JSON).
+   * `language` is the one the API wrote its `message`s in (its Content-Language:
+   * the user's stored choice, else the page language the request asked for).
+   */
+  constructor(status, body, url, language = currentLanguage()) {
+    super(describeError(status, body, language));
     this.status = status;
     this.body = body;
     this.url = url;
-    // The API wrote its messages in the page language of the request (see api()).
-    this.language = currentLanguage();
+    this.language = language;
   }
 }
 
-function describeError(status, body) {
+function describeError(status, body, language) {
   if (body && typeof body === "object") {
-    if (typeof body.message === "string") return body.message;
+    // `message` is for people, when in the page language; else the page's own
+    // words for the refusal's code (error.<code>), else the English `detail`.
+    if (typeof body.message === "string" && language === currentLanguage()) return body.message;
+    if (typeof body.code === "string" && hasMessage(`error.${body.code}`) && !hasPlaceholders(`error.${body.code}`)) {
+      return t(`error.${body.code}`);
+    }
     if (typeof body.detail === "string") return body.detail;
     if (Array.isArray(body.detail)) return fieldErrorsLine(body.detail);
   }
@@ -86,8 +94,19 @@ export async function api(path, { method = "GET", body, form, raw = false } = {}
   if (raw && response.ok) return response;
   const type = response.headers.get("Content-Type") || "";
   const parsed = type.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) throw new ApiError(response.status, parsed, url);
+  if (!response.ok) throw new ApiError(response.status, parsed, url, answerLanguage(response));
   return parsed;
+}
+
+/** Return the language an error answer is written in (Content-Language), or the page's. */
+function answerLanguage(response) {
+  const said = response.headers.get("Content-Language");
+  return said in LANGUAGES ? said : currentLanguage();
+}
+
+/** Return whether message `key` needs values the page does not have ({name}). */
+function hasPlaceholders(key) {
+  return /\{\w+\}/.test(t(key));
 }
 
 /** Return the signed-in user ({id, name, role, operator_id}); go to /login if none. */
