@@ -99,13 +99,27 @@ class LoopWatch:
                 continue
             reported_beat = beat
             self.stalls += 1
-            frame = sys._current_frames().get(self._loop_thread or -1)
-            # The innermost frames: where the loop is, not how it was started.
-            where = "".join(traceback.format_stack(frame)[-12:]) if frame else "?"
             _limited(
                 logging.WARNING,
                 "stall",
                 "event loop stalled for over %.1f s; it was in:\n%s",
                 stalled_s,
-                where,
+                self._where(),
             )
+
+    def _where(self) -> str:
+        """The loop thread's innermost frames, then every other thread's: a loop
+        stuck in C code (its stack ends in the loop's run) is often waiting for the
+        GIL that another thread holds."""
+        names = {t.ident: t.name for t in threading.enumerate()}
+        own = threading.get_ident()
+        parts: list[str] = []
+        frames = sys._current_frames()
+        ordered = sorted(frames.items(), key=lambda item: item[0] != self._loop_thread)
+        for ident, frame in ordered:
+            if ident == own:
+                continue
+            # The innermost frames: where it is, not how it was started.
+            stack = "".join(traceback.format_stack(frame)[-8:])
+            parts.append(f"[thread {names.get(ident, ident)}]\n{stack}")
+        return "".join(parts) or "?"

@@ -104,6 +104,9 @@ FIRST_RECORDS_WAIT_S = 0.5
 """A starting web process waits this long for the full records it asked the
 gateways for (they answer at their next tick, 20 ms) before it serves viewers."""
 
+SNAPSHOT_SHARED_S = 0.2
+"""Snapshots built within this of each other share their vehicle records (the
+live frames' own interval, so a map is never further behind than its next frame)."""
 OVERLOAD_CHECK_S = 0.5
 """How often the links are asked whether they shed load, for the live stream."""
 ProcessRole = Literal["all", "gateway", "web"]
@@ -182,6 +185,7 @@ class TelemetryRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._snapshot_vehicles: tuple[float, list[dict[str, Any]] | None] = (0.0, None)
         self.loop_watch = LoopWatch()
         """The event loop's lag, and where it was when it stalled."""
 
@@ -284,10 +288,21 @@ class TelemetryRuntime:
 
     def vehicle_frames(self, now_s: float) -> list[dict[str, Any]]:
         """Every live vehicle for a snapshot: from the bus's relay when there is
-        one, else from this process's gateway."""
+        one, else from this process's gateway.
+
+        Shared by the snapshots of ``SNAPSHOT_SHARED_S``: a hundred maps that
+        reconnect at once (a restart, a network blip) would otherwise each build
+        every vehicle's record on the loop; the frames that follow a snapshot, and
+        every vehicle's re-send each second, bring anything newer."""
+        cached_s, frames = self._snapshot_vehicles
+        if frames is not None and 0.0 <= now_s - cached_s < SNAPSHOT_SHARED_S:
+            return frames
         if self.relay is not None:
-            return self.relay.vehicle_frames(now_s)
-        return self.gateway.vehicle_frames(now_s)
+            frames = self.relay.vehicle_frames(now_s)
+        else:
+            frames = self.gateway.vehicle_frames(now_s)
+        self._snapshot_vehicles = (now_s, frames)
+        return frames
 
     def vessel_frames(self) -> list[dict[str, Any]]:
         """Every vessel with a position, for a snapshot: from the bus's relay when

@@ -28,8 +28,9 @@ from typing import Any, TypeAlias
 
 SHED_AFTER_S = 0.25
 """A wakeup whose first datagram waited this long in the kernel starts shedding."""
-DRAIN_MAX = 65_536
-"""At most this many datagrams drained into one batch (~0.1 s of reads)."""
+DRAIN_MAX = 16_384
+"""At most this many datagrams drained into one batch (~40 ms of reads): a deeper
+backlog is shed over several wakeups, so the loop turns in between."""
 ROUTINE_EVERY_S = 5.0
 """While shedding, a routine message kind reaches the gateway this often per vehicle."""
 

@@ -230,6 +230,10 @@ class _UdpLink(Link):
                 len(batch),
             )
         self._overloaded_until_s = now_s + OVERLOADED_FOR_S
+        if self.on_backlog is not None and waited_s < BEHIND_AFTER_S:
+            # Behind by less than BEHIND_AFTER_S (``_recv_first`` told of more):
+            # the silence of a drone whose datagrams are shed is ours, not its link's.
+            self.on_backlog(self.link_id, now_s)
         if self.on_shed is not None and dropped:
             try:
                 self.on_shed(self.link_id, dropped)
