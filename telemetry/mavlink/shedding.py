@@ -3,11 +3,12 @@
 A gateway that cannot keep up must not work through seconds-old positions in order
 while the breach it should report waits behind them in the kernel. Once a UDP
 reader finds that its datagrams waited ``SHED_AFTER_S`` or more (the kernel's own
-receive stamp), it drains the socket and hands the batch to :func:`shed`, which
-keeps, per sender and system id:
+receive stamp), it drains the socket into a :class:`Shedder` and decodes from it,
+which keeps waiting, per sender and system id:
 
-- the newest ``GLOBAL_POSITION_INT`` and the newest ``HEARTBEAT`` of the batch
-  (where it is now, and whether it is armed: what conformance needs);
+- the newest ``GLOBAL_POSITION_INT`` and the newest ``HEARTBEAT`` (where it is
+  now, and whether it is armed: what conformance needs), a newer one taking the
+  place of the one still waiting;
 - each other routine telemetry message (status, GPS, attitude, HUD, battery) at
   most once per ``ROUTINE_EVERY_S`` (the live picture, battery alerts);
 - everything else, always: mission, fence, parameter and command traffic, MAVLink
@@ -22,15 +23,16 @@ README ("Overload").
 
 from __future__ import annotations
 
+import itertools
+from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 SHED_AFTER_S = 0.25
 """A wakeup whose first datagram waited this long in the kernel starts shedding."""
-DRAIN_MAX = 16_384
-"""At most this many datagrams drained into one batch (~40 ms of reads): a deeper
-backlog is shed over several wakeups, so the loop turns in between."""
+DRAIN_MAX = 2_048
+"""At most this many datagrams read per wakeup while behind (~6 ms): a deeper
+backlog is drained over several wakeups, decoding in between, so the loop turns."""
 ROUTINE_EVERY_S = 5.0
 """While shedding, a routine message kind reaches the gateway this often per vehicle."""
 
@@ -61,51 +63,56 @@ def routine_key(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-@dataclass
 class Shedder:
-    """Per link: when each routine kind of each vehicle last went through."""
+    """A link's datagrams waiting to be decoded while it is behind, newest first
+    in value: a datagram of (sender, sysid, hot id) replaces the one of the same
+    key still waiting, in that one's place in the queue, so the queue never holds
+    more than one position per vehicle, however far behind decoding is."""
 
-    routine_every_s: float = ROUTINE_EVERY_S
-    _routine_s: dict[Hashable, float] = field(default_factory=dict)
-    shed_datagrams: int = 0
-    batches: int = 0
+    def __init__(self, routine_every_s: float = ROUTINE_EVERY_S) -> None:
+        self.routine_every_s = routine_every_s
+        self._pending: OrderedDict[Hashable, Datagram] = OrderedDict()
+        self._routine_s: dict[Hashable, float] = {}
+        self._unique = itertools.count()
+        self.shed_datagrams = 0
+        self.batches = 0
 
-    def shed(
-        self, batch: Sequence[Datagram], now_s: float
-    ) -> tuple[list[Datagram], list[Datagram]]:
-        """``batch`` (oldest first) split into the datagrams worth decoding and
-        those shed (each single frames of routine telemetry), both in order."""
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, batch: Sequence[Datagram], now_s: float) -> list[Datagram]:
+        """Queue ``batch`` (oldest first) for decoding; return the datagrams shed:
+        superseded by a newer one of the same key, or routine ones within
+        ``routine_every_s`` of the last of their key that went through."""
         self.batches += 1
-        newest: dict[tuple[Any, int, int], int] = {}
-        keys: list[tuple[Any, int, int] | None] = []
-        for index, (data, source, _) in enumerate(batch):
-            frame = routine_key(data)
-            if frame is None:
-                keys.append(None)
-                continue
-            key = (source, frame[0], frame[1])
-            keys.append(key)
-            newest[key] = index
-        kept: list[Datagram] = []
-        shed: list[Datagram] = []
+        pending = self._pending
         routine_s = self._routine_s
-        for index, item in enumerate(batch):
-            found = keys[index]
-            if found is None:
-                kept.append(item)
+        every_s = self.routine_every_s
+        shed: list[Datagram] = []
+        for item in batch:
+            frame = routine_key(item[0])
+            if frame is None:
+                pending[next(self._unique)] = item
                 continue
-            key = found
-            if newest[key] != index:
+            key = (item[1], frame[0], frame[1])
+            waiting = pending.get(key)
+            if waiting is not None:
+                shed.append(waiting)
+                pending[key] = item  # the newest, in the older one's place
+            elif frame[1] in ROUTINE and now_s - routine_s.get(key, -1e18) < every_s:
                 shed.append(item)
-                continue
-            if key[2] in ROUTINE:
-                if now_s - routine_s.get(key, -1e18) < self.routine_every_s:
-                    shed.append(item)
-                    continue
-                routine_s[key] = now_s
-            kept.append(item)
+            else:
+                pending[key] = item
+                if frame[1] in ROUTINE:
+                    routine_s[key] = now_s
         self.shed_datagrams += len(shed)
-        if len(routine_s) > 4 * len(newest) + 65_536:
-            # Senders come and go; forget the ones not in this batch.
-            self._routine_s = {k: routine_s[k] for k in newest if k in routine_s}
-        return kept, shed
+        if len(routine_s) > 65_536 + 8 * len(pending):
+            # Senders come and go; forget the ones not waiting now.
+            self._routine_s = {k: routine_s[k] for k in pending if k in routine_s}
+        return shed
+
+    def take(self) -> Datagram | None:
+        """The datagram to decode next (the longest waiting), or None."""
+        if not self._pending:
+            return None
+        return self._pending.popitem(last=False)[1]

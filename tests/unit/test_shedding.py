@@ -5,7 +5,7 @@ from __future__ import annotations
 from pymavlink.dialects.v10 import common as mavlink1
 from pymavlink.dialects.v20 import common as mavlink2
 
-from telemetry.mavlink.shedding import ROUTINE_EVERY_S, Shedder, routine_key
+from telemetry.mavlink.shedding import ROUTINE_EVERY_S, Datagram, Shedder, routine_key
 
 A, B = ("10.0.0.1", 14550), ("10.0.0.2", 14550)
 
@@ -37,7 +37,16 @@ def test_only_a_single_unsigned_mavlink2_frame_of_a_hot_id_is_sheddable() -> Non
     assert routine_key(b"\xfd\x05garbage") is None
 
 
-def test_the_newest_position_per_sender_and_sysid_is_kept_in_arrival_order() -> None:
+def drain(shedder: Shedder) -> list[Datagram]:
+    out = []
+    while (item := shedder.take()) is not None:
+        out.append(item)
+    return out
+
+
+def test_the_newest_position_per_sender_and_sysid_waits_in_the_older_ones_place() -> (
+    None
+):
     seven = mavlink2.MAVLink(None, srcSystem=7, srcComponent=1)
     eight = mavlink2.MAVLink(None, srcSystem=8, srcComponent=1)
     batch = [
@@ -48,21 +57,34 @@ def test_the_newest_position_per_sender_and_sysid_is_kept_in_arrival_order() -> 
         (position(eight, 2), A, 0.0),
     ]
     shedder = Shedder()
-    kept, shed = shedder.shed(batch, 100.0)
-    assert kept == [batch[2], batch[3], batch[4]]
+    shed = shedder.add(batch, 100.0)
     assert shed == [batch[0], batch[1]]
+    assert drain(shedder) == [batch[3], batch[4], batch[2]]
     assert shedder.shed_datagrams == 2
+
+
+def test_a_position_arriving_while_the_last_one_waits_replaces_it() -> None:
+    seven = mavlink2.MAVLink(None, srcSystem=7, srcComponent=1)
+    shedder = Shedder()
+    older = (position(seven, 1), A, 0.0)
+    newer = (position(seven, 2), A, 0.1)
+    assert shedder.add([older], 100.0) == []
+    assert shedder.add([newer], 100.1) == [older]
+    assert len(shedder) == 1
+    assert drain(shedder) == [newer]
 
 
 def test_routine_messages_go_through_at_most_once_per_interval() -> None:
     mav = mavlink2.MAVLink(None, srcSystem=7, srcComponent=1)
     shedder = Shedder()
     first = [(attitude(mav, 1), A, 0.0), (attitude(mav, 2), A, 0.0)]
-    assert shedder.shed(first, 100.0) == ([first[1]], [first[0]])
+    assert shedder.add(first, 100.0) == [first[0]]
+    assert drain(shedder) == [first[1]]
     again = [(attitude(mav, 3), A, 0.0)]
-    assert shedder.shed(again, 100.0 + ROUTINE_EVERY_S / 2) == ([], again)
+    assert shedder.add(again, 100.0 + ROUTINE_EVERY_S / 2) == again
     later = [(attitude(mav, 4), A, 0.0)]
-    assert shedder.shed(later, 100.0 + ROUTINE_EVERY_S) == (later, [])
+    assert shedder.add(later, 100.0 + ROUTINE_EVERY_S) == []
+    assert drain(shedder) == later
     assert shedder.shed_datagrams == 2
 
 
@@ -70,4 +92,6 @@ def test_garbage_and_rare_traffic_are_never_shed() -> None:
     mav = mavlink2.MAVLink(None, srcSystem=7, srcComponent=1)
     items = [bytes(mav.mission_count_encode(245, 190, 3).pack(mav)) for _ in range(3)]
     batch = [(b"\x00\x01junk", A, 0.0), *[(d, A, 0.0) for d in items]]
-    assert Shedder().shed(batch, 1.0) == (batch, [])
+    shedder = Shedder()
+    assert shedder.add(batch, 1.0) == []
+    assert drain(shedder) == batch

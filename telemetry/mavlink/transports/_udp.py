@@ -81,9 +81,7 @@ class _UdpLink(Link):
         self._local: tuple[str, int] | None = None
         self._loop = asyncio.get_running_loop()
         self._shedder = Shedder()
-        self._kept: deque[Datagram] = deque()
-        """A shed batch's datagrams still to decode, oldest first."""
-        self._kept_s = 0.0
+        """While behind: the datagrams waiting to be decoded (newest per key)."""
         self._overloaded_until_s = -math.inf
         self._ages: deque[float] = deque(maxlen=_AGES_KEPT)
         """How long recent datagrams had waited when decoded (a wakeup's first,
@@ -132,7 +130,11 @@ class _UdpLink(Link):
         # together, so they share a receive time.
         now_s = self._clock()
         deadline = time.perf_counter() + _WAKEUP_BUDGET_S
-        if self._kept and not self._decode_kept(deadline):
+        if len(self._shedder):
+            # Behind: drain what came since into the queue (newest replacing
+            # what waits), then decode from it.
+            self._shed(sock, now_s, 0.0)
+            self._decode_kept(now_s, deadline)
             return
         for n in range(_DATAGRAMS_PER_WAKEUP):
             if n & 31 == 31 and time.perf_counter() > deadline:
@@ -142,8 +144,9 @@ class _UdpLink(Link):
                     data, addr, waited_s = self._recv_first(sock, now_s)
                     self._ages.append(waited_s)
                     if waited_s >= SHED_AFTER_S:
-                        self._shed(sock, data, addr, now_s, waited_s)
-                        self._decode_kept(deadline)
+                        first = (data, addr, time.time() - waited_s)
+                        self._shed(sock, now_s, waited_s, first)
+                        self._decode_kept(now_s, deadline)
                         return
                 else:
                     data, addr = recvfrom(_MAX_DATAGRAM_BYTES)
@@ -181,15 +184,19 @@ class _UdpLink(Link):
         return data, addr, waited_s
 
     def _shed(
-        self, sock: socket.socket, data: bytes, addr: Any, now_s: float, waited_s: float
+        self,
+        sock: socket.socket,
+        now_s: float,
+        waited_s: float,
+        first: Datagram | None = None,
     ) -> None:
-        """Behind: drain the socket (up to ``DRAIN_MAX``) and keep what is worth
-        decoding (``shedding.Shedder``) for ``_decode_kept``."""
-        batch: list[Datagram] = [(data, addr, time.time() - waited_s)]
+        """Behind: read up to ``DRAIN_MAX`` datagrams into the shedder's queue and
+        hand the ones it sheds to ``on_shed`` (to be recorded)."""
+        batch: list[Datagram] = [first] if first is not None else []
         recvmsg = sock.recvmsg
         allowed = self.allowed
         peers = self._peers
-        for _ in range(DRAIN_MAX - 1):
+        for _ in range(DRAIN_MAX - len(batch)):
             try:
                 # Each with its kernel stamp: the age of what is decoded is measured.
                 data, ancillary, _flags, addr = recvmsg(
@@ -204,33 +211,30 @@ class _UdpLink(Link):
                 self._refuse_sender(addr[0])
                 continue
             batch.append((data, addr, _stamp(ancillary)))
+        if not batch:
+            return
         if peers is not None:
             for _, addr, _ in batch:
                 peers[addr] = now_s
             if len(peers) > _MAX_PEERS:
                 self._forget_peers(now_s)
-        kept, dropped = self._shedder.shed(batch, now_s)
+        starting = not len(self._shedder)
+        dropped = self._shedder.add(batch, now_s)
         counters = self.counters
-        shed = len(dropped)
-        counters.shed_datagrams += shed
-        counters.shed_batches += 1
+        counters.shed_datagrams += len(dropped)
+        counters.shed_batches += starting
         # Read, though not decoded: ``datagrams_in`` counts what left the kernel.
-        counters.datagrams_in += shed
-        counters.bytes_in += sum(len(d) for d, _, _ in batch) - sum(
-            len(d) for d, _, _ in kept
-        )
-        if now_s >= self._overloaded_until_s:
+        counters.datagrams_in += len(dropped)
+        counters.bytes_in += sum(len(d) for d, _, _ in dropped)
+        if starting and now_s >= self._overloaded_until_s:
             logger.warning(
-                "%s: overloaded: datagrams waited over %.2f s in the kernel; "
-                "decoding the newest position of each drone and shedding the "
-                "rest (%d of %d in this batch)",
+                "%s: overloaded: datagrams waited %.2f s in the kernel; decoding "
+                "the newest position of each drone and shedding older ones",
                 self.link_id,
-                SHED_AFTER_S,
-                shed,
-                len(batch),
+                waited_s,
             )
         self._overloaded_until_s = now_s + OVERLOADED_FOR_S
-        if self.on_backlog is not None and waited_s < BEHIND_AFTER_S:
+        if starting and self.on_backlog is not None and waited_s < BEHIND_AFTER_S:
             # Behind by less than BEHIND_AFTER_S (``_recv_first`` told of more):
             # the silence of a drone whose datagrams are shed is ours, not its link's.
             self.on_backlog(self.link_id, now_s)
@@ -240,32 +244,27 @@ class _UdpLink(Link):
             except Exception:  # a handler boundary: the link must keep reading
                 counters.callback_errors += 1
                 logger.exception("%s: on_shed raised; reading on", self.link_id)
-        self._kept.extend(kept)
-        self._kept_s = now_s
 
-    def _decode_kept(self, deadline: float) -> bool:
-        """Decode the kept datagrams until ``deadline``; True once none is left
-        (else the loop is asked to come back, as the socket may be empty)."""
-        kept = self._kept
-        now_s = self._kept_s
+    def _decode_kept(self, now_s: float, deadline: float) -> None:
+        """Decode from the shedder's queue until ``deadline``; while it holds
+        more, the loop is asked to come back (the socket may be empty)."""
+        take = self._shedder.take
         udpin = self._peers is not None
         ages = self._ages
         wall_s = time.time()
         n = 0
-        while kept:
-            data, addr, arrived_s = kept.popleft()
+        while (item := take()) is not None:
+            data, addr, arrived_s = item
             ages.append(wall_s - arrived_s)
             if udpin:
                 self._deliver_from(self.link_id, data, now_s, addr)
             else:
                 self._deliver(self.link_id, data, now_s)
             n += 1
-            if n & 31 == 0 and time.perf_counter() > deadline:
+            if n & 15 == 0 and time.perf_counter() > deadline:
                 break
-        if kept:
+        if len(self._shedder):
             self._loop.call_soon(self._read_ready)
-            return False
-        return True
 
     def decode_age_s(self) -> tuple[float, float, float]:
         """(median, 99th percentile, max) of how long recent datagrams waited
