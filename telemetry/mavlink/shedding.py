@@ -30,9 +30,13 @@ from typing import Any, TypeAlias
 
 SHED_AFTER_S = 0.25
 """A wakeup whose first datagram waited this long in the kernel starts shedding."""
-DRAIN_MAX = 2_048
-"""At most this many datagrams read per wakeup while behind (~6 ms): a deeper
+DRAIN_MAX = 16_384
+"""At most this many datagrams read at once while behind (~50 ms): a deeper
 backlog is drained over several wakeups, decoding in between, so the loop turns."""
+DRAIN_EVERY_S = 0.1
+"""While behind, the socket is drained this often (a position's interval at 10 Hz):
+often enough that what waits is the newest, seldom enough that decoding, not
+reading, gets the time."""
 ROUTINE_EVERY_S = 5.0
 """While shedding, a routine message kind reaches the gateway this often per vehicle."""
 

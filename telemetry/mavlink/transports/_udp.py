@@ -24,7 +24,13 @@ from collections.abc import Callable
 from typing import Any
 
 from telemetry.mavlink.endpoints import NetworkEndpoint, format_host_port
-from telemetry.mavlink.shedding import DRAIN_MAX, SHED_AFTER_S, Datagram, Shedder
+from telemetry.mavlink.shedding import (
+    DRAIN_EVERY_S,
+    DRAIN_MAX,
+    SHED_AFTER_S,
+    Datagram,
+    Shedder,
+)
 from telemetry.mavlink.transports._base import (
     Link,
     LinkOpenError,
@@ -82,6 +88,7 @@ class _UdpLink(Link):
         self._loop = asyncio.get_running_loop()
         self._shedder = Shedder()
         """While behind: the datagrams waiting to be decoded (newest per key)."""
+        self._drained_s = -math.inf
         self._overloaded_until_s = -math.inf
         self._ages: deque[float] = deque(maxlen=_AGES_KEPT)
         """How long recent datagrams had waited when decoded (a wakeup's first,
@@ -131,9 +138,10 @@ class _UdpLink(Link):
         now_s = self._clock()
         deadline = time.perf_counter() + _WAKEUP_BUDGET_S
         if len(self._shedder):
-            # Behind: drain what came since into the queue (newest replacing
-            # what waits), then decode from it.
-            self._shed(sock, now_s, 0.0)
+            # Behind: now and then drain what came since into the queue (newest
+            # replacing what waits); decode from it meanwhile.
+            if now_s - self._drained_s >= DRAIN_EVERY_S:
+                self._shed(sock, now_s, 0.0)
             self._decode_kept(now_s, deadline)
             return
         for n in range(_DATAGRAMS_PER_WAKEUP):
@@ -192,6 +200,7 @@ class _UdpLink(Link):
     ) -> None:
         """Behind: read up to ``DRAIN_MAX`` datagrams into the shedder's queue and
         hand the ones it sheds to ``on_shed`` (to be recorded)."""
+        self._drained_s = now_s
         batch: list[Datagram] = [first] if first is not None else []
         recvmsg = sock.recvmsg
         allowed = self.allowed
@@ -234,9 +243,10 @@ class _UdpLink(Link):
                 waited_s,
             )
         self._overloaded_until_s = now_s + OVERLOADED_FOR_S
-        if starting and self.on_backlog is not None and waited_s < BEHIND_AFTER_S:
-            # Behind by less than BEHIND_AFTER_S (``_recv_first`` told of more):
-            # the silence of a drone whose datagrams are shed is ours, not its link's.
+        if self.on_backlog is not None and waited_s < BEHIND_AFTER_S:
+            # Behind for as long as it sheds (``_recv_first`` told of a wait over
+            # BEHIND_AFTER_S itself): the silence of a drone whose datagrams wait
+            # or are shed here is ours, not its link's.
             self.on_backlog(self.link_id, now_s)
         if self.on_shed is not None and dropped:
             try:
