@@ -29,7 +29,10 @@ ROWS: list[tuple[str, Cell]] = [
         "offered / really sent msgs/s",
         lambda f: f"{f['offered_msgs_per_s']:,} / {f['sent_msgs_per_s']:,}",
     ),
-    ("ingest msgs/s (median 1 s)", lambda f: f"{f['ingest_msgs_per_s']:,}"),
+    (
+        "decoded / read msgs/s (median 1 s)",
+        lambda f: f"{f['ingest_msgs_per_s']:,} / {f.get('read_msgs_per_s', 0):,}",
+    ),
     ("raw parse_buffer msgs/s", lambda f: f"{f['raw_parse_msgs_per_s']:,}"),
     ("ratio vs raw parse", lambda f: f["ratio_vs_raw_parse"]),
     (
