@@ -50,12 +50,12 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from telemetry.log_limits import RateLimitedLog
 from telemetry.mavlink.condition_messages import CONDITION_CONVERTERS
 from telemetry.mavlink.fast_codec import (
-    SEQ_GAP_MAX,
     Convert,
     FastPath,
     build_specs,
     clean_frame_end,
     fast_constructor,
+    note_seq,
 )
 from telemetry.mavlink.messages import (
     Attitude,
@@ -499,16 +499,7 @@ class LinkCodec:
                     self._on_rejected(raw, sysid, compid, msg_id, reason, now_s, out)
                     m = parse(b"")
                     continue
-            seq = header.seq
-            stream = sysid << 8 | compid
-            previous = last_seq.get(stream)
-            last_seq[stream] = seq
-            if previous is not None:
-                gap = (seq - previous - 1) & 0xFF
-                if 0 < gap < SEQ_GAP_MAX:
-                    counters.seq_lost += gap
-                    lost = counters.seq_lost_by_sysid
-                    lost[sysid] = lost.get(sysid, 0) + gap
+            note_seq(counters, last_seq, sysid, compid, header.seq)
             by_id[msg_id] = by_id.get(msg_id, 0) + 1
             frames.append(
                 new_raw_frame(

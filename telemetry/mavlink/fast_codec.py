@@ -238,6 +238,22 @@ class SeqCounters(Protocol):
     seq_lost_by_sysid: dict[int, int]
 
 
+def note_seq(
+    counters: SeqCounters, last_seq: dict[int, int], sysid: int, compid: int, seq: int
+) -> None:
+    """Count the frames missing before ``seq`` of (sysid, compid), both paths'
+    one rule: a jump of ``SEQ_GAP_MAX`` or more is not loss."""
+    stream = sysid << 8 | compid
+    previous = last_seq.get(stream)
+    last_seq[stream] = seq
+    if previous is not None:
+        gap = (seq - previous - 1) & 0xFF
+        if 0 < gap < SEQ_GAP_MAX:
+            counters.seq_lost += gap
+            lost = counters.seq_lost_by_sysid
+            lost[sysid] = lost.get(sysid, 0) + gap
+
+
 class FastPath:
     """One link's fast decoder; it shares the codec's counters, its memory of
     each stream's last ``seq`` and its signature verifier, so frames taken here
@@ -304,15 +320,7 @@ class FastPath:
                 break
             if strict or (keys and sysid in keys):
                 break  # the verifier's: pymavlink's path runs it
-            stream = sysid << 8 | compid
-            previous = last_seq.get(stream)
-            last_seq[stream] = seq
-            if previous is not None:
-                gap = (seq - previous - 1) & 0xFF
-                if 0 < gap < SEQ_GAP_MAX:
-                    counters.seq_lost += gap
-                    lost = counters.seq_lost_by_sysid
-                    lost[sysid] = lost.get(sysid, 0) + gap
+            note_seq(counters, last_seq, sysid, compid, seq)
             by_id[msg_id] = by_id.get(msg_id, 0) + 1
             frames.append(
                 new_raw_frame(sysid, compid, msg_id, now_s, data[pos:end], True, False)
