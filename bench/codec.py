@@ -33,13 +33,20 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import time
 import timeit
 from binascii import crc_hqx
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+# Run as ``python bench/codec.py``, this file's folder heads sys.path: put the
+# repository root there instead, so ``bench.*`` and the packages import.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench.gateway_fleet import Role, SimDrone
 from bench.gateway_stream import encode_loop
