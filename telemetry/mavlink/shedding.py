@@ -79,7 +79,6 @@ class Shedder:
         self._routine_s: dict[Hashable, float] = {}
         self._unique = itertools.count()
         self.shed_datagrams = 0
-        self.batches = 0
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -88,7 +87,6 @@ class Shedder:
         """Queue ``batch`` (oldest first) for decoding; return the datagrams shed:
         superseded by a newer one of the same key, or routine ones within
         ``routine_every_s`` of the last of their key that went through."""
-        self.batches += 1
         pending = self._pending
         routine_s = self._routine_s
         every_s = self.routine_every_s
