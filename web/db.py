@@ -14,6 +14,7 @@ order. Other processes still meet the busy timeout.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 import weakref
@@ -69,11 +70,33 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # sqlite3 module's implicit BEGIN, so a writer can ask for BEGIN IMMEDIATE.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _enter_wal(cursor)
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _enter_wal(cursor: Any) -> None:
+    """Switch the database to WAL, waiting out other connections that hold a lock.
+
+    Entering WAL writes the file's header under an exclusive lock, and SQLite
+    answers "database is locked" at once, without its busy handler, when another
+    connection holds one: processes opening a fresh file together (the first
+    migrating it) would fail. The mode is kept in the file, so once set, this is a
+    read that other connections do not block.
+    """
+    give_up_at = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay_s = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay_s > give_up_at:
+                raise
+            time.sleep(delay_s)
+            delay_s = min(delay_s * 2, 0.25)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
