@@ -129,16 +129,15 @@ def record_shed(
     if stream is None:
         return
     codec, _, by_sysid = stream
-    for data, source, arrived_s in datagrams:
-        for frame in codec.frames_only(data, arrived_s):
-            vehicle = by_sysid.get(frame.sysid)
-            if (
-                vehicle is None
-                or vehicle.signing_required
-                or (source is not None and vehicle.source != source)
-            ):
-                continue
-            vehicle.record_shed(arrived_s, frame.raw)
+    for data, source, arrived_s in codec.shed_frames(datagrams):
+        vehicle = by_sysid.get(data[5])  # the sysid: one MAVLink 2 frame
+        if (
+            vehicle is None
+            or vehicle.signing_required
+            or (source is not None and vehicle.source != source)
+        ):
+            continue
+        vehicle.record_shed(arrived_s, data)
 
 
 def _refuse_foreign(

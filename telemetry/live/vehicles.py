@@ -345,9 +345,12 @@ class VehicleState:
     def record_shed(self, t_s: float, raw: bytes) -> None:
         """Keep a frame that was shed under overload (never decoded) for the tlog,
         at its kernel arrival time; the link figures stay those of decoded frames."""
-        self.tlog_pending += _TLOG_TIME.pack(int(t_s * 1e6)) + raw
+        pending = self.tlog_pending
+        pending += _TLOG_TIME.pack(int(t_s * 1e6))
+        pending += raw
         self.tlog_pending_count += 1
-        self._pending_newest_s = max(self._pending_newest_s, t_s)
+        if t_s > self._pending_newest_s:
+            self._pending_newest_s = t_s
 
     def take_tlog(self) -> tuple[bytes, int]:
         """The tlog records since the last call and their count; they stay in the

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -375,21 +375,22 @@ class LinkCodec:
         """Bytes held for an incomplete frame (stream framing)."""
         return int(self._mav.buf_len())
 
-    def frames_only(self, data: bytes, now_s: float) -> list[RawFrame]:
-        """The clean frames of ``data`` framed, CRC-checked and sequence-counted
-        but not unpacked, nor counted as decoded: a datagram shed under overload
-        (``telemetry.mavlink.shedding``), kept for the record. Anything the fast
-        path would hand to pymavlink (signed, keyed, damaged) gives nothing."""
+    def shed_frames(
+        self, datagrams: Sequence[tuple[bytes, Any, float]]
+    ) -> list[tuple[bytes, Any, float]]:
+        """Of datagrams shed under overload (``telemetry.mavlink.shedding``), each
+        one unsigned MAVLink 2 frame, the clean ones: framed, CRC-checked and
+        sequence-counted but not unpacked, nor counted as decoded, to be kept for
+        the record. Anything the fast path would hand to pymavlink (signed, keyed,
+        damaged) is left out."""
         fast = self._fast
         if fast is None or self.framing != "datagram":
             return []
-        frames: list[RawFrame] = []
         try:
-            fast.run(bytes(data), 0, now_s, [], frames, decode=False)
+            return fast.clean_singles(datagrams)
         except Exception:  # the record must never stop the link
-            self._on_internal_error(now_s)
+            self._on_internal_error(datagrams[-1][2] if datagrams else 0.0)
             return []
-        return frames
 
     def feed(self, data: bytes, now_s: float) -> Decoded:
         """Decode ``data`` received at ``now_s`` (UTC epoch seconds); never raises.

@@ -41,7 +41,7 @@ from __future__ import annotations
 import collections
 import struct
 from binascii import crc_hqx
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any, Final, Protocol, TypeVar
 
@@ -338,3 +338,43 @@ class FastPath:
             pos = end
         self.frames_taken += len(frames) - first
         return pos
+
+    def clean_singles(
+        self, datagrams: Sequence[tuple[bytes, Any, float]]
+    ) -> list[tuple[bytes, Any, float]]:
+        """Of ``datagrams`` (bytes, sender, arrival time), each meant to hold one
+        unsigned MAVLink 2 frame (what an overloaded link sheds), the ones that do,
+        of a dialect id, with a valid CRC, from a sysid the verifier need not see:
+        framed and counted as ``run(decode=False)`` would, in one pass (about a
+        microsecond a datagram, against ``run``'s five with its per-call set-up)."""
+        verifier = self._verifier
+        if verifier.strict:
+            return []
+        keys = verifier.keys
+        counters = self._counters
+        by_id = counters.msgs_by_id
+        last_seq = self._last_seq
+        specs = self._specs
+        reversed_bits = _REVERSED
+        clean: list[tuple[bytes, Any, float]] = []
+        for item in datagrams:
+            data = item[0]
+            n = len(data)
+            if n < _V2_MIN_FRAME or data[0] != _V2 or data[2] or n != data[1] + 12:
+                continue
+            sysid = data[5]
+            if keys and sysid in keys:
+                continue
+            msg_id = data[7] | data[8] << 8 | data[9] << 16
+            spec = specs.get(msg_id)
+            if spec is None:
+                continue
+            extra = spec[0]
+            rev = data.translate(reversed_bits)
+            if crc_hqx(rev[1 : n - 2] + extra, 0xFFFF) != rev[n - 2] << 8 | rev[n - 1]:
+                continue
+            note_seq(counters, last_seq, sysid, data[6], data[4])
+            by_id[msg_id] = by_id.get(msg_id, 0) + 1
+            clean.append(item)
+        self.frames_taken += len(clean)
+        return clean

@@ -62,6 +62,7 @@ from simulator.fleet import Fleet
 from simulator.scenarios import DegradedSignal
 from telemetry.mavlink.codec import Decoded, LinkCodec
 from telemetry.mavlink.fast_codec import HOT_MESSAGE_IDS
+from telemetry.mavlink.shedding import routine_key
 from telemetry.mavlink.tlog import TlogReader, TlogWriter
 from tests.harness.autopilot_streams import (
     ardupilot_copter,
@@ -437,3 +438,47 @@ def test_both_paths_agree_on_a_million_fuzzed_and_mutated_frames() -> None:
     assert strict.fast.counters.signature_rejected > 0
     assert udp.fast_share > 0.3
     assert tcp.fast_share > 0.02  # after damage, the rest of a chunk is pymavlink's
+
+
+def test_shed_datagrams_are_filed_as_the_reference_frames_them() -> None:
+    """What an overloaded link sheds is filed where pymavlink takes the datagram
+    as one clean unsigned frame that no key covers, and nowhere else, with the
+    sequence and per-id counts the reference gives for those datagrams."""
+    rng = random.Random(SEED + 1)
+    # What a shedder sheds: datagrams that look like one unsigned MAVLink 2
+    # frame of a hot id, damaged or not.
+    datagrams = [
+        d for d in fuzz_batch(rng, fuzz_corpus(), 60_000) if routine_key(d) is not None
+    ]
+    sender = ("10.0.0.1", 14550)
+    items = [(d, sender, NOW_S + i / 1e3) for i, d in enumerate(datagrams)]
+    for keys, strict in (({}, False), ({KEYED_SYSID: KEY}, False), ({}, True)):
+        fast = LinkCodec("udp", keys, framing="datagram", require_signing=strict)
+        filed = fast.shed_frames(items)
+        if strict:
+            assert filed == [], "a strict link files nothing unverified"
+            continue
+        reference = LinkCodec("udp", keys, framing="datagram", fast_path=False)
+        expected = []
+        for item in items:
+            frames = reference.feed(item[0], item[2]).frames
+            if (
+                len(frames) == 1
+                and frames[0].raw == item[0]
+                and frames[0].mavlink2
+                and not frames[0].signed
+                and frames[0].sysid not in keys
+            ):
+                expected.append(item)
+        assert filed == expected
+        assert len(items) // 2 < len(filed) < len(items), "clean and damaged both"
+        counted = LinkCodec("udp", keys, framing="datagram", fast_path=False)
+        for data, _, t_s in expected:
+            counted.feed(data, t_s)
+        f, r = fast.counters, counted.counters
+        assert (f.seq_lost, f.seq_lost_by_sysid, f.msgs_by_id) == (
+            r.seq_lost,
+            r.seq_lost_by_sysid,
+            r.msgs_by_id,
+        )
+        assert f.frames_ok == 0, "filed, not decoded"

@@ -63,6 +63,11 @@ _TIMEVAL = struct.Struct("@ll")
 _TIMESTAMP_CMSG_BYTES = socket.CMSG_SPACE(_TIMEVAL.size)
 _ASM_GENERIC_MACHINES = frozenset({"x86_64", "aarch64", "riscv64"})
 _AGES_KEPT = 4096
+_STAMP_EVERY = 32
+"""While draining, every this many datagrams one is read with its kernel stamp
+and the ones after it take that stamp (the queue is in arrival order, so theirs is
+no earlier): their ages err by a fraction of a millisecond on the old side, and
+``recvfrom`` costs about 1.5 µs less than ``recvmsg`` with its stamp."""
 OVERLOADED_FOR_S = 2.0
 """A link is reported ``overloaded`` this long after its last shed batch."""
 
@@ -202,15 +207,19 @@ class _UdpLink(Link):
         hand the ones it sheds to ``on_shed`` (to be recorded)."""
         self._drained_s = now_s
         batch: list[Datagram] = [first] if first is not None else []
-        recvmsg = sock.recvmsg
+        recvmsg, recvfrom = sock.recvmsg, sock.recvfrom
         allowed = self.allowed
         peers = self._peers
-        for _ in range(DRAIN_MAX - len(batch)):
+        arrived_s = time.time()
+        for n in range(DRAIN_MAX - len(batch)):
             try:
-                # Each with its kernel stamp: the age of what is decoded is measured.
-                data, ancillary, _flags, addr = recvmsg(
-                    _MAX_DATAGRAM_BYTES, _TIMESTAMP_CMSG_BYTES
-                )
+                if n % _STAMP_EVERY == 0:
+                    data, ancillary, _flags, addr = recvmsg(
+                        _MAX_DATAGRAM_BYTES, _TIMESTAMP_CMSG_BYTES
+                    )
+                    arrived_s = _stamp(ancillary)
+                else:
+                    data, addr = recvfrom(_MAX_DATAGRAM_BYTES)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
@@ -219,7 +228,7 @@ class _UdpLink(Link):
             if allowed is not None and not allowed.allows(addr[0]):
                 self._refuse_sender(addr[0])
                 continue
-            batch.append((data, addr, _stamp(ancillary)))
+            batch.append((data, addr, arrived_s))
         if not batch:
             return
         if peers is not None:
