@@ -117,6 +117,8 @@ class EdgeGrid:
         self.oy: FloatArray = bounds[:, 1].copy()
         self.columns: IntArray = np.floor(width / cell).astype(np.int64) + 1
         self.rows: IntArray = np.floor(height / cell).astype(np.int64) + 1
+        self._last_col: FloatArray = (self.columns - 1).astype(np.float64)
+        self._last_row: FloatArray = (self.rows - 1).astype(np.float64)
         sizes = self.columns * self.rows
         self.first: IntArray = np.cumsum(sizes) - sizes
         total = int(sizes.sum())
@@ -155,12 +157,10 @@ class EdgeGrid:
         self.starts: IntArray = np.cumsum(self.counts) - self.counts
 
     def _clip_col(self, x: FloatArray, v: IntArray) -> IntArray:
-        col = cell_numbers(x, self.ox[v], self.cell_m)
-        return np.minimum(np.maximum(col, 0), self.columns[v] - 1)
+        return _clipped_cells(x, self.ox[v], self.cell_m, self._last_col[v])
 
     def _clip_row(self, y: FloatArray, v: IntArray) -> IntArray:
-        row = cell_numbers(y, self.oy[v], self.cell_m)
-        return np.minimum(np.maximum(row, 0), self.rows[v] - 1)
+        return _clipped_cells(y, self.oy[v], self.cell_m, self._last_row[v])
 
     def near_distance(self, vi: IntArray, x: FloatArray, y: FloatArray) -> FloatArray:
         """Return each point's distance to its volume's boundary where it is at
@@ -193,27 +193,31 @@ class EdgeGrid:
         """Return ``(path, edge)`` pairs: for each straight path from ``(x0, y0)``
         to ``(x1, y1)``, the edges of its volume whose bounding box meets the
         path's (so every edge it meets; a pair may repeat)."""
-        c0 = self._clip_col(np.minimum(x0, x1), vi)
-        c1 = self._clip_col(np.maximum(x0, x1), vi)
-        r0 = self._clip_row(np.minimum(y0, y1), vi)
-        r1 = self._clip_row(np.maximum(y0, y1), vi)
-        nc = c1 - c0 + 1
-        path, k = expand_ranges(np.zeros(vi.size, np.int64), nc * (r1 - r0 + 1))
-        v = vi[path]
-        flat = (
-            self.first[v]
-            + (r0[path] + k // nc[path]) * self.columns[v]
-            + c0[path]
-            + k % nc[path]
+        x_lo, x_hi = np.minimum(x0, x1), np.maximum(x0, x1)
+        y_lo, y_hi = np.minimum(y0, y1), np.maximum(y0, y1)
+        c0 = self._clip_col(x_lo, vi)
+        r0 = self._clip_row(y_lo, vi)
+        nc = self._clip_col(x_hi, vi) - c0 + 1
+        columns = self.columns[vi]
+        # Each path's cells, row by row from its first cell.
+        path, k = expand_ranges(
+            np.zeros(vi.size, np.int64), nc * (self._clip_row(y_hi, vi) - r0 + 1)
         )
+        row, col = np.divmod(k, nc[path])
+        flat = (self.first[vi] + r0 * columns + c0)[path] + row * columns[path] + col
         owner, slot = expand_ranges(self.starts[flat], self.counts[flat])
         path, edge = path[owner], self.cell_edges[slot]
         # Bounding boxes that meet (touching counts), as an STRtree query would.
         e = self.edges
-        meet = (e.x_min[edge] <= np.maximum(x0, x1)[path]) & (
-            e.x_max[edge] >= np.minimum(x0, x1)[path]
-        )
-        meet &= (e.y_min[edge] <= np.maximum(y0, y1)[path]) & (
-            e.y_max[edge] >= np.minimum(y0, y1)[path]
-        )
+        meet = (e.x_min[edge] <= x_hi[path]) & (e.x_max[edge] >= x_lo[path])
+        meet &= (e.y_min[edge] <= y_hi[path]) & (e.y_max[edge] >= y_lo[path])
         return path[meet], edge[meet]
+
+
+def _clipped_cells(
+    values: FloatArray, origin: FloatArray, cell_m: float, last: FloatArray
+) -> IntArray:
+    """Return ``cell_numbers`` clipped to ``[0, last]``, clipped while still float
+    (NaN gives 0, as -1 clipped would)."""
+    cell = np.fmin(np.fmax(np.floor((values - origin) / cell_m), 0.0), last)
+    return cell.astype(np.int64)
