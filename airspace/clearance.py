@@ -71,7 +71,13 @@ class ClearanceGrid:
                 break
             cell *= 1.1 * math.sqrt(total / MAX_CELLS)
         self.cells = total
-        self.values: npt.NDArray[np.float32] = self._values(edges, edge_rows)
+        # One spare value past the end, certainly outside: a lookup that lands on no
+        # stored cell reads it instead of branching.
+        self._values_ext = np.append(
+            self._values(edges, edge_rows), np.float32(_OUTSIDE)
+        )
+        self.values: npt.NDArray[np.float32] = self._values_ext[:-1]
+        self._lay_out_lookup()
 
     # -- construction ---------------------------------------------------------------
 
@@ -192,6 +198,24 @@ class ClearanceGrid:
         np.minimum.at(best, self.row_start[at[pair]] + col - self.col_lo[at[pair]], d2)
         return best
 
+    def _lay_out_lookup(self) -> None:
+        """Set the lookup's row tables: each outline's rows between an empty row
+        below and one above, so a row number clipped to ``[-1, row_count]`` needs
+        no test of its own."""
+        volumes = self.row_count.size
+        self._lookup_row0: IntArray = self.row0 + 2 * np.arange(volumes) + 1
+        self._last_row: FloatArray = self.row_count.astype(np.float64)
+        at = np.arange(self.row_volume.size) + 2 * self.row_volume + 1
+        size = self.row_volume.size + 2 * volumes
+        self._lookup_col_lo: IntArray = np.zeros(size, np.int64)
+        self._lookup_col_lo[at] = self.col_lo
+        # Lengths as unsigned: ``col - col_lo`` below the row's first column wraps
+        # to a huge number, so one comparison tests both ends of the row.
+        self._lookup_length = np.zeros(size, np.uint64)
+        self._lookup_length[at] = self.row_length
+        self._lookup_start: IntArray = np.zeros(size, np.int64)
+        self._lookup_start[at] = self.row_start
+
     # -- lookup ---------------------------------------------------------------------
 
     def lookup(self, vi: IntArray, x: FloatArray, y: FloatArray) -> FloatArray:
@@ -200,16 +224,16 @@ class ClearanceGrid:
         A NaN coordinate, or a point off its outline's raster, is outside (-1).
         """
         cell = self.cell_m
-        row = cell_numbers(y, self.oy[vi], cell)
-        col = cell_numbers(x, self.ox[vi], cell)
-        on_rows = (row >= 0) & (row < self.row_count[vi])
-        at = self.row0[vi] + np.where(on_rows, row, 0)
-        lo = self.col_lo[at]
-        stored = on_rows & (col >= lo) & (col <= self.col_hi[at])
-        if not self.cells:
-            return np.full(x.size, _OUTSIDE)
-        slot = np.where(stored, self.row_start[at] + col - lo, 0)
-        return np.where(stored, self.values[slot], _OUTSIDE).astype(np.float64)
+        # fmax/fmin drop NaN in favour of the bound: a NaN row lands on the empty
+        # row below.
+        row = np.fmin(
+            np.fmax(np.floor((y - self.oy[vi]) / cell), -1.0), self._last_row[vi]
+        ).astype(np.int64)
+        at = self._lookup_row0[vi] + row
+        col = cell_numbers(x, self.ox[vi], cell) - self._lookup_col_lo[at]
+        stored = col.view(np.uint64) < self._lookup_length[at]
+        slot = np.where(stored, self._lookup_start[at] + col, self.cells)
+        return self._values_ext[slot].astype(np.float64)
 
 
 def _x_extent(
