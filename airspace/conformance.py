@@ -232,6 +232,33 @@ class _Assigned:
     inside: BoolArray
 
 
+def _collinear_contact(
+    dx: FloatArray,
+    dy: FloatArray,
+    ex: FloatArray,
+    ey: FloatArray,
+    wx: FloatArray,
+    wy: FloatArray,
+    eps: float,
+) -> tuple[BoolArray, FloatArray]:
+    """Return, per parallel (path, edge) pair, whether the path runs along the edge
+    and where it first touches it (a fraction of the path).
+
+    ``dx, dy`` is the path, ``ex, ey`` the edge and ``wx, wy`` the edge's start
+    from the path's start. The path starts strictly inside, off the edge, so first
+    contact is the nearer edge end.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dd = dx * dx + dy * dy
+        t_a = (wx * dx + wy * dy) / dd
+        t_b = ((wx + ex) * dx + (wy + ey) * dy) / dd
+        off_line = np.abs(wx * dy - wy * dx)
+        collinear = off_line <= eps * np.hypot(wx, wy) * np.sqrt(dd)
+        t_lo = np.maximum(np.minimum(t_a, t_b), 0.0)
+        collinear &= (t_lo <= 1.0) & (np.maximum(t_a, t_b) >= 0.0)
+    return collinear, t_lo
+
+
 def _segments(start: FloatArray, end: FloatArray) -> GeomArray:
     """Return two-point linestrings from ``(n, 2)`` start and end coordinates."""
     return np.asarray(
@@ -596,21 +623,15 @@ class ConformanceEngine:
             u = (wx * dy - wy * dx) / denom
             crossing = regular & (t >= -eps) & (t <= 1 + eps)
             crossing &= (u >= -eps) & (u <= 1 + eps)
-            # Collinear overlap: the path runs along the edge; first contact is the
-            # nearer edge end (the path starts strictly inside, off the edge). Only
-            # the (few) parallel pairs can be.
-            par = np.flatnonzero(~regular)
-            dx, dy, ex, ey, wx, wy = (a[par] for a in (dx, dy, ex, ey, wx, wy))
-            dd = dx * dx + dy * dy
-            t_a = (wx * dx + wy * dy) / dd
-            t_b = ((wx + ex) * dx + (wy + ey) * dy) / dd
-            off_line = np.abs(wx * dy - wy * dx)
-            collinear = off_line <= eps * np.hypot(wx, wy) * np.sqrt(dd)
-            t_lo = np.maximum(np.minimum(t_a, t_b), 0.0)
-            collinear &= (t_lo <= 1.0) & (np.maximum(t_a, t_b) >= 0.0)
         first = np.full(x0.size, np.inf)
         np.minimum.at(first, seg[crossing], np.clip(t[crossing], 0.0, 1.0))
-        np.minimum.at(first, seg[par[collinear]], t_lo[collinear])
+        # Only the (few, often no) parallel pairs can overlap collinearly.
+        par = np.flatnonzero(~regular)
+        if par.size:
+            collinear, t_lo = _collinear_contact(
+                dx[par], dy[par], ex[par], ey[par], wx[par], wy[par], eps
+            )
+            np.minimum.at(first, seg[par[collinear]], t_lo[collinear])
         missing = np.flatnonzero(~np.isfinite(first))
         if missing.size:
             # Floating point lost a grazing crossing; ask GEOS, else the look-ahead.
