@@ -692,14 +692,16 @@ class ConformanceEngine:
         # Iterate from the last zone so the lowest index wins where zones overlap.
         for z in range(len(self.exclusions) - 1, -1, -1):
             xmin, ymin, xmax, ymax = self._zone_bounds[z]
-            rows = np.flatnonzero(
-                (x >= xmin)
-                & (x <= xmax)
-                & (y >= ymin)
-                & (y <= ymax)
-                & (alt > self._zone_floors[z])
-                & (alt < self._zone_ceilings[z])
-            )
+            # A zone is small beside the site: its x-range leaves few drones, and
+            # only those meet the other tests.
+            rows = np.flatnonzero((x >= xmin) & (x <= xmax))
+            ry, ra = y[rows], alt[rows]
+            rows = rows[
+                (ry >= ymin)
+                & (ry <= ymax)
+                & (ra > self._zone_floors[z])
+                & (ra < self._zone_ceilings[z])
+            ]
             if rows.size:
                 hit = np.asarray(
                     shapely.contains_xy(self._zones[z], x[rows], y[rows]), dtype=bool
