@@ -80,6 +80,7 @@ from web.booking_fences import BookingFences
 from web.events import EventLog
 from web.fleet_directory import ended_active_bookings, load_fleet_directory
 from web.queries import BookingFilter, list_bookings
+from web.runtime_overload import OverloadFeed
 from web.schemas import BookingPublic
 
 logger = logging.getLogger(__name__)
@@ -107,8 +108,6 @@ gateways for (they answer at their next tick, 20 ms) before it serves viewers.""
 SNAPSHOT_SHARED_S = 0.2
 """Snapshots built within this of each other share their vehicle records (the
 live frames' own interval, so a map is never further behind than its next frame)."""
-OVERLOAD_CHECK_S = 0.5
-"""How often the links are asked whether they shed load, for the live stream."""
 ProcessRole = Literal["all", "gateway", "web"]
 
 
@@ -182,6 +181,8 @@ class TelemetryRuntime:
             self.gateway, lambda: self.links, sites, store=SqlFenceReports(engine)
         )
         """Fences sent to the drones, per booking (``web.booking_fences``)."""
+        self.overload = OverloadFeed(lambda: self.links, self.publish)
+        """Whether the links shed load, for the map (``web.runtime_overload``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -252,7 +253,7 @@ class TelemetryRuntime:
             self._tasks.append(asyncio.create_task(self.vessels.run(), name="vessels"))
         self._tasks.append(asyncio.create_task(self.gateway.run(), name="gateway"))
         self._tasks.append(
-            asyncio.create_task(self._overload_loop(), name="overload-watch")
+            asyncio.create_task(self.overload.run(), name="overload-watch")
         )
         self._tasks.append(
             asyncio.create_task(self._refresh_loop(), name="directory-refresh")
@@ -350,7 +351,7 @@ class TelemetryRuntime:
         return {
             "links": rows,
             "vehicles": self.gateway.vehicle_count(),
-            "overloaded": any(link.overloaded for link in self.links),
+            "overloaded": self.overload.overloaded,
             "vessels": len(self.vessels.table),
             "tick_ms_last": round(self.gateway.tick_seconds_last * 1000, 3),
             "tick_ms_max": round(self.gateway.tick_seconds_max * 1000, 3),
@@ -361,30 +362,6 @@ class TelemetryRuntime:
                 "stalls": lag.stalls,
             },
         }
-
-    @property
-    def overloaded(self) -> bool:
-        """Some link of this process sheds load (``telemetry.mavlink.shedding``)."""
-        return any(link.overloaded for link in self.links)
-
-    def overload_frame(self) -> dict[str, Any]:
-        """The live stream's ``gateway`` frame: whether positions are being shed."""
-        return {
-            "type": "gateway",
-            "overloaded": self.overloaded,
-            "links": [link.link_id for link in self.links if link.overloaded],
-            "shed_datagrams": sum(link.counters.shed_datagrams for link in self.links),
-            "t_utc": utc_iso(time.time()),
-        }
-
-    async def _overload_loop(self) -> None:
-        """Tell every viewer when shedding starts and stops (the map shows it)."""
-        shown = False
-        while True:
-            await asyncio.sleep(OVERLOAD_CHECK_S)
-            if self.overloaded != shown:
-                shown = not shown
-                self.publish(self.overload_frame(), None)
 
     async def _link_report_loop(self) -> None:
         """Publish this gateway's link figures for the web processes to add up."""
