@@ -60,7 +60,6 @@ from telemetry.live.link_router import (
     forwarding,
     open_targets,
 )
-from telemetry.live.vessel_picture import VesselPicture
 from telemetry.live.vessels import STALE_AFTER_S
 from telemetry.loop_watch import LoopWatch
 from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
@@ -72,7 +71,6 @@ from telemetry.mavlink.transports import (
     open_link,
     parse_endpoint,
 )
-from telemetry.recording.ais_log import AisLog
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
 from telemetry.retry_policy import jittered_waits
@@ -80,6 +78,7 @@ from web.booking_fences import BookingFences
 from web.events import EventLog
 from web.fleet_directory import ended_active_bookings, load_fleet_directory
 from web.queries import BookingFilter, list_bookings
+from web.runtime_ais import AisRuntime
 from web.runtime_overload import OverloadFeed
 from web.schemas import BookingPublic
 
@@ -165,16 +164,10 @@ class TelemetryRuntime:
             activate_booking=self._activate_booking,
             finish_booking=self._finish_booking,
         )
-        self.ais_endpoints = [parse_endpoint(spec) for spec in ais_endpoints]
-        self.ais_log = AisLog(ais_dir) if ais_dir is not None else None
-        """Raw AIS sentences, stamped, kept for the retention period."""
-        self.vessels = VesselPicture(
-            self.gateway,
-            limits=vessel_limits,
-            stale_after_s=ais_stale_s,
-            on_sentences=self.ais_log.record if self.ais_log is not None else None,
+        self.ais = AisRuntime(
+            self.gateway, ais_endpoints, vessel_limits, ais_stale_s, ais_dir
         )
-        """AIS vessels and their proximity to drones (docs/ais.md)."""
+        """AIS links, sentence log and vessel picture (``web.runtime_ais``)."""
         self.retention_days = retention_days
         self.links: list[Link] = []
         self.fences = BookingFences(
@@ -241,16 +234,10 @@ class TelemetryRuntime:
         self.links += await open_targets(self.router, self.forward)
         if self.talk:
             self._tasks.append(asyncio.create_task(self.router.run(), name="router"))
-        for endpoint in self.ais_endpoints:
-            link = await open_link(
-                endpoint, self.vessels.ingest, on_stream_end=self.vessels.end_stream
-            )
-            self.links.append(link)
-            logger.info("AIS link %s open on %s", link.link_id, link.local_address)
-        if self.ais_endpoints:
-            if self.ais_log is not None:
-                self.ais_log.start()
-            self._tasks.append(asyncio.create_task(self.vessels.run(), name="vessels"))
+        await self.ais.open_links(self.links)
+        if self.ais.endpoints:
+            vessels = self.ais.vessels.run()
+            self._tasks.append(asyncio.create_task(vessels, name="vessels"))
         self._tasks.append(asyncio.create_task(self.gateway.run(), name="gateway"))
         self._tasks.append(
             asyncio.create_task(self.overload.run(), name="overload-watch")
@@ -280,8 +267,7 @@ class TelemetryRuntime:
         for link in self.links:
             await link.close()
         self.links.clear()
-        if self.ais_log is not None:
-            await asyncio.to_thread(self.ais_log.close)
+        await self.ais.close()
         if self.recorder is not None and self.role != "web":
             await asyncio.to_thread(self.recorder.close)
             await asyncio.sleep(0)  # let the last incidents' announcements queue
@@ -310,12 +296,12 @@ class TelemetryRuntime:
         there is one (every gateway's AIS links), else this process's."""
         if self.relay is not None:
             return self.relay.vessel_frames()
-        return self.vessels.vessel_frames()
+        return self.ais.vessels.vessel_frames()
 
     def _full_records_wanted(self) -> None:
         """A web process started: send it every vehicle and every vessel."""
         self.gateway.request_full_records()
-        self.vessels.request_full_picture()
+        self.ais.vessels.request_full_picture()
 
     def links_report(self) -> dict[str, Any]:
         """This process's links (transport and codec figures per link, joined on
@@ -323,7 +309,7 @@ class TelemetryRuntime:
         on one process, and what a gateway publishes for the web processes."""
         codec_rows = {row["link_id"]: row for row in self.gateway.links()}
         lag = self.loop_watch.lag()
-        ais_rows = self.vessels.links()
+        ais_rows = self.ais.vessels.links()
         rows: list[dict[str, Any]] = []
         for link in self.links:
             row: dict[str, Any] = {
@@ -352,7 +338,7 @@ class TelemetryRuntime:
             "links": rows,
             "vehicles": self.gateway.vehicle_count(),
             "overloaded": self.overload.overloaded,
-            "vessels": len(self.vessels.table),
+            "vessels": len(self.ais.vessels.table),
             "tick_ms_last": round(self.gateway.tick_seconds_last * 1000, 3),
             "tick_ms_max": round(self.gateway.tick_seconds_max * 1000, 3),
             "loop_lag_ms": {
@@ -412,10 +398,7 @@ class TelemetryRuntime:
                         self.recorder.purge, self.retention_days
                     )
                     logger.info("retention sweep: %s", result)
-                    if self.ais_log is not None:
-                        cutoff_s = time.time() - self.retention_days * 86400
-                        files = await asyncio.to_thread(self.ais_log.purge, cutoff_s)
-                        logger.info("retention sweep: %d AIS file(s)", files)
+                    await self.ais.purge(self.retention_days)
                 except Exception:
                     logger.exception("retention sweep failed; will retry")
             await asyncio.sleep(RETENTION_SWEEP_S)
