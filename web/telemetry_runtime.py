@@ -28,16 +28,14 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session
 
 from airspace.site import Site
 from airspace.vessel_proximity import ProximityLimits
 from booking import services
-from booking.errors import BookingError, BookingRuleViolation, Rule
+from booking.errors import BookingError
 from booking.model import (
     ActiveBookingInClosure,
     Actor,
-    Booking,
     BookingBumped,
     BookingId,
     BookingStateChanged,
@@ -77,8 +75,8 @@ from telemetry.retry_policy import jittered_waits
 from web.booking_fences import BookingFences
 from web.events import EventLog
 from web.fleet_directory import ended_active_bookings, load_fleet_directory
-from web.queries import BookingFilter, list_bookings
 from web.runtime_ais import AisRuntime
+from web.runtime_fences import bookings_between, fenced_activation
 from web.runtime_overload import OverloadFeed
 from web.schemas import BookingPublic
 
@@ -251,11 +249,8 @@ class TelemetryRuntime:
         self._tasks.append(
             asyncio.create_task(self._window_end_loop(), name="booking-window-end")
         )
-        self._tasks.append(
-            asyncio.create_task(
-                self.fences.run_auto(self._bookings_between), name="fence-upload"
-            )
-        )
+        auto_fences = self.fences.run_auto(bookings_between(self.engine, GATEWAY_ACTOR))
+        self._tasks.append(asyncio.create_task(auto_fences, name="fence-upload"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -428,28 +423,12 @@ class TelemetryRuntime:
     def _systems_heard(self) -> list[tuple[str, int, bool]]:
         return [(v.link_id, v.sysid, v.is_gcs) for v in self.gateway.vehicles.values()]
 
-    def _bookings_between(self, start: datetime, end: datetime) -> list[Booking]:
-        with Session(self.engine) as session:
-            return list_bookings(
-                session, GATEWAY_ACTOR, BookingFilter(start=start, end=end)
-            )
-
     def _activate_booking(self, booking_id: int, t_s: float) -> None:
         """Mark the booking active, off the loop; a refusal is logged, not raised
         (one for its fence is also a warning event on the drone)."""
-        fence = self.fences.standing(booking_id)
-
-        def activate(bid: BookingId, at: datetime) -> None:
-            try:
-                services.activate(self.uow_factory(), bid, GATEWAY_ACTOR, at, fence)
-            except BookingRuleViolation as exc:
-                if exc.rule is Rule.FENCE_NOT_VERIFIED and self._loop is not None:
-                    message = f"{exc} (rule {exc.rule})"
-                    self._loop.call_soon_threadsafe(
-                        self.fences.blocked, booking_id, message
-                    )
-                raise
-
+        activate = fenced_activation(
+            self.fences, booking_id, self.uow_factory, GATEWAY_ACTOR, self._loop
+        )
         self._off_loop("activated", booking_id, activate, t_s)
 
     def _finish_booking(self, booking_id: int, t_s: float, why: str) -> None:
