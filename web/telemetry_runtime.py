@@ -12,6 +12,11 @@ default, straight into the hub). With a remote bus the process has a ``role``:
 ``gateway`` runs the links, the gateway and the recorder and only publishes;
 ``web`` opens no link and shows what the bus brings, through a ``VehicleRelay``
 in front of its hub; ``all`` does both.
+
+Three parts live beside it, each built and run from here: ``web.runtime_ais`` (AIS
+links, sentence log, vessel picture), ``web.runtime_fences`` (automatic fence
+upload, activation with the fence's standing) and ``web.runtime_overload`` (the
+live stream's ``gateway`` frame while links shed load).
 """
 
 from __future__ import annotations
