@@ -12,6 +12,11 @@ default, straight into the hub). With a remote bus the process has a ``role``:
 ``gateway`` runs the links, the gateway and the recorder and only publishes;
 ``web`` opens no link and shows what the bus brings, through a ``VehicleRelay``
 in front of its hub; ``all`` does both.
+
+Three parts live beside it, each built and run from here: ``web.runtime_ais`` (AIS
+links, sentence log, vessel picture), ``web.runtime_fences`` (automatic fence
+upload, activation with the fence's standing) and ``web.runtime_overload`` (the
+live stream's ``gateway`` frame while links shed load).
 """
 
 from __future__ import annotations
@@ -28,16 +33,14 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session
 
 from airspace.site import Site
 from airspace.vessel_proximity import ProximityLimits
 from booking import services
-from booking.errors import BookingError, BookingRuleViolation, Rule
+from booking.errors import BookingError
 from booking.model import (
     ActiveBookingInClosure,
     Actor,
-    Booking,
     BookingBumped,
     BookingId,
     BookingStateChanged,
@@ -60,7 +63,6 @@ from telemetry.live.link_router import (
     forwarding,
     open_targets,
 )
-from telemetry.live.vessel_picture import VesselPicture
 from telemetry.live.vessels import STALE_AFTER_S
 from telemetry.loop_watch import LoopWatch
 from telemetry.mavlink.sender_filter import SenderFilter, parse_networks
@@ -72,14 +74,15 @@ from telemetry.mavlink.transports import (
     open_link,
     parse_endpoint,
 )
-from telemetry.recording.ais_log import AisLog
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
 from telemetry.retry_policy import jittered_waits
 from web.booking_fences import BookingFences
 from web.events import EventLog
 from web.fleet_directory import ended_active_bookings, load_fleet_directory
-from web.queries import BookingFilter, list_bookings
+from web.runtime_ais import AisRuntime
+from web.runtime_fences import bookings_between, fenced_activation
+from web.runtime_overload import OverloadFeed
 from web.schemas import BookingPublic
 
 logger = logging.getLogger(__name__)
@@ -107,8 +110,6 @@ gateways for (they answer at their next tick, 20 ms) before it serves viewers.""
 SNAPSHOT_SHARED_S = 0.2
 """Snapshots built within this of each other share their vehicle records (the
 live frames' own interval, so a map is never further behind than its next frame)."""
-OVERLOAD_CHECK_S = 0.5
-"""How often the links are asked whether they shed load, for the live stream."""
 ProcessRole = Literal["all", "gateway", "web"]
 
 
@@ -166,22 +167,18 @@ class TelemetryRuntime:
             activate_booking=self._activate_booking,
             finish_booking=self._finish_booking,
         )
-        self.ais_endpoints = [parse_endpoint(spec) for spec in ais_endpoints]
-        self.ais_log = AisLog(ais_dir) if ais_dir is not None else None
-        """Raw AIS sentences, stamped, kept for the retention period."""
-        self.vessels = VesselPicture(
-            self.gateway,
-            limits=vessel_limits,
-            stale_after_s=ais_stale_s,
-            on_sentences=self.ais_log.record if self.ais_log is not None else None,
+        self.ais = AisRuntime(
+            self.gateway, ais_endpoints, vessel_limits, ais_stale_s, ais_dir
         )
-        """AIS vessels and their proximity to drones (docs/ais.md)."""
+        """AIS links, sentence log and vessel picture (``web.runtime_ais``)."""
         self.retention_days = retention_days
         self.links: list[Link] = []
         self.fences = BookingFences(
             self.gateway, lambda: self.links, sites, store=SqlFenceReports(engine)
         )
         """Fences sent to the drones, per booking (``web.booking_fences``)."""
+        self.overload = OverloadFeed(lambda: self.links, self.publish)
+        """Whether the links shed load, for the map (``web.runtime_overload``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -240,19 +237,13 @@ class TelemetryRuntime:
         self.links += await open_targets(self.router, self.forward)
         if self.talk:
             self._tasks.append(asyncio.create_task(self.router.run(), name="router"))
-        for endpoint in self.ais_endpoints:
-            link = await open_link(
-                endpoint, self.vessels.ingest, on_stream_end=self.vessels.end_stream
-            )
-            self.links.append(link)
-            logger.info("AIS link %s open on %s", link.link_id, link.local_address)
-        if self.ais_endpoints:
-            if self.ais_log is not None:
-                self.ais_log.start()
-            self._tasks.append(asyncio.create_task(self.vessels.run(), name="vessels"))
+        await self.ais.open_links(self.links)
+        if self.ais.endpoints:
+            vessels = self.ais.vessels.run()
+            self._tasks.append(asyncio.create_task(vessels, name="vessels"))
         self._tasks.append(asyncio.create_task(self.gateway.run(), name="gateway"))
         self._tasks.append(
-            asyncio.create_task(self._overload_loop(), name="overload-watch")
+            asyncio.create_task(self.overload.run(), name="overload-watch")
         )
         self._tasks.append(
             asyncio.create_task(self._refresh_loop(), name="directory-refresh")
@@ -263,11 +254,8 @@ class TelemetryRuntime:
         self._tasks.append(
             asyncio.create_task(self._window_end_loop(), name="booking-window-end")
         )
-        self._tasks.append(
-            asyncio.create_task(
-                self.fences.run_auto(self._bookings_between), name="fence-upload"
-            )
-        )
+        auto_fences = self.fences.run_auto(bookings_between(self.engine, GATEWAY_ACTOR))
+        self._tasks.append(asyncio.create_task(auto_fences, name="fence-upload"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -279,8 +267,7 @@ class TelemetryRuntime:
         for link in self.links:
             await link.close()
         self.links.clear()
-        if self.ais_log is not None:
-            await asyncio.to_thread(self.ais_log.close)
+        await self.ais.close()
         if self.recorder is not None and self.role != "web":
             await asyncio.to_thread(self.recorder.close)
             await asyncio.sleep(0)  # let the last incidents' announcements queue
@@ -309,12 +296,12 @@ class TelemetryRuntime:
         there is one (every gateway's AIS links), else this process's."""
         if self.relay is not None:
             return self.relay.vessel_frames()
-        return self.vessels.vessel_frames()
+        return self.ais.vessels.vessel_frames()
 
     def _full_records_wanted(self) -> None:
         """A web process started: send it every vehicle and every vessel."""
         self.gateway.request_full_records()
-        self.vessels.request_full_picture()
+        self.ais.vessels.request_full_picture()
 
     def links_report(self) -> dict[str, Any]:
         """This process's links (transport and codec figures per link, joined on
@@ -322,7 +309,7 @@ class TelemetryRuntime:
         on one process, and what a gateway publishes for the web processes."""
         codec_rows = {row["link_id"]: row for row in self.gateway.links()}
         lag = self.loop_watch.lag()
-        ais_rows = self.vessels.links()
+        ais_rows = self.ais.vessels.links()
         rows: list[dict[str, Any]] = []
         for link in self.links:
             row: dict[str, Any] = {
@@ -350,8 +337,8 @@ class TelemetryRuntime:
         return {
             "links": rows,
             "vehicles": self.gateway.vehicle_count(),
-            "overloaded": any(link.overloaded for link in self.links),
-            "vessels": len(self.vessels.table),
+            "overloaded": self.overload.overloaded,
+            "vessels": len(self.ais.vessels.table),
             "tick_ms_last": round(self.gateway.tick_seconds_last * 1000, 3),
             "tick_ms_max": round(self.gateway.tick_seconds_max * 1000, 3),
             "loop_lag_ms": {
@@ -361,30 +348,6 @@ class TelemetryRuntime:
                 "stalls": lag.stalls,
             },
         }
-
-    @property
-    def overloaded(self) -> bool:
-        """Some link of this process sheds load (``telemetry.mavlink.shedding``)."""
-        return any(link.overloaded for link in self.links)
-
-    def overload_frame(self) -> dict[str, Any]:
-        """The live stream's ``gateway`` frame: whether positions are being shed."""
-        return {
-            "type": "gateway",
-            "overloaded": self.overloaded,
-            "links": [link.link_id for link in self.links if link.overloaded],
-            "shed_datagrams": sum(link.counters.shed_datagrams for link in self.links),
-            "t_utc": utc_iso(time.time()),
-        }
-
-    async def _overload_loop(self) -> None:
-        """Tell every viewer when shedding starts and stops (the map shows it)."""
-        shown = False
-        while True:
-            await asyncio.sleep(OVERLOAD_CHECK_S)
-            if self.overloaded != shown:
-                shown = not shown
-                self.publish(self.overload_frame(), None)
 
     async def _link_report_loop(self) -> None:
         """Publish this gateway's link figures for the web processes to add up."""
@@ -435,10 +398,7 @@ class TelemetryRuntime:
                         self.recorder.purge, self.retention_days
                     )
                     logger.info("retention sweep: %s", result)
-                    if self.ais_log is not None:
-                        cutoff_s = time.time() - self.retention_days * 86400
-                        files = await asyncio.to_thread(self.ais_log.purge, cutoff_s)
-                        logger.info("retention sweep: %d AIS file(s)", files)
+                    await self.ais.purge(self.retention_days)
                 except Exception:
                     logger.exception("retention sweep failed; will retry")
             await asyncio.sleep(RETENTION_SWEEP_S)
@@ -468,28 +428,12 @@ class TelemetryRuntime:
     def _systems_heard(self) -> list[tuple[str, int, bool]]:
         return [(v.link_id, v.sysid, v.is_gcs) for v in self.gateway.vehicles.values()]
 
-    def _bookings_between(self, start: datetime, end: datetime) -> list[Booking]:
-        with Session(self.engine) as session:
-            return list_bookings(
-                session, GATEWAY_ACTOR, BookingFilter(start=start, end=end)
-            )
-
     def _activate_booking(self, booking_id: int, t_s: float) -> None:
         """Mark the booking active, off the loop; a refusal is logged, not raised
         (one for its fence is also a warning event on the drone)."""
-        fence = self.fences.standing(booking_id)
-
-        def activate(bid: BookingId, at: datetime) -> None:
-            try:
-                services.activate(self.uow_factory(), bid, GATEWAY_ACTOR, at, fence)
-            except BookingRuleViolation as exc:
-                if exc.rule is Rule.FENCE_NOT_VERIFIED and self._loop is not None:
-                    message = f"{exc} (rule {exc.rule})"
-                    self._loop.call_soon_threadsafe(
-                        self.fences.blocked, booking_id, message
-                    )
-                raise
-
+        activate = fenced_activation(
+            self.fences, booking_id, self.uow_factory, GATEWAY_ACTOR, self._loop
+        )
         self._off_loop("activated", booking_id, activate, t_s)
 
     def _finish_booking(self, booking_id: int, t_s: float, why: str) -> None:

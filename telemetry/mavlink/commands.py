@@ -12,7 +12,8 @@ Which command: ArduCopter maps ``MAV_CMD_NAV_RETURN_TO_LAUNCH`` (20) to RTL,
 ``MAV_CMD_NAV_LAND`` (21) to LAND and ``MAV_CMD_NAV_LOITER_UNLIM`` (17) to LOITER;
 PX4 takes 20 and 21 too, and HOLD as ``MAV_CMD_DO_SET_MODE`` (176) with
 ``param1`` = custom mode enabled, ``param2`` = 4 (AUTO), ``param3`` = 3 (LOITER).
-``command_for`` picks by the autopilot the vehicle's heartbeat names.
+``command_for`` picks by the autopilot the vehicle's heartbeat names. The resend
+bookkeeping is ``request_reply``'s, shared with ``params``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+from telemetry.mavlink.request_reply import RequestReply
 
 TIMEOUT_S: Final = 1.5
 MAX_RETRIES: Final = 3
@@ -95,58 +98,35 @@ class CommandAnswer:
         return f"denied ({self.result})"
 
 
-class CommandExchange:
+class CommandExchange(RequestReply[CommandAnswer]):
     """Sends one ``COMMAND_LONG`` to ``target`` and waits for its ``COMMAND_ACK``."""
 
+    REPLY_TYPE = "COMMAND_ACK"
+
     def __init__(self, target: tuple[int, int], command: CommandLong) -> None:
-        self.target_system, self.target_component = target
+        super().__init__(target, TIMEOUT_S, MAX_RETRIES)
         self.command = command
-        self.outcome: CommandAnswer | None = None
-        self._confirmation = 0
-        self._deadline_s = 0.0
 
-    @property
-    def deadline_s(self) -> float:
-        """When ``poll`` next has something to do (resend or give up)."""
-        return self._deadline_s
-
-    def start(self, now_s: float) -> list[Any]:
-        """Return the first ``COMMAND_LONG`` (confirmation 0)."""
-        self._deadline_s = now_s + TIMEOUT_S
-        return [self._message()]
-
-    def receive(self, msg: Any, now_s: float) -> list[Any]:
-        """Take one message from the vehicle; only its ACK for our command counts."""
-        if self.outcome is not None or msg.get_type() != "COMMAND_ACK":
-            return []
-        if msg.get_srcSystem() != self.target_system:
-            return []
+    def _answer(self, msg: Any, now_s: float) -> None:
+        """Only the ACK for our command counts; IN_PROGRESS waits longer."""
         if msg.command != self.command.command:
-            return []
+            return
         if msg.result == mavlink.MAV_RESULT_IN_PROGRESS:
-            self._deadline_s = now_s + IN_PROGRESS_TIMEOUT_S
-            return []
+            self._wait_until(now_s + IN_PROGRESS_TIMEOUT_S)
+            return
         entry = mavlink.enums["MAV_RESULT"].get(msg.result)
         name = entry.name if entry is not None else str(msg.result)
-        self.outcome = CommandAnswer(name, self._confirmation + 1)
-        return []
+        self.outcome = CommandAnswer(name, self._retries + 1)
 
-    def poll(self, now_s: float) -> list[Any]:
-        """Return the resend a silent vehicle needs, or give up."""
-        if self.outcome is not None or now_s < self._deadline_s:
-            return []
-        if self._confirmation >= MAX_RETRIES:
-            self.outcome = CommandAnswer(None, self._confirmation + 1)
-            return []
-        self._confirmation += 1
-        self._deadline_s = now_s + TIMEOUT_S
-        return [self._message()]
+    def _no_answer(self) -> CommandAnswer:
+        return CommandAnswer(None, self._retries + 1)
 
-    def _message(self) -> Any:
+    def _request(self) -> Any:
+        """The ``COMMAND_LONG``; its ``confirmation`` counts the resends."""
         return mavlink.MAVLink_command_long_message(
             self.target_system,
             self.target_component,
             self.command.command,
-            self._confirmation,
+            self._retries,
             *self.command.params,
         )

@@ -65,3 +65,21 @@ def test_a_silent_vehicle_leaves_the_altitude_unconfirmed_after_the_retries() ->
 
 def test_px4_takes_the_ceiling_as_gf_max_ver_dist() -> None:
     assert fence_alt_param(mavlink.MAV_AUTOPILOT_PX4) == "GF_MAX_VER_DIST"
+
+
+def test_a_param_value_of_another_name_or_vehicle_does_not_confirm() -> None:
+    exchange = ParamSet(VEHICLE, "FENCE_ALT_MAX", 60.0)
+    exchange.start(0.0)
+
+    def value(name: bytes, sender: tuple[int, int]) -> Any:
+        msg = mavlink.MAVLink_param_value_message(
+            name, 60.0, mavlink.MAV_PARAM_TYPE_REAL32, 1, 0
+        )
+        return _carry(msg, sender)
+
+    exchange.receive(value(b"FENCE_ALT_MAX", (2, 1)), 0.1)
+    exchange.receive(value(b"FENCE_RADIUS", VEHICLE), 0.2)
+    assert exchange.outcome is None
+    exchange.receive(value(b"FENCE_ALT_MAX", VEHICLE), 0.3)
+    assert exchange.outcome is not None
+    assert exchange.outcome.confirmed

@@ -10,7 +10,9 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from simulator.mavlink_in import Faults, VehicleResponder
 from telemetry.mavlink.commands import (
+    IN_PROGRESS_TIMEOUT_S,
     MAX_RETRIES,
+    TIMEOUT_S,
     CommandExchange,
     SafetyCommand,
     command_for,
@@ -94,3 +96,32 @@ def test_px4_holds_through_do_set_mode_auto_loiter() -> None:
     command = command_for(SafetyCommand.LOITER, mavlink.MAV_AUTOPILOT_PX4)
     assert command.command == mavlink.MAV_CMD_DO_SET_MODE
     assert command.params[:3] == (1.0, 4.0, 3.0)
+
+
+def _ack(command: int, result: int, sender: tuple[int, int] = VEHICLE) -> Any:
+    return _carry(mavlink.MAVLink_command_ack_message(command, result), sender)
+
+
+def test_an_ack_from_another_vehicle_or_for_another_command_is_not_the_answer() -> None:
+    exchange = CommandExchange(VEHICLE, command_for(SafetyCommand.RTL, None))
+    exchange.start(0.0)
+    rtl = mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH
+    exchange.receive(_ack(rtl, mavlink.MAV_RESULT_ACCEPTED, (2, 1)), 0.1)
+    exchange.receive(_ack(mavlink.MAV_CMD_NAV_LAND, mavlink.MAV_RESULT_DENIED), 0.2)
+    assert exchange.outcome is None
+    exchange.receive(_ack(rtl, mavlink.MAV_RESULT_DENIED), 0.3)
+    assert exchange.outcome is not None
+    assert exchange.outcome.summary == "denied (MAV_RESULT_DENIED)"
+    assert exchange.outcome.attempts == 1
+
+
+def test_in_progress_holds_the_resend_back_without_ending_the_exchange() -> None:
+    exchange = CommandExchange(VEHICLE, command_for(SafetyCommand.LAND, None))
+    exchange.start(0.0)
+    land = mavlink.MAV_CMD_NAV_LAND
+    exchange.receive(_ack(land, mavlink.MAV_RESULT_IN_PROGRESS), 1.0)
+    assert exchange.outcome is None
+    assert exchange.deadline_s == 1.0 + IN_PROGRESS_TIMEOUT_S
+    assert exchange.poll(1.0 + TIMEOUT_S) == []
+    (resend,) = exchange.poll(1.0 + IN_PROGRESS_TIMEOUT_S)
+    assert resend.confirmation == 1

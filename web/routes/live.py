@@ -185,7 +185,7 @@ def _snapshot(
         "vehicles": [],  # filled on the event loop, which owns the gateway's state
         "incidents": incidents,
         "vessels": [],  # filled on the event loop with the vehicles
-        "gateway": runtime.overload_frame(),
+        "gateway": runtime.overload.frame(),
     }
 
 
