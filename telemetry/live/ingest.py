@@ -56,6 +56,8 @@ def ingest(
     if stream is None:
         stream = open_stream(gw, stream_id)
     codec, link_id, by_sysid = stream
+    if codec.seq_loss_paused and now_s >= gw._behind_until.get(link_id, -math.inf):
+        codec.resume_seq_loss()  # caught up: no longer shedding on this link
     decoded = codec.feed(data, now_s)
     fresh, awaiting = gw._fresh, gw._awaiting
     refused: set[int] | None = None
@@ -124,11 +126,16 @@ def record_shed(
 
     Only a vehicle's own frames (its pinned sender, a site that takes unsigned
     frames) are filed, as ``ingest`` would; the rest are dropped with the batch.
+    The link's sequence-gap count pauses until it catches up: frames filed here
+    and decoded later are out of order, which is not radio loss.
     """
     stream = gw._streams.get(stream_id)
     if stream is None:
         return
     codec, _, by_sysid = stream
+    # Shed datagrams are filed before older kept ones are decoded: sequence
+    # gaps mean nothing until the link catches up (``ingest`` resumes them).
+    codec.pause_seq_loss()
     for data, source, arrived_s in codec.shed_frames(datagrams):
         vehicle = by_sysid.get(data[5])  # the sysid: one MAVLink 2 frame
         if (

@@ -52,6 +52,7 @@ from telemetry.mavlink.condition_messages import CONDITION_CONVERTERS
 from telemetry.mavlink.fast_codec import (
     Convert,
     FastPath,
+    SeqMemory,
     build_specs,
     clean_frame_end,
     fast_constructor,
@@ -332,7 +333,7 @@ class LinkCodec:
         self.counters = LinkCounters()
         self._verifier = SignatureVerifier(signing_keys, strict=require_signing)
         self._log = RateLimitedLog(logger, LOG_INTERVAL_S)
-        self._last_seq: dict[int, int] = {}
+        self._last_seq = SeqMemory()
         self._mav = self._new_parser()
         self._fast = (
             FastPath(_FAST_SPECS, self.counters, self._last_seq, self._verifier)
@@ -364,6 +365,22 @@ class LinkCodec:
     @require_signing.setter
     def require_signing(self, value: bool) -> None:
         self._verifier.strict = value
+
+    @property
+    def seq_loss_paused(self) -> bool:
+        """Sequence gaps are not counted as loss (``SeqMemory.paused``): the link
+        sheds, so frames are not taken in arrival order."""
+        return self._last_seq.paused
+
+    def pause_seq_loss(self) -> None:
+        """Stop counting sequence gaps as loss while the link sheds."""
+        self._last_seq.paused = True
+
+    def resume_seq_loss(self) -> None:
+        """Count sequence gaps again, from each stream's next frame: the ``seq``
+        remembered while paused may be out of order."""
+        self._last_seq.clear()
+        self._last_seq.paused = False
 
     @property
     def fast_path_frames(self) -> int:

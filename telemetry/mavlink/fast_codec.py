@@ -238,15 +238,32 @@ class SeqCounters(Protocol):
     seq_lost_by_sysid: dict[int, int]
 
 
+class SeqMemory(dict[int, int]):
+    """The last ``seq`` of each (sysid, compid) stream of a link, shared by both
+    decoding paths.
+
+    ``paused``: gaps are remembered but not counted as loss, because the frames
+    are not being taken in arrival order: a link shedding under overload files the
+    datagrams it sheds before it decodes older ones it kept, and every such
+    reorder would read as radio loss in the link figures and in incidents.
+    """
+
+    __slots__ = ("paused",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = False
+
+
 def note_seq(
-    counters: SeqCounters, last_seq: dict[int, int], sysid: int, compid: int, seq: int
+    counters: SeqCounters, last_seq: SeqMemory, sysid: int, compid: int, seq: int
 ) -> None:
     """Count the frames missing before ``seq`` of (sysid, compid), both paths'
     one rule: a jump of ``SEQ_GAP_MAX`` or more is not loss."""
     stream = sysid << 8 | compid
     previous = last_seq.get(stream)
     last_seq[stream] = seq
-    if previous is not None:
+    if previous is not None and not last_seq.paused:
         gap = (seq - previous - 1) & 0xFF
         if 0 < gap < SEQ_GAP_MAX:
             counters.seq_lost += gap
@@ -265,7 +282,7 @@ class FastPath:
         self,
         specs: Mapping[int, _Spec],
         counters: SeqCounters,
-        last_seq: dict[int, int],
+        last_seq: SeqMemory,
         verifier: SignatureVerifier,
     ) -> None:
         self._specs = specs

@@ -538,3 +538,29 @@ def test_datagrams_shed_under_overload_are_still_filed_in_the_vehicles_tlog() ->
 
 def _tlog_record(t_s: float, frame: bytes) -> bytes:
     return int(t_s * 1e6).to_bytes(8, "big") + frame
+
+
+def test_while_a_link_sheds_its_reordered_frames_are_not_counted_as_radio_loss() -> (
+    None
+):
+    world = World(directory("C1"))
+    source = ("10.0.0.7", 14550)
+    enc = world.enc(11)
+    lat, lon, alt = corridor_point(SITE, "C1")
+    gw = world.gateway
+    frames = [enc.position(lat, lon, alt, 40.0) for _ in range(5)]  # seq 0..4
+    gw.ingest(LINK, frames[0], T0, source)
+    # Overloaded: the reader kept frame 1 (decoded later) and shed 2 and 3,
+    # which are filed first.
+    gw.note_backlog(LINK, T0 + 0.1)
+    gw.record_shed(LINK, [(frames[2], source, T0 + 0.1), (frames[3], source, T0 + 0.1)])
+    gw.ingest(LINK, frames[1], T0 + 0.2, source)
+    codec = gw.codecs[LINK]
+    assert codec.counters.seq_lost == 0, "a reorder, not loss"
+    # Caught up (no drain for link_lost_s): gaps count again, from the next frame.
+    later = T0 + 0.2 + gw.settings.link_lost_s
+    gw.ingest(LINK, frames[4], later, source)
+    assert not codec.seq_loss_paused
+    enc.mav.seq = (enc.mav.seq + 3) % 256  # three frames lost on the radio
+    gw.ingest(LINK, enc.position(lat, lon, alt, 40.0), later + 0.1, source)
+    assert codec.counters.seq_lost == 3
