@@ -84,6 +84,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
         thread.join(timeout=10.0)
 
 
+def soon() -> datetime:
+    """A booking start just ahead of now, taken per booking: one instant for a
+    series of bookings fell behind "now" on a busy machine (rule ``in_past``)."""
+    return datetime.now(UTC) + timedelta(seconds=2)
+
+
 def book(server: Server, drone: str, start: datetime, **resources: str) -> int:
     body = {
         "site_id": SITE,
@@ -116,14 +122,13 @@ def test_the_simulator_flies_the_approved_bookings_of_a_running_server(
         if key is not None:
             body["signing_key_hex"] = key.hex()
         server.call(server.operator, "POST", "/drones", json=body)
-    soon = datetime.now(UTC) + timedelta(seconds=1)
-    book(server, "d11", soon, corridor_id="C1", takeoff_pad_id="P4")
-    book(server, "d12", soon, corridor_id="C3", takeoff_pad_id="P1")
+    book(server, "d11", soon(), corridor_id="C1", takeoff_pad_id="P4")
+    book(server, "d12", soon(), corridor_id="C3", takeoff_pad_id="P1")
     pending = {
         "site_id": SITE,
         "drone_id": "d13",
-        "start": soon.isoformat(),
-        "end": (soon + timedelta(minutes=30)).isoformat(),
+        "start": (start := soon()).isoformat(),
+        "end": (start + timedelta(minutes=30)).isoformat(),
         "corridor_id": "C2",
     }
     server.call(server.operator, "POST", "/bookings", json=pending)  # not approved
@@ -200,11 +205,10 @@ def test_two_shards_fly_disjoint_halves_of_the_booked_fleet(server: Server) -> N
                 "max_takeoff_mass_kg": 4.0,
             },
         )
-    soon = datetime.now(UTC) + timedelta(seconds=1)
-    book(server, "d21", soon, corridor_id="C1")
-    book(server, "d22", soon, corridor_id="C2")
-    book(server, "d23", soon, corridor_id="C3")
-    book(server, "d24", soon, takeoff_pad_id="P2")  # a hover over a pad
+    book(server, "d21", soon(), corridor_id="C1")
+    book(server, "d22", soon(), corridor_id="C2")
+    book(server, "d23", soon(), corridor_id="C3")
+    book(server, "d24", soon(), takeoff_pad_id="P2")  # a hover over a pad
     application = typer.Typer()
     application.command()(sim)
     heard: dict[str, set[int]] = {}
