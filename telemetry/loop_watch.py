@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from telemetry.log_limits import RateLimitedLog
 
 logger = logging.getLogger(__name__)
-_limited = RateLimitedLog(logger, interval_s=30.0)
 
 PROBE_S = 0.02
 """How often the probe wakes: the lag resolution."""
@@ -54,6 +53,9 @@ class LoopWatch:
         self._stop = threading.Event()
         self.stalls = 0
         self.max_lag_s = 0.0
+        # Each watch its own limit: one loop's stall must not silence another's
+        # (two servers in one process, or a test after a server).
+        self._limited = RateLimitedLog(logger, interval_s=30.0)
 
     def lag(self) -> LoopLag:
         """The recent lag's median, 99th percentile and the largest seen."""
@@ -99,7 +101,7 @@ class LoopWatch:
                 continue
             reported_beat = beat
             self.stalls += 1
-            _limited(
+            self._limited(
                 logging.WARNING,
                 "stall",
                 "event loop stalled for over %.1f s; it was in:\n%s",

@@ -44,6 +44,10 @@ def publish_changed(gw: GatewayState, now_s: float) -> None:
         if v.needs_full_frame or whole:
             v.needs_full_frame = False
             records.append(vehicle_frame(v, now_s))
+            # Clients apply records before rows: positions checked early and
+            # replaced since still go out, each with its own state.
+            if (early := checked.get(key)) is not None:
+                rows += early
         elif not v.has_position:
             # Nothing a motion row could place: its full record goes out when it
             # is new or re-tied, and every ``full_record_s`` like every vehicle's.

@@ -449,6 +449,30 @@ def test_positions_that_arrive_together_between_ticks_are_each_checked() -> None
     ]
 
 
+def test_positions_checked_early_are_streamed_when_the_frame_is_a_full_record() -> None:
+    """Every ``full_record_s`` a frame carries each vehicle's full record; the
+    positions checked early and replaced before it must still go out beside it."""
+    world = World(directory("C1"))
+    world.gateway.settings = GatewaySettings(live_interval_s=0, full_record_s=0)
+    enc = world.enc(11)
+    inside = corridor_point(SITE, "C1")
+    outside = corridor_point(SITE, "C1", outside_by_m=300)
+    world.fly(11, inside, T0)
+    world.drain()
+    for i, (lat, lon, alt) in enumerate([inside, outside, inside], start=1):
+        world.send(11, enc.position(lat, lon, alt, 40.0), T0 + 1 + i * 0.1)
+    world.gateway.tick(T0 + 1.5)
+    wild = (round(outside[0], 6), round(outside[1], 6))
+    shown = [
+        (round(v["lat_deg"], 6), round(v["lon_deg"], 6))
+        for f in world.drain()
+        if f["type"] == "vehicles"
+        for v in vehicle_entries(f)
+        if sysid_of(v) == 11
+    ]
+    assert wild in shown, shown
+
+
 def test_a_pending_breach_is_confirmed_at_the_next_tick_not_after_the_batch_delay() -> (
     None
 ):
