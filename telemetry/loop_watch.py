@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sys
 import threading
 import time
@@ -92,22 +93,45 @@ class LoopWatch:
 
     def _watch(self) -> None:
         # A thread, because a stalled loop cannot report on itself; it only reads
-        # the beat and, once per stall, the loop thread's current frame.
-        reported_beat = -1.0
+        # the beat and, while a stall lasts, the loop thread's current frame.
+        # The last beat before the stall being watched, and whether its lines
+        # are written (its first was not held back by the limit).
+        stall_beat: float | None = None
+        reporting = False
+        next_report_s = math.inf
         while not self._stop.wait(self.stall_s / 2):
             beat = self._beat_s
+            if stall_beat is not None and beat != stall_beat:
+                if reporting:
+                    # How long it lasted, which its first line (written as it
+                    # passed ``stall_s``) could not say.
+                    logger.warning(
+                        "event loop stall ended after %.1f s", beat - stall_beat
+                    )
+                stall_beat = None
             stalled_s = time.monotonic() - beat
-            if stalled_s < self.stall_s or beat == reported_beat:
+            if stalled_s < self.stall_s:
                 continue
-            reported_beat = beat
-            self.stalls += 1
-            self._limited(
-                logging.WARNING,
-                "stall",
-                "event loop stalled for over %.1f s; it was in:\n%s",
-                stalled_s,
-                self._where(),
-            )
+            if stall_beat is None:
+                stall_beat = beat
+                self.stalls += 1
+                next_report_s = 2 * self.stall_s
+                reporting = self._limited(
+                    logging.WARNING,
+                    "stall",
+                    "event loop stalled for over %.1f s; it was in:\n%s",
+                    stalled_s,
+                    self._where(),
+                )
+            elif reporting and stalled_s >= next_report_s:
+                # A long stall may have moved on from where it was first seen:
+                # where it is now, at doubling lengths.
+                next_report_s *= 2
+                logger.warning(
+                    "event loop still stalled after %.1f s; now in:\n%s",
+                    stalled_s,
+                    self._where(),
+                )
 
     def _where(self) -> str:
         """The loop thread's innermost frames, then every other thread's: a loop

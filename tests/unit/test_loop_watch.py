@@ -38,6 +38,30 @@ def test_a_stall_is_counted_measured_and_logged_with_where_it_was(
     assert any("_holds_the_loop" in r.getMessage() for r in caplog.records)
 
 
+def test_a_long_stall_is_traced_again_as_it_lasts_and_its_length_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    watch = LoopWatch(probe_s=0.01, stall_s=0.1)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(watch.run())
+        await asyncio.sleep(0.05)
+        _holds_the_loop(0.7)
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with caplog.at_level(logging.WARNING, logger="telemetry.loop_watch"):
+        asyncio.run(scenario())
+    lines = [r.getMessage() for r in caplog.records]
+    assert watch.lag().stalls == 1
+    still = [line for line in lines if line.startswith("event loop still stalled")]
+    assert still and all("_holds_the_loop" in line for line in still), lines
+    (ended,) = [line for line in lines if line.startswith("event loop stall ended")]
+    assert 0.6 <= float(ended.split()[-2]) < 2.0, ended
+
+
 def test_a_loop_that_keeps_up_reports_no_stall() -> None:
     watch = LoopWatch(probe_s=0.01, stall_s=0.5)
 
