@@ -13,7 +13,9 @@ datagrams (one call per datagram, as the gateway is fed).
 
 Last line: one JSON object with ``drones``, ``messages``, ``gateway_us_per_msg``,
 ``gateway_msgs_per_cpu_s``, ``raw_parse_msgs_per_s``, ``ratio_vs_raw_parse``
-(medians of ``--repeats``).
+(medians of ``--repeats``) and ``us_per_msg_by_part``: CPU per message of
+decoding, of the rest of ``ingest``, of the ticks and of the conformance checks
+(medians of ``--repeats`` more runs, timed by part).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
@@ -38,6 +41,8 @@ from bench.gateway_stream import SendPlan, build_plan, raw_parse
 from telemetry.live.fleet import BookingEntry, DroneEntry, FleetDirectory
 from telemetry.live.gateway import Gateway
 from telemetry.live.hub import Audience, LiveHub
+from telemetry.live.site_monitor import SiteMonitor
+from telemetry.mavlink.codec import LinkCodec
 from tests.harness.sites import site_copy, site_id
 
 T0 = 1_795_000_000.0
@@ -66,9 +71,15 @@ def directory(layout: FleetLayout, base_id: str) -> FleetDirectory:
 
 
 def run_once(
-    layout: FleetLayout, plan: SendPlan, viewers: int, profile: cProfile.Profile | None
+    layout: FleetLayout,
+    plan: SendPlan,
+    viewers: int,
+    profile: cProfile.Profile | None,
+    split: dict[str, float] | None = None,
 ) -> tuple[float, int]:
-    """Feed the whole plan once; return (CPU seconds, messages)."""
+    """Feed the whole plan once; return (CPU seconds, messages). With ``split``,
+    add to it the CPU seconds of the ticks (``tick_s``) and of the conformance
+    checks in them and in ``ingest`` (``conformance_s``)."""
     base = load_site(demo_site_path())
     sites = {
         site_id(base, k): parse_site(site_copy(base, k, CORRIDOR_CAPACITY))
@@ -93,7 +104,12 @@ def run_once(
     for k in range(len(times)):
         t = times[k]
         while t >= next_tick:
-            gateway.tick(T0 + next_tick)
+            if split is None:
+                gateway.tick(T0 + next_tick)
+            else:
+                tick_started = time.process_time()
+                gateway.tick(T0 + next_tick)
+                split["tick_s"] += time.process_time() - tick_started
             for sub in subs:
                 while sub.next_frame_nowait() is not None:
                     pass
@@ -107,6 +123,53 @@ def run_once(
     if profile is not None:
         profile.disable()
     return time.process_time() - started, messages
+
+
+def decode_only(layout: FleetLayout, plan: SendPlan) -> float:
+    """CPU seconds of the codecs alone on the plan's datagrams (fresh codecs, one
+    per link, as the gateway's)."""
+    codecs = [
+        LinkCodec(f"udpin:127.0.0.1:{20000 + k}", {}, framing="datagram")
+        for k in range(layout.links)
+    ]
+    view = memoryview(plan.blob)
+    link_of = [d.link for d in layout.drones]
+    started = time.process_time()
+    for k, t in enumerate(plan.times_s):
+        start = plan.starts[k]
+        if start >= 0:
+            codec = codecs[link_of[plan.drone[k]]]
+            codec.feed(bytes(view[start : plan.ends[k]]), T0 + t)
+    return time.process_time() - started
+
+
+def split_run(layout: FleetLayout, plan: SendPlan, viewers: int) -> dict[str, float]:
+    """One more run, timed by part: CPU seconds of decoding (a separate pass over
+    the same datagrams), the ticks, the conformance checks (timed around
+    ``SiteMonitor.evaluate`` for this run), and the rest (``ingest`` besides
+    decoding, and this loop's slicing)."""
+    split = {"tick_s": 0.0, "conformance_s": 0.0}
+    evaluate = SiteMonitor.evaluate
+
+    def timed(self: SiteMonitor, *args: Any) -> Any:
+        checked = time.process_time()
+        try:
+            return evaluate(self, *args)
+        finally:
+            split["conformance_s"] += time.process_time() - checked
+
+    SiteMonitor.evaluate = timed  # type: ignore[method-assign, assignment]
+    try:
+        total, _ = run_once(layout, plan, viewers, None, split)
+    finally:
+        SiteMonitor.evaluate = evaluate  # type: ignore[method-assign]
+    decode = decode_only(layout, plan)
+    return {
+        "total_s": total,
+        "decode_s": decode,
+        "ingest_rest_s": total - decode - split["tick_s"],
+        **split,
+    }
 
 
 def main() -> None:
@@ -154,6 +217,17 @@ def main() -> None:
         f"({per_cpu:,.0f} msgs per CPU-s, median of {args.repeats}); pymavlink "
         f"parse_buffer alone {raw.msgs_per_s:,.0f} msgs/s"
     )
+    splits = [split_run(layout, plan, args.viewers) for _ in range(args.repeats)]
+    part_us = {
+        name: round(1e6 * statistics.median(r[name] for r in splits) / messages, 2)
+        for name in ("decode_s", "ingest_rest_s", "tick_s", "conformance_s")
+    }
+    print(
+        f"where the CPU goes, us per message (medians of {args.repeats} timed "
+        f"runs): decoding {part_us['decode_s']}, the rest of ingest and the feed "
+        f"loop {part_us['ingest_rest_s']}, ticks {part_us['tick_s']} (of which "
+        f"conformance checks {part_us['conformance_s']}, some of them in ingest)"
+    )
     if args.profile:
         profile = cProfile.Profile()
         run_once(layout, plan, args.viewers, profile)
@@ -167,6 +241,9 @@ def main() -> None:
                 "gateway_msgs_per_cpu_s": round(per_cpu),
                 "raw_parse_msgs_per_s": round(raw.msgs_per_s),
                 "ratio_vs_raw_parse": round(per_cpu / raw.msgs_per_s, 3),
+                "us_per_msg_by_part": {
+                    name.removesuffix("_s"): us for name, us in part_us.items()
+                },
             }
         )
     )
