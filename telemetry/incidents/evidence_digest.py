@@ -15,6 +15,11 @@ from typing import Any
 
 from telemetry.incidents.model import EvidenceFrame
 
+_ROW_LINE = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
+"""``json.dumps`` with these options, without building an encoder per row: the
+digest of an incident's evidence (thousands of rows) runs on the recorder
+thread, which shares the interpreter with the live gateway."""
+
 
 def evidence_digest(
     sample_rows: Iterable[Sequence[Any]], frames: Iterable[EvidenceFrame]
@@ -23,8 +28,7 @@ def evidence_digest(
     insertion order) and ``frames`` (``(t_s, raw)``), one canonical line each."""
     digest = hashlib.sha256()
     for values in sample_rows:
-        line = json.dumps(list(values), separators=(",", ":"), allow_nan=True)
-        digest.update(b"s " + line.encode() + b"\n")
+        digest.update(b"s " + _ROW_LINE(list(values)).encode() + b"\n")
     for t_s, raw in frames:
         digest.update(f"f {t_s!r} ".encode() + bytes(raw).hex().encode() + b"\n")
     return digest.hexdigest()
