@@ -57,7 +57,8 @@ def test_a_long_stall_is_traced_again_as_it_lasts_and_its_length_logged(
     lines = [r.getMessage() for r in caplog.records]
     assert watch.lag().stalls == 1
     still = [line for line in lines if line.startswith("event loop still stalled")]
-    assert still and all("_holds_the_loop" in line for line in still), lines
+    assert still, lines
+    assert all("_holds_the_loop" in line for line in still), lines
     (ended,) = [line for line in lines if line.startswith("event loop stall ended")]
     assert 0.6 <= float(ended.split()[-2]) < 2.0, ended
 
