@@ -14,7 +14,7 @@ cannot be probed; without it the refusal is ``PermissionDenied``, naming the rea
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,7 +25,6 @@ from booking.model import (
     BUMPABLE_STATES,
     ActiveBookingInClosure,
     Actor,
-    AuditEntry,
     Booking,
     BookingBumped,
     BookingId,
@@ -40,7 +39,6 @@ from booking.model import (
     DroneId,
     OperatorId,
     Role,
-    as_utc,
     booking_snapshot,
     closure_snapshot,
     drone_snapshot,
@@ -62,6 +60,7 @@ from booking.rules import (
     lookaround,
     quota_window,
 )
+from booking.service_support import _audit, _now, _site
 
 logger = logging.getLogger(__name__)
 
@@ -128,40 +127,9 @@ class ClosureOutcome:
     active_hit: tuple[Booking, ...]
 
 
-def _now(now: datetime) -> datetime:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware (UTC)")
-    return as_utc(now, "now")
-
-
-def _site(uow: UnitOfWork, site_id: SiteId) -> Site:
-    site = uow.sites.get(site_id)
-    if site is None:
-        raise NotFound("site", site_id)
-    return site
-
-
 def _widen(window: TimeWindow, site: Site) -> TimeWindow:
     pad = lookaround(site)
     return TimeWindow(window.start - pad, window.end + pad)
-
-
-def _audit(
-    uow: UnitOfWork,
-    actor: Actor,
-    now: datetime,
-    action: str,
-    subject: tuple[str, str],
-    before: Mapping[str, str] | None,
-    after: Mapping[str, str] | None,
-    note: str = "",
-) -> None:
-    kind, ident = subject
-    uow.audit.append(
-        AuditEntry(
-            now, actor.user_id, actor.role, action, kind, ident, before, after, note
-        )
-    )
 
 
 def _record_change(

@@ -33,7 +33,8 @@ from booking.model import (
 )
 from booking.permissions import require_closure_manager
 from booking.ports import UnitOfWork
-from booking.services import _audit, bump_hit_bookings
+from booking.service_support import _audit
+from booking.services import bump_hit_bookings
 
 logger = logging.getLogger(__name__)
 
