@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from airspace.site import CorridorId, PadId, SiteId
-from booking import services
+from booking import closure_services, services
 from booking.catalogue import StaticSiteCatalogue
 from booking.model import BookingState, ClosedPad, DroneId, OperatorId, Role
 from booking.unit_of_work import SqlUnitOfWork
@@ -88,9 +88,9 @@ def test_a_closure_bumps_a_booking_and_the_audit_log_records_both(
         actor,
         NOW,
     )
-    outcome = services.create_closure(
+    outcome = closure_services.create_closure(
         uow(engine, catalogue),
-        services.CreateClosure(
+        closure_services.CreateClosure(
             SITE,
             ClosedPad(PadId("P2")),
             start - timedelta(hours=1),
