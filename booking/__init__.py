@@ -17,6 +17,7 @@ from booking.closure_services import (
     create_closure,
     delete_closure,
 )
+from booking.drone_services import RegisterDrone, register_drone
 from booking.errors import (
     BookingConflict,
     BookingError,
@@ -61,13 +62,11 @@ from booking.ports import (
 )
 from booking.rules import Schedule, SitePolicy, bookings_hit_by_closure
 from booking.services import (
-    RegisterDrone,
     RequestBooking,
     activate,
     approve,
     cancel,
     complete,
-    register_drone,
     reject,
     request_booking,
 )

@@ -1,5 +1,9 @@
 """Booking use cases: each opens a unit of work, decides, audits, commits.
 
+This module holds a booking's lifecycle (request, approve, reject, cancel, activate,
+complete); closures are in ``booking.closure_services``, drone registration in
+``booking.drone_services``, the steps they share in ``booking.service_support``.
+
 Services take ``now`` (aware, UTC) and the acting ``Actor``; they never read a clock,
 a token or the environment. Every state change appends an ``AuditEntry`` and emits a
 domain event through the unit of work, so both are committed with the change or not
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from airspace.site import CorridorId, PadId, Site, SiteId
@@ -27,12 +31,8 @@ from booking.model import (
     BookingId,
     BookingState,
     BookingStateChanged,
-    Drone,
     DroneId,
-    OperatorId,
-    Role,
     booking_snapshot,
-    drone_snapshot,
     make_window,
 )
 from booking.permissions import (
@@ -41,11 +41,9 @@ from booking.permissions import (
     require_visible,
 )
 from booking.ports import UnitOfWork
-from booking.registration import CadRegistration
 from booking.rules import (
     Schedule,
     check_quota,
-    check_sysid_free,
     lookaround,
     quota_window,
 )
@@ -65,20 +63,6 @@ class RequestBooking:
     takeoff_pad_id: PadId | None = None
     landing_pad_id: PadId | None = None
     corridor_id: CorridorId | None = None
-
-
-@dataclass(frozen=True)
-class RegisterDrone:
-    """Command: register a drone of an operator at a site."""
-
-    drone_id: DroneId
-    name: str
-    site_id: SiteId
-    operator_id: OperatorId
-    mavlink_sysid: int
-    max_takeoff_mass_kg: float
-    signing_key: bytes | None = None
-    cad: CadRegistration = field(default_factory=CadRegistration)
 
 
 FENCE_BLOCKING_STATES = frozenset({"mismatch", "refused"})
@@ -368,51 +352,3 @@ def complete(
         note,
         conceal=conceal,
     )
-
-
-def register_drone(
-    uow: UnitOfWork, cmd: RegisterDrone, actor: Actor, now: datetime
-) -> Drone:
-    """Return the registered drone; its MAVLink system id must be free at the site.
-
-    The store must also keep ``(site_id, mavlink_sysid)`` unique, for concurrent
-    registrations.
-    """
-    now = _now(now)
-    require_organisation(
-        actor,
-        cmd.operator_id,
-        f"register a drone for operator {cmd.operator_id}",
-        roles=frozenset({Role.OPERATOR}),
-    )
-    drone = Drone(
-        cmd.drone_id,
-        cmd.name,
-        cmd.site_id,
-        cmd.operator_id,
-        cmd.mavlink_sysid,
-        cmd.max_takeoff_mass_kg,
-        cmd.signing_key,
-        cmd.cad,
-    )
-    with uow:
-        _site(uow, cmd.site_id)
-        if uow.drones.get(drone.id) is not None:
-            raise BookingRuleViolation(
-                Rule.DRONE, f"drone {drone.id} is already registered"
-            )
-        clash = check_sysid_free(drone, uow.drones.for_site(cmd.site_id))
-        if clash is not None:
-            raise clash
-        uow.drones.add(drone)
-        _audit(
-            uow,
-            actor,
-            now,
-            "drone.registered",
-            ("drone", drone.id),
-            None,
-            drone_snapshot(drone),
-        )
-        uow.commit()
-    return drone

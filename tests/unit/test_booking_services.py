@@ -15,7 +15,7 @@ from shapely.geometry import Point, Polygon, box
 from airspace.projection import SiteProjection
 from airspace.site import Corridor, CorridorId, Pad, PadId, Site, SiteId
 from airspace.volume import AltitudeBand, TimeWindow, Volume
-from booking import closure_services, services
+from booking import closure_services, drone_services, services
 from booking.errors import (
     BookingConflict,
     BookingError,
@@ -760,22 +760,28 @@ class TestClosures:
 class TestRegisterDrone:
     def test_operator_registers_a_drone_for_its_organisation(self) -> None:
         uow = new_uow()
-        cmd = services.RegisterDrone(DroneId("D7"), "Heron", SITE_ID, OP_A, 7, 4.5)
+        cmd = drone_services.RegisterDrone(
+            DroneId("D7"), "Heron", SITE_ID, OP_A, 7, 4.5
+        )
 
-        drone = services.register_drone(uow, cmd, OPERATOR_A, NOW)
+        drone = drone_services.register_drone(uow, cmd, OPERATOR_A, NOW)
 
         assert uow.drones.get(DroneId("D7")) == drone
         assert uow.audit.entries[-1].action == "drone.registered"
 
     def test_pilot_cannot_register_drones(self) -> None:
-        cmd = services.RegisterDrone(DroneId("D7"), "Heron", SITE_ID, OP_A, 7, 4.5)
+        cmd = drone_services.RegisterDrone(
+            DroneId("D7"), "Heron", SITE_ID, OP_A, 7, 4.5
+        )
         with pytest.raises(PermissionDenied):
-            services.register_drone(new_uow(), cmd, PILOT_A, NOW)
+            drone_services.register_drone(new_uow(), cmd, PILOT_A, NOW)
 
     def test_refuses_a_mavlink_system_id_already_used_at_the_site(self) -> None:
-        cmd = services.RegisterDrone(DroneId("D7"), "Heron", SITE_ID, OP_A, 3, 4.5)
+        cmd = drone_services.RegisterDrone(
+            DroneId("D7"), "Heron", SITE_ID, OP_A, 3, 4.5
+        )
         with pytest.raises(BookingRuleViolation, match="already used by drone DB"):
-            services.register_drone(new_uow(), cmd, ADMIN, NOW)
+            drone_services.register_drone(new_uow(), cmd, ADMIN, NOW)
 
 
 # --- Invariant: whatever is requested, accepted bookings never collide. --------------
