@@ -61,7 +61,7 @@ from shapely.geometry import Point
 from airspace.site_files import demo_site_path, load_site, save_site
 from airspace.site_parse import parse_site, site_to_features
 from bench.http_load import HttpConnection, HttpLoadError, HttpResponse, json_body
-from booking import services
+from booking import drone_services
 from booking.catalogue import StaticSiteCatalogue
 from booking.model import DroneId, Operator, OperatorId, Role, User, UserId
 from booking.unit_of_work import SqlUnitOfWork
@@ -120,9 +120,9 @@ def seed(db_url: str, site_path: Path) -> tuple[str, list[str]]:
     drones: list[str] = []
     for n in range(DRONES):
         drone_id = DroneId(f"bd{n}")
-        services.register_drone(
+        drone_services.register_drone(
             SqlUnitOfWork(lambda: write_session(engine), catalogue),
-            services.RegisterDrone(
+            drone_services.RegisterDrone(
                 drone_id, f"Bench {n}", site.id, OperatorId("bench"), n + 1, 4.0
             ),
             operator.as_actor(),

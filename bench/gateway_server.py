@@ -32,7 +32,7 @@ from airspace.site_files import save_site
 from airspace.site_parse import parse_site
 from bench.gateway_fleet import FleetLayout, SimDrone
 from bench.gateway_sender import Progress
-from booking import services
+from booking import drone_services, services
 from booking.catalogue import StaticSiteCatalogue
 from booking.model import Actor, DroneId, OperatorId, Role, UserId
 from booking.rules import SitePolicy
@@ -148,9 +148,9 @@ def seed_fleet(
     for drone in drones:
         site = SiteId(site_id(base, drone.site))
         drone_id = DroneId(drone_key(drone))
-        services.register_drone(
+        drone_services.register_drone(
             uow(),
-            services.RegisterDrone(
+            drone_services.RegisterDrone(
                 drone_id, drone_key(drone), site, OperatorId("bench"), drone.sysid, 4.0
             ),
             operator,

@@ -11,6 +11,13 @@ from booking.availability import (
     SiteAvailability,
     site_availability,
 )
+from booking.closure_services import (
+    ClosureOutcome,
+    CreateClosure,
+    create_closure,
+    delete_closure,
+)
+from booking.drone_services import RegisterDrone, register_drone
 from booking.errors import (
     BookingConflict,
     BookingError,
@@ -55,17 +62,11 @@ from booking.ports import (
 )
 from booking.rules import Schedule, SitePolicy, bookings_hit_by_closure
 from booking.services import (
-    ClosureOutcome,
-    CreateClosure,
-    RegisterDrone,
     RequestBooking,
     activate,
     approve,
     cancel,
     complete,
-    create_closure,
-    delete_closure,
-    register_drone,
     reject,
     request_booking,
 )

@@ -1,5 +1,9 @@
 """Booking use cases: each opens a unit of work, decides, audits, commits.
 
+This module holds a booking's lifecycle (request, approve, reject, cancel, activate,
+complete); closures are in ``booking.closure_services``, drone registration in
+``booking.drone_services``, the steps they share in ``booking.service_support``.
+
 Services take ``now`` (aware, UTC) and the acting ``Actor``; they never read a clock,
 a token or the environment. Every state change appends an ``AuditEntry`` and emits a
 domain event through the unit of work, so both are committed with the change or not
@@ -14,54 +18,36 @@ cannot be probed; without it the refusal is ``PermissionDenied``, naming the rea
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from airspace.site import CorridorId, PadId, Site, SiteId
 from airspace.volume import TimeWindow
 from booking.errors import BookingRuleViolation, NotFound, Rule, format_span
 from booking.model import (
-    BUMPABLE_STATES,
-    ActiveBookingInClosure,
     Actor,
-    AuditEntry,
     Booking,
-    BookingBumped,
     BookingId,
     BookingState,
     BookingStateChanged,
-    ClosedCorridor,
-    ClosedPad,
-    Closure,
-    ClosureId,
-    ClosureTarget,
-    Drone,
     DroneId,
-    OperatorId,
-    Role,
-    as_utc,
     booking_snapshot,
-    closure_snapshot,
-    drone_snapshot,
     make_window,
 )
 from booking.permissions import (
-    require_closure_manager,
     require_organisation,
     require_site_admin,
     require_visible,
 )
 from booking.ports import UnitOfWork
-from booking.registration import CadRegistration
 from booking.rules import (
     Schedule,
-    bookings_hit_by_closure,
     check_quota,
-    check_sysid_free,
     lookaround,
     quota_window,
 )
+from booking.service_support import _audit, _now, _site
 
 logger = logging.getLogger(__name__)
 
@@ -79,31 +65,6 @@ class RequestBooking:
     corridor_id: CorridorId | None = None
 
 
-@dataclass(frozen=True)
-class CreateClosure:
-    """Command: close a pad, corridor or area for ``[start, end)`` with a reason."""
-
-    site_id: SiteId
-    target: ClosureTarget
-    start: datetime
-    end: datetime
-    reason: str
-
-
-@dataclass(frozen=True)
-class RegisterDrone:
-    """Command: register a drone of an operator at a site."""
-
-    drone_id: DroneId
-    name: str
-    site_id: SiteId
-    operator_id: OperatorId
-    mavlink_sysid: int
-    max_takeoff_mass_kg: float
-    signing_key: bytes | None = None
-    cad: CadRegistration = field(default_factory=CadRegistration)
-
-
 FENCE_BLOCKING_STATES = frozenset({"mismatch", "refused"})
 """Fence outcomes that keep a booking from starting where a verified fence is
 required (``uploaded`` and ``not_supported`` do not: nothing contradicts it)."""
@@ -118,50 +79,9 @@ class FenceStanding:
     reason: str
 
 
-@dataclass(frozen=True)
-class ClosureOutcome:
-    """What ``create_closure`` did: the closure, the bookings it bumped (in their
-    new state) and the active flights it covers (left flying, reported by event)."""
-
-    closure: Closure
-    bumped: tuple[Booking, ...]
-    active_hit: tuple[Booking, ...]
-
-
-def _now(now: datetime) -> datetime:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware (UTC)")
-    return as_utc(now, "now")
-
-
-def _site(uow: UnitOfWork, site_id: SiteId) -> Site:
-    site = uow.sites.get(site_id)
-    if site is None:
-        raise NotFound("site", site_id)
-    return site
-
-
 def _widen(window: TimeWindow, site: Site) -> TimeWindow:
     pad = lookaround(site)
     return TimeWindow(window.start - pad, window.end + pad)
-
-
-def _audit(
-    uow: UnitOfWork,
-    actor: Actor,
-    now: datetime,
-    action: str,
-    subject: tuple[str, str],
-    before: Mapping[str, str] | None,
-    after: Mapping[str, str] | None,
-    note: str = "",
-) -> None:
-    kind, ident = subject
-    uow.audit.append(
-        AuditEntry(
-            now, actor.user_id, actor.role, action, kind, ident, before, after, note
-        )
-    )
 
 
 def _record_change(
@@ -432,200 +352,3 @@ def complete(
         note,
         conceal=conceal,
     )
-
-
-def _check_target(site: Site, target: ClosureTarget) -> None:
-    match target:
-        case ClosedPad(pad_id) if pad_id not in {p.id for p in site.pads}:
-            raise NotFound("pad", f"{pad_id} at site {site.id}")
-        case ClosedCorridor(corridor_id) if corridor_id not in {
-            c.id for c in site.corridors
-        }:
-            raise NotFound("corridor", f"{corridor_id} at site {site.id}")
-        case _:
-            return
-
-
-def bump_hit_bookings(
-    uow: UnitOfWork,
-    closure: Closure,
-    site: Site,
-    bookings: Sequence[Booking],
-    actor: Actor,
-    now: datetime,
-) -> tuple[list[Booking], list[Booking]]:
-    """Bump the pending/approved ``bookings`` that ``closure`` hits, inside the
-    caller's unit of work; return ``(bumped, active hit)``. Active flights are left
-    flying and reported with ``ActiveBookingInClosure``."""
-    bumped: list[Booking] = []
-    active: list[Booking] = []
-    for hit in bookings_hit_by_closure(closure, bookings, site):
-        if hit.state not in BUMPABLE_STATES:
-            active.append(hit)
-            uow.emit(
-                ActiveBookingInClosure(
-                    hit.id,
-                    closure.id,
-                    site.id,
-                    hit.operator_id,
-                    hit.drone_id,
-                    now,
-                    hit,
-                )
-            )
-            continue
-        after = hit.transition(BookingState.BUMPED)
-        uow.bookings.save(after)
-        _audit(
-            uow,
-            actor,
-            now,
-            "booking.bumped",
-            ("booking", str(hit.id)),
-            booking_snapshot(hit),
-            booking_snapshot(after),
-            f"{closure.describe()}: {closure.reason}",
-        )
-        uow.emit(
-            BookingBumped(
-                hit.id,
-                closure.id,
-                site.id,
-                hit.operator_id,
-                hit.drone_id,
-                hit.window,
-                closure.reason,
-                now,
-                after,
-            )
-        )
-        bumped.append(after)
-    return bumped, active
-
-
-def create_closure(
-    uow: UnitOfWork, cmd: CreateClosure, actor: Actor, now: datetime
-) -> ClosureOutcome:
-    """Close a pad, corridor or area and bump the pending/approved bookings it hits.
-
-    Everything happens in one unit of work: the closure, each bumped booking, their
-    audit entries and ``BookingBumped`` events. Active flights it covers are left
-    active and reported with ``ActiveBookingInClosure``.
-    """
-    now = _now(now)
-    require_closure_manager(actor, "close pads, corridors or areas")
-    window = make_window(cmd.start, cmd.end)
-    if window.end <= now:
-        raise BookingRuleViolation(
-            Rule.IN_PAST,
-            f"closure window {format_span(window.start, window.end)} is over",
-        )
-    if not cmd.reason.strip():
-        raise BookingRuleViolation(Rule.CLOSURE_REASON, "a closure needs a reason")
-    with uow:
-        site = _site(uow, cmd.site_id)
-        _check_target(site, cmd.target)
-        bookings = uow.bookings.for_update(site.id, window)
-        closure = Closure(
-            uow.closures.next_id(),
-            site.id,
-            cmd.target,
-            window,
-            cmd.reason.strip(),
-            actor.user_id,
-            now,
-        )
-        uow.closures.add(closure)
-        _audit(
-            uow,
-            actor,
-            now,
-            "closure.created",
-            ("closure", str(closure.id)),
-            None,
-            closure_snapshot(closure),
-        )
-        bumped, active = bump_hit_bookings(uow, closure, site, bookings, actor, now)
-        uow.commit()
-    logger.info(
-        "%s created by %s: %d bumped, %d active hit",
-        closure.describe(),
-        actor,
-        len(bumped),
-        len(active),
-    )
-    return ClosureOutcome(closure, tuple(bumped), tuple(active))
-
-
-def delete_closure(
-    uow: UnitOfWork, closure_id: ClosureId, actor: Actor, now: datetime
-) -> Closure:
-    """Delete a closure and return it; bookings it bumped stay bumped."""
-    now = _now(now)
-    require_closure_manager(actor, f"delete closure {closure_id}")
-    with uow:
-        closure = uow.closures.get(closure_id)
-        if closure is None:
-            raise NotFound("closure", closure_id)
-        uow.bookings.for_update(closure.site_id, closure.window)
-        uow.closures.remove(closure.id)
-        _audit(
-            uow,
-            actor,
-            now,
-            "closure.deleted",
-            ("closure", str(closure.id)),
-            closure_snapshot(closure),
-            None,
-        )
-        uow.commit()
-    logger.info("%s deleted by %s", closure.describe(), actor)
-    return closure
-
-
-def register_drone(
-    uow: UnitOfWork, cmd: RegisterDrone, actor: Actor, now: datetime
-) -> Drone:
-    """Return the registered drone; its MAVLink system id must be free at the site.
-
-    The store must also keep ``(site_id, mavlink_sysid)`` unique, for concurrent
-    registrations.
-    """
-    now = _now(now)
-    require_organisation(
-        actor,
-        cmd.operator_id,
-        f"register a drone for operator {cmd.operator_id}",
-        roles=frozenset({Role.OPERATOR}),
-    )
-    drone = Drone(
-        cmd.drone_id,
-        cmd.name,
-        cmd.site_id,
-        cmd.operator_id,
-        cmd.mavlink_sysid,
-        cmd.max_takeoff_mass_kg,
-        cmd.signing_key,
-        cmd.cad,
-    )
-    with uow:
-        _site(uow, cmd.site_id)
-        if uow.drones.get(drone.id) is not None:
-            raise BookingRuleViolation(
-                Rule.DRONE, f"drone {drone.id} is already registered"
-            )
-        clash = check_sysid_free(drone, uow.drones.for_site(cmd.site_id))
-        if clash is not None:
-            raise clash
-        uow.drones.add(drone)
-        _audit(
-            uow,
-            actor,
-            now,
-            "drone.registered",
-            ("drone", drone.id),
-            None,
-            drone_snapshot(drone),
-        )
-        uow.commit()
-    return drone

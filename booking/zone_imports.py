@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from airspace.geozones import GeoZone, zone_volume
 from airspace.site import Site, SiteId
 from airspace.volume import TimeWindow, Volume
+from booking.closure_services import bump_hit_bookings
 from booking.errors import NotFound
 from booking.model import (
     Actor,
@@ -33,7 +34,7 @@ from booking.model import (
 )
 from booking.permissions import require_closure_manager
 from booking.ports import UnitOfWork
-from booking.services import _audit, bump_hit_bookings
+from booking.service_support import _audit
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import typer
 from fastapi import FastAPI
 
 from airspace.site import CorridorId, PadId, SiteId
-from booking import services
+from booking import drone_services, services
 from booking.model import Actor, DroneId, OperatorId, Role, UserId
 from booking.unit_of_work import SqlUnitOfWork
 from web.auth import create_access_token
@@ -96,9 +96,9 @@ def seed_demo(app: FastAPI, settings: Settings, drones: int, now: datetime) -> D
     for n in range(1, drones + 1):
         corridor, takeoff, landing = DEMO_FLIGHTS[(n - 1) % len(DEMO_FLIGHTS)]
         drone_id = DroneId(f"kite-{n}")
-        services.register_drone(
+        drone_services.register_drone(
             uow(),
-            services.RegisterDrone(
+            drone_services.RegisterDrone(
                 drone_id, f"Kite-{n}", site_id, OperatorId(DEMO_ORG), n, 4.5
             ),
             operator,

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from airspace.site import PadId
-from booking import services
+from booking import closure_services, services
 from booking.catalogue import StaticSiteCatalogue
 from booking.model import Booking, BookingState, ClosedPad, DomainEvent, Role
 from booking.tables import BookingRow, booking_from_row
@@ -74,9 +74,9 @@ def test_every_booking_event_carries_the_stored_booking_and_makes_the_same_frame
     )
     services.approve(uow(), flying.id, admin, NOW)
     services.activate(uow(), flying.id, pilot, start + timedelta(minutes=1))
-    services.create_closure(
+    closure_services.create_closure(
         uow(),
-        services.CreateClosure(
+        closure_services.CreateClosure(
             SITE,
             ClosedPad(PadId("P1")),
             start,
@@ -86,9 +86,9 @@ def test_every_booking_event_carries_the_stored_booking_and_makes_the_same_frame
         safety,
         start + timedelta(minutes=2),
     )
-    services.create_closure(
+    closure_services.create_closure(
         uow(),
-        services.CreateClosure(
+        closure_services.CreateClosure(
             SITE,
             ClosedPad(PadId("P2")),
             start,

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from airspace.site import PadId, SiteId
-from booking import services
+from booking import drone_services, services
 from booking.catalogue import StaticSiteCatalogue
 from booking.errors import BookingConflict, Rule
 from booking.model import Actor, Booking, DroneId, OperatorId, Role
@@ -34,9 +34,9 @@ def _register_fleet(
     drones = []
     for n in range(RACERS):
         drone_id = DroneId(f"racer-{operator}-{n}")
-        services.register_drone(
+        drone_services.register_drone(
             SqlUnitOfWork(lambda: write_session(engine), catalogue),
-            services.RegisterDrone(
+            drone_services.RegisterDrone(
                 drone_id, f"Racer {n}", SITE, OperatorId(operator), n + 1, 5.0
             ),
             actor,

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from airspace.site import CorridorId, PadId, SiteId
-from booking import services
+from booking import closure_services, drone_services, services
 from booking.catalogue import StaticSiteCatalogue
 from booking.model import BookingState, ClosedPad, DroneId, OperatorId, Role
 from booking.unit_of_work import SqlUnitOfWork
@@ -34,9 +34,9 @@ def register(engine: Engine, catalogue: StaticSiteCatalogue, operator: str) -> D
     drone_id = DroneId(f"drone-{uuid.uuid4().hex[:8]}")
     with write_session(engine) as session:
         used = session.execute(sa.text("SELECT count(*) FROM drones")).scalar_one()
-    services.register_drone(
+    drone_services.register_drone(
         uow(engine, catalogue),
-        services.RegisterDrone(
+        drone_services.RegisterDrone(
             drone_id, "Test drone", SITE, OperatorId(operator), int(used) + 1, 6.5
         ),
         owner.as_actor(),
@@ -88,9 +88,9 @@ def test_a_closure_bumps_a_booking_and_the_audit_log_records_both(
         actor,
         NOW,
     )
-    outcome = services.create_closure(
+    outcome = closure_services.create_closure(
         uow(engine, catalogue),
-        services.CreateClosure(
+        closure_services.CreateClosure(
             SITE,
             ClosedPad(PadId("P2")),
             start - timedelta(hours=1),

@@ -15,7 +15,7 @@ from shapely.geometry import Point, Polygon, box
 from airspace.projection import SiteProjection
 from airspace.site import Corridor, CorridorId, Pad, PadId, Site, SiteId
 from airspace.volume import AltitudeBand, TimeWindow, Volume
-from booking import services
+from booking import closure_services, drone_services, services
 from booking.errors import (
     BookingConflict,
     BookingError,
@@ -640,8 +640,8 @@ def close(
     start: datetime,
     end: datetime,
     reason: str = "crane lift",
-) -> services.CreateClosure:
-    return services.CreateClosure(SITE_ID, target, start, end, reason)
+) -> closure_services.CreateClosure:
+    return closure_services.CreateClosure(SITE_ID, target, start, end, reason)
 
 
 class TestClosures:
@@ -659,7 +659,7 @@ class TestClosures:
         )
         commits = uow.commits
 
-        outcome = services.create_closure(
+        outcome = closure_services.create_closure(
             uow, close(AREA_OVER_C1, local(10, 15), local(11)), SAFETY, NOW
         )
 
@@ -685,7 +685,7 @@ class TestClosures:
         services.approve(uow, booking.id, ADMIN, NOW)
         services.activate(uow, booking.id, PILOT_A, local(10))
 
-        outcome = services.create_closure(
+        outcome = closure_services.create_closure(
             uow,
             close(ClosedPad(PadId("P1")), local(10, 5), local(11)),
             ADMIN,
@@ -704,7 +704,7 @@ class TestClosures:
         uow = new_uow()
 
         with pytest.raises(PermissionDenied, match="safety officers"):
-            services.create_closure(
+            closure_services.create_closure(
                 uow, close(ClosedPad(PadId("P1")), local(9), local(12)), actor, NOW
             )
 
@@ -712,13 +712,13 @@ class TestClosures:
 
     def test_new_booking_inside_a_closure_is_refused_until_it_is_deleted(self) -> None:
         uow = new_uow()
-        outcome = services.create_closure(
+        outcome = closure_services.create_closure(
             uow, close(ClosedPad(PadId("P1")), local(9), local(12)), SAFETY, NOW
         )
 
         with pytest.raises(BookingConflict) as caught:
             services.request_booking(uow, request(), PILOT_A, NOW)
-        services.delete_closure(uow, outcome.closure.id, ADMIN, NOW)
+        closure_services.delete_closure(uow, outcome.closure.id, ADMIN, NOW)
         booking = services.request_booking(uow, request(), PILOT_A, NOW)
 
         assert caught.value.closure_ids == (outcome.closure.id,)
@@ -729,21 +729,21 @@ class TestClosures:
     def test_closure_needs_a_reason_and_a_known_pad(self) -> None:
         uow = new_uow()
         with pytest.raises(BookingRuleViolation, match="needs a reason"):
-            services.create_closure(
+            closure_services.create_closure(
                 uow,
                 close(ClosedPad(PadId("P1")), local(9), local(12), " "),
                 SAFETY,
                 NOW,
             )
         with pytest.raises(NotFound, match="pad P9"):
-            services.create_closure(
+            closure_services.create_closure(
                 uow, close(ClosedPad(PadId("P9")), local(9), local(12)), SAFETY, NOW
             )
 
     def test_bumped_booking_frees_its_resources(self) -> None:
         uow = new_uow()
         services.request_booking(uow, request("D1"), PILOT_A, NOW)
-        services.create_closure(
+        closure_services.create_closure(
             uow,
             close(ClosedPad(PadId("P1")), local(10, 29), local(10, 30)),
             SAFETY,
@@ -760,22 +760,28 @@ class TestClosures:
 class TestRegisterDrone:
     def test_operator_registers_a_drone_for_its_organisation(self) -> None:
         uow = new_uow()
-        cmd = services.RegisterDrone(DroneId("D7"), "Heron", SITE_ID, OP_A, 7, 4.5)
+        cmd = drone_services.RegisterDrone(
+            DroneId("D7"), "Heron", SITE_ID, OP_A, 7, 4.5
+        )
 
-        drone = services.register_drone(uow, cmd, OPERATOR_A, NOW)
+        drone = drone_services.register_drone(uow, cmd, OPERATOR_A, NOW)
 
         assert uow.drones.get(DroneId("D7")) == drone
         assert uow.audit.entries[-1].action == "drone.registered"
 
     def test_pilot_cannot_register_drones(self) -> None:
-        cmd = services.RegisterDrone(DroneId("D7"), "Heron", SITE_ID, OP_A, 7, 4.5)
+        cmd = drone_services.RegisterDrone(
+            DroneId("D7"), "Heron", SITE_ID, OP_A, 7, 4.5
+        )
         with pytest.raises(PermissionDenied):
-            services.register_drone(new_uow(), cmd, PILOT_A, NOW)
+            drone_services.register_drone(new_uow(), cmd, PILOT_A, NOW)
 
     def test_refuses_a_mavlink_system_id_already_used_at_the_site(self) -> None:
-        cmd = services.RegisterDrone(DroneId("D7"), "Heron", SITE_ID, OP_A, 3, 4.5)
+        cmd = drone_services.RegisterDrone(
+            DroneId("D7"), "Heron", SITE_ID, OP_A, 3, 4.5
+        )
         with pytest.raises(BookingRuleViolation, match="already used by drone DB"):
-            services.register_drone(new_uow(), cmd, ADMIN, NOW)
+            drone_services.register_drone(new_uow(), cmd, ADMIN, NOW)
 
 
 # --- Invariant: whatever is requested, accepted bookings never collide. --------------

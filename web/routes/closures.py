@@ -14,9 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime
 
 from airspace.site import SiteId
+from booking.closure_services import CreateClosure, create_closure, delete_closure
 from booking.errors import NotFound
 from booking.model import Actor, ClosureId, Role
-from booking.services import CreateClosure, create_closure, delete_closure
 from web.deps import ActorDep, CatalogueDep, SessionDep, UowDep, require_role
 from web.input_limits import MAX_PAGE, DbId, Offset, PageLimit
 from web.queries import get_closure, list_closures

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, status
 
 from airspace.site import SiteId
+from booking.drone_services import RegisterDrone, register_drone
 from booking.errors import NotFound, PermissionDenied
 from booking.model import DroneId, OperatorId, Role
 from booking.registration import CadRegistration
-from booking.services import RegisterDrone, register_drone
 from booking.tables import OperatorRow
 from web.deps import ActorDep, SessionDep, UowDep
 from web.input_limits import MAX_PAGE, Offset, PageLimit
