@@ -5,7 +5,8 @@ directory, opens every ``--mavlink`` endpoint, and starts the gateway's tick and
 directory refresh and the sweep that completes active bookings whose window has
 ended; ``stop`` undoes it in reverse and drains the recorder so nothing
 recorded is lost on a clean shutdown. Committed booking events reach the hub (and
-trigger a directory refresh) through the ``EventLog`` subscription.
+trigger a directory refresh) through the ``EventLog`` subscription, as the
+``booking`` frames of ``web.runtime_bookings``.
 
 Scale-out (docs/bus.md): every live frame goes out through ``bus`` (in process by
 default, straight into the hub). With a remote bus the process has a ``role``:
@@ -13,10 +14,11 @@ default, straight into the hub). With a remote bus the process has a ``role``:
 ``web`` opens no link and shows what the bus brings, through a ``VehicleRelay``
 in front of its hub; ``all`` does both.
 
-Three parts live beside it, each built and run from here: ``web.runtime_ais`` (AIS
-links, sentence log, vessel picture), ``web.runtime_fences`` (automatic fence
-upload, activation with the fence's standing) and ``web.runtime_overload`` (the
-live stream's ``gateway`` frame while links shed load).
+Four parts live beside it, each built and run from here: ``web.runtime_ais`` (AIS
+links, sentence log, vessel picture), ``web.runtime_bookings`` (the ``booking``
+frames, and which booking changes reload the directory), ``web.runtime_fences``
+(automatic fence upload, activation with the fence's standing) and
+``web.runtime_overload`` (the live stream's ``gateway`` frame while links shed load).
 """
 
 from __future__ import annotations
@@ -38,22 +40,12 @@ from airspace.site import Site
 from airspace.vessel_proximity import ProximityLimits
 from booking import services
 from booking.errors import BookingError
-from booking.model import (
-    ActiveBookingInClosure,
-    Actor,
-    BookingBumped,
-    BookingId,
-    BookingStateChanged,
-    DomainEvent,
-    Role,
-    UserId,
-)
+from booking.model import Actor, BookingId, DomainEvent, Role, UserId
 from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import IncidentRepository
 from telemetry.live.bus import InProcessBus, LiveBus, VehicleRelay
 from telemetry.live.bus.control import LINK_REPORT_S
 from telemetry.live.fence_reports import SqlFenceReports
-from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import LiveHub
@@ -81,9 +73,9 @@ from web.booking_fences import BookingFences
 from web.events import EventLog
 from web.fleet_directory import ended_active_bookings, load_fleet_directory
 from web.runtime_ais import AisRuntime
+from web.runtime_bookings import EventFrame, event_frames, publish_event_frames
 from web.runtime_fences import bookings_between, fenced_activation
 from web.runtime_overload import OverloadFeed
-from web.schemas import BookingPublic
 
 logger = logging.getLogger(__name__)
 
@@ -497,79 +489,9 @@ class TelemetryRuntime:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        frames = [(booking_frame(e, _booking_view(e)), e) for e in events]
+        frames = event_frames(events)
         loop.call_soon_threadsafe(self._publish_domain_events, frames)
 
-    def _publish_domain_events(
-        self, frames: list[tuple[dict[str, Any], DomainEvent]]
-    ) -> None:
-        for frame, event in frames:
-            self.bus.publish(frame, event.operator_id)
-        # Reload only when what the gateway flies by changed: a burst of new
-        # pending bookings must not reload the directory once each.
-        if any(_changes_directory(event) for _, event in frames):
+    def _publish_domain_events(self, frames: list[EventFrame]) -> None:
+        if publish_event_frames(frames, self.bus.publish):
             self._refresh.set()
-
-
-FLYABLE = frozenset({"approved", "active"})
-
-
-def _booking_view(event: DomainEvent) -> dict[str, Any]:
-    """The event's booking as ``GET /api/v1/bookings/{id}`` shows it."""
-    return BookingPublic.of(event.booking).model_dump(mode="json")
-
-
-def _changes_directory(event: DomainEvent) -> bool:
-    """True when the event makes a booking flyable or stops it being so."""
-    if isinstance(event, BookingStateChanged):
-        # approved -> active (a drone taking off) leaves it flyable: a fleet taking
-        # off must not reload the directory once per drone.
-        return (str(event.to_state) in FLYABLE) != (str(event.from_state) in FLYABLE)
-    return True
-
-
-def booking_frame(
-    event: DomainEvent, booking_view: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The live-stream ``booking`` frame for a committed booking event, carrying the
-    whole booking (as ``GET /api/v1/bookings/{id}`` shows it) when known."""
-    booking: dict[str, Any] = (
-        dict(booking_view)
-        if booking_view
-        else {
-            "id": event.booking_id,
-            "site_id": event.site_id,
-            "operator_id": event.operator_id,
-            "drone_id": event.drone_id,
-        }
-    )
-    match event:
-        case BookingStateChanged():
-            booking["state"] = str(event.to_state)
-            return {
-                "type": "booking",
-                "change": "state_changed",
-                "booking": booking,
-                "from_state": str(event.from_state) if event.from_state else None,
-                "t_utc": utc_iso(event.at.timestamp()),
-            }
-        case BookingBumped():
-            booking["state"] = "bumped"
-            booking.setdefault("start", utc_iso(event.window.start.timestamp()))
-            booking.setdefault("end", utc_iso(event.window.end.timestamp()))
-            return {
-                "type": "booking",
-                "change": "bumped",
-                "booking": booking,
-                "closure_id": event.closure_id,
-                "reason": event.reason,
-                "t_utc": utc_iso(event.at.timestamp()),
-            }
-        case ActiveBookingInClosure():
-            return {
-                "type": "booking",
-                "change": "active_in_closure",
-                "booking": booking,
-                "closure_id": event.closure_id,
-                "t_utc": utc_iso(event.at.timestamp()),
-            }
