@@ -1,29 +1,60 @@
-"""The booking side of the live runtime: booking frames, and what a change reloads.
+"""The booking side of the live runtime: booking frames, and the gateway's changes.
 
 Every committed booking event (approval, cancellation, a closure bumping a booking,
 a booking still active in a new closure) becomes a live-stream ``booking`` frame
 carrying the booking as ``GET /api/v1/bookings/{id}`` shows it, so pages replace
 their copy with the frame's. Only a change to what the gateway flies by (a booking
-becoming flyable, or stopping being so) reloads its fleet directory. Part of
+becoming flyable, or stopping being so) reloads its fleet directory.
+
+The gateway changes bookings too: it activates one when its drone takes off and
+completes it when the drone lands, and a sweep completes those whose window has
+ended. Each change is one transaction in a worker thread, retried whole on a
+transient database error; a refusal is logged, not raised. Part of
 ``web.telemetry_runtime``, which subscribes to the ``EventLog``, hands the frames
-from the committing thread to the loop and owns the directory reload.
+from the committing thread to the loop, owns the directory reload, and passes the
+gateway's callbacks and the sweep the actor the audit trail names.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from booking import services
+from booking.errors import BookingError
 from booking.model import (
     ActiveBookingInClosure,
+    Actor,
     BookingBumped,
+    BookingId,
     BookingStateChanged,
     DomainEvent,
 )
+from booking.unit_of_work import SqlUnitOfWork
 from telemetry.live.frames import utc_iso
+from telemetry.retry_policy import jittered_waits
+from web.fleet_directory import ended_active_bookings
 from web.schemas import BookingPublic
 
+logger = logging.getLogger(__name__)
+
 FLYABLE = frozenset({"approved", "active"})
+WINDOW_END_SWEEP_S = 15.0
+"""How often active bookings whose window has ended are completed: a booking
+outlives its window by at most this (the gateway stops tying drones to it at once)."""
+ACTIVATE_ATTEMPTS = 5
+"""Whole state-change transactions (activate, complete) tried before giving up on a
+transient DB error."""
+ACTIVATE_FIRST_WAIT_S = 0.2
+ACTIVATE_MAX_WAIT_S = 6.4
+"""Back-off between attempts (jittered, up to 0.2 s * 2**attempt)."""
 
 Publish = Callable[[Mapping[str, Any], str | None], None]
 """Announces a must-keep frame to every viewer (``TelemetryRuntime.publish``)."""
@@ -107,3 +138,78 @@ def booking_frame(
                 "closure_id": event.closure_id,
                 "t_utc": utc_iso(event.at.timestamp()),
             }
+
+
+BookingChange = Callable[[BookingId, datetime], object]
+"""One booking state change at a time, as a whole transaction (blocking)."""
+
+
+def completion(
+    uow_factory: Callable[[], SqlUnitOfWork], actor: Actor, why: str
+) -> BookingChange:
+    """Return the change that completes an active booking, ``why`` going to the
+    audit trail."""
+    return lambda bid, at: services.complete(uow_factory(), bid, actor, at, why)
+
+
+def change_off_loop(
+    loop: asyncio.AbstractEventLoop | None,
+    verb: str,
+    booking_id: int,
+    change: BookingChange,
+    t_s: float,
+) -> None:
+    """Run ``change`` at ``t_s`` (epoch seconds) in ``loop``'s default executor
+    (``change_booking``), or nowhere when the runtime has no loop yet."""
+    at = datetime.fromtimestamp(t_s, UTC)
+    if loop is not None:
+        loop.run_in_executor(None, change_booking, verb, booking_id, change, at)
+
+
+def change_booking(
+    verb: str, booking_id: int, change: BookingChange, at: datetime
+) -> None:
+    """Run one booking state change in this (worker) thread; a refusal is
+    logged, not raised."""
+    # A transient error (PostgreSQL restarting) retries the whole
+    # transaction; if a commit did land before the error, the retry is
+    # refused as a transition from the new state and changes nothing.
+    waits = jittered_waits(ACTIVATE_FIRST_WAIT_S, ACTIVATE_MAX_WAIT_S)
+    for attempt in range(1, ACTIVATE_ATTEMPTS + 1):
+        try:
+            change(BookingId(booking_id), at)
+            return
+        except BookingError as exc:
+            logger.warning("booking %s not %s: %s", booking_id, verb, exc)
+            return
+        except (OperationalError, InterfaceError) as exc:
+            if attempt == ACTIVATE_ATTEMPTS:
+                logger.error("booking %s not %s: %s", booking_id, verb, exc)
+                return
+            time.sleep(next(waits))
+        except Exception:
+            logger.exception("booking %s: change to %s failed", booking_id, verb)
+            return
+
+
+async def run_window_end_sweep(
+    engine: Engine, uow_factory: Callable[[], SqlUnitOfWork], actor: Actor
+) -> None:
+    """Complete every active booking whose window has ended, as ``actor``, every
+    ``WINDOW_END_SWEEP_S`` (the drone may never have landed in sight of the
+    gateway, or it is still up: the booking no longer covers it either way)."""
+    while True:
+        try:
+            now = datetime.now(UTC)
+            ended = await asyncio.to_thread(ended_active_bookings, engine, now)
+            for booking_id in ended:
+                await asyncio.to_thread(
+                    change_booking,
+                    "completed",
+                    booking_id,
+                    completion(uow_factory, actor, "window ended"),
+                    now,
+                )
+        except Exception:
+            logger.exception("booking window-end sweep failed; will retry")
+        await asyncio.sleep(WINDOW_END_SWEEP_S)

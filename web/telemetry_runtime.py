@@ -16,9 +16,10 @@ in front of its hub; ``all`` does both.
 
 Four parts live beside it, each built and run from here: ``web.runtime_ais`` (AIS
 links, sentence log, vessel picture), ``web.runtime_bookings`` (the ``booking``
-frames, and which booking changes reload the directory), ``web.runtime_fences``
-(automatic fence upload, activation with the fence's standing) and
-``web.runtime_overload`` (the live stream's ``gateway`` frame while links shed load).
+frames, which booking changes reload the directory, and the gateway's own booking
+changes with their retries), ``web.runtime_fences`` (automatic fence upload,
+activation with the fence's standing) and ``web.runtime_overload`` (the live
+stream's ``gateway`` frame while links shed load).
 """
 
 from __future__ import annotations
@@ -34,13 +35,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from airspace.site import Site
 from airspace.vessel_proximity import ProximityLimits
-from booking import services
-from booking.errors import BookingError
-from booking.model import Actor, BookingId, DomainEvent, Role, UserId
+from booking.model import Actor, DomainEvent, Role, UserId
 from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import IncidentRepository
 from telemetry.live.bus import InProcessBus, LiveBus, VehicleRelay
@@ -68,12 +66,18 @@ from telemetry.mavlink.transports import (
 )
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
-from telemetry.retry_policy import jittered_waits
 from web.booking_fences import BookingFences
 from web.events import EventLog
-from web.fleet_directory import ended_active_bookings, load_fleet_directory
+from web.fleet_directory import load_fleet_directory
 from web.runtime_ais import AisRuntime
-from web.runtime_bookings import EventFrame, event_frames, publish_event_frames
+from web.runtime_bookings import (
+    EventFrame,
+    change_off_loop,
+    completion,
+    event_frames,
+    publish_event_frames,
+    run_window_end_sweep,
+)
 from web.runtime_fences import bookings_between, fenced_activation
 from web.runtime_overload import OverloadFeed
 
@@ -85,15 +89,6 @@ DIRECTORY_REFRESH_S = 2.0
 DIRECTORY_REFRESH_GAP_S = 0.25
 """At least this long between two directory reloads (changes coalesce meanwhile)."""
 RETENTION_SWEEP_S = 3600.0
-WINDOW_END_SWEEP_S = 15.0
-"""How often active bookings whose window has ended are completed: a booking
-outlives its window by at most this (the gateway stops tying drones to it at once)."""
-ACTIVATE_ATTEMPTS = 5
-"""Whole state-change transactions (activate, complete) tried before giving up on a
-transient DB error."""
-ACTIVATE_FIRST_WAIT_S = 0.2
-ACTIVATE_MAX_WAIT_S = 6.4
-"""Back-off between attempts (jittered, up to 0.2 s * 2**attempt)."""
 
 FIRST_RECORDS_WAIT_S = 0.5
 """A starting web process waits this long for the full records it asked the
@@ -244,7 +239,10 @@ class TelemetryRuntime:
             asyncio.create_task(self._retention_loop(), name="retention")
         )
         self._tasks.append(
-            asyncio.create_task(self._window_end_loop(), name="booking-window-end")
+            asyncio.create_task(
+                run_window_end_sweep(self.engine, self.uow_factory, GATEWAY_ACTOR),
+                name="booking-window-end",
+            )
         )
         auto_fences = self.fences.run_auto(bookings_between(self.engine, GATEWAY_ACTOR))
         self._tasks.append(asyncio.create_task(auto_fences, name="fence-upload"))
@@ -395,28 +393,6 @@ class TelemetryRuntime:
                     logger.exception("retention sweep failed; will retry")
             await asyncio.sleep(RETENTION_SWEEP_S)
 
-    async def _window_end_loop(self) -> None:
-        """Complete every active booking whose window has ended (the drone may
-        never have landed in sight of the gateway, or it is still up: the booking
-        no longer covers it either way)."""
-        while True:
-            try:
-                now = datetime.now(UTC)
-                ended = await asyncio.to_thread(ended_active_bookings, self.engine, now)
-                for booking_id in ended:
-                    await asyncio.to_thread(
-                        self._change_booking,
-                        "completed",
-                        booking_id,
-                        lambda bid, at: services.complete(
-                            self.uow_factory(), bid, GATEWAY_ACTOR, at, "window ended"
-                        ),
-                        now,
-                    )
-            except Exception:
-                logger.exception("booking window-end sweep failed; will retry")
-            await asyncio.sleep(WINDOW_END_SWEEP_S)
-
     def _systems_heard(self) -> list[tuple[str, int, bool]]:
         return [(v.link_id, v.sysid, v.is_gcs) for v in self.gateway.vehicles.values()]
 
@@ -426,61 +402,13 @@ class TelemetryRuntime:
         activate = fenced_activation(
             self.fences, booking_id, self.uow_factory, GATEWAY_ACTOR, self._loop
         )
-        self._off_loop("activated", booking_id, activate, t_s)
+        change_off_loop(self._loop, "activated", booking_id, activate, t_s)
 
     def _finish_booking(self, booking_id: int, t_s: float, why: str) -> None:
         """Mark the active booking completed (``why`` goes to the audit trail), off
         the loop; a refusal (already completed, say by the pilot) is logged."""
-        self._off_loop(
-            "completed",
-            booking_id,
-            lambda bid, at: services.complete(
-                self.uow_factory(), bid, GATEWAY_ACTOR, at, why
-            ),
-            t_s,
-        )
-
-    def _off_loop(
-        self,
-        verb: str,
-        booking_id: int,
-        change: Callable[[BookingId, datetime], object],
-        t_s: float,
-    ) -> None:
-        at = datetime.fromtimestamp(t_s, UTC)
-        if self._loop is not None:
-            self._loop.run_in_executor(
-                None, self._change_booking, verb, booking_id, change, at
-            )
-
-    @staticmethod
-    def _change_booking(
-        verb: str,
-        booking_id: int,
-        change: Callable[[BookingId, datetime], object],
-        at: datetime,
-    ) -> None:
-        """Run one booking state change in this (worker) thread; a refusal is
-        logged, not raised."""
-        # A transient error (PostgreSQL restarting) retries the whole
-        # transaction; if a commit did land before the error, the retry is
-        # refused as a transition from the new state and changes nothing.
-        waits = jittered_waits(ACTIVATE_FIRST_WAIT_S, ACTIVATE_MAX_WAIT_S)
-        for attempt in range(1, ACTIVATE_ATTEMPTS + 1):
-            try:
-                change(BookingId(booking_id), at)
-                return
-            except BookingError as exc:
-                logger.warning("booking %s not %s: %s", booking_id, verb, exc)
-                return
-            except (OperationalError, InterfaceError) as exc:
-                if attempt == ACTIVATE_ATTEMPTS:
-                    logger.error("booking %s not %s: %s", booking_id, verb, exc)
-                    return
-                time.sleep(next(waits))
-            except Exception:
-                logger.exception("booking %s: change to %s failed", booking_id, verb)
-                return
+        complete = completion(self.uow_factory, GATEWAY_ACTOR, why)
+        change_off_loop(self._loop, "completed", booking_id, complete, t_s)
 
     def _on_domain_events(self, events: Sequence[DomainEvent]) -> None:
         """From the committing request's worker thread: build the frames from the
