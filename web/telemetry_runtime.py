@@ -5,7 +5,8 @@ directory, opens every ``--mavlink`` endpoint, and starts the gateway's tick and
 directory refresh and the sweep that completes active bookings whose window has
 ended; ``stop`` undoes it in reverse and drains the recorder so nothing
 recorded is lost on a clean shutdown. Committed booking events reach the hub (and
-trigger a directory refresh) through the ``EventLog`` subscription.
+trigger a directory refresh) through the ``EventLog`` subscription, as the
+``booking`` frames of ``web.runtime_bookings``.
 
 Scale-out (docs/bus.md): every live frame goes out through ``bus`` (in process by
 default, straight into the hub). With a remote bus the process has a ``role``:
@@ -13,10 +14,12 @@ default, straight into the hub). With a remote bus the process has a ``role``:
 ``web`` opens no link and shows what the bus brings, through a ``VehicleRelay``
 in front of its hub; ``all`` does both.
 
-Three parts live beside it, each built and run from here: ``web.runtime_ais`` (AIS
-links, sentence log, vessel picture), ``web.runtime_fences`` (automatic fence
-upload, activation with the fence's standing) and ``web.runtime_overload`` (the
-live stream's ``gateway`` frame while links shed load).
+Four parts live beside it, each built and run from here: ``web.runtime_ais`` (AIS
+links, sentence log, vessel picture), ``web.runtime_bookings`` (the ``booking``
+frames, which booking changes reload the directory, and the gateway's own booking
+changes with their retries), ``web.runtime_fences`` (automatic fence upload,
+activation with the fence's standing) and ``web.runtime_overload`` (the live
+stream's ``gateway`` frame while links shed load).
 """
 
 from __future__ import annotations
@@ -32,28 +35,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from airspace.site import Site
 from airspace.vessel_proximity import ProximityLimits
-from booking import services
-from booking.errors import BookingError
-from booking.model import (
-    ActiveBookingInClosure,
-    Actor,
-    BookingBumped,
-    BookingId,
-    BookingStateChanged,
-    DomainEvent,
-    Role,
-    UserId,
-)
+from booking.model import Actor, DomainEvent, Role, UserId
 from booking.unit_of_work import SqlUnitOfWork
 from telemetry.incidents.repository import IncidentRepository
 from telemetry.live.bus import InProcessBus, LiveBus, VehicleRelay
 from telemetry.live.bus.control import LINK_REPORT_S
 from telemetry.live.fence_reports import SqlFenceReports
-from telemetry.live.frames import utc_iso
 from telemetry.live.gateway import Gateway
 from telemetry.live.gateway_settings import GatewaySettings
 from telemetry.live.hub import LiveHub
@@ -76,14 +66,20 @@ from telemetry.mavlink.transports import (
 )
 from telemetry.recording.recorder import TelemetryRecorder
 from telemetry.recording.track_store import TrackStore
-from telemetry.retry_policy import jittered_waits
 from web.booking_fences import BookingFences
 from web.events import EventLog
-from web.fleet_directory import ended_active_bookings, load_fleet_directory
+from web.fleet_directory import load_fleet_directory
 from web.runtime_ais import AisRuntime
+from web.runtime_bookings import (
+    EventFrame,
+    change_off_loop,
+    completion,
+    event_frames,
+    publish_event_frames,
+    run_window_end_sweep,
+)
 from web.runtime_fences import bookings_between, fenced_activation
 from web.runtime_overload import OverloadFeed
-from web.schemas import BookingPublic
 
 logger = logging.getLogger(__name__)
 
@@ -93,15 +89,6 @@ DIRECTORY_REFRESH_S = 2.0
 DIRECTORY_REFRESH_GAP_S = 0.25
 """At least this long between two directory reloads (changes coalesce meanwhile)."""
 RETENTION_SWEEP_S = 3600.0
-WINDOW_END_SWEEP_S = 15.0
-"""How often active bookings whose window has ended are completed: a booking
-outlives its window by at most this (the gateway stops tying drones to it at once)."""
-ACTIVATE_ATTEMPTS = 5
-"""Whole state-change transactions (activate, complete) tried before giving up on a
-transient DB error."""
-ACTIVATE_FIRST_WAIT_S = 0.2
-ACTIVATE_MAX_WAIT_S = 6.4
-"""Back-off between attempts (jittered, up to 0.2 s * 2**attempt)."""
 
 FIRST_RECORDS_WAIT_S = 0.5
 """A starting web process waits this long for the full records it asked the
@@ -252,7 +239,10 @@ class TelemetryRuntime:
             asyncio.create_task(self._retention_loop(), name="retention")
         )
         self._tasks.append(
-            asyncio.create_task(self._window_end_loop(), name="booking-window-end")
+            asyncio.create_task(
+                run_window_end_sweep(self.engine, self.uow_factory, GATEWAY_ACTOR),
+                name="booking-window-end",
+            )
         )
         auto_fences = self.fences.run_auto(bookings_between(self.engine, GATEWAY_ACTOR))
         self._tasks.append(asyncio.create_task(auto_fences, name="fence-upload"))
@@ -403,28 +393,6 @@ class TelemetryRuntime:
                     logger.exception("retention sweep failed; will retry")
             await asyncio.sleep(RETENTION_SWEEP_S)
 
-    async def _window_end_loop(self) -> None:
-        """Complete every active booking whose window has ended (the drone may
-        never have landed in sight of the gateway, or it is still up: the booking
-        no longer covers it either way)."""
-        while True:
-            try:
-                now = datetime.now(UTC)
-                ended = await asyncio.to_thread(ended_active_bookings, self.engine, now)
-                for booking_id in ended:
-                    await asyncio.to_thread(
-                        self._change_booking,
-                        "completed",
-                        booking_id,
-                        lambda bid, at: services.complete(
-                            self.uow_factory(), bid, GATEWAY_ACTOR, at, "window ended"
-                        ),
-                        now,
-                    )
-            except Exception:
-                logger.exception("booking window-end sweep failed; will retry")
-            await asyncio.sleep(WINDOW_END_SWEEP_S)
-
     def _systems_heard(self) -> list[tuple[str, int, bool]]:
         return [(v.link_id, v.sysid, v.is_gcs) for v in self.gateway.vehicles.values()]
 
@@ -434,61 +402,13 @@ class TelemetryRuntime:
         activate = fenced_activation(
             self.fences, booking_id, self.uow_factory, GATEWAY_ACTOR, self._loop
         )
-        self._off_loop("activated", booking_id, activate, t_s)
+        change_off_loop(self._loop, "activated", booking_id, activate, t_s)
 
     def _finish_booking(self, booking_id: int, t_s: float, why: str) -> None:
         """Mark the active booking completed (``why`` goes to the audit trail), off
         the loop; a refusal (already completed, say by the pilot) is logged."""
-        self._off_loop(
-            "completed",
-            booking_id,
-            lambda bid, at: services.complete(
-                self.uow_factory(), bid, GATEWAY_ACTOR, at, why
-            ),
-            t_s,
-        )
-
-    def _off_loop(
-        self,
-        verb: str,
-        booking_id: int,
-        change: Callable[[BookingId, datetime], object],
-        t_s: float,
-    ) -> None:
-        at = datetime.fromtimestamp(t_s, UTC)
-        if self._loop is not None:
-            self._loop.run_in_executor(
-                None, self._change_booking, verb, booking_id, change, at
-            )
-
-    @staticmethod
-    def _change_booking(
-        verb: str,
-        booking_id: int,
-        change: Callable[[BookingId, datetime], object],
-        at: datetime,
-    ) -> None:
-        """Run one booking state change in this (worker) thread; a refusal is
-        logged, not raised."""
-        # A transient error (PostgreSQL restarting) retries the whole
-        # transaction; if a commit did land before the error, the retry is
-        # refused as a transition from the new state and changes nothing.
-        waits = jittered_waits(ACTIVATE_FIRST_WAIT_S, ACTIVATE_MAX_WAIT_S)
-        for attempt in range(1, ACTIVATE_ATTEMPTS + 1):
-            try:
-                change(BookingId(booking_id), at)
-                return
-            except BookingError as exc:
-                logger.warning("booking %s not %s: %s", booking_id, verb, exc)
-                return
-            except (OperationalError, InterfaceError) as exc:
-                if attempt == ACTIVATE_ATTEMPTS:
-                    logger.error("booking %s not %s: %s", booking_id, verb, exc)
-                    return
-                time.sleep(next(waits))
-            except Exception:
-                logger.exception("booking %s: change to %s failed", booking_id, verb)
-                return
+        complete = completion(self.uow_factory, GATEWAY_ACTOR, why)
+        change_off_loop(self._loop, "completed", booking_id, complete, t_s)
 
     def _on_domain_events(self, events: Sequence[DomainEvent]) -> None:
         """From the committing request's worker thread: build the frames from the
@@ -497,79 +417,9 @@ class TelemetryRuntime:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        frames = [(booking_frame(e, _booking_view(e)), e) for e in events]
+        frames = event_frames(events)
         loop.call_soon_threadsafe(self._publish_domain_events, frames)
 
-    def _publish_domain_events(
-        self, frames: list[tuple[dict[str, Any], DomainEvent]]
-    ) -> None:
-        for frame, event in frames:
-            self.bus.publish(frame, event.operator_id)
-        # Reload only when what the gateway flies by changed: a burst of new
-        # pending bookings must not reload the directory once each.
-        if any(_changes_directory(event) for _, event in frames):
+    def _publish_domain_events(self, frames: list[EventFrame]) -> None:
+        if publish_event_frames(frames, self.bus.publish):
             self._refresh.set()
-
-
-FLYABLE = frozenset({"approved", "active"})
-
-
-def _booking_view(event: DomainEvent) -> dict[str, Any]:
-    """The event's booking as ``GET /api/v1/bookings/{id}`` shows it."""
-    return BookingPublic.of(event.booking).model_dump(mode="json")
-
-
-def _changes_directory(event: DomainEvent) -> bool:
-    """True when the event makes a booking flyable or stops it being so."""
-    if isinstance(event, BookingStateChanged):
-        # approved -> active (a drone taking off) leaves it flyable: a fleet taking
-        # off must not reload the directory once per drone.
-        return (str(event.to_state) in FLYABLE) != (str(event.from_state) in FLYABLE)
-    return True
-
-
-def booking_frame(
-    event: DomainEvent, booking_view: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The live-stream ``booking`` frame for a committed booking event, carrying the
-    whole booking (as ``GET /api/v1/bookings/{id}`` shows it) when known."""
-    booking: dict[str, Any] = (
-        dict(booking_view)
-        if booking_view
-        else {
-            "id": event.booking_id,
-            "site_id": event.site_id,
-            "operator_id": event.operator_id,
-            "drone_id": event.drone_id,
-        }
-    )
-    match event:
-        case BookingStateChanged():
-            booking["state"] = str(event.to_state)
-            return {
-                "type": "booking",
-                "change": "state_changed",
-                "booking": booking,
-                "from_state": str(event.from_state) if event.from_state else None,
-                "t_utc": utc_iso(event.at.timestamp()),
-            }
-        case BookingBumped():
-            booking["state"] = "bumped"
-            booking.setdefault("start", utc_iso(event.window.start.timestamp()))
-            booking.setdefault("end", utc_iso(event.window.end.timestamp()))
-            return {
-                "type": "booking",
-                "change": "bumped",
-                "booking": booking,
-                "closure_id": event.closure_id,
-                "reason": event.reason,
-                "t_utc": utc_iso(event.at.timestamp()),
-            }
-        case ActiveBookingInClosure():
-            return {
-                "type": "booking",
-                "change": "active_in_closure",
-                "booking": booking,
-                "closure_id": event.closure_id,
-                "t_utc": utc_iso(event.at.timestamp()),
-            }

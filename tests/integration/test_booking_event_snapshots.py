@@ -24,8 +24,8 @@ from booking.unit_of_work import SqlUnitOfWork
 from tests.integration.conftest import seed_user
 from tests.integration.test_booking_store import NOW, SITE, START, register
 from web.db import write_session
+from web.runtime_bookings import booking_frame
 from web.schemas import BookingPublic
-from web.telemetry_runtime import booking_frame
 
 
 class ReadBack:
