@@ -1,4 +1,4 @@
-"""Build a validated ``Site`` from GeoJSON-like features, and turn one back into them.
+"""Build a validated ``Site`` from GeoJSON-like features.
 
 A feature is ``{"geometry": <shapely geometry in WGS84 lon/lat degrees>, "properties":
 {...}}``; file loaders hand rows of a GeoDataFrame straight in. File formats disagree on
@@ -8,7 +8,7 @@ columns of every kind), so every property goes through a small typed reader,
 
 Validation is all or nothing: each problem becomes a ``FeatureProblem`` labelled
 ``"<kind> <id>"`` (``corridor C2``), and one ``SiteValidationError`` lists them all.
-No I/O happens here.
+No I/O happens here; ``airspace.site_features`` turns a ``Site`` back into features.
 
 Normalisation that makes save -> load round-trips exact in GeoJSON, KML and GeoPackage:
 lon/lat are rounded to 9 decimals (~0.1 mm), Z is dropped (altitude lives in the band
@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 from pyproj import Geod
-from shapely.geometry import LineString, Point, Polygon, mapping
+from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from airspace.errors import FeatureProblem, SiteValidationError, UnknownCrsError
@@ -611,94 +611,3 @@ def _cross_check(
                 reason = f"lies in exclusion zone {exclusion.id}"
                 problems.append(FeatureProblem(label, reason))
     return problems
-
-
-def _band_properties(band: AltitudeBand) -> dict[str, Any]:
-    return {
-        "floor_m": band.floor_m,
-        "ceiling_m": band.ceiling_m,
-        "alt_ref": band.ref.value,
-    }
-
-
-def site_to_features(site: Site) -> list[dict[str, Any]]:
-    """Return ``site`` as features that ``parse_site`` turns back into an equal site.
-
-    Geometry is in lon/lat degrees (shapely objects); each feature carries only the
-    properties of its kind, so absent values stay absent.
-    """
-    site_props: dict[str, Any] = {
-        "kind": FeatureKind.SITE.value,
-        "id": site.id,
-        "name": site.name,
-        "crs": site.crs,
-        "ground_elev_m": site.ground_elev_m,
-        "max_alt_agl_m": site.max_alt_agl_m,
-        "timezone": site.timezone,
-    }
-    if site.description:
-        site_props["description"] = site.description
-    if site.require_signing:
-        site_props["require_signing"] = True
-    if site.preflight_checklist is not None:
-        site_props["preflight_checklist"] = ",".join(site.preflight_checklist)
-    if site.require_verified_fence:
-        site_props["require_verified_fence"] = True
-    features = [_feature(Point(site.ref_lon_deg, site.ref_lat_deg), site_props)]
-    for pad in site.pads:
-        pad_props = {
-            "kind": FeatureKind.PAD.value,
-            "id": pad.id,
-            "name": pad.name,
-            "charger": pad.charger,
-            "max_takeoff_mass_kg": pad.max_takeoff_mass_kg,
-            "turnaround_min": pad.turnaround_min,
-        }
-        features.append(_feature(pad.geometry_lonlat, pad_props))
-    for corridor in site.corridors:
-        corridor_props: dict[str, Any] = {
-            "kind": FeatureKind.CORRIDOR.value,
-            "id": corridor.id,
-            "name": corridor.name,
-            **_band_properties(corridor.band),
-            "capacity": corridor.capacity,
-            "over_water": corridor.over_water,
-        }
-        if corridor.half_width_m is not None:
-            corridor_props["half_width_m"] = corridor.half_width_m
-        if corridor.over_water_segments:
-            corridor_props["over_water_segments"] = ",".join(
-                str(i) for i in corridor.over_water_segments
-            )
-        if corridor.terrain is not None:
-            corridor_props["terrain"] = corridor.terrain.value
-        features.append(_feature(corridor.geometry_lonlat, corridor_props))
-    for geofence in site.geofences:
-        fence_props: dict[str, Any] = {
-            "kind": geofence.kind.value,
-            "id": geofence.id,
-            "name": geofence.name,
-        }
-        if geofence.kind is GeofenceKind.EXCLUSION and geofence.band is not None:
-            fence_props.update(_band_properties(geofence.band))
-        features.append(_feature(geofence.geometry_lonlat, fence_props))
-    return features
-
-
-def _feature(geometry: BaseGeometry, properties: dict[str, Any]) -> dict[str, Any]:
-    return {"geometry": geometry, "properties": properties}
-
-
-def site_to_feature_collection(site: Site) -> dict[str, Any]:
-    """Return ``site`` as a plain, JSON-serialisable GeoJSON FeatureCollection dict."""
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": feature["properties"],
-                "geometry": mapping(feature["geometry"]),
-            }
-            for feature in site_to_features(site)
-        ],
-    }
