@@ -31,8 +31,9 @@ from airspace.site import (
     Site,
     SiteId,
 )
+from airspace.site_features import site_to_feature_collection, site_to_features
 from airspace.site_files import SiteFormat, demo_site_path, load_site, save_site
-from airspace.site_parse import parse_site, site_to_feature_collection, site_to_features
+from airspace.site_parse import parse_site
 from airspace.volume import (
     AltitudeBand,
     AltitudeRef,

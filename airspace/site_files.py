@@ -28,7 +28,8 @@ from pyproj import CRS
 
 from airspace.errors import SiteFileError
 from airspace.site import Site
-from airspace.site_parse import parse_site, site_to_features
+from airspace.site_features import site_to_features
+from airspace.site_parse import parse_site
 
 if TYPE_CHECKING:
     import geopandas as gpd

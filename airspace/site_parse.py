@@ -1,13 +1,14 @@
-"""Build a validated ``Site`` from GeoJSON-like features, and turn one back into them.
+"""Build a validated ``Site`` from GeoJSON-like features.
 
 A feature is ``{"geometry": <shapely geometry in WGS84 lon/lat degrees>, "properties":
 {...}}``; file loaders hand rows of a GeoDataFrame straight in. File formats disagree on
 missing values (None, NaN, "") and on types (KML gives text, GeoPackage a union of the
-columns of every kind), so every property goes through a small typed reader.
+columns of every kind), so every property goes through a small typed reader,
+``airspace.feature_props.FeatureProps``.
 
 Validation is all or nothing: each problem becomes a ``FeatureProblem`` labelled
 ``"<kind> <id>"`` (``corridor C2``), and one ``SiteValidationError`` lists them all.
-No I/O happens here.
+No I/O happens here; ``airspace.site_features`` turns a ``Site`` back into features.
 
 Normalisation that makes save -> load round-trips exact in GeoJSON, KML and GeoPackage:
 lon/lat are rounded to 9 decimals (~0.1 mm), Z is dropped (altitude lives in the band
@@ -18,7 +19,6 @@ in the 15 significant digits GDAL's text formats write.
 from __future__ import annotations
 
 import enum
-import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,10 +29,11 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 from pyproj import Geod
-from shapely.geometry import LineString, Point, Polygon, mapping
+from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from airspace.errors import FeatureProblem, SiteValidationError, UnknownCrsError
+from airspace.feature_props import FeatureProps, format_number
 from airspace.projection import SiteProjection, resolve_crs
 from airspace.site import (
     DEFAULT_MAX_ALT_AGL_M,
@@ -57,8 +58,6 @@ from airspace.volume import (
 
 COORD_DECIMALS = 9
 """lon/lat decimals kept (~0.1 mm): enough for any site, few enough to print exactly."""
-QUANTITY_DECIMALS = 6
-"""Decimals kept for numeric properties (micrometres, milligrams)."""
 MAX_DISTANCE_M = 100_000.0
 """A feature farther than this from the reference point is a typo, not the site."""
 MAX_PAD_AREA_M2 = 2_500.0
@@ -94,8 +93,6 @@ _GEOMETRY_TYPES: dict[FeatureKind, tuple[str, ...]] = {
 # writer does not escape), so they are plain tokens.
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _KINDS = frozenset(kind.value for kind in FeatureKind)
-_TRUE_WORDS = frozenset({"true", "yes", "1"})
-_FALSE_WORDS = frozenset({"false", "no", "0"})
 
 
 def centre_line_outline(line_m: LineString, half_width_m: float) -> Polygon:
@@ -118,177 +115,13 @@ def centre_line_outline(line_m: LineString, half_width_m: float) -> Polygon:
     return cast(Polygon, shapely.union_all(stadiums))
 
 
-def _fmt(value: float) -> str:
-    return f"{value:g}"
-
-
-def _is_missing(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
-class _Props:
-    """Typed readers over one feature's properties; each failure is recorded once.
-
-    A reader returns None when the value is absent (and optional) or wrong; ``ok``
-    tells the two apart, so nothing is built from a half-read feature.
-    """
-
-    def __init__(
-        self, label: str, properties: Mapping[str, Any], problems: list[FeatureProblem]
-    ) -> None:
-        self.label = label
-        self._properties = properties
-        self._problems = problems
-        self.ok = True
-
-    def fail(self, reason: str) -> None:
-        self._problems.append(FeatureProblem(self.label, reason))
-        self.ok = False
-
-    def raw(self, key: str) -> object:
-        value = self._properties.get(key)
-        if isinstance(value, np.generic):
-            value = value.item()  # numpy scalars from data frames: plain Python
-        return None if _is_missing(value) else value
-
-    def has(self, key: str) -> bool:
-        return self.raw(key) is not None
-
-    def _absent(self, key: str, required: bool) -> None:
-        if required:
-            self.fail(f"missing required property {key}")
-
-    def text(self, key: str, *, required: bool = True) -> str | None:
-        value = self.raw(key)
-        if value is None:
-            self._absent(key, required)
-            return None
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)  # numeric ids, as GDAL types an all-digit column
-        if not isinstance(value, str):
-            self.fail(f"{key} must be text, got {value!r}")
-            return None
-        return value.strip()
-
-    def number(
-        self, key: str, *, required: bool = True, above: float | None = None
-    ) -> float | None:
-        """Read a finite number; ``above`` is an exclusive lower bound."""
-        value = self.raw(key)
-        if value is None:
-            self._absent(key, required)
-            return None
-        parsed: float | None = None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            parsed = float(value)
-        elif isinstance(value, str):
-            try:
-                parsed = float(value)
-            except ValueError:
-                parsed = None
-        if (
-            parsed is None
-            or not math.isfinite(parsed)
-            or (above is not None and not parsed > above)
-        ):
-            bound = "" if above is None else f" > {_fmt(above)}"
-            self.fail(f"{key} must be a number{bound}, got {value!r}")
-            return None
-        return round(parsed, QUANTITY_DECIMALS)
-
-    def at_least_zero(self, key: str) -> float | None:
-        value = self.number(key)
-        if value is not None and value < 0:
-            self.fail(f"{key} must be a number >= 0, got {value!r}")
-            return None
-        return value
-
-    def integer(self, key: str, *, minimum: int) -> int | None:
-        value = self.raw(key)
-        if value is None:
-            self._absent(key, True)
-            return None
-        parsed: int | None = None
-        if isinstance(value, int) and not isinstance(value, bool):
-            parsed = value
-        elif isinstance(value, float | str):
-            try:
-                as_float = float(value)
-            except ValueError:
-                as_float = math.nan
-            # GeoPackage and pandas give 2.0 for an integer column with gaps.
-            if math.isfinite(as_float) and as_float.is_integer():
-                parsed = int(as_float)
-        if parsed is None or parsed < minimum:
-            self.fail(f"{key} must be an integer >= {minimum}, got {value!r}")
-            return None
-        return parsed
-
-    def boolean(self, key: str, *, required: bool = True) -> bool | None:
-        value = self.raw(key)
-        if value is None:
-            self._absent(key, required)
-            return None
-        if isinstance(value, bool):
-            return value
-        # GeoPackage and KML return booleans as 0/1 numbers or "true"/"false" text.
-        if isinstance(value, int | float) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS:
-            return True
-        if isinstance(value, str) and value.strip().lower() in _FALSE_WORDS:
-            return False
-        self.fail(f"{key} must be true or false, got {value!r}")
-        return None
-
-    def alt_ref(self) -> AltitudeRef | None:
-        value = self.raw("alt_ref")
-        if value is None:
-            return AltitudeRef.AGL
-        if isinstance(value, str) and value.strip().upper() in AltitudeRef.__members__:
-            return AltitudeRef(value.strip().upper())
-        self.fail(f"alt_ref must be AGL or AMSL, got {value!r}")
-        return None
-
-    def segment_indexes(self, key: str) -> tuple[int, ...]:
-        value = self.raw(key)
-        if value is None:
-            return ()
-        items: list[object]
-        if isinstance(value, str):
-            items = [item.strip() for item in value.strip("[]").split(",")]
-        elif isinstance(value, list | tuple | np.ndarray):
-            items = list(value)
-        else:
-            items = [value]
-        indexes: set[int] = set()
-        for item in items:
-            if isinstance(item, np.generic):
-                item = item.item()
-            if isinstance(item, int) and not isinstance(item, bool) and item >= 0:
-                indexes.add(item)
-            elif isinstance(item, str) and item.isdigit():
-                indexes.add(int(item))
-            else:
-                self.fail(
-                    f"{key} must be comma-separated segment indexes like '0,2', "
-                    f"got {value!r}"
-                )
-                return ()
-        return tuple(sorted(indexes))
-
-
 @dataclass(frozen=True)
 class _Entry:
     """One feature with its kind, id and label read, before kind-specific parsing."""
 
     kind: FeatureKind
     id: str
-    props: _Props
+    props: FeatureProps
     geometry: object
 
 
@@ -366,7 +199,9 @@ def _entries(
     """Yield features whose kind and id are sound; record the others' problems."""
     first_seen: dict[str, int] = {}
     for number, feature in enumerate(features, start=1):
-        props = _Props(f"feature #{number}", feature.get("properties") or {}, problems)
+        props = FeatureProps(
+            f"feature #{number}", feature.get("properties") or {}, problems
+        )
         raw_kind = props.text("kind")
         if raw_kind is None:
             continue
@@ -542,7 +377,7 @@ CHECKLIST_ITEM = re.compile(r"[a-z][a-z0-9_]{0,59}")
 MAX_CHECKLIST_ITEMS = 30
 
 
-def _checklist(props: _Props) -> tuple[str, ...] | None:
+def _checklist(props: FeatureProps) -> tuple[str, ...] | None:
     """Return the site's pre-flight checklist ids, or None for the default list.
 
     A list, or comma-separated text (GeoPackage and KML hold no lists)."""
@@ -604,7 +439,7 @@ def _parse_pad(entry: _Entry, settings: _SiteSettings | None) -> Pad | None:
     )
 
 
-def _read_band(props: _Props, *, optional: bool) -> AltitudeBand | None:
+def _read_band(props: FeatureProps, *, optional: bool) -> AltitudeBand | None:
     """Read floor_m/ceiling_m/alt_ref; with ``optional``, both absent is no band."""
     ref = props.alt_ref()
     if optional and not props.has("floor_m") and not props.has("ceiling_m"):
@@ -617,24 +452,27 @@ def _read_band(props: _Props, *, optional: bool) -> AltitudeBand | None:
     if floor_m is None or ceiling_m is None or ref is None:
         return None
     if not floor_m < ceiling_m:
-        props.fail(f"floor {_fmt(floor_m)} m is not below ceiling {_fmt(ceiling_m)} m")
+        props.fail(
+            f"floor {format_number(floor_m)} m is not below "
+            f"ceiling {format_number(ceiling_m)} m"
+        )
         return None
     return AltitudeBand(floor_m, ceiling_m, ref)
 
 
 def _check_site_limit(
-    props: _Props, band: AltitudeBand, settings: _SiteSettings
+    props: FeatureProps, band: AltitudeBand, settings: _SiteSettings
 ) -> None:
     """Record a problem if the band reaches above the site limit (compared in AGL)."""
     ceiling_agl_m = band.ceiling_m
-    given = f"{_fmt(band.ceiling_m)} m {band.ref}"
+    given = f"{format_number(band.ceiling_m)} m {band.ref}"
     if band.ref is AltitudeRef.AMSL:
         ceiling_agl_m = band.ceiling_m - settings.ground_elev_m
-        given += f" ({_fmt(ceiling_agl_m)} m AGL)"
+        given += f" ({format_number(ceiling_agl_m)} m AGL)"
     if ceiling_agl_m > settings.max_alt_agl_m:
         props.fail(
             f"ceiling {given} is above the site limit of "
-            f"{_fmt(settings.max_alt_agl_m)} m AGL"
+            f"{format_number(settings.max_alt_agl_m)} m AGL"
         )
 
 
@@ -773,94 +611,3 @@ def _cross_check(
                 reason = f"lies in exclusion zone {exclusion.id}"
                 problems.append(FeatureProblem(label, reason))
     return problems
-
-
-def _band_properties(band: AltitudeBand) -> dict[str, Any]:
-    return {
-        "floor_m": band.floor_m,
-        "ceiling_m": band.ceiling_m,
-        "alt_ref": band.ref.value,
-    }
-
-
-def site_to_features(site: Site) -> list[dict[str, Any]]:
-    """Return ``site`` as features that ``parse_site`` turns back into an equal site.
-
-    Geometry is in lon/lat degrees (shapely objects); each feature carries only the
-    properties of its kind, so absent values stay absent.
-    """
-    site_props: dict[str, Any] = {
-        "kind": FeatureKind.SITE.value,
-        "id": site.id,
-        "name": site.name,
-        "crs": site.crs,
-        "ground_elev_m": site.ground_elev_m,
-        "max_alt_agl_m": site.max_alt_agl_m,
-        "timezone": site.timezone,
-    }
-    if site.description:
-        site_props["description"] = site.description
-    if site.require_signing:
-        site_props["require_signing"] = True
-    if site.preflight_checklist is not None:
-        site_props["preflight_checklist"] = ",".join(site.preflight_checklist)
-    if site.require_verified_fence:
-        site_props["require_verified_fence"] = True
-    features = [_feature(Point(site.ref_lon_deg, site.ref_lat_deg), site_props)]
-    for pad in site.pads:
-        pad_props = {
-            "kind": FeatureKind.PAD.value,
-            "id": pad.id,
-            "name": pad.name,
-            "charger": pad.charger,
-            "max_takeoff_mass_kg": pad.max_takeoff_mass_kg,
-            "turnaround_min": pad.turnaround_min,
-        }
-        features.append(_feature(pad.geometry_lonlat, pad_props))
-    for corridor in site.corridors:
-        corridor_props: dict[str, Any] = {
-            "kind": FeatureKind.CORRIDOR.value,
-            "id": corridor.id,
-            "name": corridor.name,
-            **_band_properties(corridor.band),
-            "capacity": corridor.capacity,
-            "over_water": corridor.over_water,
-        }
-        if corridor.half_width_m is not None:
-            corridor_props["half_width_m"] = corridor.half_width_m
-        if corridor.over_water_segments:
-            corridor_props["over_water_segments"] = ",".join(
-                str(i) for i in corridor.over_water_segments
-            )
-        if corridor.terrain is not None:
-            corridor_props["terrain"] = corridor.terrain.value
-        features.append(_feature(corridor.geometry_lonlat, corridor_props))
-    for geofence in site.geofences:
-        fence_props: dict[str, Any] = {
-            "kind": geofence.kind.value,
-            "id": geofence.id,
-            "name": geofence.name,
-        }
-        if geofence.kind is GeofenceKind.EXCLUSION and geofence.band is not None:
-            fence_props.update(_band_properties(geofence.band))
-        features.append(_feature(geofence.geometry_lonlat, fence_props))
-    return features
-
-
-def _feature(geometry: BaseGeometry, properties: dict[str, Any]) -> dict[str, Any]:
-    return {"geometry": geometry, "properties": properties}
-
-
-def site_to_feature_collection(site: Site) -> dict[str, Any]:
-    """Return ``site`` as a plain, JSON-serialisable GeoJSON FeatureCollection dict."""
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": feature["properties"],
-                "geometry": mapping(feature["geometry"]),
-            }
-            for feature in site_to_features(site)
-        ],
-    }

@@ -58,8 +58,9 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 from shapely.geometry import Point
 
+from airspace.site_features import site_to_features
 from airspace.site_files import demo_site_path, load_site, save_site
-from airspace.site_parse import parse_site, site_to_features
+from airspace.site_parse import parse_site
 from bench.http_load import HttpConnection, HttpLoadError, HttpResponse, json_body
 from booking import drone_services
 from booking.catalogue import StaticSiteCatalogue

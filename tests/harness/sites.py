@@ -12,7 +12,8 @@ from typing import Any
 from shapely import affinity
 
 from airspace.site import Site
-from airspace.site_parse import parse_site, site_to_features
+from airspace.site_features import site_to_features
+from airspace.site_parse import parse_site
 
 SITE_SPACING_DEG = 0.02
 """Longitude between site copies (~2 km at 22 N): each drone is nearest its own."""

@@ -9,8 +9,8 @@ import geopandas as gpd
 import pytest
 from typer.testing import CliRunner
 
+from airspace.site_features import site_to_feature_collection
 from airspace.site_files import SiteFormat, demo_site_path, load_site
-from airspace.site_parse import site_to_feature_collection
 from web.cli_site import site_app
 
 runner = CliRunner()

@@ -16,6 +16,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 from airspace.errors import SiteFileError, SiteValidationError
 from airspace.site import GeofenceKind, Site
+from airspace.site_features import site_to_feature_collection, site_to_features
 from airspace.site_files import (
     SiteFormat,
     demo_site_path,
@@ -23,11 +24,7 @@ from airspace.site_files import (
     load_site,
     save_site,
 )
-from airspace.site_parse import (
-    parse_site,
-    site_to_feature_collection,
-    site_to_features,
-)
+from airspace.site_parse import parse_site
 from airspace.volume import AltitudeRef
 
 SUFFIXES = {

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from airspace.site_parse import parse_site, site_to_features
+from airspace.site_features import site_to_features
+from airspace.site_parse import parse_site
 from tests.unit.test_site_parse import problems_of, set_props, valid_features
 
 

@@ -15,14 +15,13 @@ from shapely.geometry import LineString, Point, Polygon
 
 from airspace.errors import SiteValidationError
 from airspace.site import GeofenceKind, Site
+from airspace.site_features import site_to_feature_collection, site_to_features
 from airspace.site_parse import (
     CENTRE_LINE_QUAD_SEGS,
     UNLIMITED_CEILING_AMSL_M,
     UNLIMITED_FLOOR_AMSL_M,
     centre_line_outline,
     parse_site,
-    site_to_feature_collection,
-    site_to_features,
 )
 from airspace.volume import AltitudeRef
 

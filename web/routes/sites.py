@@ -11,7 +11,7 @@ from shapely.geometry import mapping
 
 from airspace.booked_volume import outline_lonlat
 from airspace.site import Site, SiteId
-from airspace.site_parse import site_to_feature_collection
+from airspace.site_features import site_to_feature_collection
 from airspace.volume import TimeWindow
 from booking.availability import SiteAvailability, site_availability
 from booking.errors import BookingRuleViolation, NotFound, Rule
