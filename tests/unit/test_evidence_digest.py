@@ -15,7 +15,7 @@ def test_the_digest_hashes_compact_json_lines_then_hex_frames() -> None:
         (7, 1795000000.125, 22.3021, 114.1179, 40.5, None, 3, math.nan),
         (7, 1795000000.225, -0.0, math.inf, -math.inf, 1e-7, 0, 2.5),
     ]
-    frames = [(1795000000.13, b"\xfd\x1c\x00"), (1795000000.2, bytearray(b"\x00\xff"))]
+    frames = [(1795000000.13, b"\xfd\x1c\x00"), (1795000000.2, b"\x00\xff")]
     expected = hashlib.sha256()
     for row in rows:
         line = json.dumps(list(row), separators=(",", ":"), allow_nan=True)
