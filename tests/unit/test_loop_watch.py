@@ -15,22 +15,30 @@ def _holds_the_loop(seconds: float) -> None:
     time.sleep(seconds)  # what a slow callback does to every other task
 
 
-def test_a_stall_is_counted_measured_and_logged_with_where_it_was(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def _watch_a_hold(
+    caplog: pytest.LogCaptureFixture, hold_s: float, after_s: float
+) -> LoopWatch:
+    """Run a watch (stalls from 0.1 s) over a loop held for ``hold_s``."""
     watch = LoopWatch(probe_s=0.01, stall_s=0.1)
 
     async def scenario() -> None:
         task = asyncio.create_task(watch.run())
         await asyncio.sleep(0.05)
-        _holds_the_loop(0.4)
-        await asyncio.sleep(0.05)
+        _holds_the_loop(hold_s)
+        await asyncio.sleep(after_s)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     with caplog.at_level(logging.WARNING, logger="telemetry.loop_watch"):
         asyncio.run(scenario())
+    return watch
+
+
+def test_a_stall_is_counted_measured_and_logged_with_where_it_was(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    watch = _watch_a_hold(caplog, 0.4, 0.05)
     lag = watch.lag()
     assert lag.stalls == 1
     assert lag.max_s >= 0.3
@@ -41,19 +49,7 @@ def test_a_stall_is_counted_measured_and_logged_with_where_it_was(
 def test_a_long_stall_is_traced_again_as_it_lasts_and_its_length_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    watch = LoopWatch(probe_s=0.01, stall_s=0.1)
-
-    async def scenario() -> None:
-        task = asyncio.create_task(watch.run())
-        await asyncio.sleep(0.05)
-        _holds_the_loop(0.7)
-        await asyncio.sleep(0.2)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    with caplog.at_level(logging.WARNING, logger="telemetry.loop_watch"):
-        asyncio.run(scenario())
+    watch = _watch_a_hold(caplog, 0.7, 0.2)
     lines = [r.getMessage() for r in caplog.records]
     assert watch.lag().stalls == 1
     still = [line for line in lines if line.startswith("event loop still stalled")]
