@@ -12,6 +12,7 @@ import contextlib
 import os
 import random
 import socket
+import struct
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, cast
@@ -34,6 +35,9 @@ from telemetry.mavlink.transports import (
     parse_endpoint,
 )
 from tests.conftest import free_port
+
+STAMP_OPTION: int = getattr(socket, "SO_TIMESTAMP", 29)
+"""Linux's SO_TIMESTAMP (Python leaves the constant out on some builds)."""
 
 Run = Callable[[Coroutine[Any, Any, None]], None]
 FAST_BACKOFF_S = (0.05, 0.2)
@@ -365,7 +369,39 @@ def test_udpin_loses_nothing_of_a_burst_that_lands_while_the_loop_is_busy(
     run(scenario())
 
 
-def test_udpin_says_when_datagrams_waited_in_the_kernel(run: Run) -> None:
+@pytest.fixture
+def stamps_on_receipt() -> Iterator[None]:
+    """Keep Linux stamping datagrams as they arrive, not when they are read.
+
+    A socket asking for SO_TIMESTAMP turns receive stamping on system-wide, but the
+    kernel does so in deferred work when no socket had it on; until then it stamps
+    a datagram when it is read, so one that waited reads as fresh. Tests of waiting
+    datagrams hold a stamping socket open and wait until it sees a real wait.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, STAMP_OPTION, 1)
+        sock.bind(("127.0.0.1", 0))
+        deadline = time.monotonic() + 5.0
+        while True:
+            sock.sendto(b"probe", sock.getsockname())
+            time.sleep(0.03)
+            _, ancillary, _, _ = sock.recvmsg(64, socket.CMSG_SPACE(16))
+            stamps = [p for _, kind, p in ancillary if kind == STAMP_OPTION]
+            if not stamps:
+                break  # no stamps at all: the tests say so themselves
+            sec, usec = struct.unpack_from("@ll", stamps[0])
+            if time.time() - (sec + usec / 1e6) >= 0.02:
+                break
+            assert time.monotonic() < deadline, "the kernel never stamped on receipt"
+        yield
+    finally:
+        sock.close()
+
+
+def test_udpin_says_when_datagrams_waited_in_the_kernel(
+    run: Run, stamps_on_receipt: None
+) -> None:
     frames = mavlink_frames(9, 20)
 
     async def scenario() -> None:
@@ -395,7 +431,7 @@ def test_udpin_says_when_datagrams_waited_in_the_kernel(run: Run) -> None:
 
 
 def test_udpin_behind_decodes_each_drones_newest_position_and_sheds_the_rest(
-    run: Run,
+    run: Run, stamps_on_receipt: None
 ) -> None:
     # Two drones' positions pile up while the loop is busy past SHED_AFTER_S; a
     # mission item (not routine telemetry) in the middle must survive.
@@ -408,12 +444,20 @@ def test_udpin_behind_decodes_each_drones_newest_position_and_sheds_the_rest(
     async def scenario() -> None:
         received = Received()
         shed: list[bytes] = []
+        # Read as the batch is shed: the flag lasts OVERLOADED_FOR_S, which a
+        # busy test machine can outlast before the assertions below.
+        overloaded_when_shed: list[bool] = []
         async with await open_link(
             parse_endpoint("udpin:127.0.0.1:0"), received
         ) as link:
-            link.on_shed = lambda _link_id, datagrams: shed.extend(
-                d for d, _, _ in datagrams
-            )
+
+            def on_shed(
+                _link_id: str, datagrams: list[tuple[bytes, Any, float]]
+            ) -> None:
+                shed.extend(d for d, _, _ in datagrams)
+                overloaded_when_shed.append(link.overloaded)
+
+            link.on_shed = on_shed
             address = link.local_address
             assert address is not None
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
@@ -425,7 +469,7 @@ def test_udpin_behind_decodes_each_drones_newest_position_and_sheds_the_rest(
                 )
                 await asyncio.sleep(0.05)
             got = [d for _, d, _ in received.calls]
-            assert link.overloaded
+            assert overloaded_when_shed == [True]
             positions = [d for d in got if d[7] == 33]
             assert positions == [first[-1], second[-1]], "each drone's newest only"
             last_heartbeats = [[d for d in f if d[7] == 0][-1] for f in (first, second)]

@@ -359,7 +359,12 @@ class _UdpLink(Link):
 
 def _stamp(ancillary: list[tuple[int, int, bytes]]) -> float:
     """The kernel's receive time (epoch seconds) in ``recvmsg``'s ancillary data;
-    now when the kernel gave none."""
+    now when the kernel gave none.
+
+    Linux turns receive stamping on for the whole system in deferred work when the
+    first socket asks for it; until that has run, a datagram is stamped when it is
+    read. So a process's first datagrams may read as fresh though they waited:
+    at worst one late start of shedding, never a false one."""
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMP:
             sec, usec = _TIMEVAL.unpack_from(payload)
