@@ -359,7 +359,12 @@ def test_low_battery_is_a_warning_on_the_live_stream_not_an_incident(
 def test_one_wild_gps_sample_is_checked_and_raises_nothing(outcome: Outcome) -> None:
     f = flight("gps_glitch")
     assert outcome.incidents_of(drone_id=f.drone_id) == []
-    reports = [v for _, v in outcome.live.vehicles(f.sysid)]
+    reports: list[dict[str, Any]] = []
+    for _, v in outcome.live.vehicles(f.sysid):
+        # Every full_frame_s each vehicle is sent again, changed or not: the same
+        # position twice in a row is one report, or a wild one would look tame.
+        if not reports or v["t_s"] != reports[-1]["t_s"]:
+            reports.append(v)
     # The gateway did evaluate the wild sample (300 m off, far outside C1 and its
     # transit) ...
     xy = [outcome.xy(v) for v in reports]
