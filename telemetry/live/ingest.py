@@ -50,16 +50,63 @@ def ingest(
     ``source`` is the sender's address when the link has many (``udpin``): each
     vehicle is pinned to one (module docstring); None means one sender per stream.
     """
+    stream = _stream(gw, stream_id, now_s)
+    by_sysid = stream[2]
+    # Nearly every datagram: one clean frame of a hot message from a vehicle
+    # already pinned to its sender, whose site takes it unsigned. Taken here as
+    # ``ingest_general`` takes it, without its lists and loops
+    # (``tests/unit/test_ingest_single_frame.py`` holds the two to each other).
+    if len(data) > 5:
+        vehicle = by_sysid.get(data[5])
+        if (
+            vehicle is not None
+            and (source is None or vehicle.source == source)
+            and not (vehicle.signing_required and gw.mixed_signing)
+        ):
+            msg = stream[0].take_single(data, now_s)
+            if msg is not None:
+                if type(msg) is GlobalPosition:
+                    _take_position(gw, vehicle, now_s)
+                vehicle.apply(msg)
+                vehicle.record_frame(now_s, data)
+                return
+    _ingest_frames(gw, stream, data, now_s, source)
+
+
+def ingest_general(
+    gw: GatewayState, stream_id: str, data: bytes, now_s: float, source: Any = None
+) -> None:
+    """``ingest`` without its shortcut for the usual datagram: what it does for
+    any other input (several frames, MAVLink 1, signed, damaged, a new sender,
+    a TCP chunk), and the reference the shortcut is tested against."""
+    _ingest_frames(gw, _stream(gw, stream_id, now_s), data, now_s, source)
+
+
+_Stream = tuple[LinkCodec, str, dict[int, VehicleState]]
+"""A stream's codec, its link and the link's vehicles by sysid."""
+
+
+def _stream(gw: GatewayState, stream_id: str, now_s: float) -> _Stream:
+    """The stream ``stream_id`` (opened if new), with the gateway's pending
+    work from other threads done first."""
     if gw._from_threads:
         run_from_threads(gw)
     stream = gw._streams.get(stream_id)
     if stream is None:
         stream = open_stream(gw, stream_id)
-    codec, link_id, by_sysid = stream
+    codec, link_id, _ = stream
     if codec.seq_loss_paused and now_s >= gw._behind_until.get(link_id, -math.inf):
         codec.resume_seq_loss()  # caught up: no longer shedding on this link
+    return stream
+
+
+def _ingest_frames(
+    gw: GatewayState, stream: _Stream, data: bytes, now_s: float, source: Any
+) -> None:
+    """Every frame of ``data``, decoded by the codec, each checked against its
+    vehicle's pin and signing before it is applied and recorded."""
+    codec, link_id, by_sysid = stream
     decoded = codec.feed(data, now_s)
-    fresh, awaiting = gw._fresh, gw._awaiting
     refused: set[int] | None = None
     # Per datagram: a process with no strict site pays nothing per frame.
     mixed = gw.mixed_signing
@@ -79,22 +126,7 @@ def ingest(
             if vehicle is None:
                 continue  # counted once per frame, below
         if type(msg) is GlobalPosition:
-            if vehicle.position_pending and not vehicle.is_gcs:
-                # Its last position came after the last tick (datagrams that
-                # waited together in the kernel): queue every fresh vehicle for
-                # its check now, as the tick would, so this one is checked
-                # below before it is replaced.
-                queue_fresh(gw, now_s)
-                fresh, awaiting = gw._fresh, gw._awaiting
-            site_id = vehicle.site_id
-            if site_id is not None and vehicle.key in awaiting.get(site_id, ()):
-                # Its last position is still unchecked and about to be replaced:
-                # check the site now, so that every position is checked, and
-                # keep that position for the stream.
-                evaluate_site(gw, site_id, now_s)
-                if vehicle.key not in gw._checked:  # else the check added it
-                    gw._checked[vehicle.key] = [vehicle_motion(vehicle, now_s)]
-            fresh[vehicle.key] = vehicle
+            _take_position(gw, vehicle, now_s)
         vehicle.apply(msg)
     for frame in decoded.frames:
         # Every frame, typed or not (parameters, mission items...): the raw record
@@ -115,6 +147,25 @@ def ingest(
             gw.exchanges.deliver(link_id, frame)
     for rejected in decoded.rejected:
         gw._spoofed[(link_id, rejected.sysid)] += 1
+
+
+def _take_position(gw: GatewayState, vehicle: VehicleState, now_s: float) -> None:
+    """Before ``vehicle`` takes a new position: see that its last one is checked,
+    and mark it fresh for the next tick."""
+    if vehicle.position_pending and not vehicle.is_gcs:
+        # Its last position came after the last tick (datagrams that waited
+        # together in the kernel): queue every fresh vehicle for its check now,
+        # as the tick would, so this one is checked below before it is replaced.
+        queue_fresh(gw, now_s)
+    site_id = vehicle.site_id
+    if site_id is not None and vehicle.key in gw._awaiting.get(site_id, ()):
+        # Its last position is still unchecked and about to be replaced: check
+        # the site now, so that every position is checked, and keep that position
+        # for the stream.
+        evaluate_site(gw, site_id, now_s)
+        if vehicle.key not in gw._checked:  # else the check added it
+            gw._checked[vehicle.key] = [vehicle_motion(vehicle, now_s)]
+    gw._fresh[vehicle.key] = vehicle
 
 
 def record_shed(
@@ -212,9 +263,7 @@ def new_vehicle(
     return vehicle
 
 
-def open_stream(
-    gw: GatewayState, stream_id: str
-) -> tuple[LinkCodec, str, dict[int, VehicleState]]:
+def open_stream(gw: GatewayState, stream_id: str) -> _Stream:
     """A new stream's codec (datagram framing for UDP), link and vehicles."""
     framing: Framing = "datagram" if stream_id.startswith("udp") else "stream"
     codec = gw.codecs[stream_id] = LinkCodec(

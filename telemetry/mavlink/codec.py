@@ -409,6 +409,24 @@ class LinkCodec:
             self._on_internal_error(datagrams[-1][2] if datagrams else 0.0)
             return []
 
+    def take_single(self, data: bytes, now_s: float) -> Telemetry | None:
+        """The message of a datagram that is one clean frame of a hot id, decoded
+        and counted exactly as ``feed`` would (its one raw frame is ``data``
+        itself, at ``now_s``). None for anything else, with nothing counted:
+        then ``feed`` it. Datagram framing only; never raises."""
+        fast = self._fast
+        if fast is None or self.framing != "datagram" or type(data) is not bytes:
+            return None
+        try:
+            msg = fast.single(data, now_s)
+        except Exception:  # ``feed`` takes it through its own guard
+            return None
+        if msg is not None:
+            counters = self.counters
+            counters.bytes_in += len(data)
+            counters.frames_ok += 1
+        return msg
+
     def feed(self, data: bytes, now_s: float) -> Decoded:
         """Decode ``data`` received at ``now_s`` (UTC epoch seconds); never raises.
 
