@@ -25,6 +25,7 @@ from telemetry.recording.track_store import TrackStore
 from web.db import make_engine, write_session
 from web.errors import install_error_handlers
 from web.events import EventLog
+from web.holder_checks import HolderChecks
 from web.i18n import routes as i18n_routes
 from web.input_limits import BodySizeLimit
 from web.interpreter import tune_for_serving
@@ -180,6 +181,7 @@ def create_app(
     app.state.settings = settings
     app.state.sites = loaded_sites
     app.state.engine = engine
+    app.state.holder_checks = HolderChecks(engine)
     app.state.catalogue = catalogue
     app.state.events = events
     uow: Callable[[], SqlUnitOfWork] = uow_factory

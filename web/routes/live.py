@@ -48,6 +48,7 @@ from web.auth import (
     check_token_holder,
     decode_access_token,
 )
+from web.holder_checks import HolderChecks, next_beat
 from web.input_limits import MAX_WS_MESSAGE_BYTES
 from web.queries import BookingFilter, list_bookings
 from web.schemas import BookingPublic
@@ -120,25 +121,29 @@ def _holder(engine: Engine, claims: TokenClaims) -> User:
 
 async def _guard_session(
     websocket: WebSocket,
-    engine: Engine,
+    checks: HolderChecks,
     claims: TokenClaims,
     check_s: float,
     on_refused: Callable[[], None],
 ) -> None:
     """Close the socket (4401) when its token expires or is revoked.
 
-    The user is read again every ``check_s`` seconds, so a password change or a
-    disabled account (made here, by the CLI or by another process) ends the stream
-    within that time; ``on_refused`` then wakes the send loop.
+    The user is read again at every beat of ``check_s`` seconds (one read per
+    user and beat for all their sockets, ``web.holder_checks``), so a password
+    change or a disabled account (made here, by the CLI or by another process)
+    ends the stream within that time; ``on_refused`` then wakes the send loop.
     """
     while True:
         left_s = (claims.expires_at - datetime.now(UTC)).total_seconds()
         if left_s <= 0:
             reason = f"token expired at {claims.expires_at.isoformat()}"
             break
-        await asyncio.sleep(min(check_s, left_s))
+        beat = next_beat(check_s)
+        await asyncio.sleep(min(beat - time.monotonic(), left_s))
+        if beat > time.monotonic():
+            continue  # woken for the expiry, which the loop's top reports
         try:
-            await asyncio.to_thread(_holder, engine, claims)
+            check_token_holder(claims, await checks.user(claims.user_id, beat))
         except TokenError as exc:
             reason = str(exc)
             break
@@ -231,7 +236,7 @@ async def live(websocket: WebSocket) -> None:
     guard = asyncio.create_task(
         _guard_session(
             websocket,
-            engine,
+            cast(HolderChecks, app.state.holder_checks),
             claims,
             settings.session_check_s,
             lambda: runtime.hub.disconnect(subscriber),
