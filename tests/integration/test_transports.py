@@ -399,6 +399,34 @@ def stamps_on_receipt() -> Iterator[None]:
         sock.close()
 
 
+def test_udpin_reads_a_steady_stream_a_few_milliseconds_at_a_time(run: Run) -> None:
+    # 400 datagrams at an even pace over about 0.2 s: read one wakeup each, the
+    # loop would poll 400 times; resting READ_PAUSE_S after each drain, it reads
+    # what came meanwhile together.
+    frames = mavlink_frames(9, 400)
+
+    async def scenario() -> None:
+        received = Received()
+        async with await open_link(
+            parse_endpoint("udpin:127.0.0.1:0"), received
+        ) as link:
+            address = link.local_address
+            assert address is not None
+
+            def send() -> None:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                    for frame in frames:
+                        sender.sendto(frame, address)
+                        time.sleep(0.0005)
+
+            await asyncio.to_thread(send)
+            await received.until(lambda: len(received.calls) == len(frames))
+            assert [d for _, d, _ in received.calls] == frames
+            assert link.counters.wakeups < len(frames) / 4, link.counters
+
+    run(scenario())
+
+
 def test_udpin_says_when_datagrams_waited_in_the_kernel(
     run: Run, stamps_on_receipt: None
 ) -> None:

@@ -59,6 +59,9 @@ class LinkCounters:
     """Connections re-established (tcp) or device reopened (serial) after a loss."""
     connections: int = 0
     """Connections accepted (tcpin) or established (tcp) in total."""
+    wakeups: int = 0
+    """UDP: times the socket was read (one loop wakeup each, however many
+    datagrams it took): ``datagrams_in`` / ``wakeups`` is how well reads batch."""
     backlogged_wakeups: int = 0
     """UDP: reads whose first datagram had waited ``BEHIND_AFTER_S`` or more in
     the kernel: the reader is behind, and what overflows the receive buffer is
