@@ -127,7 +127,8 @@ def run_once(
 
 def decode_only(layout: FleetLayout, plan: SendPlan) -> float:
     """CPU seconds of the codecs alone on the plan's datagrams (fresh codecs, one
-    per link, as the gateway's)."""
+    per link, as the gateway's), decoding as the gateway does: ``take_single``
+    for a datagram that is one clean hot frame, ``feed`` for the rest."""
     codecs = [
         LinkCodec(f"udpin:127.0.0.1:{20000 + k}", {}, framing="datagram")
         for k in range(layout.links)
@@ -139,7 +140,9 @@ def decode_only(layout: FleetLayout, plan: SendPlan) -> float:
         start = plan.starts[k]
         if start >= 0:
             codec = codecs[link_of[plan.drone[k]]]
-            codec.feed(bytes(view[start : plan.ends[k]]), T0 + t)
+            data = bytes(view[start : plan.ends[k]])
+            if codec.take_single(data, T0 + t) is None:
+                codec.feed(data, T0 + t)
     return time.process_time() - started
 
 
