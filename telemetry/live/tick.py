@@ -221,6 +221,10 @@ def check_battery(gw: GatewayState, v: VehicleState, now_s: float) -> None:
 
 def check_fence(gw: GatewayState, v: VehicleState, now_s: float) -> None:
     """Apply :func:`checks.fence_check` to ``v`` and raise its event."""
+    if not v.fence_reported:
+        # No FENCE_STATUS heard (most vehicles): no breach can be raised nor a
+        # disagreement have started, so both checks would leave all as it is.
+        return
     key = (v.key, "fence_breach")
     raised = key in gw._open_incident
     now_raised, alert = checks.fence_check(v, raised)

@@ -58,6 +58,8 @@ SAMPLE_FIELDS: Final = (
 )
 _WIDTH: Final = len(SAMPLE_FIELDS)
 _ROW = struct.Struct(f"<{_WIDTH}d")
+ROW_WIDTH: Final = _WIDTH
+"""Floats in a packed ring row (``VehicleState.last_row``)."""
 _STATE = struct.Struct("<d")
 """The last field of a row (``state_code``)."""
 
@@ -169,7 +171,7 @@ class VehicleState:
         "last_heartbeat_s",
         "last_message_s",
         "last_position_s",
-        "last_sample",
+        "last_row",
         "lat_deg",
         "lateral_margin_m",
         "link_id",
@@ -214,8 +216,9 @@ class VehicleState:
         self.last_message_s = now_s
         self.last_heartbeat_s = math.nan
         self.last_position_s = math.nan
-        self.last_sample: tuple[float, ...] = (math.nan,) * _WIDTH
-        """The newest position as a ring row (``SAMPLE_FIELDS``), for batch checks."""
+        self.last_row = _ROW.pack(*(math.nan,) * _WIDTH)
+        """The newest position as a packed ring row (``SAMPLE_FIELDS``, ``ROW``):
+        a site's batch check joins these into one array."""
         self.messages = 0
         self.rate_count = 0
         self.rate_since_s = now_s
@@ -425,7 +428,7 @@ class VehicleState:
         self.has_position = True
         self.position_pending = True
         self.last_position_s = msg.t_s
-        sample = self.last_sample = (
+        row = self.last_row = _ROW.pack(
             msg.t_s,
             msg.lat_deg,
             msg.lon_deg,
@@ -437,7 +440,7 @@ class VehicleState:
             math.nan if msg.heading_deg is None else msg.heading_deg,
             self.state_code,
         )
-        self._positions.current(msg.t_s).extend(_ROW.pack(*sample))
+        self._positions.current(msg.t_s).extend(row)
 
     def _on_heartbeat(self, msg: Heartbeat) -> None:
         if msg.autopilot == MAV_AUTOPILOT_INVALID:
