@@ -30,7 +30,7 @@ from telemetry.live.announcing import run_from_threads
 from telemetry.live.frames import vehicle_motion
 from telemetry.live.state import GatewayState
 from telemetry.live.strict_sites import verified
-from telemetry.live.tick import evaluate_site, queue_fresh
+from telemetry.live.tick import BREACHING, evaluate_site, queue_fresh, request_tick
 from telemetry.live.vehicles import VehicleState
 from telemetry.mavlink.codec import Framing, LinkCodec
 from telemetry.mavlink.messages import GlobalPosition, RawFrame
@@ -166,6 +166,10 @@ def _take_position(gw: GatewayState, vehicle: VehicleState, now_s: float) -> Non
         if vehicle.key not in gw._checked:  # else the check added it
             gw._checked[vehicle.key] = [vehicle_motion(vehicle, now_s)]
     gw._fresh[vehicle.key] = vehicle
+    if vehicle.state_code >= BREACHING and not gw._prompt_tick and site_id is not None:
+        # Its last position breached: this one may confirm the breach. Tick as
+        # soon as the loop is free rather than at the next regular tick.
+        request_tick(gw, site_id, vehicle.key)
 
 
 def record_shed(

@@ -112,6 +112,10 @@ class GatewayState:
         """Sites with a vehicle whose breach awaits its confirming sample: checked at
         the next tick, not after ``evaluate_every_s`` (a breach is announced up to
         that much sooner; it costs one more check only while a breach is pending)."""
+        self._prompt_tick = False
+        """A tick is asked for as soon as the loop is free (``ingest``: a position
+        that may confirm a breach arrived; waiting for the regular tick would
+        announce the breach up to ``tick_s`` later)."""
         self._checked: dict[str, list[MotionRow]] = {}
         """Per vehicle, motion rows of positions checked early and replaced since
         (see ``ingest``), then of each later check until the next publish: the

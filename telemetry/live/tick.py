@@ -13,6 +13,7 @@ import asyncio
 import logging
 import math
 import time
+from typing import Final
 
 from airspace.conformance import ConformanceState
 from telemetry.live import checks
@@ -31,7 +32,7 @@ from telemetry.live.vehicles import VehicleState
 
 logger = logging.getLogger(__name__)
 
-_BREACHING = int(ConformanceState.OUTSIDE_VERTICAL)
+BREACHING: Final = int(ConformanceState.OUTSIDE_VERTICAL)
 """State codes from here up are breaches (confirmed after ``confirm_samples``)."""
 
 
@@ -84,6 +85,27 @@ def tick(gw: GatewayState, now_s: float) -> None:
     gw.tick_seconds_max = max(gw.tick_seconds_max, gw.tick_seconds_last)
 
 
+def request_tick(gw: GatewayState, site_id: str, key: str) -> None:
+    """Tick as soon as the event loop is free if vehicle ``key`` has a breach
+    awaiting confirmation (none open yet): the tick checks its site at once
+    (``queue_fresh`` marks it urgent). Nothing without a running loop (tests and
+    benchmarks drive ``tick`` themselves)."""
+    loop = gw._loop
+    monitor = gw.monitors.get(site_id)
+    if loop is None or monitor is None or monitor.monitor.open_breach(key) is not None:
+        return
+    gw._prompt_tick = True
+    loop.call_soon(_prompt_tick, gw)
+
+
+def _prompt_tick(gw: GatewayState) -> None:
+    gw._prompt_tick = False
+    try:
+        tick(gw, gw.clock())
+    except Exception:
+        logger.exception("gateway tick failed; continuing")
+
+
 def queue_fresh(gw: GatewayState, now_s: float) -> None:
     """Take every vehicle with a new position: bind it if due, queue a flying
     one for its site's next check, and run the per-position checks."""
@@ -118,7 +140,7 @@ def queue_fresh(gw: GatewayState, now_s: float) -> None:
                 site_waiting = awaiting[vehicle.site_id] = {}
             site_waiting[vehicle.key] = vehicle
             if (
-                vehicle.state_code >= _BREACHING
+                vehicle.state_code >= BREACHING
                 and gw.monitors[vehicle.site_id].monitor.open_breach(vehicle.key)
                 is None
             ):

@@ -6,6 +6,7 @@ subscriber; time is driven by the test (``ingest``/``tick`` take ``now_s``).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -496,6 +497,44 @@ def test_a_pending_breach_is_confirmed_at_the_next_tick_not_after_the_batch_dela
     world.gateway.tick(T0 + 0.14)
     assert world.gateway.vehicles[f"{LINK}/11"].position_pending is False
     assert f"{LINK}/11" in world.gateway._awaiting[SITE.id]
+
+
+def test_a_position_that_may_confirm_a_breach_is_checked_once_the_loop_is_free() -> (
+    None
+):
+    async def scenario() -> None:
+        world = World(directory("C1"))
+        gateway = world.gateway
+        # Regular ticks 10 s apart: only a prompt tick can check in between.
+        gateway.settings = GatewaySettings(
+            tick_s=10.0, evaluate_every_s=0.05, live_interval_s=0
+        )
+        now = [T0]
+        gateway.clock = lambda: now[0]
+        enc = world.enc(11)
+        lat, lon, alt = corridor_point(SITE, "C1", outside_by_m=25)
+        world.fly(11, corridor_point(SITE, "C1"), T0)
+        world.send(11, enc.position(lat, lon, alt, 40.0), T0 + 0.1)
+        gateway.tick(T0 + 0.1)
+        now[0] = T0 + 0.1
+        runner = asyncio.create_task(gateway.run())
+        await asyncio.sleep(0)  # its first tick; the next is 10 s away
+
+        def exits() -> list[dict[str, Any]]:
+            return [e for e in world.events() if e["kind"] == "corridor_exit_lateral"]
+
+        assert exits() == []
+        now[0] = T0 + 0.2
+        world.send(11, enc.position(lat, lon, alt, 40.0), T0 + 0.2)
+        assert exits() == []  # not in the read itself ...
+        await asyncio.sleep(0)
+        assert len(exits()) == 1  # ... but as soon as the loop is free
+        # The breach is open: its next positions ask for no tick.
+        world.send(11, enc.position(lat, lon, alt, 40.0), T0 + 0.3)
+        assert not gateway._prompt_tick
+        runner.cancel()
+
+    asyncio.run(scenario())
 
 
 def test_a_registered_drone_reaches_no_other_organisation_before_it_is_bound() -> None:
