@@ -25,6 +25,32 @@ from telemetry.live.frames import severity_of
 from telemetry.live.site_monitor import STATE_NAMES
 from telemetry.live.vehicles import RingSnapshot, Sample, VehicleState
 
+_SNAPSHOTS_KEPT = 4096
+_SNAPSHOTS: dict[tuple[int, str], tuple[Site, VolumeSnapshot | None]] = {}
+"""(id of the site, corridor id) -> the site and its corridor's snapshot. A site
+is immutable, so each corridor is projected to lon/lat once per loaded site: a
+whole fleet losing its link at once drafts a thousand incidents in one tick."""
+
+
+def corridor_snapshot(site: Site, corridor_id: str) -> VolumeSnapshot | None:
+    """The snapshot of ``site``'s corridor ``corridor_id`` (None if it has none)."""
+    key = (id(site), corridor_id)
+    cached = _SNAPSHOTS.get(key)
+    if cached is not None and cached[0] is site:
+        return cached[1]
+    try:
+        corridor = site.corridor(corridor_id)
+    except KeyError:
+        snapshot = None
+    else:
+        snapshot = VolumeSnapshot.of(
+            corridor.volume, site.projection, f"corridor:{corridor.id}"
+        )
+    if len(_SNAPSHOTS) >= _SNAPSHOTS_KEPT:
+        _SNAPSHOTS.clear()  # sites reloaded many times: drop the old ones
+    _SNAPSHOTS[key] = (site, snapshot)
+    return snapshot
+
 
 def draft_incident(
     v: VehicleState,
@@ -38,14 +64,7 @@ def draft_incident(
     (``site``'s corridor) and its link figures (``seq_lost`` when known)."""
     volume: VolumeSnapshot | None = None
     if site is not None and v.corridor_id is not None:
-        try:
-            corridor = site.corridor(v.corridor_id)
-        except KeyError:
-            corridor = None
-        if corridor is not None:
-            volume = VolumeSnapshot.of(
-                corridor.volume, site.projection, f"corridor:{corridor.id}"
-            )
+        volume = corridor_snapshot(site, v.corridor_id)
     link: dict[str, Any] = {
         "link_id": v.link_id,
         "frames_per_s": round(v.frames_per_s, 2),
