@@ -230,6 +230,18 @@ def clean_frame_end(data: bytes, pos: int) -> int:
     return end
 
 
+def _one_unsigned_v2_frame(data: bytes) -> bool:
+    """Whether ``data`` is laid out as exactly one MAVLink 2 frame without
+    incompat flags (unsigned); its id and CRC are not checked here."""
+    n = len(data)
+    return (
+        n >= _V2_MIN_FRAME
+        and data[0] == _V2
+        and not data[2]
+        and n == _V2_MIN_FRAME + data[1]
+    )
+
+
 class SeqCounters(Protocol):
     """The codec's counters this path adds to (``codec.LinkCounters``)."""
 
@@ -364,14 +376,9 @@ class FastPath:
 
         The same checks and conversion as ``run``, without its per-call set-up
         and lists: for a single frame the set-up was most of its cost."""
-        n = len(data)
-        if (
-            n < _V2_MIN_FRAME
-            or data[0] != _V2
-            or data[2]
-            or n != _V2_MIN_FRAME + data[1]
-        ):
+        if not _one_unsigned_v2_frame(data):
             return None
+        n = len(data)
         msg_id = data[7] | data[8] << 8 | data[9] << 16
         spec = self._specs.get(msg_id)
         if spec is None or spec[5] is None:
@@ -418,14 +425,9 @@ class FastPath:
         clean: list[tuple[bytes, Any, float]] = []
         for item in datagrams:
             data = item[0]
-            n = len(data)
-            if (
-                n < _V2_MIN_FRAME
-                or data[0] != _V2
-                or data[2]
-                or n != _V2_MIN_FRAME + data[1]
-            ):
+            if not _one_unsigned_v2_frame(data):
                 continue
+            n = len(data)
             sysid = data[5]
             if keys and sysid in keys:
                 continue
