@@ -103,6 +103,7 @@ def figures(
     taken = consumed.frames(last) - consumed.frames(first)
     server_cpu_s = last.server_cpu_s - first.server_cpu_s
     server_cpu = server_cpu_s / wall
+    main_cpu = (last.server_main_cpu_s - first.server_main_cpu_s) / wall
     machine = (last.machine_busy_s - first.machine_busy_s) / wall
     offered = _offered_msgs_per_s(plan, case.warmup_s, case.warmup_s + case.seconds)
     per_cpu = taken / max(server_cpu_s, 1e-9)
@@ -177,6 +178,10 @@ def figures(
         "viewer_loop_lag_ms_p99": round(v.loop_lag_ms_p99, 1) if v else None,
         "snapshot_kb_max": round((v.snapshot_bytes_max if v else 0) / 1e3, 1),
         "server_cpu_pct": round(100 * server_cpu, 1),
+        "server_main_thread_cpu_pct": round(100 * main_cpu, 1),
+        "datagrams_per_wakeup": round(
+            m.final.datagrams_in / max(m.final.wakeups, 1), 1
+        ),
         "sender_cpu_pct": round(100 * sender_cores, 1),
         "viewers_cpu_pct": round(100 * viewer_cores, 1),
         "others_cores": round(

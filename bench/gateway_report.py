@@ -81,6 +81,11 @@ ROWS: list[tuple[str, Cell]] = [
             f"{f['server_cpu_pct']} / {f['sender_cpu_pct']} / {f['viewers_cpu_pct']}"
         ),
     ),
+    (
+        "  server main thread CPU % (event loop)",
+        lambda f: f.get("server_main_thread_cpu_pct"),
+    ),
+    ("  UDP datagrams per wakeup", lambda f: f.get("datagrams_per_wakeup")),
     ("other processes (cores)", lambda f: f["others_cores"]),
     (
         "sender late p99 / max ms",

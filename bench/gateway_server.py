@@ -354,6 +354,8 @@ class GatewaySample:
     overloaded: bool
     """The server's event-loop lag (p50, p99, max over its last 30 s; stalls)."""
     server_cpu_s: float
+    wakeups: int
+    """Socket reads of every UDP link (``wakeups``: one loop wakeup each)."""
     machine_busy_s: float
     link_ids: tuple[str, ...]
     request_s: float
@@ -400,6 +402,7 @@ def sample_gateway(server: BenchServer) -> GatewaySample:
         ),
         overloaded=bool(body.get("overloaded", False)),
         server_cpu_s=process_cpu_s(server.process.pid),
+        wakeups=sum(int(link["transport"].get("wakeups", 0)) for link in links),
         machine_busy_s=machine_busy_s(),
         link_ids=tuple(str(link["link_id"]) for link in body["links"]),
         request_s=t1 - t0,
@@ -419,8 +422,18 @@ def read_metrics(server: BenchServer) -> dict[str, float]:
 
 def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` (all its threads); Linux only."""
+    return _cpu_s(Path(f"/proc/{pid}/stat"))
+
+
+def main_thread_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the main thread of process ``pid`` (the event
+    loop's, for the server); Linux only."""
+    return _cpu_s(Path(f"/proc/{pid}/task/{pid}/stat"))
+
+
+def _cpu_s(stat: Path) -> float:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -462,6 +475,9 @@ class KernelSample:
     dropped: int
     """Datagrams the kernel dropped at its sockets so far (buffers full)."""
     server_cpu_s: float
+    server_main_cpu_s: float
+    """Of ``server_cpu_s``, the main thread's (the event loop: the gateway, the
+    sockets and the viewers; the rest is the recorder's and worker threads)."""
     machine_busy_s: float
     sent: int
     """Datagrams the sender had sent (its shared counter), read just before."""
@@ -507,6 +523,7 @@ class KernelWatch:
             queued,
             dropped,
             process_cpu_s(self.pid),
+            main_thread_cpu_s(self.pid),
             machine_busy_s(),
             sent,
         )
