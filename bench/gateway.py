@@ -30,7 +30,8 @@ in the same run:
    ``--intruders`` unregistered drones appear, at staggered known instants;
 6. measures over the window: ingest (frames the server decoded, from
    ``GET /api/v1/telemetry/links`` ``frames_ok``; median of ~1 s slices), server CPU
-   (``/proc``), the server's UDP receive backlog (``/proc/net/udp``), lost
+   and its main thread's, the event loop's (``/proc``), UDP datagrams per loop
+   wakeup, the server's UDP receive backlog (``/proc/net/udp``), lost
    datagrams (sent minus the links' ``datagrams_in`` once the backlog is read, over
    the whole run; the kernel's drop count and the codec's ``seq_lost`` agree when
    all is well); breach latency = first out-of-corridor (or first intruder)
