@@ -52,5 +52,10 @@ class HolderChecks:
         return await asyncio.shield(reading)
 
     def _read(self, user_id: str) -> User | None:
-        with Session(self._engine) as session:
-            return SqlUsers(session).get(user_id)
+        return read_user(self._engine, user_id)
+
+
+def read_user(engine: Engine, user_id: str) -> User | None:
+    """The user ``user_id`` as stored now (None: no longer exists)."""
+    with Session(engine) as session:
+        return SqlUsers(session).get(user_id)

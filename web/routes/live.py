@@ -34,7 +34,6 @@ from sqlmodel import Session
 
 from booking.model import BookingState, User
 from booking.permissions import visible_operator
-from booking.user_repository import SqlUsers
 from telemetry.live.frames import utc_iso
 from telemetry.live.hub import (
     Audience,
@@ -48,7 +47,7 @@ from web.auth import (
     check_token_holder,
     decode_access_token,
 )
-from web.holder_checks import HolderChecks, next_beat
+from web.holder_checks import HolderChecks, next_beat, read_user
 from web.input_limits import MAX_WS_MESSAGE_BYTES
 from web.queries import BookingFilter, list_bookings
 from web.schemas import BookingPublic
@@ -115,8 +114,7 @@ def _authenticate(
 
 
 def _holder(engine: Engine, claims: TokenClaims) -> User:
-    with Session(engine) as session:
-        return check_token_holder(claims, SqlUsers(session).get(claims.user_id))
+    return check_token_holder(claims, read_user(engine, claims.user_id))
 
 
 async def _guard_session(
