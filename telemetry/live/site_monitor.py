@@ -36,7 +36,7 @@ from airspace.site import Site
 from airspace.transit import pad_column, transit_volume
 from airspace.volume import Volume
 from telemetry.live.fleet import AreaClosure
-from telemetry.live.vehicles import ROW_WIDTH, VehicleState
+from telemetry.live.vehicles import SAMPLE_FIELDS, VehicleState
 
 STATE_NAMES: dict[int, str] = {int(s): s.name.lower() for s in ConformanceState}
 _INSIDE = int(ConformanceState.INSIDE)
@@ -117,7 +117,7 @@ class SiteMonitor:
         # vehicles, so per-vehicle Python would dominate (a row per vehicle read
         # into an array cost eight times as much).
         rows = np.frombuffer(b"".join([v.last_row for v in vehicles]), np.float64)
-        cols = rows.reshape(n, ROW_WIDTH).T.copy()
+        cols = rows.reshape(n, len(SAMPLE_FIELDS)).T.copy()
         t, lat, lon, alt, _, vn, ve, vd = cols[:8]
         primary = self._primary
         vol = np.array([primary(v) for v in vehicles], dtype=np.int64)

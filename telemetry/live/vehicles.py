@@ -58,8 +58,6 @@ SAMPLE_FIELDS: Final = (
 )
 _WIDTH: Final = len(SAMPLE_FIELDS)
 _ROW = struct.Struct(f"<{_WIDTH}d")
-ROW_WIDTH: Final = _WIDTH
-"""Floats in a packed ring row (``VehicleState.last_row``)."""
 _STATE = struct.Struct("<d")
 """The last field of a row (``state_code``)."""
 
@@ -217,8 +215,8 @@ class VehicleState:
         self.last_heartbeat_s = math.nan
         self.last_position_s = math.nan
         self.last_row = _ROW.pack(*(math.nan,) * _WIDTH)
-        """The newest position as a packed ring row (``SAMPLE_FIELDS``, ``ROW``):
-        a site's batch check joins these into one array."""
+        """The newest position as a packed ring row (one float64 per
+        ``SAMPLE_FIELDS``): a site's batch check joins these into one array."""
         self.messages = 0
         self.rate_count = 0
         self.rate_since_s = now_s
