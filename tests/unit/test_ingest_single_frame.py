@@ -4,10 +4,11 @@ general path does.
 Two gateways with the same site and fleet directory take the same datagrams at
 the same times and tick at the same instants: one through ``ingest`` (the
 shortcut wherever it applies), the reference through ``ingest_general`` (every
-datagram through the codec's ``feed`` and the general loops). After every tick
-both must hold the same vehicles, field for field (floats bit for bit), the same
-position and raw-frame rings, tlog records, codec counters, refusals and spoof
-counts, and must have published the same frames to a staff viewer.
+datagram through the codec's ``feed`` and the general loops). After every tenth
+tick and at the end both must hold the same vehicles, field for field (floats by
+their exact ``repr``), the same position and raw-frame rings byte for byte, the
+same tlog records, codec counters, refusals and spoof counts, and must have
+published the same frames to a staff viewer.
 
 The traffic is the simulator's fleet over the demo site (a drifting drone, an
 altitude bust, a signing drone, an intruder), with what the shortcut must leave
@@ -123,14 +124,13 @@ def traffic(
 
 def snapshot(gw: Gateway, viewer: Subscriber, seen: list[str]) -> bytes:
     """Everything the two paths must agree on, as bytes that differ whenever a
-    value does (marshal format 2 keeps floats bit for bit); the viewer's new
-    frames are added to ``seen``."""
+    value does; the viewer's new frames are added to ``seen``."""
     vehicles = []
     for key in sorted(gw.vehicles):
         v = gw.vehicles[key]
         ring = v.ring_snapshot()
-        values = tuple(getattr(v, name) for name in FIELDS if name != "source")
-        vehicles.append((key, values, v.source, ring.positions, ring.frames))
+        values = tuple(getattr(v, name) for name in FIELDS)
+        vehicles.append((key, values, ring.positions, ring.frames))
     counters = {sid: codec.counters.as_dict() for sid, codec in gw.codecs.items()}
     frames = []
     while (text := viewer.next_frame_nowait()) is not None:
